@@ -1,0 +1,8 @@
+# The prod account's application.
+terraform {
+  required_version = ">= 1.6"
+}
+
+resource "terraform_data" "service" {
+  input = { name = "prod-service", replicas = 3 }
+}

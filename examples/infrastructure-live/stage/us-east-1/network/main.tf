@@ -1,0 +1,17 @@
+# The stage account's network. Runs on the account's own ECS task role: no provider assume_role.
+terraform {
+  required_version = ">= 1.6"
+}
+
+variable "cidr" {
+  type    = string
+  default = "10.20.0.0/16"
+}
+
+resource "terraform_data" "vpc" {
+  input = { name = "stage-vpc", cidr = var.cidr }
+}
+
+output "vpc" {
+  value = terraform_data.vpc.output
+}

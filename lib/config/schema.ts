@@ -1,0 +1,201 @@
+import { z } from 'zod';
+
+/** A stage or account name: lower-case, usable in resource names and S3 keys. */
+const Name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'a lower-case name of letters, digits and "-" (at most 31 characters, starting with a letter)');
+
+const AwsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region such as us-east-1');
+
+export const AccountIdSchema = z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id, quoted as a string');
+
+const Approver = z
+  .string()
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address (the approver identity and where the approval link is sent)');
+
+/** How approvals work for one stage. */
+export const ApprovalRuleSchema = z.discriminatedUnion('required', [
+  z.object({ required: z.literal(false) }).strict(),
+  z
+    .object({
+      required: z.literal(true),
+      /** Who may approve; each receives their own signed link. */
+      approvers: z.array(Approver).min(1, 'at least one approver'),
+      /** How many distinct approvers must approve (N of M). */
+      minApprovals: z.number().int().min(1).default(1),
+      /** Whether the pusher may approve their own push. */
+      allowSelfApproval: z.boolean().default(false),
+      /** Past this many hours the run ends as expired, with nothing applied. */
+      expiryHours: z.number().positive().max(24 * 30).default(24),
+    })
+    .strict(),
+]);
+
+export const StageSchema = z
+  .object({
+    /** Accounts of this stage that run at the same time. Above 40, a Distributed Map is used. */
+    concurrency: z.number().int().min(1).max(1000).default(10),
+    approval: ApprovalRuleSchema.default({ required: false }),
+  })
+  .strict();
+
+export const AccountSchema = z
+  .object({
+    name: Name,
+    id: AccountIdSchema,
+    region: AwsRegion,
+    stage: Name,
+    /** Where the runner tasks run in this account (ECS awsvpc networking, central region). */
+    network: z
+      .object({
+        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id such as vpc-0123456789abcdef0'),
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as subnet-0123456789abcdef0')).min(1),
+        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id such as sg-0123456789abcdef0')).default([]),
+        assignPublicIp: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+    /** Local mode only: the AWS profile the runner uses for this account. */
+    profile: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const RepositorySchema = z
+  .object({
+    provider: z.enum(['github', 'gitlab']),
+    /** `owner/name` on the git host (GitLab: the full project path). */
+    fullName: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'owner/name'),
+    /** Clone URLs, in any spelling (SSH or HTTPS); the runner compares them normalized. */
+    cloneUrls: z.array(z.string().min(1)).min(1, 'at least one clone URL'),
+    /** The branch whose pushes deploy. */
+    deployBranch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'a branch name such as main').default('main'),
+  })
+  .strict();
+
+export const LayoutSchema = z
+  .object({
+    /**
+     * Where an account's modules live in the repository. `{account}`, `{region}` and `{stage}`
+     * are replaced by the account's values; every directory below it holding `*.tf` or
+     * `terragrunt.hcl` is a module.
+     */
+    accountRoot: z
+      .string()
+      .regex(/^[^/].*[^/]$|^[^/]$/, 'a relative path without leading or trailing "/"')
+      .refine((v) => v.includes('{account}'), 'a pattern that contains {account}')
+      .default('{account}/{region}'),
+    /** Changed paths matching these prefixes trigger nothing (documentation, CI files). */
+    ignore: z.array(z.string()).default(['README.md', 'docs/', '.github/', '.gitlab-ci.yml']),
+  })
+  .strict();
+
+export const RunnerToolSchema = z.enum(['terraform', 'tofu', 'terragrunt']);
+
+export const RunnerSchema = z
+  .object({
+    tool: RunnerToolSchema.default('terraform'),
+    /** Subcommands the runner may run; anything else is refused in the account itself. */
+    allowedSubcommands: z
+      .array(z.enum(['init', 'plan', 'show', 'apply', 'validate', 'output']))
+      .min(1)
+      .default(['init', 'plan', 'show', 'apply']),
+    /** The runner image, ideally pinned by digest. */
+    image: z.string().min(1).default('public.ecr.aws/tfstep/runner:latest'),
+    cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096), z.literal(8192), z.literal(16384)]).default(1024),
+    memoryMiB: z.number().int().min(512).max(122880).default(2048),
+    timeoutMinutes: z.number().int().min(1).max(24 * 60).default(120),
+  })
+  .strict();
+
+export const NotificationsSchema = z
+  .object({
+    /** Public base URL of the approval pages (the approval function URL or a custom domain). */
+    approvalBaseUrl: z.string().url().optional(),
+    /** Post GitHub commit statuses; the token is read from this Secrets Manager secret. */
+    githubStatusTokenSecret: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    version: z.literal(1),
+    /** Central account and region: the bus, the state machine, the run table. */
+    central: z.object({ account: AccountIdSchema, region: AwsRegion }).strict(),
+    repositories: z.array(RepositorySchema).min(1, 'at least one repository'),
+    /** Stages run in this order; a later stage never starts after a failure in an earlier one. */
+    stageOrder: z.array(Name).min(1, 'at least one stage'),
+    stages: z.record(Name, StageSchema),
+    accounts: z.array(AccountSchema).min(1, 'at least one account'),
+    layout: LayoutSchema.default({ accountRoot: '{account}/{region}', ignore: ['README.md', 'docs/', '.github/', '.gitlab-ci.yml'] }),
+    runner: RunnerSchema.default({
+      tool: 'terraform',
+      allowedSubcommands: ['init', 'plan', 'show', 'apply'],
+      image: 'public.ecr.aws/tfstep/runner:latest',
+      cpu: 1024,
+      memoryMiB: 2048,
+      timeoutMinutes: 120,
+    }),
+    notifications: NotificationsSchema.default({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.stageOrder.forEach((stage, i) => {
+      if (seen.has(stage)) {
+        ctx.addIssue({ code: 'custom', path: ['stageOrder', i], message: `stage "${stage}" is listed twice; each stage appears once` });
+      }
+      seen.add(stage);
+      if (!(stage in cfg.stages)) {
+        ctx.addIssue({ code: 'custom', path: ['stageOrder', i], message: `unknown stage "${stage}"; expected one of the keys of stages (${Object.keys(cfg.stages).join(', ') || 'none'})` });
+      }
+    });
+    for (const [name, stage] of Object.entries(cfg.stages)) {
+      if (!cfg.stageOrder.includes(name)) {
+        ctx.addIssue({ code: 'custom', path: ['stages', name], message: `stage "${name}" is configured but not in stageOrder (${cfg.stageOrder.join(', ')}); add it there or remove it` });
+      }
+      if (stage.approval.required && stage.approval.minApprovals > stage.approval.approvers.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', name, 'approval', 'minApprovals'],
+          message: `needs ${stage.approval.minApprovals} approvals but only ${stage.approval.approvers.length} approvers are listed`,
+        });
+      }
+    }
+    const names = new Map<string, number>();
+    const ids = new Map<string, number>();
+    cfg.accounts.forEach((account, i) => {
+      const prev = names.get(account.name);
+      if (prev !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'name'], message: `duplicate account name "${account.name}" (also accounts[${prev}]); names must be unique` });
+      } else names.set(account.name, i);
+      const key = `${account.id}/${account.region}`;
+      const prevId = ids.get(key);
+      if (prevId !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'id'], message: `account ${account.id} in ${account.region} is already configured as accounts[${prevId}]; one entry per account and region` });
+      } else ids.set(key, i);
+      if (!(account.stage in cfg.stages)) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'stage'], message: `unknown stage "${account.stage}"; expected one of ${cfg.stageOrder.join(', ')}` });
+      }
+    });
+    const repos = new Set<string>();
+    cfg.repositories.forEach((repo, i) => {
+      const key = `${repo.provider}:${repo.fullName.toLowerCase()}`;
+      if (repos.has(key)) ctx.addIssue({ code: 'custom', path: ['repositories', i, 'fullName'], message: `repository ${repo.fullName} is configured twice` });
+      repos.add(key);
+    });
+    for (const stage of cfg.stageOrder) {
+      if (stage in cfg.stages && !cfg.accounts.some((a) => a.stage === stage)) {
+        ctx.addIssue({ code: 'custom', path: ['stages', stage], message: `stage "${stage}" has no accounts; give it an account or remove it` });
+      }
+    }
+  });
+
+/** The config file as written (before defaults). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+/** The validated config with every default filled in. */
+export type Config = z.output<typeof ConfigSchema>;
+export type AccountConfig = z.output<typeof AccountSchema>;
+export type StageConfig = z.output<typeof StageSchema>;
+export type RepositoryConfig = z.output<typeof RepositorySchema>;
+export type ApprovalRule = z.output<typeof ApprovalRuleSchema>;
+export type RunnerConfig = z.output<typeof RunnerSchema>;

@@ -1,0 +1,142 @@
+/**
+ * The contract between the state machine (or the local mode) and the runner in each account.
+ * Pure data: no AWS imports, shared by the ASL checks, CDK, the runner and the local mode.
+ */
+import { z } from 'zod';
+import { CommitShaSchema } from './push-event';
+
+/** The runner's exit codes; the state machine retries only {@link EXIT.INFRA}. */
+export const EXIT = {
+  OK: 0,
+  /** Terraform (or tofu, terragrunt) failed: never retried. */
+  TERRAFORM: 1,
+  /** The input or a policy check was refused: never retried, nothing ran. */
+  REFUSED: 3,
+  /** git, storage or credentials failed: safe to retry. */
+  INFRA: 4,
+} as const;
+
+export const PhaseSchema = z.enum(['plan', 'apply', 'plan-and-apply']);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+/** A repository-relative module directory such as `dev/us-east-1/network`. */
+export const ModulePathSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'a relative module path of letters, digits, ".", "_", "-" and "/"')
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), 'a path without "." or ".." segments');
+
+/** A SHA-256 hex digest. */
+export const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+
+/**
+ * Environment variables the container overrides set for one runner task. Any other `TFSTEP_`
+ * variable is rejected by the runner.
+ */
+export const RUNNER_ENV = {
+  repository: 'TFSTEP_REPOSITORY',
+  commit: 'TFSTEP_COMMIT',
+  ref: 'TFSTEP_REF',
+  account: 'TFSTEP_ACCOUNT',
+  stage: 'TFSTEP_STAGE',
+  phase: 'TFSTEP_PHASE',
+  modules: 'TFSTEP_MODULES',
+  execution: 'TFSTEP_EXECUTION',
+  approvedPlans: 'TFSTEP_APPROVED_PLANS',
+} as const;
+
+/** The runner's inputs once parsed from {@link RUNNER_ENV}. */
+export const RunnerInputSchema = z
+  .object({
+    repository: z.string().min(1).max(2048),
+    commit: CommitShaSchema,
+    ref: z.string().regex(/^refs\/heads\/[A-Za-z0-9._/-]+$/, 'a branch ref such as refs/heads/main'),
+    account: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+    stage: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+    phase: PhaseSchema,
+    modules: z.array(ModulePathSchema).min(1).max(500),
+    /** The execution name: the artifacts prefix. */
+    execution: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'an execution name'),
+    /** module path -> SHA-256 of the approved plan file; required for `apply`. */
+    approvedPlans: z.record(ModulePathSchema, Sha256Schema).optional(),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    if (input.phase === 'apply') {
+      const missing = input.modules.filter((m) => !input.approvedPlans?.[m]);
+      if (missing.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['approvedPlans'], message: `apply needs an approved plan hash for ${missing.join(', ')}` });
+      }
+    }
+  });
+export type RunnerInput = z.infer<typeof RunnerInputSchema>;
+
+/**
+ * The account's own rules, written by the account stack (SSM parameter `/tfstep/runner/policy`
+ * in AWS, a file in the local mode). Never taken from the task's input.
+ */
+export const RunnerPolicySchema = z
+  .object({
+    /** The account this runner serves; the input's account must equal it. */
+    account: z.string(),
+    /** Clone URLs allowed, in any spelling: compared normalized. */
+    repositories: z.array(z.string().min(1)).min(1),
+    /** Branch refs whose commits may run (`refs/heads/main`). */
+    refs: z.array(z.string().regex(/^refs\/heads\/.+$/)).min(1),
+    tool: z.enum(['terraform', 'tofu', 'terragrunt']),
+    allowedSubcommands: z.array(z.string()).min(1),
+    /** The phases this task definition may run (plan task: plan only). */
+    phases: z.array(PhaseSchema).min(1),
+    /** Where artifacts go: `s3://bucket` in AWS, `file:///dir` in the local mode. */
+    artifacts: z.string().regex(/^(s3|file):\/\/.+/),
+    /** Secrets Manager secret (deploy key or token) used for git, if the repository is private. */
+    gitCredentialsSecret: z.string().optional(),
+  })
+  .strict();
+export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
+
+/** The SSM parameter holding the runner policy in each account. */
+export const RUNNER_POLICY_PARAMETER = '/tfstep/runner/policy';
+
+/** Plan summary of one module, counted as Terraform's own "Plan:" line counts. */
+export const PlanSummarySchema = z
+  .object({
+    add: z.number().int().min(0),
+    change: z.number().int().min(0),
+    destroy: z.number().int().min(0),
+    /** Addresses of deleted resources (no attribute values, ever). */
+    deleted: z.array(z.string()),
+    /** Addresses of replaced resources. */
+    replaced: z.array(z.string()),
+  })
+  .strict();
+export type PlanSummary = z.infer<typeof PlanSummarySchema>;
+
+/** What the runner writes per module as `result.json`, read by the central record step. */
+export const ModuleResultSchema = z
+  .object({
+    module: ModulePathSchema,
+    account: z.string(),
+    commit: CommitShaSchema,
+    phase: PhaseSchema,
+    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped']),
+    plan: PlanSummarySchema.optional(),
+    /** SHA-256 of the saved plan file. */
+    planSha256: Sha256Schema.optional(),
+    error: z.string().optional(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+  })
+  .strict();
+export type ModuleResult = z.infer<typeof ModuleResultSchema>;
+
+/** Keys in the artifacts store (the S3 bucket, or a folder with the same layout locally). */
+export const artifactKeys = {
+  prefix: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/`,
+  planFile: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/plan.tfplan`,
+  planJson: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/plan.json`,
+  summary: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/summary.json`,
+  result: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/result.json`,
+  log: (execution: string, account: string, phase: string) => `${execution}/${account}/${phase}.log`,
+};
