@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { TfstepError } from '../config/errors';
+
+/**
+ * The `tfstep` CLI. Each command lives in `lib/cli/commands/<name>.ts` and exports
+ * `register(program)`; this file only wires them and maps errors to exit codes.
+ */
+export function buildProgram(): Command {
+  const program = new Command('tfstep')
+    .description('Deploy Terraform across many AWS accounts with one Step Functions pipeline.')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nExit codes:\n  0  success\n  1  the pipeline (or the checked thing) failed or was rejected\n  2  bad input: config, repository, ref, arguments\n',
+    );
+  // commands: one line each, keep sorted
+  return program;
+}
+
+/** Runs the CLI; known errors print one clear message and exit 2, others exit 1 with the stack. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+    if (typeof code === 'string' && code.startsWith('commander.')) return 2;
+    if (err instanceof TfstepError) {
+      console.error(`tfstep: ${err.message}`);
+      return 2;
+    }
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    return 1;
+  }
+}
+
+if (require.main === module || process.argv[1]?.endsWith('tfstep.cjs')) {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

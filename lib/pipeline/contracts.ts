@@ -1,0 +1,220 @@
+/**
+ * The payloads the state machine (statemachines/pipeline.asl.json) sends to the pipeline and
+ * approval functions, and what they answer. The ASL, the Lambda handlers and the local mode all
+ * rely on these shapes; tests run the real ASL against them.
+ */
+import { z } from 'zod';
+import { CommitShaSchema } from '../domain/push-event';
+import { ModulePathSchema, PlanSummarySchema, Sha256Schema } from '../domain/runner-contract';
+
+/** Where the runner fetches the code: the same for every account of a run. */
+export const SourceSchema = z.object({
+  /** A clone URL of the repository (the runner checks it against its own allowlist). */
+  repository: z.string(),
+  commit: CommitShaSchema,
+  ref: z.string(),
+});
+export type Source = z.infer<typeof SourceSchema>;
+
+/** One account of a stage, as the Map iterates it. Built by `targets` from the config. */
+export const AccountItemSchema = z.object({
+  name: z.string(),
+  id: z.string(),
+  stage: z.string(),
+  region: z.string(),
+  /** The launcher role in the account: the Task state's `Credentials.RoleArn`. */
+  launcherRoleArn: z.string(),
+  cluster: z.string(),
+  planTaskDefinition: z.string(),
+  applyTaskDefinition: z.string(),
+  network: z.object({
+    subnets: z.array(z.string()),
+    securityGroups: z.array(z.string()),
+    assignPublicIp: z.enum(['ENABLED', 'DISABLED']),
+  }),
+  /** The runner task's timeout (the Task state's `TimeoutSecondsPath`). */
+  timeoutSeconds: z.number().int().positive(),
+  /** Repository-relative module paths to run, in order. */
+  modules: z.array(ModulePathSchema).min(1),
+  /** module -> SHA-256 of the approved plan file; only on apply items. */
+  approvedPlans: z.record(z.string(), Sha256Schema).optional(),
+});
+export type AccountItem = z.infer<typeof AccountItemSchema>;
+
+/** One stage of a run, in the configured order. */
+export const StageItemSchema = z.object({
+  name: z.string(),
+  concurrency: z.number().int().positive(),
+  approval: z.object({
+    required: z.boolean(),
+    approvers: z.array(z.string()),
+    minApprovals: z.number().int().min(0),
+    allowSelfApproval: z.boolean(),
+    /** The approval task's `TimeoutSecondsPath`: past it the run ends as expired. */
+    timeoutSeconds: z.number().int().positive(),
+  }),
+  accounts: z.array(AccountItemSchema).min(1),
+});
+export type StageItem = z.infer<typeof StageItemSchema>;
+
+// ---- admit ----------------------------------------------------------------------------------
+
+export const AdmitRequestSchema = z.object({
+  action: z.literal('admit'),
+  /** The whole execution input: the EventBridge event with the canonical push in `detail`. */
+  input: z.unknown(),
+  executionId: z.string(),
+  executionName: z.string(),
+  startedAt: z.string(),
+});
+export const AdmitDecisionSchema = z.enum(['ADMITTED', 'WAIT', 'DUPLICATE', 'SUPERSEDED']);
+export const AdmitResultSchema = z.object({
+  decision: AdmitDecisionSchema,
+  /** The run id (the execution name). */
+  runId: z.string(),
+  repository: z.string(),
+  branch: z.string(),
+  commit: CommitShaSchema,
+  /** For WAIT: seconds until the next poll (grows with each poll, capped). */
+  waitSeconds: z.number().int().min(1).optional(),
+  /** For DUPLICATE / SUPERSEDED: which run carries this push. */
+  carriedBy: z.string().optional(),
+  polls: z.number().int().min(0).optional(),
+});
+export type AdmitResult = z.infer<typeof AdmitResultSchema>;
+
+// ---- targets --------------------------------------------------------------------------------
+
+export const TargetsRequestSchema = z.object({
+  action: z.literal('targets'),
+  input: z.unknown(),
+  run: AdmitResultSchema,
+  executionName: z.string(),
+});
+export const TargetsResultSchema = z.object({
+  source: SourceSchema,
+  stages: z.array(StageItemSchema),
+  stageCount: z.number().int().min(0),
+});
+export type TargetsResult = z.infer<typeof TargetsResultSchema>;
+
+// ---- record-account (the last state of each Map iteration) ------------------------------------
+
+export const ModuleOutcomeSchema = z.object({
+  path: ModulePathSchema,
+  status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'not-run']),
+  plan: PlanSummarySchema.optional(),
+  planSha256: Sha256Schema.optional(),
+});
+export type ModuleOutcome = z.infer<typeof ModuleOutcomeSchema>;
+
+export const RecordAccountRequestSchema = z.object({
+  action: z.literal('record-account'),
+  phase: z.enum(['plan', 'apply', 'plan-and-apply']),
+  ok: z.boolean(),
+  account: AccountItemSchema,
+  source: SourceSchema,
+  execution: z.string(),
+  task: z.unknown().optional(),
+  /** The caught error (`Error`, `Cause`) when the task failed. */
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
+/** The iteration's output: compact, so a stage of many accounts stays under 256 KiB. */
+export const AccountOutcomeSchema = z.object({
+  account: z.string(),
+  ok: z.boolean(),
+  phase: z.enum(['plan', 'apply', 'plan-and-apply']),
+  modules: z.array(ModuleOutcomeSchema),
+  reason: z.string().optional(),
+});
+export type AccountOutcome = z.infer<typeof AccountOutcomeSchema>;
+
+// ---- classify-failure ---------------------------------------------------------------------------
+
+export const ClassifyFailureRequestSchema = z.object({
+  action: z.literal('classify-failure'),
+  account: AccountItemSchema,
+  attempt: z.number().int().min(0),
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+});
+export const ClassifyFailureResultSchema = z.object({
+  /** Only a runner infrastructure failure (exit code 4) or a task that never started is retried. */
+  retry: z.boolean(),
+  delaySeconds: z.number().int().min(0),
+  exitCode: z.number().int().nullable(),
+  reason: z.string(),
+});
+
+// ---- stage-complete (the stage gate) ------------------------------------------------------------
+
+export const StageCompleteRequestSchema = z.object({
+  action: z.literal('stage-complete'),
+  phase: z.enum(['plan', 'apply', 'plan-and-apply']),
+  stage: StageItemSchema,
+  results: z.array(AccountOutcomeSchema),
+  execution: z.string(),
+  run: AdmitResultSchema,
+});
+export const StageCompleteResultSchema = z.object({
+  failed: z.boolean(),
+  /** Human-readable: which accounts and modules failed and why. */
+  reason: z.string(),
+  failedAccounts: z.array(z.string()),
+  /** After a plan phase: the apply items, each with the hashes of the plans just made. */
+  applyItems: z.array(AccountItemSchema),
+});
+
+// ---- finish ---------------------------------------------------------------------------------
+
+export const RunStatusSchema = z.enum(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED', 'SUPERSEDED', 'DUPLICATE']);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const FinishRequestSchema = z.object({
+  action: z.literal('finish'),
+  status: z.enum(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED']),
+  /** The whole state: run, plan, current stage, error, whatever exists at this point. */
+  input: z.unknown(),
+  executionId: z.string(),
+  executionName: z.string(),
+});
+export const FinishResultSchema = z.object({
+  status: RunStatusSchema,
+  reason: z.string(),
+});
+
+/** Every payload the pipeline function accepts. */
+export const PipelineRequestSchema = z.discriminatedUnion('action', [
+  AdmitRequestSchema,
+  TargetsRequestSchema,
+  RecordAccountRequestSchema,
+  ClassifyFailureRequestSchema,
+  StageCompleteRequestSchema,
+  FinishRequestSchema,
+]);
+export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
+
+// ---- approval request (lambda:invoke.waitForTaskToken) -------------------------------------------
+
+export const ApprovalRequestSchema = z.object({
+  action: z.literal('request'),
+  /** Stored, never shown: not in a link, an email or a log. */
+  taskToken: z.string().min(1).max(2048),
+  executionId: z.string(),
+  executionName: z.string(),
+  stage: StageItemSchema,
+  applyItems: z.array(AccountItemSchema),
+  /** The canonical push (for the page: repository, commit, message, pusher). */
+  push: z.unknown(),
+  run: AdmitResultSchema,
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
+
+/** What SendTaskSuccess returns to the state machine: ApplyAccounts maps over `items`. */
+export const ApprovalOutputSchema = z.object({
+  approvalId: z.string(),
+  approvers: z.array(z.string()),
+  comments: z.array(z.object({ approver: z.string(), comment: z.string() })),
+  /** The apply items exactly as approved, each with `approvedPlans`. */
+  items: z.array(AccountItemSchema),
+});
+export type ApprovalOutput = z.infer<typeof ApprovalOutputSchema>;

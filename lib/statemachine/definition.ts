@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The pipeline definition file, shipped as is and rendered by CDK and the local mode alike. */
+export const PIPELINE_ASL_PATH = join(__dirname, '..', '..', 'statemachines', 'pipeline.asl.json');
+
+/** Every `${Name}` placeholder the pipeline definition uses, with what fills it. */
+export interface PipelineSubstitutions {
+  /** The AWS partition (`aws`, `aws-us-gov`, `aws-cn`). */
+  readonly Partition: string;
+  /** ARN of the pipeline steps function (admit, targets, record, gates, finish). */
+  readonly PipelineFunctionArn: string;
+  /** ARN of the approval function (request step). */
+  readonly ApprovalFunctionArn: string;
+  /** Name of the runner container in both runner task definitions. */
+  readonly RunnerContainerName: string;
+}
+
+/** The placeholder names, for CDK's `definitionSubstitutions`. */
+export const PIPELINE_PLACEHOLDERS: readonly (keyof PipelineSubstitutions)[] = [
+  'Partition',
+  'PipelineFunctionArn',
+  'ApprovalFunctionArn',
+  'RunnerContainerName',
+];
+
+/** Reads the raw definition text, with its `${Placeholders}`. */
+export function readPipelineDefinition(path = PIPELINE_ASL_PATH): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** Names of the `${X}` placeholders in a definition text. */
+export function placeholdersIn(text: string): Set<string> {
+  return new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!));
+}
+
+/**
+ * Fills every placeholder, as CDK's `definitionSubstitutions` does at deploy time. Throws when a
+ * placeholder has no value or a value names no placeholder, so the two can never drift.
+ */
+export function renderDefinition(text: string, substitutions: Readonly<Record<string, string>>): string {
+  const used = placeholdersIn(text);
+  const missing = [...used].filter((name) => !(name in substitutions));
+  const unused = Object.keys(substitutions).filter((name) => !used.has(name));
+  if (missing.length > 0 || unused.length > 0) {
+    throw new Error(
+      `pipeline definition substitutions do not match its placeholders` +
+        (missing.length ? `; missing: ${missing.join(', ')}` : '') +
+        (unused.length ? `; unused: ${unused.join(', ')}` : ''),
+    );
+  }
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => substitutions[name]!);
+}
