@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors';
-import { ConfigSchema, type Config } from './schema';
+import { ConfigSchema, crossFieldProblems, type Config } from './schema';
 
 /** Formats a zod path as `accounts[2].id`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -52,6 +52,13 @@ export function parseConfig(input: unknown, file = 'config'): Config {
     const received = issue.code === 'unrecognized_keys' ? describe(issue.keys) : describe(valueAt(input, issue.path));
     return { path: formatPath(issue.path), received, expected: expectedOf(issue) };
   });
+  // zod skips refinements once a field fails; run the cross-field checks anyway so every
+  // problem is reported in one go.
+  if (!result.error.issues.some((i) => i.code === 'custom')) {
+    for (const p of crossFieldProblems(input)) {
+      problems.push({ path: formatPath(p.path), received: describe(valueAt(input, p.path)), expected: p.message });
+    }
+  }
   throw new ConfigError(file, problems);
 }
 

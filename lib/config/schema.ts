@@ -89,6 +89,9 @@ export const LayoutSchema = z
   })
   .strict();
 
+/** CPU units Fargate accepts. */
+const FARGATE_CPU: readonly number[] = [256, 512, 1024, 2048, 4096, 8192, 16384];
+
 export const RunnerToolSchema = z.enum(['terraform', 'tofu', 'terragrunt']);
 
 export const RunnerSchema = z
@@ -101,7 +104,10 @@ export const RunnerSchema = z
       .default(['init', 'plan', 'show', 'apply']),
     /** The runner image, ideally pinned by digest. */
     image: z.string().min(1).default('public.ecr.aws/tfstep/runner:latest'),
-    cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096), z.literal(8192), z.literal(16384)]).default(1024),
+    cpu: z
+      .number()
+      .refine((v) => FARGATE_CPU.includes(v), `a Fargate cpu value: one of ${[256, 512, 1024, 2048, 4096, 8192, 16384].join(', ')}`)
+      .default(1024),
     memoryMiB: z.number().int().min(512).max(122880).default(2048),
     timeoutMinutes: z.number().int().min(1).max(24 * 60).default(120),
   })
@@ -139,56 +145,92 @@ export const ConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.stageOrder.forEach((stage, i) => {
-      if (seen.has(stage)) {
-        ctx.addIssue({ code: 'custom', path: ['stageOrder', i], message: `stage "${stage}" is listed twice; each stage appears once` });
-      }
-      seen.add(stage);
-      if (!(stage in cfg.stages)) {
-        ctx.addIssue({ code: 'custom', path: ['stageOrder', i], message: `unknown stage "${stage}"; expected one of the keys of stages (${Object.keys(cfg.stages).join(', ') || 'none'})` });
-      }
-    });
-    for (const [name, stage] of Object.entries(cfg.stages)) {
-      if (!cfg.stageOrder.includes(name)) {
-        ctx.addIssue({ code: 'custom', path: ['stages', name], message: `stage "${name}" is configured but not in stageOrder (${cfg.stageOrder.join(', ')}); add it there or remove it` });
-      }
-      if (stage.approval.required && stage.approval.minApprovals > stage.approval.approvers.length) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', name, 'approval', 'minApprovals'],
-          message: `needs ${stage.approval.minApprovals} approvals but only ${stage.approval.approvers.length} approvers are listed`,
-        });
-      }
-    }
-    const names = new Map<string, number>();
-    const ids = new Map<string, number>();
-    cfg.accounts.forEach((account, i) => {
-      const prev = names.get(account.name);
-      if (prev !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'name'], message: `duplicate account name "${account.name}" (also accounts[${prev}]); names must be unique` });
-      } else names.set(account.name, i);
-      const key = `${account.id}/${account.region}`;
-      const prevId = ids.get(key);
-      if (prevId !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'id'], message: `account ${account.id} in ${account.region} is already configured as accounts[${prevId}]; one entry per account and region` });
-      } else ids.set(key, i);
-      if (!(account.stage in cfg.stages)) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'stage'], message: `unknown stage "${account.stage}"; expected one of ${cfg.stageOrder.join(', ')}` });
-      }
-    });
-    const repos = new Set<string>();
-    cfg.repositories.forEach((repo, i) => {
-      const key = `${repo.provider}:${repo.fullName.toLowerCase()}`;
-      if (repos.has(key)) ctx.addIssue({ code: 'custom', path: ['repositories', i, 'fullName'], message: `repository ${repo.fullName} is configured twice` });
-      repos.add(key);
-    });
-    for (const stage of cfg.stageOrder) {
-      if (stage in cfg.stages && !cfg.accounts.some((a) => a.stage === stage)) {
-        ctx.addIssue({ code: 'custom', path: ['stages', stage], message: `stage "${stage}" has no accounts; give it an account or remove it` });
-      }
+    for (const problem of crossFieldProblems(cfg)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+  });
+
+/** A problem that involves more than one field, such as an account naming an unknown stage. */
+export interface CrossFieldProblem {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Checks that span fields: stage names, duplicates, approval counts. It reads its input
+ * defensively, so it also runs on a config whose single fields are broken, and every problem
+ * is reported at once.
+ */
+export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
+  const problems: CrossFieldProblem[] = [];
+  const cfg = asRecord(input);
+  const order = asArray(cfg.stageOrder).map(str);
+  const stages = asRecord(cfg.stages);
+  const stageNames = Object.keys(stages);
+  const seen = new Set<string>();
+  order.forEach((stage, i) => {
+    if (stage === undefined) return;
+    if (seen.has(stage)) problems.push({ path: ['stageOrder', i], message: `each stage once ("${stage}" is listed twice)` });
+    seen.add(stage);
+    if (!(stage in stages)) {
+      problems.push({ path: ['stageOrder', i], message: `a stage defined under stages (${stageNames.join(', ') || 'none defined'}); "${stage}" is unknown` });
     }
   });
+  const accounts = asArray(cfg.accounts).map(asRecord);
+  for (const [name, raw] of Object.entries(stages)) {
+    if (!order.includes(name)) {
+      problems.push({ path: ['stages', name], message: `a stage that is also in stageOrder (${order.join(', ')}); add "${name}" there or remove it` });
+    } else if (!accounts.some((a) => a.stage === name)) {
+      problems.push({ path: ['stages', name], message: `at least one account in stage "${name}", or no such stage` });
+    }
+    const approval = asRecord(asRecord(raw).approval);
+    const approvers = asArray(approval.approvers);
+    const min = typeof approval.minApprovals === 'number' ? approval.minApprovals : 1;
+    if (approval.required === true && approvers.length > 0 && min > approvers.length) {
+      problems.push({
+        path: ['stages', name, 'approval', 'minApprovals'],
+        message: `at most ${approvers.length} required approvals, since only ${approvers.length} approvers are listed`,
+      });
+    }
+  }
+  const names = new Map<string, number>();
+  const ids = new Map<string, number>();
+  accounts.forEach((account, i) => {
+    const name = str(account.name);
+    if (name !== undefined) {
+      const prev = names.get(name);
+      if (prev !== undefined) problems.push({ path: ['accounts', i, 'name'], message: `a unique account name ("${name}" is also accounts[${prev}])` });
+      else names.set(name, i);
+    }
+    const id = str(account.id);
+    if (id !== undefined) {
+      const key = `${id}/${str(account.region) ?? ''}`;
+      const prevId = ids.get(key);
+      if (prevId !== undefined) {
+        problems.push({ path: ['accounts', i, 'id'], message: `one entry per account and region (${id} in ${str(account.region) ?? '?'} is also accounts[${prevId}])` });
+      } else ids.set(key, i);
+    }
+    const stage = str(account.stage);
+    if (stage !== undefined && !(stage in stages)) {
+      problems.push({ path: ['accounts', i, 'stage'], message: `one of the stages in stageOrder (${order.join(', ')})` });
+    }
+  });
+  const repos = new Set<string>();
+  asArray(cfg.repositories).map(asRecord).forEach((repo, i) => {
+    const key = `${str(repo.provider) ?? ''}:${(str(repo.fullName) ?? '').toLowerCase()}`;
+    if (repos.has(key)) problems.push({ path: ['repositories', i, 'fullName'], message: `each repository once (${str(repo.fullName) ?? ''} is listed twice)` });
+    repos.add(key);
+  });
+  return problems;
+}
 
 /** The config file as written (before defaults). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
