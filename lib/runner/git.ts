@@ -1,0 +1,146 @@
+/**
+ * Checkout of exactly the allowed commit, with credentials that never reach argv, the logs or
+ * the environment of Terraform.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { InfraError, RefusedError } from './errors';
+import { exec } from './exec';
+import type { Logger } from './logger';
+
+/** How git authenticates: extra `-c` options and environment for git only. */
+export interface GitAccess {
+  configArgs: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * The shape of the git credentials secret. Either a JSON object
+ * `{"sshPrivateKey": "...", "knownHosts": "..."}` / `{"token": "...", "username": "..."}`, or
+ * a plain string: a PEM/OpenSSH private key (starts with `-----BEGIN`) or a token.
+ */
+interface GitSecret {
+  sshPrivateKey?: string;
+  knownHosts?: string;
+  token?: string;
+  username?: string;
+}
+
+function parseSecret(text: string): GitSecret {
+  const t = text.trim();
+  if (t.startsWith('{')) {
+    try {
+      const o = JSON.parse(t) as Record<string, unknown>;
+      const str = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
+      return { sshPrivateKey: str('sshPrivateKey'), knownHosts: str('knownHosts'), token: str('token'), username: str('username') };
+    } catch {
+      throw new InfraError('the git credentials secret is not valid JSON');
+    }
+  }
+  return t.startsWith('-----BEGIN') ? { sshPrivateKey: t } : { token: t };
+}
+
+/** GitHub's published SSH host key, so a deploy key works for github.com without trust on first use. */
+export const GITHUB_KNOWN_HOSTS = 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+
+/**
+ * Reads the git credentials secret and prepares git to use it. The key or token is written
+ * to files (mode 0600) in `secretDir`; only their paths appear in git's options. Every secret
+ * value is registered with the logger before anything can print it.
+ */
+export async function prepareGitAccess(opts: {
+  secretId: string | undefined;
+  cloneUrl: string;
+  secretDir: string;
+  logger: Logger;
+  secrets?: SecretsManagerClient;
+}): Promise<GitAccess> {
+  if (opts.secretId === undefined) return { configArgs: [], env: {} };
+  let text: string;
+  try {
+    const res = await (opts.secrets ?? new SecretsManagerClient({})).send(new GetSecretValueCommand({ SecretId: opts.secretId }));
+    text = res.SecretString ?? (res.SecretBinary ? Buffer.from(res.SecretBinary).toString('utf8') : '');
+  } catch (e) {
+    throw new InfraError(`cannot read the git credentials secret ${opts.secretId}: ${(e as Error).name}`);
+  }
+  if (text.trim() === '') throw new InfraError(`the git credentials secret ${opts.secretId} is empty`);
+  opts.logger.addSecret(text);
+  const secret = parseSecret(text);
+  for (const v of [secret.sshPrivateKey, secret.token]) if (v) opts.logger.addSecret(v);
+  await mkdir(opts.secretDir, { recursive: true, mode: 0o700 });
+  const isHttp = /^https?:\/\//i.test(opts.cloneUrl);
+  if (secret.sshPrivateKey && !isHttp) {
+    const keyFile = path.join(opts.secretDir, 'deploy_key');
+    const knownHosts = path.join(opts.secretDir, 'known_hosts');
+    await writeFile(keyFile, `${secret.sshPrivateKey.trim()}\n`, { mode: 0o600 });
+    await chmod(keyFile, 0o600);
+    await writeFile(knownHosts, `${(secret.knownHosts ?? GITHUB_KNOWN_HOSTS).trim()}\n`, { mode: 0o600 });
+    const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+    return {
+      configArgs: [],
+      env: {
+        // A host key not in known_hosts is refused: no trust on first use inside the boundary.
+        GIT_SSH_COMMAND: `ssh -i ${q(keyFile)} -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${q(knownHosts)}`,
+      },
+    };
+  }
+  if (secret.token && isHttp) {
+    const url = new URL(opts.cloneUrl);
+    const store = path.join(opts.secretDir, 'git-credentials');
+    const user = encodeURIComponent(secret.username ?? 'x-access-token');
+    await writeFile(store, `${url.protocol}//${user}:${encodeURIComponent(secret.token)}@${url.host}\n`, { mode: 0o600 });
+    await chmod(store, 0o600);
+    // The empty helper first drops any helper configured elsewhere; only the file's path is in argv.
+    return { configArgs: ['-c', 'credential.helper=', '-c', `credential.helper=store --file=${store}`], env: {} };
+  }
+  throw new InfraError(`the git credentials secret ${opts.secretId} holds no ${isHttp ? 'token for an HTTPS' : 'SSH key for an SSH'} clone URL`);
+}
+
+/** Options of {@link checkoutCommit}. */
+export interface CheckoutOptions {
+  git: string;
+  cloneUrl: string;
+  ref: string;
+  commit: string;
+  dir: string;
+  access: GitAccess;
+  /** The environment git runs with (built from an allowlist by the caller). */
+  env: Record<string, string>;
+  logger: Logger;
+}
+
+/**
+ * Fetches the allowed ref into a fresh repository at `dir`, proves `commit` is reachable from
+ * it, checks it out detached and proves HEAD is exactly `commit`.
+ * @throws RefusedError when the commit is not in the repository, not on the ref, or not HEAD
+ * @throws InfraError when git itself fails (network, credentials)
+ */
+export async function checkoutCommit(o: CheckoutOptions): Promise<void> {
+  const env = { ...o.env, ...o.access.env };
+  const run = async (args: string[], allowFail = false) => {
+    const res = await exec(o.git, [...o.access.configArgs, ...args], { cwd: o.dir, env, logger: o.logger, logStderr: !allowFail });
+    if (res.code !== 0 && !allowFail) throw new InfraError(`git ${args[0] ?? ''} failed with exit code ${res.code}`);
+    return res;
+  };
+  await mkdir(o.dir, { recursive: true });
+  await run(['init', '--quiet', '.']);
+  const allowed = 'refs/tfstep/allowed';
+  o.logger.info(`fetching ${o.ref}`);
+  // `--` ends the options: the URL and the refspec can never be read as options.
+  await run(['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', '--', o.cloneUrl, `+${o.ref}:${allowed}`]);
+  const present = await run(['cat-file', '-e', `${o.commit}^{commit}`], true);
+  if (present.code !== 0) {
+    // Not in the ref's history; fetch it by id only to say precisely why it is refused.
+    const direct = await run(['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', '--', o.cloneUrl, o.commit], true);
+    if (direct.code !== 0) throw new RefusedError(`refused commit ${o.commit}: not found in the repository`);
+  }
+  const ancestor = await run(['merge-base', '--is-ancestor', o.commit, allowed], true);
+  if (ancestor.code === 1) throw new RefusedError(`refused commit ${o.commit}: not reachable from the allowed ref ${o.ref}`);
+  if (ancestor.code !== 0) throw new InfraError(`git merge-base failed with exit code ${ancestor.code}`);
+  await run(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', o.commit]);
+  const head = await exec(o.git, ['rev-parse', 'HEAD'], { cwd: o.dir, env, logger: o.logger, captureStdout: true });
+  if (head.code !== 0) throw new InfraError('git rev-parse HEAD failed');
+  if (head.stdout.trim() !== o.commit) throw new RefusedError(`refused checkout: HEAD is ${head.stdout.trim()}, not the requested commit ${o.commit}`);
+  o.logger.info(`checked out ${o.commit} (reachable from ${o.ref})`);
+}

@@ -1,0 +1,308 @@
+/**
+ * The per-account runner: the security boundary of tfstep. It runs in an ECS task in the
+ * target account (or as a child process in the local mode), checks the task's input against
+ * the account's own policy, checks out exactly the allowed commit, and plans or applies the
+ * requested modules.
+ *
+ * Spawn contract (the local mode starts the runner exactly like this; see ./spawn.ts):
+ *
+ *   node <repo>/dist/runner.js --policy-source=file:<absolute path of policy.json>
+ *     (or, without a bundle: node --import tsx <repo>/runner/entrypoint.ts --policy-source=file:<...>)
+ *   cwd:  any directory
+ *   env:  TFSTEP_REPOSITORY, TFSTEP_COMMIT, TFSTEP_REF, TFSTEP_ACCOUNT, TFSTEP_STAGE,
+ *         TFSTEP_PHASE, TFSTEP_MODULES (JSON array), TFSTEP_EXECUTION,
+ *         TFSTEP_APPROVED_PLANS (JSON object, apply only),
+ *         PATH (where git and terraform are found), HOME, AWS_PROFILE or other AWS_* credentials,
+ *         optionally TFSTEP_TEST_DOUBLE_FAIL and TFSTEP_TEST_DOUBLE_LOG;
+ *         any other TFSTEP_* variable is refused.
+ *   exit: EXIT.OK 0, EXIT.TERRAFORM 1, EXIT.REFUSED 3 (one line on stderr, nothing ran), EXIT.INFRA 4.
+ *   output: log lines on stdout (secrets masked); artifacts (plan.tfplan, plan.json,
+ *         summary.json, result.json per module, <phase>.log) under artifactKeys in the policy's
+ *         `artifacts` store.
+ *
+ * In the container the policy source is fixed by the image's ENTRYPOINT
+ * (`--policy-source=ssm:/tfstep/runner/policy`); ECS overrides cannot change it.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
+import {
+  artifactKeys,
+  EXIT,
+  ModuleResultSchema,
+  type ModuleResult,
+  type PlanSummary,
+  type RunnerInput,
+  type RunnerPolicy,
+} from '../domain/runner-contract';
+import { ArtifactNotFoundError, artifactStoreFromUri, type ArtifactStore } from './artifacts';
+import { InfraError, RefusedError } from './errors';
+import { exec, which } from './exec';
+import { checkoutCommit, prepareGitAccess } from './git';
+import { parseArgs, parseRunnerEnv, quote } from './inputs';
+import { Logger, type LineSink } from './logger';
+import { resolveModules } from './modules';
+import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
+import { resolveTool, testDoublePath, toolEnv, type ResolvedTool } from './tool';
+
+/**
+ * Where tools are looked up when the policy comes from SSM (the container): the image's own
+ * directories, never the task's PATH, which an environment override could point elsewhere.
+ */
+export const IMAGE_SEARCH_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** The saved plan's name inside each module directory. */
+export const PLAN_FILE = 'plan.tfplan';
+
+/** Injected collaborators; every one has a production default. */
+export interface RunnerDeps {
+  ssm?: SSMClient;
+  secrets?: SecretsManagerClient;
+  s3?: S3Client;
+  stdout?: LineSink;
+  stderr?: LineSink;
+  /** Directories searched for git and the tool. Default: PATH in the local mode, {@link IMAGE_SEARCH_PATH} with SSM. */
+  searchPath?: string;
+  /** The terraform test double, or null for none. Default: found in the repository, local mode only. */
+  testDouble?: string | null;
+  /** Parent of the runner's temporary work folder. Default: os.tmpdir(). */
+  workRoot?: string;
+  now?: () => Date;
+}
+
+/** A tool invocation that exited non-zero: the module failed, exit {@link EXIT.TERRAFORM}. */
+class ToolFailedError extends Error {
+  override name = 'ToolFailedError';
+}
+
+/** SHA-256 hex digest of bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function findTestDouble(): string | undefined {
+  // The bundle (dist/runner.js) and the sources (lib/runner/main.ts) both sit below the repository root.
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    const candidate = testDoublePath(dir);
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
+/**
+ * Runs the runner once.
+ * @param argv the arguments after the script (`process.argv.slice(2)`)
+ * @param env the untrusted environment (`process.env`)
+ * @returns the exit code, one of {@link EXIT}
+ */
+export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv, deps: RunnerDeps = {}): Promise<number> {
+  const logger = new Logger(deps.stdout ?? process.stdout, deps.stderr ?? process.stderr);
+  let work: string | undefined;
+  let logTarget: { store: ArtifactStore; key: string } | undefined;
+  try {
+    const source = parseArgs(argv);
+    const input = parseRunnerEnv(env);
+    const policy = await loadPolicy(source, deps.ssm);
+    const { cloneUrl } = checkInputAgainstPolicy(input, policy);
+    logger.info(`tfstep runner: ${input.phase} of ${input.modules.length} module(s) in account ${input.account} at ${input.commit}`);
+
+    const searchPath = deps.searchPath ?? (source.kind === 'ssm' ? IMAGE_SEARCH_PATH : (env.PATH ?? ''));
+    const git = which('git', searchPath);
+    if (!git) throw new InfraError(`git is not installed (searched ${searchPath})`);
+    // The test double must never stand in for terraform in the account's container.
+    const doublePath = deps.testDouble === null ? undefined : (deps.testDouble ?? (source.kind === 'file' ? findTestDouble() : undefined));
+    const tool = resolveTool(policy.tool, searchPath, doublePath, logger);
+    let store: ArtifactStore;
+    try {
+      store = artifactStoreFromUri(policy.artifacts, deps.s3);
+    } catch (e) {
+      throw new RefusedError(`refused: invalid artifacts location in the runner policy: ${(e as Error).message}`);
+    }
+    logTarget = { store, key: artifactKeys.log(input.execution, input.account, input.phase) };
+
+    work = await mkdtemp(path.join(deps.workRoot ?? os.tmpdir(), 'tfstep-runner-'));
+    const home = path.join(work, 'home');
+    await mkdir(home, { mode: 0o700 });
+    const access = await prepareGitAccess({
+      secretId: policy.gitCredentialsSecret,
+      cloneUrl,
+      secretDir: path.join(work, 'secrets'),
+      logger,
+      secrets: deps.secrets,
+    });
+    const gitEnv: Record<string, string> = {
+      PATH: searchPath,
+      HOME: home,
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: os.devNull,
+      // Remote helpers such as ext:: run commands; only plain transports are allowed.
+      GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
+    };
+    for (const k of ['LANG', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) if (env[k] !== undefined) gitEnv[k] = env[k];
+    const checkout = path.join(work, 'checkout');
+    await checkoutCommit({ git, cloneUrl, ref: input.ref, commit: input.commit, dir: checkout, access, env: gitEnv, logger });
+
+    // Every module and every approved plan is checked before the tool runs even once.
+    const dirs = await resolveModules(checkout, input.modules);
+    const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, input) : new Map<string, Uint8Array>();
+
+    const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, now: deps.now ?? (() => new Date()) };
+    return await runModules(ctx, dirs, approved);
+  } catch (e) {
+    if (e instanceof RefusedError) {
+      logger.error(e.message);
+      return EXIT.REFUSED;
+    }
+    logger.error(e instanceof InfraError ? e.message : `runner failed: ${(e as Error).message ?? String(e)}`);
+    return EXIT.INFRA;
+  } finally {
+    if (work) await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    if (logTarget) {
+      await logTarget.store.put(logTarget.key, `${logger.lines().join('\n')}\n`).catch(() => undefined);
+    }
+  }
+}
+
+async function fetchApprovedPlans(store: ArtifactStore, input: RunnerInput): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const m of input.modules) {
+    const key = artifactKeys.planFile(input.execution, input.account, m);
+    let bytes: Uint8Array;
+    try {
+      bytes = await store.get(key);
+    } catch (e) {
+      if (e instanceof ArtifactNotFoundError) throw new RefusedError(`refused apply of module ${quote(m)}: no saved plan at ${key}`);
+      throw new InfraError(`cannot read the saved plan ${key}: ${(e as Error).message}`);
+    }
+    const actual = sha256Hex(bytes);
+    const expected = input.approvedPlans?.[m];
+    if (actual !== expected) {
+      throw new RefusedError(`refused apply of module ${quote(m)}: the saved plan's SHA-256 ${actual} is not the approved ${String(expected)}`);
+    }
+    out.set(m, bytes);
+  }
+  return out;
+}
+
+interface ModuleContext {
+  input: RunnerInput;
+  policy: RunnerPolicy;
+  tool: ResolvedTool;
+  store: ArtifactStore;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+  searchPath: string;
+  home: string;
+  now: () => Date;
+}
+
+async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>): Promise<number> {
+  const { input } = ctx;
+  let failed = false;
+  for (const [module, dir] of dirs) {
+    const startedAt = ctx.now().toISOString();
+    const base = { module, account: input.account, commit: input.commit, phase: input.phase, startedAt };
+    // Modules of one account often depend on each other in order: after a failed apply the rest wait.
+    if (failed && input.phase !== 'plan') {
+      ctx.logger.info(`[${module}] skipped: an earlier module failed`);
+      await writeResult(ctx, { ...base, status: 'skipped', finishedAt: ctx.now().toISOString() });
+      continue;
+    }
+    const progress: { plan?: PlanSummary; planSha256?: string } = {};
+    try {
+      const status = await runModule(ctx, module, dir, approved.get(module), progress);
+      await writeResult(ctx, { ...base, ...progress, status, finishedAt: ctx.now().toISOString() });
+    } catch (e) {
+      if (!(e instanceof ToolFailedError)) throw e;
+      failed = true;
+      ctx.logger.info(`[${module}] failed: ${e.message}`);
+      await writeResult(ctx, { ...base, ...progress, status: 'failed', error: e.message, finishedAt: ctx.now().toISOString() });
+    }
+  }
+  return failed ? EXIT.TERRAFORM : EXIT.OK;
+}
+
+async function writeResult(ctx: ModuleContext, result: ModuleResult): Promise<void> {
+  const valid = ModuleResultSchema.parse(result);
+  await putArtifact(ctx, artifactKeys.result(ctx.input.execution, ctx.input.account, result.module), `${JSON.stringify(valid, null, 2)}\n`);
+}
+
+async function putArtifact(ctx: ModuleContext, key: string, body: Uint8Array | string): Promise<void> {
+  try {
+    await ctx.store.put(key, body);
+  } catch (e) {
+    throw new InfraError(`cannot write artifact ${key}: ${(e as Error).message}`);
+  }
+}
+
+async function runModule(
+  ctx: ModuleContext,
+  module: string,
+  dir: string,
+  approvedPlan: Uint8Array | undefined,
+  progress: { plan?: PlanSummary; planSha256?: string },
+): Promise<ModuleResult['status']> {
+  const { input, tool, logger } = ctx;
+  const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module });
+  if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
+  const run = async (sub: string, args: string[], capture = false) => {
+    // Checked again before every invocation, not only up front.
+    assertSubcommandAllowed(ctx.policy, sub);
+    logger.info(`[${module}] ${tool.name} ${[sub, ...args].join(' ')}`);
+    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger, captureStdout: capture });
+    if (res.code !== 0) throw new ToolFailedError(`${tool.name} ${sub} exited with code ${res.code}`);
+    return res.stdout;
+  };
+  // terragrunt runs terraform in its cache folder, so a relative plan path would land there.
+  const planPath = path.join(dir, PLAN_FILE);
+  const planArg = tool.name === 'terragrunt' ? planPath : PLAN_FILE;
+  const keys = {
+    planFile: artifactKeys.planFile(input.execution, input.account, module),
+    planJson: artifactKeys.planJson(input.execution, input.account, module),
+    summary: artifactKeys.summary(input.execution, input.account, module),
+  };
+
+  await run('init', ['-input=false']);
+  let expectedSha: string;
+  if (input.phase === 'apply') {
+    if (!approvedPlan) throw new RefusedError(`refused apply of module ${quote(module)}: no approved plan`);
+    await writeFile(planPath, approvedPlan);
+    expectedSha = sha256Hex(approvedPlan);
+    progress.planSha256 = expectedSha;
+  } else {
+    await run('plan', ['-input=false', `-out=${planArg}`]);
+    const showJson = await run('show', ['-json', planArg], true);
+    const planBytes = await readFile(planPath);
+    expectedSha = sha256Hex(planBytes);
+    let summary: PlanSummary;
+    try {
+      summary = summarizePlan(JSON.parse(showJson));
+    } catch (e) {
+      throw new ToolFailedError(`cannot summarise the plan: ${(e as Error).message}`);
+    }
+    progress.plan = summary;
+    progress.planSha256 = expectedSha;
+    await putArtifact(ctx, keys.planFile, planBytes);
+    await putArtifact(ctx, keys.planJson, showJson);
+    await putArtifact(ctx, keys.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    logger.info(`[${module}] ${formatPlanLine(summary)} plan sha256 ${expectedSha}`);
+    if (input.phase === 'plan') return 'planned';
+  }
+  // The file on disk is hashed once more right before apply: exactly the approved bytes run.
+  const onDisk = sha256Hex(await readFile(planPath));
+  if (onDisk !== expectedSha) {
+    throw new RefusedError(`refused apply of module ${quote(module)}: the plan file on disk (${onDisk}) is not the approved plan (${expectedSha})`);
+  }
+  await run('apply', ['-input=false', planArg]);
+  logger.info(`[${module}] applied plan ${expectedSha}`);
+  return 'applied';
+}

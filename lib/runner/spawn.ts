@@ -1,0 +1,87 @@
+/**
+ * How the local mode runs the runner: as a child process, exactly as the container would,
+ * with the policy from a file. See the spawn contract at the top of ./main.ts.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { RUNNER_ENV, type RunnerInput } from '../domain/runner-contract';
+
+/** The command line that starts the runner. */
+export interface RunnerCommand {
+  command: string;
+  args: string[];
+}
+
+/**
+ * The runner's command line.
+ * @param opts.policyFile absolute path of the policy JSON
+ * @param opts.bundle the esbuild bundle (`npm run build:runner` writes dist/runner.js); without
+ *   it, the TypeScript entrypoint runs through tsx
+ * @param opts.repoRoot the repository root, to find runner/entrypoint.ts (default: this checkout)
+ */
+export function runnerCommand(opts: { policyFile: string; bundle?: string; repoRoot?: string }): RunnerCommand {
+  const policyArg = `--policy-source=file:${path.resolve(opts.policyFile)}`;
+  if (opts.bundle) return { command: process.execPath, args: [path.resolve(opts.bundle), policyArg] };
+  const root = opts.repoRoot ?? path.resolve(__dirname, '..', '..');
+  return { command: process.execPath, args: ['--import', 'tsx', path.join(root, 'runner', 'entrypoint.ts'), policyArg] };
+}
+
+/** The `TFSTEP_*` variables carrying one runner input. */
+export function runnerInputEnv(input: RunnerInput): Record<string, string> {
+  const env: Record<string, string> = {
+    [RUNNER_ENV.repository]: input.repository,
+    [RUNNER_ENV.commit]: input.commit,
+    [RUNNER_ENV.ref]: input.ref,
+    [RUNNER_ENV.account]: input.account,
+    [RUNNER_ENV.stage]: input.stage,
+    [RUNNER_ENV.phase]: input.phase,
+    [RUNNER_ENV.modules]: JSON.stringify(input.modules),
+    [RUNNER_ENV.execution]: input.execution,
+  };
+  if (input.approvedPlans) env[RUNNER_ENV.approvedPlans] = JSON.stringify(input.approvedPlans);
+  return env;
+}
+
+/** Options of {@link spawnRunner}. */
+export interface SpawnRunnerOptions {
+  input: RunnerInput;
+  policyFile: string;
+  bundle?: string;
+  /** Extra environment: PATH, HOME, AWS_PROFILE, TFSTEP_TEST_DOUBLE_*. Other TFSTEP_ names are refused. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Each line the runner prints on stdout or stderr. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/**
+ * Runs the runner as a child process (local mode) and resolves with its exit code.
+ * Only PATH and HOME are inherited from this process unless given in `env`.
+ */
+export function spawnRunner(opts: SpawnRunnerOptions): Promise<number> {
+  const { command, args } = runnerCommand({ policyFile: opts.policyFile, bundle: opts.bundle });
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
+  Object.assign(env, runnerInputEnv(opts.input));
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: opts.cwd ?? process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let buf = '';
+      child[stream].setEncoding('utf8');
+      child[stream].on('data', (c: string) => {
+        buf += c;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          opts.onLine?.(buf.slice(0, i), stream);
+          buf = buf.slice(i + 1);
+        }
+      });
+      child[stream].on('end', () => {
+        if (buf) opts.onLine?.(buf, stream);
+      });
+    }
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
