@@ -1,0 +1,155 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  PIPELINE_PLACEHOLDERS,
+  placeholdersIn,
+  readPipelineDefinition,
+  renderDefinition,
+} from '../../lib/statemachine/definition';
+
+type State = Record<string, any>;
+interface Machine {
+  StartAt: string;
+  States: Record<string, State>;
+}
+
+const RAW = readPipelineDefinition();
+const SUBSTITUTIONS = {
+  Partition: 'aws',
+  PipelineFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-pipeline',
+  ApprovalFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-approval',
+  RunnerContainerName: 'runner',
+};
+const RENDERED = renderDefinition(RAW, SUBSTITUTIONS);
+const ASL = JSON.parse(RENDERED) as Machine;
+
+/** Every (name, state, machine) in the definition, Map item processors included. */
+function allStates(machine: Machine, into: [string, State, Machine][] = []): [string, State, Machine][] {
+  for (const [name, state] of Object.entries(machine.States)) {
+    into.push([name, state, machine]);
+    const inner = (state.ItemProcessor ?? state.Iterator) as Machine | undefined;
+    if (inner) allStates(inner, into);
+    for (const branch of (state.Branches ?? []) as Machine[]) allStates(branch, into);
+  }
+  return into;
+}
+const STATES = allStates(ASL);
+const TASKS = STATES.filter(([, s]) => s.Type === 'Task');
+
+describe('pipeline.asl.json', () => {
+  it('passes asl-validator once rendered', () => {
+    // GIVEN the rendered definition in a file WHEN asl-validator checks it by path
+    const dir = mkdtempSync(join(tmpdir(), 'tfstep-asl-'));
+    const file = join(dir, 'pipeline.json');
+    writeFileSync(file, RENDERED);
+    const out = execFileSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'asl-validator'), ['--json-path', file], { encoding: 'utf8' });
+    // THEN it is valid (a non-zero exit would throw above)
+    expect(out).toContain('is valid');
+  });
+
+  it('asl-validator does fail on a broken definition, so the check above can fail', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfstep-asl-'));
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, JSON.stringify({ ...ASL, StartAt: 'Nowhere' }));
+    expect(() => execFileSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'asl-validator'), ['--json-path', file], { stdio: 'pipe' })).toThrow();
+  });
+
+  it('uses exactly the placeholders that CDK and the local mode substitute', () => {
+    expect([...placeholdersIn(RAW)].sort()).toEqual([...PIPELINE_PLACEHOLDERS].sort());
+  });
+
+  it('fails to render when a substitution is missing or unused', () => {
+    const { Partition: _p, ...missing } = SUBSTITUTIONS;
+    expect(() => renderDefinition(RAW, missing)).toThrow(/missing: Partition/);
+    expect(() => renderDefinition(RAW, { ...SUBSTITUTIONS, Extra: 'x' })).toThrow(/unused: Extra/);
+  });
+
+  it('names no literal ARN: partitions and resources come from placeholders', () => {
+    expect(RAW).not.toMatch(/arn:aws[a-z-]*:/);
+    expect(RAW).not.toMatch(/\b\d{12}\b/);
+  });
+
+  it('points every Next, Default and Catch at a state that exists, and reaches every state', () => {
+    for (const [name, state, machine] of STATES) {
+      const targets = [state.Next, state.Default, ...(state.Choices ?? []).map((c: State) => c.Next), ...(state.Catch ?? []).map((c: State) => c.Next)].filter(Boolean);
+      for (const target of targets) expect({ from: name, to: target, exists: target in machine.States }).toEqual({ from: name, to: target, exists: true });
+    }
+    const machines = new Set(STATES.map(([, , m]) => m));
+    for (const machine of machines) {
+      const seen = new Set<string>();
+      const queue = [machine.StartAt];
+      while (queue.length) {
+        const name = queue.pop()!;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const s = machine.States[name]!;
+        queue.push(...[s.Next, s.Default, ...(s.Choices ?? []).map((c: State) => c.Next), ...(s.Catch ?? []).map((c: State) => c.Next)].filter(Boolean));
+      }
+      expect(Object.keys(machine.States).filter((n) => !seen.has(n))).toEqual([]);
+    }
+  });
+
+  it('gives every Task a timeout, a Retry and a Catch', () => {
+    expect(TASKS.length).toBeGreaterThanOrEqual(10);
+    for (const [name, task] of TASKS) {
+      expect({ name, timeout: typeof task.TimeoutSeconds === 'number' || typeof task.TimeoutSecondsPath === 'string' }).toEqual({ name, timeout: true });
+      expect({ name, retry: Array.isArray(task.Retry) && task.Retry.length > 0 }).toEqual({ name, retry: true });
+      expect({ name, catch: Array.isArray(task.Catch) && task.Catch.length > 0 }).toEqual({ name, catch: true });
+    }
+  });
+
+  it('runs every ECS task in the account through Credentials and never retries a Terraform failure', () => {
+    const ecs = TASKS.filter(([, t]) => String(t.Resource).includes(':ecs:runTask.sync'));
+    expect(ecs.map(([n]) => n).sort()).toEqual(['RunApply', 'RunPlan', 'RunPlanAndApply']);
+    for (const [name, task] of ecs) {
+      expect({ name, role: task.Credentials?.['RoleArn.$'] }).toEqual({ name, role: '$.account.launcherRoleArn' });
+      const retried = (task.Retry as State[]).flatMap((r) => r.ErrorEquals as string[]);
+      // A non-zero container exit is States.TaskFailed: retrying it would re-run a failed apply.
+      expect(retried).not.toContain('States.TaskFailed');
+      expect(retried).not.toContain('States.ALL');
+      for (const r of task.Retry as State[]) expect(r.BackoffRate).toBeGreaterThan(1);
+      const env = task.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
+      expect(env.map((e) => e.Name)).toEqual(expect.arrayContaining(['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION']));
+    }
+    const apply = ecs.find(([n]) => n === 'RunApply')![1];
+    const applyEnv = apply.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
+    expect(applyEnv.find((e) => e.Name === 'TFSTEP_APPROVED_PLANS')).toBeDefined();
+    expect(apply.Parameters['TaskDefinition.$']).toBe('$.account.applyTaskDefinition');
+    const plan = ecs.find(([n]) => n === 'RunPlan')![1];
+    expect(plan.Parameters['TaskDefinition.$']).toBe('$.account.planTaskDefinition');
+  });
+
+  it('hands the approval function the task token, and only the approval task waits for one', () => {
+    const waiting = TASKS.filter(([, t]) => String(t.Resource).endsWith('.waitForTaskToken'));
+    expect(waiting.map(([n]) => n)).toEqual(['RequestApproval']);
+    const [, approval] = waiting[0]!;
+    expect(approval.Parameters.Payload['taskToken.$']).toBe('$$.Task.Token');
+    expect(approval.Parameters.FunctionName).toBe(SUBSTITUTIONS.ApprovalFunctionArn);
+    const caught = (approval.Catch as State[]).map((c) => c.ErrorEquals.join(','));
+    expect(caught).toEqual(['Rejected', 'States.Timeout,ApprovalExpired', 'States.ALL']);
+  });
+
+  it('catches a failed account inside the Map so its siblings finish, and gates the stage after', () => {
+    for (const map of ['PlanAndApplyAccounts', 'PlanAccounts', 'ApplyAccounts']) {
+      const state = ASL.States[map]!;
+      expect(state.Type).toBe('Map');
+      expect(state.MaxConcurrencyPath).toBe('$.current.stage.concurrency');
+      const inner = state.ItemProcessor as Machine;
+      const run = inner.States[inner.StartAt]!;
+      expect(run.Catch[0].ErrorEquals).toEqual(['States.ALL']);
+      expect(inner.States[run.Catch[0].Next]).toBeDefined();
+      const gate = ASL.States[state.Next]!;
+      expect(gate.Parameters.Payload.action).toBe('stage-complete');
+    }
+    expect(ASL.States['StageFailed?']!.Choices[0].Next).toBe('StageFailed');
+    expect(ASL.States.StageFailed!.Next).toBe('RunFailed');
+  });
+
+  it('ends every path through Finish, except a duplicate or superseded run', () => {
+    const ends = STATES.filter(([, s, m]) => m === ASL && (s.Type === 'Succeed' || s.Type === 'Fail')).map(([n]) => n).sort();
+    expect(ends).toEqual(['Duplicate', 'Expired', 'Failed', 'FinishFailed', 'Rejected', 'Succeeded', 'Superseded']);
+    for (const outcome of ['RunSucceeded', 'RunFailed', 'RunRejected', 'RunExpired']) expect(ASL.States[outcome]!.Next).toBe('Finish');
+  });
+});
