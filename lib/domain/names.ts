@@ -25,6 +25,10 @@ export const names = {
   topic: () => 'tfstep-notifications',
   centralStack: () => 'tfstep-central',
   accountStack: (accountName: string) => `tfstep-account-${accountName}`,
+  /** CloudWatch Logs group of the runner tasks in each target account (awslogs driver). */
+  runnerLogGroup: (centralRegion: string) => `/tfstep/runner-${centralRegion}`,
+  /** The awslogs stream prefix: a task's stream is `<prefix>/<container>/<task id>`. */
+  runnerLogStreamPrefix: () => 'tfstep',
 };
 
 /** The state machine ARN, the ExternalId every launcher role requires. */
