@@ -1,0 +1,197 @@
+/**
+ * Reading a repository for the planner: the module inventory at a commit and the paths changed
+ * between two commits. Two implementations: the git CLI on a local clone (the local mode) and the
+ * GitHub REST API (the pipeline function in AWS, which has no clone).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { RepoReadError } from './errors';
+
+const execFileAsync = promisify(execFile);
+
+/** What the planner reads from a repository. */
+export interface RepoReader {
+  /** Repository-relative directories holding `*.tf` or `terragrunt.hcl` at `sha`, sorted. */
+  listModules(sha: string): Promise<string[]>;
+  /**
+   * Paths added, modified, removed or renamed (both names) from `base` to `head`; `undefined`
+   * when that cannot be known completely (unknown base, history rewritten, too many files).
+   */
+  changedPaths(base: string, head: string): Promise<string[] | undefined>;
+}
+
+/** Whether a file marks its directory as a module; hidden directories (`.terraform`, caches) never count. */
+export function isModuleFile(path: string): boolean {
+  const segments = path.split('/');
+  if (segments.slice(0, -1).some((s) => s.startsWith('.'))) return false;
+  const base = segments[segments.length - 1] ?? '';
+  return base.endsWith('.tf') || base === 'terragrunt.hcl';
+}
+
+/** The sorted module directories among a list of file paths. Files at the repository root are not a module. */
+export function moduleDirsOf(files: Iterable<string>): string[] {
+  const dirs = new Set<string>();
+  for (const file of files) {
+    if (!isModuleFile(file)) continue;
+    const slash = file.lastIndexOf('/');
+    if (slash > 0) dirs.add(file.slice(0, slash));
+  }
+  return [...dirs].sort();
+}
+
+const SHA = /^[0-9a-f]{40}$/;
+
+function checkSha(sha: string, what: string): void {
+  if (!SHA.test(sha)) throw new RepoReadError(`${what} "${sha}" is not a full 40-character hex commit SHA`);
+}
+
+/**
+ * Reads a local git repository (a clone or the working repository itself) with the git CLI.
+ * Used by the local mode: `new GitRepoReader('/path/to/repo')`.
+ */
+export class GitRepoReader implements RepoReader {
+  constructor(private readonly repoDir: string) {}
+
+  private async git(args: readonly string[]): Promise<string> {
+    try {
+      const { stdout } = await execFileAsync('git', ['-C', this.repoDir, ...args], { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' });
+      return stdout;
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr?.trim();
+      throw new RepoReadError(`git ${args.join(' ')} failed in ${this.repoDir}: ${stderr || (err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async hasCommit(sha: string): Promise<boolean> {
+    try {
+      await this.git(['cat-file', '-e', `${sha}^{commit}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** {@inheritDoc RepoReader.listModules} */
+  async listModules(sha: string): Promise<string[]> {
+    checkSha(sha, 'commit');
+    const out = await this.git(['ls-tree', '-r', '--name-only', '-z', sha]);
+    return moduleDirsOf(out.split('\0').filter(Boolean));
+  }
+
+  /** {@inheritDoc RepoReader.changedPaths} */
+  async changedPaths(base: string, head: string): Promise<string[] | undefined> {
+    checkSha(base, 'base commit');
+    checkSha(head, 'head commit');
+    if (!(await this.hasCommit(base))) return undefined;
+    // A tree diff, not a range of commits: it is exactly what differs between the applied state
+    // and the new one, even across a rewritten history. --no-renames lists both names of a move.
+    const out = await this.git(['diff', '--name-only', '--no-renames', '-z', base, head]);
+    return [...new Set(out.split('\0').filter(Boolean))].sort();
+  }
+}
+
+/** Options of {@link GitHubRepoReader}. */
+export interface GitHubRepoReaderOptions {
+  /** `owner/name`. */
+  readonly fullName: string;
+  /** A token for private repositories; called once per request so a rotated secret is picked up by its cache. */
+  readonly token?: () => Promise<string | undefined>;
+  /** @default 'https://api.github.com' (GitHub Enterprise: `https://host/api/v3`) */
+  readonly apiBaseUrl?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+/** The compare API lists at most this many files; a longer diff is treated as unknown. */
+export const GITHUB_COMPARE_FILE_LIMIT = 300;
+
+const TreeSchema = z.object({
+  truncated: z.boolean(),
+  tree: z.array(z.object({ path: z.string(), type: z.string() })),
+});
+const CompareSchema = z.object({
+  status: z.string(),
+  files: z.array(z.object({ filename: z.string(), previous_filename: z.string().optional() })).optional(),
+});
+
+/** Reads a GitHub repository through the REST API (git trees, compare). */
+export class GitHubRepoReader implements RepoReader {
+  private readonly base: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(private readonly options: GitHubRepoReaderOptions) {
+    if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(options.fullName)) {
+      throw new RepoReadError(`GitHub repository "${options.fullName}" is not in owner/name form`);
+    }
+    this.base = (options.apiBaseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
+    this.doFetch = options.fetch ?? fetch;
+  }
+
+  private async get(path: string): Promise<{ status: number; body: unknown }> {
+    const token = await this.options.token?.();
+    const headers: Record<string, string> = {
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': '2022-11-28',
+      'user-agent': 'tfstep',
+    };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const url = `${this.base}/repos/${this.options.fullName}${path}`;
+    let res: Response;
+    try {
+      res = await this.doFetch(url, { headers });
+    } catch (err) {
+      throw new RepoReadError(`GitHub API request GET ${url} failed: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch (err) {
+      throw new RepoReadError(`GitHub API GET ${url} answered ${res.status} with a body that is not JSON`, { cause: err });
+    }
+    return { status: res.status, body };
+  }
+
+  /** {@inheritDoc RepoReader.listModules} */
+  async listModules(sha: string): Promise<string[]> {
+    checkSha(sha, 'commit');
+    const { status, body } = await this.get(`/git/trees/${sha}?recursive=1`);
+    if (status !== 200) throw new RepoReadError(`GitHub could not list the tree of ${this.options.fullName}@${sha}: HTTP ${status} ${messageOf(body)}`);
+    const tree = TreeSchema.safeParse(body);
+    if (!tree.success) throw new RepoReadError(`GitHub tree answer for ${this.options.fullName}@${sha} is not the expected shape: ${tree.error.issues[0]?.message ?? ''}`);
+    // A truncated listing could hide modules, and a module left out of the inventory would never deploy.
+    if (tree.data.truncated) {
+      throw new RepoReadError(`GitHub truncated the tree of ${this.options.fullName}@${sha} (too many files); the module inventory would be incomplete`);
+    }
+    return moduleDirsOf(tree.data.tree.filter((e) => e.type === 'blob').map((e) => e.path));
+  }
+
+  /** {@inheritDoc RepoReader.changedPaths} */
+  async changedPaths(base: string, head: string): Promise<string[] | undefined> {
+    checkSha(base, 'base commit');
+    checkSha(head, 'head commit');
+    const { status, body } = await this.get(`/compare/${base}...${head}`);
+    // An unknown base (history rewritten, commit gone) is not an error: every module is included.
+    if (status === 404 || status === 422) return undefined;
+    if (status !== 200) throw new RepoReadError(`GitHub could not compare ${base}...${head} in ${this.options.fullName}: HTTP ${status} ${messageOf(body)}`);
+    const cmp = CompareSchema.safeParse(body);
+    if (!cmp.success) throw new RepoReadError(`GitHub compare answer for ${this.options.fullName} is not the expected shape: ${cmp.error.issues[0]?.message ?? ''}`);
+    // The compare API diffs from the merge base: only when head descends from base is that the
+    // whole difference. Behind or diverged (a rollback or a forced push) is reported as unknown.
+    if (cmp.data.status !== 'ahead' && cmp.data.status !== 'identical') return undefined;
+    const files = cmp.data.files ?? [];
+    if (files.length >= GITHUB_COMPARE_FILE_LIMIT) return undefined;
+    const paths = new Set<string>();
+    for (const f of files) {
+      paths.add(f.filename);
+      if (f.previous_filename) paths.add(f.previous_filename);
+    }
+    return [...paths].sort();
+  }
+}
+
+function messageOf(body: unknown): string {
+  if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return `(${body.message})`;
+  return '';
+}
