@@ -59,6 +59,8 @@ function localKey(absolute: string): string | undefined {
 export function normalizeRepoUrl(url: string): string | undefined {
   const u = url.trim();
   if (u === '' || u.startsWith('-') || /[\s\0]/.test(u) || u.includes('::')) return undefined;
+  // The URL parser would resolve dot segments silently; a URL spelled with them is refused instead.
+  if (/(^|[/:])(\.|%2e){1,2}(\/|$)/i.test(u.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''))) return undefined;
   if (u.startsWith('/')) return localKey(u);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(u)?.[1]?.toLowerCase();
   if (scheme === 'file') {

@@ -1,0 +1,183 @@
+/**
+ * Hostile inputs against real git repositories: each is refused with exit 3, one line on
+ * stderr, and the terraform double never runs.
+ */
+import { EXIT, type RunnerInput } from '../../lib/domain/runner-contract';
+import { checkInputAgainstPolicy } from '../../lib/runner/policy';
+import { baseInput, envOf, makeWorld, run, type World } from './helpers';
+
+let world: World;
+beforeAll(() => {
+  world = makeWorld();
+});
+afterAll(() => world.cleanup());
+
+async function expectRefused(env: Record<string, string | undefined>, pattern: RegExp, argv?: string[]): Promise<void> {
+  const out = await run(world, env, { argv });
+  expect(out.stderr.trim().split('\n')).toHaveLength(1);
+  expect(out.stderr).toMatch(pattern);
+  expect(out.doubleCalls).toEqual([]);
+  expect(out.code).toBe(EXIT.REFUSED);
+}
+
+const withInput = (overrides: Partial<RunnerInput>) => envOf(baseInput(world, overrides));
+
+describe('runner refusals', () => {
+  it('fails when the ref holds shell metacharacters', async () => {
+    await expectRefused(withInput({ ref: 'refs/heads/main;touch /tmp/pwned' }), /TFSTEP_REF.*branch ref/);
+  });
+
+  it('fails when the ref is $(...) command substitution', async () => {
+    await expectRefused(withInput({ ref: 'refs/heads/$(id)' }), /TFSTEP_REF/);
+  });
+
+  it('fails when a module path holds shell metacharacters', async () => {
+    await expectRefused(withInput({ modules: ['dev/network;rm -rf /'] }), /TFSTEP_MODULES\[0\]/);
+  });
+
+  it('fails when a module path holds a backtick substitution', async () => {
+    await expectRefused(withInput({ modules: ['dev/`id`'] }), /TFSTEP_MODULES\[0\]/);
+  });
+
+  it('fails when a module path climbs out with ..', async () => {
+    await expectRefused(withInput({ modules: ['dev/../../outside'] }), /TFSTEP_MODULES\[0\].*"\.\."|TFSTEP_MODULES\[0\]/);
+  });
+
+  it('fails when a module path is absolute', async () => {
+    await expectRefused(withInput({ modules: ['/etc'] }), /TFSTEP_MODULES\[0\]="\/etc"/);
+  });
+
+  it('fails when a module directory is a symlink out of the checkout', async () => {
+    await expectRefused(withInput({ modules: ['dev/escape'] }), /refused module "dev\/escape": resolves outside the checkout/);
+  });
+
+  it('fails when a module holds a file symlinked out of the checkout', async () => {
+    await expectRefused(withInput({ modules: ['dev/linkfile'] }), /refused module "dev\/linkfile": "extra.tf" links outside the checkout/);
+  });
+
+  it('fails when one module of several is bad: the good ones do not run either', async () => {
+    await expectRefused(withInput({ modules: ['dev/network', 'dev/app', 'dev/escape'] }), /dev\/escape/);
+  });
+
+  it('fails when a module does not exist at the commit', async () => {
+    await expectRefused(withInput({ modules: ['dev/missing'] }), /refused module "dev\/missing": no such directory/);
+  });
+
+  it('fails when a module is inside .git', async () => {
+    await expectRefused(withInput({ modules: ['.git/hooks'] }), /inside the \.git directory/);
+  });
+
+  it('fails when a branch name is given where a SHA is required', async () => {
+    await expectRefused(withInput({ commit: 'main' }), /TFSTEP_COMMIT="main": a full 40-character hex commit SHA/);
+  });
+
+  it('fails when an abbreviated SHA is given', async () => {
+    await expectRefused(withInput({ commit: world.main.slice(0, 12) }), /TFSTEP_COMMIT/);
+  });
+
+  it('fails when the SHA is not in the repository', async () => {
+    await expectRefused(withInput({ commit: 'deadbeef'.repeat(5) }), /refused commit deadbeef.*not found in the repository/);
+  });
+
+  it('fails when the commit is not on the allowed ref', async () => {
+    await expectRefused(withInput({ commit: world.feature }), new RegExp(`refused commit ${world.feature}: not reachable from the allowed ref refs/heads/main`));
+  });
+
+  it('fails when the ref is not in the policy', async () => {
+    await expectRefused(withInput({ ref: 'refs/heads/feature', commit: world.feature }), /refused ref "refs\/heads\/feature"/);
+  });
+
+  it('fails when an unknown TFSTEP_ variable is set', async () => {
+    await expectRefused({ ...withInput({}), TFSTEP_DEBUG: '1' }, /unknown environment variable TFSTEP_DEBUG/);
+  });
+
+  it('fails when the double-only TFSTEP_MODULE_PATH is injected as input', async () => {
+    await expectRefused({ ...withInput({}), TFSTEP_MODULE_PATH: 'dev/app' }, /unknown environment variable TFSTEP_MODULE_PATH/);
+  });
+
+  it('fails when extra arguments follow the policy source (an ECS command override)', async () => {
+    await expectRefused(withInput({}), /exactly one --policy-source=/, [`--policy-source=file:${world.policyFile}`, 'sh', '-c', 'id']);
+  });
+
+  it('fails when the only argument is not a policy source', async () => {
+    await expectRefused(withInput({}), /--policy-source=ssm:NAME or --policy-source=file:PATH/, ['--policy-source=https://evil.example/policy']);
+  });
+
+  it('fails when the account is not the policy account', async () => {
+    await expectRefused(withInput({ account: 'prod' }), /refused account "prod": this runner serves account "dev"/);
+  });
+
+  it('fails when the phase is not allowed by the policy', async () => {
+    const w = makeWorld({ phases: ['plan'] });
+    try {
+      const out = await run(w, envOf(baseInput(w, { phase: 'plan-and-apply' })));
+      expect(out.code).toBe(EXIT.REFUSED);
+      expect(out.stderr).toMatch(/refused phase "plan-and-apply": this runner may only run plan/);
+      expect(out.doubleCalls).toEqual([]);
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it('fails when a subcommand the phase needs is not allowed', async () => {
+    const w = makeWorld({ allowedSubcommands: ['init', 'plan', 'show'] });
+    try {
+      const out = await run(w, envOf(baseInput(w, { phase: 'plan-and-apply' })));
+      expect(out.code).toBe(EXIT.REFUSED);
+      expect(out.stderr).toMatch(/refused subcommand "apply": not in the policy's allowedSubcommands/);
+      expect(out.doubleCalls).toEqual([]);
+    } finally {
+      w.cleanup();
+    }
+  });
+
+  it.each([
+    ['another repository on the same host', 'https://github.com/acme/evil'],
+    ['a lookalike host', 'https://github.com.evil.example/acme/live'],
+    ['userinfo hiding the real host', 'https://github.com@evil.example/acme/live'],
+    ['a git remote helper', 'ext::sh -c touch% /tmp/pwned'],
+    ['an option instead of a URL', '--upload-pack=touch /tmp/pwned'],
+    ['another local path', '/tmp'],
+  ])('fails when the repository is %s', async (_what, repository) => {
+    await expectRefused(withInput({ repository }), /refused repository/);
+  });
+
+  it('fails when apply has no approved plan hashes', async () => {
+    await expectRefused(withInput({ phase: 'apply' }), /TFSTEP_APPROVED_PLANS.*apply needs an approved plan hash for dev\/network/);
+  });
+
+  it('fails when TFSTEP_MODULES is not JSON', async () => {
+    await expectRefused({ ...withInput({}), TFSTEP_MODULES: 'dev/network' }, /TFSTEP_MODULES is not valid JSON/);
+  });
+});
+
+describe('repository spellings the policy allows', () => {
+  const policy = {
+    account: 'dev',
+    repositories: ['git@github.com:acme/live.git'],
+    refs: ['refs/heads/main'],
+    tool: 'terraform' as const,
+    allowedSubcommands: ['init', 'plan', 'show', 'apply'],
+    phases: ['plan' as const],
+    artifacts: 's3://bucket',
+  };
+  it.each([
+    'git@github.com:acme/live.git',
+    'https://github.com/acme/live',
+    'https://github.com/acme/live.git',
+    'ssh://git@github.com/acme/live.git',
+    'https://GITHUB.com/acme/live/',
+  ])('GIVEN the input spelling %s WHEN checked THEN git clones the policy spelling', (repository) => {
+    const input = { repository, commit: 'a'.repeat(40), ref: 'refs/heads/main', account: 'dev', stage: 'dev', phase: 'plan' as const, modules: ['m'], execution: 'e' };
+    expect(checkInputAgainstPolicy(input, policy)).toEqual({ cloneUrl: 'git@github.com:acme/live.git' });
+  });
+
+  it.each([
+    ['file:// URL', (w: World) => `file://${w.repo}`],
+    ['trailing slash', (w: World) => `${w.repo}/`],
+  ])('GIVEN a local repository spelled with a %s WHEN planned THEN it runs', async (_what, spell) => {
+    const out = await run(world, withInput({ repository: spell(world), execution: `spelling-${Math.random().toString(36).slice(2, 8)}` }));
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(EXIT.OK);
+  });
+});
