@@ -1,7 +1,25 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { verify } from '@octokit/webhooks-methods';
 import { AuthenticationError } from './errors';
 import type { SecretProvider, SecretStage } from './types';
+
+type Verify = (secret: string, payload: string, signature: string) => Promise<boolean>;
+let verifyModule: Promise<Verify> | undefined;
+
+/**
+ * @octokit/webhooks-methods is ESM-only and exports nothing under the `require` condition, so a
+ * static import compiled to `require()` (tsx in CommonJS mode, jest) cannot resolve it. A dynamic
+ * import resolves under the `import` condition everywhere, and esbuild still bundles it.
+ */
+function loadVerify(): Promise<Verify> {
+  verifyModule ??= import('@octokit/webhooks-methods').then(
+    (m) => m.verify,
+    (err: unknown) => {
+      verifyModule = undefined;
+      throw err;
+    },
+  );
+  return verifyModule;
+}
 
 /** Tried in this order: during a rotation the git host may still sign with the previous secret. */
 const STAGES: readonly SecretStage[] = ['AWSCURRENT', 'AWSPREVIOUS'];
@@ -37,6 +55,7 @@ export async function verifyGithubSignature(secrets: SecretProvider, rawBody: st
   }
   // GitHub writes lower-case hex; compare in that spelling so case does not cause a mismatch.
   const normalized = `sha256=${signature.slice('sha256='.length).toLowerCase()}`;
+  const verify = await loadVerify();
   const stage = await matchSecret(secrets, (secret) => verify(secret, rawBody, normalized));
   if (stage === undefined) throw new AuthenticationError('signature does not match the webhook secret');
   return stage;
