@@ -1,0 +1,46 @@
+/**
+ * The run table: one DynamoDB table, string keys `pk` and `sk`, TTL attribute `expiresAt`
+ * (epoch seconds). Several areas share it; each owns its own items:
+ *
+ * | pk                                  | sk                                 | owner    | what                                        |
+ * | ----------------------------------- | ---------------------------------- | -------- | ------------------------------------------- |
+ * | `DELIVERY#<provider>#<deliveryId>`  | `DELIVERY`                         | webhook  | webhook delivery dedup                      |
+ * | `APPROVAL#<approvalId>`             | `APPROVAL`                         | approval | an approval request and its decisions       |
+ * | `RUN#<executionName>`               | `RUN`                              | pipeline | a run: push, status, times, input, outcome  |
+ * | `RUN#<executionName>`               | `MODULE#<account>#<module>#<phase>`| pipeline | one module's result in that run             |
+ * | `TARGET#<repo>#<account>#<module>`  | `APPLIED`                          | pipeline | last applied commit and its push sequence   |
+ * | `TARGETS#<repo>`                    | `<account>#<module>`               | pipeline | the same, listable per repository           |
+ * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | pipeline | a push waiting for (or holding) its branch  |
+ * | `QUEUE#<repo>#<branch>`             | `LOCK`                             | pipeline | the branch lock holder and its high waters  |
+ * | `COMMIT#<repo>#<branch>#<sha>`      | `COMMIT`                           | pipeline | which execution carries that push (dedup)   |
+ *
+ * `<repo>` is the repository's `owner/name`; a push sequence is `<receivedAt ISO>#<commit>`
+ * (lib/planning/targets.ts `pushSequence`), so queue entries sort in push order. Target records
+ * never expire: losing one would only make the next run plan that module again, but there is no
+ * reason to. Runs, module results and commit admissions expire after {@link RUN_TTL_DAYS}.
+ */
+
+/** Attribute names of the run table's keys, for CDK and the local mode. */
+export const RUN_TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  timeToLiveAttribute: 'expiresAt',
+} as const;
+
+/** Runs and their module results are kept this long (execution names are unique for 90 days). */
+export const RUN_TTL_DAYS = 90;
+
+export const runKey = (execution: string) => ({ pk: `RUN#${execution}`, sk: 'RUN' });
+export const moduleKey = (execution: string, account: string, module: string, phase: string) => ({
+  pk: `RUN#${execution}`,
+  sk: `MODULE#${account}#${module}#${phase}`,
+});
+export const targetKeyOf = (repository: string, account: string, module: string) => ({ pk: `TARGET#${repository}#${account}#${module}`, sk: 'APPLIED' });
+export const targetIndexKey = (repository: string, account: string, module: string) => ({ pk: `TARGETS#${repository}`, sk: `${account}#${module}` });
+export const queuePk = (repository: string, branch: string) => `QUEUE#${repository}#${branch}`;
+export const queueEntryKey = (repository: string, branch: string, sequence: string, execution: string) => ({
+  pk: queuePk(repository, branch),
+  sk: `ENTRY#${sequence}#${execution}`,
+});
+export const lockKey = (repository: string, branch: string) => ({ pk: queuePk(repository, branch), sk: 'LOCK' });
+export const commitKey = (repository: string, branch: string, sha: string) => ({ pk: `COMMIT#${repository}#${branch}#${sha}`, sk: 'COMMIT' });
