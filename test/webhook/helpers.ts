@@ -130,7 +130,6 @@ export const TABLE = 'tfstep-runs-test';
 /** Starts dynalite in-process on a random loopback port and creates the run table. */
 export async function startDynalite(): Promise<{ client: DynamoDBClient; stop: () => Promise<void> }> {
   // dynalite ships no types; only its factory is used.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as DynaliteFactory;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
