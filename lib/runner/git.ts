@@ -56,7 +56,8 @@ export async function prepareGitAccess(opts: {
   logger: Logger;
   secrets?: SecretsManagerClient;
 }): Promise<GitAccess> {
-  if (opts.secretId === undefined) return { configArgs: [], env: {} };
+  // A local repository (the local mode) needs no credentials, whatever the policy says.
+  if (opts.secretId === undefined || opts.cloneUrl.startsWith('/') || /^file:/i.test(opts.cloneUrl)) return { configArgs: [], env: {} };
   let text: string;
   try {
     const res = await (opts.secrets ?? new SecretsManagerClient({})).send(new GetSecretValueCommand({ SecretId: opts.secretId }));

@@ -7,7 +7,8 @@
  * Spawn contract (the local mode starts the runner exactly like this; see ./spawn.ts):
  *
  *   node <repo>/dist/runner.js --policy-source=file:<absolute path of policy.json>
- *     (or, without a bundle: node --import tsx <repo>/runner/entrypoint.ts --policy-source=file:<...>)
+ *     (or, without a bundle: node --import <file URL of tsx's loader> <repo>/runner/entrypoint.ts
+ *      --policy-source=file:<...>; runnerCommand() in ./spawn.ts builds either form)
  *   cwd:  any directory
  *   env:  TFSTEP_REPOSITORY, TFSTEP_COMMIT, TFSTEP_REF, TFSTEP_ACCOUNT, TFSTEP_STAGE,
  *         TFSTEP_PHASE, TFSTEP_MODULES (JSON array), TFSTEP_EXECUTION,

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RUNNER_ENV, type RunnerInput } from '../domain/runner-contract';
 
 /** The command line that starts the runner. */
@@ -23,7 +24,9 @@ export function runnerCommand(opts: { policyFile: string; bundle?: string; repoR
   const policyArg = `--policy-source=file:${path.resolve(opts.policyFile)}`;
   if (opts.bundle) return { command: process.execPath, args: [path.resolve(opts.bundle), policyArg] };
   const root = opts.repoRoot ?? path.resolve(__dirname, '..', '..');
-  return { command: process.execPath, args: ['--import', 'tsx', path.join(root, 'runner', 'entrypoint.ts'), policyArg] };
+  // tsx resolved here, so the child works from any working directory.
+  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  return { command: process.execPath, args: ['--import', tsx, path.join(root, 'runner', 'entrypoint.ts'), policyArg] };
 }
 
 /** The `TFSTEP_*` variables carrying one runner input. */
