@@ -130,7 +130,8 @@ export interface ListRunsOptions {
   /** @default 20 */
   readonly limit?: number;
   readonly repository?: string;
-  readonly status?: RunRecordStatus | string;
+  /** A {@link RunRecordStatus}; any other value matches nothing. */
+  readonly status?: string;
 }
 
 /** A run with its module results, for `tfstep show` and the local mode. */
@@ -268,7 +269,7 @@ export class RunStore {
     const values: Record<string, NativeAttributeValue> = {};
     const sets = entries.map(([k, v], i) => {
       names[`#f${i}`] = k;
-      values[`:v${i}`] = v as NativeAttributeValue;
+      values[`:v${i}`] = v as unknown;
       return `#f${i} = :v${i}`;
     });
     await this.doc.send(
