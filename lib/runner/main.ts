@@ -132,10 +132,11 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     work = await mkdtemp(path.join(deps.workRoot ?? os.tmpdir(), 'tfstep-runner-'));
     const home = path.join(work, 'home');
     await mkdir(home, { mode: 0o700 });
+    const secretDir = path.join(work, 'secrets');
     const access = await prepareGitAccess({
       secretId: policy.gitCredentialsSecret,
       cloneUrl,
-      secretDir: path.join(work, 'secrets'),
+      secretDir,
       logger,
       secrets: deps.secrets,
     });
@@ -150,7 +151,12 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     };
     for (const k of ['LANG', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) if (env[k] !== undefined) gitEnv[k] = env[k];
     const checkout = path.join(work, 'checkout');
-    await checkoutCommit({ git, cloneUrl, ref: input.ref, commit: input.commit, dir: checkout, access, env: gitEnv, logger });
+    try {
+      await checkoutCommit({ git, cloneUrl, ref: input.ref, commit: input.commit, dir: checkout, access, env: gitEnv, logger });
+    } finally {
+      // The repository's Terraform must not be able to read the deploy key with file("../..").
+      await rm(secretDir, { recursive: true, force: true });
+    }
 
     // Every module and every approved plan is checked before the tool runs even once.
     const dirs = await resolveModules(checkout, input.modules);
