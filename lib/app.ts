@@ -1,0 +1,93 @@
+/**
+ * The CDK app: load and validate the config, create the central stack and one stack per
+ * target account, and attach cdk-nag and CDK's own template validation.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { TfstepError } from './config/errors';
+import { loadConfig } from './config/loader';
+import type { Config } from './config/schema';
+import { names } from './domain/names';
+import { AccountStack } from './stacks/account-stack';
+import { CentralStack, type CentralFunctionEntries } from './stacks/central-stack';
+
+/** The context key naming the config file (cdk.json sets it; `-c tfstep:config=...` overrides). */
+export const CONFIG_CONTEXT_KEY = 'tfstep:config';
+
+/** Options of {@link buildApp} beyond the config file and output directory. */
+export interface BuildAppOptions {
+  /** @default - the handler files under lambdas/ */
+  readonly functionEntries?: CentralFunctionEntries;
+  /**
+   * Skip bundling the functions (tests that only read templates).
+   * @default false
+   */
+  readonly skipBundling?: boolean;
+  /**
+   * Run cdk-nag and CDK's CloudFormation validation at synth. Template-only tests turn it off
+   * for speed; the app tests and every `cdk synth` keep it on.
+   * @default true
+   */
+  readonly validate?: boolean;
+}
+
+/** The central stack and the account stacks of one app. */
+export interface TfstepApp {
+  readonly app: App;
+  readonly config: Config;
+  readonly central: CentralStack;
+  /** Account stacks by account name. */
+  readonly accounts: ReadonlyMap<string, AccountStack>;
+}
+
+/**
+ * Two entries with the same account id would put two runners (same cluster, same role names)
+ * in one account and region; refuse that with both names.
+ */
+function checkOneEntryPerAccountId(config: Config): void {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const account of config.accounts) {
+    const other = seen.get(account.id);
+    if (other !== undefined) {
+      problems.push(`accounts "${other}" and "${account.name}" both use account ${account.id}; the CDK app deploys one runner per account id, so expected each id once`);
+    } else seen.set(account.id, account.name);
+  }
+  if (problems.length > 0) throw new TfstepError(problems.join('\n'));
+}
+
+/**
+ * Builds the app with every stack. Template validation runs at synth: CDK's built-in
+ * CloudFormation rules (as errors) and cdk-nag's AWS Solutions pack.
+ *
+ * @param configFile the config to deploy; when omitted, the `tfstep:config` context value
+ * @param outdir the cloud assembly directory; when omitted, CDK's default (the CLI's `cdk.out`)
+ */
+export function buildApp(configFile?: string, outdir?: string, options: BuildAppOptions = {}): TfstepApp {
+  const validate = options.validate ?? true;
+  const app = new App({
+    outdir,
+    builtinCloudFormationValidation: validate,
+    context: {
+      // Findings of CDK's default CloudFormation rules fail the synth instead of being warnings.
+      '@aws-cdk/core:validateAgainstDefaultRules': true,
+      // Access logs are delivered under a bucket policy, so the log bucket can stay owner-enforced.
+      '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+      ...(options.skipBundling ? { 'aws:cdk:bundling-stacks': [] } : {}),
+    },
+  });
+  const file = configFile ?? (app.node.tryGetContext(CONFIG_CONTEXT_KEY) as unknown);
+  if (typeof file !== 'string' || file.trim() === '') {
+    throw new TfstepError(`no config file: expected a path in the "${CONFIG_CONTEXT_KEY}" context value (cdk.json or -c ${CONFIG_CONTEXT_KEY}=path/to/tfstep.yaml)`);
+  }
+  const config = loadConfig(file);
+  checkOneEntryPerAccountId(config);
+
+  const central = new CentralStack(app, names.centralStack(), { config, functionEntries: options.functionEntries });
+  const accounts = new Map<string, AccountStack>();
+  for (const account of config.accounts) {
+    accounts.set(account.name, new AccountStack(app, names.accountStack(account.name), { config, account }));
+  }
+  if (validate) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, config, central, accounts };
+}

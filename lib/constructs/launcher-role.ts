@@ -1,0 +1,81 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+
+/** Props of {@link LauncherRole}. */
+export interface LauncherRoleProps {
+  readonly roleName: string;
+  /** The central state machine's role (another account: by ARN). The only trusted principal. */
+  readonly stateMachineRoleArn: string;
+  /**
+   * The central state machine's ARN. For a cross-account Task, Step Functions assumes the
+   * `Credentials.RoleArn` role with the state machine ARN as `sts:ExternalId`.
+   */
+  readonly stateMachineArn: string;
+  /** The runner cluster's name (in this stack's account and region). */
+  readonly clusterName: string;
+  /** Families of the runner task definitions, the only ones it may run. */
+  readonly taskDefinitionFamilies: readonly string[];
+  /** Roles the tasks run with (task roles and execution role), the only ones it may pass. */
+  readonly passableRoles: readonly iam.IRole[];
+}
+
+/**
+ * The role the central state machine uses in this account to start and watch runner tasks.
+ * It can start the runner task definitions on the runner cluster and nothing else: Terraform
+ * runs on the task role, so the launcher's short session never limits a long apply.
+ */
+export class LauncherRole extends Construct {
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: LauncherRoleProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    if (props.taskDefinitionFamilies.length === 0 || props.passableRoles.length === 0) {
+      throw new Error(`${this.node.path}: expected at least one task definition family and one passable role`);
+    }
+    this.role = new iam.Role(this, 'Role', {
+      roleName: props.roleName,
+      description: 'tfstep launcher: the central state machine starts and watches runner tasks with it',
+      assumedBy: new iam.ArnPrincipal(props.stateMachineRoleArn).withConditions({
+        StringEquals: { 'sts:ExternalId': props.stateMachineArn },
+      }),
+    });
+    const clusterArn = stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: props.clusterName });
+    const clusterCondition = { ArnEquals: { 'ecs:cluster': clusterArn } };
+    const tasks = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.clusterName}/*` });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RunRunnerTasks',
+        actions: ['ecs:RunTask'],
+        resources: props.taskDefinitionFamilies.map((family) => stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${family}:*` })),
+        conditions: clusterCondition,
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WatchRunnerTasks',
+        actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
+        resources: [tasks],
+        conditions: clusterCondition,
+      }),
+    );
+    // RunTask with Tags (the state machine tags each task with its execution) needs TagResource.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TagRunnerTasksOnLaunch',
+        actions: ['ecs:TagResource'],
+        resources: [tasks],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PassRunnerRoles',
+        actions: ['iam:PassRole'],
+        resources: props.passableRoles.map((r) => r.roleArn),
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+  }
+}

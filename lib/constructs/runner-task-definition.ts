@@ -1,0 +1,88 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** Fargate CPU units and the memory sizes each allows. */
+const FARGATE_MEMORY_MIB: Readonly<Record<number, { min: number; max: number; step: number }>> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
+};
+
+/** Props of {@link RunnerTaskDefinition}. */
+export interface RunnerTaskDefinitionProps {
+  /** Task definition family; the launcher role may run only these families. */
+  readonly family: string;
+  /** Name of the runner container: the state machine's container overrides target it. */
+  readonly containerName: string;
+  /** The runner image, ideally pinned by digest. */
+  readonly image: string;
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  /** The role Terraform runs with. */
+  readonly taskRole: iam.IRole;
+  readonly executionRole: iam.IRole;
+  /** @default - one month */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The image's architecture.
+   * @default - X86_64, which every published Terraform image supports
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /** @default - 50 GiB, room for provider plugins and large checkouts */
+  readonly ephemeralStorageGiB?: number;
+}
+
+/**
+ * One runner task definition (Fargate). The root filesystem is read-only; the runner
+ * works in a scratch volume at /tmp, its only writable place, which dies with the task.
+ */
+export class RunnerTaskDefinition extends Construct {
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: RunnerTaskDefinitionProps) {
+    super(scope, id);
+    const memory = FARGATE_MEMORY_MIB[props.cpu];
+    if (!memory) {
+      throw new Error(`${this.node.path}: cpu ${props.cpu} is not a Fargate size; expected one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}`);
+    }
+    if (props.memoryMiB < memory.min || props.memoryMiB > memory.max || props.memoryMiB % memory.step !== 0) {
+      throw new Error(
+        `${this.node.path}: memoryMiB ${props.memoryMiB} does not fit cpu ${props.cpu}; expected ${memory.min} to ${memory.max} in steps of ${memory.step}`,
+      );
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      family: props.family,
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryMiB,
+      taskRole: props.taskRole,
+      executionRole: props.executionRole,
+      ephemeralStorageGiB: props.ephemeralStorageGiB ?? 50,
+      runtimePlatform: { cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      volumes: [{ name: 'scratch' }],
+    });
+    this.container = this.taskDefinition.addContainer('Runner', {
+      containerName: props.containerName,
+      image: ecs.ContainerImage.fromRegistry(props.image),
+      essential: true,
+      readonlyRootFilesystem: true,
+      // The runner reads its policy location from the image's ENTRYPOINT; no command is set here
+      // because the runner refuses any extra argument.
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'runner'}),
+    });
+    this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'scratch', readOnly: false });
+  }
+}

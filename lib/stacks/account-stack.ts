@@ -1,0 +1,123 @@
+import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import type { AccountConfig, Config } from '../config/schema';
+import { names } from '../domain/names';
+import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema, type RunnerPolicy } from '../domain/runner-contract';
+import { LauncherRole } from '../constructs/launcher-role';
+import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
+import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
+import { centralStateMachineArn, centralStateMachineRoleArn } from './arns';
+
+/** Props of {@link AccountStack}. */
+export interface AccountStackProps extends StackProps {
+  readonly config: Config;
+  /** The target account; the stack's env is this account in the central region. */
+  readonly account: AccountConfig;
+  /** @default - buckets and tables named like `*tfstate*` (see DEFAULT_STATE_LOCATION) */
+  readonly stateLocation?: TerraformStateLocation;
+  /** @default - AdministratorAccess for the apply role */
+  readonly applyPolicies?: readonly iam.IManagedPolicy[];
+  /** @default - X86_64 */
+  readonly runnerCpuArchitecture?: ecs.CpuArchitecture;
+}
+
+/**
+ * The runner policy of one account. Both task definitions read the one parameter the image's
+ * ENTRYPOINT names, so it lists every phase; the plan task still cannot apply anything, since
+ * its task role is read-only.
+ */
+export function runnerPolicyFor(config: Config, account: AccountConfig): RunnerPolicy {
+  return RunnerPolicySchema.parse({
+    account: account.name,
+    repositories: [...new Set(config.repositories.flatMap((r) => r.cloneUrls))],
+    refs: [...new Set(config.repositories.map((r) => `refs/heads/${r.deployBranch}`))],
+    tool: config.runner.tool,
+    allowedSubcommands: config.runner.allowedSubcommands,
+    phases: ['plan', 'apply', 'plan-and-apply'],
+    artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
+  });
+}
+
+/**
+ * One target account: the runner cluster and task definitions, the plan, apply and execution
+ * roles, the launcher role the central state machine assumes, and the runner policy. Lives in
+ * the central region; Terraform inside the task can deploy to any region.
+ */
+export class AccountStack extends Stack {
+  /** The runner cluster (L1: the L2 would create a VPC; tasks use the account's own). */
+  readonly cluster: ecs.CfnCluster;
+  readonly roles: RunnerTaskRoles;
+  readonly planTask: RunnerTaskDefinition;
+  readonly applyTask: RunnerTaskDefinition;
+  readonly launcher: LauncherRole;
+  readonly policyParameter: ssm.StringParameter;
+
+  constructor(scope: Construct, id: string, props: AccountStackProps) {
+    const { config, account } = props;
+    const region = config.central.region;
+    super(scope, id, {
+      ...props,
+      env: { account: account.id, region },
+      description: `tfstep runner for account ${account.name} (${account.id}), driven from ${config.central.account}/${region}`,
+    });
+
+    this.cluster = new ecs.CfnCluster(this, 'Cluster', {
+      clusterName: names.cluster(region),
+      clusterSettings: [{ name: 'containerInsights', value: 'enabled' }],
+    });
+
+    this.roles = new RunnerTaskRoles(this, 'Roles', {
+      planRoleName: names.planRole(region),
+      applyRoleName: names.applyRole(region),
+      artifactsBucketName: names.artifactsBucket(config.central.account, region),
+      accountName: account.name,
+      stateLocation: props.stateLocation,
+      applyPolicies: props.applyPolicies,
+    });
+
+    const common = {
+      containerName: names.runnerContainer(),
+      image: config.runner.image,
+      cpu: config.runner.cpu,
+      memoryMiB: config.runner.memoryMiB,
+      executionRole: this.roles.executionRole,
+      cpuArchitecture: props.runnerCpuArchitecture,
+    };
+    this.planTask = new RunnerTaskDefinition(this, 'PlanTask', { ...common, family: names.planTaskFamily(region), taskRole: this.roles.planRole });
+    this.applyTask = new RunnerTaskDefinition(this, 'ApplyTask', { ...common, family: names.applyTaskFamily(region), taskRole: this.roles.applyRole });
+
+    this.policyParameter = new ssm.StringParameter(this, 'RunnerPolicy', {
+      parameterName: RUNNER_POLICY_PARAMETER,
+      description: 'tfstep runner policy: what the runner in this account may run (never taken from the task input)',
+      stringValue: JSON.stringify(runnerPolicyFor(config, account)),
+      tier: ssm.ParameterTier.STANDARD,
+    });
+    this.policyParameter.grantRead(this.roles.planRole);
+    this.policyParameter.grantRead(this.roles.applyRole);
+
+    this.launcher = new LauncherRole(this, 'Launcher', {
+      roleName: names.launcherRole(region),
+      stateMachineRoleArn: centralStateMachineRoleArn(this.partition, config),
+      stateMachineArn: centralStateMachineArn(this.partition, config),
+      clusterName: names.cluster(region),
+      taskDefinitionFamilies: [names.planTaskFamily(region), names.applyTaskFamily(region)],
+      passableRoles: [this.roles.planRole, this.roles.applyRole, this.roles.executionRole],
+    });
+    Validations.of(this.launcher.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${account.id}:task/${names.cluster(region)}/*]`,
+      reason: 'Task ids are only known once RunTask returns; the grant is limited to tasks of the runner cluster (ecs:cluster condition).',
+    });
+    for (const family of [names.planTaskFamily(region), names.applyTaskFamily(region)]) {
+      Validations.of(this.launcher.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${account.id}:task-definition/${family}:*]`,
+        reason: 'Every revision of the runner task definition family; a new image or size creates a new revision.',
+      });
+    }
+
+    new CfnOutput(this, 'LauncherRoleArn', { value: this.launcher.role.roleArn });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.ref });
+  }
+}

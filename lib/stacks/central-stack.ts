@@ -1,0 +1,296 @@
+import { join } from 'node:path';
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { Config } from '../config/schema';
+import { names } from '../domain/names';
+import { ArtifactsBucket } from '../constructs/artifacts-bucket';
+import { GitPushRule } from '../constructs/git-push-rule';
+import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
+import { TfstepFunction } from '../constructs/tfstep-function';
+import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from './arns';
+
+/** Environment variables the central functions read (the handlers' side of the contract). */
+export const CENTRAL_FUNCTION_ENV = {
+  config: 'TFSTEP_CONFIG',
+  table: 'TFSTEP_TABLE',
+  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
+  topicArn: 'TFSTEP_TOPIC_ARN',
+  stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
+  eventBus: 'TFSTEP_EVENT_BUS',
+  webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
+  approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
+} as const;
+
+/** Secrets Manager names of the generated secrets, so operators can find them. */
+export const CENTRAL_SECRET_NAMES = {
+  /** Shared with the git host, which signs each delivery with it. */
+  webhook: 'tfstep/webhook-secret',
+  /** Signs and verifies approval links. */
+  approvalKey: 'tfstep/approval-link-key',
+} as const;
+
+/** Lambda's limit on the total size of a function's environment variables. */
+const LAMBDA_ENV_LIMIT_BYTES = 4096;
+/** Room left for the other variables (ARNs and names) once CloudFormation resolves them. */
+const OTHER_ENV_BYTES = 1000;
+
+/** Handler files of the central functions (each exports `handler`). */
+export interface CentralFunctionEntries {
+  readonly webhook: string;
+  readonly approval: string;
+  readonly pipeline: string;
+}
+
+/** The handler files in this repository. */
+export function defaultFunctionEntries(root = join(__dirname, '..', '..')): CentralFunctionEntries {
+  return {
+    webhook: join(root, 'lambdas', 'webhook', 'index.ts'),
+    approval: join(root, 'lambdas', 'approval', 'index.ts'),
+    pipeline: join(root, 'lambdas', 'pipeline', 'index.ts'),
+  };
+}
+
+/** Props of {@link CentralStack}. */
+export interface CentralStackProps extends StackProps {
+  /** The validated config; `env` is taken from `config.central`. */
+  readonly config: Config;
+  /** @default - {@link defaultFunctionEntries} */
+  readonly functionEntries?: CentralFunctionEntries;
+}
+
+/**
+ * The central account: the event bus and its rule, the pipeline state machine and its role,
+ * the webhook, approval and pipeline functions, the run table, the artifacts bucket and the
+ * notification topic. Deployed before any account stack: launcher roles trust its role.
+ */
+export class CentralStack extends Stack {
+  readonly eventBus: events.EventBus;
+  readonly table: dynamodb.Table;
+  readonly artifacts: ArtifactsBucket;
+  readonly topic: sns.Topic;
+  readonly webhookSecret: secretsmanager.Secret;
+  readonly approvalKey: secretsmanager.Secret;
+  readonly webhookFunction: TfstepFunction;
+  readonly approvalFunction: TfstepFunction;
+  readonly pipelineFunction: TfstepFunction;
+  readonly pipeline: PipelineStateMachine;
+  readonly gitPushRule: GitPushRule;
+  readonly webhookUrl: lambda.FunctionUrl;
+  readonly approvalUrl: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: CentralStackProps) {
+    const { config } = props;
+    super(scope, id, {
+      ...props,
+      env: { account: config.central.account, region: config.central.region },
+      description: 'tfstep central: webhook, event bus, pipeline state machine, run table, artifacts',
+    });
+    const entries = props.functionEntries ?? defaultFunctionEntries();
+    const configJson = JSON.stringify(config);
+    if (configJson.length + OTHER_ENV_BYTES > LAMBDA_ENV_LIMIT_BYTES) {
+      throw new Error(
+        `the config is ${configJson.length} bytes as JSON; the functions receive it in ${CENTRAL_FUNCTION_ENV.config} and Lambda allows ` +
+          `${LAMBDA_ENV_LIMIT_BYTES} bytes of environment in total, so expected at most ${LAMBDA_ENV_LIMIT_BYTES - OTHER_ENV_BYTES} bytes`,
+      );
+    }
+
+    this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: names.eventBus() });
+
+    this.table = new dynamodb.Table(this, 'RunTable', {
+      tableName: names.runTable(),
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.artifacts = new ArtifactsBucket(this, 'Artifacts', {
+      bucketName: names.artifactsBucket(config.central.account, config.central.region),
+      writers: config.accounts.map((account) => {
+        const roles = runnerRoleArns(this.partition, config, account);
+        return { accountName: account.name, accountId: account.id, roleArns: [roles.plan, roles.apply] };
+      }),
+    });
+
+    const topicKey = new kms.Key(this, 'TopicKey', {
+      description: 'tfstep notifications topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.topic = new sns.Topic(this, 'Topic', { topicName: names.topic(), masterKey: topicKey, enforceSSL: true });
+
+    this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
+      secretName: CENTRAL_SECRET_NAMES.webhook,
+      description: 'tfstep: the git host signs each webhook delivery with this value (HMAC-SHA256)',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    this.approvalKey = new secretsmanager.Secret(this, 'ApprovalKey', {
+      secretName: CENTRAL_SECRET_NAMES.approvalKey,
+      description: 'tfstep: signs and verifies approval links',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    for (const secret of [this.webhookSecret, this.approvalKey]) {
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Rotated by an operator: the webhook secret must change on the git host at the same moment, and rotating the link key invalidates pending approval links.',
+      });
+    }
+
+    const stateMachineArn = centralStateMachineArn(this.partition, config);
+    const environment: Record<string, string> = {
+      [CENTRAL_FUNCTION_ENV.config]: configJson,
+      [CENTRAL_FUNCTION_ENV.table]: this.table.tableName,
+      [CENTRAL_FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+      [CENTRAL_FUNCTION_ENV.topicArn]: this.topic.topicArn,
+      // Built from the name rather than taken from the construct: the state machine depends on
+      // the functions, so the reverse reference would be a cycle.
+      [CENTRAL_FUNCTION_ENV.stateMachineArn]: stateMachineArn,
+      [CENTRAL_FUNCTION_ENV.eventBus]: this.eventBus.eventBusName,
+      [CENTRAL_FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn,
+      [CENTRAL_FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
+    };
+
+    this.webhookFunction = new TfstepFunction(this, 'Webhook', {
+      entry: entries.webhook,
+      description: 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus',
+      environment,
+      timeoutSeconds: 15,
+    });
+    this.approvalFunction = new TfstepFunction(this, 'Approval', {
+      entry: entries.approval,
+      description: 'tfstep approval: sends approval links and records approve/reject decisions',
+      environment,
+      timeoutSeconds: 30,
+    });
+    this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
+      entry: entries.pipeline,
+      description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
+      environment,
+      timeoutSeconds: 90,
+      memoryMiB: 1024,
+    });
+
+    this.grantWebhook(this.webhookFunction.role);
+    this.grantApproval(this.approvalFunction.role, stateMachineArn);
+    this.grantPipelineSteps(this.pipelineFunction.role, stateMachineArn, config);
+
+    // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
+    this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    this.approvalUrl = this.approvalFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+
+    this.pipeline = new PipelineStateMachine(this, 'Pipeline', {
+      stateMachineName: names.stateMachine(),
+      roleName: names.stateMachineRole(config.central.region),
+      pipelineFunction: this.pipelineFunction.function,
+      approvalFunction: this.approvalFunction.function,
+      runnerContainerName: names.runnerContainer(),
+      launcherRoleArns: config.accounts.map((account) => launcherRoleArn(this.partition, config, account)),
+    });
+
+    this.gitPushRule = new GitPushRule(this, 'GitPush', {
+      eventBus: this.eventBus,
+      stateMachine: this.pipeline.stateMachine,
+      maxEventAgeHours: 24,
+      retryAttempts: 185,
+    });
+
+    new CfnOutput(this, 'WebhookUrl', { value: this.webhookUrl.url, description: 'Payload URL for the git host webhook' });
+    new CfnOutput(this, 'ApprovalUrl', { value: this.approvalUrl.url, description: 'Base URL of the approval pages' });
+    new CfnOutput(this, 'WebhookSecretArn', { value: this.webhookSecret.secretArn });
+    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe approvers and operators here' });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName });
+  }
+
+  /** Reads any object of the artifacts bucket: summaries, results and logs of every account. */
+  private grantReadArtifacts(role: iam.Role): void {
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadArtifacts',
+        actions: ['s3:GetObject'],
+        resources: [this.artifacts.bucket.arnForObjects('*')],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ListArtifacts', actions: ['s3:ListBucket'], resources: [this.artifacts.bucket.bucketArn] }),
+    );
+  }
+
+  private grantWebhook(role: iam.Role): void {
+    this.webhookSecret.grantRead(role);
+    this.table.grantReadWriteData(role);
+    this.eventBus.grantPutEventsTo(role);
+  }
+
+  private grantApproval(role: iam.Role, stateMachineArn: string): void {
+    this.approvalKey.grantRead(role);
+    this.table.grantReadWriteData(role);
+    this.grantPublish(role);
+    this.grantReadArtifacts(role);
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'AnswerApprovalTasks',
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+        resources: [stateMachineArn],
+      }),
+    );
+    this.acknowledgeArtifactReads(role);
+  }
+
+  private grantPipelineSteps(role: iam.Role, stateMachineArn: string, config: Config): void {
+    this.table.grantReadWriteData(role);
+    this.grantPublish(role);
+    this.grantReadArtifacts(role);
+    role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ListRuns', actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeRuns',
+        actions: ['states:DescribeExecution'],
+        resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${names.stateMachine()}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+    const tokenSecret = config.notifications.githubStatusTokenSecret;
+    if (tokenSecret !== undefined) {
+      const secret = tokenSecret.startsWith('arn:')
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'GithubStatusToken', tokenSecret)
+        : secretsmanager.Secret.fromSecretNameV2(this, 'GithubStatusToken', tokenSecret);
+      secret.grantRead(role);
+    }
+    this.acknowledgeArtifactReads(role);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${this.region}:${this.account}:execution:${names.stateMachine()}:*]`,
+      reason: 'Execution names are generated per push; the grant is limited to executions of the tfstep state machine.',
+    });
+  }
+
+  /** Publish to the topic, which needs its KMS key. */
+  private grantPublish(role: iam.Role): void {
+    this.topic.grantPublish(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason: 'Publishing to the KMS-encrypted topic needs data keys of its one key; the grant is limited to that key.',
+    });
+  }
+
+  private acknowledgeArtifactReads(role: iam.Role): void {
+    const bucketLogicalId = this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/*]`,
+      reason: 'Artifacts are keyed by execution name, account and module; the function reads summaries and results of any run.',
+    });
+  }
+}
