@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import type { ApprovalOutput } from '../pipeline/contracts';
+import { ApprovalGoneError, ApprovalNotFoundError, AlreadyDecidedError, BadApprovalRequestError, NotAnApproverError, SelfApprovalError, TaskGoneError } from './errors';
+import { normalizeApprover } from './signing';
+import { closedError, type ApprovalStore } from './store';
+import { DecisionViaSchema, silentLogger, systemClock, type ApprovalView, type Clock, type Decision, type Logger, type TaskTokenSender } from './types';
+
+/** The approver name the local `--approve auto` mode decides as. */
+export const AUTO_APPROVER = 'auto';
+
+/** Longest comment kept; longer ones are refused rather than cut. */
+export const MAX_COMMENT_LENGTH = 2000;
+
+/** The error name a rejection fails the approval step with (the ASL catches it). */
+export const REJECTED_ERROR = 'Rejected';
+
+/** What {@link decide} needs. */
+export interface DecideDeps {
+  readonly store: ApprovalStore;
+  readonly tasks: TaskTokenSender;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Accept the approver `auto` (local `--approve auto` only; never set in AWS). */
+  readonly allowAutoApprover?: boolean;
+}
+
+/** One decision as the link, the CLI or the local prompt submits it. */
+export const DecideInputSchema = z.object({
+  approvalId: z.string().min(1).max(200),
+  approver: z.string().trim().min(1, 'an approver identity').max(320),
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().max(MAX_COMMENT_LENGTH, `a comment of at most ${MAX_COMMENT_LENGTH} characters`).default(''),
+  via: DecisionViaSchema,
+});
+export type DecideInput = z.input<typeof DecideInputSchema>;
+
+/** What became of a decision. */
+export interface DecideResult {
+  /**
+   * `recorded`: counted, more approvals are needed (or another approver is completing it);
+   * `approved`: the step was told to go on; `rejected`: the step was failed with `Rejected`.
+   */
+  readonly outcome: 'recorded' | 'approved' | 'rejected';
+  /** The approval after the decision. */
+  readonly approval: ApprovalView;
+  /** Approvals still needed (0 once approved or rejected). */
+  readonly remaining: number;
+}
+
+/**
+ * True when this approver is the pusher: the full address or its local part equals the
+ * pusher's identity, ignoring case. The pusher is often a git host user name while approvers
+ * are addresses, so `alice` matches `alice@example.com`.
+ */
+export function isPusher(approver: string, pusher: string): boolean {
+  const a = normalizeApprover(approver);
+  const p = normalizeApprover(pusher);
+  if (p === '') return false;
+  const local = a.includes('@') ? a.slice(0, a.indexOf('@')) : a;
+  return a === p || local === p;
+}
+
+/** The configured spelling of an approver, or undefined when not listed. */
+export function findApprover(approval: Pick<ApprovalView, 'approvers'>, approver: string): string | undefined {
+  const key = normalizeApprover(approver);
+  return approval.approvers.find((a) => normalizeApprover(a) === key);
+}
+
+/** Approvals counted so far, in the order they were made. */
+export function approvalsOf(approval: ApprovalView): Decision[] {
+  return Object.values(approval.decisions)
+    .filter((d) => d.decision === 'approve')
+    .sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** Approvals still needed before the step goes on. */
+export function remainingApprovals(approval: ApprovalView): number {
+  if (approval.status === 'APPROVED' || approval.status === 'REJECTED') return 0;
+  return Math.max(0, approval.requiredApprovals - approvalsOf(approval).length);
+}
+
+/** The SendTaskSuccess output: the state machine applies exactly `items`. */
+export function approvalOutput(approval: ApprovalView): ApprovalOutput {
+  const approvals = approvalsOf(approval);
+  return {
+    approvalId: approval.approvalId,
+    approvers: approvals.map((d) => d.approver),
+    comments: approvals.filter((d) => d.comment.trim() !== '').map((d) => ({ approver: d.approver, comment: d.comment })),
+    items: approval.items,
+  };
+}
+
+/** Why the approval cannot be decided now, or undefined when it can. */
+export function whyClosed(approval: ApprovalView, nowEpochSeconds: number): Error | undefined {
+  if (approval.status === 'PENDING' && approval.deadline > nowEpochSeconds) return undefined;
+  return closedError(approval, nowEpochSeconds);
+}
+
+/** Reads an approval (without its task token). */
+export async function getApproval(approvalId: string, deps: { readonly store: ApprovalStore }): Promise<ApprovalView> {
+  const approval = await deps.store.get(approvalId);
+  if (!approval) throw new ApprovalNotFoundError(approvalId);
+  return approval;
+}
+
+/**
+ * The approval of a run: the pending one when there is one, else the newest. Accepts an
+ * execution name or an execution ARN. Undefined when the run never asked for an approval.
+ */
+export async function findApprovalForExecution(execution: string, deps: { readonly store: ApprovalStore }): Promise<ApprovalView | undefined> {
+  const name = execution.startsWith('arn:') ? (execution.split(':').pop() ?? execution) : execution;
+  const pointers = await deps.store.listPointers(name);
+  const approvals: ApprovalView[] = [];
+  for (const pointer of pointers) {
+    const approval = await deps.store.get(pointer.approvalId);
+    if (approval) approvals.push(approval);
+  }
+  const pending = approvals.find((a) => a.status === 'PENDING');
+  if (pending) return pending;
+  return approvals.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
+
+/**
+ * Decides an approval for one person, with every rule the link, the CLI and the local mode
+ * share: listed approvers only, no self-approval unless allowed, one decision per approver,
+ * nothing after the deadline or a redrive. Reaching the required count sends SendTaskSuccess
+ * with {@link ApprovalOutput}; any rejection sends SendTaskFailure `Rejected`.
+ */
+export async function decide(input: DecideInput, deps: DecideDeps): Promise<DecideResult> {
+  const parsed = DecideInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadApprovalRequestError(`invalid decision: ${issue ? `${issue.path.join('.') || 'input'}: ${issue.message}` : 'invalid input'}`);
+  }
+  const { approvalId, decision, comment, via } = parsed.data;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const now = clock.now();
+  const nowEpoch = Math.floor(now.getTime() / 1000);
+
+  const approval = await getApproval(approvalId, deps);
+  const closed = whyClosed(approval, nowEpoch);
+  if (closed) throw closed;
+
+  const auto = normalizeApprover(parsed.data.approver) === AUTO_APPROVER;
+  let approver: string;
+  if (auto) {
+    if (!deps.allowAutoApprover) throw new NotAnApproverError(AUTO_APPROVER, approval.approvers);
+    approver = AUTO_APPROVER;
+  } else {
+    const listed = findApprover(approval, parsed.data.approver);
+    if (!listed) throw new NotAnApproverError(parsed.data.approver, approval.approvers);
+    approver = listed;
+    if (decision === 'approve' && !approval.allowSelfApproval && isPusher(approver, approval.pusher)) {
+      throw new SelfApprovalError(approver, approval.pusher);
+    }
+  }
+
+  const recorded = await deps.store.recordDecision(approvalId, { approver, decision, comment, at: now.toISOString(), via }, nowEpoch);
+  logger.info('approval decision recorded', { approvalId, approver, decision, via, executionName: approval.executionName, stage: approval.stage });
+
+  const complete = decision === 'reject' || auto || approvalsOf(recorded).length >= recorded.requiredApprovals;
+  if (!complete) return { outcome: 'recorded', approval: recorded, remaining: remainingApprovals(recorded) };
+
+  if (!(await deps.store.transition(approvalId, 'PENDING', 'COMPLETING'))) {
+    // Another approver completed it between our write and now.
+    if (decision === 'reject') {
+      await deps.store.undoDecision(approvalId, approver, false);
+      throw new AlreadyDecidedError('the approval was completed by other approvers before this rejection; nothing was changed');
+    }
+    return { outcome: 'recorded', approval: (await deps.store.get(approvalId)) ?? recorded, remaining: 0 };
+  }
+
+  const token = await deps.store.getTaskToken(approvalId);
+  if (token === undefined) {
+    await deps.store.close(approvalId, 'EXPIRED', 'the task token is gone');
+    throw new ApprovalGoneError('this approval no longer has a waiting step; nothing was applied');
+  }
+
+  try {
+    if (decision === 'reject') {
+      const cause = `Rejected by ${approver} (via ${via})${comment.trim() ? `: ${comment.trim()}` : ': no reason given'}`;
+      await deps.tasks.sendFailure(token, REJECTED_ERROR, cause);
+      await deps.store.close(approvalId, 'REJECTED', cause, { kind: 'failure', error: REJECTED_ERROR, cause });
+      logger.info('approval rejected', { approvalId, approver });
+      return { outcome: 'rejected', approval: await getApproval(approvalId, deps), remaining: 0 };
+    }
+    const output = approvalOutput(recorded);
+    await deps.tasks.sendSuccess(token, output);
+    await deps.store.close(approvalId, 'APPROVED', `approved by ${output.approvers.join(', ')}`, { kind: 'success', output });
+    logger.info('approval approved', { approvalId, approvers: output.approvers });
+    return { outcome: 'approved', approval: await getApproval(approvalId, deps), remaining: 0 };
+  } catch (err) {
+    if (err instanceof TaskGoneError) {
+      await deps.store.close(approvalId, 'EXPIRED', err.message);
+      logger.warn('approval step no longer waits', { approvalId, reason: err.message });
+      throw err;
+    }
+    // Step Functions could not be told: undo so this person can simply try again.
+    await deps.store.undoDecision(approvalId, approver, true);
+    logger.error('could not deliver the approval outcome', { approvalId, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+    throw err;
+  }
+}

@@ -1,0 +1,93 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { parseConfig } from '../config/loader';
+import type { Config } from '../config/schema';
+import { names } from '../domain/names';
+import { EnvError, optionalEnv, requireEnv, requireJsonEnv } from '../env';
+import { S3ArtifactReader } from './artifacts';
+import type { ApprovalHttpDeps } from './http';
+import { SnsApprovalNotifier } from './notifier';
+import type { ApprovalRequestDeps } from './request';
+import { SecretsManagerKeyProvider } from './signing';
+import { ApprovalStore } from './store';
+import { SfnTaskTokenSender } from './task-token';
+import { systemClock, type Logger } from './types';
+
+/** Environment variables the approval function reads. */
+export const APPROVAL_ENV = {
+  /** The config as JSON (validated with parseConfig). */
+  config: 'TFSTEP_CONFIG',
+  /** The run table. */
+  table: 'TFSTEP_TABLE',
+  /** The notifications topic. */
+  topicArn: 'TFSTEP_TOPIC_ARN',
+  /** Secrets Manager secret whose SecretString is the link signing key. */
+  keySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
+  /** Public base URL of the approval pages; falls back to notifications.approvalBaseUrl. */
+  baseUrl: 'TFSTEP_APPROVAL_BASE_URL',
+  /** The artifacts bucket; defaults to names.artifactsBucket(central account, central region). */
+  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
+} as const;
+
+/** The AWS clients the function uses; injectable so tests pass mocked clients. */
+export interface AwsApprovalClients {
+  readonly dynamoDb?: DynamoDBClient;
+  readonly sfn?: SFNClient;
+  readonly sns?: SNSClient;
+  readonly s3?: S3Client;
+  readonly secretsManager?: SecretsManagerClient;
+}
+
+/** Everything the deployed approval function needs, for both of its entry points. */
+export interface AwsApprovalDeps {
+  readonly config: Config;
+  readonly request: ApprovalRequestDeps;
+  readonly http: ApprovalHttpDeps;
+}
+
+/** The base URL: the variable, else the config's `notifications.approvalBaseUrl`. */
+export function approvalBaseUrl(config: Config, env: Readonly<Record<string, string | undefined>>): string {
+  const url = optionalEnv(APPROVAL_ENV.baseUrl, config.notifications.approvalBaseUrl ?? '', env);
+  if (url === '') {
+    throw new EnvError(APPROVAL_ENV.baseUrl, `environment variable ${APPROVAL_ENV.baseUrl} is not set and the config has no notifications.approvalBaseUrl; one is required to build approval links`);
+  }
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'https:' && parsed.hostname !== '127.0.0.1' && parsed.hostname !== 'localhost') throw new Error('not https');
+  } catch (err) {
+    throw new EnvError(APPROVAL_ENV.baseUrl, `approval base URL ${JSON.stringify(url)} is not an https URL`, { cause: err });
+  }
+  return url;
+}
+
+/**
+ * Builds the deployed function's dependencies from its environment, once per execution
+ * environment, so the key cache and the clients' connections carry over.
+ */
+export function createAwsApprovalDeps(env: Readonly<Record<string, string | undefined>>, clients: AwsApprovalClients, logger: Logger): AwsApprovalDeps {
+  const config = parseConfig(requireJsonEnv(APPROVAL_ENV.config, env), APPROVAL_ENV.config);
+  const table = requireEnv(APPROVAL_ENV.table, env);
+  const topicArn = requireEnv(APPROVAL_ENV.topicArn, env);
+  const keySecret = requireEnv(APPROVAL_ENV.keySecretArn, env);
+  const baseUrl = approvalBaseUrl(config, env);
+  const bucket = optionalEnv(APPROVAL_ENV.artifactsBucket, names.artifactsBucket(config.central.account, config.central.region), env);
+  const store = new ApprovalStore(DynamoDBDocumentClient.from(clients.dynamoDb ?? new DynamoDBClient({})), table);
+  const keys = new SecretsManagerKeyProvider(clients.secretsManager ?? new SecretsManagerClient({}), keySecret);
+  return {
+    config,
+    request: {
+      store,
+      keys,
+      notifier: new SnsApprovalNotifier(clients.sns ?? new SNSClient({}), topicArn),
+      artifacts: new S3ArtifactReader(clients.s3 ?? new S3Client({}), bucket),
+      baseUrl,
+      clock: systemClock,
+      logger,
+    },
+    http: { store, keys, tasks: new SfnTaskTokenSender(clients.sfn ?? new SFNClient({})), baseUrl, clock: systemClock, logger },
+  };
+}

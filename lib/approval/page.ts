@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { approvalsOf, findApprover, isPusher, remainingApprovals } from './decide';
+import type { ApprovalView } from './types';
+
+/** The page's only stylesheet; the Content-Security-Policy allows exactly this text by hash. */
+export const PAGE_CSS = `
+:root{color-scheme:light;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--red:#b3261e;--red-bg:#fdecea;--green:#1a7f37;--blue:#0969da}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg)}
+main{max-width:60rem;margin:0 auto;padding:1.5rem 1rem 3rem}
+h1{font-size:1.6rem;margin:0 0 .25rem}
+h2{font-size:1.15rem;margin:1.75rem 0 .5rem}
+.sub{color:var(--muted);margin:0 0 1.25rem}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem 1.25rem;margin:0 0 1rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.25rem;margin:0}
+dt{color:var(--muted)}
+dd{margin:0;overflow-wrap:anywhere}
+code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.msg{white-space:pre-wrap}
+table{width:100%;border-collapse:collapse;margin:.25rem 0 .5rem}
+th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-weight:600;color:var(--muted);font-size:.9rem}
+td.n{font-variant-numeric:tabular-nums;text-align:right;width:5.5rem}
+th.n{text-align:right}
+.danger{color:var(--red);font-weight:700}
+.addr{margin:.25rem 0 .75rem;padding:.5rem .75rem;border-left:4px solid var(--red);background:var(--red-bg);color:var(--red);border-radius:4px}
+.addr ul{margin:.25rem 0 0;padding-left:1.25rem}
+.note{color:var(--muted);font-style:italic}
+.banner{padding:.75rem 1rem;border-radius:8px;margin:0 0 1rem;border:1px solid var(--line);background:#fff}
+.banner.ok{border-color:var(--green);color:var(--green)}
+.banner.bad{border-color:var(--red);color:var(--red);background:var(--red-bg)}
+form label{display:block;font-weight:600;margin:0 0 .35rem}
+textarea{width:100%;min-height:5rem;padding:.5rem;font:inherit;border:1px solid var(--line);border-radius:6px}
+.actions{display:flex;gap:.75rem;margin-top:.9rem;flex-wrap:wrap}
+button{font:inherit;font-weight:600;padding:.6rem 1.4rem;border-radius:6px;border:1px solid transparent;cursor:pointer}
+button.approve{background:var(--green);color:#fff}
+button.reject{background:#fff;color:var(--red);border-color:var(--red)}
+button:disabled{background:#eaeef2;color:var(--muted);border-color:var(--line);cursor:not-allowed}
+button:focus-visible,textarea:focus-visible{outline:3px solid var(--blue);outline-offset:2px}
+.small{font-size:.9rem;color:var(--muted)}
+`;
+
+const CSS_HASH = createHash('sha256').update(PAGE_CSS).digest('base64');
+
+/** Headers every approval answer carries. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': `default-src 'none'; style-src 'sha256-${CSS_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'x-robots-tag': 'noindex, nofollow',
+};
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<title>${escapeHtml(title)} · tfstep</title>
+<style>${PAGE_CSS}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+function utc(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+function relative(seconds: number): string {
+  if (seconds <= 0) return 'expired';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return h > 0 ? `in ${h} h ${m} min` : `in ${Math.max(1, m)} min`;
+}
+
+function planTables(approval: ApprovalView): string {
+  return approval.summaries
+    .map((account) => {
+      const rows = account.modules
+        .map((m) => {
+          const sha = m.planSha256 ? `<code title="${escapeHtml(m.planSha256)}">${escapeHtml(m.planSha256.slice(0, 12))}</code>` : '<span class="note">none</span>';
+          if (!m.plan) {
+            return `<tr><td><code>${escapeHtml(m.path)}</code></td><td colspan="3" class="note">${escapeHtml(m.note ?? 'plan summary not available')}</td><td>${sha}</td></tr>`;
+          }
+          const destroy = m.plan.destroy > 0 ? `<span class="danger">${m.plan.destroy}</span>` : '0';
+          return `<tr><td><code>${escapeHtml(m.path)}</code></td><td class="n">${m.plan.add}</td><td class="n">${m.plan.change}</td><td class="n">${destroy}</td><td>${sha}</td></tr>`;
+        })
+        .join('\n');
+      const risky = account.modules
+        .filter((m) => (m.plan?.deleted.length ?? 0) + (m.plan?.replaced.length ?? 0) > 0)
+        .map((m) => {
+          const del = (m.plan?.deleted ?? []).map((a) => `<li>destroy <code>${escapeHtml(a)}</code></li>`).join('');
+          const rep = (m.plan?.replaced ?? []).map((a) => `<li>replace (destroy, then create) <code>${escapeHtml(a)}</code></li>`).join('');
+          return `<div class="addr" role="note"><strong>Deletions in <code>${escapeHtml(m.path)}</code>:</strong><ul>${del}${rep}</ul></div>`;
+        })
+        .join('\n');
+      return `<section class="card" aria-labelledby="acct-${escapeHtml(account.account)}">
+<h2 id="acct-${escapeHtml(account.account)}">Account ${escapeHtml(account.account)} <span class="small">${escapeHtml(account.accountId)} · ${escapeHtml(account.region)}</span></h2>
+<table>
+<caption class="small">Plan per module: resources to add, change and destroy; the hash is of the exact plan that will be applied.</caption>
+<thead><tr><th scope="col">Module</th><th scope="col" class="n">Add</th><th scope="col" class="n">Change</th><th scope="col" class="n">Destroy</th><th scope="col">Plan SHA-256</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+${risky}
+</section>`;
+    })
+    .join('\n');
+}
+
+/** What the approval page needs besides the approval. */
+export interface ApprovalPageContext {
+  /** The approver this link belongs to. */
+  readonly approver: string;
+  /** Where the form posts: the link's own path and query. */
+  readonly action: string;
+  readonly csrf: string;
+  readonly nowEpochSeconds: number;
+}
+
+/** The approval page: what will be applied, who approved, and the Approve / Reject form. */
+export function renderApprovalPage(approval: ApprovalView, ctx: ApprovalPageContext): string {
+  const approvals = approvalsOf(approval);
+  const remaining = remainingApprovals(approval);
+  const mine = Object.values(approval.decisions).find((d) => d.approver.toLowerCase() === ctx.approver.toLowerCase());
+  const listed = findApprover(approval, ctx.approver) !== undefined;
+  const selfBlocked = !approval.allowSelfApproval && isPusher(ctx.approver, approval.pusher);
+  const open = approval.status === 'PENDING' && approval.deadline > ctx.nowEpochSeconds;
+  const destroys = approval.summaries.reduce((n, a) => n + a.modules.reduce((k, m) => k + (m.plan?.destroy ?? 0), 0), 0);
+
+  let banner = '';
+  if (approval.status === 'APPROVED') banner = `<p class="banner ok" role="status">Approved by ${escapeHtml(approvals.map((d) => d.approver).join(', '))}. The apply has started.</p>`;
+  else if (approval.status === 'REJECTED') banner = `<p class="banner bad" role="status">${escapeHtml(approval.closedReason ?? 'Rejected.')}</p>`;
+  else if (!open) banner = `<p class="banner bad" role="status">This approval is closed: ${escapeHtml(approval.closedReason ?? 'it expired')}. Nothing was applied.</p>`;
+  else if (mine) banner = `<p class="banner ok" role="status">You ${mine.decision === 'approve' ? 'approved' : 'rejected'} this at ${escapeHtml(mine.at)}.</p>`;
+
+  const approvedBy = approvals.length > 0 ? approvals.map((d) => `${escapeHtml(d.approver)}${d.comment ? ` (“${escapeHtml(d.comment)}”)` : ''}`).join(', ') : 'nobody yet';
+  const commitText = approval.push.url
+    ? `<code>${escapeHtml(approval.push.commit)}</code> <span class="small">(${escapeHtml(approval.push.url)})</span>`
+    : `<code>${escapeHtml(approval.push.commit)}</code>`;
+
+  let form = '';
+  if (open && !mine && listed) {
+    const selfNote = selfBlocked
+      ? `<p class="banner bad" id="self-note">You pushed this change, and this stage does not allow approving your own push. Another approver must approve it; you can still reject it.</p>`
+      : '';
+    form = `<section class="card" aria-labelledby="decide">
+<h2 id="decide">Your decision</h2>
+${selfNote}
+<form method="post" action="${escapeHtml(ctx.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}">
+<label for="comment">Comment <span class="small">(optional; shown to the other approvers and kept with the run)</span></label>
+<textarea id="comment" name="comment" maxlength="2000"></textarea>
+<div class="actions">
+<button type="submit" class="approve" name="decision" value="approve"${selfBlocked ? ' disabled aria-describedby="self-note"' : ''}>Approve</button>
+<button type="submit" class="reject" name="decision" value="reject">Reject</button>
+</div>
+</form>
+<p class="small">Deciding as <strong>${escapeHtml(ctx.approver)}</strong>. Each approver decides once.</p>
+</section>`;
+  }
+
+  const body = `<h1>Apply to ${escapeHtml(approval.stage)}?</h1>
+<p class="sub">${escapeHtml(approval.push.repository)} · ${escapeHtml(approval.push.branch)} · ${approval.summaries.length} account${approval.summaries.length === 1 ? '' : 's'}${destroys > 0 ? ` · <span class="danger">${destroys} to destroy</span>` : ''}</p>
+${banner}
+<section class="card" aria-label="Push">
+<dl>
+<dt>Repository</dt><dd>${escapeHtml(approval.push.repository)}</dd>
+<dt>Branch</dt><dd>${escapeHtml(approval.push.branch)}</dd>
+<dt>Commit</dt><dd>${commitText}</dd>
+<dt>Message</dt><dd class="msg">${escapeHtml(approval.push.message || '(none)')}</dd>
+<dt>Pushed by</dt><dd>${escapeHtml(approval.pusher || '(unknown)')}</dd>
+<dt>Stage</dt><dd>${escapeHtml(approval.stage)}</dd>
+<dt>Approved by</dt><dd>${approvedBy}</dd>
+<dt>Still needed</dt><dd>${remaining} of ${approval.requiredApprovals} approval${approval.requiredApprovals === 1 ? '' : 's'}</dd>
+<dt>Expires</dt><dd>${utc(approval.deadline)} (${relative(approval.deadline - ctx.nowEpochSeconds)})</dd>
+</dl>
+</section>
+${planTables(approval)}
+${form}
+<p class="small">Opening this page changes nothing. Only the buttons above record a decision.</p>`;
+  return layout(`Approve ${approval.stage}`, body);
+}
+
+/** A short answer page (after a decision, or for a refusal). */
+export function renderMessagePage(title: string, message: string, kind: 'ok' | 'bad' = 'bad'): string {
+  return layout(title, `<h1>${escapeHtml(title)}</h1>\n<p class="banner ${kind}" role="${kind === 'bad' ? 'alert' : 'status'}">${escapeHtml(message)}</p>`);
+}

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { formatPlanLine } from '../domain/plan-summary';
+import { artifactKeys, PlanSummarySchema } from '../domain/runner-contract';
+import { ApprovalRequestSchema, type AccountItem, type ApprovalRequest } from '../pipeline/contracts';
+import { mapWithConcurrency } from './concurrency';
+import { ApprovalRequestError } from './errors';
+import { buildLink, tokenHash } from './signing';
+import type { ApprovalStore, NewApproval } from './store';
+import {
+  silentLogger,
+  systemClock,
+  type AccountSummary,
+  type ApprovalNotifier,
+  type ApprovalView,
+  type ArtifactReader,
+  type Clock,
+  type Logger,
+  type ModuleSummary,
+  type PushInfo,
+  type SigningKeyProvider,
+} from './types';
+
+/** At most this many deleted or replaced addresses are kept per module (the item stays small). */
+export const MAX_ADDRESSES = 100;
+
+/** What the approval request handler needs. */
+export interface ApprovalRequestDeps {
+  readonly store: ApprovalStore;
+  readonly keys: SigningKeyProvider;
+  readonly notifier: ApprovalNotifier;
+  /** Public base URL of the approval pages, such as the function URL. */
+  readonly baseUrl: string;
+  /** Reads the plan summaries (`summary.json`); without it the items' own data is shown. */
+  readonly artifacts?: ArtifactReader;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Makes approval ids; random by default. */
+  readonly newId?: () => string;
+}
+
+/** What the handler answers (Step Functions ignores it: the step waits for its token). */
+export interface ApprovalRequestResult {
+  readonly approvalId: string;
+  /** How many approvers were sent their link. */
+  readonly notified: number;
+  /** True when this was a retried invocation for a token already stored. */
+  readonly reused: boolean;
+}
+
+/** A new random approval id: 128 bits, hex. */
+export function newApprovalId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+const LoosePushSchema = z.object({
+  repository: z.object({ fullName: z.string().optional() }).optional(),
+  after: z.string().optional(),
+  branch: z.string().optional(),
+  pusher: z.string().optional(),
+  headCommit: z.object({ message: z.string().optional(), url: z.string().optional() }).optional(),
+});
+
+function pushInfo(request: ApprovalRequest): { push: PushInfo; pusher: string } {
+  // The run already validated the push; read it loosely so a field added later breaks nothing.
+  const loose = LoosePushSchema.safeParse(request.push);
+  const p = loose.success ? loose.data : {};
+  return {
+    push: {
+      repository: p.repository?.fullName ?? request.run.repository,
+      commit: p.after ?? request.run.commit,
+      branch: p.branch ?? request.run.branch,
+      message: p.headCommit?.message ?? '',
+      ...(p.headCommit?.url ? { url: p.headCommit.url } : {}),
+    },
+    pusher: p.pusher ?? '',
+  };
+}
+
+function cap(addresses: readonly string[]): string[] {
+  if (addresses.length <= MAX_ADDRESSES) return [...addresses];
+  return [...addresses.slice(0, MAX_ADDRESSES), `... and ${addresses.length - MAX_ADDRESSES} more`];
+}
+
+async function summarize(items: readonly AccountItem[], executionName: string, deps: ApprovalRequestDeps, logger: Logger): Promise<AccountSummary[]> {
+  const work = items.flatMap((item) => item.modules.map((module) => ({ item, module })));
+  const modules = await mapWithConcurrency(work, 8, async ({ item, module }): Promise<ModuleSummary> => {
+    const planSha256 = item.approvedPlans?.[module];
+    const base: ModuleSummary = { path: module, ...(planSha256 ? { planSha256 } : {}) };
+    if (!deps.artifacts) return { ...base, note: 'plan summary not available' };
+    const key = artifactKeys.summary(executionName, item.name, module);
+    try {
+      const text = await deps.artifacts.get(key);
+      if (text === undefined) return { ...base, note: 'plan summary not found' };
+      const plan = PlanSummarySchema.parse(JSON.parse(text));
+      return { ...base, plan: { ...plan, deleted: cap(plan.deleted), replaced: cap(plan.replaced) } };
+    } catch (err) {
+      logger.warn('unreadable plan summary', { key, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+      return { ...base, note: 'plan summary unreadable' };
+    }
+  });
+  let i = 0;
+  return items.map((item) => ({
+    account: item.name,
+    accountId: item.id,
+    region: item.region,
+    modules: item.modules.map(() => modules[i++] as ModuleSummary),
+  }));
+}
+
+/** The plain-text part of an approval notice, shared by SNS email and the local terminal. */
+export function noticeText(approval: ApprovalView, link: string): string {
+  const lines = [
+    `Approval needed to apply ${approval.push.repository} to ${approval.stage}.`,
+    '',
+    `Repository: ${approval.push.repository}`,
+    `Branch:     ${approval.push.branch}`,
+    `Commit:     ${approval.push.commit}`,
+    `Message:    ${approval.push.message.split('\n')[0] ?? ''}`,
+    `Pushed by:  ${approval.pusher || '(unknown)'}`,
+    `Stage:      ${approval.stage} (${approval.requiredApprovals} approval${approval.requiredApprovals === 1 ? '' : 's'} needed)`,
+    `Expires:    ${new Date(approval.deadline * 1000).toISOString()}`,
+    '',
+    'Plan:',
+  ];
+  for (const account of approval.summaries) {
+    lines.push(`  ${account.account} (${account.accountId}, ${account.region})`);
+    for (const m of account.modules) {
+      lines.push(`    ${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}`);
+      for (const a of m.plan?.deleted ?? []) lines.push(`      DESTROY  ${a}`);
+      for (const a of m.plan?.replaced ?? []) lines.push(`      REPLACE  ${a}`);
+    }
+  }
+  lines.push('', 'Review and decide on this page (your own link: do not forward it):', link, '', 'Opening the link changes nothing: you approve or reject on the page.');
+  return lines.join('\n');
+}
+
+/** The notice subject: one line, at most 100 characters (the SNS limit). */
+export function noticeSubject(approval: ApprovalView): string {
+  const subject = `Approve ${approval.push.repository}@${approval.push.commit.slice(0, 7)} to ${approval.stage}`.replace(/[\r\n]+/g, ' ');
+  return subject.length > 100 ? `${subject.slice(0, 97)}...` : subject;
+}
+
+/**
+ * Builds the handler of the approval step (`lambda:invoke.waitForTaskToken`): stores the task
+ * token under a new random approval id and sends each approver their own signed link. The
+ * token is stored and never shown: not in a link, a notice or a log. A retried invocation
+ * with the same token reuses its approval; a new token for the same run and stage (a redrive)
+ * supersedes the old approval, so its links answer 410.
+ */
+export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event: unknown) => Promise<ApprovalRequestResult> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  return async (event: unknown): Promise<ApprovalRequestResult> => {
+    const parsed = ApprovalRequestSchema.safeParse(event);
+    if (!parsed.success) {
+      // Issue paths and messages only: the input holds the task token.
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ');
+      throw new ApprovalRequestError(`invalid approval request: ${problems}`);
+    }
+    const request = parsed.data;
+    const rule = request.stage.approval;
+    if (!rule.required || rule.approvers.length === 0) {
+      throw new ApprovalRequestError(`stage ${request.stage.name} has no approvers configured; approval needs approval.required: true and at least one approver`);
+    }
+    const hash = tokenHash(request.taskToken);
+    const pointer = await deps.store.getPointer(request.executionName, request.stage.name);
+
+    let approval: ApprovalView | undefined;
+    let reused = false;
+    if (pointer && pointer.tokenHash === hash) {
+      approval = await deps.store.get(pointer.approvalId);
+      reused = approval !== undefined;
+    }
+    if (!approval) {
+      const now = clock.now();
+      const { push, pusher } = pushInfo(request);
+      const fresh: NewApproval = {
+        approvalId: (deps.newId ?? newApprovalId)(),
+        executionId: request.executionId,
+        executionName: request.executionName,
+        stage: request.stage.name,
+        status: 'PENDING',
+        requiredApprovals: rule.minApprovals,
+        approvers: rule.approvers,
+        allowSelfApproval: rule.allowSelfApproval,
+        pusher,
+        push,
+        createdAt: now.toISOString(),
+        deadline: Math.floor(now.getTime() / 1000) + rule.timeoutSeconds,
+        items: request.applyItems,
+        summaries: await summarize(request.applyItems, request.executionName, deps, logger),
+        decisions: {},
+        taskToken: request.taskToken,
+        tokenHash: hash,
+      };
+      await deps.store.create(fresh);
+      if (pointer) {
+        await deps.store.supersede(pointer.approvalId, fresh.approvalId);
+        logger.info('approval superseded by a new approval step', { approvalId: pointer.approvalId, supersededBy: fresh.approvalId });
+      }
+      const { taskToken: _token, tokenHash: _hash, ...view } = fresh;
+      approval = view;
+    }
+
+    if (approval.status !== 'PENDING') return { approvalId: approval.approvalId, notified: 0, reused };
+    const key = await deps.keys.getKey();
+    const current = approval;
+    await mapWithConcurrency(current.approvers, 4, async (approver) => {
+      const link = buildLink(deps.baseUrl, key, current.approvalId, approver, current.deadline);
+      await deps.notifier.notify({ approvalId: current.approvalId, approver, subject: noticeSubject(current), text: noticeText(current, link) });
+    });
+    logger.info('approval requested', {
+      approvalId: current.approvalId,
+      executionName: current.executionName,
+      stage: current.stage,
+      approvers: current.approvers.length,
+      requiredApprovals: current.requiredApprovals,
+      reused,
+    });
+    return { approvalId: current.approvalId, notified: current.approvers.length, reused };
+  };
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { AccountItemSchema, type ApprovalOutput } from '../pipeline/contracts';
+import { PlanSummarySchema } from '../domain/runner-contract';
+
+/** Where approval code writes its log lines. Never put a token, a signature or a key here. */
+export interface Logger {
+  info(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  error(message: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** The time source, injected so tests control expiry. */
+export interface Clock {
+  now(): Date;
+}
+
+/** The system clock. */
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Where a decision came from. */
+export const DecisionViaSchema = z.enum(['link', 'cli', 'local']);
+export type DecisionVia = z.infer<typeof DecisionViaSchema>;
+
+/** One person's decision, as stored. */
+export const DecisionSchema = z.object({
+  approver: z.string(),
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string(),
+  /** ISO 8601 time of the decision. */
+  at: z.string(),
+  via: DecisionViaSchema,
+});
+export type Decision = z.infer<typeof DecisionSchema>;
+
+/**
+ * The life of an approval. COMPLETING is held while Step Functions is being told the outcome,
+ * so two approvers reaching the count at the same moment send it once.
+ */
+export const ApprovalStatusSchema = z.enum(['PENDING', 'COMPLETING', 'APPROVED', 'REJECTED', 'EXPIRED', 'SUPERSEDED']);
+export type ApprovalStatus = z.infer<typeof ApprovalStatusSchema>;
+
+/** One module of an account as the approver sees it. */
+export const ModuleSummarySchema = z.object({
+  path: z.string(),
+  /** SHA-256 of the plan file that will be applied. */
+  planSha256: z.string().optional(),
+  /** Absent when the summary artifact could not be read. */
+  plan: PlanSummarySchema.optional(),
+  /** Why `plan` is absent. */
+  note: z.string().optional(),
+});
+export type ModuleSummary = z.infer<typeof ModuleSummarySchema>;
+
+/** One account of the stage with its modules' plan summaries. */
+export const AccountSummarySchema = z.object({
+  account: z.string(),
+  accountId: z.string(),
+  region: z.string(),
+  modules: z.array(ModuleSummarySchema),
+});
+export type AccountSummary = z.infer<typeof AccountSummarySchema>;
+
+/** What an approver needs to know about the push. */
+export const PushInfoSchema = z.object({
+  repository: z.string(),
+  commit: z.string(),
+  branch: z.string(),
+  message: z.string(),
+  url: z.string().optional(),
+});
+export type PushInfo = z.infer<typeof PushInfoSchema>;
+
+/** The outcome handed to Step Functions, kept on the record so another process can follow it. */
+export const ApprovalOutcomeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('success'), output: z.unknown() }),
+  z.object({ kind: z.literal('failure'), error: z.string(), cause: z.string() }),
+]);
+export type ApprovalOutcome = z.infer<typeof ApprovalOutcomeSchema>;
+
+/**
+ * An approval as anyone outside the store sees it: everything except the task token, which
+ * only the store and the task token sender ever handle.
+ */
+export const ApprovalViewSchema = z.object({
+  approvalId: z.string(),
+  executionId: z.string(),
+  executionName: z.string(),
+  stage: z.string(),
+  status: ApprovalStatusSchema,
+  requiredApprovals: z.number().int().min(0),
+  approvers: z.array(z.string()),
+  allowSelfApproval: z.boolean(),
+  pusher: z.string(),
+  push: PushInfoSchema,
+  createdAt: z.string(),
+  /** Epoch seconds after which nobody can decide (the approval step's timeout). */
+  deadline: z.number().int(),
+  /** The apply items exactly as they will be approved, each with `approvedPlans`. */
+  items: z.array(AccountItemSchema),
+  summaries: z.array(AccountSummarySchema),
+  /** Lower-cased approver -> decision. */
+  decisions: z.record(z.string(), DecisionSchema),
+  supersededBy: z.string().optional(),
+  closedReason: z.string().optional(),
+  outcome: ApprovalOutcomeSchema.optional(),
+});
+export type ApprovalView = z.infer<typeof ApprovalViewSchema>;
+
+/** Tells Step Functions (or the local mode) the outcome of a `.waitForTaskToken` step. */
+export interface TaskTokenSender {
+  /** SendTaskSuccess. Throws {@link TaskGoneError} when the task no longer waits. */
+  sendSuccess(token: string, output: ApprovalOutput): Promise<void>;
+  /** SendTaskFailure. Throws {@link TaskGoneError} when the task no longer waits. */
+  sendFailure(token: string, error: string, cause: string): Promise<void>;
+}
+
+/** Gives the HMAC key that signs approval links and form tokens. */
+export interface SigningKeyProvider {
+  getKey(): Promise<string>;
+}
+
+/** One approval notice: sent to one approver only, carrying that approver's own link. */
+export interface ApprovalNotice {
+  readonly approvalId: string;
+  readonly approver: string;
+  readonly subject: string;
+  readonly text: string;
+}
+
+/** Sends approval notices (SNS in AWS, the terminal or memory locally). */
+export interface ApprovalNotifier {
+  notify(notice: ApprovalNotice): Promise<void>;
+}
+
+/** Reads an artifact (plan summary) by key; undefined when it does not exist. */
+export interface ArtifactReader {
+  get(key: string): Promise<string | undefined>;
+}
