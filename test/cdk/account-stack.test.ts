@@ -1,0 +1,254 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { parse, stringify } from 'yaml';
+import type { TfstepApp } from '../../lib/app';
+import { names } from '../../lib/domain/names';
+import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
+import { buildExampleApp, EXAMPLE_CONFIG, statementsOf, type Statement } from './support';
+
+const REGION = 'us-east-1';
+const CENTRAL = '999999999999';
+const DEV = '111111111111';
+const STATE_MACHINE_ROLE = `arn:aws:iam::${CENTRAL}:role/${names.stateMachineRole(REGION)}`;
+const STATE_MACHINE = `arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`;
+const CLUSTER_ARN = `arn:aws:ecs:${REGION}:${DEV}:cluster/${names.cluster(REGION)}`;
+
+/** The rendered statements of every inline policy attached to a role (by logical id). */
+function inlineStatements(template: Template, roleLogicalId: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleLogicalId))
+    .flatMap((p) => statementsOf(p.Properties.PolicyDocument));
+}
+
+function roleLogicalId(template: Template, roleName: string): string {
+  const roles = template.findResources('AWS::IAM::Role', { Properties: { RoleName: roleName } });
+  const ids = Object.keys(roles);
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+}
+
+function writeConfig(mutate: (doc: Record<string, unknown>) => void): string {
+  const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as Record<string, unknown>;
+  mutate(doc);
+  const file = join(mkdtempSync(join(tmpdir(), 'tfstep-cdk-')), 'tfstep.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+describe('account stack', () => {
+  let built: TfstepApp;
+  let template: Template;
+
+  beforeAll(() => {
+    // GIVEN the example config (three accounts); WHEN the app is built
+    built = buildExampleApp();
+    template = Template.fromStack(built.accounts.get('dev')!);
+  });
+
+  it('deploys to the account in the central region', () => {
+    // THEN
+    const stack = built.accounts.get('dev')!;
+    expect(stack.account).toBe(DEV);
+    expect(stack.region).toBe(REGION);
+    expect(stack.stackName).toBe(names.accountStack('dev'));
+  });
+
+  it('creates one account stack per configured account', () => {
+    // THEN
+    expect([...built.accounts.keys()].sort()).toEqual(['dev', 'prod', 'stage']);
+    expect([...built.accounts.values()].map((s) => s.account).sort()).toEqual(['111111111111', '222222222222', '333333333333']);
+  });
+
+  it('trusts only the central state machine role, with the state machine ARN as external id', () => {
+    // WHEN
+    const launcher = template.findResources('AWS::IAM::Role', { Properties: { RoleName: names.launcherRole(REGION) } });
+    const [role] = Object.values(launcher);
+    const trust = statementsOf(role!.Properties.AssumeRolePolicyDocument);
+    // THEN
+    expect(trust).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sts:AssumeRole'],
+        Resource: [],
+        Principal: { AWS: STATE_MACHINE_ROLE },
+        Condition: { StringEquals: { 'sts:ExternalId': STATE_MACHINE } },
+      },
+    ]);
+  });
+
+  it('lets the launcher run only the runner task definitions, on the runner cluster', () => {
+    // WHEN
+    const statements = inlineStatements(template, roleLogicalId(template, names.launcherRole(REGION)));
+    const runTask = statements.filter((s) => s.Action.some((a) => a === 'ecs:RunTask' || a === 'ecs:*' || a === '*'));
+    // THEN
+    expect(runTask).toHaveLength(1);
+    expect(runTask[0]!.Action).toEqual(['ecs:RunTask']);
+    expect(runTask[0]!.Resource.sort()).toEqual(
+      [names.applyTaskFamily(REGION), names.planTaskFamily(REGION)].map((f) => `arn:aws:ecs:${REGION}:${DEV}:task-definition/${f}:*`),
+    );
+    expect(runTask[0]!.Condition).toEqual({ ArnEquals: { 'ecs:cluster': CLUSTER_ARN } });
+    for (const s of statements) expect(s.Effect).toBe('Allow');
+    expect(statements.flatMap((s) => s.Action).sort()).toEqual(['ecs:DescribeTasks', 'ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole']);
+  });
+
+  it('lets the launcher watch and tag only tasks of the runner cluster', () => {
+    // WHEN
+    const statements = inlineStatements(template, roleLogicalId(template, names.launcherRole(REGION)));
+    const tasks = `arn:aws:ecs:${REGION}:${DEV}:task/${names.cluster(REGION)}/*`;
+    // THEN
+    const watch = statements.find((s) => s.Action.includes('ecs:DescribeTasks'))!;
+    expect(watch.Resource).toEqual([tasks]);
+    expect(watch.Condition).toEqual({ ArnEquals: { 'ecs:cluster': CLUSTER_ARN } });
+    const tag = statements.find((s) => s.Action.includes('ecs:TagResource'))!;
+    expect(tag.Resource).toEqual([tasks]);
+    expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+  });
+
+  it('lets the launcher pass only the runner roles, and only to ECS tasks', () => {
+    // WHEN
+    const statements = inlineStatements(template, roleLogicalId(template, names.launcherRole(REGION)));
+    const pass = statements.filter((s) => s.Action.includes('iam:PassRole'));
+    const runnerRoles = [
+      roleLogicalId(template, names.planRole(REGION)),
+      roleLogicalId(template, names.applyRole(REGION)),
+      Object.keys(template.findResources('AWS::IAM::Role', { Properties: { Description: Match.stringLikeRegexp('task execution') } }))[0]!,
+    ];
+    // THEN
+    expect(pass).toHaveLength(1);
+    expect(pass[0]!.Resource.sort()).toEqual(runnerRoles.map((id) => `<${id}.Arn>`).sort());
+    expect(pass[0]!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  });
+
+  it('gives the plan role no write permission beyond Terraform state locking and its artifacts prefix', () => {
+    // GIVEN what a plan may write: lock files in state buckets, lock tables, its own artifacts
+    const allowedWrites = [
+      /^arn:aws:s3:::[^/]*(tfstate|terraform-state)[^/]*\/\*\.tflock$/,
+      new RegExp(`^arn:aws:dynamodb:${REGION}:${DEV}:table/[^/]*(tfstate|terraform-lock)[^/]*$`),
+      new RegExp(`^arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/\\*/dev/\\*$`),
+    ];
+    const readOnly = /^(s3:Get\w*|s3:List\w*|dynamodb:(Get\w*|Describe\w*|Query|Scan)|ssm:(Get\w*|Describe\w*))$/;
+    const planRole = roleLogicalId(template, names.planRole(REGION));
+    // WHEN every statement of every policy attached to it is walked
+    const role = template.findResources('AWS::IAM::Role')[planRole]!;
+    const statements = [
+      ...inlineStatements(template, planRole),
+      ...((role.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).flatMap((p) => statementsOf(p.PolicyDocument)),
+    ];
+    // THEN only the AWS ReadOnlyAccess managed policy is attached
+    expect(role.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/ReadOnlyAccess']] }]);
+    // AND every action that is not a read targets only state storage or its artifacts prefix
+    expect(statements.length).toBeGreaterThan(0);
+    for (const s of statements) {
+      expect(s.Effect).toBe('Allow');
+      for (const action of s.Action) {
+        expect(action).not.toContain('*');
+        if (readOnly.test(action)) continue;
+        for (const resource of s.Resource) {
+          expect({ action, resource, allowed: allowedWrites.some((re) => re.test(resource)) }).toEqual({ action, resource, allowed: true });
+        }
+      }
+    }
+  });
+
+  it('gives the apply role AdministratorAccess and its artifacts prefix', () => {
+    // WHEN
+    const applyRole = roleLogicalId(template, names.applyRole(REGION));
+    // THEN
+    template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: names.applyRole(REGION),
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AdministratorAccess']] }],
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'ecs-tasks.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': DEV } } })],
+      },
+    });
+    const artifacts = inlineStatements(template, applyRole).find((s) => s.Sid === 'TfstepArtifactsOwnPrefix');
+    expect(artifacts?.Resource).toEqual([`arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/*/dev/*`]);
+    expect(artifacts?.Action).toEqual(['s3:GetObject', 's3:PutObject']);
+  });
+
+  it('defines the plan and apply task definitions with the runner container', () => {
+    // THEN
+    for (const [family, roleName] of [
+      [names.planTaskFamily(REGION), names.planRole(REGION)],
+      [names.applyTaskFamily(REGION), names.applyRole(REGION)],
+    ] as const) {
+      template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        Family: family,
+        RequiresCompatibilities: ['FARGATE'],
+        NetworkMode: 'awsvpc',
+        Cpu: '1024',
+        Memory: '2048',
+        TaskRoleArn: { 'Fn::GetAtt': [roleLogicalId(template, roleName), 'Arn'] },
+        ContainerDefinitions: [
+          Match.objectLike({
+            Name: names.runnerContainer(),
+            Image: 'public.ecr.aws/tfstep/runner:0.1.0',
+            Essential: true,
+            ReadonlyRootFilesystem: true,
+            MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'scratch', ReadOnly: false }],
+            LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
+            Environment: Match.absent(),
+            Command: Match.absent(),
+          }),
+        ],
+      });
+    }
+    template.resourceCountIs('AWS::ECS::TaskDefinition', 2);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });
+  });
+
+  it('runs the cluster with container insights', () => {
+    // THEN
+    template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterName: names.cluster(REGION),
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  it('writes the account runner policy, readable by both task roles', () => {
+    // WHEN
+    const params = Object.values(template.findResources('AWS::SSM::Parameter'));
+    // THEN
+    expect(params).toHaveLength(1);
+    expect(params[0]!.Properties.Name).toBe(RUNNER_POLICY_PARAMETER);
+    const policy = RunnerPolicySchema.parse(JSON.parse(params[0]!.Properties.Value as string));
+    expect(policy).toEqual({
+      account: 'dev',
+      repositories: ['https://github.com/acme/infrastructure-live.git', 'git@github.com:acme/infrastructure-live.git'],
+      refs: ['refs/heads/main'],
+      tool: 'terraform',
+      allowedSubcommands: ['init', 'plan', 'show', 'apply'],
+      phases: ['plan', 'apply', 'plan-and-apply'],
+      artifacts: `s3://${names.artifactsBucket(CENTRAL, REGION)}`,
+    });
+    const [paramId] = Object.keys(template.findResources('AWS::SSM::Parameter'));
+    for (const roleName of [names.planRole(REGION), names.applyRole(REGION)]) {
+      const read = inlineStatements(template, roleLogicalId(template, roleName)).filter((s) => s.Action.includes('ssm:GetParameter'));
+      // The parameter's Ref is its name, which starts with "/".
+      expect(read.flatMap((s) => s.Resource)).toEqual([`arn:aws:ssm:${REGION}:${DEV}:parameter<${paramId}>`]);
+    }
+  });
+
+  it('fails when two accounts share one account id', () => {
+    // GIVEN a config whose stage account reuses the dev account id in another region
+    const file = writeConfig((doc) => {
+      const accounts = doc.accounts as Record<string, unknown>[];
+      accounts[1]!.id = DEV;
+      accounts[1]!.region = 'eu-west-1';
+    });
+    // WHEN / THEN
+    expect(() => buildExampleApp({}, file)).toThrow(/accounts "dev" and "stage" both use account 111111111111/);
+  });
+
+  it('fails when the runner memory does not fit its cpu', () => {
+    // GIVEN 256 CPU units with 8 GiB, which Fargate does not offer
+    const file = writeConfig((doc) => {
+      doc.runner = { ...(doc.runner as object), cpu: 256, memoryMiB: 8192 };
+    });
+    // WHEN / THEN
+    expect(() => buildExampleApp({}, file)).toThrow(/memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
+  });
+});
