@@ -1,0 +1,270 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { parse, stringify } from 'yaml';
+import type { TfstepApp } from '../../lib/app';
+import { names } from '../../lib/domain/names';
+import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
+import { CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
+import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition } from '../../lib/statemachine/definition';
+import { buildExampleApp, EXAMPLE_CONFIG, render, statementsOf, type Statement } from './support';
+
+const REGION = 'us-east-1';
+const CENTRAL = '999999999999';
+const ACCOUNTS = { dev: '111111111111', stage: '222222222222', prod: '333333333333' };
+
+function logicalIdOf(template: Template, type: string, props: Record<string, unknown> = {}): string {
+  const ids = Object.keys(template.findResources(type, { Properties: props }));
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+}
+
+function inlineStatements(template: Template, roleLogicalId: string): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleLogicalId))
+    .flatMap((p) => statementsOf(p.Properties.PolicyDocument));
+}
+
+describe('central stack', () => {
+  let built: TfstepApp;
+  let template: Template;
+
+  beforeAll(() => {
+    // GIVEN the example config; WHEN the app is built
+    built = buildExampleApp();
+    template = Template.fromStack(built.central);
+  });
+
+  it('deploys to the central account and region', () => {
+    // THEN
+    expect(built.central.account).toBe(CENTRAL);
+    expect(built.central.region).toBe(REGION);
+    expect(built.central.stackName).toBe(names.centralStack());
+  });
+
+  it('keeps the logical ids of stateful resources', () => {
+    // THEN renaming any of these would replace the resource and lose its data
+    expect(logicalIdOf(template, 'AWS::DynamoDB::Table')).toBe('RunTable09D1EA90');
+    expect(logicalIdOf(template, 'AWS::S3::Bucket', { BucketName: names.artifactsBucket(CENTRAL, REGION) })).toBe('ArtifactsBucket88671897');
+    expect(logicalIdOf(template, 'AWS::S3::Bucket', { LoggingConfiguration: Match.absent() })).toBe('ArtifactsAccessLogs4D97777C');
+    expect(logicalIdOf(template, 'AWS::KMS::Key')).toBe('TopicKeyB2E0C9CB');
+    expect(logicalIdOf(template, 'AWS::SecretsManager::Secret', { Name: 'tfstep/webhook-secret' })).toBe('WebhookSecretF21E29CC');
+    expect(logicalIdOf(template, 'AWS::SecretsManager::Secret', { Name: 'tfstep/approval-link-key' })).toBe('ApprovalKey5E5C8775');
+  });
+
+  it('keeps the run table durable: pk/sk, TTL, point-in-time recovery, encryption, retained', () => {
+    // THEN
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        TableName: names.runTable(),
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ]),
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+
+  it('runs the real pipeline definition, with exactly its placeholders substituted', () => {
+    // GIVEN
+    const definition = new Capture();
+    const substitutions = new Capture();
+    // WHEN
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      DefinitionString: definition,
+      DefinitionSubstitutions: substitutions,
+    });
+    // THEN
+    expect(definition.asString()).toBe(readPipelineDefinition());
+    const keys = Object.keys(substitutions.asObject()).sort();
+    expect(keys).toEqual([...PIPELINE_PLACEHOLDERS].sort());
+    expect(keys).toEqual([...placeholdersIn(readPipelineDefinition())].sort());
+    expect(render(substitutions.asObject())).toEqual({
+      Partition: 'aws',
+      PipelineFunctionArn: `<${logicalIdOf(template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('pipeline steps') })}.Arn>`,
+      ApprovalFunctionArn: `<${logicalIdOf(template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('tfstep approval') })}.Arn>`,
+      RunnerContainerName: names.runnerContainer(),
+    });
+  });
+
+  it('logs every state machine event and traces executions', () => {
+    // THEN
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: names.stateMachine(),
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [Match.anyValue()] },
+      TracingConfiguration: { Enabled: true },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: `/aws/vendedlogs/states/${names.stateMachine()}`,
+      RetentionInDays: Match.anyValue(),
+    });
+  });
+
+  it('grants the state machine role what the raw definition needs, by name', () => {
+    // GIVEN
+    const roleId = logicalIdOf(template, 'AWS::IAM::Role', { RoleName: names.stateMachineRole(REGION) });
+    // WHEN
+    const statements = inlineStatements(template, roleId);
+    const byAction = (action: string) => statements.filter((s) => s.Action.includes(action));
+    // THEN it invokes exactly the two functions
+    expect(byAction('lambda:InvokeFunction').flatMap((s) => s.Resource).sort()).toEqual(
+      [
+        `<${logicalIdOf(template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('pipeline steps') })}.Arn>`,
+        `<${logicalIdOf(template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('tfstep approval') })}.Arn>`,
+      ].sort(),
+    );
+    // AND assumes each configured account's launcher role
+    expect(byAction('sts:AssumeRole').flatMap((s) => s.Resource).sort()).toEqual(
+      Object.values(ACCOUNTS).map((id) => `arn:aws:iam::${id}:role/${names.launcherRole(REGION)}`).sort(),
+    );
+    // AND manages the rule Step Functions watches ECS tasks with (.sync)
+    for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
+      expect(byAction(action).flatMap((s) => s.Resource)).toEqual([`arn:aws:events:${REGION}:${CENTRAL}:rule/StepFunctionsGetEventsForECSTaskRule`]);
+    }
+    // AND only Step Functions acting for this account may assume it
+    template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: names.stateMachineRole(REGION),
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'states.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': CENTRAL } } })],
+      },
+    });
+  });
+
+  it('routes canonical pushes on the tfstep bus to the state machine, with retries and a dead-letter queue', () => {
+    // GIVEN
+    const queueId = logicalIdOf(template, 'AWS::SQS::Queue');
+    // THEN
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: names.eventBus() });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalIdOf(template, 'AWS::Events::EventBus') },
+      EventPattern: { source: [PUSH_EVENT_SOURCE], 'detail-type': [PUSH_EVENT_DETAIL_TYPE] },
+      Targets: [
+        Match.objectLike({
+          Arn: { Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine') },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+        }),
+      ],
+    });
+  });
+
+  it('encrypts the dead-letter queue and refuses it over plain HTTP', () => {
+    // THEN
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' }),
+        ]),
+      },
+    });
+  });
+
+  it('runs every function on ARM64 and Node.js 22 with a log group that expires', () => {
+    // GIVEN
+    const functions = template.findResources('AWS::Lambda::Function');
+    const logGroups = template.findResources('AWS::Logs::LogGroup');
+    // THEN
+    expect(Object.keys(functions)).toHaveLength(3);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Runtime).toMatch(/^nodejs(22|24)\.x$/);
+      const logGroup = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(logGroups[logGroup]?.Properties.RetentionInDays).toEqual(expect.any(Number));
+    }
+  });
+
+  it('gives the functions the config and every resource name, without a cycle through the state machine', () => {
+    // GIVEN
+    const env = new Capture();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('pipeline steps'),
+      Environment: { Variables: env },
+    });
+    // WHEN
+    const vars = render(env.asObject()) as Record<string, string>;
+    // THEN
+    expect(Object.keys(vars)).toEqual(expect.arrayContaining(Object.values(CENTRAL_FUNCTION_ENV)));
+    expect(JSON.parse(vars[CENTRAL_FUNCTION_ENV.config]!)).toEqual(JSON.parse(JSON.stringify(built.config)));
+    expect(vars[CENTRAL_FUNCTION_ENV.stateMachineArn]).toBe(`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`);
+    expect(vars[CENTRAL_FUNCTION_ENV.table]).toBe(`<${logicalIdOf(template, 'AWS::DynamoDB::Table')}>`);
+    expect(vars[CENTRAL_FUNCTION_ENV.eventBus]).toBe(`<${logicalIdOf(template, 'AWS::Events::EventBus')}>`);
+  });
+
+  it('exposes the webhook and approval functions through function URLs without IAM auth', () => {
+    // THEN
+    template.resourceCountIs('AWS::Lambda::Url', 2);
+    template.allResourcesProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+  });
+
+  it('keeps the artifacts bucket encrypted, TLS-only, versioned, owner-enforced and private', () => {
+    // THEN
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BucketName: names.artifactsBucket(CENTRAL, REGION),
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        VersioningConfiguration: { Status: 'Enabled' },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LoggingConfiguration: { DestinationBucketName: { Ref: 'ArtifactsAccessLogs4D97777C' }, LogFilePrefix: 'artifacts/' },
+        LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ NoncurrentVersionExpiration: Match.anyValue(), Status: 'Enabled' })]) },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: 'ArtifactsBucket88671897' },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it("lets each account's plan and apply roles read and write only under their account segment", () => {
+    // GIVEN
+    const policy = Object.values(template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: 'ArtifactsBucket88671897' } } }))[0]!;
+    // WHEN
+    const grants = statementsOf(policy.Properties.PolicyDocument).filter((s) => s.Effect === 'Allow');
+    // THEN
+    expect(grants).toHaveLength(3);
+    for (const [name, id] of Object.entries(ACCOUNTS)) {
+      const grant = grants.find((s) => s.Resource.includes(`<ArtifactsBucket88671897.Arn>/*/${name}/*`));
+      expect(grant).toMatchObject({
+        Action: ['s3:GetObject', 's3:PutObject'],
+        Resource: [`<ArtifactsBucket88671897.Arn>/*/${name}/*`],
+        Principal: { AWS: `arn:aws:iam::${id}:root` },
+        Condition: { ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${id}:role/${names.planRole(REGION)}`, `arn:aws:iam::${id}:role/${names.applyRole(REGION)}`] } },
+      });
+    }
+  });
+
+  it('encrypts the notification topic with its own rotating key and refuses plain HTTP', () => {
+    // THEN
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::SNS::Topic', { TopicName: names.topic(), KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('fails when the config is too large to hand to the functions', () => {
+    // GIVEN a config with many more accounts than fit in Lambda's 4 KiB environment
+    const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as { accounts: Record<string, unknown>[] };
+    const template0 = doc.accounts[0]!;
+    const stages = ['dev', 'stage', 'prod'];
+    doc.accounts = Array.from({ length: 21 }, (_, i) => ({ ...template0, name: `acct-${i}`, id: String(100000000000 + i), stage: stages[i % 3] }));
+    const file = join(mkdtempSync(join(tmpdir(), 'tfstep-cdk-')), 'tfstep.yaml');
+    writeFileSync(file, stringify(doc));
+    // WHEN / THEN
+    expect(() => buildExampleApp({}, file)).toThrow(/the config is \d+ bytes as JSON; .* expected at most 3096 bytes/);
+  });
+});
