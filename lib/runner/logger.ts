@@ -3,6 +3,7 @@
  * Lines go to stdout (CloudWatch Logs in ECS) and are kept so the log can be stored as an
  * artifact; refusals go to stderr as exactly one line.
  */
+/** Where masked lines are written: process.stdout / process.stderr, or a collector in tests. */
 export interface LineSink {
   write(chunk: string): unknown;
 }
