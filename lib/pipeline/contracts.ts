@@ -95,6 +95,8 @@ export const TargetsResultSchema = z.object({
   source: SourceSchema,
   stages: z.array(StageItemSchema),
   stageCount: z.number().int().min(0),
+  /** Modules applied once but gone at this commit: reported to the user, never destroyed. */
+  removed: z.array(z.object({ account: z.string(), module: z.string(), lastAppliedCommit: z.string() })).optional(),
 });
 export type TargetsResult = z.infer<typeof TargetsResultSchema>;
 

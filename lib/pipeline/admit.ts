@@ -1,0 +1,209 @@
+/**
+ * `admit`: the first state of every execution, and the poll of a waiting one.
+ *
+ * One run per repository branch at a time, in push order (invariants 1 and 2):
+ * - the same push twice (EventBridge delivers at least once) is a DUPLICATE and touches nothing;
+ * - a push joins its branch queue, ordered by push sequence (receivedAt, then commit);
+ * - it is ADMITTED when it is the queue head and no live execution holds the branch;
+ * - it is SUPERSEDED, before it started, when a newer push is queued behind it or was already
+ *   admitted: the newer run plans every change since each target's last applied commit, so
+ *   nothing this push carried is lost;
+ * - otherwise it WAITs, polling with a growing interval.
+ * An execution that stopped (aborted, timed out) while queued or holding the branch is noticed
+ * here through {@link ExecutionTracker.isRunning} and removed, so no lock stays stuck.
+ */
+import type { AdmitResult } from './contracts';
+import { AdmitRequestSchema } from './contracts';
+import type { z } from 'zod';
+import { pushSequence } from '../planning/targets';
+import type { BranchLock, CommitRecord, QueueEntry } from '../store/run-store';
+import { mapLimit } from './concurrency';
+import type { PipelineDeps } from './deps';
+import { PipelineError, RunAlreadyFinishedError } from './errors';
+import { parseExecutionInput, repositoryOf } from './push';
+
+export type AdmitRequest = z.infer<typeof AdmitRequestSchema>;
+
+/** First poll interval of a waiting run, in seconds; it doubles up to {@link MAX_WAIT_SECONDS}. */
+export const FIRST_WAIT_SECONDS = 10;
+export const MAX_WAIT_SECONDS = 300;
+
+/** The WAIT interval after `polls` polls (1-based): 10, 20, 40, ... capped at 300 seconds. */
+export function waitSecondsFor(polls: number): number {
+  return Math.min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2 ** Math.min(Math.max(polls - 1, 0), 10));
+}
+
+interface Ctx {
+  readonly deps: PipelineDeps;
+  readonly execution: string;
+  readonly executionId: string;
+  readonly repository: string;
+  readonly branch: string;
+  readonly commit: string;
+  readonly sequence: string;
+}
+
+/** Runs the admit action. */
+export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<AdmitResult> {
+  const { push, replayOf } = parseExecutionInput(req.input);
+  const repo = repositoryOf(deps.config, push);
+  const ctx: Ctx = {
+    deps,
+    execution: req.executionName,
+    executionId: req.executionId,
+    repository: repo.fullName,
+    branch: push.branch,
+    commit: push.after,
+    sequence: pushSequence(push),
+  };
+  const base = { runId: ctx.execution, repository: ctx.repository, branch: ctx.branch, commit: ctx.commit };
+
+  const existing = await deps.store.getRunRecord(ctx.execution);
+  if (existing) {
+    // A poll of a waiting run, or a retried invocation: answer from what is recorded.
+    if (existing.status === 'RUNNING') return { ...base, decision: 'ADMITTED' };
+    if (existing.status === 'SUPERSEDED') return { ...base, decision: 'SUPERSEDED', carriedBy: existing.carriedBy };
+    if (existing.status !== 'WAITING') throw new RunAlreadyFinishedError(ctx.execution, existing.status);
+  } else {
+    const carrier = await claimPush(ctx, replayOf);
+    if (carrier) {
+      deps.logger.info('duplicate push: already carried by another run', { execution: ctx.execution, carriedBy: carrier.execution, commit: ctx.commit });
+      return { ...base, decision: 'DUPLICATE', carriedBy: carrier.execution };
+    }
+    await deps.store.createRun({
+      execution: ctx.execution,
+      executionId: ctx.executionId,
+      repository: ctx.repository,
+      branch: ctx.branch,
+      commit: ctx.commit,
+      sequence: ctx.sequence,
+      status: 'WAITING',
+      pusher: push.pusher,
+      receivedAt: push.receivedAt,
+      startedAt: req.startedAt,
+      input: JSON.stringify(req.input),
+      replayOf,
+    });
+  }
+  return decide(ctx, base);
+}
+
+/**
+ * Claims the push for this execution. Returns the record of the execution that already carries
+ * it (a duplicate), or undefined once this execution carries it.
+ */
+async function claimPush(ctx: Ctx, replayOf: string | undefined): Promise<CommitRecord | undefined> {
+  const { store, executions } = ctx.deps;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = await store.getCommit(ctx.repository, ctx.branch, ctx.commit);
+    if (current?.execution === ctx.execution) return undefined;
+    if (current) {
+      let takeOver = false;
+      if (replayOf) {
+        // An operator's replay carries the push from now on, unless its carrier still runs.
+        takeOver = !(await executions.isRunning(current.executionId));
+      } else if (current.sequence !== ctx.sequence) {
+        // The same commit pushed again after a newer push (a revert) is a new deploy; pushed again
+        // with nothing in between, it has nothing new to deploy.
+        const lock = await store.getLock(ctx.repository, ctx.branch);
+        takeOver = lock.joinedHighWater !== undefined && lock.joinedHighWater > current.sequence;
+      }
+      if (!takeOver) return current;
+    }
+    if (await store.claimCommit(ctx.repository, ctx.branch, ctx.commit, { execution: ctx.execution, executionId: ctx.executionId, sequence: ctx.sequence }, current)) {
+      await store.joinQueue({
+        repository: ctx.repository,
+        branch: ctx.branch,
+        sequence: ctx.sequence,
+        execution: ctx.execution,
+        executionId: ctx.executionId,
+        commit: ctx.commit,
+      });
+      return undefined;
+    }
+  }
+  throw new PipelineError(`could not claim commit ${ctx.commit} of ${ctx.repository} ${ctx.branch} for ${ctx.execution}: other executions kept changing it`);
+}
+
+async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {
+  const { store, executions, logger } = ctx.deps;
+  const lock = await store.getLock(ctx.repository, ctx.branch);
+  if (lock.holder === ctx.execution) return admitted(ctx, base);
+
+  if (lock.admittedHighWater !== undefined && lock.admittedHighWater > ctx.sequence) {
+    return supersede(ctx, base, lock.holder && lock.holderSequence === lock.admittedHighWater ? lock.holder : undefined);
+  }
+
+  let entries = await store.listQueue(ctx.repository, ctx.branch);
+  if (!entries.some((e) => e.execution === ctx.execution)) {
+    // Our entry went missing (removed as stale while this execution was paused): join again.
+    await store.joinQueue({ repository: ctx.repository, branch: ctx.branch, sequence: ctx.sequence, execution: ctx.execution, executionId: ctx.executionId, commit: ctx.commit });
+    entries = await store.listQueue(ctx.repository, ctx.branch);
+  }
+  entries = await pruneStopped(ctx, entries, lock);
+
+  const newer = entries.filter((e) => e.execution !== ctx.execution && e.sequence > ctx.sequence);
+  if (newer.length > 0) return supersede(ctx, base, newer[newer.length - 1]!.execution);
+
+  const fresh = await store.getLock(ctx.repository, ctx.branch);
+  if (fresh.holder && fresh.holder !== ctx.execution) {
+    if (await executions.isRunning(fresh.holderId ?? '')) return wait(ctx, base);
+    await releaseStopped(ctx, fresh.holder, fresh.holderSequence);
+  }
+  if (entries[0]?.execution !== ctx.execution) return wait(ctx, base);
+  if (!(await store.acquireLock(ctx.repository, ctx.branch, { execution: ctx.execution, executionId: ctx.executionId, sequence: ctx.sequence }))) {
+    return wait(ctx, base);
+  }
+  logger.info('run admitted', { execution: ctx.execution, repository: ctx.repository, branch: ctx.branch, commit: ctx.commit });
+  return admitted(ctx, base);
+}
+
+/** Removes queue entries (and the lock) of executions that no longer run; returns the rest in order. */
+async function pruneStopped(ctx: Ctx, entries: QueueEntry[], lock: BranchLock): Promise<QueueEntry[]> {
+  const others = entries.filter((e) => e.execution !== ctx.execution);
+  const alive = await mapLimit(others, 4, (e) => ctx.deps.executions.isRunning(e.executionId));
+  const stopped = new Set<string>();
+  for (const [i, e] of others.entries()) {
+    if (alive[i]) continue;
+    stopped.add(e.execution);
+    if (lock.holder === e.execution) await releaseStopped(ctx, e.execution, e.sequence);
+    else {
+      await ctx.deps.store.leaveQueue(ctx.repository, ctx.branch, e.sequence, e.execution);
+      await ctx.deps.store.finishRun(e.execution, 'ABORTED', { reason: 'the execution stopped while waiting for its branch', finishedAt: ctx.deps.clock().toISOString() });
+      ctx.deps.logger.warn('removed a stopped execution from the branch queue', { execution: e.execution, by: ctx.execution });
+    }
+  }
+  return entries.filter((e) => !stopped.has(e.execution));
+}
+
+/** Releases the branch held by an execution that stopped without finishing. */
+async function releaseStopped(ctx: Ctx, holder: string, holderSequence: string | undefined): Promise<void> {
+  const { store, logger, clock } = ctx.deps;
+  if (await store.releaseLock(ctx.repository, ctx.branch, holder)) {
+    logger.warn('released the branch held by a stopped execution', { holder, by: ctx.execution, repository: ctx.repository, branch: ctx.branch });
+  }
+  if (holderSequence) await store.leaveQueue(ctx.repository, ctx.branch, holderSequence, holder);
+  await store.finishRun(holder, 'ABORTED', { reason: 'the execution stopped while holding its branch; the branch was released', finishedAt: clock().toISOString() });
+}
+
+async function admitted(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {
+  await ctx.deps.store.updateRun(ctx.execution, { status: 'RUNNING', admittedAt: ctx.deps.clock().toISOString() });
+  return { ...base, decision: 'ADMITTED' };
+}
+
+async function wait(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {
+  const polls = await ctx.deps.store.countPoll(ctx.execution);
+  return { ...base, decision: 'WAIT', waitSeconds: waitSecondsFor(polls), polls };
+}
+
+async function supersede(ctx: Ctx, base: Omit<AdmitResult, 'decision'>, carriedBy: string | undefined): Promise<AdmitResult> {
+  const { store, logger, clock } = ctx.deps;
+  await store.leaveQueue(ctx.repository, ctx.branch, ctx.sequence, ctx.execution);
+  await store.finishRun(ctx.execution, 'SUPERSEDED', {
+    reason: `a newer push to ${ctx.branch}${carriedBy ? ` (run ${carriedBy})` : ''} deploys every change of this one`,
+    carriedBy,
+    finishedAt: clock().toISOString(),
+  });
+  logger.info('run superseded', { execution: ctx.execution, carriedBy });
+  return { ...base, decision: 'SUPERSEDED', carriedBy };
+}

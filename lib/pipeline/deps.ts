@@ -1,0 +1,52 @@
+/**
+ * What the pipeline function needs from the outside world. The Lambda handler
+ * (lambdas/pipeline/index.ts) builds AWS implementations; the local mode passes dynalite, a folder
+ * of artifacts, the git CLI and its own execution tracking; tests pass in-memory ones.
+ */
+import type { Config } from '../config/schema';
+import type { PushEvent } from '../domain/push-event';
+import type { RepoReader } from '../planning/repo-reader';
+import type { RunStore } from '../store/run-store';
+
+/** Structured log fields. */
+export type LogFields = Record<string, unknown>;
+
+/** A structured logger (the webhook's `jsonLogger` fits). */
+export interface PipelineLogger {
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Reads the artifacts store (S3 bucket or local folder) with the layout of `artifactKeys`. */
+export interface ArtifactGetter {
+  /** The object's bytes, or undefined when nothing is stored under `key`. */
+  get(key: string): Promise<Buffer | undefined>;
+}
+
+/** Tells whether an execution still runs (DescribeExecution in AWS). */
+export interface ExecutionTracker {
+  /** `executionId` is the execution ARN in AWS, whatever id the local mode gives. Unknown ids are not running. */
+  isRunning(executionId: string): Promise<boolean>;
+}
+
+/** Sends the run's end to people (SNS in AWS, the terminal locally). */
+export interface Notifier {
+  publish(subject: string, text: string, attributes?: Record<string, string>): Promise<void>;
+}
+
+/** Everything {@link createPipelineHandler} needs. */
+export interface PipelineDeps {
+  readonly config: Config;
+  readonly store: RunStore;
+  readonly artifacts: ArtifactGetter;
+  /** A reader for the push's repository (GitHub API in AWS, the git CLI locally). */
+  readonly repoReader: (push: PushEvent) => RepoReader;
+  readonly executions: ExecutionTracker;
+  readonly notifier: Notifier;
+  readonly clock: () => Date;
+  readonly logger: PipelineLogger;
+}
+
+/** A logger that drops everything. */
+export const silentPipelineLogger: PipelineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,0 +1,132 @@
+/**
+ * `finish`: the last state of every admitted (or failed) execution. Records the final status,
+ * leaves the branch queue and releases the branch, then tells people how it ended: which account
+ * and module failed, why, and the command that replays it.
+ */
+import type { z } from 'zod';
+import type { RunRecord, RunRecordStatus } from '../store/run-store';
+import type { FinishRequestSchema, FinishResultSchema } from './contracts';
+import type { PipelineDeps } from './deps';
+import { parseExecutionInput } from './push';
+
+export type FinishRequest = z.infer<typeof FinishRequestSchema>;
+export type FinishResult = z.infer<typeof FinishResultSchema>;
+
+type Json = Record<string, unknown>;
+
+function obj(v: unknown): Json | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+}
+
+/** A caught error's readable cause: Lambda errors carry JSON with `errorMessage`. */
+export function causeText(error: unknown): string | undefined {
+  const e = obj(error);
+  if (!e) return undefined;
+  const name = typeof e.Error === 'string' ? e.Error : undefined;
+  const cause = typeof e.Cause === 'string' ? e.Cause : undefined;
+  let message = cause;
+  if (cause) {
+    try {
+      const parsed = obj(JSON.parse(cause));
+      if (parsed && typeof parsed.errorMessage === 'string') message = parsed.errorMessage;
+    } catch {
+      // a plain text cause
+    }
+  }
+  if (name === 'StageFailed' && message) return message;
+  return [name, message].filter(Boolean).join(': ') || undefined;
+}
+
+function reasonFor(status: FinishRequest['status'], state: Json, run: RunRecord | undefined): string {
+  const stage = obj(obj(state.current)?.stage)?.name;
+  const cause = causeText(state.error);
+  switch (status) {
+    case 'SUCCEEDED': {
+      const applied = Object.values(run?.accounts ?? {}).flatMap((a) => a.modules.filter((m) => m.status === 'applied').map(() => a.account));
+      if (applied.length === 0) return 'nothing to deploy: no module changed since its last apply';
+      return `applied ${applied.length} module(s) in ${[...new Set(applied)].join(', ')}`;
+    }
+    case 'REJECTED':
+      return `rejected at stage ${typeof stage === 'string' ? stage : '?'}${cause ? `: ${cause}` : ''}`;
+    case 'EXPIRED':
+      return `the approval for stage ${typeof stage === 'string' ? stage : '?'} expired; nothing was applied there`;
+    case 'FAILED':
+      return cause ?? 'the run failed';
+  }
+}
+
+function shortSha(sha: string | undefined): string {
+  return sha ? sha.slice(0, 12) : '?';
+}
+
+/** The notification text: readable in an email or a terminal. */
+export function notificationText(args: {
+  execution: string;
+  status: string;
+  reason: string;
+  repository?: string;
+  branch?: string;
+  commit?: string;
+  pusher?: string;
+  message?: string;
+  run?: RunRecord;
+}): string {
+  const lines = [`tfstep run ${args.execution}: ${args.status}`, ''];
+  if (args.repository) lines.push(`repository: ${args.repository}${args.branch ? ` (${args.branch})` : ''}`);
+  if (args.commit) lines.push(`commit:     ${args.commit}${args.pusher ? ` pushed by ${args.pusher}` : ''}`);
+  if (args.message) lines.push(`message:    ${args.message.split('\n')[0]}`);
+  lines.push(`reason:     ${args.reason}`);
+  const failed = Object.values(args.run?.accounts ?? {}).filter((a) => !a.ok);
+  if (failed.length > 0) {
+    lines.push('', 'failed:');
+    for (const a of failed) {
+      const bad = a.modules.filter((m) => !['planned', 'applied'].includes(m.status));
+      if (bad.length === 0) lines.push(`  - account ${a.account}: ${a.reason ?? 'failed'}`);
+      for (const m of bad) lines.push(`  - account ${a.account}, module ${m.path}: ${m.status}`);
+      if (bad.length > 0 && a.reason) lines.push(`    ${a.reason}`);
+    }
+  }
+  if (args.run?.removed?.length) {
+    lines.push('', 'modules removed from the repository (their resources were NOT destroyed):');
+    for (const r of args.run.removed) lines.push(`  - account ${r.account}, module ${r.module} (last applied at ${shortSha(r.lastAppliedCommit)})`);
+  }
+  if (args.status !== 'SUCCEEDED') lines.push('', `replay: tfstep replay ${args.execution}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs the finish action. */
+export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<FinishResult> {
+  const state = obj(req.input) ?? {};
+  const execution = req.executionName;
+  const run = await deps.store.getRunRecord(execution);
+  const reason = reasonFor(req.status, state, run);
+  const status: RunRecordStatus = req.status;
+
+  let push: ReturnType<typeof parseExecutionInput>['push'] | undefined;
+  try {
+    push = parseExecutionInput(req.input).push;
+  } catch {
+    // An invalid input failed the run at admit; the run is still reported.
+  }
+
+  if (run) {
+    await deps.store.finishRun(execution, status, { reason, finishedAt: deps.clock().toISOString() });
+    await deps.store.releaseLock(run.repository, run.branch, execution);
+    await deps.store.leaveQueue(run.repository, run.branch, run.sequence, execution);
+  }
+  const recorded = run ? await deps.store.getRunRecord(execution) : undefined;
+
+  const repository = run?.repository ?? push?.repository.fullName;
+  const branch = run?.branch ?? push?.branch;
+  const commit = run?.commit ?? push?.after;
+  const subject = `tfstep: ${status} ${repository ?? ''} ${branch ?? ''} ${shortSha(commit).slice(0, 7)}`.replace(/\s+/g, ' ').trim().slice(0, 100);
+  const text = notificationText({ execution, status, reason, repository, branch, commit, pusher: push?.pusher, message: push?.headCommit.message, run: recorded ?? run });
+  try {
+    await deps.notifier.publish(subject, text, { status, ...(repository ? { repository } : {}), execution });
+  } catch (err) {
+    // The run's end is recorded and the branch released; a lost message must not fail the run.
+    deps.logger.error('could not send the run notification', { execution, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+  }
+  deps.logger.info('run finished', { execution, status, reason });
+  return { status, reason };
+}

@@ -1,0 +1,68 @@
+/**
+ * The pipeline function: every state of statemachines/pipeline.asl.json except the approval
+ * calls it with `{ action, ... }` (shapes in ./contracts.ts). The Lambda handler
+ * (lambdas/pipeline/index.ts) and the local mode both build {@link PipelineDeps} and call
+ * {@link createPipelineHandler}.
+ *
+ * Local mode:
+ * ```ts
+ * const handler = createPipelineHandler({
+ *   config,
+ *   store: RunStore.fromClient(dynaliteClient, 'tfstep-runs'),     // after createRunTable(...)
+ *   artifacts: { get: (key) => readFile(join(dir, key)).catch(() => undefined) },
+ *   repoReader: () => new GitRepoReader(repoDir),
+ *   executions: { isRunning: async (id) => running.has(id) },
+ *   notifier: { publish: async (subject, text) => console.log(text) },
+ *   clock: () => new Date(),
+ *   logger,
+ * });
+ * ```
+ */
+import { formatPath } from '../config/loader';
+import { admit } from './admit';
+import { classifyFailure } from './classify-failure';
+import { PipelineRequestSchema } from './contracts';
+import type { PipelineDeps } from './deps';
+import { InvalidRequestError } from './errors';
+import { finish } from './finish';
+import { recordAccount } from './record-account';
+import { stageComplete } from './stage-complete';
+import { targets } from './targets';
+
+export type { ArtifactGetter, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
+
+/** A function answering one state's payload. */
+export type PipelineHandler = (payload: unknown) => Promise<unknown>;
+
+/**
+ * Creates the pipeline function. A payload that is not a known action is refused with an
+ * {@link InvalidRequestError} naming what was wrong; other errors propagate so the state machine
+ * can retry (Lambda service errors) or catch them (everything else fails the run).
+ */
+export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
+  return async (payload) => {
+    const parsed = PipelineRequestSchema.safeParse(payload);
+    if (!parsed.success) {
+      const action = payload && typeof payload === 'object' && 'action' in payload ? JSON.stringify(payload.action) : '(none)';
+      const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(top level)'}: ${i.message}`).join('; ');
+      throw new InvalidRequestError(
+        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, targets, record-account, classify-failure, stage-complete, finish with the fields in lib/pipeline/contracts.ts`,
+      );
+    }
+    const req = parsed.data;
+    switch (req.action) {
+      case 'admit':
+        return admit(req, deps);
+      case 'targets':
+        return targets(req, deps);
+      case 'record-account':
+        return recordAccount(req, deps);
+      case 'classify-failure':
+        return classifyFailure(req);
+      case 'stage-complete':
+        return stageComplete(req, deps);
+      case 'finish':
+        return finish(req, deps);
+    }
+  };
+}

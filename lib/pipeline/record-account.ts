@@ -1,0 +1,121 @@
+/**
+ * `record-account`: the last state of each account iteration. Reads the `result.json` the
+ * runner wrote per module, records each module's result, moves applied targets forward (never
+ * backwards), and answers the compact outcome the stage gate reads.
+ */
+import type { z } from 'zod';
+import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
+import { mapLimit } from './concurrency';
+import type { AccountOutcome, ModuleOutcome, RecordAccountRequestSchema } from './contracts';
+import type { PipelineDeps } from './deps';
+import { PipelineError } from './errors';
+
+export type RecordAccountRequest = z.infer<typeof RecordAccountRequestSchema>;
+
+const READ_CONCURRENCY = 8;
+
+/** The module status that means success in each phase. */
+const SUCCESS: Record<RecordAccountRequest['phase'], ModuleResult['status']> = {
+  plan: 'planned',
+  apply: 'applied',
+  'plan-and-apply': 'applied',
+};
+
+interface Read {
+  readonly module: string;
+  readonly result?: ModuleResult;
+  /** Why there is no usable result. */
+  readonly problem?: string;
+}
+
+async function readResult(deps: PipelineDeps, req: RecordAccountRequest, module: string): Promise<Read> {
+  const key = artifactKeys.result(req.execution, req.account.name, module);
+  const body = await deps.artifacts.get(key);
+  if (!body) return { module, problem: 'no result was written (the task did not reach this module)' };
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { module, problem: `${key} is not JSON` };
+  }
+  const parsed = ModuleResultSchema.safeParse(json);
+  if (!parsed.success) return { module, problem: `${key} is not a module result: ${parsed.error.issues[0]?.message ?? ''}` };
+  const r = parsed.data;
+  // The key has no phase: an apply task that stopped early leaves the plan's result in place.
+  if (r.phase !== req.phase || r.commit !== req.source.commit || r.module !== module || r.account !== req.account.name) {
+    return { module, problem: 'no result was written for this phase (the task did not reach this module)' };
+  }
+  return { module, result: r };
+}
+
+/** Runs the record-account action. */
+export async function recordAccount(req: RecordAccountRequest, deps: PipelineDeps): Promise<AccountOutcome> {
+  const run = await deps.store.getRunRecord(req.execution);
+  if (!run) throw new PipelineError(`run ${req.execution} is not in the run table; cannot record account ${req.account.name}`);
+  const reads = await mapLimit(req.account.modules, READ_CONCURRENCY, (m) => readResult(deps, req, m));
+  const success = SUCCESS[req.phase];
+  const now = deps.clock().toISOString();
+
+  const modules: ModuleOutcome[] = [];
+  const problems: string[] = [];
+  await mapLimit(reads, READ_CONCURRENCY, async (read) => {
+    const r = read.result;
+    await deps.store.putModuleResult({
+      execution: req.execution,
+      account: req.account.name,
+      module: read.module,
+      phase: req.phase,
+      status: r?.status ?? 'not-run',
+      commit: req.source.commit,
+      plan: r?.plan,
+      planSha256: r?.planSha256,
+      error: r?.error ?? read.problem,
+      startedAt: r?.startedAt,
+      finishedAt: r?.finishedAt ?? now,
+    });
+    if (r?.status === 'applied') {
+      const moved = await deps.store.recordApplied({
+        repository: run.repository,
+        account: req.account.name,
+        module: read.module,
+        commit: req.source.commit,
+        sequence: run.sequence,
+        execution: req.execution,
+      });
+      if (!moved) deps.logger.info('target already at this or a newer push; record left as it is', { account: req.account.name, module: read.module });
+    }
+  });
+  for (const read of reads) {
+    const status = read.result?.status ?? 'not-run';
+    modules.push({ path: read.module, status, plan: read.result?.plan, planSha256: read.result?.planSha256 });
+    if (status !== success) problems.push(`${read.module} ${status}${read.result?.error ? `: ${read.result.error}` : read.problem ? `: ${read.problem}` : ''}`);
+  }
+
+  const ok = req.ok && problems.length === 0;
+  let reason: string | undefined;
+  if (!ok) {
+    const taskError = req.error ? `the runner task failed (${req.error.Error}${req.error.Cause ? `: ${shortCause(req.error.Cause)}` : ''})` : undefined;
+    reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
+  }
+  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}) };
+  await deps.store.setAccountOutcome(req.execution, outcome);
+  return outcome;
+}
+
+/** A readable cause: the ECS stopped reason or exit code rather than the whole task description. */
+export function shortCause(cause: string): string {
+  try {
+    const task = JSON.parse(cause) as Record<string, unknown>;
+    const get = (o: Record<string, unknown>, k: string): unknown => o[k] ?? o[k.charAt(0).toLowerCase() + k.slice(1)];
+    const containers = (get(task, 'Containers') as Record<string, unknown>[] | undefined) ?? [];
+    const exits = containers.map((c) => get(c, 'ExitCode')).filter((x) => typeof x === 'number');
+    const stopped = get(task, 'StoppedReason');
+    const parts = [exits.length ? `exit code ${exits.join(', ')}` : undefined, typeof stopped === 'string' ? stopped : undefined].filter(Boolean);
+    if (parts.length) return parts.join(', ');
+    const msg = get(task, 'ErrorMessage');
+    if (typeof msg === 'string') return msg;
+  } catch {
+    // not JSON: used as it is
+  }
+  return cause.length > 300 ? `${cause.slice(0, 297)}...` : cause;
+}

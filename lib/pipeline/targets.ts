@@ -1,0 +1,131 @@
+/**
+ * `targets`: reads the repository and the run table, asks the planner which modules of which
+ * accounts this push deploys, and turns that into the stage and account items the state machine
+ * maps over.
+ */
+import type { z } from 'zod';
+import type { AccountConfig, Config } from '../config/schema';
+import { names } from '../domain/names';
+import { basesToCompare, planTargets, targetKey, type AppliedTarget, type TargetPlan } from '../planning/targets';
+import { mapLimit } from './concurrency';
+import type { AccountItem, StageItem, TargetsRequestSchema, TargetsResult } from './contracts';
+import type { PipelineDeps } from './deps';
+import { LockLostError } from './errors';
+import { parseExecutionInput, repositoryOf } from './push';
+
+export type TargetsRequest = z.infer<typeof TargetsRequestSchema>;
+
+/** How many compare calls run at once. */
+const COMPARE_CONCURRENCY = 4;
+
+/** The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ISO partitions). */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  return 'aws';
+}
+
+/** The item the state machine's Map gets for one account: where and how its runner task runs. */
+export function accountItem(config: Config, account: AccountConfig, modules: readonly string[]): AccountItem {
+  const central = config.central.region;
+  return {
+    name: account.name,
+    id: account.id,
+    stage: account.stage,
+    region: account.region,
+    launcherRoleArn: `arn:${partitionOf(central)}:iam::${account.id}:role/${names.launcherRole(central)}`,
+    cluster: names.cluster(central),
+    planTaskDefinition: names.planTaskFamily(central),
+    applyTaskDefinition: names.applyTaskFamily(central),
+    network: {
+      subnets: account.network?.subnetIds ?? [],
+      securityGroups: account.network?.securityGroupIds ?? [],
+      assignPublicIp: account.network?.assignPublicIp ? 'ENABLED' : 'DISABLED',
+    },
+    timeoutSeconds: config.runner.timeoutMinutes * 60,
+    modules: [...modules],
+  };
+}
+
+/** Used as the approval timeout of stages without approval (the state is never entered). */
+const NO_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
+
+/** The item of one stage, with its approval rule. */
+export function stageItem(config: Config, stage: string, accounts: AccountItem[]): StageItem {
+  const cfg = config.stages[stage];
+  const rule = cfg?.approval ?? { required: false as const };
+  return {
+    name: stage,
+    concurrency: cfg?.concurrency ?? 10,
+    approval: rule.required
+      ? {
+          required: true,
+          approvers: [...rule.approvers],
+          minApprovals: rule.minApprovals,
+          allowSelfApproval: rule.allowSelfApproval,
+          timeoutSeconds: Math.max(1, Math.round(rule.expiryHours * 3600)),
+        }
+      : { required: false, approvers: [], minApprovals: 0, allowSelfApproval: false, timeoutSeconds: NO_APPROVAL_TIMEOUT_SECONDS },
+    accounts,
+  };
+}
+
+/** Turns the planner's answer into the state machine's stages. */
+export function stagesOf(config: Config, plan: TargetPlan): StageItem[] {
+  return plan.stages.map((s) =>
+    stageItem(
+      config,
+      s.name,
+      s.accounts.map((a) =>
+        accountItem(
+          config,
+          a.account,
+          a.modules.map((m) => m.path),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Runs the targets action. */
+export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<TargetsResult> {
+  const { push } = parseExecutionInput(req.input);
+  const repo = repositoryOf(deps.config, push);
+  const execution = req.executionName;
+
+  // A redriven execution that lost its branch while stopped must not deploy.
+  const lock = await deps.store.getLock(repo.fullName, push.branch);
+  if (lock.holder !== execution) throw new LockLostError(execution, lock.holder);
+
+  const reader = deps.repoReader(push);
+  const [modules, applied] = await Promise.all([reader.listModules(push.after), deps.store.listApplied(repo.fullName)]);
+  const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence }]));
+  const bases = basesToCompare({ config: deps.config, push, modules, lastApplied });
+  const changes = new Map<string, readonly string[] | undefined>();
+  const answers = await mapLimit(bases, COMPARE_CONCURRENCY, async (base) =>
+    base === push.before && push.changes.complete ? push.changes.paths : reader.changedPaths(base, push.after),
+  );
+  bases.forEach((base, i) => changes.set(base, answers[i]));
+
+  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes });
+  const stages = stagesOf(deps.config, plan);
+  await deps.store.updateRun(execution, {
+    stages: stages.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),
+    removed: plan.removed.map((r) => ({ ...r })),
+  });
+  deps.logger.info('targets planned', {
+    execution,
+    stages: stages.map((s) => `${s.name}: ${s.accounts.map((a) => `${a.name}(${a.modules.length})`).join(', ')}`),
+    skipped: plan.skipped.length,
+    removed: plan.removed.map((r) => `${r.account}:${r.module}`),
+    changesUnknown: plan.changesUnknown,
+  });
+  return {
+    source: { repository: repo.cloneUrls[0]!, commit: push.after, ref: push.ref },
+    stages,
+    stageCount: stages.length,
+    removed: plan.removed.map((r) => ({ ...r })),
+  };
+}
