@@ -1,5 +1,8 @@
 import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
+import { register as registerLogs } from './commands/logs';
+import { register as registerRuns } from './commands/runs';
+import { register as registerShow } from './commands/show';
 
 /**
  * The `tfstep` CLI. Each command lives in `lib/cli/commands/<name>.ts` and exports
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
       '\nExit codes:\n  0  success\n  1  the pipeline (or the checked thing) failed or was rejected\n  2  bad input: config, repository, ref, arguments\n',
     );
   // commands: one line each, keep sorted
+  registerLogs(program);
+  registerRuns(program);
+  registerShow(program);
   return program;
 }
 

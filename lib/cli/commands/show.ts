@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { addCommonOptions } from '../../operator/cli-options';
+import type { CommonOptions } from '../../operator/context';
+import { RunDetailSchema, type RunDetail } from '../../operator/views';
+import { Output, formatDuration, shortSha } from '../output';
+import { openRunsSource } from './runs';
+
+interface ShowOptions extends CommonOptions {
+  readonly json?: boolean;
+}
+
+function planText(plan: RunDetail['stages'][number]['accounts'][number]['modules'][number]['plan']): string {
+  return plan ? `+${plan.add} ~${plan.change} -${plan.destroy}` : '';
+}
+
+/** Prints `tfstep show` output: the run, then stages, accounts and modules. */
+export function printRun(out: Output, run: RunDetail): void {
+  const time = (t: string | null): string => (t ? t.replace('T', ' ').replace(/\.\d+Z$|Z$/, 'Z') : '-');
+  out.line(`${out.style('bold', run.execution)}  ${out.status(run.status)}  ${formatDuration(run.durationSeconds)}`);
+  out.line(`  repository  ${run.repository ?? '-'}${run.branch ? ` @ ${run.branch}` : ''}  ${shortSha(run.commit)}`);
+  out.line(`  started     ${time(run.startedAt)}${run.stoppedAt ? `   stopped ${time(run.stoppedAt)}` : ''}`);
+  if (run.stage) out.line(`  stage       ${run.stage}`);
+  if (run.links.console) out.line(`  console     ${run.links.console}`);
+  if (run.stages.length === 0) {
+    out.line();
+    out.line('  no stage has run yet');
+  }
+  for (const stage of run.stages) {
+    out.line();
+    out.line(`  ${out.style('bold', `stage ${stage.name}`)}  ${out.status(stage.status)}  ${formatDuration(stage.durationSeconds)}`);
+    if (stage.approval) {
+      const decisions = stage.approval.decisions.map((d) => `${d.approver} ${d.decision}d${d.comment ? ` ("${d.comment}")` : ''}`);
+      out.line(`    approval  ${out.status(stage.approval.status)}  approvers: ${stage.approval.approvers.join(', ') || '-'}`);
+      if (decisions.length > 0) out.line(`              ${decisions.join('; ')}`);
+    }
+    for (const account of stage.accounts) {
+      out.line(`    ${account.name}  ${out.status(account.status)}  ${formatDuration(account.durationSeconds)}`);
+      const width = Math.max(...account.modules.map((m) => m.path.length));
+      for (const m of account.modules) {
+        const cells = [m.path.padEnd(width), (m.phase ?? '').padEnd(14), out.status(m.status.padEnd(8)), planText(m.plan).padEnd(12), formatDuration(m.durationSeconds)];
+        out.line(`      ${cells.join('  ').trimEnd()}`);
+        if (m.error) out.line(`        ${out.style('red', m.error)}`);
+      }
+    }
+  }
+  if (run.reason) {
+    out.line();
+    out.line(`  reason  ${run.reason}`);
+  }
+  if (run.hints.length > 0) {
+    out.line();
+    for (const hint of run.hints) out.line(`  next: ${hint}`);
+  }
+}
+
+/** `tfstep show <execution>`: stages, accounts, modules, plans, approvals and the failure reason. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('show')
+    .description('show one execution: stages, then accounts, then modules, with plans, approvals and the failure reason')
+    .argument('<execution>', 'the execution name (or its ARN)')
+    .option('--json', 'print stable JSON instead of text');
+  addCommonOptions(cmd, { local: true });
+  cmd.addHelpText('after', '\nExit codes: 0 shown (whatever the run status), 2 bad input (no such execution, options, config, no credentials).');
+  cmd.action(async (execution: string, opts: ShowOptions) => {
+    const out = new Output();
+    const { source, close } = await openRunsSource(opts);
+    try {
+      const detail = RunDetailSchema.parse(await source.showRun(execution));
+      if (opts.json) out.json(detail);
+      else printRun(out, detail);
+      process.exitCode = 0;
+    } finally {
+      await close();
+    }
+  });
+}

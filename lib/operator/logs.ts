@@ -1,0 +1,437 @@
+/**
+ * `tfstep logs`: the runner tasks' output, as if Terraform ran in this terminal.
+ *
+ * AWS: the runner tasks are found in the execution history (the ECS `.sync` task events carry
+ * the task description with its ARN and environment). A finished task is read from the copy
+ * the runner writes to the central artifacts bucket; a running one (or one whose copy is
+ * missing) from CloudWatch Logs in its account, which needs credentials in that account.
+ * Local: the runner's log files in the state directory.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeTasksCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import type { Config } from '../config/schema';
+import { names } from '../domain/names';
+import { artifactKeys } from '../domain/runner-contract';
+import { executionArnOf } from '../notify/links';
+import { ExecutionNotFoundError, OperatorError, explainAwsError, isAccessDenied, isCredentialsError } from './errors';
+import type { RunRecords } from './run-records';
+
+/** Where log output goes: the CLI prints headers dimmed and lines as they are. */
+export interface LogWriter {
+  /** Starts a task's section: `==> dev plan-and-apply (task 0123abcd, STOPPED)`. */
+  header(text: string): void;
+  /** One line of runner output. */
+  line(text: string): void;
+  /** A remark about the logs themselves (where they came from, what could not be read). */
+  note(text: string): void;
+}
+
+/** What to show. */
+export interface LogsRequest {
+  readonly execution: string;
+  readonly account?: string;
+  readonly module?: string;
+  readonly follow: boolean;
+}
+
+/** One runner task found in an execution's history. */
+export interface RunnerTask {
+  readonly taskArn: string;
+  readonly taskId: string;
+  readonly clusterArn?: string;
+  readonly account: string;
+  readonly phase: string;
+  readonly modules: readonly string[];
+  /** The account id and region, from the task ARN. */
+  readonly accountId: string;
+  readonly region: string;
+  /** The history says the `.sync` task ended (succeeded or failed). */
+  readonly ended: boolean;
+}
+
+/**
+ * Keeps only the lines of one module: the runner starts each of a module's lines it writes
+ * itself with `[<module>]`, and the tool's output follows them.
+ */
+export class ModuleLineFilter {
+  private current: string | undefined;
+  constructor(
+    private readonly module: string,
+    private readonly modules: readonly string[],
+  ) {}
+
+  accept(line: string): boolean {
+    const m = /^\[([^\]]+)\] /.exec(line);
+    if (m && this.modules.includes(m[1]!)) this.current = m[1];
+    return this.current === this.module;
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function parseJson(text: string | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function pick(obj: unknown, ...keys: string[]): unknown {
+  if (obj === null || typeof obj !== 'object') return undefined;
+  for (const k of keys) if (k in (obj as Json)) return (obj as Json)[k];
+  return undefined;
+}
+
+/** The environment of the runner container, whichever casing the event uses. */
+function envOf(task: unknown): Record<string, string> {
+  const overrides = pick(task, 'Overrides', 'overrides');
+  const containers = pick(overrides, 'ContainerOverrides', 'containerOverrides');
+  const env: Record<string, string> = {};
+  for (const c of Array.isArray(containers) ? containers : []) {
+    const vars = pick(c, 'Environment', 'environment');
+    for (const v of Array.isArray(vars) ? vars : []) {
+      const name = pick(v, 'Name', 'name');
+      const value = pick(v, 'Value', 'value');
+      if (typeof name === 'string' && typeof value === 'string') env[name] = value;
+    }
+  }
+  return env;
+}
+
+function firstTask(output: unknown): unknown {
+  const tasks = pick(output, 'Tasks', 'tasks');
+  return Array.isArray(tasks) ? tasks[0] : output;
+}
+
+const TASK_ARN = /arn:[a-z-]+:ecs:[a-z0-9-]+:\d{12}:task\/[A-Za-z0-9_/-]+/;
+
+/** Runner tasks in order of submission, from the ECS `.sync` events of an execution history. */
+export function runnerTasksFromHistory(events: readonly HistoryEvent[]): RunnerTask[] {
+  const byId = new Map<number, HistoryEvent>(events.map((e) => [e.id ?? -1, e]));
+  const tasks = new Map<string, RunnerTask>();
+  const ended = new Set<string>();
+  const scheduledOf = (e: HistoryEvent): HistoryEvent | undefined => {
+    let cur: HistoryEvent | undefined = e;
+    for (let i = 0; i < 5 && cur; i++) {
+      if (cur.type === 'TaskScheduled') return cur;
+      cur = cur.previousEventId !== undefined ? byId.get(cur.previousEventId) : undefined;
+    }
+    return undefined;
+  };
+  for (const e of events) {
+    if (e.type === 'TaskSubmitted' && e.taskSubmittedEventDetails?.resourceType === 'ecs') {
+      const task = firstTask(parseJson(e.taskSubmittedEventDetails.output));
+      const taskArn = pick(task, 'TaskArn', 'taskArn');
+      if (typeof taskArn !== 'string') continue;
+      let env = envOf(task);
+      if (!env.TFSTEP_ACCOUNT) {
+        const scheduled = scheduledOf(e);
+        env = envOf(parseJson(scheduled?.taskScheduledEventDetails?.parameters));
+      }
+      const [, , , region = '', accountId = ''] = taskArn.split(':');
+      const clusterArn = pick(task, 'ClusterArn', 'clusterArn');
+      let modules: string[] = [];
+      const parsedModules = parseJson(env.TFSTEP_MODULES);
+      if (Array.isArray(parsedModules)) modules = parsedModules.filter((m): m is string => typeof m === 'string');
+      tasks.set(taskArn, {
+        taskArn,
+        taskId: taskArn.split('/').pop() ?? taskArn,
+        clusterArn: typeof clusterArn === 'string' ? clusterArn : undefined,
+        account: env.TFSTEP_ACCOUNT ?? accountId,
+        phase: env.TFSTEP_PHASE ?? 'unknown',
+        modules,
+        accountId,
+        region,
+        ended: false,
+      });
+    } else if (e.type === 'TaskSucceeded' && e.taskSucceededEventDetails?.resourceType === 'ecs') {
+      const arn = pick(firstTask(parseJson(e.taskSucceededEventDetails.output)), 'TaskArn', 'taskArn');
+      if (typeof arn === 'string') ended.add(arn);
+    } else if (e.type === 'TaskFailed' && e.taskFailedEventDetails?.resourceType === 'ecs') {
+      const arn = TASK_ARN.exec(e.taskFailedEventDetails.cause ?? '')?.[0];
+      if (arn) ended.add(arn);
+    }
+  }
+  return [...tasks.values()].map((t) => ({ ...t, ended: ended.has(t.taskArn) }));
+}
+
+function selectTasks(tasks: readonly RunnerTask[], req: LogsRequest): RunnerTask[] {
+  return tasks.filter((t) => (!req.account || t.account === req.account || t.accountId === req.account) && (!req.module || t.modules.includes(req.module)));
+}
+
+/** Writes lines through the module filter, if any. */
+function lineSink(writer: LogWriter, req: LogsRequest, modules: readonly string[]): (line: string) => void {
+  const filter = req.module ? new ModuleLineFilter(req.module, modules) : undefined;
+  return (line) => {
+    if (!filter || filter.accept(line)) writer.line(line);
+  };
+}
+
+/** What the AWS log reader needs; per-account clients carry that account's credentials. */
+export interface AwsLogsDeps {
+  readonly sfn: SFNClient;
+  readonly s3: S3Client;
+  readonly config: Config;
+  readonly stateMachineArn: string;
+  /** CloudWatch Logs in the task's account and region. */
+  logsFor(task: RunnerTask): CloudWatchLogsClient;
+  /** ECS in the task's account and region. */
+  ecsFor(task: RunnerTask): ECSClient;
+  /** How the user can give credentials for an account, for error messages. */
+  readonly credentialsHint: (task: RunnerTask) => string;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds between polls with `--follow`. */
+  readonly pollMs?: number;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads and, with `follow`, streams an execution's runner logs from AWS. */
+export class AwsLogReader {
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly pollMs: number;
+  /** CloudWatch position per task. */
+  private readonly tokens = new Map<string, string | undefined>();
+  private readonly done = new Set<string>();
+  private readonly sinks = new Map<string, (line: string) => void>();
+
+  constructor(private readonly deps: AwsLogsDeps) {
+    this.sleep = deps.sleep ?? defaultSleep;
+    this.pollMs = deps.pollMs ?? 3000;
+  }
+
+  private executionArn(execution: string): string {
+    return execution.startsWith('arn:') ? execution : executionArnOf(this.deps.stateMachineArn, execution);
+  }
+
+  /** Every event of the execution history, oldest first. */
+  async history(executionArn: string): Promise<HistoryEvent[]> {
+    const events: HistoryEvent[] = [];
+    let nextToken: string | undefined;
+    do {
+      try {
+        const out = await this.deps.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, includeExecutionData: true, nextToken }));
+        events.push(...(out.events ?? []));
+        nextToken = out.nextToken;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'ExecutionDoesNotExist') throw new ExecutionNotFoundError(executionArn.split(':').pop() ?? executionArn, this.deps.stateMachineArn, { cause: err });
+        throw explainAwsError(err, 'states:GetExecutionHistory');
+      }
+    } while (nextToken);
+    return events;
+  }
+
+  private async executionStatus(executionArn: string): Promise<string | undefined> {
+    try {
+      return (await this.deps.sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
+    } catch (err) {
+      throw explainAwsError(err, 'states:DescribeExecution');
+    }
+  }
+
+  /** Prints the logs; with `follow`, keeps printing until the execution and its tasks stop. */
+  async run(req: LogsRequest, writer: LogWriter): Promise<void> {
+    const executionArn = this.executionArn(req.execution);
+    const execution = executionArn.split(':').pop() ?? req.execution;
+    let tasks = selectTasks(runnerTasksFromHistory(await this.history(executionArn)), req);
+    if (tasks.length === 0 && !req.follow) {
+      writer.note(`no runner task${req.account ? ` for account ${req.account}` : ''}${req.module ? ` running ${req.module}` : ''} in ${execution} yet`);
+      return;
+    }
+    // The artifacts copy holds the last attempt of an account's phase; earlier attempts
+    // (retried infrastructure failures) are only in CloudWatch.
+    const last = new Map<string, string>();
+    for (;;) {
+      for (const t of tasks) last.set(`${t.account}/${t.phase}`, t.taskArn);
+      for (const task of tasks) {
+        if (this.done.has(task.taskArn)) continue;
+        if (!this.sinks.has(task.taskArn)) {
+          writer.header(`${task.account} ${task.phase} (task ${task.taskId}${task.ended ? ', stopped' : ''})`);
+          this.sinks.set(task.taskArn, lineSink(writer, req, task.modules));
+        }
+        const sink = this.sinks.get(task.taskArn)!;
+        if (task.ended && last.get(`${task.account}/${task.phase}`) === task.taskArn && !this.tokens.has(task.taskArn)) {
+          if (await this.fromArtifacts(execution, task, sink)) {
+            this.done.add(task.taskArn);
+            continue;
+          }
+        }
+        const stopped = task.ended || (req.follow && (await this.taskStopped(task)));
+        await this.fromCloudWatch(task, sink, writer);
+        if (stopped || !req.follow) {
+          // A stopped task's stream may still receive its last lines: read it dry once more.
+          if (stopped && req.follow) await this.fromCloudWatch(task, sink, writer);
+          this.done.add(task.taskArn);
+        }
+      }
+      if (!req.follow) return;
+      const status = await this.executionStatus(executionArn);
+      tasks = selectTasks(runnerTasksFromHistory(await this.history(executionArn)), req);
+      const pending = tasks.filter((t) => !this.done.has(t.taskArn));
+      if (status !== 'RUNNING' && pending.length === 0) {
+        writer.note(`execution ${execution} is ${status ?? 'gone'}`);
+        return;
+      }
+      await this.sleep(this.pollMs);
+    }
+  }
+
+  private async taskStopped(task: RunnerTask): Promise<boolean> {
+    try {
+      const out = await this.deps.ecsFor(task).send(new DescribeTasksCommand({ cluster: task.clusterArn ?? names.cluster(this.deps.config.central.region), tasks: [task.taskArn] }));
+      const t = out.tasks?.[0];
+      // A task ECS no longer knows has been stopped for a while.
+      return !t || t.lastStatus === 'STOPPED';
+    } catch (err) {
+      if (isCredentialsError(err) || isAccessDenied(err)) {
+        throw new OperatorError(`cannot see task ${task.taskId} in account ${task.account} (${task.accountId}): ${(err as Error).message}; ${this.deps.credentialsHint(task)}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async fromArtifacts(execution: string, task: RunnerTask, sink: (line: string) => void): Promise<boolean> {
+    const bucket = names.artifactsBucket(this.deps.config.central.account, this.deps.config.central.region);
+    try {
+      const out = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: artifactKeys.log(execution, task.account, task.phase) }));
+      const text = (await out.Body?.transformToString('utf8')) ?? '';
+      for (const line of text.replace(/\n$/, '').split('\n')) if (text !== '') sink(line);
+      return true;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NoSuchKey' || name === 'NotFound' || isAccessDenied(err)) return false;
+      throw explainAwsError(err, 's3:GetObject');
+    }
+  }
+
+  /** Reads the task's stream from where the last read stopped until it is dry. */
+  private async fromCloudWatch(task: RunnerTask, sink: (line: string) => void, writer: LogWriter): Promise<void> {
+    const logGroupName = names.runnerLogGroup(this.deps.config.central.region);
+    const logStreamName = `${names.runnerLogStreamPrefix()}/${names.runnerContainer()}/${task.taskId}`;
+    let token = this.tokens.get(task.taskArn);
+    for (let page = 0; page < 1000; page++) {
+      let out;
+      try {
+        out = await this.deps.logsFor(task).send(new GetLogEventsCommand({ logGroupName, logStreamName, startFromHead: true, nextToken: token }));
+      } catch (err) {
+        const name = (err as { name?: string }).name;
+        // The stream appears when the container starts writing.
+        if (name === 'ResourceNotFoundException') return;
+        if (isCredentialsError(err) || isAccessDenied(err)) {
+          writer.note(`cannot read ${logGroupName}:${logStreamName} in account ${task.account} (${task.accountId}); ${this.deps.credentialsHint(task)}`);
+          this.done.add(task.taskArn);
+          return;
+        }
+        throw err;
+      }
+      for (const e of out.events ?? []) sink((e.message ?? '').replace(/\n$/, ''));
+      const next = out.nextForwardToken;
+      if (!next || next === token) break;
+      token = next;
+      this.tokens.set(task.taskArn, token);
+    }
+  }
+}
+
+/** What the local log reader needs. */
+export interface LocalLogsDeps {
+  readonly stateDir: string;
+  readonly records: RunRecords;
+  readonly config?: Config;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly pollMs?: number;
+}
+
+const PHASE_ORDER = ['plan', 'plan-and-apply', 'apply'];
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED', 'SUPERSEDED', 'DUPLICATE', 'ABORTED', 'TIMED_OUT']);
+
+/** Reads and follows the runner's log files of the local mode. */
+export class LocalLogReader {
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly pollMs: number;
+
+  constructor(private readonly deps: LocalLogsDeps) {
+    this.sleep = deps.sleep ?? defaultSleep;
+    this.pollMs = deps.pollMs ?? 500;
+  }
+
+  /** `<state dir>/logs/<execution>/<account>/<phase>.log` of the selected accounts, in stage order. */
+  logFiles(req: LogsRequest): { account: string; phase: string; file: string }[] {
+    const dir = join(this.deps.stateDir, 'logs', req.execution);
+    if (!existsSync(dir)) return [];
+    const stageRank = (account: string): number => {
+      const stage = this.deps.config?.accounts.find((a) => a.name === account)?.stage;
+      const i = stage ? (this.deps.config?.stageOrder.indexOf(stage) ?? -1) : -1;
+      return i === -1 ? 1000 : i;
+    };
+    const files: { account: string; phase: string; file: string }[] = [];
+    for (const account of readdirSync(dir).sort((a, b) => stageRank(a) - stageRank(b) || a.localeCompare(b))) {
+      if (req.account && req.account !== account) continue;
+      const phases = readdirSync(join(dir, account))
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => f.slice(0, -'.log'.length))
+        .sort((a, b) => PHASE_ORDER.indexOf(a) - PHASE_ORDER.indexOf(b));
+      for (const phase of phases) files.push({ account, phase, file: join(dir, account, `${phase}.log`) });
+    }
+    return files;
+  }
+
+  async run(req: LogsRequest, writer: LogWriter): Promise<void> {
+    const run = await this.deps.records.getRun(req.execution);
+    if (!run) throw new ExecutionNotFoundError(req.execution, `the local state directory ${this.deps.stateDir}`);
+    const modules = [...new Set(run.modules.map((m) => m.module))];
+    const offsets = new Map<string, number>();
+    const partial = new Map<string, string>();
+    const sinks = new Map<string, (line: string) => void>();
+    for (;;) {
+      const latest = req.follow ? await this.deps.records.getRun(req.execution) : run;
+      const finished = !!latest?.finishedAt || TERMINAL.has((latest?.status ?? '').toUpperCase());
+      for (const { account, phase, file } of this.logFiles(req)) {
+        if (!sinks.has(file)) {
+          writer.header(`${account} ${phase}`);
+          sinks.set(file, lineSink(writer, req, modules));
+        }
+        const sink = sinks.get(file)!;
+        const from = offsets.get(file) ?? 0;
+        const handle = await open(file, 'r');
+        try {
+          const { size } = await handle.stat();
+          if (size > from) {
+            const buf = Buffer.alloc(size - from);
+            await handle.read(buf, 0, buf.length, from);
+            offsets.set(file, size);
+            const text = (partial.get(file) ?? '') + buf.toString('utf8');
+            const lines = text.split('\n');
+            // Keep an unfinished last line until its newline arrives (or the run ends).
+            partial.set(file, lines.pop() ?? '');
+            for (const line of lines) sink(line);
+          }
+        } finally {
+          await handle.close();
+        }
+        if (finished || !req.follow) {
+          const rest = partial.get(file);
+          if (rest) sink(rest);
+          partial.set(file, '');
+        }
+      }
+      if (!req.follow || finished) {
+        if (sinks.size === 0) writer.note(`no runner logs for ${req.execution}${req.account ? ` in account ${req.account}` : ''} yet`);
+        return;
+      }
+      await this.sleep(this.pollMs);
+    }
+  }
+}
+
+/** Reads a whole local log file (for tests and `show`). */
+export async function readLocalLog(stateDir: string, execution: string, account: string, phase: string): Promise<string> {
+  return readFile(join(stateDir, 'logs', execution, account, `${phase}.log`), 'utf8');
+}

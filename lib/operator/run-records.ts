@@ -1,0 +1,122 @@
+/**
+ * The run table as the operator commands read it. {@link RunRecords} is the narrow port the
+ * run store (lib/store) satisfies; {@link buildStages} turns stored module results into the
+ * stages, accounts and modules `tfstep show` prints.
+ */
+import type { AccountView, ApprovalView, ModuleView, StageView } from './views';
+import { secondsBetween } from './views';
+
+/** One module result of a run, as stored. */
+export interface StoredModule {
+  readonly stage?: string;
+  readonly account: string;
+  readonly module: string;
+  readonly phase?: string;
+  readonly status: string;
+  readonly plan?: { readonly add: number; readonly change: number; readonly destroy: number };
+  readonly planSha256?: string;
+  readonly error?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+/** One approval of a run, as stored. */
+export interface StoredApproval {
+  readonly stage: string;
+  readonly status: string;
+  readonly approvers: readonly string[];
+  readonly decisions: readonly { approver: string; decision: string; comment: string; at?: string }[];
+}
+
+/** One run, as stored. */
+export interface StoredRun {
+  readonly execution: string;
+  readonly repository?: string;
+  readonly branch?: string;
+  readonly commit?: string;
+  readonly status?: string;
+  /** The stage the run is in or stopped in. */
+  readonly stage?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly reason?: string;
+  readonly modules: readonly StoredModule[];
+  readonly approvals: readonly StoredApproval[];
+}
+
+/** What the operator commands need from the run table. */
+export interface RunRecords {
+  getRun(execution: string): Promise<StoredRun | undefined>;
+  /** Most recent first. */
+  listRuns(options: { limit: number; repository?: string }): Promise<StoredRun[]>;
+}
+
+const FAILED = new Set(['FAILED', 'REFUSED']);
+
+function aggregate(statuses: readonly string[]): string {
+  if (statuses.length === 0) return 'PENDING';
+  if (statuses.some((s) => FAILED.has(s))) return 'FAILED';
+  if (statuses.every((s) => s === 'APPLIED' || s === 'SKIPPED')) return 'APPLIED';
+  if (statuses.every((s) => s === 'PLANNED' || s === 'APPLIED' || s === 'SKIPPED')) return 'PLANNED';
+  return 'RUNNING';
+}
+
+function span(items: readonly { startedAt?: string; finishedAt?: string }[]): number | null {
+  const starts = items.map((i) => i.startedAt).filter((s): s is string => !!s).sort();
+  const ends = items.map((i) => i.finishedAt).filter((s): s is string => !!s).sort();
+  return secondsBetween(starts[0], ends[ends.length - 1]);
+}
+
+/**
+ * Groups module results by stage (in `stageOrder`, unknown stages last), then account, and
+ * attaches each stage's approval. `stageOfAccount` fills in the stage of results stored
+ * without one.
+ */
+export function buildStages(run: StoredRun, stageOrder: readonly string[], stageOfAccount: (account: string) => string | undefined): StageView[] {
+  const byStage = new Map<string, Map<string, StoredModule[]>>();
+  for (const m of run.modules) {
+    const stage = m.stage ?? stageOfAccount(m.account) ?? 'unknown';
+    const accounts = byStage.get(stage) ?? new Map<string, StoredModule[]>();
+    byStage.set(stage, accounts);
+    accounts.set(m.account, [...(accounts.get(m.account) ?? []), m]);
+  }
+  for (const a of run.approvals) if (!byStage.has(a.stage)) byStage.set(a.stage, new Map());
+  const rank = (s: string): number => {
+    const i = stageOrder.indexOf(s);
+    return i === -1 ? stageOrder.length : i;
+  };
+  return [...byStage.entries()]
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([name, accounts]): StageView => {
+      const accountViews = [...accounts.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([account, modules]): AccountView => {
+          const moduleViews = modules.map(
+            (m): ModuleView => ({
+              path: m.module,
+              phase: m.phase ?? null,
+              status: m.status.toUpperCase(),
+              plan: m.plan ? { add: m.plan.add, change: m.plan.change, destroy: m.plan.destroy } : null,
+              planSha256: m.planSha256 ?? null,
+              error: m.error ?? null,
+              durationSeconds: secondsBetween(m.startedAt, m.finishedAt),
+            }),
+          );
+          return { name: account, status: aggregate(moduleViews.map((v) => v.status)), durationSeconds: span(modules), modules: moduleViews };
+        });
+      const stored = run.approvals.filter((a) => a.stage === name).pop();
+      const approval: ApprovalView | null = stored
+        ? {
+            status: stored.status.toUpperCase(),
+            approvers: [...stored.approvers],
+            decisions: stored.decisions.map((d) => ({ approver: d.approver, decision: d.decision, comment: d.comment, at: d.at ?? null })),
+          }
+        : null;
+      const all = [...accounts.values()].flat();
+      let status = aggregate(accountViews.map((a) => a.status));
+      if (approval && (approval.status === 'PENDING' || approval.status === 'REJECTED' || approval.status === 'EXPIRED') && status !== 'FAILED') {
+        status = approval.status === 'PENDING' ? 'AWAITING_APPROVAL' : approval.status;
+      }
+      return { name, status, durationSeconds: span(all), approval, accounts: accountViews };
+    });
+}

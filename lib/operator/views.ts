@@ -1,0 +1,96 @@
+/**
+ * What `tfstep runs` and `tfstep show` print with `--json`. These schemas are the stable output
+ * contract: fields are added, never renamed or removed, and tests validate the output against
+ * them.
+ */
+import { z } from 'zod';
+
+/** Status of an execution, a stage, an account or a module, upper-case as Step Functions spells it. */
+export const ViewStatusSchema = z.string();
+
+/** One line of `tfstep runs`. */
+export const RunSummarySchema = z
+  .object({
+    execution: z.string(),
+    executionArn: z.string().nullable(),
+    repository: z.string().nullable(),
+    branch: z.string().nullable(),
+    commit: z.string().nullable(),
+    status: ViewStatusSchema,
+    /** The last stage the run reached (running or finished), if known. */
+    stage: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    stoppedAt: z.string().nullable(),
+    durationSeconds: z.number().nullable(),
+  })
+  .strict();
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+/** `tfstep runs --json`. */
+export const RunsOutputSchema = z.object({ runs: z.array(RunSummarySchema) }).strict();
+export type RunsOutput = z.infer<typeof RunsOutputSchema>;
+
+export const PlanCountsSchema = z.object({ add: z.number(), change: z.number(), destroy: z.number() }).strict();
+
+export const ModuleViewSchema = z
+  .object({
+    path: z.string(),
+    phase: z.string().nullable(),
+    status: ViewStatusSchema,
+    plan: PlanCountsSchema.nullable(),
+    planSha256: z.string().nullable(),
+    error: z.string().nullable(),
+    durationSeconds: z.number().nullable(),
+  })
+  .strict();
+export type ModuleView = z.infer<typeof ModuleViewSchema>;
+
+export const AccountViewSchema = z
+  .object({
+    name: z.string(),
+    status: ViewStatusSchema,
+    durationSeconds: z.number().nullable(),
+    modules: z.array(ModuleViewSchema),
+  })
+  .strict();
+export type AccountView = z.infer<typeof AccountViewSchema>;
+
+export const ApprovalViewSchema = z
+  .object({
+    status: ViewStatusSchema,
+    approvers: z.array(z.string()),
+    decisions: z.array(z.object({ approver: z.string(), decision: z.string(), comment: z.string(), at: z.string().nullable() }).strict()),
+  })
+  .strict();
+export type ApprovalView = z.infer<typeof ApprovalViewSchema>;
+
+export const StageViewSchema = z
+  .object({
+    name: z.string(),
+    status: ViewStatusSchema,
+    durationSeconds: z.number().nullable(),
+    approval: ApprovalViewSchema.nullable(),
+    accounts: z.array(AccountViewSchema),
+  })
+  .strict();
+export type StageView = z.infer<typeof StageViewSchema>;
+
+/** `tfstep show --json`. */
+export const RunDetailSchema = RunSummarySchema.extend({
+  /** Why the run failed, was rejected or expired. */
+  reason: z.string().nullable(),
+  stages: z.array(StageViewSchema),
+  links: z.object({ console: z.string().nullable() }).strict(),
+  /** What to run next, such as the replay command of a failed run. */
+  hints: z.array(z.string()),
+}).strict();
+export type RunDetail = z.infer<typeof RunDetailSchema>;
+
+/** Seconds between two ISO times, or null when either is unknown. */
+export function secondsBetween(start: string | null | undefined, stop: string | null | undefined, now?: Date): number | null {
+  if (!start) return null;
+  const a = Date.parse(start);
+  const b = stop ? Date.parse(stop) : now ? now.getTime() : NaN;
+  if (Number.isNaN(a) || Number.isNaN(b)) return null;
+  return Math.max(0, Math.round((b - a) / 1000));
+}
