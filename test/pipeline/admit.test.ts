@@ -1,0 +1,159 @@
+import type { AdmitResult } from '../../lib/pipeline/contracts';
+import { waitSecondsFor } from '../../lib/pipeline/admit';
+import type { RunStore } from '../../lib/store';
+import { sha, testConfig } from '../fixtures/pipeline/config';
+import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
+import { envelope, executionId, makeHarness, pushOf, type Harness } from '../fixtures/pipeline/harness';
+
+let db: DynaliteTable;
+let store: RunStore;
+let h: Harness;
+
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => db.close());
+beforeEach(async () => {
+  store = await db.freshStore();
+  h = makeHarness(testConfig(), store, '/nonexistent');
+});
+
+const at = (s: number) => `2026-11-20T10:00:${String(s).padStart(2, '0')}.000Z`;
+
+async function admit(name: string, input: unknown): Promise<AdmitResult> {
+  h.running.add(executionId(name));
+  return (await h.handler({ action: 'admit', input, executionId: executionId(name), executionName: name, startedAt: at(59) })) as AdmitResult;
+}
+
+async function finish(name: string, input: unknown, status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED'): Promise<void> {
+  await h.handler({ action: 'finish', status, input, executionId: executionId(name), executionName: name });
+  h.running.delete(executionId(name));
+}
+
+const p1 = envelope(pushOf(sha(1), sha(2), at(1), ['dev/us-east-1/app/main.tf']));
+const p2 = envelope(pushOf(sha(2), sha(3), at(2), ['dev/us-east-1/app/main.tf']));
+const p3 = envelope(pushOf(sha(3), sha(4), at(3), ['dev/us-east-1/app/main.tf']));
+
+describe('admit', () => {
+  it('admits the first push of a branch and records the run', async () => {
+    const res = await admit('e1', p1);
+    expect(res).toEqual({ decision: 'ADMITTED', runId: 'e1', repository: 'acme/live', branch: 'main', commit: sha(2) });
+    expect(await store.getRunRecord('e1')).toMatchObject({ status: 'RUNNING', commit: sha(2), executionId: executionId('e1') });
+    expect((await store.getLock('acme/live', 'main')).holder).toBe('e1');
+  });
+
+  it('answers ADMITTED again to a retried call of the admitted execution', async () => {
+    await admit('e1', p1);
+    expect((await admit('e1', p1)).decision).toBe('ADMITTED');
+  });
+
+  it('marks the same event delivered twice as DUPLICATE and touches nothing', async () => {
+    // GIVEN a push admitted by e1
+    await admit('e1', p1);
+    const before = await db.client.send(new (await import('@aws-sdk/client-dynamodb')).ScanCommand({ TableName: store.tableName }));
+    // WHEN the same event starts a second execution
+    const res = await admit('e1-dup', p1);
+    // THEN it is a duplicate carried by e1, and the table is unchanged
+    expect(res).toMatchObject({ decision: 'DUPLICATE', carriedBy: 'e1' });
+    const after = await db.client.send(new (await import('@aws-sdk/client-dynamodb')).ScanCommand({ TableName: store.tableName }));
+    expect(after.Items).toEqual(before.Items);
+    expect(await store.getRunRecord('e1-dup')).toBeUndefined();
+  });
+
+  it('makes a later push WAIT with a growing interval while the branch is held', async () => {
+    await admit('e1', p1);
+    const first = await admit('e2', p2);
+    const second = await admit('e2', p2);
+    expect(first).toMatchObject({ decision: 'WAIT', waitSeconds: 10, polls: 1 });
+    expect(second).toMatchObject({ decision: 'WAIT', waitSeconds: 20, polls: 2 });
+    expect([1, 2, 3, 4, 5, 6, 7].map(waitSecondsFor)).toEqual([10, 20, 40, 80, 160, 300, 300]);
+  });
+
+  it('admits the waiting push once the holder finishes', async () => {
+    await admit('e1', p1);
+    await admit('e2', p2);
+    await finish('e1', p1);
+    expect((await admit('e2', p2)).decision).toBe('ADMITTED');
+  });
+
+  it('supersedes a waiting push when a newer one queues behind it; the newest runs next', async () => {
+    // GIVEN e1 holds the branch, e2 and e3 wait
+    await admit('e1', p1);
+    await admit('e2', p2);
+    await admit('e3', p3);
+    // WHEN e2 polls
+    const res = await admit('e2', p2);
+    // THEN e2 is superseded by e3 and leaves the queue
+    expect(res).toMatchObject({ decision: 'SUPERSEDED', carriedBy: 'e3' });
+    expect(await store.getRunRecord('e2')).toMatchObject({ status: 'SUPERSEDED', carriedBy: 'e3' });
+    expect((await store.listQueue('acme/live', 'main')).map((e) => e.execution)).toEqual(['e1', 'e3']);
+    await finish('e1', p1);
+    expect((await admit('e3', p3)).decision).toBe('ADMITTED');
+  });
+
+  it('supersedes an older push that arrives after a newer one was admitted', async () => {
+    await admit('e2', p2);
+    await finish('e2', p2);
+    expect(await admit('e1', p1)).toMatchObject({ decision: 'SUPERSEDED', carriedBy: undefined });
+  });
+
+  it('never supersedes the run holding the branch', async () => {
+    await admit('e1', p1);
+    await admit('e2', p2);
+    expect((await admit('e1', p1)).decision).toBe('ADMITTED');
+  });
+
+  it('recovers a stale lock held by an execution that was aborted', async () => {
+    // GIVEN e1 holds the branch, then its execution is stopped without finishing
+    await admit('e1', p1);
+    h.running.delete(executionId('e1'));
+    // WHEN the next push polls
+    const res = await admit('e2', p2);
+    // THEN the branch is released, e1 is recorded as aborted, e2 runs
+    expect(res.decision).toBe('ADMITTED');
+    expect(await store.getRunRecord('e1')).toMatchObject({ status: 'ABORTED' });
+    expect((await store.listQueue('acme/live', 'main')).map((e) => e.execution)).toEqual(['e2']);
+  });
+
+  it('removes a stopped waiting execution from the queue head', async () => {
+    await admit('e1', p1);
+    await admit('e2', p2);
+    h.running.delete(executionId('e2'));
+    await finish('e1', p1);
+    // e3 is newer, so e2 (dead) would have been superseded anyway; a dead head must not block e3
+    expect((await admit('e3', p3)).decision).toBe('ADMITTED');
+    expect(await store.getRunRecord('e2')).toMatchObject({ status: 'ABORTED' });
+  });
+
+  it('admits a replay of a failed run carrying the same push', async () => {
+    await admit('e1', p1);
+    await finish('e1', p1, 'FAILED');
+    const res = await admit('e1-replay-1', { ...p1, tfstep: { replayOf: 'e1' } });
+    expect(res.decision).toBe('ADMITTED');
+    expect((await store.getCommit('acme/live', 'main', sha(2)))?.execution).toBe('e1-replay-1');
+  });
+
+  it('treats a replay as a duplicate while the original still runs', async () => {
+    await admit('e1', p1);
+    expect(await admit('e1-replay-1', { ...p1, tfstep: { replayOf: 'e1' } })).toMatchObject({ decision: 'DUPLICATE', carriedBy: 'e1' });
+  });
+
+  it('deploys a commit pushed again after a newer push (a revert) instead of dropping it', async () => {
+    await admit('e1', p1);
+    await finish('e1', p1);
+    await admit('e2', p2);
+    await finish('e2', p2);
+    const again = envelope(pushOf(sha(3), sha(2), at(9), undefined, 'revert'));
+    expect((await admit('e4', again)).decision).toBe('ADMITTED');
+  });
+
+  it('fails when the input is not a push event', async () => {
+    await expect(admit('bad', { source: 'aws.s3', detail: {} })).rejects.toThrow(/not a tfstep push event.*source/);
+  });
+
+  it('fails when the repository is not configured, or the branch does not deploy', async () => {
+    const other = pushOf(sha(1), sha(2), at(1), []);
+    await expect(admit('x', envelope({ ...other, repository: { fullName: 'evil/repo', cloneUrls: ['https://x/y'] } }))).rejects.toThrow(/evil\/repo is not in the config; expected one of acme\/live/);
+    await expect(admit('y', envelope({ ...other, ref: 'refs/heads/dev', branch: 'dev' }))).rejects.toThrow(/branch dev of acme\/live does not deploy/);
+  });
+});
