@@ -30,3 +30,4 @@ export { ApprovalStore, approvalKeys, type ApprovalPointer } from './store';
 export { PromiseTaskTokenSender, RecordOnlyTaskTokenSender, SfnTaskTokenSender, TaskFailedError } from './task-token';
 export * from './types';
 export { waitForOutcome } from './wait';
+export { createApprovalServer } from './server';
