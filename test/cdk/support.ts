@@ -56,7 +56,8 @@ export interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+/** Policy fields hold a string or a list of strings once rendered. */
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? (v as string[]) : [v as string]);
 
 /** Normalizes the statements of a policy document. */
 export function statementsOf(document: unknown): Statement[] {
