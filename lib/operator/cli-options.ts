@@ -3,6 +3,9 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Adds `--config`, `--region`, `--partition`, `--profile` and, if asked, `--local`/`--state-dir`. */
 export function addCommonOptions(cmd: Command, opts: { local: boolean }): Command {
+  // main() maps commander's errors to exit codes; without this a subcommand's bad option
+  // would call process.exit itself.
+  cmd.exitOverride();
   cmd
     .option('--config <file>', 'the tfstep config file (default: tfstep.yaml, then examples/tfstep.yaml)')
     .option('--region <region>', "the central region (default: the config's central.region)")

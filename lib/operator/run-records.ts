@@ -56,6 +56,7 @@ const FAILED = new Set(['FAILED', 'REFUSED']);
 function aggregate(statuses: readonly string[]): string {
   if (statuses.length === 0) return 'PENDING';
   if (statuses.some((s) => FAILED.has(s))) return 'FAILED';
+  if (statuses.every((s) => s === 'PENDING' || s === 'NOT-RUN')) return 'PENDING';
   if (statuses.every((s) => s === 'APPLIED' || s === 'SKIPPED')) return 'APPLIED';
   if (statuses.every((s) => s === 'PLANNED' || s === 'APPLIED' || s === 'SKIPPED')) return 'PLANNED';
   return 'RUNNING';
