@@ -62,6 +62,19 @@ describe('GitHub webhook', () => {
     expect(deps.publisher.events).toHaveLength(1);
   });
 
+  it('verifies the signature over the raw UTF-8 bytes of a non-ASCII payload', async () => {
+    // GIVEN a push whose commit message has non-ASCII characters, sent unescaped
+    const deps = testDeps();
+    const body = fixtureText('github-push.json').replaceAll('Raise app instance count in dev', 'Größere App-Instanzen für dev ✓');
+
+    // WHEN it is delivered
+    const response = await handleWebhook(githubRequest(body), deps);
+
+    // THEN the signature matches and the message arrives intact
+    expect(response.statusCode).toBe(200);
+    expect(deps.publisher.events[0]!.headCommit.message).toMatch(/^Größere App-Instanzen für dev ✓/);
+  });
+
   it('answers a ping with 200 and publishes nothing', async () => {
     // GIVEN GitHub's ping sent when a hook is created
     const deps = testDeps();
