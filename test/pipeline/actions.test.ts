@@ -1,0 +1,287 @@
+import type { AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/pipeline/contracts';
+import { classifyFailure } from '../../lib/pipeline/classify-failure';
+import { InvalidRequestError, LockLostError } from '../../lib/pipeline/errors';
+import { accountItem } from '../../lib/pipeline/targets';
+import type { RunStore } from '../../lib/store';
+import { testConfig } from '../fixtures/pipeline/config';
+import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
+import { baseFiles, envelope, executionId, makeHarness, pushOf, TestRepo, type Harness } from '../fixtures/pipeline/harness';
+
+let db: DynaliteTable;
+let store: RunStore;
+let h: Harness;
+let repo: TestRepo;
+let c0: string;
+let c1: string;
+const config = testConfig();
+
+beforeAll(async () => {
+  db = await startDynalite();
+  // GIVEN a real repository: a first commit with every module, a second changing dev/app only
+  repo = new TestRepo();
+  c0 = repo.commit(baseFiles(), 'base');
+  c1 = repo.commit({ 'dev/us-east-1/app/main.tf': 'a1' }, 'app change');
+});
+afterAll(async () => {
+  repo.remove();
+  await db.close();
+});
+beforeEach(async () => {
+  store = await db.freshStore();
+  h = makeHarness(config, store, repo.dir);
+});
+
+const input = () => envelope(pushOf(c0, c1, '2026-11-20T10:00:01.000Z', ['dev/us-east-1/app/main.tf']));
+
+async function admitted(name = 'e1'): Promise<AdmitResult> {
+  h.running.add(executionId(name));
+  return (await h.handler({ action: 'admit', input: input(), executionId: executionId(name), executionName: name, startedAt: '2026-11-20T10:00:02.000Z' })) as AdmitResult;
+}
+
+const taskFailure = (exitCode: number | undefined, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ TaskArn: 'arn:aws:ecs:us-east-1:222222222222:task/c/abc', StopCode: 'EssentialContainerExited', Containers: [{ Name: 'runner', ...(exitCode === undefined ? {} : { ExitCode: exitCode }) }], ...extra });
+
+describe('targets', () => {
+  it('plans every module on the first run, with AWS items built from the config', async () => {
+    // GIVEN an admitted run and nothing applied yet
+    const run = await admitted();
+    // WHEN targets runs
+    const res = (await h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })) as TargetsResult;
+    // THEN every stage is there in order, with launcher role, cluster, task families and network
+    expect(res.stageCount).toBe(3);
+    expect(res.source).toEqual({ repository: 'https://github.com/acme/live.git', commit: c1, ref: 'refs/heads/main' });
+    const dev = res.stages[0]!;
+    expect(dev).toMatchObject({ name: 'dev', concurrency: 5, approval: { required: false } });
+    expect(dev.accounts[0]).toEqual({
+      name: 'dev',
+      id: '222222222222',
+      stage: 'dev',
+      region: 'us-east-1',
+      launcherRoleArn: 'arn:aws:iam::222222222222:role/tfstep-launcher-us-east-1',
+      cluster: 'tfstep-us-east-1',
+      planTaskDefinition: 'tfstep-plan-us-east-1',
+      applyTaskDefinition: 'tfstep-apply-us-east-1',
+      network: { subnets: ['subnet-0123456789abcdef0'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'ENABLED' },
+      timeoutSeconds: 7200,
+      modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
+    });
+    expect(res.stages[1]!.accounts[0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
+    expect(res.stages[2]!.approval).toEqual({ required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 7200 });
+    expect((await store.getRunRecord('e1'))?.stages?.map((s) => s.name)).toEqual(['dev', 'stage', 'prod']);
+  });
+
+  it('plans only what changed since each target last applied commit, and reports removed modules', async () => {
+    // GIVEN every module applied at c0, and a module that no longer exists
+    for (const [account, module] of [
+      ['dev', 'dev/us-east-1/app'],
+      ['dev', 'dev/us-east-1/network'],
+      ['staging', 'staging/us-east-1/app'],
+      ['staging', 'staging/us-east-1/network'],
+      ['prod', 'prod/eu-west-1/app'],
+      ['prod', 'prod/eu-west-1/network'],
+      ['prod', 'prod/eu-west-1/gone'],
+    ] as const) {
+      await store.recordApplied({ repository: 'acme/live', account, module, commit: c0, sequence: `2026-11-19T00:00:00.000Z#${c0}`, execution: 'e0' });
+    }
+    const run = await admitted();
+    const res = (await h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })) as TargetsResult;
+    expect(res.stages.map((s) => `${s.name}:${s.accounts.map((a) => a.modules.join(',')).join(';')}`)).toEqual(['dev:dev/us-east-1/app']);
+    expect(res.removed).toEqual([{ account: 'prod', module: 'prod/eu-west-1/gone', lastAppliedCommit: c0 }]);
+  });
+
+  it('fails when the run does not hold its branch', async () => {
+    const run = await admitted();
+    await store.releaseLock('acme/live', 'main', 'e1');
+    await expect(h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })).rejects.toThrow(LockLostError);
+  });
+});
+
+describe('record-account', () => {
+  const account = () => accountItem(config, config.accounts[0]!, ['dev/us-east-1/app', 'dev/us-east-1/network']);
+  const source = () => ({ repository: 'https://github.com/acme/live.git', commit: c1, ref: 'refs/heads/main' });
+  const result = (module: string, status: 'applied' | 'failed' | 'skipped' | 'planned', phase: 'plan' | 'plan-and-apply' = 'plan-and-apply') => ({
+    module,
+    account: 'dev',
+    commit: c1,
+    phase,
+    status,
+    startedAt: '2026-11-20T10:01:00.000Z',
+    finishedAt: '2026-11-20T10:02:00.000Z',
+    ...(status === 'failed' ? { error: 'terraform apply exited with code 1' } : {}),
+    ...(status === 'planned' ? { planSha256: 'a'.repeat(64), plan: { add: 1, change: 0, destroy: 0, deleted: [], replaced: [] } } : {}),
+  });
+
+  it('records module results and moves applied targets to the commit', async () => {
+    await admitted();
+    h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied'));
+    h.artifacts.writeResult('e1', result('dev/us-east-1/network', 'applied'));
+    const out = (await h.handler({ action: 'record-account', phase: 'plan-and-apply', ok: true, account: account(), source: source(), execution: 'e1', task: { taskArn: 't' } })) as AccountOutcome;
+    expect(out).toEqual({ account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }, { path: 'dev/us-east-1/network', status: 'applied' }] });
+    expect((await store.getApplied('acme/live', 'dev', 'dev/us-east-1/app'))?.commit).toBe(c1);
+    const detail = await store.getRun('e1');
+    expect(detail?.modules.map((m) => `${m.module}:${m.status}`)).toEqual(['dev/us-east-1/app:applied', 'dev/us-east-1/network:applied']);
+    expect(detail?.run.accounts.dev?.ok).toBe(true);
+  });
+
+  it('reports a failed task with the failed module and its cause; applied siblings still move forward', async () => {
+    await admitted();
+    h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied'));
+    h.artifacts.writeResult('e1', result('dev/us-east-1/network', 'failed'));
+    const out = (await h.handler({
+      action: 'record-account',
+      phase: 'plan-and-apply',
+      ok: false,
+      account: account(),
+      source: source(),
+      execution: 'e1',
+      error: { Error: 'States.TaskFailed', Cause: taskFailure(1) },
+    })) as AccountOutcome;
+    expect(out.ok).toBe(false);
+    expect(out.reason).toBe('the runner task failed (States.TaskFailed: exit code 1); dev/us-east-1/network failed: terraform apply exited with code 1');
+    expect((await store.getApplied('acme/live', 'dev', 'dev/us-east-1/app'))?.commit).toBe(c1);
+    expect(await store.getApplied('acme/live', 'dev', 'dev/us-east-1/network')).toBeUndefined();
+  });
+
+  it('counts a module without a result for this phase as not run, even when the task said ok', async () => {
+    await admitted();
+    // a plan-phase result left in place: the key has no phase
+    h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'planned', 'plan'));
+    const out = (await h.handler({ action: 'record-account', phase: 'plan-and-apply', ok: true, account: account(), source: source(), execution: 'e1' })) as AccountOutcome;
+    expect(out.ok).toBe(false);
+    expect(out.modules.map((m) => m.status)).toEqual(['not-run', 'not-run']);
+    expect(out.reason).toMatch(/dev\/us-east-1\/app not-run: no result was written/);
+  });
+
+  it('fails when the run is unknown', async () => {
+    await expect(h.handler({ action: 'record-account', phase: 'plan', ok: true, account: account(), source: source(), execution: 'ghost' })).rejects.toThrow(/run ghost is not in the run table/);
+  });
+});
+
+describe('classify-failure', () => {
+  const acc = () => accountItem(config, config.accounts[0]!, ['dev/us-east-1/app']);
+  it.each([
+    ['an infrastructure failure (exit 4)', taskFailure(4), 0, true, 30],
+    ['an infrastructure failure on the second attempt', taskFailure(4), 1, true, 60],
+    ['a task that never started', taskFailure(undefined, { StopCode: 'TaskFailedToStart', StoppedReason: 'CannotPullContainerError: pull access denied' }), 0, true, 30],
+  ])('retries %s', (_n, cause, attempt, retry, delay) => {
+    const res = classifyFailure({ action: 'classify-failure', account: acc(), attempt, error: { Error: 'States.TaskFailed', Cause: cause } });
+    expect(res).toMatchObject({ retry, delaySeconds: delay });
+  });
+
+  it('reads the camelCase spelling of the task description too', () => {
+    const cause = JSON.stringify({ containers: [{ name: 'runner', exitCode: 4 }] });
+    expect(classifyFailure({ action: 'classify-failure', account: acc(), attempt: 0, error: { Error: 'States.TaskFailed', Cause: cause } })).toMatchObject({ retry: true, exitCode: 4 });
+  });
+
+  it.each([
+    ['a terraform failure (exit 1)', 'States.TaskFailed', taskFailure(1), 1],
+    ['a refusal (exit 3)', 'States.TaskFailed', taskFailure(3), 3],
+    ['a timeout', 'States.Timeout', undefined, null],
+  ])('never retries %s', (_n, error, cause, exitCode) => {
+    const res = classifyFailure({ action: 'classify-failure', account: acc(), attempt: 0, error: { Error: error, Cause: cause } });
+    expect(res).toMatchObject({ retry: false, delaySeconds: 0, exitCode });
+  });
+
+  it('gives up after three attempts', () => {
+    const res = classifyFailure({ action: 'classify-failure', account: acc(), attempt: 2, error: { Error: 'States.TaskFailed', Cause: taskFailure(4) } });
+    expect(res.retry).toBe(false);
+    expect(res.reason).toMatch(/gave up after 3 attempts/);
+  });
+});
+
+describe('stage-complete', () => {
+  const stage = (): StageItem => ({
+    name: 'prod',
+    concurrency: 2,
+    approval: { required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 3600 },
+    accounts: [accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'])],
+  });
+
+  it('hands the apply items the hashes of the plans just made', async () => {
+    const run = await admitted();
+    const results: AccountOutcome[] = [
+      {
+        account: 'prod',
+        ok: true,
+        phase: 'plan',
+        modules: [
+          { path: 'prod/eu-west-1/app', status: 'planned', planSha256: '1'.repeat(64) },
+          { path: 'prod/eu-west-1/network', status: 'planned', planSha256: '2'.repeat(64) },
+        ],
+      },
+    ];
+    const res = (await h.handler({ action: 'stage-complete', phase: 'plan', stage: stage(), results, execution: 'e1', run })) as { failed: boolean; applyItems: { approvedPlans?: Record<string, string> }[] };
+    expect(res.failed).toBe(false);
+    expect(res.applyItems[0]!.approvedPlans).toEqual({ 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) });
+    expect((await store.getRunRecord('e1'))?.currentStage).toBe('prod');
+  });
+
+  it('fails the stage naming the account, the module and the cause', async () => {
+    const run = await admitted();
+    const results: AccountOutcome[] = [
+      { account: 'prod', ok: false, phase: 'plan', modules: [{ path: 'prod/eu-west-1/app', status: 'failed' }], reason: 'prod/eu-west-1/app failed: terraform plan exited with code 1' },
+    ];
+    const res = (await h.handler({ action: 'stage-complete', phase: 'plan', stage: stage(), results, execution: 'e1', run })) as { failed: boolean; reason: string; failedAccounts: string[] };
+    expect(res).toMatchObject({ failed: true, failedAccounts: ['prod'] });
+    expect(res.reason).toBe('stage prod plan failed: account prod (prod/eu-west-1/app failed): prod/eu-west-1/app failed: terraform plan exited with code 1');
+  });
+
+  it('fails the stage when an account has no outcome', async () => {
+    const run = await admitted();
+    const res = (await h.handler({ action: 'stage-complete', phase: 'apply', stage: stage(), results: [], execution: 'e1', run })) as { failed: boolean; reason: string };
+    expect(res.failed).toBe(true);
+    expect(res.reason).toMatch(/account prod: no outcome was recorded/);
+  });
+});
+
+describe('finish', () => {
+  it('records the failure, releases the branch and notifies with the failed module and the replay command', async () => {
+    // GIVEN an admitted run whose dev account failed
+    await admitted();
+    await store.setAccountOutcome('e1', { account: 'dev', ok: false, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'failed' }], reason: 'terraform apply exited with code 1' });
+    const state = { ...input(), error: { Error: 'StageFailed', Cause: 'stage dev failed: account dev (dev/us-east-1/app failed): terraform apply exited with code 1' } };
+    // WHEN finish runs
+    const res = await h.handler({ action: 'finish', status: 'FAILED', input: state, executionId: executionId('e1'), executionName: 'e1' });
+    // THEN
+    expect(res).toEqual({ status: 'FAILED', reason: 'stage dev failed: account dev (dev/us-east-1/app failed): terraform apply exited with code 1' });
+    expect(await store.getRunRecord('e1')).toMatchObject({ status: 'FAILED' });
+    expect((await store.getLock('acme/live', 'main')).holder).toBeUndefined();
+    expect(await store.listQueue('acme/live', 'main')).toEqual([]);
+    expect(h.published).toHaveLength(1);
+    expect(h.published[0]!.subject).toBe(`tfstep: FAILED acme/live main ${c1.slice(0, 7)}`);
+    expect(h.published[0]!.text).toContain('account dev, module dev/us-east-1/app: failed');
+    expect(h.published[0]!.text).toContain('replay: tfstep replay e1');
+    expect(h.published[0]!.attributes).toMatchObject({ status: 'FAILED', repository: 'acme/live' });
+  });
+
+  it('reads a Lambda error cause and reports an invalid input run without a record', async () => {
+    const state = { source: 'nope', error: { Error: 'InvalidRequestError', Cause: JSON.stringify({ errorType: 'InvalidRequestError', errorMessage: 'the execution input is not a tfstep push event' }) } };
+    const res = await h.handler({ action: 'finish', status: 'FAILED', input: state, executionId: executionId('x'), executionName: 'x' });
+    expect(res).toEqual({ status: 'FAILED', reason: 'InvalidRequestError: the execution input is not a tfstep push event' });
+    expect(h.published[0]!.text).toContain('replay: tfstep replay x');
+  });
+
+  it('says what succeeded and expired runs did', async () => {
+    await admitted();
+    await store.setAccountOutcome('e1', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }] });
+    expect(await h.handler({ action: 'finish', status: 'SUCCEEDED', input: input(), executionId: executionId('e1'), executionName: 'e1' })).toEqual({ status: 'SUCCEEDED', reason: 'applied 1 module(s) in dev' });
+    expect(h.published[0]!.text).not.toContain('replay');
+    const expired = await h.handler({ action: 'finish', status: 'EXPIRED', input: { ...input(), current: { stage: { name: 'prod' } } }, executionId: executionId('e9'), executionName: 'e9' });
+    expect(expired).toEqual({ status: 'EXPIRED', reason: 'the approval for stage prod expired; nothing was applied there' });
+  });
+
+  it('still finishes when the notification cannot be sent', async () => {
+    await admitted();
+    h.deps.notifier.publish = () => Promise.reject(new Error('SNS down'));
+    await expect(h.handler({ action: 'finish', status: 'SUCCEEDED', input: input(), executionId: executionId('e1'), executionName: 'e1' })).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect((await store.getLock('acme/live', 'main')).holder).toBeUndefined();
+  });
+});
+
+describe('handler', () => {
+  it('fails when the payload is not a known action, saying what was wrong', async () => {
+    await expect(h.handler({ action: 'launch' })).rejects.toThrow(InvalidRequestError);
+    await expect(h.handler({ action: 'launch' })).rejects.toThrow(/action "launch" is invalid.*expected one of admit, targets/);
+    await expect(h.handler({ action: 'classify-failure', attempt: -1 })).rejects.toThrow(/account|attempt/);
+  });
+});
