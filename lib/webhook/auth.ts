@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { AuthenticationError } from './errors';
+import { AuthenticationError, WebhookSecretError } from './errors';
 import type { SecretProvider, SecretStage } from './types';
 
 type Verify = (secret: string, payload: string, signature: string) => Promise<boolean>;
@@ -39,6 +39,8 @@ async function matchSecret(secrets: SecretProvider, check: (secret: string) => P
       if (await check(secret)) return stage;
     }
   }
+  // Every delivery would be refused with 401, which looks like the git host's fault: say it is ours.
+  if (tried.size === 0) throw new WebhookSecretError('the webhook secret has no value (empty SecretString); set it in Secrets Manager');
   return undefined;
 }
 

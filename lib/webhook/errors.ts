@@ -89,3 +89,11 @@ export class PublishError extends TfstepError {
     this.name = 'PublishError';
   }
 }
+
+/** The webhook secret cannot be used (no value). A 500: every delivery would otherwise be a 401. */
+export class WebhookSecretError extends TfstepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WebhookSecretError';
+  }
+}

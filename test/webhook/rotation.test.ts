@@ -130,6 +130,19 @@ describe('webhook secret rotation', () => {
     expect(calls('AWSCURRENT')).toBe(1);
   });
 
+  it('fails with 500 and says why when the secret is empty', async () => {
+    // GIVEN a secret created without a value
+    stages({ current: '' });
+    const deps = depsWith(movableClock());
+
+    // WHEN a push arrives
+    const response = await handleWebhook(githubRequest(fixtureText('github-push.json')), deps);
+
+    // THEN it answers 500, not 401, and the log tells the operator
+    expect(response.statusCode).toBe(500);
+    expect(deps.logger.entries.find((e) => e.level === 'error')?.fields).toMatchObject({ error: { name: 'WebhookSecretError', message: expect.stringContaining('webhook secret has no value') } });
+  });
+
   it('fails with 500 when Secrets Manager cannot be reached', async () => {
     // GIVEN Secrets Manager failing
     secretsManager.on(GetSecretValueCommand).rejects(new Error('connect ETIMEDOUT'));
