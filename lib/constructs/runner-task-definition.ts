@@ -1,4 +1,5 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,6 +15,25 @@ const FARGATE_MEMORY_MIB: Readonly<Record<number, { min: number; max: number; st
   8192: { min: 16384, max: 61440, step: 4096 },
   16384: { min: 32768, max: 122880, step: 8192 },
 };
+
+/** A private ECR image reference: `<account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag|@sha256:...]`. */
+const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._/-]+)(?::([\w.-]+)|@(sha256:[0-9a-f]{64}))?$/;
+
+/**
+ * The container image. A private ECR image is referenced as a repository so the execution role
+ * gets pull permission on exactly that repository; anything else is pulled as a public image.
+ */
+function containerImage(scope: Construct, image: string): { image: ecs.ContainerImage; ecr: boolean } {
+  const m = ECR_IMAGE.exec(image);
+  if (!m) return { image: ecs.ContainerImage.fromRegistry(image), ecr: false };
+  const [, account, region, name, tag, digest] = m;
+  const partition = Stack.of(scope).partition;
+  const repository = ecr.Repository.fromRepositoryAttributes(scope, 'Repository', {
+    repositoryArn: `arn:${partition}:ecr:${region}:${account}:repository/${name}`,
+    repositoryName: name!,
+  });
+  return { image: ecs.ContainerImage.fromEcrRepository(repository, digest ?? tag ?? 'latest'), ecr: true };
+}
 
 /** Props of {@link RunnerTaskDefinition}. */
 export interface RunnerTaskDefinitionProps {
@@ -74,15 +94,22 @@ export class RunnerTaskDefinition extends Construct {
       runtimePlatform: { cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       volumes: [{ name: 'scratch' }],
     });
+    const image = containerImage(this, props.image);
     this.container = this.taskDefinition.addContainer('Runner', {
       containerName: props.containerName,
-      image: ecs.ContainerImage.fromRegistry(props.image),
+      image: image.image,
       essential: true,
       readonlyRootFilesystem: true,
       // The runner reads its policy location from the image's ENTRYPOINT; no command is set here
       // because the runner refuses any extra argument.
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'runner'}),
     });
+    if (image.ecr) {
+      Validations.of(props.executionRole).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited to the runner repository.',
+      });
+    }
     this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'scratch', readOnly: false });
   }
 }

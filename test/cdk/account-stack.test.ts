@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml';
 import type { TfstepApp } from '../../lib/app';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
-import { buildExampleApp, EXAMPLE_CONFIG, statementsOf, type Statement } from './support';
+import { buildExampleApp, EXAMPLE_CONFIG, render, statementsOf, type Statement } from './support';
 
 const REGION = 'us-east-1';
 const CENTRAL = '999999999999';
@@ -230,6 +230,24 @@ describe('account stack', () => {
       // The parameter's Ref is its name, which starts with "/".
       expect(read.flatMap((s) => s.Resource)).toEqual([`arn:aws:ssm:${REGION}:${DEV}:parameter<${paramId}>`]);
     }
+  });
+
+  it('lets the execution role pull a private ECR runner image, and only that repository', () => {
+    // GIVEN a runner image pinned by digest in a private ECR repository of the central account
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const file = writeConfig((doc) => {
+      doc.runner = { ...(doc.runner as object), image: `${CENTRAL}.dkr.ecr.${REGION}.amazonaws.com/tfstep/runner@${digest}` };
+    });
+    // WHEN
+    const dev = Template.fromStack(buildExampleApp({}, file).accounts.get('dev')!);
+    // THEN the task definition pulls that digest
+    const taskDefinition = Object.values(dev.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: names.planTaskFamily(REGION) } }))[0]!;
+    const [container] = taskDefinition.Properties.ContainerDefinitions as { Image: unknown }[];
+    expect(render(container!.Image)).toBe(`${CENTRAL}.dkr.ecr.${REGION}.<AWS::URLSuffix>/tfstep/runner@${digest}`);
+    // AND the execution role may pull from that repository only
+    const executionRole = Object.keys(dev.findResources('AWS::IAM::Role', { Properties: { Description: Match.stringLikeRegexp('task execution') } }))[0]!;
+    const pulls = inlineStatements(dev, executionRole).filter((s) => s.Action.includes('ecr:BatchGetImage'));
+    expect(pulls.flatMap((s) => s.Resource)).toEqual([`arn:aws:ecr:${REGION}:${CENTRAL}:repository/tfstep/runner`]);
   });
 
   it('fails when two accounts share one account id', () => {
