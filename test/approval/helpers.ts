@@ -11,7 +11,7 @@ import { createApprovalRequestHandler, type ApprovalRequestDeps } from '../../li
 import { StaticKeyProvider } from '../../lib/approval/signing';
 import { ApprovalStore } from '../../lib/approval/store';
 import { SfnTaskTokenSender } from '../../lib/approval/task-token';
-import type { Clock } from '../../lib/approval/types';
+import type { Clock, Logger } from '../../lib/approval/types';
 import { artifactKeys } from '../../lib/domain/runner-contract';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'approval');
@@ -39,7 +39,6 @@ export interface Dynalite {
 
 /** Starts dynalite on loopback and creates the run table. */
 export async function startDynalite(): Promise<Dynalite> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const server = require('dynalite')({ createTableMs: 0 }) as import('node:net').Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -164,4 +163,15 @@ export async function clearTable(doc: DynamoDBDocumentClient): Promise<void> {
   for (const item of await scanTable(doc)) {
     await doc.send(new DeleteCommand({ TableName: TABLE, Key: { pk: item.pk, sk: item.sk } }));
   }
+}
+
+/** A logger that keeps its entries, to check what was (not) logged. */
+export function captureLogger(): Logger & { entries: { level: string; message: string; fields: unknown }[] } {
+  const entries: { level: string; message: string; fields: unknown }[] = [];
+  return {
+    entries,
+    info: (message, fields) => entries.push({ level: 'info', message, fields }),
+    warn: (message, fields) => entries.push({ level: 'warn', message, fields }),
+    error: (message, fields) => entries.push({ level: 'error', message, fields }),
+  };
 }
