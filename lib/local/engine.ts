@@ -1,0 +1,303 @@
+/**
+ * The local engine: the real pipeline definition run in-process by aws-local-stepfunctions,
+ * with a local handler for every Task state built from its `Resource` and `Parameters`:
+ *
+ * - `lambda:invoke` of a known function ARN calls that function in-process and wraps its answer
+ *   as Lambda's integration does (`{ Payload }`);
+ * - `lambda:invoke.waitForTaskToken` issues a fresh local task token, calls the function with it,
+ *   then waits until the token is settled through {@link LocalTaskTokens} or the timeout passes;
+ * - `ecs:runTask.sync` hands the RunTask parameters to a {@link LocalTaskRunner} (the runner as
+ *   a child process).
+ *
+ * Any other resource, or a function ARN nobody serves, fails at construction, naming the state,
+ * so a definition the local mode cannot run never passes silently.
+ */
+import './polyfills';
+import { randomUUID } from 'node:crypto';
+import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { adaptForLocalEngine, collectRetryStates, collectTaskStates, collectWaitStates, compileTimeoutResolver, type JsonObject } from './definition';
+import { LocalEngineError, StatesError } from './errors';
+import type { LocalTaskTokens } from './task-tokens';
+
+/** One function the state machine invokes, served in-process. */
+export type LocalFunction = (payload: unknown) => Promise<unknown>;
+
+/** What a local ECS task run is told besides the RunTask parameters. */
+export interface LocalTaskContext {
+  stateName: string;
+  executionName: string;
+  /** Stops the task (the execution was stopped). */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs `ecs:runTask.sync` tasks locally. Resolves with an ECS-like task description when the
+ * container exits 0; rejects with a {@link StatesError} (`States.TaskFailed`, Cause = the task
+ * description as JSON) otherwise, as the `.sync` integration does.
+ */
+export interface LocalTaskRunner {
+  runTask(parameters: JsonObject, ctx: LocalTaskContext): Promise<JsonObject>;
+}
+
+/** One event of the execution history, as the engine logs it. */
+export interface HistoryEvent {
+  type: string;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+/** How an execution ended. */
+export interface LocalExecutionResult {
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+  output?: unknown;
+  /** The Fail state's (or the failing state's) error name. */
+  error?: string;
+  cause?: string;
+}
+
+/** A started execution. */
+export interface LocalExecution {
+  executionId: string;
+  name: string;
+  startedAt: Date;
+  /** The history so far; complete once `done` has settled. */
+  readonly events: HistoryEvent[];
+  done: Promise<LocalExecutionResult>;
+  stop(): void;
+}
+
+/** Options of {@link LocalEngine}. */
+export interface LocalEngineOptions {
+  /** The rendered definition (see renderLocalDefinition). */
+  definition: JsonObject;
+  /** Function ARN -> the function served in-process. */
+  functions: Readonly<Record<string, LocalFunction>>;
+  tokens: LocalTaskTokens;
+  runner: LocalTaskRunner;
+  /** Every Wait state pauses this long, so queue polls and retry waits do not stall. @default 200 */
+  waitMs?: number;
+  /** Every Retry waits this long between attempts. @default 100 */
+  retryMs?: number;
+  /** The state machine ARN the execution ARNs derive from. */
+  stateMachineArn?: string;
+  /** Called with each history event as it happens. */
+  onEvent?: (event: HistoryEvent) => void;
+}
+
+type Handler = (input: unknown, ctx: { executionName: string; signal: AbortSignal }) => Promise<unknown>;
+
+const LAMBDA_INVOKE = /^arn:[a-z-]+:states:::lambda:invoke$/;
+const LAMBDA_WAIT = /^arn:[a-z-]+:states:::lambda:invoke\.waitForTaskToken$/;
+const ECS_SYNC = /^arn:[a-z-]+:states:::ecs:runTask\.sync$/;
+/** The token the engine itself would pass; local waits never use it. */
+const ENGINE_STATIC_TOKEN = 'local-engine-static-token';
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A function's thrown error as the Lambda integration reports it: Error = errorType. */
+function asLambdaError(e: unknown): Error {
+  if (e instanceof StatesError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const errorType = err.name && err.name !== 'Error' ? err.name : 'Error';
+  return new StatesError(errorType, JSON.stringify({ errorType, errorMessage: err.message }));
+}
+
+/** Where the task token goes in the Payload: the key whose template is `$$.Task.Token`. */
+function tokenKeyOf(name: string, parameters: unknown): string {
+  const payload = isObject(parameters) ? parameters.Payload : undefined;
+  if (isObject(payload)) {
+    for (const [k, v] of Object.entries(payload)) if (k.endsWith('.$') && v === '$$.Task.Token') return k.slice(0, -2);
+  }
+  throw new LocalEngineError(`state ${name}: a .waitForTaskToken task must pass "$$.Task.Token" in its Payload`);
+}
+
+/** Runs the pipeline definition locally; see the file comment. */
+export class LocalEngine {
+  private readonly machine: StateMachine;
+  private readonly handlers = new Map<string, Handler>();
+  private readonly runOverrides: NonNullable<RunOptions['overrides']>;
+  private readonly stateMachineArn: string;
+  private readonly running = new Set<{ controller: AbortController }>();
+
+  /** @throws LocalEngineError naming the first state the local mode cannot run */
+  constructor(private readonly opts: LocalEngineOptions) {
+    const definition = opts.definition;
+    for (const { name, state, within } of collectTaskStates(definition)) {
+      if (this.handlers.has(name)) {
+        // Local handlers are keyed by state name; two states of one name could not be told apart.
+        throw new LocalEngineError(
+          `state ${name}${within.length ? ` (in ${within.join(' > ')})` : ''}: another Task state has the same name; the local engine needs unique Task state names`,
+        );
+      }
+      this.handlers.set(name, this.buildHandler(name, state));
+    }
+    this.stateMachineArn = opts.stateMachineArn ?? 'arn:aws:states:us-east-1:000000000000:stateMachine:tfstep-pipeline';
+    this.machine = new StateMachine(adaptForLocalEngine(definition) as unknown as StateMachineDefinition, {
+      validationOptions: { checkArn: false, checkPaths: true },
+    });
+    const waitMs = opts.waitMs ?? 200;
+    const retryMs = opts.retryMs ?? 100;
+    this.runOverrides = {
+      waitTimeOverrides: Object.fromEntries(collectWaitStates(definition).map((n) => [n, waitMs])),
+      retryIntervalOverrides: Object.fromEntries(collectRetryStates(definition).map((n) => [n, retryMs])),
+    };
+  }
+
+  /** Names of the Task states with a local handler (all of them). */
+  get taskStates(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  private buildHandler(name: string, state: JsonObject): Handler {
+    const resource = state.Resource;
+    if (typeof resource !== 'string') throw new LocalEngineError(`state ${name}: Task without a Resource`);
+    const params = state.Parameters;
+    const timeoutOf = compileTimeoutResolver(state);
+    if (typeof state.TimeoutSecondsPath === 'string' && !timeoutOf && !ECS_SYNC.test(resource)) {
+      throw new LocalEngineError(
+        `state ${name}: cannot find TimeoutSecondsPath ${state.TimeoutSecondsPath} in its Parameters, so the local mode cannot enforce it`,
+      );
+    }
+    if (LAMBDA_INVOKE.test(resource) || LAMBDA_WAIT.test(resource)) {
+      const fnArn = isObject(params) ? params.FunctionName : undefined;
+      if (typeof fnArn !== 'string')
+        throw new LocalEngineError(`state ${name}: resource ${resource} needs a literal Parameters.FunctionName in the local mode`);
+      const fn = this.opts.functions[fnArn];
+      if (!fn) {
+        throw new LocalEngineError(
+          `state ${name}: resource ${resource} invokes ${fnArn}, which the local mode does not serve (it serves ${Object.keys(this.opts.functions).join(', ') || 'nothing'})`,
+        );
+      }
+      if (LAMBDA_INVOKE.test(resource)) {
+        return async (input) => {
+          const payload = isObject(input) ? input.Payload : undefined;
+          try {
+            return {
+              ExecutedVersion: '$LATEST',
+              StatusCode: 200,
+              Payload: await fn(payload),
+            };
+          } catch (e) {
+            throw asLambdaError(e);
+          }
+        };
+      }
+      const tokenKey = tokenKeyOf(name, params);
+      const staticTimeout = typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined;
+      return async (input, ctx) => {
+        const payload = isObject(input) && isObject(input.Payload) ? input.Payload : {};
+        const timeoutSeconds = timeoutOf?.(input) ?? staticTimeout ?? 365 * 24 * 3600;
+        const token = this.opts.tokens.issue();
+        // Waiting starts before the function runs: an answer may arrive before it returns.
+        const answer = this.opts.tokens.wait(token, timeoutSeconds * 1000, ctx.signal);
+        answer.catch(() => undefined);
+        try {
+          await fn({ ...payload, [tokenKey]: token });
+        } catch (e) {
+          this.opts.tokens.cancel(token);
+          throw asLambdaError(e);
+        }
+        return answer;
+      };
+    }
+    if (ECS_SYNC.test(resource)) {
+      return async (input, ctx) => {
+        if (!isObject(input)) throw new StatesError('States.Runtime', `state ${name}: RunTask parameters are not an object`);
+        return this.opts.runner.runTask(input, {
+          stateName: name,
+          executionName: ctx.executionName,
+          signal: ctx.signal,
+        });
+      };
+    }
+    throw new LocalEngineError(
+      `state ${name}: resource ${resource} is not supported by the local mode (supported: lambda:invoke, lambda:invoke.waitForTaskToken, ecs:runTask.sync)`,
+    );
+  }
+
+  /** The execution ARN of a name, as Step Functions forms it. */
+  executionArn(name: string): string {
+    return this.stateMachineArn.replace(':stateMachine:', ':execution:') + `:${name}`;
+  }
+
+  /**
+   * Starts an execution.
+   * @param name the execution name (unique per state machine, like in AWS)
+   */
+  start(input: unknown, name: string = randomUUID()): LocalExecution {
+    const executionId = this.executionArn(name);
+    const controller = new AbortController();
+    const entry = { controller };
+    this.running.add(entry);
+    const ctx = { executionName: name, signal: controller.signal };
+    const taskResourceLocalHandlers = Object.fromEntries([...this.handlers].map(([stateName, h]) => [stateName, (i: unknown) => h(i, ctx) as Promise<never>]));
+    const startedAt = new Date();
+    const run = this.machine.run(input as never, {
+      overrides: { ...this.runOverrides, taskResourceLocalHandlers },
+      context: {
+        Execution: {
+          Id: executionId,
+          Name: name,
+          StartTime: startedAt.toISOString(),
+          RoleArn: 'arn:aws:iam::000000000000:role/tfstep-local',
+        },
+        StateMachine: {
+          Id: this.stateMachineArn,
+          Name: this.stateMachineArn.split(':').pop(),
+        },
+        Task: { Token: ENGINE_STATIC_TOKEN },
+      },
+    });
+    controller.signal.addEventListener('abort', () => run.abort(), {
+      once: true,
+    });
+    const events: HistoryEvent[] = [];
+    const drained = (async () => {
+      for await (const event of run.eventLogs) {
+        const e = event as unknown as HistoryEvent;
+        events.push(e);
+        this.opts.onEvent?.(e);
+      }
+    })().catch(() => undefined);
+    const done = run.result.then(
+      (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),
+      (err: unknown): LocalExecutionResult => {
+        const e = err as Error & { cause?: unknown };
+        if (e.name === 'ExecutionAbortedError')
+          return {
+            status: 'ABORTED',
+            error: 'States.Aborted',
+            cause: 'the execution was stopped',
+          };
+        if (e.name === 'ExecutionTimeoutError')
+          return {
+            status: 'TIMED_OUT',
+            error: 'States.Timeout',
+            cause: 'the execution timed out',
+          };
+        const cause = e.cause instanceof Error ? e.cause : e;
+        return { status: 'FAILED', error: cause.name, cause: cause.message };
+      },
+    );
+    const finished = done.then(async (r) => {
+      await drained;
+      this.running.delete(entry);
+      return r;
+    });
+    return {
+      executionId,
+      name,
+      startedAt,
+      events,
+      done: finished,
+      stop: () => controller.abort(),
+    };
+  }
+
+  /** Stops every running execution (their waits reject, their runner children are killed). */
+  stopAll(): void {
+    for (const { controller } of this.running) controller.abort();
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * `tfstep local run`: one push of a local repository through the whole pipeline, with progress
+ * on the terminal, approvals at the prompt (or automatic), and a final report.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { formatPlanLine } from '../domain/plan-summary';
+import { loadConfig } from '../config/loader';
+import type { Config } from '../config/schema';
+import { RunStore } from '../store/run-store';
+import { LocalModeError } from './errors';
+import { repositoryRoot } from './git';
+import { jsonReport, ProgressView, type RunReport } from './progress';
+import { buildLocalPush } from './push';
+import { LocalPipeline, type LocalApprovalRequest, type LocalRunResult } from './session';
+import { DEFAULT_STATE_DIR, openLocalStore } from './store';
+
+/** How approvals are answered in a local run. */
+export type ApproveMode = 'prompt' | 'auto' | 'reject';
+
+/** Streams a local command talks to; the process's by default. */
+export interface LocalIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+/** Options of {@link localRun}. */
+export interface LocalRunOptions {
+  configFile: string;
+  repoDir: string;
+  ref?: string;
+  sha?: string;
+  repository?: string;
+  approve?: ApproveMode;
+  stateDir?: string;
+  json?: boolean;
+  /** The runner's environment (PATH decides terraform or its test double). @default process.env */
+  env?: NodeJS.ProcessEnv;
+  io?: Partial<LocalIo>;
+  /** Wait states' local pause in ms. */
+  waitMs?: number;
+}
+
+/** What a finished local run hands back. */
+export interface LocalRunOutcome {
+  exitCode: number;
+  result: LocalRunResult;
+}
+
+function ioOf(io: Partial<LocalIo> | undefined): LocalIo {
+  return { stdout: io?.stdout ?? process.stdout, stderr: io?.stderr ?? process.stderr, stdin: io?.stdin ?? process.stdin };
+}
+
+/** Whether a binary is on a PATH. */
+export function onPath(bin: string, pathVar: string | undefined): boolean {
+  return (pathVar ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, bin)));
+}
+
+/** Says once that the terraform test double stands in for terraform, when it does. */
+export function testDoubleNotice(config: Config, env: NodeJS.ProcessEnv): string | undefined {
+  if (config.runner.tool !== 'terraform' || onPath('terraform', env.PATH)) return undefined;
+  return 'terraform is not on PATH: the runner uses the terraform TEST DOUBLE (test/doubles/terraform); nothing real is planned or applied';
+}
+
+/** The last `n` lines of a file, or a note that it is missing. */
+export function tailOf(file: string | undefined, n = 15): string[] {
+  if (!file || !existsSync(file)) return ['(no runner log)'];
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  return lines.slice(-n);
+}
+
+/** The approval as the prompt shows it. */
+export function approvalSummary(request: LocalApprovalRequest): string[] {
+  const a = request.approval;
+  const lines = [`Approval needed: stage ${a.stage} of ${a.push.repository} at ${a.push.commit.slice(0, 12)} (${a.push.message.split('\n')[0] ?? ''})`];
+  for (const account of a.summaries) {
+    lines.push(`  account ${account.account} (${account.accountId}, ${account.region})`);
+    for (const m of account.modules) {
+      lines.push(`    ${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}`);
+      for (const d of m.plan?.deleted ?? []) lines.push(`      DESTROY  ${d}`);
+      for (const r of m.plan?.replaced ?? []) lines.push(`      REPLACE  ${r}`);
+    }
+  }
+  return lines;
+}
+
+/**
+ * Answers approvals as `mode` says. `prompt` asks on the terminal which approver decides,
+ * approve or reject, and a comment.
+ */
+export function approvalResponder(
+  mode: ApproveMode,
+  pipeline: () => LocalPipeline,
+  io: LocalIo,
+  view: () => ProgressView | undefined = () => undefined,
+): (request: LocalApprovalRequest) => void {
+  let queue = Promise.resolve();
+  return (request) => {
+    queue = queue.then(async () => {
+      const p = pipeline();
+      try {
+        if (mode === 'auto') {
+          await p.decide(request.approvalId, 'auto', 'approve', 'approved automatically (tfstep local --approve auto)');
+          return;
+        }
+        if (mode === 'reject') {
+          await p.decide(request.approvalId, 'auto', 'reject', 'rejected automatically (tfstep local --approve reject)');
+          return;
+        }
+        view()?.pause();
+        await promptDecision(request, p, io);
+      } catch (e) {
+        io.stderr.write(`tfstep: could not answer approval ${request.approvalId}: ${(e as Error).message}\n`);
+      } finally {
+        view()?.resume();
+      }
+    });
+  };
+}
+
+async function promptDecision(request: LocalApprovalRequest, pipeline: LocalPipeline, io: LocalIo): Promise<void> {
+  const out = io.stdout;
+  out.write(`\n${approvalSummary(request).join('\n')}\n`);
+  const approvers = request.approval.approvers;
+  const pusher = request.approval.pusher.toLowerCase();
+  const fallback = Math.max(0, approvers.findIndex((a) => a.toLowerCase() !== pusher && a.toLowerCase().split('@')[0] !== pusher));
+  const rl = createInterface({ input: io.stdin, output: out, terminal: Boolean(io.stdin.isTTY && out.isTTY) });
+  try {
+    for (;;) {
+      out.write(`Approvers: ${approvers.map((a, i) => `[${i + 1}] ${a}`).join('  ')}\n`);
+      const who = (await rl.question(`Decide as approver number [${fallback + 1}]: `)).trim();
+      const index = who === '' ? fallback : Number(who) - 1;
+      const approver = approvers[index];
+      if (!approver) {
+        out.write(`  expected a number from 1 to ${approvers.length}\n`);
+        continue;
+      }
+      const answer = (await rl.question('Approve or reject? [approve/reject]: ')).trim().toLowerCase();
+      const decision = answer === 'approve' || answer === 'a' || answer === 'yes' || answer === 'y' ? 'approve' : answer === 'reject' || answer === 'r' || answer === 'no' || answer === 'n' ? 'reject' : undefined;
+      if (!decision) {
+        out.write('  expected approve or reject\n');
+        continue;
+      }
+      const comment = (await rl.question('Comment (optional): ')).trim();
+      try {
+        const result = await pipeline.decide(request.approvalId, approver, decision, comment);
+        out.write(`  ${result.outcome === 'recorded' ? `recorded; ${result.remaining} more approval(s) needed` : result.outcome}\n\n`);
+        if (result.outcome !== 'recorded') return;
+      } catch (e) {
+        out.write(`  not accepted: ${(e as Error).message}\n`);
+      }
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+/** One line per account that failed, with the end of its runner log. */
+export function failureDetails(report: RunReport): string[] {
+  const lines: string[] = [];
+  for (const s of report.stages) {
+    for (const a of s.accounts.filter((x) => x.status === 'failed')) {
+      lines.push(`account ${a.name} (stage ${s.name}) failed${a.reason ? `: ${a.reason}` : ''}`);
+      if (a.logFile) lines.push(`  log: ${a.logFile}`);
+      for (const l of tailOf(a.logFile)) lines.push(`  | ${l}`);
+    }
+  }
+  return lines;
+}
+
+/** The final lines of a run for humans. */
+export function summaryLines(result: LocalRunResult): string[] {
+  const r = result.report;
+  const lines = [`run ${r.executionName}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`];
+  for (const s of r.stages) {
+    for (const a of s.accounts) {
+      for (const m of a.modules) lines.push(`  ${s.name}/${a.name}  ${m.path}: ${m.status}${m.plan ? `  ${formatPlanLine(m.plan)}` : ''}`);
+    }
+  }
+  if (result.status === 'FAILED') lines.push(...failureDetails(r));
+  return lines;
+}
+
+/** The exit code of a run's status: 0 for success (and for a push another run carries), 1 otherwise. */
+export function exitCodeOf(status: LocalRunResult['status']): number {
+  return status === 'SUCCEEDED' || status === 'DUPLICATE' || status === 'SUPERSEDED' ? 0 : 1;
+}
+
+/** Waits for a run and reports it; shared by run, demo and replay. */
+export async function followRun(
+  pipeline: LocalPipeline,
+  start: () => ReturnType<LocalPipeline['start']>,
+  opts: { json?: boolean; io: LocalIo; onView?: (view: ProgressView) => void },
+): Promise<LocalRunOutcome> {
+  const run = start();
+  const out = opts.io.stdout;
+  let view: ProgressView | undefined;
+  if (!opts.json) {
+    view = new ProgressView(run.tracker, out);
+    opts.onView?.(view);
+    view.start();
+  }
+  const result = await run.done;
+  view?.stop();
+  if (opts.json) out.write(`${JSON.stringify(jsonReport(result.report), null, 2)}\n`);
+  else out.write(`${summaryLines(result).join('\n')}\n`);
+  if (opts.json && result.status === 'FAILED') opts.io.stderr.write(`${failureDetails(result.report).join('\n')}\n`);
+  return { exitCode: exitCodeOf(result.status), result };
+}
+
+/**
+ * Runs `tfstep local run`. Bad input (config, repository, ref, SHA) throws a TfstepError
+ * before anything runs.
+ */
+export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> {
+  const io = ioOf(opts.io);
+  const config = loadConfig(opts.configFile);
+  const root = await repositoryRoot(opts.repoDir);
+  const env = opts.env ?? process.env;
+  const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const store = await openLocalStore(stateDir);
+  try {
+    const pipelineRef: { p?: LocalPipeline } = {};
+    let view: ProgressView | undefined;
+    const { push, input, repository } = await buildLocalPush({ config, repoDir: root, ref: opts.ref, sha: opts.sha, repository: opts.repository, store: new RunStore(store.docClient, store.tableName) });
+    const notice = testDoubleNotice(config, env);
+    if (notice) io.stderr.write(`${notice}\n`);
+    const responder = approvalResponder(opts.approve ?? 'prompt', () => pipelineRef.p!, io, () => view);
+    const pipeline = await LocalPipeline.create({
+      config,
+      stateDir,
+      repoDir: root,
+      store,
+      env,
+      waitMs: opts.waitMs,
+      onApprovalRequested: responder,
+    });
+    pipelineRef.p = pipeline;
+    if (!opts.json) io.stdout.write(`push ${repository.fullName} ${push.branch} ${push.before.slice(0, 7)}..${push.after.slice(0, 7)}: ${push.changes.paths.length} changed path(s)\n`);
+    return await followRun(pipeline, () => pipeline.start(input), {
+      json: opts.json,
+      io,
+      onView: (v) => {
+        view = v;
+      },
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/** Refuses a `--approve` value that is not one of the modes. */
+export function parseApproveMode(value: string): ApproveMode {
+  if (value === 'prompt' || value === 'auto' || value === 'reject') return value;
+  throw new LocalModeError(`--approve ${JSON.stringify(value)} is not a mode; expected prompt, auto or reject`);
+}

@@ -1,0 +1,324 @@
+/**
+ * One local installation of tfstep: the real definition in the local engine, the real pipeline
+ * and approval functions in-process over the local run table, the runner as child processes.
+ * `tfstep local run`, `demo`, `serve` and `replay` all drive a {@link LocalPipeline}.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { createApprovalRequestHandler } from '../approval/request';
+import { decide, type DecideResult } from '../approval/decide';
+import { FunctionArtifactReader } from '../approval/artifacts';
+import { MemoryApprovalNotifier } from '../approval/notifier';
+import { StaticKeyProvider } from '../approval/signing';
+import { ApprovalStore } from '../approval/store';
+import { TaskFailedError } from '../approval/task-token';
+import type { ApprovalNotice, ApprovalView } from '../approval/types';
+import { waitForOutcome } from '../approval/wait';
+import type { Config } from '../config/schema';
+import type { PushEvent } from '../domain/push-event';
+import { createPipelineHandler, type PipelineLogger } from '../pipeline/handler';
+import { silentPipelineLogger } from '../pipeline/deps';
+import type { AccountOutcome, RunStatus, StageItem } from '../pipeline/contracts';
+import { GitRepoReader } from '../planning/repo-reader';
+import { RunStore } from '../store/run-store';
+import { localSubstitutions, renderLocalDefinition } from './definition';
+import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult } from './engine';
+import { RunTracker, type RunReport } from './progress';
+import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './runner-launcher';
+import type { LocalStore } from './store';
+import { LocalTaskTokens } from './task-tokens';
+
+/** An approval the local run waits for. */
+export interface LocalApprovalRequest {
+  approvalId: string;
+  executionName: string;
+  stage: string;
+  /** The approval as stored: approvers, pusher, plan summaries per account and module. */
+  approval: ApprovalView;
+}
+
+/** Options of {@link LocalPipeline.create}. */
+export interface LocalPipelineOptions {
+  config: Config;
+  stateDir: string;
+  /** The git repository the runner clones and the planner reads (a local path). */
+  repoDir: string;
+  store: LocalStore;
+  /** The runner's environment (PATH, HOME, test double variables). @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Base URL of the approval pages (`local serve`). @default http://127.0.0.1 */
+  approvalBaseUrl?: string;
+  /** Run the runner through tsx instead of the bundle (slower; for debugging the runner). */
+  noBundle?: boolean;
+  /** Every Wait state's local pause. @default 200 */
+  waitMs?: number;
+  /** Called when an execution waits for an approval. */
+  onApprovalRequested?: (request: LocalApprovalRequest) => void;
+  /** Each approval notice (one per approver), as email would carry it. */
+  onNotice?: (notice: ApprovalNotice) => void;
+  /** Each runner start and stop. */
+  onRunner?: (event: RunnerEvent) => void;
+  /** The pipeline function's logger. @default silent */
+  logger?: PipelineLogger;
+}
+
+/** How a local run ended. */
+export interface LocalRunResult {
+  status: RunStatus | 'ABORTED';
+  reason?: string;
+  execution: LocalExecutionResult;
+  report: RunReport;
+  events: HistoryEvent[];
+}
+
+/** A started local run. */
+export interface LocalRun {
+  executionId: string;
+  executionName: string;
+  tracker: RunTracker;
+  execution: LocalExecution;
+  done: Promise<LocalRunResult>;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The key approval links are signed with, kept in the state directory so links survive restarts. */
+function signingKey(stateDir: string): string {
+  const file = path.join(stateDir, 'approval-signing.key');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key.length >= 16) return key;
+  }
+  const key = randomBytes(32).toString('hex');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** A unique execution name, valid as the runner's artifacts prefix. */
+export function newExecutionName(commit: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `local-${stamp}-${commit.slice(0, 7)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The config as the local functions see it: the repository's first clone URL is the local
+ * repository, because the targets step hands `cloneUrls[0]` to the runner as its source.
+ */
+export function localConfig(config: Config, repoDir: string, fullName?: string): Config {
+  const target = fullName?.toLowerCase();
+  return {
+    ...config,
+    repositories: config.repositories.map((r) =>
+      target === undefined || r.fullName.toLowerCase() === target ? { ...r, cloneUrls: [repoDir, ...r.cloneUrls.filter((u) => u !== repoDir)] } : r,
+    ),
+  };
+}
+
+/** The local pipeline; see the file comment. */
+export class LocalPipeline {
+  readonly tokens = new LocalTaskTokens();
+  readonly runStore: RunStore;
+  readonly approvals: ApprovalStore;
+  private readonly trackers = new Map<string, RunTracker>();
+  private readonly running = new Set<string>();
+  private readonly followers = new Map<string, AbortController>();
+  private engine!: LocalEngine;
+
+  private constructor(
+    readonly opts: LocalPipelineOptions,
+    readonly config: Config,
+  ) {
+    this.runStore = new RunStore(opts.store.docClient, opts.store.tableName);
+    this.approvals = new ApprovalStore(opts.store.docClient, opts.store.tableName);
+  }
+
+  /** Builds the runner bundle (once), renders the definition and checks every Task state. */
+  static async create(opts: LocalPipelineOptions): Promise<LocalPipeline> {
+    const repoDir = path.resolve(opts.repoDir);
+    const pipeline = new LocalPipeline(opts, localConfig(opts.config, repoDir));
+    const bundle = opts.noBundle ? undefined : await ensureRunnerBundle(opts.stateDir);
+    pipeline.engine = pipeline.buildEngine(bundle, repoDir);
+    return pipeline;
+  }
+
+  private buildEngine(bundle: string | undefined, repoDir: string): LocalEngine {
+    const { opts, config } = this;
+    const subs = localSubstitutions(config.central.region, config.central.account);
+    const artifactsDir = path.join(path.resolve(opts.stateDir), 'artifacts');
+    const readArtifact = async (key: string): Promise<Buffer | undefined> => {
+      const file = path.join(artifactsDir, key);
+      if (!file.startsWith(artifactsDir + path.sep)) return undefined;
+      return readFile(file).catch(() => undefined);
+    };
+    const pipelineFn = createPipelineHandler({
+      config,
+      store: this.runStore,
+      artifacts: { get: readArtifact },
+      repoReader: () => new GitRepoReader(repoDir),
+      executions: { isRunning: (id) => Promise.resolve(this.running.has(id)) },
+      notifier: { publish: () => Promise.resolve() },
+      clock: () => new Date(),
+      logger: opts.logger ?? silentPipelineLogger,
+    });
+    const approvalFn = createApprovalRequestHandler({
+      store: this.approvals,
+      keys: new StaticKeyProvider(signingKey(opts.stateDir)),
+      notifier: new MemoryApprovalNotifier((notice) => opts.onNotice?.(notice)),
+      baseUrl: opts.approvalBaseUrl ?? 'http://127.0.0.1',
+      artifacts: new FunctionArtifactReader(async (key) => (await readArtifact(key))?.toString('utf8')),
+    });
+    const timeouts = new Map<string, number>();
+    const runner = new ChildProcessTaskRunner({
+      config,
+      stateDir: path.resolve(opts.stateDir),
+      extraRepositories: [repoDir],
+      bundle,
+      env: opts.env,
+      timeoutSecondsFor: (account) => timeouts.get(account),
+      onEvent: (event) => {
+        this.trackers.get(event.execution)?.onRunner(event);
+        opts.onRunner?.(event);
+      },
+    });
+    return new LocalEngine({
+      definition: renderLocalDefinition(subs),
+      functions: {
+        [subs.PipelineFunctionArn]: async (payload) => {
+          const result = await pipelineFn(payload);
+          this.observe(payload, result, timeouts);
+          return result;
+        },
+        [subs.ApprovalFunctionArn]: async (payload) => {
+          const result = (await approvalFn(payload)) as { approvalId: string };
+          this.approvalRequested(payload, result.approvalId);
+          return result;
+        },
+      },
+      tokens: this.tokens,
+      runner,
+      waitMs: opts.waitMs,
+      stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-pipeline`,
+    });
+  }
+
+  /** Feeds the run's tracker from what the pipeline function answered. */
+  private observe(payload: unknown, result: unknown, timeouts: Map<string, number>): void {
+    if (!isObject(payload) || !isObject(result)) return;
+    const name = typeof payload.executionName === 'string' ? payload.executionName : typeof payload.execution === 'string' ? payload.execution : undefined;
+    const tracker = name ? this.trackers.get(name) : undefined;
+    switch (payload.action) {
+      case 'targets': {
+        const stages = (result.stages ?? []) as StageItem[];
+        for (const s of stages) for (const a of s.accounts) timeouts.set(a.name, a.timeoutSeconds);
+        tracker?.onTargets(stages.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })));
+        break;
+      }
+      case 'record-account':
+        tracker?.onAccountOutcome(result as unknown as AccountOutcome);
+        break;
+      case 'stage-complete': {
+        const stage = payload.stage as StageItem | undefined;
+        if (stage) tracker?.onStageComplete(stage.name, String(payload.phase), result.failed === true);
+        break;
+      }
+      case 'finish':
+        tracker?.onFinished(result.status as RunStatus, typeof result.reason === 'string' ? result.reason : undefined);
+        break;
+    }
+  }
+
+  /**
+   * The approval step stored its request. Its decision may come from this process (prompt,
+   * auto, the serve pages: they settle the token directly) or from another one (`tfstep approve
+   * --local`, which only records it): following the record covers both.
+   */
+  private approvalRequested(payload: unknown, approvalId: string): void {
+    if (!isObject(payload) || typeof payload.taskToken !== 'string') return;
+    const token = payload.taskToken;
+    const executionName = String(payload.executionName);
+    const stage = isObject(payload.stage) ? String(payload.stage.name) : '';
+    const controller = new AbortController();
+    this.followers.set(token, controller);
+    const tracker = this.trackers.get(executionName);
+    waitForOutcome(this.approvals, approvalId, { pollMs: 250, signal: controller.signal }).then(
+      async (output) => {
+        tracker?.onApprovalSettled(stage, 'approved');
+        if (this.tokens.isWaiting(token)) await this.tokens.sendSuccess(token, output);
+      },
+      async (err: unknown) => {
+        if (controller.signal.aborted) return;
+        if (err instanceof TaskFailedError) {
+          tracker?.onApprovalSettled(stage, 'rejected');
+          if (this.tokens.isWaiting(token)) await this.tokens.sendFailure(token, err.error, err.causeText);
+        } else tracker?.onApprovalSettled(stage, 'expired');
+      },
+    ).catch(() => undefined);
+    void this.approvals.get(approvalId).then((approval) => {
+      if (approval) this.opts.onApprovalRequested?.({ approvalId, executionName, stage, approval });
+    });
+  }
+
+  /**
+   * Decides an approval as `via: local` (the prompt, `--approve auto|reject`); the `auto`
+   * approver is accepted here and nowhere in AWS.
+   */
+  decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = ''): Promise<DecideResult> {
+    return decide({ approvalId, approver, decision, comment, via: 'local' }, { store: this.approvals, tasks: this.tokens, allowAutoApprover: true });
+  }
+
+  /** Starts an execution of the pipeline with an execution input (the EventBridge envelope). */
+  start(input: unknown, name?: string): LocalRun {
+    const detail = isObject(input) && isObject(input.detail) ? (input.detail as Partial<PushEvent>) : {};
+    const executionName = name ?? newExecutionName(detail.after ?? '0000000');
+    const executionId = this.engine.executionArn(executionName);
+    const tracker = new RunTracker(executionId, executionName);
+    this.trackers.set(executionName, tracker);
+    this.running.add(executionId);
+    const execution = this.engine.start(input, executionName);
+    const done = execution.done.then((result) => {
+      this.running.delete(executionId);
+      for (const [token, follower] of this.followers) {
+        if (!this.tokens.isWaiting(token)) {
+          follower.abort();
+          this.followers.delete(token);
+        }
+      }
+      const status = finalStatus(result, tracker);
+      if (tracker.status !== status || tracker.reason === undefined) tracker.onFinished(status === 'ABORTED' ? 'FAILED' : status, tracker.reason ?? result.cause);
+      return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events };
+    });
+    return { executionId, executionName, tracker, execution, done };
+  }
+
+  /** Stops every running execution. */
+  stopAll(): void {
+    this.engine.stopAll();
+    for (const f of this.followers.values()) f.abort();
+    this.followers.clear();
+  }
+}
+
+/** The run's status from how the execution ended and what finish recorded. */
+export function finalStatus(result: LocalExecutionResult, tracker: RunTracker): RunStatus | 'ABORTED' {
+  if (result.status === 'ABORTED') return 'ABORTED';
+  if (result.status === 'SUCCEEDED') {
+    const out = result.output;
+    const decision = isObject(out) && isObject(out.run) && isObject(out.run.value) ? out.run.value.decision : undefined;
+    if (decision === 'DUPLICATE' || decision === 'SUPERSEDED') return decision;
+    return tracker.status ?? 'SUCCEEDED';
+  }
+  switch (result.error) {
+    case 'Rejected':
+      return 'REJECTED';
+    case 'ApprovalExpired':
+      return 'EXPIRED';
+    default:
+      return tracker.status && tracker.status !== 'SUCCEEDED' ? tracker.status : 'FAILED';
+  }
+}
