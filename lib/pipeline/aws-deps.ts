@@ -1,0 +1,159 @@
+/**
+ * The pipeline function's AWS dependencies, built from the environment the central stack sets:
+ *
+ * | variable                       | what                                                     |
+ * | ------------------------------ | -------------------------------------------------------- |
+ * | `TFSTEP_CONFIG`                | the config as JSON (validated with `parseConfig`)        |
+ * | `TFSTEP_TABLE`                 | the run table name                                       |
+ * | `TFSTEP_ARTIFACTS_BUCKET`      | the artifacts bucket                                     |
+ * | `TFSTEP_TOPIC_ARN`             | the SNS topic for run notifications                      |
+ * | `TFSTEP_STATE_MACHINE_ARN`     | the pipeline state machine (execution ARNs from names)   |
+ * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with a GitHub token     |
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { parseConfig } from '../config/loader';
+import { optionalEnv, requireEnv, requireJsonEnv } from '../env';
+import { GitHubRepoReader } from '../planning/repo-reader';
+import { RunStore } from '../store/run-store';
+import type { ArtifactGetter, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
+import { PipelineError } from './errors';
+
+/** The environment variable names, for the central stack. */
+export const PIPELINE_ENV = {
+  config: 'TFSTEP_CONFIG',
+  table: 'TFSTEP_TABLE',
+  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
+  topicArn: 'TFSTEP_TOPIC_ARN',
+  stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
+  gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** SDK clients, injectable for tests. */
+export interface AwsClients {
+  readonly dynamodb?: DynamoDBClient;
+  readonly s3?: S3Client;
+  readonly sfn?: SFNClient;
+  readonly sns?: SNSClient;
+  readonly secrets?: SecretsManagerClient;
+}
+
+function errorName(err: unknown): string | undefined {
+  return (err as { name?: string }).name;
+}
+
+/** Artifacts read from the bucket; a missing key is `undefined`, any other failure throws. */
+export function s3Artifacts(s3: S3Client, bucket: string): ArtifactGetter {
+  return {
+    async get(key) {
+      try {
+        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!res.Body) return undefined;
+        return Buffer.from(await res.Body.transformToByteArray());
+      } catch (err) {
+        if (errorName(err) === 'NoSuchKey' || errorName(err) === 'NotFound') return undefined;
+        throw err;
+      }
+    },
+  };
+}
+
+/** Execution liveness from DescribeExecution; names are turned into ARNs of `stateMachineArn`. */
+export function sfnExecutions(sfn: SFNClient, stateMachineArn: string): ExecutionTracker {
+  const arnOf = (id: string) => (id.startsWith('arn:') ? id : `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`);
+  return {
+    async isRunning(id) {
+      if (!id) return false;
+      try {
+        const res = await sfn.send(new DescribeExecutionCommand({ executionArn: arnOf(id) }));
+        return res.status === 'RUNNING';
+      } catch (err) {
+        if (errorName(err) === 'ExecutionDoesNotExist') return false;
+        throw err;
+      }
+    },
+  };
+}
+
+/** Notifications to the SNS topic (subjects are cut to SNS's 100 characters). */
+export function snsNotifier(sns: SNSClient, topicArn: string): Notifier {
+  return {
+    async publish(subject, text, attributes = {}) {
+      await sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Subject: subject.replace(/[\r\n]+/g, ' ').slice(0, 100),
+          Message: text,
+          MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
+        }),
+      );
+    },
+  };
+}
+
+/** How long a fetched git token is reused before it is read again (picks up rotation). */
+const TOKEN_CACHE_MS = 5 * 60 * 1000;
+
+/**
+ * A token read from a Secrets Manager secret: the plain string, or the `token` field of a JSON
+ * secret. Cached for a few minutes.
+ */
+export function secretToken(secrets: SecretsManagerClient, secretArn: string, now: () => number = Date.now): () => Promise<string | undefined> {
+  let cached: { value: string; at: number } | undefined;
+  return async () => {
+    if (cached && now() - cached.at < TOKEN_CACHE_MS) return cached.value;
+    const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    const raw = res.SecretString?.trim();
+    if (!raw) throw new PipelineError(`secret ${secretArn} has no string value; expected a GitHub token or {"token": "..."}`);
+    let value = raw;
+    if (raw.startsWith('{')) {
+      const parsed = JSON.parse(raw) as { token?: unknown };
+      if (typeof parsed.token !== 'string') throw new PipelineError(`secret ${secretArn} is JSON without a "token" string field`);
+      value = parsed.token;
+    }
+    cached = { value, at: now() };
+    return value;
+  };
+}
+
+/** Builds every dependency from the environment; throws an EnvError or ConfigError naming what is wrong. */
+export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients: AwsClients = {}): PipelineDeps {
+  const config = parseConfig(requireJsonEnv(PIPELINE_ENV.config, env), PIPELINE_ENV.config);
+  const table = requireEnv(PIPELINE_ENV.table, env);
+  const bucket = requireEnv(PIPELINE_ENV.artifactsBucket, env);
+  const topicArn = requireEnv(PIPELINE_ENV.topicArn, env);
+  const stateMachineArn = requireEnv(PIPELINE_ENV.stateMachineArn, env);
+  const tokenSecret = optionalEnv(PIPELINE_ENV.gitTokenSecretArn, '', env);
+  const token = tokenSecret ? secretToken(clients.secrets ?? new SecretsManagerClient({}), tokenSecret) : undefined;
+  return {
+    config,
+    store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({}), table),
+    artifacts: s3Artifacts(clients.s3 ?? new S3Client({}), bucket),
+    repoReader: (push) => {
+      if (push.provider !== 'github') {
+        throw new PipelineError(`the pipeline function reads repositories through the GitHub API only; ${push.repository.fullName} comes from ${push.provider}`);
+      }
+      return new GitHubRepoReader({ fullName: push.repository.fullName, token });
+    },
+    executions: sfnExecutions(clients.sfn ?? new SFNClient({}), stateMachineArn),
+    notifier: snsNotifier(clients.sns ?? new SNSClient({}), topicArn),
+    clock: () => new Date(),
+    logger,
+  };
+}
+
+/** One JSON object per line, what CloudWatch Logs Insights parses. */
+export function jsonLineLogger(write: (line: string) => void = (line) => void process.stdout.write(line)): PipelineLogger {
+  const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
+    write(`${JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v))}\n`);
+  return {
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}

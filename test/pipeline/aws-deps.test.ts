@@ -1,0 +1,109 @@
+import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { EnvError } from '../../lib/env';
+import { ConfigError } from '../../lib/config/errors';
+import { createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions, snsNotifier } from '../../lib/pipeline/aws-deps';
+import { silentPipelineLogger } from '../../lib/pipeline/deps';
+import { createHandler } from '../../lambdas/pipeline/index';
+import { testConfig, testPush } from '../fixtures/pipeline/config';
+
+const s3 = mockClient(S3Client);
+const sfn = mockClient(SFNClient);
+const sns = mockClient(SNSClient);
+const secrets = mockClient(SecretsManagerClient);
+
+beforeEach(() => {
+  s3.reset();
+  sfn.reset();
+  sns.reset();
+  secrets.reset();
+});
+
+const SM = 'arn:aws:states:us-east-1:111111111111:stateMachine:tfstep-pipeline';
+
+describe('s3Artifacts', () => {
+  it('reads an object and answers undefined for a missing key', async () => {
+    s3.on(GetObjectCommand, { Key: 'e1/dev/m/result.json' }).resolves({ Body: { transformToByteArray: () => Promise.resolve(new TextEncoder().encode('{"a":1}')) } } as never);
+    s3.on(GetObjectCommand, { Key: 'missing' }).rejects(new NoSuchKey({ message: 'no', $metadata: {} }));
+    const artifacts = s3Artifacts(new S3Client({}), 'bucket');
+    expect((await artifacts.get('e1/dev/m/result.json'))?.toString()).toBe('{"a":1}');
+    expect(await artifacts.get('missing')).toBeUndefined();
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'bucket', Key: 'e1/dev/m/result.json' });
+  });
+});
+
+describe('sfnExecutions', () => {
+  it('is running only when DescribeExecution says RUNNING; unknown executions are not', async () => {
+    sfn.on(DescribeExecutionCommand, { executionArn: `${SM.replace(':stateMachine:', ':execution:')}:live` }).resolves({ status: 'RUNNING' });
+    sfn.on(DescribeExecutionCommand, { executionArn: 'arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:done' }).resolves({ status: 'ABORTED' });
+    sfn.on(DescribeExecutionCommand, { executionArn: 'arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:gone' }).rejects(new ExecutionDoesNotExist({ message: 'x', $metadata: {} }));
+    const ex = sfnExecutions(new SFNClient({}), SM);
+    expect(await ex.isRunning('live')).toBe(true);
+    expect(await ex.isRunning('arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:done')).toBe(false);
+    expect(await ex.isRunning('arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:gone')).toBe(false);
+  });
+});
+
+describe('snsNotifier', () => {
+  it('publishes a one-line subject of at most 100 characters with string attributes', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    await snsNotifier(new SNSClient({}), 'arn:aws:sns:us-east-1:111111111111:t').publish(`a\nb${'x'.repeat(200)}`, 'body', { status: 'FAILED' });
+    const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
+    expect(input.Subject).toHaveLength(100);
+    expect(input.Subject).not.toContain('\n');
+    expect(input.MessageAttributes).toEqual({ status: { DataType: 'String', StringValue: 'FAILED' } });
+  });
+});
+
+describe('secretToken', () => {
+  it('reads a plain or JSON token and caches it', async () => {
+    secrets.on(GetSecretValueCommand, { SecretId: 'plain' }).resolves({ SecretString: 'ghp_abc\n' });
+    secrets.on(GetSecretValueCommand, { SecretId: 'json' }).resolves({ SecretString: '{"token":"ghp_json"}' });
+    const plain = secretToken(new SecretsManagerClient({}), 'plain');
+    expect(await plain()).toBe('ghp_abc');
+    expect(await plain()).toBe('ghp_abc');
+    expect(await secretToken(new SecretsManagerClient({}), 'json')()).toBe('ghp_json');
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('fails when a JSON secret has no token field', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"key":"x"}' });
+    await expect(secretToken(new SecretsManagerClient({}), 's')()).rejects.toThrow(/without a "token" string field/);
+  });
+});
+
+describe('createAwsPipelineDeps', () => {
+  const env = {
+    [PIPELINE_ENV.config]: JSON.stringify({ ...testConfigInput() }),
+    [PIPELINE_ENV.table]: 'tfstep-runs',
+    [PIPELINE_ENV.artifactsBucket]: 'bucket',
+    [PIPELINE_ENV.topicArn]: 'arn:aws:sns:us-east-1:111111111111:t',
+    [PIPELINE_ENV.stateMachineArn]: SM,
+  };
+
+  it('builds the dependencies from the environment', () => {
+    const deps = createAwsPipelineDeps(env, silentPipelineLogger);
+    expect(deps.config.accounts.map((a) => a.name)).toEqual(['dev', 'staging', 'prod']);
+    expect(deps.store.tableName).toBe('tfstep-runs');
+    expect(() => deps.repoReader({ ...testPush(), provider: 'gitlab' })).toThrow(/GitHub API only/);
+  });
+
+  it('fails when a variable is missing or the config is invalid', () => {
+    expect(() => createAwsPipelineDeps({ ...env, TFSTEP_TABLE: undefined }, silentPipelineLogger)).toThrow(EnvError);
+    expect(() => createAwsPipelineDeps({ ...env, TFSTEP_TABLE: undefined }, silentPipelineLogger)).toThrow(/TFSTEP_TABLE is not set/);
+    expect(() => createAwsPipelineDeps({ ...env, TFSTEP_CONFIG: '{"version":2}' }, silentPipelineLogger)).toThrow(ConfigError);
+  });
+
+  it('fails every invocation of a misconfigured Lambda handler with the reason', async () => {
+    const handler = createHandler({}, silentPipelineLogger);
+    await expect(handler({ action: 'finish' })).rejects.toThrow(/TFSTEP_CONFIG is not set/);
+  });
+});
+
+/** The raw (pre-default) form of the test config, as the stack would serialise it. */
+function testConfigInput(): unknown {
+  return JSON.parse(JSON.stringify(testConfig()));
+}
