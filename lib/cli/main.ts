@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
+import { register as registerApprove } from './commands/approve';
 import { register as registerLogs } from './commands/logs';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
       '\nExit codes:\n  0  success\n  1  the pipeline (or the checked thing) failed or was rejected\n  2  bad input: config, repository, ref, arguments\n',
     );
   // commands: one line each, keep sorted
+  registerApprove(program);
   registerLogs(program);
   registerRuns(program);
   registerShow(program);
