@@ -77,7 +77,7 @@ describe('secretToken', () => {
 
 describe('createAwsPipelineDeps', () => {
   const env = {
-    [PIPELINE_ENV.config]: JSON.stringify({ ...testConfigInput() }),
+    [PIPELINE_ENV.config]: JSON.stringify(testConfigInput()),
     [PIPELINE_ENV.table]: 'tfstep-runs',
     [PIPELINE_ENV.artifactsBucket]: 'bucket',
     [PIPELINE_ENV.topicArn]: 'arn:aws:sns:us-east-1:111111111111:t',
