@@ -1,0 +1,120 @@
+/**
+ * The text of run notifications (SNS email, the terminal in the local mode). Plain text, so it
+ * reads the same in a mail client and a terminal; links are written out in full.
+ */
+
+/** What a notification can say. */
+export type NotificationKind = 'started' | 'awaiting-approval' | 'failed' | 'succeeded' | 'rejected' | 'expired';
+
+/** A module that failed, or was refused, in an account. */
+export interface FailedTarget {
+  readonly account: string;
+  readonly module?: string;
+  readonly error?: string;
+}
+
+/** A module's plan, as shown to approvers. */
+export interface PlannedTarget {
+  readonly account: string;
+  readonly module: string;
+  readonly add: number;
+  readonly change: number;
+  readonly destroy: number;
+}
+
+/** The run facts a notification is made of. */
+export interface NotificationRun {
+  readonly execution: string;
+  readonly repository?: string;
+  readonly branch?: string;
+  readonly commit?: string;
+  readonly pusher?: string;
+  /** First line is used. */
+  readonly message?: string;
+  /** The stage concerned (the one awaiting approval, failed or rejected). */
+  readonly stage?: string;
+  readonly reason?: string;
+  readonly failed?: readonly FailedTarget[];
+  readonly plans?: readonly PlannedTarget[];
+  /** Who rejected, with their comment. */
+  readonly decisions?: readonly { approver: string; decision: string; comment?: string }[];
+}
+
+/** Where the notification points. */
+export interface NotificationLinks {
+  /** The execution in the Step Functions console. */
+  readonly console?: string;
+  /** The approval page (awaiting-approval only). */
+  readonly approval?: string;
+}
+
+/** A formatted notification. */
+export interface Notification {
+  /** At most 100 characters, one line, ASCII (SNS rejects anything else). */
+  readonly subject: string;
+  readonly text: string;
+}
+
+const HEADLINE: Record<NotificationKind, string> = {
+  started: 'started',
+  'awaiting-approval': 'awaiting approval',
+  failed: 'FAILED',
+  succeeded: 'succeeded',
+  rejected: 'rejected',
+  expired: 'approval expired',
+};
+
+/** An SNS-safe subject: printable ASCII, one line, at most 100 characters. */
+export function safeSubject(text: string): string {
+  const clean = text
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return clean.length <= 100 ? clean : `${clean.slice(0, 97)}...`;
+}
+
+function short(sha: string | undefined): string {
+  return sha ? sha.slice(0, 7) : '';
+}
+
+/** Builds the subject and text of a run notification. */
+export function formatNotification(kind: NotificationKind, run: NotificationRun, links: NotificationLinks = {}): Notification {
+  const where = [run.repository, run.branch, short(run.commit)].filter(Boolean).join(' ');
+  const stagePart = run.stage && (kind === 'awaiting-approval' || kind === 'failed' || kind === 'rejected' || kind === 'expired') ? ` in ${run.stage}` : '';
+  const subject = safeSubject(`tfstep: ${HEADLINE[kind]}${stagePart}: ${where || run.execution}`);
+
+  const lines: string[] = [`tfstep run ${run.execution} ${HEADLINE[kind]}${stagePart}.`, ''];
+  if (run.repository) lines.push(`repository: ${run.repository}${run.branch ? ` (${run.branch})` : ''}`);
+  if (run.commit) lines.push(`commit:     ${run.commit}${run.pusher ? `, pushed by ${run.pusher}` : ''}`);
+  const message = run.message?.split('\n')[0]?.trim();
+  if (message) lines.push(`message:    ${message}`);
+  if (run.reason && kind !== 'succeeded' && kind !== 'started') lines.push(`reason:     ${run.reason}`);
+
+  if (kind === 'failed' && run.failed && run.failed.length > 0) {
+    lines.push('', 'failed:');
+    for (const f of run.failed) {
+      lines.push(`  - account ${f.account}${f.module ? `, module ${f.module}` : ''}`);
+      if (f.error) lines.push(`    ${f.error.split('\n')[0]}`);
+    }
+  }
+  if (kind === 'awaiting-approval' && run.plans && run.plans.length > 0) {
+    lines.push('', 'plan:');
+    for (const p of run.plans) lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
+  }
+  if ((kind === 'rejected' || kind === 'expired') && run.decisions && run.decisions.length > 0) {
+    lines.push('', 'decisions:');
+    for (const d of run.decisions) lines.push(`  - ${d.approver}: ${d.decision}${d.comment ? ` ("${d.comment}")` : ''}`);
+  }
+
+  lines.push('');
+  if (kind === 'awaiting-approval') {
+    lines.push(links.approval ? `review and decide: ${links.approval}` : `decide with: tfstep approve ${run.execution} (or tfstep reject)`);
+  }
+  if (links.console) lines.push(`execution:  ${links.console}`);
+  if (kind === 'failed') {
+    lines.push(`logs:       tfstep logs ${run.execution}${run.failed?.[0] ? ` --account ${run.failed[0].account}` : ''}`);
+    lines.push(`replay:     tfstep replay ${run.execution}`);
+  }
+  return { subject, text: `${lines.join('\n')}\n` };
+}
