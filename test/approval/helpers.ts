@@ -80,6 +80,9 @@ export class ManualClock implements Clock {
   now(): Date {
     return new Date(this.current);
   }
+  set(date: Date): void {
+    this.current = new Date(date);
+  }
   advance(seconds: number): void {
     this.current = new Date(this.current.getTime() + seconds * 1000);
   }
