@@ -27,6 +27,8 @@ export const CENTRAL_FUNCTION_ENV = {
   eventBus: 'TFSTEP_EVENT_BUS',
   webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
   approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
+  /** Pipeline function only, when `notifications.githubStatusTokenSecret` is set: the GitHub token. */
+  gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
 } as const;
 
 /** Secrets Manager names of the generated secrets, so operators can find them. */
@@ -174,17 +176,18 @@ export class CentralStack extends Stack {
       environment,
       timeoutSeconds: 30,
     });
+    const githubToken = config.notifications.githubStatusTokenSecret;
     this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
       entry: entries.pipeline,
       description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
-      environment,
+      environment: githubToken === undefined ? environment : { ...environment, [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: githubToken },
       timeoutSeconds: 90,
       memoryMiB: 1024,
     });
 
     this.grantWebhook(this.webhookFunction.role);
     this.grantApproval(this.approvalFunction.role, stateMachineArn);
-    this.grantPipelineSteps(this.pipelineFunction.role, stateMachineArn, config);
+    this.grantPipelineSteps(this.pipelineFunction.role, config);
 
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
@@ -249,13 +252,10 @@ export class CentralStack extends Stack {
     this.acknowledgeArtifactReads(role);
   }
 
-  private grantPipelineSteps(role: iam.Role, stateMachineArn: string, config: Config): void {
+  private grantPipelineSteps(role: iam.Role, config: Config): void {
     this.table.grantReadWriteData(role);
     this.grantPublish(role);
     this.grantReadArtifacts(role);
-    role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'ListRuns', actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
-    );
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
@@ -269,6 +269,12 @@ export class CentralStack extends Stack {
         ? secretsmanager.Secret.fromSecretCompleteArn(this, 'GithubStatusToken', tokenSecret)
         : secretsmanager.Secret.fromSecretNameV2(this, 'GithubStatusToken', tokenSecret);
       secret.grantRead(role);
+      if (!tokenSecret.startsWith('arn:')) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${this.region}:${this.account}:secret:${tokenSecret}-??????]`,
+          reason: 'A secret named in the config: "-??????" is the random suffix Secrets Manager appends to every secret ARN.',
+        });
+      }
     }
     this.acknowledgeArtifactReads(role);
     Validations.of(role).acknowledge({

@@ -196,7 +196,9 @@ describe('central stack', () => {
     // WHEN
     const vars = render(env.asObject()) as Record<string, string>;
     // THEN
-    expect(Object.keys(vars)).toEqual(expect.arrayContaining(Object.values(CENTRAL_FUNCTION_ENV)));
+    const { gitTokenSecretArn, ...always } = CENTRAL_FUNCTION_ENV;
+    expect(Object.keys(vars)).toEqual(expect.arrayContaining(Object.values(always)));
+    expect(vars[gitTokenSecretArn]).toBeUndefined();
     expect(JSON.parse(vars[CENTRAL_FUNCTION_ENV.config]!)).toEqual(JSON.parse(JSON.stringify(built.config)));
     expect(vars[CENTRAL_FUNCTION_ENV.stateMachineArn]).toBe(`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`);
     expect(vars[CENTRAL_FUNCTION_ENV.table]).toBe(`<${logicalIdOf(template, 'AWS::DynamoDB::Table')}>`);
@@ -256,6 +258,36 @@ describe('central stack', () => {
     });
   });
 
+  it('hands the GitHub token secret to the pipeline function only, when the config names one', () => {
+    // GIVEN a config with a GitHub token secret
+    const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as Record<string, unknown>;
+    doc.notifications = { githubStatusTokenSecret: 'tfstep/github-token' };
+    const file = join(mkdtempSync(join(tmpdir(), 'tfstep-cdk-')), 'tfstep.yaml');
+    writeFileSync(file, stringify(doc));
+    // WHEN
+    const withToken = Template.fromStack(buildExampleApp({}, file).central);
+    // THEN the pipeline function gets it and may read it
+    withToken.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('pipeline steps'),
+      Environment: { Variables: Match.objectLike({ [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: 'tfstep/github-token' }) },
+    });
+    withToken.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${CENTRAL}:secret:tfstep/github-token-??????`]] },
+          }),
+        ]),
+      },
+    });
+    // AND no other function sees it
+    const others = withToken.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: Match.anyValue() }) } },
+    });
+    expect(Object.keys(others)).toHaveLength(1);
+  });
+
   it('fails when the config is too large to hand to the functions', () => {
     // GIVEN a config with many more accounts than fit in Lambda's 4 KiB environment
     const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as { accounts: Record<string, unknown>[] };
@@ -266,5 +298,61 @@ describe('central stack', () => {
     writeFileSync(file, stringify(doc));
     // WHEN / THEN
     expect(() => buildExampleApp({}, file)).toThrow(/the config is \d+ bytes as JSON; .* expected at most 3096 bytes/);
+  });
+});
+
+describe('central function grants', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    // GIVEN the example app
+    template = Template.fromStack(buildExampleApp().central);
+  });
+
+  /** Actions of a function's role, each with the resources it is granted on. */
+  function grantsOf(descriptionPattern: string): Record<string, string[]> {
+    const roleId = logicalIdOf(template, 'AWS::IAM::Role', { Description: Match.stringLikeRegexp(descriptionPattern) });
+    const grants: Record<string, string[]> = {};
+    for (const s of inlineStatements(template, roleId)) {
+      expect(s.Effect).toBe('Allow');
+      for (const a of s.Action) grants[a] = [...(grants[a] ?? []), ...s.Resource].sort();
+    }
+    return grants;
+  }
+
+  it('lets the webhook function read its secret, write the run table and put events on the bus, nothing else', () => {
+    // WHEN
+    const grants = grantsOf('tfstep webhook');
+    // THEN
+    expect(Object.keys(grants).filter((a) => !a.startsWith('dynamodb:')).sort()).toEqual(
+      ['events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'].sort(),
+    );
+    expect(grants['secretsmanager:GetSecretValue']).toEqual([`<${logicalIdOf(template, 'AWS::SecretsManager::Secret', { Name: 'tfstep/webhook-secret' })}>`]);
+    expect(grants['events:PutEvents']).toEqual([`<${logicalIdOf(template, 'AWS::Events::EventBus')}.Arn>`]);
+    expect(grants['dynamodb:PutItem']).toEqual([`<RunTable09D1EA90.Arn>`]);
+  });
+
+  it('lets the approval function answer task tokens of the pipeline only', () => {
+    // WHEN
+    const grants = grantsOf('tfstep approval');
+    // THEN
+    for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure']) {
+      expect(grants[action]).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`]);
+    }
+    expect(grants['secretsmanager:GetSecretValue']).toEqual([`<${logicalIdOf(template, 'AWS::SecretsManager::Secret', { Name: 'tfstep/approval-link-key' })}>`]);
+    expect(grants['sns:Publish']).toEqual([`<${logicalIdOf(template, 'AWS::SNS::Topic')}>`]);
+    expect(grants['s3:GetObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*']);
+    expect(Object.keys(grants).some((a) => a.startsWith('s3:Put') || a.startsWith('s3:Delete'))).toBe(false);
+  });
+
+  it('lets the pipeline function describe executions of the pipeline and read artifacts, never write them', () => {
+    // WHEN
+    const grants = grantsOf('tfstep pipeline steps');
+    // THEN
+    expect(grants['states:DescribeExecution']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${names.stateMachine()}:*`]);
+    expect(grants['s3:GetObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*']);
+    // A missing key answers NoSuchKey (not AccessDenied) only with ListBucket.
+    expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
+    expect(Object.keys(grants).filter((a) => /^(s3:(Put|Delete)|states:(Start|Stop|Send)|secretsmanager:)/.test(a))).toEqual([]);
   });
 });
