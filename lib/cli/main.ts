@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
 import { register as registerLogs } from './commands/logs';
+import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
+import { register as registerValidate } from './commands/validate';
 
 /**
  * The `tfstep` CLI. Each command lives in `lib/cli/commands/<name>.ts` and exports
@@ -20,8 +22,10 @@ export function buildProgram(): Command {
   // commands: one line each, keep sorted
   registerApprove(program);
   registerLogs(program);
+  registerReplay(program);
   registerRuns(program);
   registerShow(program);
+  registerValidate(program);
   return program;
 }
 
