@@ -5,7 +5,6 @@ import { register as registerLogs } from './commands/logs';
 import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
-import { register as registerValidate } from './commands/validate';
 
 /**
  * The `tfstep` CLI. Each command lives in `lib/cli/commands/<name>.ts` and exports
@@ -25,7 +24,6 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerRuns(program);
   registerShow(program);
-  registerValidate(program);
   return program;
 }
 
