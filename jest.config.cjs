@@ -8,6 +8,8 @@ module.exports = {
   },
   // ESM-only packages are compiled to CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!(@octokit|aws-local-stepfunctions|universal-user-agent)/)'],
+  // @octokit/webhooks-methods exports only under the `import` condition, which jest's resolver skips.
+  moduleNameMapper: { '^@octokit/webhooks-methods$': '<rootDir>/node_modules/@octokit/webhooks-methods/dist-node/index.js' },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
   testTimeout: 60000,

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { parseConfig } from '../lib/config/loader';
+import { parseConfig } from '../lib/config/parse';
 import type { Config } from '../lib/config/schema';
 import { createInMemoryDeps } from '../lib/webhook/deps';
 import { handleWebhook } from '../lib/webhook/handler';

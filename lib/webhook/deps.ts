@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { parseConfig } from '../config/loader';
+import { parseConfig } from '../config/parse';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import type { PushEvent } from '../domain/push-event';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config, RepositoryConfig } from '../config/schema';
 import { PushEventSchema, ZERO_SHA, type PushEvent } from '../domain/push-event';
-import { formatPath } from '../config/loader';
+import { formatPath } from '../config/parse';
 import { MalformedRequestError, UnknownRepositoryError } from './errors';
 import type { GitProvider } from './types';
 
