@@ -1,10 +1,12 @@
 import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
+import { register as registerLocal } from './commands/local';
 import { register as registerLogs } from './commands/logs';
 import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
+import { register as registerValidate } from './commands/validate';
 
 /**
  * The `tfstep` CLI. Each command lives in `lib/cli/commands/<name>.ts` and exports
@@ -20,10 +22,12 @@ export function buildProgram(): Command {
     );
   // commands: one line each, keep sorted
   registerApprove(program);
+  registerLocal(program);
   registerLogs(program);
   registerReplay(program);
   registerRuns(program);
   registerShow(program);
+  registerValidate(program);
   return program;
 }
 

@@ -4,7 +4,7 @@
  * `tfstep local run`, `demo`, `serve` and `replay` all drive a {@link LocalPipeline}.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createApprovalRequestHandler } from '../approval/request';
@@ -89,7 +89,7 @@ function isObject(v: unknown): v is Json {
 }
 
 /** The key approval links are signed with, kept in the state directory so links survive restarts. */
-function signingKey(stateDir: string): string {
+export function signingKey(stateDir: string): string {
   const file = path.join(stateDir, 'approval-signing.key');
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
@@ -280,6 +280,7 @@ export class LocalPipeline {
     const tracker = new RunTracker(executionId, executionName);
     this.trackers.set(executionName, tracker);
     this.running.add(executionId);
+    rememberExecution(this.opts.stateDir, executionName, { config: this.opts.config, repoDir: path.resolve(this.opts.repoDir) });
     const execution = this.engine.start(input, executionName);
     const done = execution.done.then((result) => {
       this.running.delete(executionId);
@@ -290,7 +291,7 @@ export class LocalPipeline {
         }
       }
       const status = finalStatus(result, tracker);
-      if (tracker.status !== status || tracker.reason === undefined) tracker.onFinished(status === 'ABORTED' ? 'FAILED' : status, tracker.reason ?? result.cause);
+      if (tracker.status !== status) tracker.onFinished(status === 'ABORTED' ? 'FAILED' : status, tracker.reason ?? result.cause);
       return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events };
     });
     return { executionId, executionName, tracker, execution, done };
@@ -302,6 +303,30 @@ export class LocalPipeline {
     for (const f of this.followers.values()) f.abort();
     this.followers.clear();
   }
+}
+
+/** What a replay needs besides the stored input: the config and the repository the run used. */
+export interface RememberedExecution {
+  config: Config;
+  repoDir: string;
+}
+
+function executionFile(stateDir: string, name: string): string {
+  return path.join(path.resolve(stateDir), 'executions', `${name.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+}
+
+/** Keeps the config and repository of an execution in the state directory, for `local replay`. */
+export function rememberExecution(stateDir: string, name: string, what: RememberedExecution): void {
+  const file = executionFile(stateDir, name);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(what)}\n`);
+}
+
+/** The config and repository an execution ran with, if this state directory ran it. */
+export function recallExecution(stateDir: string, name: string): RememberedExecution | undefined {
+  const file = executionFile(stateDir, name);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as RememberedExecution;
 }
 
 /** The run's status from how the execution ended and what finish recorded. */

@@ -1,0 +1,70 @@
+/**
+ * `tfstep local replay <execution>`: a new execution with the original input. The local engine
+ * has no redrive, so this is always the "new execution" path of `tfstep replay`; the planner
+ * skips targets the replayed run already applied for its commit.
+ */
+import * as path from 'node:path';
+import { loadConfig, parseConfig } from '../config/loader';
+import { REPLAY_FIELD } from '../pipeline/push';
+import { RunStore } from '../store/run-store';
+import { LocalModeError } from './errors';
+import { repositoryRoot } from './git';
+import { followRun, type ApproveMode, type LocalIo, type LocalRunOutcome, approvalResponder, testDoubleNotice } from './run';
+import { LocalPipeline, recallExecution } from './session';
+import { DEFAULT_STATE_DIR, openLocalStore } from './store';
+import type { ProgressView } from './progress';
+
+/** Options of {@link localReplay}. */
+export interface LocalReplayOptions {
+  execution: string;
+  stateDir?: string;
+  approve?: ApproveMode;
+  json?: boolean;
+  /** Another config than the one the execution ran with. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  io?: Partial<LocalIo>;
+}
+
+/**
+ * Replays an execution of this state directory.
+ * @throws LocalModeError when the state directory has no such execution
+ */
+export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOutcome> {
+  const io: LocalIo = { stdout: opts.io?.stdout ?? process.stdout, stderr: opts.io?.stderr ?? process.stderr, stdin: opts.io?.stdin ?? process.stdin };
+  const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const store = await openLocalStore(stateDir);
+  try {
+    const record = await new RunStore(store.docClient, store.tableName).getRunRecord(opts.execution);
+    if (!record) throw new LocalModeError(`no run named ${opts.execution} in ${stateDir}; expected an execution name from \`tfstep runs --local\``);
+    const remembered = recallExecution(stateDir, opts.execution);
+    const config = opts.configFile ? loadConfig(opts.configFile) : remembered ? parseConfig(remembered.config, `the config of ${opts.execution}`) : undefined;
+    if (!config) throw new LocalModeError(`the config of ${opts.execution} is not recorded in ${stateDir}; pass --config FILE`);
+    const input = JSON.parse(record.input) as Record<string, unknown>;
+    const detail = input.detail as { repository?: { cloneUrls?: string[] } } | undefined;
+    const repoDir = await repositoryRoot(remembered?.repoDir ?? detail?.repository?.cloneUrls?.[0] ?? '');
+    const notice = testDoubleNotice(config, opts.env ?? process.env);
+    if (notice) io.stderr.write(`${notice}\n`);
+    let view: ProgressView | undefined;
+    const ref: { p?: LocalPipeline } = {};
+    const pipeline = await LocalPipeline.create({
+      config,
+      stateDir,
+      repoDir,
+      store,
+      env: opts.env,
+      onApprovalRequested: approvalResponder(opts.approve ?? 'prompt', () => ref.p!, io, () => view),
+    });
+    ref.p = pipeline;
+    if (!opts.json) io.stdout.write(`replaying ${opts.execution} (${record.repository} ${record.branch} ${record.commit.slice(0, 7)}) as a new execution\n`);
+    return await followRun(pipeline, () => pipeline.start({ ...input, [REPLAY_FIELD]: { replayOf: opts.execution } }), {
+      json: opts.json,
+      io,
+      onView: (v) => {
+        view = v;
+      },
+    });
+  } finally {
+    await store.close();
+  }
+}

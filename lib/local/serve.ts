@@ -1,0 +1,261 @@
+/**
+ * `tfstep local serve`: the webhook, the approval pages and the runs on 127.0.0.1, backed by
+ * the same cores as the deployed functions. A received push is normalised by the webhook core,
+ * "published" in-process, and starts a local execution against a local mirror of the
+ * repository (fetched from its clone URL, which may be a local path).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import * as path from 'node:path';
+import { handleApprovalHttp } from '../approval/http';
+import { StaticKeyProvider } from '../approval/signing';
+import { ApprovalStore } from '../approval/store';
+import { TaskGoneError } from '../approval/errors';
+import type { TaskTokenSender } from '../approval/types';
+import type { ApprovalOutput } from '../pipeline/contracts';
+import { loadConfig } from '../config/loader';
+import type { RepositoryConfig } from '../config/schema';
+import type { PushEvent } from '../domain/push-event';
+import { requireEnv } from '../env';
+import { RunStore } from '../store/run-store';
+import { handleWebhook } from '../webhook/handler';
+import { DynamoDeliveryStore } from '../webhook/deliveries';
+import { MemoryPublisher } from '../webhook/publisher';
+import { StaticSecretProvider } from '../webhook/secrets';
+import type { Logger } from '../webhook/types';
+import { gitOrThrow } from './git';
+import { pipelineInput } from './push';
+import { summaryLines, testDoubleNotice } from './run';
+import { LocalPipeline, signingKey, type LocalRunResult } from './session';
+import { DEFAULT_STATE_DIR, openLocalStore } from './store';
+
+/** The environment variable holding the webhook secret of the local server. */
+export const LOCAL_WEBHOOK_SECRET_ENV = 'TFSTEP_WEBHOOK_SECRET';
+
+/** Options of {@link localServe}. */
+export interface LocalServeOptions {
+  configFile: string;
+  /** 0 picks a free port. */
+  port: number;
+  stateDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Where progress lines go. @default process.stdout */
+  out?: NodeJS.WritableStream;
+  /** Wait states' local pause in ms. */
+  waitMs?: number;
+}
+
+/** A running local server. */
+export interface LocalServer {
+  url: string;
+  server: Server;
+  /** Results of the executions started so far, in start order. */
+  runs: Promise<LocalRunResult>[];
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) return undefined;
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+function lineLogger(out: NodeJS.WritableStream): Logger {
+  const write = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
+    out.write(`[${level}] ${message}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}\n`);
+  };
+  return { info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/**
+ * Keeps a bare mirror of a repository under the state directory, fetched from the first clone
+ * URL that answers: the planner reads it and the runner clones it.
+ */
+async function refreshMirror(stateDir: string, repo: RepositoryConfig, push: PushEvent): Promise<string> {
+  const dir = path.join(stateDir, 'repos', `${repo.fullName.replace(/[^A-Za-z0-9._-]/g, '__')}.git`);
+  const urls = [...new Set([...repo.cloneUrls, ...push.repository.cloneUrls])];
+  const errors: string[] = [];
+  for (const url of urls) {
+    try {
+      if (!existsSync(dir)) {
+        mkdirSync(path.dirname(dir), { recursive: true });
+        await gitOrThrow(path.dirname(dir), ['clone', '--quiet', '--bare', url, dir]);
+      } else {
+        await gitOrThrow(dir, ['fetch', '--quiet', '--prune', url, '+refs/heads/*:refs/heads/*']);
+      }
+      return dir;
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  throw new Error(`cannot fetch ${repo.fullName} from any clone URL: ${errors.join('; ')}`);
+}
+
+/** Starts the server; resolves once it listens. */
+export async function localServe(opts: LocalServeOptions): Promise<LocalServer> {
+  const env = opts.env ?? process.env;
+  const out = opts.out ?? process.stdout;
+  const config = loadConfig(opts.configFile);
+  const secret = requireEnv(LOCAL_WEBHOOK_SECRET_ENV, env);
+  const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const store = await openLocalStore(stateDir);
+  const logger = lineLogger(out);
+  const pipelines = new Map<string, Promise<LocalPipeline>>();
+  const runs: Promise<LocalRunResult>[] = [];
+  const runStore = new RunStore(store.docClient, store.tableName);
+  let baseUrl = 'http://127.0.0.1';
+
+  const notice = testDoubleNotice(config, env);
+  if (notice) out.write(`${notice}\n`);
+
+  const pipelineFor = (repo: RepositoryConfig, mirror: string): Promise<LocalPipeline> => {
+    let p = pipelines.get(repo.fullName);
+    if (!p) {
+      p = LocalPipeline.create({
+        config,
+        stateDir,
+        repoDir: mirror,
+        store,
+        env,
+        waitMs: opts.waitMs,
+        approvalBaseUrl: baseUrl,
+        onNotice: (n) => out.write(`approval needed: ${n.subject}\n  ${n.approver}: ${n.text.split('\n').find((l) => l.startsWith('http')) ?? ''}\n`),
+      });
+      pipelines.set(repo.fullName, p);
+    }
+    return p;
+  };
+
+  const startRun = async (push: PushEvent) => {
+    const repo = config.repositories.find((r) => r.fullName.toLowerCase() === push.repository.fullName.toLowerCase());
+    if (!repo) return;
+    const mirror = await refreshMirror(stateDir, repo, push);
+    const pipeline = await pipelineFor(repo, mirror);
+    const run = pipeline.start(pipelineInput(push));
+    out.write(`started ${run.executionName} for ${push.repository.fullName} ${push.branch} ${push.after.slice(0, 7)}\n`);
+    const done = run.done.then((result) => {
+      out.write(`${summaryLines(result).join('\n')}\n`);
+      return result;
+    });
+    runs.push(done);
+  };
+
+  const publisher = new MemoryPublisher(async (push) => {
+    // The webhook answers once the event is "on the bus"; the run goes on in the background.
+    startRun(push).catch((e: unknown) => logger.error('could not start the local execution', { error: (e as Error).message }));
+    await Promise.resolve();
+  });
+  const webhookDeps = {
+    config,
+    secrets: new StaticSecretProvider(secret),
+    publisher,
+    deliveries: new DynamoDeliveryStore(store.docClient, store.tableName),
+    clock: { now: () => new Date() },
+    logger,
+  };
+  // Decisions on the pages settle the token of whichever local pipeline waits on it.
+  const tasks: TaskTokenSender = {
+    sendSuccess: async (token: string, output: ApprovalOutput) => {
+      for (const p of pipelines.values()) {
+        const pipeline = await p;
+        if (pipeline.tokens.isWaiting(token)) return pipeline.tokens.sendSuccess(token, output);
+      }
+      throw new TaskGoneError('the approval step no longer waits for this decision; nothing was applied');
+    },
+    sendFailure: async (token: string, error: string, cause: string) => {
+      for (const p of pipelines.values()) {
+        const pipeline = await p;
+        if (pipeline.tokens.isWaiting(token)) return pipeline.tokens.sendFailure(token, error, cause);
+      }
+      throw new TaskGoneError('the approval step no longer waits for this decision; nothing was applied');
+    },
+  };
+  const keys = new StaticKeyProvider(signingKey(stateDir));
+  const approvalStore = new ApprovalStore(store.docClient, store.tableName);
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const handle = async () => {
+      if (url.pathname === '/webhook') {
+        const body = await readBody(req, MAX_BODY + 1);
+        if (body === undefined) return json(res, 413, { reason: `the body is larger than ${MAX_BODY} bytes` });
+        const answer = await handleWebhook({ method: req.method ?? 'GET', headers, body }, webhookDeps);
+        res.writeHead(answer.statusCode, answer.headers);
+        res.end(answer.body);
+        return;
+      }
+      if (url.pathname === '/approvals' || url.pathname.startsWith('/approvals/')) {
+        const body = await readBody(req, MAX_BODY);
+        const query: Record<string, string> = {};
+        for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
+        const answer = await handleApprovalHttp(
+          { method: req.method ?? 'GET', path: url.pathname, query, headers, body, isBase64Encoded: false },
+          { store: approvalStore, tasks, keys, baseUrl, logger },
+        );
+        res.writeHead(answer.statusCode, answer.headers);
+        res.end(answer.body);
+        return;
+      }
+      if (req.method !== 'GET') return json(res, 405, { reason: 'only GET is served here' });
+      if (url.pathname === '/runs' || url.pathname === '/runs/') {
+        const limit = Number(url.searchParams.get('limit') ?? '50');
+        return json(res, 200, { runs: await runStore.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 50 }) });
+      }
+      const m = /^\/runs\/([A-Za-z0-9_-]{1,80})\/?$/.exec(url.pathname);
+      if (m) {
+        const detail = await runStore.getRun(m[1]!);
+        return detail ? json(res, 200, detail) : json(res, 404, { reason: `no run named ${m[1]}` });
+      }
+      return json(res, 404, { reason: 'not found; served: POST /webhook, /approvals/..., GET /runs, GET /runs/<execution>' });
+    };
+    handle().catch((e: unknown) => {
+      logger.error('request failed', { path: url.pathname, error: (e as Error).message });
+      if (!res.headersSent) json(res, 500, { reason: 'internal error' });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : opts.port}`;
+  out.write(`tfstep local serve on ${baseUrl}: POST /webhook, /approvals/..., GET /runs (state ${stateDir})\n`);
+
+  return {
+    url: baseUrl,
+    server,
+    runs,
+    close: async () => {
+      for (const p of pipelines.values()) (await p).stopAll();
+      await Promise.allSettled(runs);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await store.close();
+    },
+  };
+}
+
+/** Keeps the server up until SIGINT or SIGTERM (the CLI's `local serve`). */
+export async function serveUntilStopped(server: LocalServer): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.close();
+}
