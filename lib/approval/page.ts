@@ -12,6 +12,8 @@ h1{font-size:1.6rem;margin:0 0 .25rem}
 h2{font-size:1.15rem;margin:1.75rem 0 .5rem}
 .sub{color:var(--muted);margin:0 0 1.25rem}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem 1.25rem;margin:0 0 1rem}
+.card>h2:first-child{margin-top:0}
+caption{text-align:left;caption-side:top;padding:0 0 .25rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.25rem;margin:0}
 dt{color:var(--muted)}
 dd{margin:0;overflow-wrap:anywhere}
