@@ -1,0 +1,162 @@
+/**
+ * `tfstep validate`: the config, the allowlists the runners will enforce, and the pipeline
+ * definition with its substitutions, each problem listed, nothing deployed or called.
+ */
+import { relative } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../config/errors';
+import { loadConfig } from '../config/loader';
+import type { AccountConfig, Config } from '../config/schema';
+import { names } from '../domain/names';
+import { normalizeRepoUrl } from '../domain/repo-url';
+import { RunnerPolicySchema } from '../domain/runner-contract';
+import { allStates, checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
+import { PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
+import { formatPath } from '../config/loader';
+
+/** One checked area and what is wrong with it. */
+export const ValidationSectionSchema = z
+  .object({
+    name: z.enum(['config', 'allowlists', 'definition']),
+    ok: z.boolean(),
+    /** What was checked, for the reader (`3 accounts, 3 stages`). */
+    summary: z.string(),
+    problems: z.array(z.string()),
+  })
+  .strict();
+export type ValidationSection = z.infer<typeof ValidationSectionSchema>;
+
+/** `tfstep validate --json`. */
+export const ValidationReportSchema = z.object({ file: z.string(), ok: z.boolean(), sections: z.array(ValidationSectionSchema) }).strict();
+export type ValidationReport = z.infer<typeof ValidationReportSchema>;
+
+/**
+ * The runner policy the account stack writes for an account (lib/stacks/account-stack.ts
+ * `runnerPolicyFor`, which the tests compare this with), unparsed so every problem can be listed.
+ */
+export function runnerPolicyInput(config: Config, account: AccountConfig): unknown {
+  return {
+    account: account.name,
+    repositories: [...new Set(config.repositories.flatMap((r) => r.cloneUrls))],
+    refs: [...new Set(config.repositories.map((r) => `refs/heads/${r.deployBranch}`))],
+    tool: config.runner.tool,
+    allowedSubcommands: config.runner.allowedSubcommands,
+    phases: ['plan', 'apply', 'plan-and-apply'],
+    artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
+  };
+}
+
+/** Problems of the allowlists: clone URLs the runner cannot compare, invalid runner policies. */
+export function checkAllowlists(config: Config): string[] {
+  const problems: string[] = [];
+  const owners = new Map<string, string>();
+  config.repositories.forEach((repo, i) => {
+    repo.cloneUrls.forEach((url, j) => {
+      const key = normalizeRepoUrl(url);
+      if (key === undefined) {
+        problems.push(
+          `repositories[${i}].cloneUrls[${j}]: ${JSON.stringify(url)} is not a clone URL the runner accepts; expected https://host/owner/name(.git), ssh://git@host/owner/name.git or git@host:owner/name.git`,
+        );
+        return;
+      }
+      const other = owners.get(key);
+      if (other !== undefined && other !== repo.fullName) problems.push(`repositories[${i}].cloneUrls[${j}]: ${JSON.stringify(url)} is also a clone URL of ${other}; each URL belongs to one repository`);
+      owners.set(key, repo.fullName);
+    });
+  });
+  for (const account of config.accounts) {
+    const result = RunnerPolicySchema.safeParse(runnerPolicyInput(config, account));
+    if (!result.success) {
+      for (const issue of result.error.issues) problems.push(`runner policy of account ${account.name}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`);
+    }
+  }
+  return problems;
+}
+
+/** Substitutions like CDK's, built from the config, to render the definition as deployed. */
+export function substitutionsFor(config: Config, partition: string): Record<string, string> {
+  const { account, region } = config.central;
+  return {
+    Partition: partition,
+    PipelineFunctionArn: `arn:${partition}:lambda:${region}:${account}:function:tfstep-pipeline`,
+    ApprovalFunctionArn: `arn:${partition}:lambda:${region}:${account}:function:tfstep-approval`,
+    RunnerContainerName: names.runnerContainer(),
+  };
+}
+
+type AslValidator = (definition: unknown) => { isValid: boolean; errors: { 'Error code'?: string; Message?: string }[] };
+
+function loadAslValidator(): AslValidator | undefined {
+  try {
+    // asl-validator is a development dependency: without it the schema check is skipped.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('asl-validator') as AslValidator;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Problems of the pipeline definition rendered for `config` (or with example values). */
+export function checkDefinition(config: Config | undefined, partition: string, path = PIPELINE_ASL_PATH): { problems: string[]; summary: string } {
+  let raw: string;
+  try {
+    raw = readPipelineDefinition(path);
+  } catch (err) {
+    return { problems: [`cannot read ${path}: ${(err as Error).message}`], summary: path };
+  }
+  const problems: string[] = [];
+  const used = [...placeholdersIn(raw)].sort();
+  const expected = [...PIPELINE_PLACEHOLDERS].sort();
+  if (JSON.stringify(used) !== JSON.stringify(expected)) problems.push(`placeholders are ${used.join(', ')}; expected exactly ${expected.join(', ')}`);
+  problems.push(...checkPipelineText(raw));
+  const substitutions = config
+    ? substitutionsFor(config, partition)
+    : substitutionsFor({ central: { account: '000000000000', region: 'us-east-1' } } as Config, partition);
+  let machine: unknown;
+  try {
+    const filtered = Object.fromEntries(Object.entries(substitutions).filter(([k]) => used.includes(k)));
+    machine = JSON.parse(renderDefinition(raw, filtered));
+  } catch (err) {
+    problems.push(`cannot render the definition: ${(err as Error).message}`);
+    return { problems, summary: path };
+  }
+  const validator = loadAslValidator();
+  let note = '';
+  if (validator) {
+    const result = validator(machine);
+    for (const e of result.errors) problems.push(`asl-validator: ${e['Error code'] ?? 'error'}: ${e.Message ?? JSON.stringify(e)}`);
+  } else {
+    note = ', asl-validator not installed: schema check skipped';
+  }
+  problems.push(...checkPipelineDefinition(machine as Parameters<typeof checkPipelineDefinition>[0]));
+  const count = allStates(machine as Parameters<typeof allStates>[0]).length;
+  return { problems, summary: `${relative(process.cwd(), path) || path}, ${count} states${note}` };
+}
+
+/** Runs every check; never throws for a problem in the checked files. */
+export function validateAll(file: string, partition = 'aws'): ValidationReport {
+  const sections: ValidationSection[] = [];
+  let config: Config | undefined;
+  try {
+    config = loadConfig(file);
+    sections.push({
+      name: 'config',
+      ok: true,
+      summary: `${config.repositories.length} repositor${config.repositories.length === 1 ? 'y' : 'ies'}, ${config.stageOrder.length} stages, ${config.accounts.length} accounts`,
+      problems: [],
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    sections.push({ name: 'config', ok: false, summary: file, problems: err.problems.map((p) => `${p.path || '(top level)'}: got ${p.received}; expected ${p.expected}`) });
+  }
+  if (config) {
+    const problems = checkAllowlists(config);
+    const urls = config.repositories.reduce((n, r) => n + r.cloneUrls.length, 0);
+    sections.push({ name: 'allowlists', ok: problems.length === 0, summary: `${urls} clone URLs, runner policies of ${config.accounts.map((a) => a.name).join(', ')}`, problems });
+  } else {
+    sections.push({ name: 'allowlists', ok: false, summary: 'not checked', problems: ['not checked: the config must be valid first'] });
+  }
+  const definition = checkDefinition(config, partition);
+  sections.push({ name: 'definition', ok: definition.problems.length === 0, summary: definition.summary, problems: definition.problems });
+  return { file, ok: sections.every((s) => s.ok), sections };
+}

@@ -1,0 +1,143 @@
+/**
+ * Structural checks of the pipeline definition that asl-validator cannot know: they encode the
+ * design's facts (every runner task runs through the account's launcher role, a Terraform
+ * failure is never retried, only the approval waits for a token, a failed account is caught
+ * inside its Map). `tfstep validate` runs them; so does the definition's test.
+ */
+
+type State = Record<string, unknown>;
+
+/** A state machine or a Map's item processor. */
+export interface MachineLike {
+  readonly StartAt?: unknown;
+  readonly States?: unknown;
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Every (name, state, machine) of a definition, Map item processors and Parallel branches included. */
+export function allStates(machine: MachineLike, into: [string, State, MachineLike][] = []): [string, State, MachineLike][] {
+  for (const [name, raw] of Object.entries(asRecord(machine.States))) {
+    const state = asRecord(raw);
+    into.push([name, state, machine]);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner) allStates(asRecord(inner), into);
+    for (const branch of asArray(state.Branches)) allStates(asRecord(branch), into);
+  }
+  return into;
+}
+
+function targetsOf(state: State): string[] {
+  return [state.Next, state.Default, ...asArray(state.Choices).map((c) => asRecord(c).Next), ...asArray(state.Catch).map((c) => asRecord(c).Next)].filter(
+    (t): t is string => typeof t === 'string',
+  );
+}
+
+/** The names of the ECS runner tasks the pipeline must have. */
+export const RUNNER_TASK_STATES = ['RunApply', 'RunPlan', 'RunPlanAndApply'] as const;
+/** The Map states that fan out over a stage's accounts. */
+export const ACCOUNT_MAP_STATES = ['PlanAndApplyAccounts', 'PlanAccounts', 'ApplyAccounts'] as const;
+const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION'];
+
+/**
+ * Problems of a parsed (rendered) pipeline definition, one readable sentence each; empty when
+ * the definition keeps every rule.
+ */
+export function checkPipelineDefinition(machine: MachineLike): string[] {
+  const problems: string[] = [];
+  const states = allStates(machine);
+  const machines = new Set<MachineLike>([machine, ...states.map(([, , m]) => m)]);
+
+  for (const m of machines) {
+    const own = asRecord(m.States);
+    if (typeof m.StartAt !== 'string' || !(m.StartAt in own)) problems.push(`StartAt ${JSON.stringify(m.StartAt)} names no state`);
+  }
+  for (const [name, state, m] of states) {
+    for (const target of targetsOf(state)) {
+      if (!(target in asRecord(m.States))) problems.push(`state ${name} points at ${target}, which does not exist`);
+    }
+  }
+  for (const m of machines) {
+    const own = asRecord(m.States);
+    const seen = new Set<string>();
+    const queue = typeof m.StartAt === 'string' ? [m.StartAt] : [];
+    while (queue.length > 0) {
+      const name = queue.pop()!;
+      if (seen.has(name) || !(name in own)) continue;
+      seen.add(name);
+      queue.push(...targetsOf(asRecord(own[name])));
+    }
+    for (const name of Object.keys(own)) if (!seen.has(name)) problems.push(`state ${name} is never reached`);
+  }
+
+  const tasks = states.filter(([, s]) => s.Type === 'Task');
+  for (const [name, task] of tasks) {
+    if (typeof task.TimeoutSeconds !== 'number' && typeof task.TimeoutSecondsPath !== 'string') problems.push(`task ${name} has no TimeoutSeconds or TimeoutSecondsPath`);
+    if (asArray(task.Retry).length === 0) problems.push(`task ${name} has no Retry`);
+    if (asArray(task.Catch).length === 0) problems.push(`task ${name} has no Catch`);
+  }
+
+  const ecs = tasks.filter(([, t]) => String(t.Resource).includes(':ecs:runTask.sync'));
+  const ecsNames = ecs.map(([n]) => n).sort();
+  if (JSON.stringify(ecsNames) !== JSON.stringify([...RUNNER_TASK_STATES])) {
+    problems.push(`the ECS runner tasks are ${ecsNames.join(', ') || 'none'}; expected ${RUNNER_TASK_STATES.join(', ')}`);
+  }
+  for (const [name, task] of ecs) {
+    if (asRecord(task.Credentials)['RoleArn.$'] !== '$.account.launcherRoleArn') problems.push(`task ${name} does not run through Credentials.RoleArn.$ = $.account.launcherRoleArn`);
+    for (const r of asArray(task.Retry).map(asRecord)) {
+      const errors = asArray(r.ErrorEquals);
+      // A non-zero container exit is States.TaskFailed: retrying it would run a failed apply again.
+      if (errors.includes('States.TaskFailed') || errors.includes('States.ALL')) problems.push(`task ${name} retries ${errors.join(', ')}: a Terraform failure must never be retried`);
+      if (!(typeof r.BackoffRate === 'number' && r.BackoffRate > 1)) problems.push(`task ${name} retries without a BackoffRate above 1`);
+    }
+    const overrides = asArray(asRecord(asRecord(task.Parameters).Overrides).ContainerOverrides).map(asRecord);
+    const env = asArray(overrides[0]?.Environment).map((e) => asRecord(e).Name);
+    const missing = REQUIRED_ENV.filter((n) => !env.includes(n));
+    if (missing.length > 0) problems.push(`task ${name} does not pass ${missing.join(', ')} to the runner`);
+  }
+  const apply = ecs.find(([n]) => n === 'RunApply')?.[1];
+  if (apply) {
+    const params = asRecord(apply.Parameters);
+    const env = asArray(asRecord(asArray(asRecord(params.Overrides).ContainerOverrides)[0]).Environment).map((e) => asRecord(e).Name);
+    if (!env.includes('TFSTEP_APPROVED_PLANS')) problems.push('task RunApply does not pass TFSTEP_APPROVED_PLANS: the apply could not check the approved plan');
+    if (params['TaskDefinition.$'] !== '$.account.applyTaskDefinition') problems.push('task RunApply does not use $.account.applyTaskDefinition');
+  }
+  const plan = ecs.find(([n]) => n === 'RunPlan')?.[1];
+  if (plan && asRecord(plan.Parameters)['TaskDefinition.$'] !== '$.account.planTaskDefinition') problems.push('task RunPlan does not use the read-only $.account.planTaskDefinition');
+
+  const waiting = tasks.filter(([, t]) => String(t.Resource).endsWith('.waitForTaskToken'));
+  if (waiting.length !== 1 || waiting[0]![0] !== 'RequestApproval') {
+    problems.push(`the states waiting for a task token are ${waiting.map(([n]) => n).join(', ') || 'none'}; expected only RequestApproval`);
+  }
+  for (const [name, task] of waiting) {
+    if (asRecord(asRecord(task.Parameters).Payload)['taskToken.$'] !== '$$.Task.Token') problems.push(`task ${name} does not pass $$.Task.Token to the approval function`);
+  }
+
+  const top = asRecord(machine.States);
+  for (const mapName of ACCOUNT_MAP_STATES) {
+    const map = asRecord(top[mapName]);
+    if (map.Type !== 'Map') {
+      problems.push(`state ${mapName} is missing or not a Map`);
+      continue;
+    }
+    if (map.MaxConcurrencyPath !== '$.current.stage.concurrency') problems.push(`Map ${mapName} does not bound its concurrency with $.current.stage.concurrency`);
+    const inner = asRecord(map.ItemProcessor);
+    const first = asRecord(asRecord(inner.States)[String(inner.StartAt)]);
+    const catchAll = asRecord(asArray(first.Catch)[0]);
+    if (JSON.stringify(catchAll.ErrorEquals) !== '["States.ALL"]') problems.push(`Map ${mapName} does not catch a failed account (States.ALL) inside the iteration`);
+  }
+  return problems;
+}
+
+/** Problems of the raw definition text: literal ARNs or account ids instead of placeholders. */
+export function checkPipelineText(raw: string): string[] {
+  const problems: string[] = [];
+  if (/arn:aws[a-z-]*:/.test(raw)) problems.push('the definition names a literal ARN; use ${Partition} and the ARN placeholders');
+  if (/\b\d{12}\b/.test(raw)) problems.push('the definition names a literal 12-digit account id; use placeholders');
+  return problems;
+}

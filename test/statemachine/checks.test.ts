@@ -1,0 +1,51 @@
+import { readPipelineDefinition, renderDefinition } from '../../lib/statemachine/definition';
+import { checkPipelineDefinition, checkPipelineText } from '../../lib/statemachine/checks';
+
+const RAW = readPipelineDefinition();
+const SUBSTITUTIONS = {
+  Partition: 'aws',
+  PipelineFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-pipeline',
+  ApprovalFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-approval',
+  RunnerContainerName: 'runner',
+};
+const machine = () => JSON.parse(renderDefinition(RAW, SUBSTITUTIONS));
+
+describe('checkPipelineDefinition', () => {
+  it('finds nothing wrong with the shipped definition', () => {
+    expect(checkPipelineDefinition(machine())).toEqual([]);
+    expect(checkPipelineText(RAW)).toEqual([]);
+  });
+
+  it('fails when a runner task retries a Terraform failure', () => {
+    // GIVEN RunPlan retrying States.TaskFailed
+    const m = machine();
+    m.States.PlanAccounts.ItemProcessor.States.RunPlan.Retry.push({ ErrorEquals: ['States.TaskFailed'], BackoffRate: 2 });
+    // WHEN checked THEN the problem is named
+    expect(checkPipelineDefinition(m)).toEqual(['task RunPlan retries States.TaskFailed: a Terraform failure must never be retried']);
+  });
+
+  it('fails when a task runs without the launcher role, a state is unreachable and a target is missing', () => {
+    const m = machine();
+    delete m.States.ApplyAccounts.ItemProcessor.States.RunApply.Credentials;
+    m.States.Orphan = { Type: 'Pass', End: true };
+    m.States.Finish.Next = 'Nowhere';
+    const problems = checkPipelineDefinition(m);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'task RunApply does not run through Credentials.RoleArn.$ = $.account.launcherRoleArn',
+        'state Orphan is never reached',
+        'state Finish points at Nowhere, which does not exist',
+      ]),
+    );
+  });
+
+  it('fails when another state waits for a task token', () => {
+    const m = machine();
+    m.States.Targets.Resource = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+    expect(checkPipelineDefinition(m)).toContain('the states waiting for a task token are Targets, RequestApproval; expected only RequestApproval');
+  });
+
+  it('fails on literal ARNs in the raw text', () => {
+    expect(checkPipelineText('{"Resource":"arn:aws:lambda:us-east-1:123456789012:function:x"}')).toHaveLength(2);
+  });
+});
