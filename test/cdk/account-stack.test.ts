@@ -1,12 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { parse, stringify } from 'yaml';
 import type { TfstepApp } from '../../lib/app';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
-import { buildExampleApp, EXAMPLE_CONFIG, render, statementsOf, type Statement } from './support';
+import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
 
 const REGION = 'us-east-1';
 const CENTRAL = '999999999999';
@@ -30,14 +26,6 @@ function roleLogicalId(template: Template, roleName: string): string {
   return ids[0]!;
 }
 
-function writeConfig(mutate: (doc: Record<string, unknown>) => void): string {
-  const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as Record<string, unknown>;
-  mutate(doc);
-  const file = join(mkdtempSync(join(tmpdir(), 'tfstep-cdk-')), 'tfstep.yaml');
-  writeFileSync(file, stringify(doc));
-  return file;
-}
-
 describe('account stack', () => {
   let built: TfstepApp;
   let template: Template;
@@ -47,6 +35,8 @@ describe('account stack', () => {
     built = buildExampleApp();
     template = Template.fromStack(built.accounts.get('dev')!);
   });
+
+  afterAll(removeTempDirs);
 
   it('deploys to the account in the central region', () => {
     // THEN
@@ -235,7 +225,7 @@ describe('account stack', () => {
   it('lets the execution role pull a private ECR runner image, and only that repository', () => {
     // GIVEN a runner image pinned by digest in a private ECR repository of the central account
     const digest = `sha256:${'ab'.repeat(32)}`;
-    const file = writeConfig((doc) => {
+    const file = writeExampleVariant((doc) => {
       doc.runner = { ...(doc.runner as object), image: `${CENTRAL}.dkr.ecr.${REGION}.amazonaws.com/tfstep/runner@${digest}` };
     });
     // WHEN
@@ -252,7 +242,7 @@ describe('account stack', () => {
 
   it('fails when two accounts share one account id', () => {
     // GIVEN a config whose stage account reuses the dev account id in another region
-    const file = writeConfig((doc) => {
+    const file = writeExampleVariant((doc) => {
       const accounts = doc.accounts as Record<string, unknown>[];
       accounts[1]!.id = DEV;
       accounts[1]!.region = 'eu-west-1';
@@ -263,7 +253,7 @@ describe('account stack', () => {
 
   it('fails when the runner memory does not fit its cpu', () => {
     // GIVEN 256 CPU units with 8 GiB, which Fargate does not offer
-    const file = writeConfig((doc) => {
+    const file = writeExampleVariant((doc) => {
       doc.runner = { ...(doc.runner as object), cpu: 256, memoryMiB: 8192 };
     });
     // WHEN / THEN

@@ -1,14 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
-import { parse, stringify } from 'yaml';
 import type { TfstepApp } from '../../lib/app';
 import { names } from '../../lib/domain/names';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
 import { CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
 import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition } from '../../lib/statemachine/definition';
-import { buildExampleApp, EXAMPLE_CONFIG, render, statementsOf, type Statement } from './support';
+import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
 
 const REGION = 'us-east-1';
 const CENTRAL = '999999999999';
@@ -35,6 +31,8 @@ describe('central stack', () => {
     built = buildExampleApp();
     template = Template.fromStack(built.central);
   });
+
+  afterAll(removeTempDirs);
 
   it('deploys to the central account and region', () => {
     // THEN
@@ -260,10 +258,9 @@ describe('central stack', () => {
 
   it('hands the GitHub token secret to the pipeline function only, when the config names one', () => {
     // GIVEN a config with a GitHub token secret
-    const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as Record<string, unknown>;
-    doc.notifications = { githubStatusTokenSecret: 'tfstep/github-token' };
-    const file = join(mkdtempSync(join(tmpdir(), 'tfstep-cdk-')), 'tfstep.yaml');
-    writeFileSync(file, stringify(doc));
+    const file = writeExampleVariant((doc) => {
+      doc.notifications = { githubStatusTokenSecret: 'tfstep/github-token' };
+    });
     // WHEN
     const withToken = Template.fromStack(buildExampleApp({}, file).central);
     // THEN the pipeline function gets it and may read it
@@ -290,12 +287,11 @@ describe('central stack', () => {
 
   it('fails when the config is too large to hand to the functions', () => {
     // GIVEN a config with many more accounts than fit in Lambda's 4 KiB environment
-    const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as { accounts: Record<string, unknown>[] };
-    const template0 = doc.accounts[0]!;
-    const stages = ['dev', 'stage', 'prod'];
-    doc.accounts = Array.from({ length: 21 }, (_, i) => ({ ...template0, name: `acct-${i}`, id: String(100000000000 + i), stage: stages[i % 3] }));
-    const file = join(mkdtempSync(join(tmpdir(), 'tfstep-cdk-')), 'tfstep.yaml');
-    writeFileSync(file, stringify(doc));
+    const file = writeExampleVariant((doc) => {
+      const [first] = doc.accounts as Record<string, unknown>[];
+      const stages = ['dev', 'stage', 'prod'];
+      doc.accounts = Array.from({ length: 21 }, (_, i) => ({ ...first, name: `acct-${i}`, id: String(100000000000 + i), stage: stages[i % 3] }));
+    });
     // WHEN / THEN
     expect(() => buildExampleApp({}, file)).toThrow(/the config is \d+ bytes as JSON; .* expected at most 3096 bytes/);
   });

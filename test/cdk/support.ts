@@ -1,6 +1,9 @@
 // Shared by the CDK tests: build the app from the example config without bundling, and
 // resolve the template intrinsics the tests compare against.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { buildApp, type BuildAppOptions, type TfstepApp } from '../../lib/app';
 import type { CentralFunctionEntries } from '../../lib/stacks/central-stack';
 
@@ -63,4 +66,27 @@ const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) 
 export function statementsOf(document: unknown): Statement[] {
   const doc = render(document) as { Statement: Record<string, unknown>[] };
   return doc.Statement.map((s) => ({ ...(s as object), Action: list(s.Action), Resource: list(s.Resource) }) as Statement);
+}
+
+const tempDirs: string[] = [];
+
+/** A temporary folder removed by {@link removeTempDirs}. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder made by {@link tempDir}; call it in afterAll. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes a variant of the example config (changed by `mutate`) and returns its path. */
+export function writeExampleVariant(mutate: (doc: Record<string, unknown>) => void): string {
+  const doc = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as Record<string, unknown>;
+  mutate(doc);
+  const file = join(tempDir('tfstep-cdk-config-'), 'tfstep.yaml');
+  writeFileSync(file, stringify(doc));
+  return file;
 }

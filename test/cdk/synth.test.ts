@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { names } from '../../lib/domain/names';
-import { ROOT } from './support';
+import { removeTempDirs, ROOT, tempDir } from './support';
 
 /** `cdk synth` bundles three functions and runs both validators: slow on a busy machine. */
 const SYNTH_TIMEOUT_MS = 300_000;
@@ -18,8 +17,8 @@ describe('cdk synth', () => {
 
   beforeAll(() => {
     // GIVEN a clean environment: no AWS credentials or profile, no version check, no Docker
-    outdir = mkdtempSync(join(tmpdir(), 'tfstep-cdk-synth-'));
-    const home = mkdtempSync(join(tmpdir(), 'tfstep-cdk-home-'));
+    outdir = tempDir('tfstep-cdk-synth-');
+    const home = tempDir('tfstep-cdk-home-');
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: home,
@@ -34,6 +33,8 @@ describe('cdk synth', () => {
     // WHEN the CLI synthesizes the app from cdk.json
     result = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', outdir], { cwd: ROOT, env, encoding: 'utf8', timeout: SYNTH_TIMEOUT_MS - 10_000 });
   }, SYNTH_TIMEOUT_MS);
+
+  afterAll(removeTempDirs);
 
   it('succeeds offline without credentials', () => {
     // THEN
