@@ -8,6 +8,9 @@ import { launchChromium, requireChromium, serveApprovals } from './browser';
 import { clearTable, harness, requestApproval, scanTable, startDynalite, type Dynalite } from './helpers';
 
 const sfnMock = mockClient(SFNClient);
+
+/** The browser's getComputedStyle, typed here because the project's TypeScript lib has no DOM. */
+type StyleWindow = { getComputedStyle: (e: unknown) => { backgroundColor: string; color: string } };
 let db: Dynalite;
 let shots: string;
 
@@ -60,8 +63,8 @@ describe('the approval page in headless Chromium', () => {
       expect(requests).toEqual([link.toString()]);
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Apply to prod?');
       const approve = page.getByRole('button', { name: 'Approve' });
-      expect(await approve.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(26, 127, 55)');
-      expect(await page.locator('.addr').first().evaluate((el) => getComputedStyle(el).color)).toBe('rgb(179, 38, 30)');
+      expect(await approve.evaluate((el) => (globalThis as unknown as StyleWindow).getComputedStyle(el).backgroundColor)).toBe('rgb(26, 127, 55)');
+      expect(await page.locator('.addr').first().evaluate((el) => (globalThis as unknown as StyleWindow).getComputedStyle(el).color)).toBe('rgb(179, 38, 30)');
       expect(await scanTable(db.doc)).toEqual(before);
 
       // WHEN she writes a comment and clicks Approve
