@@ -10,6 +10,7 @@ import type { Config } from './config/schema';
 import { names } from './domain/names';
 import { AccountStack } from './stacks/account-stack';
 import { CentralStack, type CentralFunctionEntries } from './stacks/central-stack';
+import { UndeployableConfigError } from './constructs/errors';
 
 /** The context key naming the config file (cdk.json sets it; `-c tfstep:config=...` overrides). */
 export const CONFIG_CONTEXT_KEY = 'tfstep:config';
@@ -53,7 +54,7 @@ function checkOneEntryPerAccountId(config: Config): void {
       problems.push(`accounts "${other}" and "${account.name}" both use account ${account.id}; the CDK app deploys one runner per account id, so expected each id once`);
     } else seen.set(account.id, account.name);
   }
-  if (problems.length > 0) throw new TfstepError(problems.join('\n'));
+  if (problems.length > 0) throw new UndeployableConfigError(problems.join('\n'));
 }
 
 /**

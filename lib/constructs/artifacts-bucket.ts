@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { InvalidPropsError } from './errors';
 
 /** One target account's writers of the artifacts bucket. */
 export interface ArtifactsWriter {
@@ -37,7 +38,7 @@ export class ArtifactsBucket extends Construct {
     const problems = props.writers
       .filter((w) => !/^[a-z][a-z0-9-]*$/.test(w.accountName))
       .map((w) => `account name ${JSON.stringify(w.accountName)} is not usable as a key segment; expected lower-case letters, digits and "-"`);
-    if (problems.length > 0) throw new Error(`${this.node.path}: ${problems.join('; ')}`);
+    if (problems.length > 0) throw new InvalidPropsError(this.node.path, problems);
 
     this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,

@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { InvalidPropsError } from './errors';
 
 /** Props of {@link LauncherRole}. */
 export interface LauncherRoleProps {
@@ -32,7 +33,7 @@ export class LauncherRole extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     if (props.taskDefinitionFamilies.length === 0 || props.passableRoles.length === 0) {
-      throw new Error(`${this.node.path}: expected at least one task definition family and one passable role`);
+      throw new InvalidPropsError(this.node.path, ['expected at least one task definition family and one passable role']);
     }
     this.role = new iam.Role(this, 'Role', {
       roleName: props.roleName,

@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, type PipelineSubstitutions } from '../statemachine/definition';
+import { InvalidPropsError } from './errors';
 
 /** Props of {@link PipelineStateMachine}. */
 export interface PipelineStateMachineProps {
@@ -50,7 +51,7 @@ export class PipelineStateMachine extends Construct {
     const used = [...placeholdersIn(definition)].sort();
     const expected = [...PIPELINE_PLACEHOLDERS].sort();
     if (used.join(',') !== expected.join(',')) {
-      throw new Error(`${this.node.path}: the pipeline definition uses placeholders [${used.join(', ')}] but CDK fills [${expected.join(', ')}]; they must be the same`);
+      throw new InvalidPropsError(this.node.path, [`the pipeline definition uses placeholders [${used.join(', ')}] but CDK fills [${expected.join(', ')}]; they must be the same`]);
     }
 
     this.role = new iam.Role(this, 'Role', {

@@ -4,6 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { InvalidPropsError } from './errors';
 
 /** Fargate CPU units and the memory sizes each allows. */
 const FARGATE_MEMORY_MIB: Readonly<Record<number, { min: number; max: number; step: number }>> = {
@@ -72,12 +73,12 @@ export class RunnerTaskDefinition extends Construct {
     super(scope, id);
     const memory = FARGATE_MEMORY_MIB[props.cpu];
     if (!memory) {
-      throw new Error(`${this.node.path}: cpu ${props.cpu} is not a Fargate size; expected one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}`);
+      throw new InvalidPropsError(this.node.path, [`cpu ${props.cpu} is not a Fargate size; expected one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}`]);
     }
     if (props.memoryMiB < memory.min || props.memoryMiB > memory.max || props.memoryMiB % memory.step !== 0) {
-      throw new Error(
-        `${this.node.path}: memoryMiB ${props.memoryMiB} does not fit cpu ${props.cpu}; expected ${memory.min} to ${memory.max} in steps of ${memory.step}`,
-      );
+      throw new InvalidPropsError(this.node.path, [
+        `memoryMiB ${props.memoryMiB} does not fit cpu ${props.cpu}; expected ${memory.min} to ${memory.max} in steps of ${memory.step}`,
+      ]);
     }
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {

@@ -1,6 +1,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { InvalidPropsError } from './errors';
 
 /** Where Terraform keeps its state in the account: the only storage a plan may write to. */
 export interface TerraformStateLocation {
@@ -53,7 +54,7 @@ export class RunnerTaskRoles extends Construct {
     for (const p of [...state.bucketPatterns, ...state.lockTablePatterns]) {
       if (!/^[A-Za-z0-9.*_-]+$/.test(p)) problems.push(`state name pattern ${JSON.stringify(p)} is invalid; expected letters, digits, ".", "_", "-" and "*"`);
     }
-    if (problems.length > 0) throw new Error(`${this.node.path}: ${problems.join('; ')}`);
+    if (problems.length > 0) throw new InvalidPropsError(this.node.path, problems);
 
     const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
       conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },

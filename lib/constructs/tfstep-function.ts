@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { InvalidPropsError } from './errors';
 
 /** Props of {@link TfstepFunction}. */
 export interface TfstepFunctionProps {
@@ -40,7 +41,7 @@ export class TfstepFunction extends Construct {
   constructor(scope: Construct, id: string, props: TfstepFunctionProps) {
     super(scope, id);
     if (!existsSync(props.entry)) {
-      throw new Error(`${this.node.path}: handler file ${props.entry} does not exist; expected a TypeScript file exporting "handler"`);
+      throw new InvalidPropsError(this.node.path, [`handler file ${props.entry} does not exist; expected a TypeScript file exporting "handler"`]);
     }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

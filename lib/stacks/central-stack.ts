@@ -16,6 +16,7 @@ import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from './arns';
+import { UndeployableConfigError } from '../constructs/errors';
 
 /** Environment variables the central functions read (the handlers' side of the contract). */
 export const CENTRAL_FUNCTION_ENV = {
@@ -98,7 +99,7 @@ export class CentralStack extends Stack {
     const entries = props.functionEntries ?? defaultFunctionEntries();
     const configJson = JSON.stringify(config);
     if (configJson.length + OTHER_ENV_BYTES > LAMBDA_ENV_LIMIT_BYTES) {
-      throw new Error(
+      throw new UndeployableConfigError(
         `the config is ${configJson.length} bytes as JSON; the functions receive it in ${CENTRAL_FUNCTION_ENV.config} and Lambda allows ` +
           `${LAMBDA_ENV_LIMIT_BYTES} bytes of environment in total, so expected at most ${LAMBDA_ENV_LIMIT_BYTES - OTHER_ENV_BYTES} bytes`,
       );

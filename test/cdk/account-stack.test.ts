@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
+import { InvalidPropsError, UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
 import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
@@ -248,6 +249,7 @@ describe('account stack', () => {
       accounts[1]!.region = 'eu-west-1';
     });
     // WHEN / THEN
+    expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
     expect(() => buildExampleApp({}, file)).toThrow(/accounts "dev" and "stage" both use account 111111111111/);
   });
 
@@ -257,6 +259,7 @@ describe('account stack', () => {
       doc.runner = { ...(doc.runner as object), cpu: 256, memoryMiB: 8192 };
     });
     // WHEN / THEN
-    expect(() => buildExampleApp({}, file)).toThrow(/memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
+    expect(() => buildExampleApp({}, file)).toThrow(InvalidPropsError);
+    expect(() => buildExampleApp({}, file)).toThrow(/PlanTask: memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
   });
 });

@@ -1,5 +1,6 @@
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
+import { UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
 import { CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
@@ -293,6 +294,7 @@ describe('central stack', () => {
       doc.accounts = Array.from({ length: 21 }, (_, i) => ({ ...first, name: `acct-${i}`, id: String(100000000000 + i), stage: stages[i % 3] }));
     });
     // WHEN / THEN
+    expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
     expect(() => buildExampleApp({}, file)).toThrow(/the config is \d+ bytes as JSON; .* expected at most 3096 bytes/);
   });
 });
