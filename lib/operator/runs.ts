@@ -75,11 +75,16 @@ function emptyRun(execution: string): StoredRun {
   return { execution, modules: [], approvals: [] };
 }
 
-function hintsFor(detail: Pick<RunDetail, 'status' | 'execution'>): string[] {
+function hintsFor(detail: Pick<RunDetail, 'status' | 'execution' | 'stages'>): string[] {
   if (detail.status === 'FAILED' || detail.status === 'TIMED_OUT' || detail.status === 'ABORTED') {
     return [`tfstep replay ${detail.execution}`, `tfstep logs ${detail.execution}`];
   }
-  if (detail.status === 'RUNNING') return [`tfstep logs ${detail.execution} --follow`];
+  if (detail.status === 'RUNNING') {
+    const waiting = detail.stages.some((s) => s.status === 'AWAITING_APPROVAL');
+    return waiting
+      ? [`tfstep approve ${detail.execution} --comment "..."`, `tfstep reject ${detail.execution} --comment "..."`]
+      : [`tfstep logs ${detail.execution} --follow`];
+  }
   return [];
 }
 

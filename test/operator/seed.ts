@@ -97,6 +97,34 @@ export async function seedRuns(store: RunStore): Promise<void> {
 
   await store.createRun(baseRun('run-waiting', SHA_WAITING, '2026-11-22T08:00:00.000Z'));
   await store.updateRun('run-waiting', { currentStage: 'prod', stages: STAGES });
+  for (const [account, module] of [
+    ['dev', 'dev/us-east-1/network'],
+    ['stage', 'stage/us-east-1/network'],
+  ] as const) {
+    await store.putModuleResult({
+      execution: 'run-waiting',
+      account,
+      module,
+      phase: 'plan-and-apply',
+      status: 'applied',
+      commit: SHA_WAITING,
+      plan: { add: 0, change: 1, destroy: 0, deleted: [], replaced: [] },
+      startedAt: '2026-11-22T08:00:10.000Z',
+      finishedAt: '2026-11-22T08:01:25.000Z',
+    });
+  }
+  await store.putModuleResult({
+    execution: 'run-waiting',
+    account: 'prod',
+    module: 'prod/us-east-1/network',
+    phase: 'plan',
+    status: 'planned',
+    commit: SHA_WAITING,
+    plan: { add: 0, change: 0, destroy: 0, deleted: [], replaced: [] },
+    planSha256: 'f'.repeat(64),
+    startedAt: '2026-11-22T08:03:00.000Z',
+    finishedAt: '2026-11-22T08:03:50.000Z',
+  });
   await store.putModuleResult({
     execution: 'run-waiting',
     account: 'prod',
