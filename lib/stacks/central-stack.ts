@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
@@ -39,6 +40,13 @@ export const CENTRAL_SECRET_NAMES = {
   /** Signs and verifies approval links. */
   approvalKey: 'tfstep/approval-link-key',
 } as const;
+
+/**
+ * The SSM parameter holding the approval function URL. The function cannot receive its own URL
+ * as an environment variable (the URL depends on the function: a cycle), so it reads this
+ * parameter by name; the approval side reads the same name (DEFAULT_BASE_URL_PARAMETER).
+ */
+export const APPROVAL_BASE_URL_PARAMETER = '/tfstep/approval-base-url';
 
 /** Lambda's limit on the total size of a function's environment variables. */
 const LAMBDA_ENV_LIMIT_BYTES = 4096;
@@ -88,6 +96,8 @@ export class CentralStack extends Stack {
   readonly gitPushRule: GitPushRule;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly approvalUrl: lambda.FunctionUrl;
+  /** Where the approval function finds its own URL. */
+  readonly approvalBaseUrl: ssm.StringParameter;
 
   constructor(scope: Construct, id: string, props: CentralStackProps) {
     const { config } = props;
@@ -193,6 +203,11 @@ export class CentralStack extends Stack {
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     this.approvalUrl = this.approvalFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    this.approvalBaseUrl = new ssm.StringParameter(this, 'ApprovalBaseUrl', {
+      parameterName: APPROVAL_BASE_URL_PARAMETER,
+      description: 'tfstep: base URL of the approval pages (the approval function URL)',
+      stringValue: this.approvalUrl.url,
+    });
 
     this.pipeline = new PipelineStateMachine(this, 'Pipeline', {
       stateMachineName: names.stateMachine(),
@@ -248,6 +263,14 @@ export class CentralStack extends Stack {
         sid: 'AnswerApprovalTasks',
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
         resources: [stateMachineArn],
+      }),
+    );
+    // By name, not by reference: the parameter holds this function's URL, which depends on it.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadApprovalBaseUrl',
+        actions: ['ssm:GetParameter'],
+        resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: APPROVAL_BASE_URL_PARAMETER.replace(/^\//, '') })],
       }),
     );
     this.acknowledgeArtifactReads(role);

@@ -3,7 +3,7 @@ import type { TfstepApp } from '../../lib/app';
 import { UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
-import { CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
+import { APPROVAL_BASE_URL_PARAMETER, CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
 import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition } from '../../lib/statemachine/definition';
 import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
 
@@ -341,6 +341,15 @@ describe('central function grants', () => {
     expect(grants['sns:Publish']).toEqual([`<${logicalIdOf(template, 'AWS::SNS::Topic')}>`]);
     expect(grants['s3:GetObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*']);
     expect(Object.keys(grants).some((a) => a.startsWith('s3:Put') || a.startsWith('s3:Delete'))).toBe(false);
+  });
+
+  it('publishes the approval function URL in SSM and lets the approval function read it by name', () => {
+    // GIVEN
+    const urlId = logicalIdOf(template, 'AWS::Lambda::Url', { TargetFunctionArn: Match.objectLike({ 'Fn::GetAtt': Match.arrayWith([Match.stringLikeRegexp('^Approval')]) }) });
+    // THEN the parameter holds the URL
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: APPROVAL_BASE_URL_PARAMETER, Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
+    // AND the function reads it by its name (a reference would be a cycle through the function)
+    expect(grantsOf('tfstep approval')['ssm:GetParameter']).toEqual([`arn:aws:ssm:${REGION}:${CENTRAL}:parameter${APPROVAL_BASE_URL_PARAMETER}`]);
   });
 
   it('lets the pipeline function describe executions of the pipeline and read artifacts, never write them', () => {
