@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../config/loader';
 import type { Config } from '../config/schema';
@@ -27,11 +28,20 @@ export const APPROVAL_ENV = {
   topicArn: 'TFSTEP_TOPIC_ARN',
   /** Secrets Manager secret whose SecretString is the link signing key. */
   keySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
-  /** Public base URL of the approval pages; falls back to notifications.approvalBaseUrl. */
+  /** Public base URL of the approval pages; falls back to notifications.approvalBaseUrl, then SSM. */
   baseUrl: 'TFSTEP_APPROVAL_BASE_URL',
+  /** SSM parameter holding the base URL when neither of the above is set; default {@link DEFAULT_BASE_URL_PARAMETER}. */
+  baseUrlParameter: 'TFSTEP_APPROVAL_BASE_URL_PARAMETER',
   /** The artifacts bucket; defaults to names.artifactsBucket(central account, central region). */
   artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
 } as const;
+
+/**
+ * The SSM parameter the central stack writes the approval function URL to. The function cannot
+ * get its own URL as an environment variable (the URL depends on the function: a cycle), so it
+ * reads this parameter, by name, the first time it builds links.
+ */
+export const DEFAULT_BASE_URL_PARAMETER = '/tfstep/approval-base-url';
 
 /** The AWS clients the function uses; injectable so tests pass mocked clients. */
 export interface AwsApprovalClients {
@@ -40,6 +50,7 @@ export interface AwsApprovalClients {
   readonly sns?: SNSClient;
   readonly s3?: S3Client;
   readonly secretsManager?: SecretsManagerClient;
+  readonly ssm?: SSMClient;
 }
 
 /** Everything the deployed approval function needs, for both of its entry points. */
@@ -49,19 +60,46 @@ export interface AwsApprovalDeps {
   readonly http: ApprovalHttpDeps;
 }
 
-/** The base URL: the variable, else the config's `notifications.approvalBaseUrl`. */
-export function approvalBaseUrl(config: Config, env: Readonly<Record<string, string | undefined>>): string {
-  const url = optionalEnv(APPROVAL_ENV.baseUrl, config.notifications.approvalBaseUrl ?? '', env);
-  if (url === '') {
-    throw new EnvError(APPROVAL_ENV.baseUrl, `environment variable ${APPROVAL_ENV.baseUrl} is not set and the config has no notifications.approvalBaseUrl; one is required to build approval links`);
-  }
+function checkBaseUrl(url: string, source: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'https:' && parsed.hostname !== '127.0.0.1' && parsed.hostname !== 'localhost') throw new Error('not https');
   } catch (err) {
-    throw new EnvError(APPROVAL_ENV.baseUrl, `approval base URL ${JSON.stringify(url)} is not an https URL`, { cause: err });
+    throw new EnvError(APPROVAL_ENV.baseUrl, `approval base URL ${JSON.stringify(url)} (from ${source}) is not an https URL`, { cause: err });
   }
   return url;
+}
+
+/**
+ * The base URL of the links: the variable, else the config's `notifications.approvalBaseUrl`,
+ * else the SSM parameter (read once, when the first links are built). Only the approval step
+ * needs it; the pages work without it.
+ */
+export function approvalBaseUrl(config: Config, env: Readonly<Record<string, string | undefined>>, ssm: () => SSMClient): string | (() => Promise<string>) {
+  const fromEnv = optionalEnv(APPROVAL_ENV.baseUrl, '', env);
+  if (fromEnv !== '') return checkBaseUrl(fromEnv, APPROVAL_ENV.baseUrl);
+  if (config.notifications.approvalBaseUrl) return checkBaseUrl(config.notifications.approvalBaseUrl, 'notifications.approvalBaseUrl');
+  const parameter = optionalEnv(APPROVAL_ENV.baseUrlParameter, DEFAULT_BASE_URL_PARAMETER, env);
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= ssm()
+      .send(new GetParameterCommand({ Name: parameter }))
+      .then(
+        (out) => checkBaseUrl(out.Parameter?.Value ?? '', `SSM parameter ${parameter}`),
+        (err: unknown) => {
+          throw new EnvError(
+            APPROVAL_ENV.baseUrl,
+            `no approval base URL: ${APPROVAL_ENV.baseUrl} is not set, the config has no notifications.approvalBaseUrl, and SSM parameter ${parameter} could not be read (${err instanceof Error ? err.name : String(err)}); set one of them`,
+            { cause: err },
+          );
+        },
+      )
+      .catch((err: unknown) => {
+        cached = undefined;
+        throw err;
+      });
+    return cached;
+  };
 }
 
 /**
@@ -73,7 +111,7 @@ export function createAwsApprovalDeps(env: Readonly<Record<string, string | unde
   const table = requireEnv(APPROVAL_ENV.table, env);
   const topicArn = requireEnv(APPROVAL_ENV.topicArn, env);
   const keySecret = requireEnv(APPROVAL_ENV.keySecretArn, env);
-  const baseUrl = approvalBaseUrl(config, env);
+  const baseUrl = approvalBaseUrl(config, env, () => clients.ssm ?? new SSMClient({}));
   const bucket = optionalEnv(APPROVAL_ENV.artifactsBucket, names.artifactsBucket(config.central.account, config.central.region), env);
   const store = new ApprovalStore(DynamoDBDocumentClient.from(clients.dynamoDb ?? new DynamoDBClient({})), table);
   const keys = new SecretsManagerKeyProvider(clients.secretsManager ?? new SecretsManagerClient({}), keySecret);
@@ -88,6 +126,13 @@ export function createAwsApprovalDeps(env: Readonly<Record<string, string | unde
       clock: systemClock,
       logger,
     },
-    http: { store, keys, tasks: new SfnTaskTokenSender(clients.sfn ?? new SFNClient({})), baseUrl, clock: systemClock, logger },
+    http: {
+      store,
+      keys,
+      tasks: new SfnTaskTokenSender(clients.sfn ?? new SFNClient({})),
+      ...(typeof baseUrl === 'string' ? { baseUrl } : {}),
+      clock: systemClock,
+      logger,
+    },
   };
 }

@@ -29,8 +29,12 @@ export interface ApprovalRequestDeps {
   readonly store: ApprovalStore;
   readonly keys: SigningKeyProvider;
   readonly notifier: ApprovalNotifier;
-  /** Public base URL of the approval pages, such as the function URL. */
-  readonly baseUrl: string;
+  /**
+   * Public base URL of the approval pages, such as the function URL, or a function that finds
+   * it when first needed (the deployed function reads it from SSM: its own URL cannot be
+   * passed to it at deploy time without a cycle).
+   */
+  readonly baseUrl: string | (() => Promise<string>);
   /** Reads the plan summaries (`summary.json`); without it the items' own data is shown. */
   readonly artifacts?: ArtifactReader;
   readonly clock?: Clock;
@@ -205,9 +209,10 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
 
     if (approval.status !== 'PENDING') return { approvalId: approval.approvalId, notified: 0, reused };
     const key = await deps.keys.getKey();
+    const baseUrl = typeof deps.baseUrl === 'string' ? deps.baseUrl : await deps.baseUrl();
     const current = approval;
     await mapWithConcurrency(current.approvers, 4, async (approver) => {
-      const link = buildLink(deps.baseUrl, key, current.approvalId, approver, current.deadline);
+      const link = buildLink(baseUrl, key, current.approvalId, approver, current.deadline);
       await deps.notifier.notify({ approvalId: current.approvalId, approver, subject: noticeSubject(current), text: noticeText(current, link) });
     });
     logger.info('approval requested', {

@@ -132,7 +132,7 @@ export async function requestApproval(
   const result = await createApprovalRequestHandler(h.requestDeps)(request);
   const links = new Map<string, URL>();
   for (const notice of h.notifier.notices.slice(before)) {
-    const line = notice.text.split('\n').find((l) => l.startsWith(h.requestDeps.baseUrl));
+    const line = notice.text.split('\n').find((l) => l.startsWith(h.requestDeps.baseUrl as string));
     if (line) links.set(notice.approver, new URL(line));
   }
   return { approvalId: result.approvalId, links };

@@ -3,8 +3,10 @@ import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createAwsApprovalDeps } from '../../lib/approval/deps';
+import { createApprovalRequestHandler } from '../../lib/approval/request';
 import { SecretsManagerKeyProvider } from '../../lib/approval/signing';
 import { loadConfig } from '../../lib/config/loader';
 import { handler } from '../../lambdas/approval';
@@ -14,6 +16,8 @@ const secretsMock = mockClient(SecretsManagerClient);
 const snsMock = mockClient(SNSClient);
 const s3Mock = mockClient(S3Client);
 const sfnMock = mockClient(SFNClient);
+const ssmMock = mockClient(SSMClient);
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const config = loadConfig(join(__dirname, '..', '..', 'examples', 'tfstep.yaml'));
 const TOPIC = 'arn:aws:sns:us-east-1:999999999999:tfstep-notifications';
 const BASE = 'https://abcdefghijklmnop.lambda-url.us-east-1.on.aws';
@@ -40,7 +44,11 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await clearTable(db.doc);
-  for (const m of [secretsMock, snsMock, s3Mock, sfnMock]) m.reset();
+  secretsMock.reset();
+  snsMock.reset();
+  s3Mock.reset();
+  sfnMock.reset();
+  ssmMock.reset();
   secretsMock.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
   sfnMock.on(SendTaskSuccessCommand).resolves({});
@@ -94,15 +102,43 @@ describe('the approval function', () => {
   test('fails when a variable is missing, naming it', () => {
     // GIVEN an environment without the topic WHEN deps are built THEN the error names the variable
     const { TFSTEP_TOPIC_ARN: _omit, ...rest } = env();
-    expect(() => createAwsApprovalDeps(rest, {}, { info: () => undefined, warn: () => undefined, error: () => undefined })).toThrow('environment variable TFSTEP_TOPIC_ARN is not set');
+    expect(() => createAwsApprovalDeps(rest, {}, silent)).toThrow('environment variable TFSTEP_TOPIC_ARN is not set');
   });
 
-  test('fails when there is no base URL anywhere, or it is not https', () => {
-    // GIVEN no base URL, then an http one WHEN deps are built THEN each says what is expected
-    const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  test('without a base URL variable, the links use the SSM parameter the stack writes', async () => {
+    // GIVEN no TFSTEP_APPROVAL_BASE_URL and the function URL in SSM
+    ssmMock.on(GetParameterCommand, { Name: '/tfstep/approval-base-url' }).resolves({ Parameter: { Value: BASE } });
     const { TFSTEP_APPROVAL_BASE_URL: _omit, ...rest } = env();
-    expect(() => createAwsApprovalDeps(rest, {}, silent)).toThrow(/TFSTEP_APPROVAL_BASE_URL is not set and the config has no notifications.approvalBaseUrl/);
-    expect(() => createAwsApprovalDeps({ ...rest, TFSTEP_APPROVAL_BASE_URL: 'http://approvals.example.com' }, {}, silent)).toThrow('is not an https URL');
+    const deps = createAwsApprovalDeps(rest, { dynamoDb: db.client }, silent);
+
+    // WHEN the approval step runs twice (a retry)
+    await createApprovalRequestHandler(deps.request)(requestFixture());
+    await createApprovalRequestHandler(deps.request)(requestFixture());
+
+    // THEN the links use the parameter's URL, read once and cached
+    const message = snsMock.commandCalls(PublishCommand)[0]!.args[0].input.Message!;
+    expect(message).toContain(`${BASE}/approvals/`);
+    expect(ssmMock.commandCalls(GetParameterCommand)).toHaveLength(1);
+    expect(deps.http.baseUrl).toBeUndefined();
+  });
+
+  test('fails when there is no base URL anywhere, naming what to set', async () => {
+    // GIVEN no variable, no config value and no SSM parameter
+    ssmMock.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }));
+    const { TFSTEP_APPROVAL_BASE_URL: _omit, ...rest } = env();
+    const deps = createAwsApprovalDeps(rest, { dynamoDb: db.client }, silent);
+
+    // WHEN the approval step runs
+    const run = createApprovalRequestHandler(deps.request)(requestFixture());
+
+    // THEN it fails saying what to set, and nothing was sent
+    await expect(run).rejects.toThrow(/no approval base URL: TFSTEP_APPROVAL_BASE_URL is not set, the config has no notifications.approvalBaseUrl, and SSM parameter \/tfstep\/approval-base-url could not be read \(ParameterNotFound\)/);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+  });
+
+  test('fails when the base URL is not https', () => {
+    // GIVEN an http base URL WHEN deps are built THEN it is refused
+    expect(() => createAwsApprovalDeps({ ...env(), TFSTEP_APPROVAL_BASE_URL: 'http://approvals.example.com' }, {}, silent)).toThrow('is not an https URL');
   });
 
   test('fails when the signing key secret is too short', async () => {
