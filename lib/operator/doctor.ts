@@ -203,8 +203,8 @@ async function checkAccount(deps: DoctorDeps, account: AccountConfig, smArn: str
       check: 'launcher.assume',
       subject,
       status: 'unchecked',
-      detail: `${caller ?? 'the caller'} cannot assume ${launcher} (${message(err)}); expected, since the launcher role trusts only the state machine role. If the role is missing, deploy ${accountStack} in ${account.id}`,
-      fix: `to check the cluster and task definitions, run in account ${account.id}: aws ecs describe-clusters --clusters ${names.cluster(region)} --region ${region}`,
+      detail: `${caller ?? 'the caller'} cannot assume ${launcher} (${isAccessDenied(err) ? (err as Error).name : message(err)}); expected, since the launcher role trusts only the state machine role, so the cluster and task definitions were not checked`,
+      fix: `in account ${account.id}: aws ecs describe-clusters --clusters ${names.cluster(region)} --region ${region} (if the launcher role is missing, deploy ${accountStack} there)`,
     });
   }
   if (!credentials) return out;

@@ -86,7 +86,8 @@ describe('tfstep doctor', () => {
     expect(report.unchecked).toBe(3);
     const dev = report.checks.find((c) => c.check === 'launcher.assume' && c.subject.startsWith('account dev'))!;
     expect(dev.status).toBe('unchecked');
-    expect(dev.fix).toBe('to check the cluster and task definitions, run in account 111111111111: aws ecs describe-clusters --clusters tfstep-us-east-1 --region us-east-1');
+    expect(dev.fix).toBe('in account 111111111111: aws ecs describe-clusters --clusters tfstep-us-east-1 --region us-east-1 (if the launcher role is missing, deploy tfstep-account-dev there)');
+    expect(dev.detail).toContain('cannot assume arn:aws:iam::111111111111:role/tfstep-launcher-us-east-1 (AccessDenied); expected');
     expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(0);
   });
 
