@@ -1,0 +1,229 @@
+/**
+ * The local pipeline as the benchmark runs it: the real statemachines/pipeline.asl.json in the
+ * local engine, the real pipeline function over the local run table (dynalite), the planner on a
+ * real git repository, and one stand-in: the ECS task.
+ *
+ * The stand-in ({@link InProcessTaskRunner}) is "a runner that does no work": it reads the
+ * container overrides as the runner would (validated against the runner contract), writes the
+ * `result.json` of each module to the local artifacts folder exactly where and as the runner
+ * writes it (status `applied` for plan-and-apply), and returns an ECS-like task description at
+ * once. It writes synchronously, so on this single thread its time is exactly the sum of its
+ * calls, and wall time minus that sum is the orchestration: engine, functions, run table.
+ * In simulated mode it first awaits a virtual sleep (the task's start and apply time).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../lib/config/schema';
+import type { PipelineInput } from '../lib/domain/push-event';
+import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerInputSchema, type ModuleResult } from '../lib/domain/runner-contract';
+import { localSubstitutions, renderLocalDefinition, type JsonObject } from '../lib/local/definition';
+import { LocalEngine, type LocalExecution, type LocalTaskContext, type LocalTaskRunner } from '../lib/local/engine';
+import { StatesError } from '../lib/local/errors';
+import { openLocalStore, type LocalStore } from '../lib/local/store';
+import { LocalTaskTokens } from '../lib/local/task-tokens';
+import { createPipelineHandler } from '../lib/pipeline/handler';
+import { silentPipelineLogger } from '../lib/pipeline/deps';
+import { GitRepoReader } from '../lib/planning/repo-reader';
+import { RunStore } from '../lib/store/run-store';
+import type { VirtualClock } from './virtual-clock';
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The runner's environment from RunTask's container overrides, as ECS would hand it over. */
+function overridesEnv(parameters: JsonObject): Record<string, string> {
+  const overrides = isObject(parameters.Overrides) ? parameters.Overrides.ContainerOverrides : undefined;
+  const container: unknown = Array.isArray(overrides) ? overrides[0] : undefined;
+  const env: Record<string, string> = {};
+  if (!isObject(container) || !Array.isArray(container.Environment)) return env;
+  for (const item of container.Environment) if (isObject(item) && typeof item.Name === 'string' && typeof item.Value === 'string') env[item.Name] = item.Value;
+  return env;
+}
+
+/** The task a simulated duration is asked for. */
+export interface SimulatedTask {
+  account: string;
+  execution: string;
+}
+
+/** Options of {@link InProcessTaskRunner}. */
+export interface InProcessTaskRunnerOptions {
+  config: Config;
+  /** The local artifacts folder the pipeline function reads `result.json` from. */
+  artifactsDir: string;
+  /** Awaited before the task "exits": the simulated start and apply time. @default none */
+  delayFor?: (task: SimulatedTask) => Promise<void>;
+  /** The clock the results are stamped with. @default the wall clock */
+  clock?: () => Date;
+}
+
+/** The ECS task stand-in; see the file comment. */
+export class InProcessTaskRunner implements LocalTaskRunner {
+  /** Tasks run and the time spent in their synchronous work, in milliseconds. */
+  tasks = 0;
+  busyMs = 0;
+
+  constructor(private readonly opts: InProcessTaskRunnerOptions) {}
+
+  /** {@inheritDoc LocalTaskRunner.runTask} */
+  async runTask(parameters: JsonObject, _ctx: LocalTaskContext): Promise<JsonObject> {
+    const env = overridesEnv(parameters);
+    const json = (v: string | undefined): unknown => (v === undefined ? undefined : (JSON.parse(v) as unknown));
+    const parsed = RunnerInputSchema.safeParse({
+      repository: env[RUNNER_ENV.repository],
+      commit: env[RUNNER_ENV.commit],
+      ref: env[RUNNER_ENV.ref],
+      account: env[RUNNER_ENV.account],
+      stage: env[RUNNER_ENV.stage],
+      phase: env[RUNNER_ENV.phase],
+      modules: json(env[RUNNER_ENV.modules]),
+      execution: env[RUNNER_ENV.execution],
+      approvedPlans: json(env[RUNNER_ENV.approvedPlans]),
+    });
+    if (!parsed.success) {
+      // The real runner exits 3 (refused) on input it cannot accept: the task fails.
+      throw new StatesError('States.TaskFailed', JSON.stringify({ StoppedReason: `runner input refused: ${parsed.error.issues[0]?.message ?? ''}`, Containers: [{ ExitCode: 3 }] }));
+    }
+    const input = parsed.data;
+    const startedAt = (this.opts.clock ?? (() => new Date()))();
+    if (this.opts.delayFor) await this.opts.delayFor({ account: input.account, execution: input.execution });
+
+    const t0 = performance.now();
+    const finishedAt = (this.opts.clock ?? (() => new Date()))();
+    const status: ModuleResult['status'] = input.phase === 'plan' ? 'planned' : 'applied';
+    for (const module of input.modules) {
+      const result = ModuleResultSchema.parse({
+        module,
+        account: input.account,
+        commit: input.commit,
+        phase: input.phase,
+        status,
+        plan: { add: 0, change: 0, destroy: 0, deleted: [], replaced: [] },
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+      });
+      const file = path.join(this.opts.artifactsDir, artifactKeys.result(input.execution, input.account, module));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(result));
+    }
+    const account = this.opts.config.accounts.find((a) => a.name === input.account);
+    const region = account?.region ?? this.opts.config.central.region;
+    const cluster = typeof parameters.Cluster === 'string' ? parameters.Cluster : 'tfstep';
+    const description = {
+      TaskArn: `arn:aws:ecs:${region}:${account?.id ?? '000000000000'}:task/${cluster}/${randomBytes(16).toString('hex')}`,
+      LastStatus: 'STOPPED',
+      StartedAt: startedAt.toISOString(),
+      StoppedAt: finishedAt.toISOString(),
+      StopCode: 'EssentialContainerExited',
+      StoppedReason: 'Essential container in task exited',
+      Containers: [{ Name: 'runner', LastStatus: 'STOPPED', ExitCode: 0 }],
+    };
+    this.busyMs += performance.now() - t0;
+    this.tasks++;
+    return description;
+  }
+}
+
+/** Options of {@link BenchPipeline.open}. */
+export interface BenchPipelineOptions {
+  config: Config;
+  repoDir: string;
+  /** Holds the run table and the artifacts. */
+  stateDir: string;
+  /** Simulated time: the runner sleeps on it and the functions' calls are tracked by it. */
+  clock?: VirtualClock;
+  /** The simulated time (milliseconds) of a task, from start to exit; only with `clock`. */
+  taskMsFor?: (task: SimulatedTask) => number;
+  /**
+   * Called with each admit answer. In simulated mode the harness also sleeps `waitSeconds` of
+   * virtual time when admit says WAIT: the engine's Wait state takes no real time there.
+   */
+  onAdmit?: (answer: JsonObject) => void;
+}
+
+/** The pipeline under measurement; see the file comment. */
+export class BenchPipeline {
+  private readonly running = new Set<string>();
+
+  private constructor(
+    readonly engine: LocalEngine,
+    readonly runner: InProcessTaskRunner,
+    /** The rendered definition the engine runs. */
+    readonly definition: JsonObject,
+    readonly store: LocalStore,
+    readonly runStore: RunStore,
+    private readonly opts: BenchPipelineOptions,
+  ) {}
+
+  /** Opens the run table in `stateDir` and builds the engine over the real definition. */
+  static async open(opts: BenchPipelineOptions): Promise<BenchPipeline> {
+    const { config, clock } = opts;
+    const store = await openLocalStore(opts.stateDir);
+    const now = clock ? () => clock.now() : () => new Date();
+    const runStore = new RunStore(store.docClient, store.tableName, { clock: now });
+    const artifactsDir = path.join(path.resolve(opts.stateDir), 'artifacts');
+    const subs = localSubstitutions(config.central.region, config.central.account);
+    const definition = renderLocalDefinition(subs);
+    const runner = new InProcessTaskRunner({
+      config,
+      artifactsDir,
+      clock: now,
+      delayFor: clock && opts.taskMsFor ? (task) => clock.sleep(opts.taskMsFor!(task)) : undefined,
+    });
+    const ref: { pipeline?: BenchPipeline } = {};
+    const pipelineFn = createPipelineHandler({
+      config,
+      store: runStore,
+      artifacts: { get: (key) => readFile(path.join(artifactsDir, key)).catch(() => undefined) },
+      repoReader: () => new GitRepoReader(opts.repoDir),
+      executions: { isRunning: (id) => Promise.resolve(ref.pipeline?.running.has(id) ?? false) },
+      notifier: { publish: () => Promise.resolve() },
+      clock: now,
+      logger: silentPipelineLogger,
+    });
+    const served = async (payload: unknown): Promise<unknown> => {
+      const answer = clock ? await clock.track(() => pipelineFn(payload)) : await pipelineFn(payload);
+      if (isObject(payload) && payload.action === 'admit' && isObject(answer)) {
+        opts.onAdmit?.(answer);
+        // The Wait state after a WAIT answer runs in no real time here; its seconds pass in virtual time.
+        if (clock && answer.decision === 'WAIT' && typeof answer.waitSeconds === 'number') await clock.sleep(answer.waitSeconds * 1000);
+      }
+      return answer;
+    };
+    const engine = new LocalEngine({
+      definition,
+      functions: {
+        [subs.PipelineFunctionArn]: served,
+        [subs.ApprovalFunctionArn]: () => Promise.reject(new Error('the benchmark stages require no approval; the approval function must not be called')),
+      },
+      tokens: new LocalTaskTokens(),
+      runner,
+      // Real mode: the engine's own short pauses. Simulated mode: Wait states take no real time.
+      waitMs: clock ? 0 : undefined,
+      retryMs: clock ? 0 : undefined,
+      stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-pipeline`,
+    });
+    const pipeline = new BenchPipeline(engine, runner, definition, store, runStore, opts);
+    ref.pipeline = pipeline;
+    return pipeline;
+  }
+
+  /** Starts an execution; it counts as running (for admit) until it ends. */
+  start(input: PipelineInput, name: string): LocalExecution {
+    const arn = this.engine.executionArn(name);
+    this.running.add(arn);
+    const execution = this.engine.start(input, name);
+    void execution.done.finally(() => this.running.delete(arn));
+    return execution;
+  }
+
+  /** Stops what still runs and closes the run table. */
+  async close(): Promise<void> {
+    this.engine.stopAll();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * What an execution would cost and weigh in AWS, read from the local engine's event log.
+ *
+ * - Transitions: Step Functions bills every state entered, inside Map iterations too, and every
+ *   retry attempt. So: one per `StateEntered` plus one per `StateRetried`.
+ * - History events: AWS fails a Standard execution at 25,000 events. The local log is not AWS's
+ *   history, so each local event is mapped to the events AWS writes for it
+ *   ({@link AWS_HISTORY_EVENTS}, the one place the mapping lives). A Map in DISTRIBUTED mode
+ *   runs each iteration as a child execution with its own history; the figure that matters is
+ *   the largest single history, the max over the parent and its children.
+ *
+ * The estimator only needs the event log and the definition (to tell Task kinds and Map modes
+ * apart), so it keeps working when the definition is restructured.
+ */
+import type { HistoryEvent } from '../lib/local/engine';
+
+/** The AWS price of one state transition, in US dollars (Standard workflows). */
+export const USD_PER_TRANSITION = 0.025 / 1000;
+
+/** The history-event limit of one Standard execution. */
+export const AWS_HISTORY_LIMIT = 25_000;
+
+/** The payload limit of one state's input or output, in bytes. */
+export const AWS_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+
+/**
+ * AWS history events written per local event, by state kind. Sources: the execution history
+ * of Standard workflows (event types of GetExecutionHistory).
+ */
+export const AWS_HISTORY_EVENTS = {
+  /** ExecutionStarted + ExecutionSucceeded | ExecutionFailed | ExecutionAborted. */
+  execution: 2,
+  /** {Pass,Choice,Wait,Succeed}StateEntered + ...StateExited. */
+  simpleState: 2,
+  /** FailStateEntered; the ExecutionFailed that follows is counted with the execution. */
+  failState: 1,
+  /** TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded | TaskFailed, TaskStateExited. */
+  task: 5,
+  /** A `.sync` or `.waitForTaskToken` task also writes TaskSubmitted. */
+  taskSubmitted: 1,
+  /** Each retry of a task: TaskFailed, then TaskScheduled and TaskStarted again (and TaskSubmitted for `.sync`/token). */
+  taskRetry: 3,
+  /** Inline Map: MapStateEntered, MapStateStarted, MapStateSucceeded, MapStateExited. Distributed: MapRunStarted/Succeeded in place of the middle two. */
+  mapState: 4,
+  /** Inline Map iteration: MapIterationStarted + MapIterationSucceeded | MapIterationFailed. */
+  mapIteration: 2,
+  /** Parallel: ParallelStateEntered, ParallelStateStarted, ParallelStateSucceeded, ParallelStateExited. */
+  parallelState: 4,
+} as const;
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface StateInfo {
+  type: string;
+  /** `.sync` or `.waitForTaskToken` task. */
+  submitted: boolean;
+  /** A Map whose iterations run as child executions. */
+  distributed: boolean;
+}
+
+/** Every state of a definition by name, nested ones included (the first of a duplicated name wins). */
+function stateIndex(definition: Json, into = new Map<string, StateInfo>()): Map<string, StateInfo> {
+  const states = isObject(definition.States) ? definition.States : {};
+  for (const [name, state] of Object.entries(states)) {
+    if (!isObject(state)) continue;
+    const processor = isObject(state.ItemProcessor) ? state.ItemProcessor : isObject(state.Iterator) ? state.Iterator : undefined;
+    const mode = processor && isObject(processor.ProcessorConfig) ? processor.ProcessorConfig.Mode : undefined;
+    const resource = typeof state.Resource === 'string' ? state.Resource : '';
+    if (!into.has(name)) {
+      into.set(name, {
+        type: String(state.Type),
+        submitted: /\.(sync(:2)?|waitForTaskToken)$/.test(resource),
+        distributed: mode === 'DISTRIBUTED',
+      });
+    }
+    if (processor) stateIndex(processor, into);
+    if (Array.isArray(state.Branches)) for (const b of state.Branches) if (isObject(b)) stateIndex(b, into);
+  }
+  return into;
+}
+
+function eventsOnEntry(info: StateInfo | undefined, fallbackType: string): number {
+  switch (info?.type ?? fallbackType) {
+    case 'Task':
+      return AWS_HISTORY_EVENTS.task + (info?.submitted ? AWS_HISTORY_EVENTS.taskSubmitted : 0);
+    case 'Map':
+      return AWS_HISTORY_EVENTS.mapState;
+    case 'Parallel':
+      return AWS_HISTORY_EVENTS.parallelState;
+    case 'Fail':
+      return AWS_HISTORY_EVENTS.failState;
+    default:
+      return AWS_HISTORY_EVENTS.simpleState;
+  }
+}
+
+/** What {@link estimateExecution} found. */
+export interface ExecutionEstimate {
+  /** Billed state transitions over the parent and all its children. */
+  transitions: number;
+  /** Estimated AWS history events of the largest single execution (parent or child). */
+  historyEvents: number;
+  /** The parent's estimated history events. */
+  parentHistoryEvents: number;
+  /** Child executions (Distributed Map iterations) and the largest child's history events. */
+  childExecutions: number;
+  largestChildHistoryEvents: number;
+  /** StateEntered events counted per state name. */
+  entriesByState: Record<string, number>;
+}
+
+/**
+ * Estimates transitions and history events of one execution from its local event log.
+ *
+ * Events of Map iterations carry their iteration index; they belong to the Map that the parent
+ * last entered (top-level states run one at a time in this definition, and nested Maps are
+ * attributed to their outer iteration).
+ */
+export function estimateExecution(events: readonly HistoryEvent[], definition: Json): ExecutionEstimate {
+  const index = stateIndex(definition);
+  let transitions = 0;
+  let parent = AWS_HISTORY_EVENTS.execution;
+  const children = new Map<string, number>();
+  const entriesByState: Record<string, number> = {};
+  let activeMap: { name: string; distributed: boolean } | undefined;
+
+  for (const e of events) {
+    const state = isObject(e.state) ? e.state : undefined;
+    const name = typeof state?.name === 'string' ? state.name : '';
+    const info = index.get(name);
+    const nested = typeof e.index === 'number';
+    const childKey = nested && activeMap?.distributed ? `${activeMap.name}#${String(e.index)}` : undefined;
+    const add = (n: number): void => {
+      if (childKey) children.set(childKey, (children.get(childKey) ?? 0) + n);
+      else parent += n;
+    };
+    switch (e.type) {
+      case 'StateEntered':
+        transitions++;
+        entriesByState[name] = (entriesByState[name] ?? 0) + 1;
+        add(eventsOnEntry(info, typeof state?.type === 'string' ? state.type : ''));
+        if (!nested && (info?.type ?? state?.type) === 'Map') activeMap = { name, distributed: info?.distributed ?? false };
+        break;
+      case 'StateRetried':
+        transitions++;
+        add(AWS_HISTORY_EVENTS.taskRetry + (info?.submitted ? AWS_HISTORY_EVENTS.taskSubmitted : 0));
+        break;
+      case 'MapIterationStarted': {
+        const parentState = isObject(e.parentState) ? e.parentState : undefined;
+        const mapName = typeof parentState?.name === 'string' ? parentState.name : (activeMap?.name ?? '');
+        const distributed = index.get(mapName)?.distributed ?? false;
+        if (distributed) children.set(`${mapName}#${String(e.index)}`, AWS_HISTORY_EVENTS.execution);
+        else parent += AWS_HISTORY_EVENTS.mapIteration;
+        break;
+      }
+      default:
+        // Exits, failures, catches and iteration ends are counted with the entry that opened them.
+        break;
+    }
+  }
+  const largestChild = Math.max(0, ...children.values());
+  return {
+    transitions,
+    historyEvents: Math.max(parent, largestChild),
+    parentHistoryEvents: parent,
+    childExecutions: children.size,
+    largestChildHistoryEvents: largestChild,
+    entriesByState,
+  };
+}
+
+/** The cost in US dollars of a number of transitions. */
+export function costUsd(transitions: number): number {
+  return transitions * USD_PER_TRANSITION;
+}
+
+/** The largest state input or output in the log, in bytes of JSON (what the 256 KiB limit counts). */
+export function largestPayloadBytes(events: readonly HistoryEvent[]): number {
+  let largest = 0;
+  const seen = new WeakSet<object>();
+  const measure = (v: unknown): void => {
+    if (v === undefined) return;
+    if (typeof v === 'object' && v !== null) {
+      // Iteration events share their Map's input object: measure each object once.
+      if (seen.has(v)) return;
+      seen.add(v);
+    }
+    largest = Math.max(largest, Buffer.byteLength(JSON.stringify(v)));
+  };
+  for (const e of events) {
+    if (!isObject(e.state)) continue;
+    if (e.type === 'StateEntered') measure(e.state.input);
+    if (e.type === 'StateExited') measure(e.state.output);
+  }
+  return largest;
+}

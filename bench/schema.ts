@@ -1,0 +1,77 @@
+/**
+ * The shape of bench/results.json. The first fields of each section are the stable ones other
+ * documents quote; the rest explain them.
+ */
+import { z } from 'zod';
+
+const n = z.number().finite();
+
+/** One fan-out size. */
+export const FanoutEntrySchema = z.object({
+  accounts: z.number().int().min(1),
+  wallMs: n,
+  overheadMsPerAccount: n,
+  transitions: z.number().int(),
+  historyEvents: z.number().int(),
+  costUsd: n,
+  peakRssMb: n,
+  status: z.enum(['completed', 'time-limit']),
+  accountsRecorded: z.number().int(),
+  concurrency: z.number().int(),
+  runnerMs: n,
+  rssBeforeRunMb: n,
+  largestPayloadBytes: z.number().int(),
+  setupMs: n,
+  runRecordBytes: z.number().int(),
+});
+
+/** The results file. */
+export const BenchResultsSchema = z.object({
+  fanout: z.array(FanoutEntrySchema),
+  makespan: z.object({
+    accounts: z.number().int(),
+    parallelS: n,
+    sequentialS: n,
+    ratio: n,
+    concurrency: z.number().int(),
+    listScheduleS: n,
+    longestTaskS: n,
+    seed: z.number().int(),
+    model: z.object({ startMinS: n, startMaxS: n, applyMedianS: n, applySigma: n }),
+    transitions: z.number().int(),
+    costUsd: n,
+    realMs: n,
+  }),
+  webhook: z.object({
+    p50Ms: n,
+    p99Ms: n,
+    bundleBytes: z.number().int(),
+    coldInitMs: n,
+    bundleBytesWithSdk: z.number().int(),
+    coldInitMsWithSdk: n,
+    payloadBytes: z.number().int(),
+    iterations: z.number().int(),
+  }),
+  queuedPollTransitions: z.number().int(),
+  queued: z.object({
+    holderS: n,
+    admittedAfterS: n,
+    polls: z.number().int(),
+    waitSeconds: z.array(n),
+    queuedPollTransitions: z.number().int(),
+    queuedPollCostUsd: n,
+    expectedPolls: z.number().int(),
+  }),
+  meta: z.object({
+    date: z.string(),
+    commit: z.string(),
+    node: z.string(),
+    cpus: z.number().int(),
+    cpuModel: z.string(),
+    memoryGiB: n,
+    fanoutTimeLimitS: n.nullable(),
+    durationS: n,
+  }),
+});
+
+export type BenchResults = z.infer<typeof BenchResultsSchema>;
