@@ -147,7 +147,7 @@ export function validateAll(file: string, partition = 'aws'): ValidationReport {
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    sections.push({ name: 'config', ok: false, summary: file, problems: err.problems.map((p) => `${p.path || '(top level)'}: got ${p.received}; expected ${p.expected}`) });
+    sections.push({ name: 'config', ok: false, summary: relative(process.cwd(), file) || file, problems: err.problems.map((p) => `${p.path || '(top level)'}: got ${p.received}; expected ${p.expected}`) });
   }
   if (config) {
     const problems = checkAllowlists(config);
