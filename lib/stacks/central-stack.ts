@@ -108,9 +108,10 @@ export class CentralStack extends Stack {
     });
     const entries = props.functionEntries ?? defaultFunctionEntries();
     const configJson = JSON.stringify(config);
-    if (configJson.length + OTHER_ENV_BYTES > LAMBDA_ENV_LIMIT_BYTES) {
+    const configBytes = Buffer.byteLength(configJson, 'utf8');
+    if (configBytes + OTHER_ENV_BYTES > LAMBDA_ENV_LIMIT_BYTES) {
       throw new UndeployableConfigError(
-        `the config is ${configJson.length} bytes as JSON; the functions receive it in ${CENTRAL_FUNCTION_ENV.config} and Lambda allows ` +
+        `the config is ${configBytes} bytes as JSON; the functions receive it in ${CENTRAL_FUNCTION_ENV.config} and Lambda allows ` +
           `${LAMBDA_ENV_LIMIT_BYTES} bytes of environment in total, so expected at most ${LAMBDA_ENV_LIMIT_BYTES - OTHER_ENV_BYTES} bytes`,
       );
     }
