@@ -1,5 +1,6 @@
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
+import { DEFAULT_BASE_URL_PARAMETER } from '../../lib/approval/deps';
 import { UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
@@ -350,6 +351,8 @@ describe('central function grants', () => {
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: APPROVAL_BASE_URL_PARAMETER, Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
     // AND the function reads it by its name (a reference would be a cycle through the function)
     expect(grantsOf('tfstep approval')['ssm:GetParameter']).toEqual([`arn:aws:ssm:${REGION}:${CENTRAL}:parameter${APPROVAL_BASE_URL_PARAMETER}`]);
+    // AND it is the name the approval function looks for
+    expect(APPROVAL_BASE_URL_PARAMETER).toBe(DEFAULT_BASE_URL_PARAMETER);
   });
 
   it('lets the pipeline function describe executions of the pipeline and read artifacts, never write them', () => {
