@@ -15,3 +15,11 @@ export class ReplayRefusedError extends ReplayError {
     this.name = 'ReplayRefusedError';
   }
 }
+
+/** The execution argument is neither an execution name nor an ARN. */
+export class InvalidExecutionNameError extends ReplayError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidExecutionNameError';
+  }
+}

@@ -17,7 +17,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { REPLAY_FIELD } from '../pipeline/push';
-import { ReplayError, ReplayRefusedError } from './errors';
+import { InvalidExecutionNameError, ReplayError, ReplayRefusedError } from './errors';
 
 /** Step Functions redrives executions that stopped at most this long ago. */
 export const REDRIVE_WINDOW_DAYS = 14;
@@ -67,7 +67,7 @@ const NAME = /^[A-Za-z0-9_-]{1,80}$/;
 /** The execution ARN for a name (or the ARN itself). */
 export function executionArnOf(execution: string, stateMachineArn: string): string {
   if (execution.startsWith('arn:')) return execution;
-  if (!NAME.test(execution)) throw new ReplayRefusedError(`"${execution}" is not an execution name or ARN; expected letters, digits, "-" and "_" (at most 80)`);
+  if (!NAME.test(execution)) throw new InvalidExecutionNameError(`"${execution}" is not an execution name or ARN; expected letters, digits, "-" and "_" (at most 80)`);
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
 }
 
