@@ -11,6 +11,22 @@ interface Manifest {
   artifacts: Record<string, { type: string; environment?: string; properties?: { templateFile?: string } }>;
 }
 
+/** An environment with no AWS credentials or profile, no version check and no Docker. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const home = tempDir('tfstep-cdk-home-');
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    CDK_DISABLE_VERSION_CHECK: 'true',
+    CDK_DISABLE_CLI_TELEMETRY: 'true',
+    AWS_CONFIG_FILE: join(home, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    // CDK runs this instead of `docker`: any attempt to bundle in a container fails the synth.
+    CDK_DOCKER: join(home, 'docker-is-not-used'),
+  };
+}
+
 describe('cdk synth', () => {
   let outdir: string;
   let result: ReturnType<typeof spawnSync>;
@@ -18,18 +34,7 @@ describe('cdk synth', () => {
   beforeAll(() => {
     // GIVEN a clean environment: no AWS credentials or profile, no version check, no Docker
     outdir = tempDir('tfstep-cdk-synth-');
-    const home = tempDir('tfstep-cdk-home-');
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: home,
-      CDK_DISABLE_VERSION_CHECK: 'true',
-      CDK_DISABLE_CLI_TELEMETRY: 'true',
-      AWS_CONFIG_FILE: join(home, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
-      AWS_EC2_METADATA_DISABLED: 'true',
-      // CDK runs this instead of `docker`: any attempt to bundle in a container fails the synth.
-      CDK_DOCKER: join(home, 'docker-is-not-used'),
-    };
+    const env = cleanEnv();
     // WHEN the CLI synthesizes the app from cdk.json
     result = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', outdir], { cwd: ROOT, env, encoding: 'utf8', timeout: SYNTH_TIMEOUT_MS - 10_000 });
   }, SYNTH_TIMEOUT_MS);
@@ -72,4 +77,29 @@ describe('cdk synth', () => {
     // THEN
     expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
   });
+});
+
+describe('cdk synth with a bad config', () => {
+  afterAll(removeTempDirs);
+
+  it(
+    'fails when the config file does not exist, saying so without a stack trace',
+    () => {
+      // GIVEN a context value naming a missing file
+      const missing = join(tempDir('tfstep-cdk-missing-'), 'tfstep.yaml');
+      // WHEN
+      const res = spawnSync('npx', ['cdk', 'synth', '--quiet', '-c', `tfstep:config=${missing}`, '--output', tempDir('tfstep-cdk-synth-')], {
+        cwd: ROOT,
+        env: cleanEnv(),
+        encoding: 'utf8',
+        timeout: 110_000,
+      });
+      // THEN
+      expect(res.status).not.toBe(0);
+      expect(res.stderr).toContain(`${missing}: 1 problem in the config`);
+      expect(res.stderr).toContain('got no such file; expected a readable tfstep YAML config file');
+      expect(res.stderr).not.toMatch(/^\s+at /m);
+    },
+    120_000,
+  );
 });
