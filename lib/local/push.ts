@@ -11,8 +11,19 @@ import type { RunStore } from '../store/run-store';
 import { LocalModeError } from './errors';
 import { changedPaths, commitExists, commitInfo, originUrl, repositoryRoot, resolveRef, verifyCommitOnRef } from './git';
 
-/** What {@link buildLocalPush} needs. */
-export interface LocalPushOptions {
+/** Where a local push comes from, checked before anything is opened or written. */
+export interface LocalSource {
+  /** The repository's absolute top-level directory. */
+  root: string;
+  repository: RepositoryConfig;
+  ref: string;
+  branch: string;
+  /** The commit to deploy. */
+  after: string;
+}
+
+/** What {@link resolveLocalSource} needs. */
+export interface LocalSourceOptions {
   config: Config;
   /** The repository directory (any folder inside the work tree). */
   repoDir: string;
@@ -22,17 +33,12 @@ export interface LocalPushOptions {
   sha?: string;
   /** `owner/name` of the configured repository, when the config has several and origin does not tell. */
   repository?: string;
-  store: RunStore;
-  now?: Date;
 }
 
 /** The push, its envelope and where it came from. */
-export interface LocalPush {
+export interface LocalPush extends LocalSource {
   push: PushEvent;
   input: PipelineInput;
-  repository: RepositoryConfig;
-  /** The repository's absolute top-level directory. */
-  root: string;
 }
 
 /** Which configured repository a local repository is. */
@@ -60,10 +66,10 @@ export async function lastAppliedCommit(store: RunStore, repository: string): Pr
 }
 
 /**
- * Builds the push.
+ * Checks the repository, ref and commit.
  * @throws NotAGitRepositoryError, UnknownRefError, UnknownCommitError, LocalModeError for bad input
  */
-export async function buildLocalPush(opts: LocalPushOptions): Promise<LocalPush> {
+export async function resolveLocalSource(opts: LocalSourceOptions): Promise<LocalSource> {
   const root = await repositoryRoot(opts.repoDir);
   const repository = await pickRepository(opts.config, root, opts.repository);
   const ref = opts.ref ?? `refs/heads/${repository.deployBranch}`;
@@ -74,7 +80,16 @@ export async function buildLocalPush(opts: LocalPushOptions): Promise<LocalPush>
   }
   const head = await resolveRef(root, ref);
   const after = opts.sha ? await verifyCommitOnRef(root, opts.sha, ref) : head;
-  const applied = await lastAppliedCommit(opts.store, repository.fullName);
+  return { root, repository, ref, branch, after };
+}
+
+/**
+ * Builds the push of a checked source: `before` is the newest commit the run table recorded as
+ * applied for the repository (all zeros when none, or when that commit is not in the repository).
+ */
+export async function buildLocalPush(source: LocalSource, store: RunStore, now = new Date()): Promise<LocalPush> {
+  const { root, repository, ref, branch, after } = source;
+  const applied = await lastAppliedCommit(store, repository.fullName);
   const before = applied && (await commitExists(root, applied)) ? applied : ZERO_SHA;
   const changes = before === after ? { complete: true, paths: [] } : await changedPaths(root, before, after);
   const info = await commitInfo(root, after);
@@ -89,9 +104,9 @@ export async function buildLocalPush(opts: LocalPushOptions): Promise<LocalPush>
     changes,
     pusher: info.author,
     headCommit: { message: info.message },
-    receivedAt: (opts.now ?? new Date()).toISOString(),
+    receivedAt: now.toISOString(),
   });
-  return { push, input: pipelineInput(push), repository, root };
+  return { ...source, push, input: pipelineInput(push) };
 }
 
 /** The EventBridge envelope the state machine receives, as the bus rule delivers it. */

@@ -4,15 +4,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { formatPlanLine } from '../domain/plan-summary';
 import { loadConfig } from '../config/loader';
 import type { Config } from '../config/schema';
 import { RunStore } from '../store/run-store';
 import { LocalModeError } from './errors';
-import { repositoryRoot } from './git';
 import { jsonReport, ProgressView, type RunReport } from './progress';
-import { buildLocalPush } from './push';
+import { buildLocalPush, resolveLocalSource } from './push';
 import { LocalPipeline, type LocalApprovalRequest, type LocalRunResult } from './session';
 import { DEFAULT_STATE_DIR, openLocalStore } from './store';
 
@@ -127,23 +126,31 @@ async function promptDecision(request: LocalApprovalRequest, pipeline: LocalPipe
   const pusher = request.approval.pusher.toLowerCase();
   const fallback = Math.max(0, approvers.findIndex((a) => a.toLowerCase() !== pusher && a.toLowerCase().split('@')[0] !== pusher));
   const rl = createInterface({ input: io.stdin, output: out, terminal: Boolean(io.stdin.isTTY && out.isTTY) });
+  // Lines typed (or piped) ahead of a question are kept, not dropped as rl.question would.
+  const lines = rl[Symbol.asyncIterator]();
+  const ask = async (question: string): Promise<string> => {
+    out.write(question);
+    const next = await lines.next();
+    if (next.done) throw new LocalModeError('the input ended before the approval was decided');
+    return String(next.value);
+  };
   try {
     for (;;) {
       out.write(`Approvers: ${approvers.map((a, i) => `[${i + 1}] ${a}`).join('  ')}\n`);
-      const who = (await rl.question(`Decide as approver number [${fallback + 1}]: `)).trim();
+      const who = (await ask(`Decide as approver number [${fallback + 1}]: `)).trim();
       const index = who === '' ? fallback : Number(who) - 1;
       const approver = approvers[index];
       if (!approver) {
         out.write(`  expected a number from 1 to ${approvers.length}\n`);
         continue;
       }
-      const answer = (await rl.question('Approve or reject? [approve/reject]: ')).trim().toLowerCase();
+      const answer = (await ask('Approve or reject? [approve/reject]: ')).trim().toLowerCase();
       const decision = answer === 'approve' || answer === 'a' || answer === 'yes' || answer === 'y' ? 'approve' : answer === 'reject' || answer === 'r' || answer === 'no' || answer === 'n' ? 'reject' : undefined;
       if (!decision) {
         out.write('  expected approve or reject\n');
         continue;
       }
-      const comment = (await rl.question('Comment (optional): ')).trim();
+      const comment = (await ask('Comment (optional): ')).trim();
       try {
         const result = await pipeline.decide(request.approvalId, approver, decision, comment);
         out.write(`  ${result.outcome === 'recorded' ? `recorded; ${result.remaining} more approval(s) needed` : result.outcome}\n\n`);
@@ -217,14 +224,16 @@ export async function followRun(
 export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> {
   const io = ioOf(opts.io);
   const config = loadConfig(opts.configFile);
-  const root = await repositoryRoot(opts.repoDir);
+  // Bad input is refused before the state directory is touched.
+  const source = await resolveLocalSource({ config, repoDir: opts.repoDir, ref: opts.ref, sha: opts.sha, repository: opts.repository });
+  const root = source.root;
   const env = opts.env ?? process.env;
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const store = await openLocalStore(stateDir);
   try {
     const pipelineRef: { p?: LocalPipeline } = {};
     let view: ProgressView | undefined;
-    const { push, input, repository } = await buildLocalPush({ config, repoDir: root, ref: opts.ref, sha: opts.sha, repository: opts.repository, store: new RunStore(store.docClient, store.tableName) });
+    const { push, input, repository } = await buildLocalPush(source, new RunStore(store.docClient, store.tableName));
     const notice = testDoubleNotice(config, env);
     if (notice) io.stderr.write(`${notice}\n`);
     const responder = approvalResponder(opts.approve ?? 'prompt', () => pipelineRef.p!, io, () => view);
