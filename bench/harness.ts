@@ -148,6 +148,8 @@ export interface BenchPipelineOptions {
 /** The pipeline under measurement; see the file comment. */
 export class BenchPipeline {
   private readonly running = new Set<string>();
+  /** Function calls in progress: the run table must outlive them, even after a stop. */
+  private readonly calls = new Set<Promise<unknown>>();
 
   private constructor(
     readonly engine: LocalEngine,
@@ -185,8 +187,18 @@ export class BenchPipeline {
       clock: now,
       logger: silentPipelineLogger,
     });
+    const call = (payload: unknown): Promise<unknown> => {
+      const p = pipelineFn(payload);
+      const calls = ref.pipeline?.calls;
+      calls?.add(p);
+      void p.then(
+        () => calls?.delete(p),
+        () => calls?.delete(p),
+      );
+      return p;
+    };
     const served = async (payload: unknown): Promise<unknown> => {
-      const answer = clock ? await clock.track(() => pipelineFn(payload)) : await pipelineFn(payload);
+      const answer = clock ? await clock.track(() => call(payload)) : await call(payload);
       if (isObject(payload) && payload.action === 'admit' && isObject(answer)) {
         opts.onAdmit?.(answer);
         // The Wait state after a WAIT answer runs in no real time here; its seconds pass in virtual time.
@@ -221,9 +233,10 @@ export class BenchPipeline {
     return execution;
   }
 
-  /** Stops what still runs and closes the run table. */
+  /** Stops what still runs, lets function calls in progress end, and closes the run table. */
   async close(): Promise<void> {
     this.engine.stopAll();
+    await Promise.allSettled([...this.calls]);
     await this.store.close();
   }
 }
