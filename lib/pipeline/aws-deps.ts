@@ -8,7 +8,7 @@
  * | `TFSTEP_ARTIFACTS_BUCKET`      | the artifacts bucket                                     |
  * | `TFSTEP_TOPIC_ARN`             | the SNS topic for run notifications                      |
  * | `TFSTEP_STATE_MACHINE_ARN`     | the pipeline state machine (execution ARNs from names)   |
- * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with a GitHub token     |
+ * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with a GitHub/GitLab token |
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -17,7 +17,7 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/loader';
 import { optionalEnv, requireEnv, requireJsonEnv } from '../env';
-import { GitHubRepoReader } from '../planning/repo-reader';
+import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
 import type { ArtifactGetter, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
 import { PipelineError } from './errors';
@@ -135,10 +135,9 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
     store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({}), table),
     artifacts: s3Artifacts(clients.s3 ?? new S3Client({}), bucket),
     repoReader: (push) => {
-      if (push.provider !== 'github') {
-        throw new PipelineError(`the pipeline function reads repositories through the GitHub API only; ${push.repository.fullName} comes from ${push.provider}`);
-      }
-      return new GitHubRepoReader({ fullName: push.repository.fullName, token });
+      if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token });
+      if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token, apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });
+      throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
     executions: sfnExecutions(clients.sfn ?? new SFNClient({}), stateMachineArn),
     notifier: snsNotifier(clients.sns ?? new SNSClient({}), topicArn),

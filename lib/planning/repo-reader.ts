@@ -1,7 +1,7 @@
 /**
  * Reading a repository for the planner: the module inventory at a commit and the paths changed
- * between two commits. Two implementations: the git CLI on a local clone (the local mode) and the
- * GitHub REST API (the pipeline function in AWS, which has no clone).
+ * between two commits. Three implementations: the git CLI on a local clone (the local mode), and
+ * the GitHub and GitLab REST APIs (the pipeline function in AWS, which has no clone).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -194,4 +194,109 @@ export class GitHubRepoReader implements RepoReader {
 function messageOf(body: unknown): string {
   if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return `(${body.message})`;
   return '';
+}
+
+/** Options of {@link GitLabRepoReader}. */
+export interface GitLabRepoReaderOptions {
+  /** The project's full path, `group/subgroup/name`. */
+  readonly fullName: string;
+  /** A token (`PRIVATE-TOKEN`) for private projects. */
+  readonly token?: () => Promise<string | undefined>;
+  /** @default 'https://gitlab.com/api/v4' */
+  readonly apiBaseUrl?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+/** A GitLab compare listing this many files or more is treated as unknown (GitLab caps diffs). */
+export const GITLAB_COMPARE_FILE_LIMIT = 1000;
+/** Tree pages read at most (100 entries each). */
+const GITLAB_MAX_TREE_PAGES = 2000;
+
+const GitLabTreeSchema = z.array(z.object({ path: z.string(), type: z.string() }));
+const GitLabCompareSchema = z.object({
+  compare_timeout: z.boolean().optional(),
+  diffs: z.array(z.object({ old_path: z.string(), new_path: z.string() })),
+});
+
+/**
+ * The GitLab API base of a project from its clone URLs: `https://host/...` or `git@host:...`
+ * give `https://host/api/v4`.
+ */
+export function gitlabApiBase(cloneUrls: readonly string[]): string {
+  for (const url of cloneUrls) {
+    const https = /^https:\/\/([^/@]+@)?([^/]+)\//.exec(url);
+    if (https) return `https://${https[2]}/api/v4`;
+    const scp = /^[^@/]+@([^:/]+):/.exec(url);
+    if (scp) return `https://${scp[1]}/api/v4`;
+    const ssh = /^ssh:\/\/[^@/]+@([^:/]+)(:\d+)?\//.exec(url);
+    if (ssh) return `https://${ssh[1]}/api/v4`;
+  }
+  return 'https://gitlab.com/api/v4';
+}
+
+/** Reads a GitLab project through the REST API (repository tree, compare). */
+export class GitLabRepoReader implements RepoReader {
+  private readonly base: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(private readonly options: GitLabRepoReaderOptions) {
+    if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(options.fullName)) {
+      throw new RepoReadError(`GitLab project "${options.fullName}" is not in group/name form`);
+    }
+    this.base = `${(options.apiBaseUrl ?? 'https://gitlab.com/api/v4').replace(/\/+$/, '')}/projects/${encodeURIComponent(options.fullName)}`;
+    this.doFetch = options.fetch ?? fetch;
+  }
+
+  private async get(path: string): Promise<{ status: number; body: unknown; nextPage?: string }> {
+    const token = await this.options.token?.();
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'tfstep' };
+    if (token) headers['private-token'] = token;
+    const url = `${this.base}${path}`;
+    let res: Response;
+    try {
+      res = await this.doFetch(url, { headers });
+    } catch (err) {
+      throw new RepoReadError(`GitLab API request GET ${url} failed: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch (err) {
+      throw new RepoReadError(`GitLab API GET ${url} answered ${res.status} with a body that is not JSON`, { cause: err });
+    }
+    return { status: res.status, body, nextPage: res.headers.get('x-next-page') || undefined };
+  }
+
+  /** {@inheritDoc RepoReader.listModules} */
+  async listModules(sha: string): Promise<string[]> {
+    checkSha(sha, 'commit');
+    const files: string[] = [];
+    let page: string | undefined = '1';
+    for (let pages = 0; page; pages++) {
+      if (pages >= GITLAB_MAX_TREE_PAGES) throw new RepoReadError(`GitLab tree of ${this.options.fullName}@${sha} has more than ${GITLAB_MAX_TREE_PAGES} pages; the module inventory would be incomplete`);
+      const { status, body, nextPage } = await this.get(`/repository/tree?ref=${sha}&recursive=true&per_page=100&page=${page}`);
+      if (status !== 200) throw new RepoReadError(`GitLab could not list the tree of ${this.options.fullName}@${sha}: HTTP ${status} ${messageOf(body)}`);
+      const tree = GitLabTreeSchema.safeParse(body);
+      if (!tree.success) throw new RepoReadError(`GitLab tree answer for ${this.options.fullName}@${sha} is not the expected shape: ${tree.error.issues[0]?.message ?? ''}`);
+      files.push(...tree.data.filter((e) => e.type === 'blob').map((e) => e.path));
+      page = nextPage;
+    }
+    return moduleDirsOf(files);
+  }
+
+  /** {@inheritDoc RepoReader.changedPaths} */
+  async changedPaths(base: string, head: string): Promise<string[] | undefined> {
+    checkSha(base, 'base commit');
+    checkSha(head, 'head commit');
+    // straight=true: the diff of the two trees, not from the merge base, so a rewritten history is right too.
+    const { status, body } = await this.get(`/repository/compare?from=${base}&to=${head}&straight=true`);
+    if (status === 404 || status === 422) return undefined;
+    if (status !== 200) throw new RepoReadError(`GitLab could not compare ${base}..${head} in ${this.options.fullName}: HTTP ${status} ${messageOf(body)}`);
+    const cmp = GitLabCompareSchema.safeParse(body);
+    if (!cmp.success) throw new RepoReadError(`GitLab compare answer for ${this.options.fullName} is not the expected shape: ${cmp.error.issues[0]?.message ?? ''}`);
+    if (cmp.data.compare_timeout || cmp.data.diffs.length >= GITLAB_COMPARE_FILE_LIMIT) return undefined;
+    return [...new Set(cmp.data.diffs.flatMap((d) => [d.old_path, d.new_path]))].sort();
+  }
 }

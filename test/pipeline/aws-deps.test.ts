@@ -7,6 +7,7 @@ import { EnvError } from '../../lib/env';
 import { ConfigError } from '../../lib/config/errors';
 import { createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions, snsNotifier } from '../../lib/pipeline/aws-deps';
 import { silentPipelineLogger } from '../../lib/pipeline/deps';
+import { GitHubRepoReader, GitLabRepoReader } from '../../lib/planning/repo-reader';
 import { createHandler } from '../../lambdas/pipeline/index';
 import { testConfig, testPush } from '../fixtures/pipeline/config';
 
@@ -88,7 +89,9 @@ describe('createAwsPipelineDeps', () => {
     const deps = createAwsPipelineDeps(env, silentPipelineLogger);
     expect(deps.config.accounts.map((a) => a.name)).toEqual(['dev', 'staging', 'prod']);
     expect(deps.store.tableName).toBe('tfstep-runs');
-    expect(() => deps.repoReader({ ...testPush(), provider: 'gitlab' })).toThrow(/GitHub API only/);
+    expect(deps.repoReader(testPush())).toBeInstanceOf(GitHubRepoReader);
+    expect(deps.repoReader({ ...testPush(), provider: 'gitlab' })).toBeInstanceOf(GitLabRepoReader);
+    expect(() => deps.repoReader({ ...testPush(), provider: 'local' })).toThrow(/GitHub or GitLab API/);
   });
 
   it('fails when a variable is missing or the config is invalid', () => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RepoReadError } from '../../lib/planning/errors';
-import { GitHubRepoReader, GitRepoReader, moduleDirsOf } from '../../lib/planning/repo-reader';
+import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase, GitRepoReader, moduleDirsOf } from '../../lib/planning/repo-reader';
 
 function git(dir: string, ...args: string[]): string {
   return execFileSync('git', ['-C', dir, ...args], {
@@ -81,14 +81,14 @@ describe('GitHubRepoReader', () => {
   let server: Server;
   let baseUrl: string;
   const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
-  let routes: Record<string, { status: number; body: unknown }> = {};
+  let routes: Record<string, { status: number; body: unknown; headers?: Record<string, string> }> = {};
 
   beforeAll(async () => {
     // GIVEN a real HTTP server on loopback serving canned GitHub API answers
     server = createServer((req, res) => {
       seen.push({ url: req.url ?? '', headers: req.headers });
       const route = routes[req.url ?? ''] ?? { status: 404, body: { message: 'Not Found' } };
-      res.writeHead(route.status, { 'content-type': 'application/json' });
+      res.writeHead(route.status, { 'content-type': 'application/json', ...route.headers });
       res.end(JSON.stringify(route.body));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -149,5 +149,53 @@ describe('GitHubRepoReader', () => {
   it('fails when the API answers an error other than not found', async () => {
     routes[`/repos/acme/live/compare/${A}...${B}`] = { status: 500, body: { message: 'boom' } };
     await expect(new GitHubRepoReader({ fullName: 'acme/live', apiBaseUrl: baseUrl }).changedPaths(A, B)).rejects.toThrow(/HTTP 500 \(boom\)/);
+  });
+
+  describe('GitLabRepoReader', () => {
+    const P = '/api/v4/projects/acme%2Fsub%2Flive';
+    const reader = (token?: string) => new GitLabRepoReader({ fullName: 'acme/sub/live', apiBaseUrl: `${baseUrl}/api/v4`, token: token ? () => Promise.resolve(token) : undefined });
+
+    it('lists modules across tree pages and sends the private token', async () => {
+      routes[`${P}/repository/tree?ref=${B}&recursive=true&per_page=100&page=1`] = {
+        status: 200,
+        body: [
+          { path: 'dev', type: 'tree' },
+          { path: 'dev/us-east-1/network/main.tf', type: 'blob' },
+        ],
+        headers: { 'x-next-page': '2' },
+      };
+      routes[`${P}/repository/tree?ref=${B}&recursive=true&per_page=100&page=2`] = { status: 200, body: [{ path: 'prod/eu-west-1/app/terragrunt.hcl', type: 'blob' }], headers: { 'x-next-page': '' } };
+      await expect(reader('glpat-1').listModules(B)).resolves.toEqual(['dev/us-east-1/network', 'prod/eu-west-1/app']);
+      expect(seen.map((r) => r.headers['private-token'])).toEqual(['glpat-1', 'glpat-1']);
+    });
+
+    it('lists both names of every changed file of a straight compare', async () => {
+      routes[`${P}/repository/compare?from=${A}&to=${B}&straight=true`] = {
+        status: 200,
+        body: { compare_timeout: false, diffs: [{ old_path: 'dev/a/main.tf', new_path: 'dev/a/main.tf' }, { old_path: 'dev/old/x.tf', new_path: 'dev/new/x.tf' }] },
+      };
+      await expect(reader().changedPaths(A, B)).resolves.toEqual(['dev/a/main.tf', 'dev/new/x.tf', 'dev/old/x.tf']);
+    });
+
+    it.each([
+      ['a compare that timed out', { status: 200, body: { compare_timeout: true, diffs: [] } }],
+      ['1000 files or more', { status: 200, body: { diffs: Array.from({ length: 1000 }, (_, i) => ({ old_path: `f${i}`, new_path: `f${i}` })) } }],
+      ['an unknown commit', { status: 404, body: { message: '404 Not Found' } }],
+    ])('answers unknown for %s', async (_n, route) => {
+      routes[`${P}/repository/compare?from=${A}&to=${B}&straight=true`] = route;
+      await expect(reader().changedPaths(A, B)).resolves.toBeUndefined();
+    });
+
+    it('fails when the tree cannot be read', async () => {
+      routes[`${P}/repository/tree?ref=${B}&recursive=true&per_page=100&page=1`] = { status: 403, body: { message: '403 Forbidden' } };
+      await expect(reader().listModules(B)).rejects.toThrow(/HTTP 403 \(403 Forbidden\)/);
+    });
+
+    it('derives the API base from clone URLs in any spelling', () => {
+      expect(gitlabApiBase(['git@gitlab.example.com:acme/live.git'])).toBe('https://gitlab.example.com/api/v4');
+      expect(gitlabApiBase(['https://gitlab.example.com/acme/live.git'])).toBe('https://gitlab.example.com/api/v4');
+      expect(gitlabApiBase(['ssh://git@gitlab.example.com:2222/acme/live.git'])).toBe('https://gitlab.example.com/api/v4');
+      expect(gitlabApiBase([])).toBe('https://gitlab.com/api/v4');
+    });
   });
 });
