@@ -134,7 +134,8 @@ export async function ensureRunnerBundle(stateDir: string): Promise<string> {
   return out;
 }
 
-interface OverrideEnv {
+/** The runner's environment and the fields the launcher reads from it. */
+export interface OverrideEnv {
   env: Record<string, string>;
   account: string;
   stage: string;
@@ -147,7 +148,7 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 /** The runner container's environment from RunTask's `Overrides.ContainerOverrides`. */
-function overrideEnv(parameters: JsonObject): OverrideEnv {
+export function overrideEnv(parameters: JsonObject): OverrideEnv {
   const overrides = isObject(parameters.Overrides) ? parameters.Overrides.ContainerOverrides : undefined;
   const container = Array.isArray(overrides) ? (overrides[0] as unknown) : undefined;
   const list = isObject(container) && Array.isArray(container.Environment) ? container.Environment : [];

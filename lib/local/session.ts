@@ -24,7 +24,7 @@ import type { AccountOutcome, RunStatus, StageItem } from '../pipeline/contracts
 import { GitRepoReader } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
 import { localSubstitutions, renderLocalDefinition } from './definition';
-import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult } from './engine';
+import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult, type LocalTaskRunner } from './engine';
 import { RunTracker, type RunReport } from './progress';
 import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './runner-launcher';
 import type { LocalStore } from './store';
@@ -60,6 +60,8 @@ export interface LocalPipelineOptions {
   onNotice?: (notice: ApprovalNotice) => void;
   /** Each runner start and stop. */
   onRunner?: (event: RunnerEvent) => void;
+  /** Runs the ECS tasks; the runner as a child process unless given (the benchmark's no-op runner). */
+  taskRunner?: LocalTaskRunner;
   /** The pipeline function's logger. @default silent */
   logger?: PipelineLogger;
 }
@@ -142,7 +144,7 @@ export class LocalPipeline {
   static async create(opts: LocalPipelineOptions): Promise<LocalPipeline> {
     const repoDir = path.resolve(opts.repoDir);
     const pipeline = new LocalPipeline(opts, localConfig(opts.config, repoDir));
-    const bundle = opts.noBundle ? undefined : await ensureRunnerBundle(opts.stateDir);
+    const bundle = opts.noBundle || opts.taskRunner ? undefined : await ensureRunnerBundle(opts.stateDir);
     pipeline.engine = pipeline.buildEngine(bundle, repoDir);
     return pipeline;
   }
@@ -174,7 +176,7 @@ export class LocalPipeline {
       artifacts: new FunctionArtifactReader(async (key) => (await readArtifact(key))?.toString('utf8')),
     });
     const timeouts = new Map<string, number>();
-    const runner = new ChildProcessTaskRunner({
+    const runner = opts.taskRunner ?? new ChildProcessTaskRunner({
       config,
       stateDir: path.resolve(opts.stateDir),
       extraRepositories: [repoDir],
