@@ -369,4 +369,36 @@ describe('POST /approvals/:id', () => {
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('application/x-www-form-urlencoded');
   });
+
+  test('accepts a base64-encoded form, as a function URL may deliver it', async () => {
+    // GIVEN carol's page and a form body encoded as base64
+    const { links } = await requestApproval(h);
+    const link = links.get('carol@example.com')!;
+    const csrf = csrfFrom((await handleApprovalHttp(getRequest(link), h.httpDeps)).body);
+    const plain = postRequest(link, { csrf, decision: 'approve', comment: 'ok' });
+
+    // WHEN it is posted
+    const res = await handleApprovalHttp({ ...plain, body: Buffer.from(plain.body!).toString('base64'), isBase64Encoded: true }, h.httpDeps);
+
+    // THEN it is recorded
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('Approval recorded');
+  });
+});
+
+describe('HEAD /approvals/:id', () => {
+  test('answers like GET without a body and without a write', async () => {
+    // GIVEN a pending approval
+    const { links } = await requestApproval(h);
+    const before = await scanTable(db.doc);
+
+    // WHEN the link is probed with HEAD
+    const res = await handleApprovalHttp({ ...getRequest(links.get('bob@example.com')!), method: 'HEAD' }, h.httpDeps);
+
+    // THEN it answers 200 with the security headers, no body, and nothing changed
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(await scanTable(db.doc)).toEqual(before);
+  });
 });
