@@ -20,7 +20,7 @@ describe('buildApp', () => {
     // GIVEN the context the CDK CLI passes from cdk.json
     process.env.CDK_CONTEXT_JSON = JSON.stringify({ 'tfstep:config': EXAMPLE_CONFIG });
     // WHEN
-    const built = buildApp(undefined, undefined, options);
+    const built = buildApp(undefined, tempDir('tfstep-cdk-out-'), options);
     // THEN
     expect(built.config.central.account).toBe('999999999999');
     expect(built.app.node.children.map((c) => c.node.id).sort()).toEqual(
@@ -32,8 +32,8 @@ describe('buildApp', () => {
     // GIVEN no tfstep:config context
     delete process.env.CDK_CONTEXT_JSON;
     // WHEN / THEN
-    expect(() => buildApp(undefined, undefined, options)).toThrow(TfstepError);
-    expect(() => buildApp(undefined, undefined, options)).toThrow(/no config file: expected a path in the "tfstep:config" context value/);
+    expect(() => buildApp(undefined, tempDir('tfstep-cdk-out-'), options)).toThrow(TfstepError);
+    expect(() => buildApp(undefined, tempDir('tfstep-cdk-out-'), options)).toThrow(/no config file: expected a path in the "tfstep:config" context value/);
   });
 
   it('fails when the config file is invalid, listing what is wrong', () => {
@@ -41,7 +41,7 @@ describe('buildApp', () => {
     const file = join(tempDir('tfstep-cdk-app-'), 'tfstep.yaml');
     writeFileSync(file, 'version: 1\ncentral: { account: "123", region: us-east-1 }\n');
     // WHEN / THEN
-    expect(() => buildApp(file, undefined, options)).toThrow(ConfigError);
-    expect(() => buildApp(file, undefined, options)).toThrow(/central\.account: got "123"; expected a 12-digit AWS account id/);
+    expect(() => buildApp(file, tempDir('tfstep-cdk-out-'), options)).toThrow(ConfigError);
+    expect(() => buildApp(file, tempDir('tfstep-cdk-out-'), options)).toThrow(/central\.account: got "123"; expected a 12-digit AWS account id/);
   });
 });

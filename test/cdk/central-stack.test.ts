@@ -308,6 +308,8 @@ describe('central function grants', () => {
     template = Template.fromStack(buildExampleApp().central);
   });
 
+  afterAll(removeTempDirs);
+
   /** Actions of a function's role, each with the resources it is granted on. */
   function grantsOf(descriptionPattern: string): Record<string, string[]> {
     const roleId = logicalIdOf(template, 'AWS::IAM::Role', { Description: Match.stringLikeRegexp(descriptionPattern) });

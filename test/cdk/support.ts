@@ -19,7 +19,8 @@ export const FIXTURE_ENTRIES: CentralFunctionEntries = { webhook: FIXTURE_HANDLE
 
 /** The example app with fixture handlers and no bundling; validation off unless asked for. */
 export function buildExampleApp(options: BuildAppOptions = {}, configFile = EXAMPLE_CONFIG): TfstepApp {
-  return buildApp(configFile, undefined, { functionEntries: FIXTURE_ENTRIES, skipBundling: true, validate: false, ...options });
+  // The assembly goes to a folder removeTempDirs deletes, not to a fresh cdk.out* left behind.
+  return buildApp(configFile, tempDir('tfstep-cdk-out-'), { functionEntries: FIXTURE_ENTRIES, skipBundling: true, validate: false, ...options });
 }
 
 /**

@@ -1,9 +1,9 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CfnResource, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import { buildExampleApp } from './support';
+import { buildExampleApp, removeTempDirs } from './support';
 
 /** Synth takes a while with every rule of both validators on a loaded machine. */
 const SYNTH_TIMEOUT_MS = 240_000;
@@ -26,15 +26,13 @@ function acknowledgements(root: IConstruct): { path: string; id: string; reason:
 }
 
 describe('template validation', () => {
-  const outdirs: string[] = [];
-  afterAll(() => outdirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+  afterAll(removeTempDirs);
 
   it(
     'passes cdk-nag AWS Solutions and CDK CloudFormation validation with nothing left unacknowledged',
     () => {
       // GIVEN the example app with both validators on
       const { app } = buildExampleApp({ validate: true });
-      outdirs.push(app.outdir);
       // WHEN it is synthesized
       const synth = () => app.synth({ force: true });
       // THEN nothing fails and the report lists no violation, error or warning
@@ -58,7 +56,6 @@ describe('template validation', () => {
     () => {
       // GIVEN the example app plus an unencrypted queue and a queue with a mistyped property
       const { app, central, accounts } = buildExampleApp({ validate: true });
-      outdirs.push(app.outdir);
       new sqs.Queue(central, 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
       new CfnResource(accounts.get('dev')!, 'Mistyped', { type: 'AWS::SQS::Queue', properties: { VisibilityTimeout: 'never' } });
       // WHEN it is synthesized
