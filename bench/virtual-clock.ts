@@ -19,7 +19,7 @@ interface Sleeper {
 
 /** Event-loop turns that must pass quietly before time moves. */
 const QUIET_TURNS = 4;
-/** Real time the scheduler waits for progress when nothing sleeps, before calling it stuck. */
+/** Real time the scheduler waits for progress (nothing sleeps, or a tracked call never ends) before calling it stuck. */
 const STUCK_AFTER_MS = 30_000;
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -79,7 +79,14 @@ export class VirtualClock {
 
   private async settle(): Promise<void> {
     for (;;) {
-      if (this.inFlight > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+      if (this.inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const idle = new Promise<boolean>((r) => this.idleWaiters.push(() => r(true)));
+        const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STUCK_AFTER_MS)));
+        const settled = await Promise.race([idle, late]);
+        clearTimeout(timer);
+        if (!settled) throw new BenchRunError(`a tracked call has not ended after ${STUCK_AFTER_MS / 1000} s of real time (tracked work must not wait on virtual time)`);
+      }
       const before = this.activity;
       for (let i = 0; i < QUIET_TURNS; i++) await turn();
       if (this.inFlight === 0 && this.activity === before) return;

@@ -1,0 +1,100 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { measureFanout } from '../../bench/fanout';
+import { makeBenchFixture } from '../../bench/fixture';
+import { measureMakespan, simulatedDurations } from '../../bench/makespan';
+import { measureQueued } from '../../bench/queued';
+import { formatResults, runBench } from '../../bench/run';
+import { BenchResultsSchema, FanoutEntrySchema } from '../../bench/schema';
+import { GitRepoReader } from '../../lib/planning/repo-reader';
+
+jest.setTimeout(180_000);
+
+describe('bench harness on tiny sizes', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'tfstep-bench-test-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('makes a valid config and one module per account in a real git repository', async () => {
+    // GIVEN a fixture of 3 accounts and 2 revisions
+    const fixture = await makeBenchFixture(path.join(dir, 'fixture'), 3, { commits: 2 });
+    // WHEN the planner's reader lists the modules
+    const modules = await new GitRepoReader(fixture.repoDir).listModules(fixture.commits[1]!);
+    // THEN each account has its module, ids are 12 digits, and the stage has the bench concurrency
+    expect(modules).toEqual(['acct-0001/us-east-1', 'acct-0002/us-east-1', 'acct-0003/us-east-1']);
+    expect(fixture.config.accounts.map((a) => a.id)).toEqual(['100000000001', '100000000002', '100000000003']);
+    expect(fixture.config.stages.fleet?.concurrency).toBe(40);
+    expect(fixture.commits).toHaveLength(2);
+  });
+
+  it('deploys every account through the real definition and reports the fan-out schema', async () => {
+    // GIVEN 3 accounts
+    // WHEN the fan-out is measured in this process
+    const result = await measureFanout(3);
+    // THEN the run completed, every account ran and was recorded, and the figures have the schema
+    expect(FanoutEntrySchema.parse(result)).toEqual(result);
+    expect(result.status).toBe('completed');
+    expect(result.accountsRecorded).toBe(3);
+    // Admit, Admitted?, Targets, PlanReady, StartStages, MoreStages?, SelectStage, NeedsApproval?, the Map,
+    // StageGate, StageFailed?, NextStage, MoreStages?, RunSucceeded, Finish, Finished?, Succeeded + 2 per account.
+    expect(result.transitions).toBe(17 + 2 * 3);
+    expect(result.historyEvents).toBeGreaterThan(result.transitions);
+    expect(result.costUsd).toBeCloseTo((result.transitions * 0.025) / 1000, 9);
+  });
+
+  it('runs the simulated stage with the engine bounding concurrency', async () => {
+    // GIVEN 5 accounts on 2 slots
+    // WHEN the makespan is simulated
+    const result = await measureMakespan(5, { concurrency: 2, seed: 3 });
+    // THEN the engine's schedule is the list schedule, and the loop is the sum of the same durations
+    const sum = simulatedDurations(5, 3).reduce((s, d) => s + d.totalS, 0);
+    expect(result.parallelS).toBeCloseTo(result.listScheduleS, 0);
+    expect(result.sequentialS).toBeCloseTo(sum, 0);
+    expect(result.ratio).toBeCloseTo(result.sequentialS / result.parallelS, 1);
+    expect(result.parallelS).toBeGreaterThanOrEqual(result.longestTaskS);
+  });
+
+  it('counts the transitions of a run queued behind another with the admit backoff', async () => {
+    // GIVEN a holder that keeps the branch 10 simulated minutes
+    // WHEN a second push waits for it
+    const result = await measureQueued(10);
+    // THEN it polls 6 times (10, 20, 40, 80, 160, 300 s), 3 transitions each, and is admitted at 610 s
+    expect(result.waitSeconds).toEqual([10, 20, 40, 80, 160, 300]);
+    expect(result.polls).toBe(6);
+    expect(result.expectedPolls).toBe(6);
+    expect(result.queuedPollTransitions).toBe(18);
+    expect(result.admittedAfterS).toBe(610);
+  });
+
+  it('runs the whole benchmark on tiny sizes and writes results.json with the schema', async () => {
+    // GIVEN tiny sizes and a results file in a temp folder
+    const out = path.join(dir, 'results.json');
+    const lines: string[] = [];
+    // WHEN the benchmark runs (fan-out sizes in child processes)
+    const results = await runBench({
+      sizes: [1, 2],
+      fanoutTimeLimitS: undefined,
+      makespanAccounts: 3,
+      queuedMinutes: 1,
+      seed: 11,
+      webhookIterations: 20,
+      webhookColdRuns: 1,
+      out,
+      log: (l) => lines.push(l),
+    });
+    // THEN the file holds the same validated results and the table names every section
+    const written = BenchResultsSchema.parse(JSON.parse(await readFile(out, 'utf8')));
+    expect(written).toEqual(results);
+    expect(written.fanout.map((f) => f.accounts)).toEqual([1, 2]);
+    expect(written.fanout.every((f) => f.status === 'completed' && f.peakRssMb > 0)).toBe(true);
+    expect(written.queuedPollTransitions).toBe(written.queued.queuedPollTransitions);
+    const text = formatResults(written);
+    for (const heading of ['Fan-out:', 'Makespan:', 'Queue:', 'Webhook:']) expect(text).toContain(heading);
+    expect(lines.some((l) => l.startsWith('fan-out: 2 account(s)'))).toBe(true);
+  });
+});
