@@ -8,7 +8,7 @@
  * Local: the runner's log files in the state directory.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, type ECSClient } from '@aws-sdk/client-ecs';
@@ -429,9 +429,4 @@ export class LocalLogReader {
       await this.sleep(this.pollMs);
     }
   }
-}
-
-/** Reads a whole local log file (for tests and `show`). */
-export async function readLocalLog(stateDir: string, execution: string, account: string, phase: string): Promise<string> {
-  return readFile(join(stateDir, 'logs', execution, account, `${phase}.log`), 'utf8');
 }

@@ -75,15 +75,18 @@ function emptyRun(execution: string): StoredRun {
   return { execution, modules: [], approvals: [] };
 }
 
-function hintsFor(detail: Pick<RunDetail, 'status' | 'execution' | 'stages'>): string[] {
+function hintsFor(detail: Pick<RunDetail, 'status' | 'execution' | 'stages'>, local: boolean): string[] {
+  const e = detail.execution;
+  const flag = local ? ' --local' : '';
   if (detail.status === 'FAILED' || detail.status === 'TIMED_OUT' || detail.status === 'ABORTED') {
-    return [`tfstep replay ${detail.execution}`, `tfstep logs ${detail.execution}`];
+    return [local ? `tfstep local replay ${e}` : `tfstep replay ${e}`, `tfstep logs ${e}${flag}`];
   }
   if (detail.status === 'RUNNING') {
     const waiting = detail.stages.some((s) => s.status === 'AWAITING_APPROVAL');
+    const as = local ? ' --as EMAIL' : '';
     return waiting
-      ? [`tfstep approve ${detail.execution} --comment "..."`, `tfstep reject ${detail.execution} --comment "..."`]
-      : [`tfstep logs ${detail.execution} --follow`];
+      ? [`tfstep approve ${e}${flag}${as} --comment "..."`, `tfstep reject ${e}${flag}${as} --comment "..."`]
+      : [`tfstep logs ${e}${flag} --follow`];
   }
   return [];
 }
@@ -197,7 +200,7 @@ export class AwsRunsSource implements RunsSource {
       links: { console: executionConsoleUrl(executionArn) },
       hints: [],
     };
-    return { ...detail, hints: hintsFor(detail) };
+    return { ...detail, hints: hintsFor(detail, false) };
   }
 }
 
@@ -232,6 +235,6 @@ export class LocalRunsSource implements RunsSource {
       links: { console: null },
       hints: [],
     };
-    return { ...detail, hints: hintsFor(detail) };
+    return { ...detail, hints: hintsFor(detail, true) };
   }
 }

@@ -87,7 +87,8 @@ describe('tfstep runs and show --local', () => {
     expect(out).toContain('terraform apply exited 1: Error: creating EC2 VPC: UnauthorizedOperation');
     expect(out).toMatch(/stage prod\s+PENDING/);
     expect(out).toContain('reason  stage stage failed: account stage, module stage/us-east-1/network failed');
-    expect(out).toContain('next: tfstep replay run-failed');
+    expect(out).toContain('next: tfstep local replay run-failed');
+    expect(out).toContain('next: tfstep logs run-failed --local');
   });
 
   it('shows a run waiting for approval with its plan summary and approvers as JSON', async () => {
@@ -99,7 +100,7 @@ describe('tfstep runs and show --local', () => {
     expect(prod.approval).toEqual({ status: 'PENDING', approvers: ['alice@example.com', 'bob@example.com'], decisions: [] });
     const app = prod.accounts[0]!.modules.find((m) => m.path === 'prod/us-east-1/app')!;
     expect(app).toEqual({ path: 'prod/us-east-1/app', phase: 'plan', status: 'PLANNED', plan: { add: 2, change: 1, destroy: 1 }, planSha256: 'd'.repeat(64), error: null, durationSeconds: 60 });
-    expect(detail.hints).toEqual(['tfstep approve run-waiting --comment "..."', 'tfstep reject run-waiting --comment "..."']);
+    expect(detail.hints).toEqual(['tfstep approve run-waiting --local --as EMAIL --comment "..."', 'tfstep reject run-waiting --local --as EMAIL --comment "..."']);
     // the task token never leaves the store
     expect(res.stdout).not.toContain('token-that-never-shows');
   });
@@ -197,6 +198,7 @@ describe('tfstep runs and show against AWS', () => {
       { add: 0, change: 2, destroy: 0 },
       { add: 0, change: 2, destroy: 0 },
     ]);
+    expect(detail.hints).toEqual([]);
   });
 
   it('fails when Step Functions does not know the execution', async () => {
