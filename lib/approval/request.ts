@@ -198,13 +198,18 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
         taskToken: request.taskToken,
         tokenHash: hash,
       };
-      await deps.store.create(fresh);
-      if (pointer) {
-        await deps.store.supersede(pointer.approvalId, fresh.approvalId);
-        logger.info('approval superseded by a new approval step', { approvalId: pointer.approvalId, supersededBy: fresh.approvalId });
+      const stored = await deps.store.create(fresh);
+      if (stored.created) {
+        if (pointer) {
+          await deps.store.supersede(pointer.approvalId, fresh.approvalId);
+          logger.info('approval superseded by a new approval step', { approvalId: pointer.approvalId, supersededBy: fresh.approvalId });
+        }
+        const { taskToken: _token, tokenHash: _hash, ...view } = fresh;
+        approval = view;
+      } else {
+        // A concurrent invocation for the same token won; it sends the links.
+        return { approvalId: stored.approvalId, notified: 0, reused: true };
       }
-      const { taskToken: _token, tokenHash: _hash, ...view } = fresh;
-      approval = view;
     }
 
     if (approval.status !== 'PENDING') return { approvalId: approval.approvalId, notified: 0, reused };

@@ -51,8 +51,12 @@ export class ApprovalStore {
     private readonly retentionSeconds = DEFAULT_RETENTION_SECONDS,
   ) {}
 
-  /** Stores a new approval and points the run's stage at it. */
-  async create(approval: NewApproval): Promise<void> {
+  /**
+   * Stores a new approval and points the run's stage at it. When a concurrent invocation for
+   * the same task token pointed the stage at its own approval first, this one is removed and
+   * the other's id returned, so one step never has two live approvals.
+   */
+  async create(approval: NewApproval): Promise<{ approvalId: string; created: boolean }> {
     const expiresAt = approval.deadline + this.retentionSeconds;
     await this.doc.send(
       new PutCommand({
@@ -62,9 +66,23 @@ export class ApprovalStore {
       }),
     );
     const pointer: ApprovalPointer = { approvalId: approval.approvalId, stage: approval.stage, tokenHash: approval.tokenHash, createdAt: approval.createdAt };
-    await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { ...approvalKeys.pointer(approval.executionName, approval.stage), ...pointer, expiresAt } }),
-    );
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...approvalKeys.pointer(approval.executionName, approval.stage), ...pointer, expiresAt },
+          ConditionExpression: 'attribute_not_exists(pk) OR tokenHash <> :hash',
+          ExpressionAttributeValues: { ':hash': approval.tokenHash },
+        }),
+      );
+      return { approvalId: approval.approvalId, created: true };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: approvalKeys.approval(approval.approvalId) }));
+      const winner = await this.getPointer(approval.executionName, approval.stage);
+      if (!winner) throw err;
+      return { approvalId: winner.approvalId, created: false };
+    }
   }
 
   /** The approval, without its task token; undefined when it does not exist. */

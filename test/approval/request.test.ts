@@ -111,6 +111,19 @@ describe('createApprovalRequestHandler', () => {
     expect((await scanTable(db.doc)).filter((i) => i.sk === 'APPROVAL')).toHaveLength(1);
   });
 
+  test('two concurrent invocations with the same token leave one approval', async () => {
+    // GIVEN two invocations racing for the same token (a Lambda retry while the first still runs)
+    const handler = createApprovalRequestHandler(h.requestDeps);
+
+    // WHEN both run at once
+    const [a, b] = await Promise.all([handler(requestFixture()), handler(requestFixture())]);
+
+    // THEN both answer the same approval, and only it exists
+    expect(a.approvalId).toBe(b.approvalId);
+    const approvals = (await scanTable(db.doc)).filter((i) => i.sk === 'APPROVAL');
+    expect(approvals.map((i) => i.approvalId)).toEqual([a.approvalId]);
+  });
+
   test('a module without a summary artifact is shown as such, not hidden', async () => {
     // GIVEN no artifacts for the app module
     const deps = { ...h.requestDeps, artifacts: { get: (key: string) => Promise.resolve(key.includes('/network/') ? '{"add":1,"change":0,"destroy":0,"deleted":[],"replaced":[]}' : undefined) } };
