@@ -132,6 +132,14 @@ export class AwsRunsSource implements RunsSource {
     this.now = deps.now ?? (() => new Date());
   }
 
+  private async record(execution: string): Promise<StoredRun> {
+    try {
+      return (await this.deps.records.getRun(execution)) ?? emptyRun(execution);
+    } catch (err) {
+      throw explainAwsError(err, 'dynamodb:Query on the run table');
+    }
+  }
+
   async listRuns(filter: RunsFilter): Promise<RunSummary[]> {
     const status = parseStatusFilter(filter.status);
     const sfnStatus = (SFN_STATUSES as readonly string[]).includes(status ?? '') ? (status as ExecutionStatus) : undefined;
@@ -151,8 +159,7 @@ export class AwsRunsSource implements RunsSource {
         throw explainAwsError(err, 'states:ListExecutions');
       }
       const joined = await mapLimit(items, 8, async (item) => {
-        const name = item.name ?? '';
-        const run = (await this.deps.records.getRun(name)) ?? emptyRun(name);
+        const run = await this.record(item.name ?? '');
         return summaryOf(
           run,
           {
@@ -180,7 +187,7 @@ export class AwsRunsSource implements RunsSource {
       if ((err as { name?: string }).name === 'ExecutionDoesNotExist') throw new ExecutionNotFoundError(name, this.deps.stateMachineArn, { cause: err });
       throw explainAwsError(err, 'states:DescribeExecution');
     }
-    const run = (await this.deps.records.getRun(name)) ?? emptyRun(name);
+    const run = await this.record(name);
     const summary = summaryOf(
       run,
       {

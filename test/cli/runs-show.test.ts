@@ -201,6 +201,47 @@ describe('tfstep runs and show against AWS', () => {
     expect(detail.hints).toEqual([]);
   });
 
+  it('shows an execution the run table does not know, with the reason Step Functions gives', async () => {
+    // GIVEN an execution that failed before admit recorded it
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: execArn('run-early'),
+      stateMachineArn: SM_ARN,
+      status: 'FAILED',
+      startDate: new Date('2026-11-24T10:00:00Z'),
+      stopDate: new Date('2026-11-24T10:00:04Z'),
+      error: 'InvalidInput',
+      cause: 'detail.after: a full 40-character hex commit SHA',
+      input: '{}',
+    } as any);
+    // WHEN shown
+    const detail = RunDetailSchema.parse(JSON.parse((await runCli(['show', 'run-early', '--config', CONFIG, '--json'])).stdout));
+    // THEN the reason and the next steps come from the execution alone
+    expect(detail).toEqual(
+      expect.objectContaining({
+        status: 'FAILED',
+        repository: null,
+        stages: [],
+        durationSeconds: 4,
+        reason: 'InvalidInput: detail.after: a full 40-character hex commit SHA',
+        hints: ['tfstep replay run-early', 'tfstep logs run-early'],
+      }),
+    );
+  });
+
+  it('fails with exit 1 and the cause when the run table cannot be reached', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: execArn('run-ok'), stateMachineArn: SM_ARN, status: 'SUCCEEDED', startDate: new Date() } as any);
+    const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    // GIVEN nothing listening where the run table should be
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:1';
+    try {
+      const res = await runCli(['show', 'run-ok', '--config', CONFIG]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain('ECONNREFUSED');
+    } finally {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = saved;
+    }
+  });
+
   it('fails when Step Functions does not know the execution', async () => {
     sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
     const res = await runCli(['show', 'ghost', '--config', CONFIG]);
