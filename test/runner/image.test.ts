@@ -42,6 +42,13 @@ describe('runner/Dockerfile', () => {
     expect(argv.join(' ')).toContain('-u NODE_OPTIONS');
     expect(lines.some((l) => l.startsWith('CMD'))).toBe(false);
   });
+
+  it('GIVEN the read-only root filesystem of the task definition WHEN read THEN /tmp is a declared volume the non-root user can write', () => {
+    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(final).toMatch(/^VOLUME \["\/tmp"\]$/m);
+    expect(final).toContain('install -d -m 1777 /tmp');
+    expect(final.indexOf('VOLUME')).toBeLessThan(final.indexOf('USER '));
+  });
 });
 
 describe('buildRunnerBundle', () => {
