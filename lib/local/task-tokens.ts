@@ -69,14 +69,22 @@ export class LocalTaskTokens {
 
   /** SendTaskSuccess: the waiting state succeeds with `output`. */
   sendSuccess(token: string, output: unknown): Promise<void> {
-    this.settleOrThrow(token, (w) => w.resolve(output));
-    return Promise.resolve();
+    try {
+      this.settleOrThrow(token, (w) => w.resolve(output));
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** SendTaskFailure: the waiting state fails with `error` (matched by Catch) and `cause`. */
   sendFailure(token: string, error: string, cause: string): Promise<void> {
-    this.settleOrThrow(token, (w) => w.reject(new StatesError(error, cause)));
-    return Promise.resolve();
+    try {
+      this.settleOrThrow(token, (w) => w.reject(new StatesError(error, cause)));
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   private settleOrThrow(token: string, fn: (w: Waiter) => void): void {

@@ -1,0 +1,116 @@
+/**
+ * The local engine's checks and adjustments, on the real pipeline definition.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createApprovalRequestHandler } from '../../lib/approval/request';
+import { StaticKeyProvider } from '../../lib/approval/signing';
+import { ApprovalStore } from '../../lib/approval/store';
+import { MemoryApprovalNotifier } from '../../lib/approval/notifier';
+import { parseConfig } from '../../lib/config/loader';
+import { adaptForLocalEngine, collectTaskStates, compileTimeoutResolver, localSubstitutions, MAX_ENGINE_TIMEOUT_SECONDS, renderLocalDefinition, type JsonObject } from '../../lib/local/definition';
+import { LocalEngine } from '../../lib/local/engine';
+import { LocalEngineError } from '../../lib/local/errors';
+import { ChildProcessTaskRunner } from '../../lib/local/runner-launcher';
+import { LocalTaskTokens } from '../../lib/local/task-tokens';
+import { createPipelineHandler } from '../../lib/pipeline/handler';
+import { silentPipelineLogger } from '../../lib/pipeline/deps';
+import { GitRepoReader } from '../../lib/planning/repo-reader';
+import { RunStore } from '../../lib/store/run-store';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { TWO_DEV_CONFIG, tempDir } from './helpers';
+
+const subs = localSubstitutions();
+const config = parseConfig(parse(readFileSync(TWO_DEV_CONFIG, 'utf8')), TWO_DEV_CONFIG);
+
+/** The real functions and runner, built but never called: these tests stop at construction. */
+function realParts() {
+  const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const store = RunStore.fromClient(client, 'tfstep-runs');
+  const pipeline = createPipelineHandler({
+    config,
+    store,
+    artifacts: { get: () => Promise.resolve(undefined) },
+    repoReader: () => new GitRepoReader('.'),
+    executions: { isRunning: () => Promise.resolve(false) },
+    notifier: { publish: () => Promise.resolve() },
+    clock: () => new Date(),
+    logger: silentPipelineLogger,
+  });
+  const approval = createApprovalRequestHandler({
+    store: new ApprovalStore(store.doc, 'tfstep-runs'),
+    keys: new StaticKeyProvider('0123456789abcdef0123'),
+    notifier: new MemoryApprovalNotifier(),
+    baseUrl: 'http://127.0.0.1',
+  });
+  return {
+    functions: { [subs.PipelineFunctionArn]: pipeline, [subs.ApprovalFunctionArn]: approval as (p: unknown) => Promise<unknown> },
+    tokens: new LocalTaskTokens(),
+    runner: new ChildProcessTaskRunner({ config, stateDir: tempDir('state') }),
+  };
+}
+
+function states(def: JsonObject): Record<string, JsonObject> {
+  return def.States as Record<string, JsonObject>;
+}
+
+describe('LocalEngine', () => {
+  it('builds a handler for every Task state of the real definition, Map item processors included', () => {
+    // GIVEN the rendered pipeline definition
+    const definition = renderLocalDefinition(subs);
+    // WHEN the engine is built
+    const engine = new LocalEngine({ definition, ...realParts() });
+    // THEN every Task state, nested ones too, has a local handler
+    const tasks = collectTaskStates(definition).map((t) => t.name);
+    expect(engine.taskStates.sort()).toEqual(tasks.sort());
+    expect(tasks).toEqual(expect.arrayContaining(['Admit', 'RunPlanAndApply', 'RunPlan', 'RunApply', 'RequestApproval', 'RecordApplyFailure', 'Finish']));
+  });
+
+  it('fails at construction when a Task state uses a resource the local mode does not run, naming the state', () => {
+    // GIVEN a definition whose stage gate calls SNS directly
+    const definition = renderLocalDefinition(subs);
+    states(definition).StageGate!.Resource = 'arn:aws:states:::sns:publish';
+    // WHEN the engine is built THEN it refuses, naming the state and the resource
+    expect(() => new LocalEngine({ definition, ...realParts() })).toThrow(LocalEngineError);
+    expect(() => new LocalEngine({ definition, ...realParts() })).toThrow(/state StageGate: resource arn:aws:states:::sns:publish is not supported by the local mode/);
+  });
+
+  it('fails at construction when a nested Task invokes a function nobody serves', () => {
+    // GIVEN a definition whose record step inside a Map invokes another function
+    const definition = renderLocalDefinition(subs);
+    const map = states(definition).PlanAndApplyAccounts!;
+    const inner = (map.ItemProcessor as JsonObject).States as Record<string, JsonObject>;
+    (inner.RecordPlanAndApply!.Parameters as JsonObject).FunctionName = 'arn:aws:lambda:us-east-1:000000000000:function:other';
+    // WHEN the engine is built THEN it refuses, naming the state and the ARN
+    expect(() => new LocalEngine({ definition, ...realParts() })).toThrow(/state RecordPlanAndApply: .*invokes arn:aws:lambda:us-east-1:000000000000:function:other, which the local mode does not serve/);
+  });
+});
+
+describe('definition adjustments for the engine', () => {
+  it('lowers the 30-day execution timeout to what a Node timer holds, and nothing else at the top level', () => {
+    // GIVEN the real definition (30 days)
+    const definition = renderLocalDefinition(subs);
+    expect(definition.TimeoutSeconds).toBe(2_592_000);
+    // WHEN it is adapted
+    const adapted = adaptForLocalEngine(definition);
+    // THEN the timeout fits a timer and the original is untouched
+    expect(adapted.TimeoutSeconds).toBe(MAX_ENGINE_TIMEOUT_SECONDS);
+    expect(definition.TimeoutSeconds).toBe(2_592_000);
+    expect(Object.keys(adapted.States as object)).toEqual(Object.keys(definition.States as object));
+  });
+
+  it("finds the approval step's TimeoutSecondsPath value in its effective input", () => {
+    // GIVEN the approval state, whose timeout path points into the state input ($.current.stage...)
+    const definition = renderLocalDefinition(subs);
+    const request = states(definition).RequestApproval!;
+    // WHEN its resolver reads the effective input (after Parameters)
+    const resolve = compileTimeoutResolver(request)!;
+    // THEN it follows "stage.$": "$.current.stage" into Payload.stage
+    expect(resolve({ FunctionName: 'f', Payload: { stage: { approval: { timeoutSeconds: 86400 } } } })).toBe(86400);
+    expect(resolve({ FunctionName: 'f', Payload: {} })).toBeUndefined();
+    // AND the adapted state no longer asks the engine to evaluate the path
+    const adapted = states(adaptForLocalEngine(definition)).RequestApproval!;
+    expect(adapted.TimeoutSecondsPath).toBeUndefined();
+    expect(adapted.TimeoutSeconds).toBe(MAX_ENGINE_TIMEOUT_SECONDS);
+  });
+});
