@@ -20,6 +20,8 @@ export function colourEnabled(stream: OutputStream, env: Readonly<Record<string,
 /** Writes text, tables and JSON to stdout and remarks to stderr. */
 export class Output {
   readonly colour: boolean;
+  /** Whether transient progress may be shown (stderr is a terminal, colours allowed). */
+  readonly progressEnabled: boolean;
 
   constructor(
     readonly out: OutputStream = process.stdout,
@@ -27,6 +29,7 @@ export class Output {
     env: Readonly<Record<string, string | undefined>> = process.env,
   ) {
     this.colour = colourEnabled(out, env);
+    this.progressEnabled = colourEnabled(err, env);
   }
 
   /** Wraps text in an ANSI style when colours are on. */

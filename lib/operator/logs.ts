@@ -29,6 +29,8 @@ export interface LogWriter {
   line(text: string): void;
   /** A remark about the logs themselves (where they came from, what could not be read). */
   note(text: string): void;
+  /** Transient progress while following; the CLI shows it only on a terminal. */
+  progress?(text: string): void;
 }
 
 /** What to show. */
@@ -279,6 +281,7 @@ export class AwsLogReader {
         writer.note(`execution ${execution} is ${status ?? 'gone'}`);
         return;
       }
+      if (pending.length === 0) writer.progress?.(`waiting for the next runner task of ${execution} (it may be waiting for an approval)`);
       await this.sleep(this.pollMs);
     }
   }
@@ -426,6 +429,7 @@ export class LocalLogReader {
         if (sinks.size === 0) writer.note(`no runner logs for ${req.execution}${req.account ? ` in account ${req.account}` : ''} yet`);
         return;
       }
+      if (sinks.size === 0) writer.progress?.(`waiting for the first runner log of ${req.execution}`);
       await this.sleep(this.pollMs);
     }
   }

@@ -32,6 +32,12 @@ describe('Output', () => {
     expect(plain).toBe('A       B\nFAILED  x\nok      y\n');
   });
 
+  it('allows progress only when stderr is a terminal and NO_COLOR is unset', () => {
+    expect(new Output(sink(false).stream, sink(true).stream, {}).progressEnabled).toBe(true);
+    expect(new Output(sink(true).stream, sink(false).stream, {}).progressEnabled).toBe(false);
+    expect(new Output(sink(true).stream, sink(true).stream, { NO_COLOR: 'x' }).progressEnabled).toBe(false);
+  });
+
   it('keeps remarks on stderr so pipes get only data', () => {
     const out = sink(false);
     const err = sink(false);

@@ -30,10 +30,17 @@ export function parseProfileFor(values: readonly string[]): Map<string, string> 
 }
 
 function writerFor(out: Output): LogWriter {
+  let lastProgress = '';
   return {
     header: (text) => out.line(out.style('cyan', `==> ${text}`)),
     line: (text) => out.line(text),
     note: (text) => out.note(text),
+    // Progress is for a person watching: shown once per change, only on a terminal.
+    progress: (text) => {
+      if (!out.progressEnabled || text === lastProgress) return;
+      lastProgress = text;
+      out.note(`... ${text}`);
+    },
   };
 }
 
