@@ -1,0 +1,128 @@
+/**
+ * `tfstep local serve`: a signed GitHub push to the loopback webhook starts a local execution
+ * against the repository (its clone URL is a local path), and the runs are served as JSON.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { EnvError } from '../../lib/env';
+import { localServe, type LocalServer } from '../../lib/local/serve';
+import { doubleLog, makeInfraRepo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform } from './helpers';
+
+jest.setTimeout(120_000);
+
+const SECRET = 'local-webhook-secret-for-tests';
+
+function configFor(repo: string): string {
+  const file = path.join(tempDir('config'), 'tfstep.yaml');
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      'central: { account: "999999999999", region: us-east-1 }',
+      'repositories:',
+      `  - { provider: github, fullName: acme/live, cloneUrls: [${JSON.stringify(repo)}] }`,
+      'stageOrder: [dev]',
+      'stages: { dev: {} }',
+      'accounts:',
+      '  - { name: dev-a, id: "111111111111", region: us-east-1, stage: dev }',
+      '  - { name: dev-b, id: "111111111112", region: us-east-1, stage: dev }',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function headOf(repo: string): string {
+  return execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+}
+
+describe('tfstep local serve', () => {
+  let server: LocalServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('starts a local execution for a signed push and serves the run as JSON', async () => {
+    // GIVEN a server for a config whose repository clone URL is a local path
+    const repo = makeInfraRepo();
+    const after = headOf(repo);
+    const log = path.join(tempDir('log'), 'double.log');
+    const out = new PassThrough();
+    const lines: string[] = [];
+    out.on('data', (c: Buffer) => lines.push(c.toString('utf8')));
+    server = await localServe({
+      configFile: configFor(repo),
+      port: 0,
+      stateDir: await stateDirWithBundle(),
+      env: { ...runnerEnv(toolPathWithoutTerraform(), log), TFSTEP_WEBHOOK_SECRET: SECRET },
+      out,
+    });
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    // WHEN GitHub delivers a push of the main branch
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      before: '0000000000000000000000000000000000000000',
+      after,
+      created: true,
+      deleted: false,
+      forced: false,
+      commits: [{ id: after, message: 'initial infrastructure', added: ['dev-a/us-east-1/app/main.tf'], modified: [], removed: [] }],
+      head_commit: { id: after, message: 'initial infrastructure', added: [], modified: [], removed: [] },
+      pusher: { name: 'pat' },
+      repository: { full_name: 'acme/live', clone_url: 'https://github.com/acme/live.git', ssh_url: 'git@github.com:acme/live.git' },
+    });
+    const res = await fetch(`${server.url}/webhook`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-github-delivery': 'delivery-1',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+      },
+      body,
+    });
+
+    // THEN the webhook accepts it and the execution runs both dev accounts to success
+    expect(res.status).toBeLessThan(300);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.runs).toHaveLength(1);
+    const result = await server.runs[0]!;
+    expect(result.status).toBe('SUCCEEDED');
+    expect(new Set(doubleLog(log).filter((l) => l.endsWith(' apply')))).toEqual(new Set(['dev-a/us-east-1/app apply', 'dev-b/us-east-1/app apply']));
+    // AND GET /runs and GET /runs/<execution> show it from the run table
+    const runs = (await (await fetch(`${server.url}/runs`)).json()) as { runs: { execution: string; status: string; commit: string }[] };
+    expect(runs.runs.map((r) => [r.execution, r.status, r.commit])).toEqual([[result.report.executionName, 'SUCCEEDED', after]]);
+    const detail = (await (await fetch(`${server.url}/runs/${result.report.executionName}`)).json()) as { modules: { module: string }[] };
+    expect(detail.modules.map((m) => m.module)).toEqual(expect.arrayContaining(['dev-a/us-east-1/app', 'dev-b/us-east-1/app']));
+    expect((await fetch(`${server.url}/runs/local-no-such-run`)).status).toBe(404);
+  });
+
+  it('fails when a push is not signed with the secret: nothing starts', async () => {
+    // GIVEN a running server
+    const repo = makeInfraRepo();
+    server = await localServe({ configFile: configFor(repo), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out: new PassThrough() });
+    // WHEN a push arrives with a wrong signature
+    const body = JSON.stringify({ ref: 'refs/heads/main' });
+    const res = await fetch(`${server.url}/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'd-2', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
+      body,
+    });
+    // THEN it is refused and no execution starts
+    expect(res.status).toBe(401);
+    expect(server.runs).toHaveLength(0);
+  });
+
+  it('fails to start without TFSTEP_WEBHOOK_SECRET', async () => {
+    // GIVEN no webhook secret in the environment
+    const repo = makeInfraRepo();
+    // WHEN the server starts THEN it refuses, naming the variable
+    await expect(localServe({ configFile: configFor(repo), port: 0, stateDir: tempDir('state'), env: {}, out: new PassThrough() })).rejects.toThrow(EnvError);
+    await expect(localServe({ configFile: configFor(repo), port: 0, stateDir: tempDir('state'), env: {}, out: new PassThrough() })).rejects.toThrow(/TFSTEP_WEBHOOK_SECRET/);
+  });
+});
