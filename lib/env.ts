@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TfstepError } from './config/errors';
 
 /** An environment variable that is missing or unusable: a deployment mistake, reported by name. */
@@ -54,5 +56,34 @@ export function requireJsonEnv(name: string, env: Env = process.env): unknown {
     return JSON.parse(raw) as unknown;
   } catch (err) {
     throw new EnvError(name, `environment variable ${name} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The file CDK bundles beside each function's handler, holding the validated config as JSON. */
+export const BUNDLED_CONFIG_FILE = 'tfstep-config.json';
+
+/**
+ * The config a function was deployed with, as parsed JSON. `TFSTEP_CONFIG` wins when set (tests,
+ * local runs); otherwise the file CDK bundles beside the handler in `LAMBDA_TASK_ROOT`. The
+ * config travels in the bundle because Lambda allows only 4 KiB of environment, which a config
+ * of a dozen accounts already exceeds.
+ */
+export function functionConfigJson(name: string, env: Env = process.env): unknown {
+  if (env[name] !== undefined && env[name].trim() !== '') return requireJsonEnv(name, env);
+  const root = env.LAMBDA_TASK_ROOT;
+  if (root === undefined || root.trim() === '') {
+    throw new EnvError(name, `environment variable ${name} is not set, and there is no ${BUNDLED_CONFIG_FILE} bundled with the function; one of them is required`);
+  }
+  const file = join(root, BUNDLED_CONFIG_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new EnvError(name, `environment variable ${name} is not set and ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); redeploy the central stack`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new EnvError(name, `${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }

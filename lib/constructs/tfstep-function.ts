@@ -1,8 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { InvalidPropsError } from './errors';
@@ -23,6 +25,12 @@ export interface TfstepFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default - the stack's project root (where package-lock.json is) */
   readonly projectRoot?: string;
+  /**
+   * Files written beside the bundled handler (name -> content), for data too large for the
+   * 4 KiB Lambda environment, such as the config.
+   * @default - none
+   */
+  readonly bundledFiles?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -78,6 +86,7 @@ export class TfstepFunction extends Construct {
         sourceMap: true,
         // The Lambda runtime ships an SDK, but bundling pins the version the code was tested with.
         externalModules: [],
+        commandHooks: props.bundledFiles ? copyFilesHooks(props.bundledFiles) : undefined,
       },
     });
     Validations.of(this.function).acknowledge({
@@ -85,4 +94,21 @@ export class TfstepFunction extends Construct {
       reason: 'Pinned to Node.js 22, the runtime the handlers are bundled for (esbuild target node22) and tested against; moved deliberately with the test matrix.',
     });
   }
+}
+
+/** Bundling hooks that copy the given files into the function's output folder. */
+function copyFilesHooks(files: Readonly<Record<string, string>>): ICommandHooks {
+  const dir = mkdtempSync(join(tmpdir(), 'tfstep-bundled-'));
+  const sources: string[] = [];
+  for (const [name, content] of Object.entries(files)) {
+    if (basename(name) !== name) throw new InvalidPropsError('bundledFiles', [`file name ${JSON.stringify(name)} must not contain a path`]);
+    const source = join(dir, name);
+    writeFileSync(source, content);
+    sources.push(source);
+  }
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => sources.map((source) => `cp "${source}" "${outputDir}/${basename(source)}"`),
+  };
 }

@@ -3,7 +3,7 @@
  *
  * | variable                       | what                                                     |
  * | ------------------------------ | -------------------------------------------------------- |
- * | `TFSTEP_CONFIG`                | the config as JSON (validated with `parseConfig`)        |
+ * | `TFSTEP_CONFIG`                | the config as JSON; unset in AWS, where the config is the bundled tfstep-config.json |
  * | `TFSTEP_TABLE`                 | the run table name                                       |
  * | `TFSTEP_ARTIFACTS_BUCKET`      | the artifacts bucket                                     |
  * | `TFSTEP_TOPIC_ARN`             | the SNS topic for run notifications                      |
@@ -15,8 +15,8 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { parseConfig } from '../config/loader';
-import { optionalEnv, requireEnv, requireJsonEnv } from '../env';
+import { parseConfig } from '../config/parse';
+import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
 import type { ArtifactGetter, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
@@ -123,7 +123,7 @@ export function secretToken(secrets: SecretsManagerClient, secretArn: string, no
 
 /** Builds every dependency from the environment; throws an EnvError or ConfigError naming what is wrong. */
 export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients: AwsClients = {}): PipelineDeps {
-  const config = parseConfig(requireJsonEnv(PIPELINE_ENV.config, env), PIPELINE_ENV.config);
+  const config = parseConfig(functionConfigJson(PIPELINE_ENV.config, env), PIPELINE_ENV.config);
   const table = requireEnv(PIPELINE_ENV.table, env);
   const bucket = requireEnv(PIPELINE_ENV.artifactsBucket, env);
   const topicArn = requireEnv(PIPELINE_ENV.topicArn, env);

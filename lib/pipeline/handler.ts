@@ -18,7 +18,7 @@
  * });
  * ```
  */
-import { formatPath } from '../config/loader';
+import { formatPath } from '../config/parse';
 import { admit } from './admit';
 import { classifyFailure } from './classify-failure';
 import { PipelineRequestSchema } from './contracts';

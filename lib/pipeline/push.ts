@@ -3,7 +3,7 @@
  * marker a replayed execution carries.
  */
 import { z } from 'zod';
-import { formatPath } from '../config/loader';
+import { formatPath } from '../config/parse';
 import type { Config, RepositoryConfig } from '../config/schema';
 import { PipelineInputSchema, type PushEvent } from '../domain/push-event';
 import { InvalidRequestError, UnknownRepositoryError } from './errors';

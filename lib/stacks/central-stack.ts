@@ -17,11 +17,10 @@ import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from './arns';
-import { UndeployableConfigError } from '../constructs/errors';
+import { BUNDLED_CONFIG_FILE } from '../env';
 
 /** Environment variables the central functions read (the handlers' side of the contract). */
 export const CENTRAL_FUNCTION_ENV = {
-  config: 'TFSTEP_CONFIG',
   table: 'TFSTEP_TABLE',
   artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
   topicArn: 'TFSTEP_TOPIC_ARN',
@@ -47,11 +46,6 @@ export const CENTRAL_SECRET_NAMES = {
  * parameter by name; the approval side reads the same name (DEFAULT_BASE_URL_PARAMETER).
  */
 export const APPROVAL_BASE_URL_PARAMETER = '/tfstep/approval-base-url';
-
-/** Lambda's limit on the total size of a function's environment variables. */
-const LAMBDA_ENV_LIMIT_BYTES = 4096;
-/** Room left for the other variables (ARNs and names) once CloudFormation resolves them. */
-const OTHER_ENV_BYTES = 1000;
 
 /** Handler files of the central functions (each exports `handler`). */
 export interface CentralFunctionEntries {
@@ -108,13 +102,6 @@ export class CentralStack extends Stack {
     });
     const entries = props.functionEntries ?? defaultFunctionEntries();
     const configJson = JSON.stringify(config);
-    const configBytes = Buffer.byteLength(configJson, 'utf8');
-    if (configBytes + OTHER_ENV_BYTES > LAMBDA_ENV_LIMIT_BYTES) {
-      throw new UndeployableConfigError(
-        `the config is ${configBytes} bytes as JSON; the functions receive it in ${CENTRAL_FUNCTION_ENV.config} and Lambda allows ` +
-          `${LAMBDA_ENV_LIMIT_BYTES} bytes of environment in total, so expected at most ${LAMBDA_ENV_LIMIT_BYTES - OTHER_ENV_BYTES} bytes`,
-      );
-    }
 
     this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: names.eventBus() });
 
@@ -162,9 +149,10 @@ export class CentralStack extends Stack {
       });
     }
 
+    // The config travels in each function's bundle: Lambda's 4 KiB environment holds a dozen accounts at most.
+    const bundledFiles = { [BUNDLED_CONFIG_FILE]: configJson };
     const stateMachineArn = centralStateMachineArn(this.partition, config);
     const environment: Record<string, string> = {
-      [CENTRAL_FUNCTION_ENV.config]: configJson,
       [CENTRAL_FUNCTION_ENV.table]: this.table.tableName,
       [CENTRAL_FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
       [CENTRAL_FUNCTION_ENV.topicArn]: this.topic.topicArn,
@@ -180,12 +168,14 @@ export class CentralStack extends Stack {
       entry: entries.webhook,
       description: 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus',
       environment,
+      bundledFiles,
       timeoutSeconds: 15,
     });
     this.approvalFunction = new TfstepFunction(this, 'Approval', {
       entry: entries.approval,
       description: 'tfstep approval: sends approval links and records approve/reject decisions',
       environment,
+      bundledFiles,
       timeoutSeconds: 30,
     });
     const githubToken = config.notifications.githubStatusTokenSecret;
@@ -193,6 +183,7 @@ export class CentralStack extends Stack {
       entry: entries.pipeline,
       description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
       environment: githubToken === undefined ? environment : { ...environment, [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: githubToken },
+      bundledFiles,
       timeoutSeconds: 90,
       memoryMiB: 1024,
     });

@@ -6,7 +6,7 @@ import { parseConfig } from '../config/parse';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import type { PushEvent } from '../domain/push-event';
-import { optionalEnv, positiveIntEnv, requireEnv, requireJsonEnv } from '../env';
+import { functionConfigJson, optionalEnv, positiveIntEnv, requireEnv } from '../env';
 import { DynamoDeliveryStore, MemoryDeliveryStore } from './deliveries';
 import { DEFAULT_MAX_BODY_BYTES } from './handler';
 import { jsonLogger, silentLogger } from './logger';
@@ -44,7 +44,7 @@ export function createAwsWebhookDeps(
   clients: AwsWebhookClients = {},
   logger: Logger = jsonLogger(),
 ): WebhookDeps {
-  const config = parseConfig(requireJsonEnv(WEBHOOK_ENV.config, env), WEBHOOK_ENV.config);
+  const config = parseConfig(functionConfigJson(WEBHOOK_ENV.config, env), WEBHOOK_ENV.config);
   const secretArn = requireEnv(WEBHOOK_ENV.secretArn, env);
   const table = requireEnv(WEBHOOK_ENV.table, env);
   const bus = optionalEnv(WEBHOOK_ENV.eventBus, names.eventBus(), env);

@@ -1,12 +1,15 @@
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
 import { DEFAULT_BASE_URL_PARAMETER } from '../../lib/approval/deps';
-import { UndeployableConfigError } from '../../lib/constructs/errors';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildApp } from '../../lib/app';
+import { BUNDLED_CONFIG_FILE } from '../../lib/env';
 import { names } from '../../lib/domain/names';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
 import { APPROVAL_BASE_URL_PARAMETER, CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
 import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition } from '../../lib/statemachine/definition';
-import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
+import { buildExampleApp, FIXTURE_ENTRIES, removeTempDirs, render, statementsOf, tempDir, writeExampleVariant, type Statement } from './support';
 
 const REGION = 'us-east-1';
 const CENTRAL = '999999999999';
@@ -199,7 +202,8 @@ describe('central stack', () => {
     const { gitTokenSecretArn, ...always } = CENTRAL_FUNCTION_ENV;
     expect(Object.keys(vars)).toEqual(expect.arrayContaining(Object.values(always)));
     expect(vars[gitTokenSecretArn]).toBeUndefined();
-    expect(JSON.parse(vars[CENTRAL_FUNCTION_ENV.config]!)).toEqual(JSON.parse(JSON.stringify(built.config)));
+    // The config travels in the bundle, not in the 4 KiB environment.
+    expect(vars.TFSTEP_CONFIG).toBeUndefined();
     expect(vars[CENTRAL_FUNCTION_ENV.stateMachineArn]).toBe(`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`);
     expect(vars[CENTRAL_FUNCTION_ENV.table]).toBe(`<${logicalIdOf(template, 'AWS::DynamoDB::Table')}>`);
     expect(vars[CENTRAL_FUNCTION_ENV.eventBus]).toBe(`<${logicalIdOf(template, 'AWS::Events::EventBus')}>`);
@@ -287,17 +291,27 @@ describe('central stack', () => {
     expect(Object.keys(others)).toHaveLength(1);
   });
 
-  it('fails when the config is too large to hand to the functions', () => {
-    // GIVEN a config with many more accounts than fit in Lambda's 4 KiB environment
+  it('bundles a config larger than the 4 KiB Lambda environment beside each handler', () => {
+    // GIVEN a config with 21 accounts, about twice what the Lambda environment could hold
     const file = writeExampleVariant((doc) => {
       const [first] = doc.accounts as Record<string, unknown>[];
       const stages = ['dev', 'stage', 'prod'];
       doc.accounts = Array.from({ length: 21 }, (_, i) => ({ ...first, name: `acct-${i}`, id: String(100000000000 + i), stage: stages[i % 3] }));
     });
-    // WHEN / THEN
-    expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
-    expect(() => buildExampleApp({}, file)).toThrow(/the config is \d+ bytes as JSON; .* expected at most 3096 bytes/);
+    // WHEN the app is built with bundling on
+    const outdir = tempDir('tfstep-cdk-bundled-');
+    const built = buildApp(file, outdir, { functionEntries: FIXTURE_ENTRIES, validate: false });
+    built.app.synth();
+    // THEN every function's asset holds the whole validated config as tfstep-config.json
+    const functions = Object.values(Template.fromStack(built.central).findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Handler === 'index.handler');
+    expect(functions).toHaveLength(3);
+    const bundled = functions.map((f) => join(outdir, `asset.${String(f.Properties.Code.S3Key).replace(/\.zip$/, '')}`, BUNDLED_CONFIG_FILE));
+    for (const f of bundled) expect(existsSync(f)).toBe(true);
+    const configJson = JSON.stringify(built.config);
+    expect(Buffer.byteLength(configJson)).toBeGreaterThan(4096);
+    for (const f of bundled) expect(JSON.parse(readFileSync(f, 'utf8'))).toEqual(JSON.parse(configJson));
   });
+
 });
 
 describe('central function grants', () => {
