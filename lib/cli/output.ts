@@ -77,6 +77,14 @@ export class Output {
   }
 }
 
+// eslint-disable-next-line no-control-regex -- ANSI escapes start with ESC
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
+
+/** The text without ANSI escape sequences (tools such as Terraform colour their output). */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
 /** `1h02m`, `3m05s`, `42s`, or `-` when unknown. */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '-';

@@ -52,6 +52,12 @@ export interface RunRecords {
 }
 
 const FAILED = new Set(['FAILED', 'REFUSED']);
+const PHASES = ['plan', 'plan-and-apply', 'apply'];
+
+function phaseRank(phase: string | undefined): number {
+  const i = PHASES.indexOf(phase ?? '');
+  return i === -1 ? PHASES.length : i;
+}
 
 function aggregate(statuses: readonly string[]): string {
   if (statuses.length === 0) return 'PENDING';
@@ -91,7 +97,8 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
     .map(([name, accounts]): StageView => {
       const accountViews = [...accounts.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([account, modules]): AccountView => {
+        .map(([account, unsorted]): AccountView => {
+          const modules = [...unsorted].sort((a, b) => a.module.localeCompare(b.module) || phaseRank(a.phase) - phaseRank(b.phase));
           const moduleViews = modules.map(
             (m): ModuleView => ({
               path: m.module,
@@ -103,7 +110,10 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
               durationSeconds: secondsBetween(m.startedAt, m.finishedAt),
             }),
           );
-          return { name: account, status: aggregate(moduleViews.map((v) => v.status)), durationSeconds: span(modules), modules: moduleViews };
+          // A module's latest phase decides: planned then applied is applied.
+          const latest = new Map<string, string>();
+          for (const v of moduleViews) latest.set(v.path, v.status);
+          return { name: account, status: aggregate([...latest.values()]), durationSeconds: span(modules), modules: moduleViews };
         });
       const stored = run.approvals.filter((a) => a.stage === name).pop();
       const approval: ApprovalView | null = stored

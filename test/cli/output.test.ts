@@ -1,4 +1,4 @@
-import { Output, colourEnabled, formatDuration, shortSha } from '../../lib/cli/output';
+import { Output, colourEnabled, formatDuration, shortSha, stripAnsi } from '../../lib/cli/output';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
@@ -44,6 +44,12 @@ describe('Output', () => {
     new Output(out.stream, err.stream, {}).note('no runs found');
     expect(out.text()).toBe('');
     expect(err.text()).toBe('no runs found\n');
+  });
+});
+
+describe('stripAnsi', () => {
+  it("removes Terraform's colour and bold sequences", () => {
+    expect(stripAnsi('\u001b[0m\u001b[1m\u001b[32mTerraform has been successfully initialized!\u001b[0m\u001b[32m\u001b[0m')).toBe('Terraform has been successfully initialized!');
   });
 });
 

@@ -29,10 +29,26 @@ describe('buildStages', () => {
       ['unknown', 'PENDING', null],
     ]);
     expect(stages[0]!.accounts[0]!.modules.map((m) => [m.path, m.status, m.error])).toEqual([
-      ['d/net', 'APPLIED', null],
       ['d/app', 'FAILED', 'boom'],
+      ['d/net', 'APPLIED', null],
     ]);
     expect(stages[1]!.approval).toEqual({ status: 'REJECTED', approvers: ['a@example.com'], decisions: [{ approver: 'a@example.com', decision: 'reject', comment: 'no', at: null }] });
+  });
+});
+
+describe('buildStages with approval phases', () => {
+  it('rolls an account up by each module latest phase, listing plan before apply', () => {
+    const run: StoredRun = {
+      execution: 'r3',
+      modules: [
+        { account: 'prod', module: 'm', phase: 'apply', status: 'applied' },
+        { account: 'prod', module: 'm', phase: 'plan', status: 'planned', plan: { add: 1, change: 0, destroy: 0 } },
+      ],
+      approvals: [{ stage: 'prod', status: 'APPROVED', approvers: ['a@example.com'], decisions: [] }],
+    };
+    const [prod] = buildStages(run, ['prod'], () => 'prod');
+    expect(prod!.status).toBe('APPLIED');
+    expect(prod!.accounts[0]!.modules.map((m) => m.phase)).toEqual(['plan', 'apply']);
   });
 });
 

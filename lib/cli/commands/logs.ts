@@ -8,7 +8,7 @@ import { addCommonOptions, addPollOption } from '../../operator/cli-options';
 import { awsSettings, clientConfig, loadOperatorConfig, loadOptionalConfig, localRecords, stateDirOf, type CommonOptions } from '../../operator/context';
 import { BadOptionError } from '../../operator/errors';
 import { AwsLogReader, LocalLogReader, type LogWriter, type RunnerTask } from '../../operator/logs';
-import { Output } from '../output';
+import { Output, stripAnsi } from '../output';
 
 interface LogsOptions extends CommonOptions {
   readonly account?: string;
@@ -33,7 +33,8 @@ function writerFor(out: Output): LogWriter {
   let lastProgress = '';
   return {
     header: (text) => out.line(out.style('cyan', `==> ${text}`)),
-    line: (text) => out.line(text),
+    // The tool's own colours pass through on a terminal only.
+    line: (text) => out.line(out.colour ? text : stripAnsi(text)),
     note: (text) => out.note(text),
     // Progress is for a person watching: shown once per change, only on a terminal.
     progress: (text) => {

@@ -45,7 +45,7 @@ export function printRun(out: Output, run: RunDetail): void {
   }
   if (run.reason) {
     out.line();
-    out.line(`  reason  ${run.reason}`);
+    out.line(`  ${run.status === 'SUCCEEDED' ? 'result' : 'reason'}  ${run.reason}`);
   }
   if (run.hints.length > 0) {
     out.line();
