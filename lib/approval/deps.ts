@@ -5,10 +5,10 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { parseConfig } from '../config/loader';
+import { parseConfig } from '../config/parse';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
-import { EnvError, optionalEnv, requireEnv, requireJsonEnv } from '../env';
+import { EnvError, functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { S3ArtifactReader } from './artifacts';
 import type { ApprovalHttpDeps } from './http';
 import { SnsApprovalNotifier } from './notifier';
@@ -107,7 +107,7 @@ export function approvalBaseUrl(config: Config, env: Readonly<Record<string, str
  * environment, so the key cache and the clients' connections carry over.
  */
 export function createAwsApprovalDeps(env: Readonly<Record<string, string | undefined>>, clients: AwsApprovalClients, logger: Logger): AwsApprovalDeps {
-  const config = parseConfig(requireJsonEnv(APPROVAL_ENV.config, env), APPROVAL_ENV.config);
+  const config = parseConfig(functionConfigJson(APPROVAL_ENV.config, env), APPROVAL_ENV.config);
   const table = requireEnv(APPROVAL_ENV.table, env);
   const topicArn = requireEnv(APPROVAL_ENV.topicArn, env);
   const keySecret = requireEnv(APPROVAL_ENV.keySecretArn, env);
