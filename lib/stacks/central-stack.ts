@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
@@ -131,6 +132,16 @@ export class CentralStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.topic = new sns.Topic(this, 'Topic', { topicName: names.topic(), masterKey: topicKey, enforceSSL: true });
+    // Each approver gets an email subscription filtered on the `approver` attribute, so the
+    // approval function's per-approver messages reach only their own person.
+    const approvers = [...new Set(Object.values(config.stages).flatMap((stage) => (stage.approval.required ? stage.approval.approvers : [])))].sort();
+    for (const approver of approvers) {
+      this.topic.addSubscription(
+        new subscriptions.EmailSubscription(approver, {
+          filterPolicy: { approver: sns.SubscriptionFilter.stringFilter({ allowlist: [approver] }) },
+        }),
+      );
+    }
 
     this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
       secretName: CENTRAL_SECRET_NAMES.webhook,

@@ -209,6 +209,17 @@ describe('central stack', () => {
     expect(vars[CENTRAL_FUNCTION_ENV.eventBus]).toBe(`<${logicalIdOf(template, 'AWS::Events::EventBus')}>`);
   });
 
+  it('subscribes each approver by email, filtered to the messages that carry their own link', () => {
+    // THEN one subscription per distinct approver of the example config, each with its filter
+    const subs = template.findResources('AWS::SNS::Subscription');
+    const endpoints = Object.values(subs).map((r) => r.Properties.Endpoint as string).sort();
+    expect(endpoints).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
+    for (const sub of Object.values(subs)) {
+      expect(sub.Properties.Protocol).toBe('email');
+      expect(sub.Properties.FilterPolicy).toEqual({ approver: [sub.Properties.Endpoint] });
+    }
+  });
+
   it('exposes the webhook and approval functions through function URLs without IAM auth', () => {
     // THEN
     template.resourceCountIs('AWS::Lambda::Url', 2);
