@@ -14,12 +14,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
+import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
-import type { ArtifactGetter, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
+import type { ArtifactGetter, ExecutionTracker, PipelineDeps, PipelineLogger } from './deps';
 import { PipelineError } from './errors';
 
 /** The environment variable names, for the central stack. */
@@ -80,22 +81,6 @@ export function sfnExecutions(sfn: SFNClient, stateMachineArn: string): Executio
   };
 }
 
-/** Notifications to the SNS topic (subjects are cut to SNS's 100 characters). */
-export function snsNotifier(sns: SNSClient, topicArn: string): Notifier {
-  return {
-    async publish(subject, text, attributes = {}) {
-      await sns.send(
-        new PublishCommand({
-          TopicArn: topicArn,
-          Subject: subject.replace(/[\r\n]+/g, ' ').slice(0, 100),
-          Message: text,
-          MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
-        }),
-      );
-    },
-  };
-}
-
 /** How long a fetched git token is reused before it is read again (picks up rotation). */
 const TOKEN_CACHE_MS = 5 * 60 * 1000;
 
@@ -140,7 +125,14 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
       throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
     executions: sfnExecutions(clients.sfn ?? new SFNClient({}), stateMachineArn),
-    notifier: snsNotifier(clients.sns ?? new SNSClient({}), topicArn),
+    // SNS always; GitHub commit statuses too when the config names a token secret.
+    notifier: createNotifier(config, {
+      sns: clients.sns ?? new SNSClient({}),
+      secrets: clients.secrets ?? new SecretsManagerClient({}),
+      topicArn,
+      stateMachineArn,
+      logger: { warn: (message, fields) => logger.warn(message, fields) },
+    }),
     clock: () => new Date(),
     logger,
   };

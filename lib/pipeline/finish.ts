@@ -122,7 +122,7 @@ export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<Fi
   const subject = `tfstep: ${status} ${repository ?? ''} ${branch ?? ''} ${shortSha(commit).slice(0, 7)}`.replace(/\s+/g, ' ').trim().slice(0, 100);
   const text = notificationText({ execution, status, reason, repository, branch, commit, pusher: push?.pusher, message: push?.headCommit.message, run: recorded ?? run });
   try {
-    await deps.notifier.publish(subject, text, { status, ...(repository ? { repository } : {}), execution });
+    await deps.notifier.publish(subject, text, { status, ...(repository ? { repository } : {}), ...(commit ? { commit } : {}), execution });
   } catch (err) {
     // The run's end is recorded and the branch released; a lost message must not fail the run.
     deps.logger.error('could not send the run notification', { execution, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });

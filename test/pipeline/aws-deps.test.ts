@@ -5,7 +5,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvError } from '../../lib/env';
 import { ConfigError } from '../../lib/config/errors';
-import { createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions, snsNotifier } from '../../lib/pipeline/aws-deps';
+import { createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions } from '../../lib/pipeline/aws-deps';
 import { silentPipelineLogger } from '../../lib/pipeline/deps';
 import { GitHubRepoReader, GitLabRepoReader } from '../../lib/planning/repo-reader';
 import { createHandler } from '../../lambdas/pipeline/index';
@@ -48,17 +48,6 @@ describe('sfnExecutions', () => {
   });
 });
 
-describe('snsNotifier', () => {
-  it('publishes a one-line subject of at most 100 characters with string attributes', async () => {
-    sns.on(PublishCommand).resolves({ MessageId: 'm' });
-    await snsNotifier(new SNSClient({}), 'arn:aws:sns:us-east-1:111111111111:t').publish(`a\nb${'x'.repeat(200)}`, 'body', { status: 'FAILED' });
-    const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
-    expect(input.Subject).toHaveLength(100);
-    expect(input.Subject).not.toContain('\n');
-    expect(input.MessageAttributes).toEqual({ status: { DataType: 'String', StringValue: 'FAILED' } });
-  });
-});
-
 describe('secretToken', () => {
   it('reads a plain or JSON token and caches it', async () => {
     secrets.on(GetSecretValueCommand, { SecretId: 'plain' }).resolves({ SecretString: 'ghp_abc\n' });
@@ -92,6 +81,20 @@ describe('createAwsPipelineDeps', () => {
     expect(deps.repoReader(testPush())).toBeInstanceOf(GitHubRepoReader);
     expect(deps.repoReader({ ...testPush(), provider: 'gitlab' })).toBeInstanceOf(GitLabRepoReader);
     expect(() => deps.repoReader({ ...testPush(), provider: 'local' })).toThrow(/GitHub or GitLab API/);
+  });
+
+  it('publishes run notifications to the topic with their attributes, one-line subjects of at most 100 characters', async () => {
+    // GIVEN the AWS deps (no GitHub token secret in the config: SNS only)
+    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    const deps = createAwsPipelineDeps(env, silentPipelineLogger, { sns: new SNSClient({}) });
+    // WHEN the finish step publishes
+    await deps.notifier.publish(`a\nb${'x'.repeat(200)}`, 'body', { status: 'FAILED', execution: 'run-1', commit: 'a'.repeat(40) });
+    // THEN one message reaches the topic
+    const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
+    expect(input.TopicArn).toBe(env[PIPELINE_ENV.topicArn]);
+    expect(input.Subject!.length).toBeLessThanOrEqual(100);
+    expect(input.Subject).not.toContain('\n');
+    expect(input.MessageAttributes?.status).toEqual({ DataType: 'String', StringValue: 'FAILED' });
   });
 
   it('fails when a variable is missing or the config is invalid', () => {
