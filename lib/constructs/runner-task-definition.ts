@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -49,8 +49,10 @@ export interface RunnerTaskDefinitionProps {
   /** The role Terraform runs with. */
   readonly taskRole: iam.IRole;
   readonly executionRole: iam.IRole;
-  /** @default - one month */
-  readonly logRetention?: logs.RetentionDays;
+  /** Where the runner's output goes; the operator CLI finds a task's stream by its id. */
+  readonly logGroup: logs.ILogGroup;
+  /** The awslogs stream prefix: a task's stream is `<prefix>/<container>/<task id>`. */
+  readonly logStreamPrefix: string;
   /**
    * The image's architecture.
    * @default - X86_64, which every published Terraform image supports
@@ -67,7 +69,7 @@ export interface RunnerTaskDefinitionProps {
 export class RunnerTaskDefinition extends Construct {
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly container: ecs.ContainerDefinition;
-  readonly logGroup: logs.LogGroup;
+  readonly logGroup: logs.ILogGroup;
 
   constructor(scope: Construct, id: string, props: RunnerTaskDefinitionProps) {
     super(scope, id);
@@ -81,10 +83,7 @@ export class RunnerTaskDefinition extends Construct {
       ]);
     }
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.logGroup = props.logGroup;
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       family: props.family,
       cpu: props.cpu,
@@ -103,7 +102,7 @@ export class RunnerTaskDefinition extends Construct {
       readonlyRootFilesystem: true,
       // The runner reads its policy location from the image's ENTRYPOINT; no command is set here
       // because the runner refuses any extra argument.
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'runner'}),
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: props.logStreamPrefix }),
     });
     if (image.ecr) {
       Validations.of(props.executionRole).acknowledge({

@@ -1,6 +1,7 @@
-import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { AccountConfig, Config } from '../config/schema';
@@ -50,6 +51,8 @@ export class AccountStack extends Stack {
   /** The runner cluster (L1: the L2 would create a VPC; tasks use the account's own). */
   readonly cluster: ecs.CfnCluster;
   readonly roles: RunnerTaskRoles;
+  /** The runner output of both task definitions. */
+  readonly runnerLogs: logs.LogGroup;
   readonly planTask: RunnerTaskDefinition;
   readonly applyTask: RunnerTaskDefinition;
   readonly launcher: LauncherRole;
@@ -78,7 +81,15 @@ export class AccountStack extends Stack {
       applyPolicies: props.applyPolicies,
     });
 
+    // One log group for both task definitions, named as the operator CLI expects.
+    this.runnerLogs = new logs.LogGroup(this, 'RunnerLogs', {
+      logGroupName: names.runnerLogGroup(region),
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const common = {
+      logGroup: this.runnerLogs,
+      logStreamPrefix: names.runnerLogStreamPrefix(),
       containerName: names.runnerContainer(),
       image: config.runner.image,
       cpu: config.runner.cpu,

@@ -189,6 +189,12 @@ describe('account stack', () => {
     }
     template.resourceCountIs('AWS::ECS::TaskDefinition', 2);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });
+    // Both write to the one log group the operator CLI reads, under its stream prefix.
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: names.runnerLogGroup(REGION) });
+    for (const td of Object.values(template.findResources('AWS::ECS::TaskDefinition'))) {
+      const options = td.Properties.ContainerDefinitions[0].LogConfiguration.Options;
+      expect(options['awslogs-stream-prefix']).toBe(names.runnerLogStreamPrefix());
+    }
   });
 
   it('runs the cluster with container insights', () => {
