@@ -19,7 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addHelpText(
       'after',
-      '\nExit codes:\n  0  success\n  1  the pipeline (or the checked thing) failed or was rejected\n  2  bad input: config, repository, ref, arguments\n',
+      '\nExit codes:\n  0  success\n  1  the pipeline (or the checked thing) failed or was rejected\n  2  bad input: config, repository, ref, arguments, credentials\n  3  doctor found problems in the AWS setup\n',
     );
   // commands: one line each, keep sorted
   registerApprove(program);
@@ -36,7 +36,13 @@ export function buildProgram(): Command {
 /** Runs the CLI; known errors print one clear message and exit 2, others exit 1 with the stack. */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
+  // Commander exits the process on a parse error by default; every command, nested ones too,
+  // throws instead, so errors map to the documented exit codes (and tests keep their process).
+  const override = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
