@@ -60,8 +60,8 @@ export async function localDemo(opts: LocalDemoOptions = {}): Promise<LocalRunOu
       [
         'tfstep local demo: the real pipeline definition, run on this machine (no AWS account needed).',
         `  config:     ${path.relative(process.cwd(), EXAMPLE_CONFIG) || EXAMPLE_CONFIG}`,
-        `  repository: ${dir} (${created ? 'created now' : 'reused'})`,
-        `  state:      ${stateDir}`,
+        `  repository: ${shortPath(dir)} (${created ? 'created now' : 'reused'})`,
+        `  state:      ${shortPath(stateDir)}`,
         opts.yes ? '  prod is approved automatically (--yes).' : '  prod waits for your approval at the prompt (npm start -- --yes approves automatically).',
         '',
       ].join('\n'),
@@ -76,4 +76,10 @@ export async function localDemo(opts: LocalDemoOptions = {}): Promise<LocalRunOu
     );
   }
   return outcome;
+}
+
+/** A path relative to the working directory when it lies below it, else as given. */
+function shortPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
