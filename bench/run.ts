@@ -44,7 +44,7 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-/** The default options: the figures docs/performance.md quotes. */
+/** The default options: the figures the README performance section quotes. */
 export const DEFAULT_OPTIONS: BenchOptions = {
   sizes: [1, 10, 100, 1000],
   fanoutTimeLimitS: 60,
