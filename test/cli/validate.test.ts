@@ -47,12 +47,12 @@ describe('tfstep validate', () => {
 
   it('fails when a clone URL is one the runner would refuse, or a branch makes an invalid policy ref', async () => {
     const file = writeConfig((cfg) => {
-      cfg.repositories[0].cloneUrls.push('ext::sh -c touch% /tmp/pwned');
+      cfg.repositories[0].cloneUrls.push('ext::sh -c touch% ~/pwned');
     });
     const res = await runCli(['validate', '--config', file]);
     expect(res.code).toBe(1);
     expect(res.stdout).toContain('allowlists  FAILED');
-    expect(res.stdout).toContain('  - repositories[0].cloneUrls[2]: "ext::sh -c touch% /tmp/pwned" is not a clone URL the runner accepts');
+    expect(res.stdout).toContain('  - repositories[0].cloneUrls[2]: "ext::sh -c touch% ~/pwned" is not a clone URL the runner accepts');
     expect(res.stdout).toContain('1 problem found');
   });
 

@@ -32,8 +32,8 @@ describe('normalizeRepoUrl', () => {
   });
 
   it.each([
-    'ext::sh -c touch% /tmp/pwned',
-    '--upload-pack=touch /tmp/pwned',
+    'ext::sh -c touch% ~/pwned',
+    '--upload-pack=touch ~/pwned',
     'relative/path',
     'https://github.com/acme/live?ref=x',
     'https://github.com/acme/../evil/live',

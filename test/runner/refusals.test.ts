@@ -24,7 +24,7 @@ const withInput = (overrides: Partial<RunnerInput>) => envOf(baseInput(world, ov
 
 describe('runner refusals', () => {
   it('fails when the ref holds shell metacharacters', async () => {
-    await expectRefused(withInput({ ref: 'refs/heads/main;touch /tmp/pwned' }), /TFSTEP_REF.*branch ref/);
+    await expectRefused(withInput({ ref: 'refs/heads/main;touch ~/pwned' }), /TFSTEP_REF.*branch ref/);
   });
 
   it('fails when the ref is $(...) command substitution', async () => {
@@ -135,8 +135,8 @@ describe('runner refusals', () => {
     ['another repository on the same host', 'https://github.com/acme/evil'],
     ['a lookalike host', 'https://github.com.evil.example/acme/live'],
     ['userinfo hiding the real host', 'https://github.com@evil.example/acme/live'],
-    ['a git remote helper', 'ext::sh -c touch% /tmp/pwned'],
-    ['an option instead of a URL', '--upload-pack=touch /tmp/pwned'],
+    ['a git remote helper', 'ext::sh -c touch% ~/pwned'],
+    ['an option instead of a URL', '--upload-pack=touch ~/pwned'],
     ['another local path', '/tmp'],
   ])('fails when the repository is %s', async (_what, repository) => {
     await expectRefused(withInput({ repository }), /refused repository/);

@@ -60,7 +60,7 @@ describe('toolEnv', () => {
     TF_CLI_ARGS_apply: '-replace=aws_iam_role.admin',
     TF_VAR_x: '1',
     TF_LOG: 'trace',
-    GIT_SSH_COMMAND: 'ssh -i /tmp/key',
+    GIT_SSH_COMMAND: 'ssh -i ~/.ssh/stolen',
     NODE_OPTIONS: '--import=data:text/javascript,1',
     TFSTEP_COMMIT: 'a'.repeat(40),
     TFSTEP_TEST_DOUBLE_FAIL: 'x',
@@ -68,10 +68,10 @@ describe('toolEnv', () => {
   const tool = (isTestDouble: boolean) => ({ name: 'terraform' as const, bin: '/usr/local/bin/terraform', isTestDouble });
 
   it('GIVEN a hostile environment WHEN building the real tool env THEN only the allowlist, a fixed PATH and HOME pass', () => {
-    const { env, dropped } = toolEnv({ from, searchPath: '/usr/local/bin:/usr/bin:/bin', home: '/tmp/h', tool: tool(false), module: 'dev/a' });
+    const { env, dropped } = toolEnv({ from, searchPath: '/usr/local/bin:/usr/bin:/bin', home: '/home/runner', tool: tool(false), module: 'dev/a' });
     expect(env).toEqual({
       PATH: '/usr/local/bin:/usr/bin:/bin',
-      HOME: '/tmp/h',
+      HOME: '/home/runner',
       AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/abc',
       AWS_REGION: 'eu-west-1',
       TF_IN_AUTOMATION: '1',
@@ -81,7 +81,7 @@ describe('toolEnv', () => {
   });
 
   it('GIVEN the test double WHEN building its env THEN it also gets its own variables and the module path', () => {
-    const { env } = toolEnv({ from, searchPath: '/bin', home: '/tmp/h', tool: tool(true), module: 'dev/a' });
+    const { env } = toolEnv({ from, searchPath: '/bin', home: '/home/runner', tool: tool(true), module: 'dev/a' });
     expect(env).toMatchObject({ TFSTEP_TEST_DOUBLE_FAIL: 'x', TFSTEP_MODULE_PATH: 'dev/a' });
     expect(env).not.toHaveProperty('TFSTEP_COMMIT');
   });
