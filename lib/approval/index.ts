@@ -3,7 +3,7 @@
  * signed link; the pages, the CLI and the local prompt decide through one core.
  */
 export { FunctionArtifactReader, S3ArtifactReader } from './artifacts';
-export { mapWithConcurrency } from './concurrency';
+export { mapLimit } from '../domain/concurrency';
 export {
   AUTO_APPROVER,
   REJECTED_ERROR,

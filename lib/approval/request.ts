@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { formatPlanLine } from '../domain/plan-summary';
 import { artifactKeys, PlanSummarySchema } from '../domain/runner-contract';
 import { ApprovalRequestSchema, type AccountItem, type ApprovalRequest } from '../pipeline/contracts';
-import { mapWithConcurrency } from './concurrency';
+import { mapLimit } from '../domain/concurrency';
 import { ApprovalRequestError } from './errors';
 import { buildLink, tokenHash } from './signing';
 import type { ApprovalStore, NewApproval } from './store';
@@ -88,7 +88,7 @@ function cap(addresses: readonly string[]): string[] {
 
 async function summarize(items: readonly AccountItem[], executionName: string, deps: ApprovalRequestDeps, logger: Logger): Promise<AccountSummary[]> {
   const work = items.flatMap((item) => item.modules.map((module) => ({ item, module })));
-  const modules = await mapWithConcurrency(work, 8, async ({ item, module }): Promise<ModuleSummary> => {
+  const modules = await mapLimit(work, 8, async ({ item, module }): Promise<ModuleSummary> => {
     const planSha256 = item.approvedPlans?.[module];
     const base: ModuleSummary = { path: module, ...(planSha256 ? { planSha256 } : {}) };
     if (!deps.artifacts) return { ...base, note: 'plan summary not available' };
@@ -216,7 +216,7 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
     const key = await deps.keys.getKey();
     const baseUrl = typeof deps.baseUrl === 'string' ? deps.baseUrl : await deps.baseUrl();
     const current = approval;
-    await mapWithConcurrency(current.approvers, 4, async (approver) => {
+    await mapLimit(current.approvers, 4, async (approver) => {
       const link = buildLink(baseUrl, key, current.approvalId, approver, current.deadline);
       await deps.notifier.notify({ approvalId: current.approvalId, approver, subject: noticeSubject(current), text: noticeText(current, link) });
     });

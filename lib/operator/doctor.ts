@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
 import { names, stateMachineArn } from '../domain/names';
 import { centralStateMachineRoleArn, launcherRoleArn } from '../stacks/arns';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../domain/concurrency';
 import { isAccessDenied, isCredentialsError } from './errors';
 
 /** The webhook secret's name (lib/stacks/central-stack.ts CENTRAL_SECRET_NAMES.webhook). */

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { Config } from '../config/schema';
 import { executionArnOf, executionConsoleUrl } from '../notify/links';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../domain/concurrency';
 import { BadOptionError, ExecutionNotFoundError, explainAwsError } from './errors';
 import { buildStages, type RunRecords, type StoredRun } from './run-records';
 import { secondsBetween, type RunDetail, type RunSummary } from './views';

@@ -4,7 +4,7 @@
  */
 import type { ApprovalStore } from '../approval/store';
 import type { RunDetail as StoreRunDetail, RunRecord, RunStore } from '../store/run-store';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../domain/concurrency';
 import type { RunRecords, StoredApproval, StoredModule, StoredRun } from './run-records';
 
 type RunReader = Pick<RunStore, 'getRun' | 'listRuns'>;

@@ -6,10 +6,11 @@ import { relative } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors';
 import { loadConfig } from '../config/loader';
-import type { AccountConfig, Config } from '../config/schema';
+import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { normalizeRepoUrl } from '../domain/repo-url';
 import { RunnerPolicySchema } from '../domain/runner-contract';
+import { runnerPolicyInput } from '../domain/runner-policy';
 import { allStates, checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
 import { PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
 import { formatPath } from '../config/loader';
@@ -30,21 +31,6 @@ export type ValidationSection = z.infer<typeof ValidationSectionSchema>;
 export const ValidationReportSchema = z.object({ file: z.string(), ok: z.boolean(), sections: z.array(ValidationSectionSchema) }).strict();
 export type ValidationReport = z.infer<typeof ValidationReportSchema>;
 
-/**
- * The runner policy the account stack writes for an account (lib/stacks/account-stack.ts
- * `runnerPolicyFor`, which the tests compare this with), unparsed so every problem can be listed.
- */
-export function runnerPolicyInput(config: Config, account: AccountConfig): unknown {
-  return {
-    account: account.name,
-    repositories: [...new Set(config.repositories.flatMap((r) => r.cloneUrls))],
-    refs: [...new Set(config.repositories.map((r) => `refs/heads/${r.deployBranch}`))],
-    tool: config.runner.tool,
-    allowedSubcommands: config.runner.allowedSubcommands,
-    phases: ['plan', 'apply', 'plan-and-apply'],
-    artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
-  };
-}
 
 /** Problems of the allowlists: clone URLs the runner cannot compare, invalid runner policies. */
 export function checkAllowlists(config: Config): string[] {

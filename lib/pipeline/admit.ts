@@ -17,7 +17,7 @@ import { AdmitRequestSchema } from './contracts';
 import type { z } from 'zod';
 import { pushSequence } from '../planning/targets';
 import type { BranchLock, CommitRecord, QueueEntry } from '../store/run-store';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../domain/concurrency';
 import type { PipelineDeps } from './deps';
 import { PipelineError, RunAlreadyFinishedError } from './errors';
 import { parseExecutionInput, repositoryOf } from './push';

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
 import { names } from '../domain/names';
 import { basesToCompare, planTargets, targetKey, type AppliedTarget, type TargetPlan } from '../planning/targets';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../domain/concurrency';
 import type { AccountItem, StageItem, TargetsRequestSchema, TargetsResult } from './contracts';
 import type { PipelineDeps } from './deps';
 import { LockLostError } from './errors';

@@ -6,7 +6,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { AccountConfig, Config } from '../config/schema';
 import { names } from '../domain/names';
-import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema, type RunnerPolicy } from '../domain/runner-contract';
+import { RUNNER_POLICY_PARAMETER } from '../domain/runner-contract';
+import { runnerPolicyFor } from '../domain/runner-policy';
 import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
 import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
@@ -25,22 +26,6 @@ export interface AccountStackProps extends StackProps {
   readonly runnerCpuArchitecture?: ecs.CpuArchitecture;
 }
 
-/**
- * The runner policy of one account. Both task definitions read the one parameter the image's
- * ENTRYPOINT names, so it lists every phase; the plan task still cannot apply anything, since
- * its task role is read-only.
- */
-export function runnerPolicyFor(config: Config, account: AccountConfig): RunnerPolicy {
-  return RunnerPolicySchema.parse({
-    account: account.name,
-    repositories: [...new Set(config.repositories.flatMap((r) => r.cloneUrls))],
-    refs: [...new Set(config.repositories.map((r) => `refs/heads/${r.deployBranch}`))],
-    tool: config.runner.tool,
-    allowedSubcommands: config.runner.allowedSubcommands,
-    phases: ['plan', 'apply', 'plan-and-apply'],
-    artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
-  });
-}
 
 /**
  * One target account: the runner cluster and task definitions, the plan, apply and execution

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../../lib/config/loader';
-import { runnerPolicyFor } from '../../lib/stacks/account-stack';
-import { checkDefinition, runnerPolicyInput, ValidationReportSchema } from '../../lib/operator/validate';
+import { checkDefinition, ValidationReportSchema } from '../../lib/operator/validate';
 import { PIPELINE_ASL_PATH } from '../../lib/statemachine/definition';
 import { runCli } from './run-cli';
 
@@ -60,11 +59,6 @@ describe('tfstep validate', () => {
     const res = await runCli(['validate', '--config', join(tmpdir(), 'does-not-exist.yaml')]);
     expect(res.code).toBe(1);
     expect(res.stdout).toContain('got no such file; expected a readable tfstep YAML config file');
-  });
-
-  it('builds the runner policy exactly as the account stack does', () => {
-    const config = loadConfig(EXAMPLE);
-    for (const account of config.accounts) expect(runnerPolicyInput(config, account)).toEqual(runnerPolicyFor(config, account));
   });
 
   it('fails when the definition breaks a rule, naming it', () => {

@@ -1,4 +1,4 @@
-import { mapLimit } from '../../lib/operator/concurrency';
+import { mapLimit } from '../../lib/domain/concurrency';
 import { CredentialsMissingError, AwsAccessDeniedError, explainAwsError } from '../../lib/operator/errors';
 import { buildStages, type StoredRun } from '../../lib/operator/run-records';
 import { parseStatusFilter } from '../../lib/operator/runs';

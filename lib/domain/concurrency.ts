@@ -1,9 +1,9 @@
 /**
- * Maps over items with at most `limit` calls in flight, keeping the input order in the
- * result. Fan-out over accounts, modules and approvers goes through here, never through an
- * unbounded Promise.all.
+ * Maps over items with at most `limit` calls in flight, keeping the input order in the result.
+ * Fan-out over accounts, modules and approvers goes through here, never through an unbounded
+ * `Promise.all`.
  */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer; got ${limit}`);
   const results = new Array<R>(items.length);
   let next = 0;

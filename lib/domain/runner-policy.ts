@@ -1,0 +1,26 @@
+import type { AccountConfig, Config } from '../config/schema';
+import { names } from './names';
+import { RunnerPolicySchema, type RunnerPolicy } from './runner-contract';
+
+/**
+ * The runner policy of one account as the account stack writes it to SSM, before validation
+ * (so `tfstep validate` can list every problem). Both task definitions read the one parameter
+ * the image's ENTRYPOINT names, so it lists every phase; the plan task still cannot apply
+ * anything, since its task role is read-only.
+ */
+export function runnerPolicyInput(config: Config, account: AccountConfig): unknown {
+  return {
+    account: account.name,
+    repositories: [...new Set(config.repositories.flatMap((r) => r.cloneUrls))],
+    refs: [...new Set(config.repositories.map((r) => `refs/heads/${r.deployBranch}`))],
+    tool: config.runner.tool,
+    allowedSubcommands: config.runner.allowedSubcommands,
+    phases: ['plan', 'apply', 'plan-and-apply'],
+    artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
+  };
+}
+
+/** The validated runner policy of one account. */
+export function runnerPolicyFor(config: Config, account: AccountConfig): RunnerPolicy {
+  return RunnerPolicySchema.parse(runnerPolicyInput(config, account));
+}
