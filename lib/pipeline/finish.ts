@@ -8,6 +8,8 @@ import type { RunRecord, RunRecordStatus } from '../store/run-store';
 import type { FinishRequestSchema, FinishResultSchema } from './contracts';
 import type { PipelineDeps } from './deps';
 import { parseExecutionInput } from './push';
+import { formatNotification, type Notification, type NotificationKind } from '../notify/format';
+import { executionConsoleUrl } from '../notify/links';
 
 export type FinishRequest = z.infer<typeof FinishRequestSchema>;
 export type FinishResult = z.infer<typeof FinishResultSchema>;
@@ -59,39 +61,39 @@ function shortSha(sha: string | undefined): string {
   return sha ? sha.slice(0, 12) : '?';
 }
 
-/** The notification text: readable in an email or a terminal. */
-export function notificationText(args: {
+const KIND: Record<FinishRequest['status'], NotificationKind> = { SUCCEEDED: 'succeeded', FAILED: 'failed', REJECTED: 'rejected', EXPIRED: 'expired' };
+
+/** The run notification: the shared format, plus modules removed from the repository. */
+export function runNotification(args: {
   execution: string;
-  status: string;
+  executionId: string;
+  status: FinishRequest['status'];
   reason: string;
+  stage?: string;
   repository?: string;
   branch?: string;
   commit?: string;
   pusher?: string;
   message?: string;
   run?: RunRecord;
-}): string {
-  const lines = [`tfstep run ${args.execution}: ${args.status}`, ''];
-  if (args.repository) lines.push(`repository: ${args.repository}${args.branch ? ` (${args.branch})` : ''}`);
-  if (args.commit) lines.push(`commit:     ${args.commit}${args.pusher ? ` pushed by ${args.pusher}` : ''}`);
-  if (args.message) lines.push(`message:    ${args.message.split('\n')[0]}`);
-  lines.push(`reason:     ${args.reason}`);
-  const failed = Object.values(args.run?.accounts ?? {}).filter((a) => !a.ok);
-  if (failed.length > 0) {
-    lines.push('', 'failed:');
-    for (const a of failed) {
+}): Notification {
+  const failed = Object.values(args.run?.accounts ?? {})
+    .filter((a) => !a.ok)
+    .flatMap((a) => {
       const bad = a.modules.filter((m) => !['planned', 'applied'].includes(m.status));
-      if (bad.length === 0) lines.push(`  - account ${a.account}: ${a.reason ?? 'failed'}`);
-      for (const m of bad) lines.push(`  - account ${a.account}, module ${m.path}: ${m.status}`);
-      if (bad.length > 0 && a.reason) lines.push(`    ${a.reason}`);
-    }
-  }
-  if (args.run?.removed?.length) {
-    lines.push('', 'modules removed from the repository (their resources were NOT destroyed):');
-    for (const r of args.run.removed) lines.push(`  - account ${r.account}, module ${r.module} (last applied at ${shortSha(r.lastAppliedCommit)})`);
-  }
-  if (args.status !== 'SUCCEEDED') lines.push('', `replay: tfstep replay ${args.execution}`);
-  return `${lines.join('\n')}\n`;
+      return bad.length === 0 ? [{ account: a.account, error: a.reason ?? 'failed' }] : bad.map((m) => ({ account: a.account, module: m.path, error: `${m.status}${a.reason ? `: ${a.reason}` : ''}` }));
+    });
+  const notification = formatNotification(
+    KIND[args.status],
+    { execution: args.execution, repository: args.repository, branch: args.branch, commit: args.commit, pusher: args.pusher, message: args.message, stage: args.stage, reason: args.reason, failed },
+    // The console link exists only for real executions (an ARN), not for local ones.
+    { console: args.executionId.startsWith('arn:') ? executionConsoleUrl(args.executionId) : undefined },
+  );
+  const removed = args.run?.removed ?? [];
+  if (removed.length === 0) return notification;
+  const lines = ['modules removed from the repository (their resources were NOT destroyed):'];
+  for (const r of removed) lines.push(`  - account ${r.account}, module ${r.module} (last applied at ${shortSha(r.lastAppliedCommit)})`);
+  return { subject: notification.subject, text: `${notification.text}\n${lines.join('\n')}\n` };
 }
 
 /** Runs the finish action. */
@@ -119,8 +121,20 @@ export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<Fi
   const repository = run?.repository ?? push?.repository.fullName;
   const branch = run?.branch ?? push?.branch;
   const commit = run?.commit ?? push?.after;
-  const subject = `tfstep: ${status} ${repository ?? ''} ${branch ?? ''} ${shortSha(commit).slice(0, 7)}`.replace(/\s+/g, ' ').trim().slice(0, 100);
-  const text = notificationText({ execution, status, reason, repository, branch, commit, pusher: push?.pusher, message: push?.headCommit.message, run: recorded ?? run });
+  const stage = obj(obj(state.current)?.stage)?.name;
+  const { subject, text } = runNotification({
+    execution,
+    executionId: req.executionId,
+    status: req.status,
+    reason,
+    stage: typeof stage === 'string' ? stage : undefined,
+    repository,
+    branch,
+    commit,
+    pusher: push?.pusher,
+    message: push?.headCommit.message,
+    run: recorded ?? run,
+  });
   try {
     await deps.notifier.publish(subject, text, { status, ...(repository ? { repository } : {}), ...(commit ? { commit } : {}), execution });
   } catch (err) {
