@@ -10,6 +10,7 @@ import { basesToCompare, planTargets, targetKey, type AppliedTarget, type Target
 import { mapLimit } from '../domain/concurrency';
 import type { AccountItem, StageItem, TargetsRequestSchema, TargetsResult } from './contracts';
 import type { PipelineDeps } from './deps';
+import { notifyRun } from './notify';
 import { LockLostError } from './errors';
 import { parseExecutionInput, repositoryOf } from './push';
 
@@ -122,6 +123,15 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
     removed: plan.removed.map((r) => `${r.account}:${r.module}`),
     changesUnknown: plan.changesUnknown,
   });
+  if (stages.length > 0) {
+    const record = await deps.store.getRunRecord(execution);
+    await notifyRun(
+      deps,
+      'started',
+      { execution, executionId: record?.executionId ?? execution, repository: repo.fullName, branch: push.branch, commit: push.after, pusher: push.pusher, message: push.headCommit.message },
+      'STARTED',
+    );
+  }
   return {
     source: { repository: repo.cloneUrls[0]!, commit: push.after, ref: push.ref },
     stages,

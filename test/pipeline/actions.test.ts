@@ -68,6 +68,10 @@ describe('targets', () => {
     expect(res.stages[1]!.accounts[0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
     expect(res.stages[2]!.approval).toEqual({ required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 7200 });
     expect((await store.getRunRecord('e1'))?.stages?.map((s) => s.name)).toEqual(['dev', 'stage', 'prod']);
+    // AND subscribers hear that the run started
+    expect(h.published).toHaveLength(1);
+    expect(h.published[0]!.subject).toBe(`tfstep: started: acme/live main ${c1.slice(0, 7)}`);
+    expect(h.published[0]!.attributes).toMatchObject({ status: 'STARTED', execution: 'e1', commit: c1 });
   });
 
   it('plans only what changed since each target last applied commit, and reports removed modules', async () => {
@@ -213,6 +217,10 @@ describe('stage-complete', () => {
     const res = (await h.handler({ action: 'stage-complete', phase: 'plan', stage: stage(), results, execution: 'e1', run })) as { failed: boolean; applyItems: { approvedPlans?: Record<string, string> }[] };
     expect(res.failed).toBe(false);
     expect(res.applyItems[0]!.approvedPlans).toEqual({ 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) });
+    // AND subscribers hear that the stage awaits approval, with the command to decide
+    expect(h.published).toHaveLength(1);
+    expect(h.published[0]!.attributes).toMatchObject({ status: 'AWAITING_APPROVAL', stage: 'prod' });
+    expect(h.published[0]!.text).toContain('decide with: tfstep approve e1');
     expect((await store.getRunRecord('e1'))?.currentStage).toBe('prod');
   });
 
