@@ -53,7 +53,7 @@ export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOut
       repoDir,
       store,
       env: opts.env,
-      onApprovalRequested: approvalResponder(opts.approve ?? 'prompt', () => ref.p!, io, () => view),
+      onApprovalRequested: approvalResponder(opts.approve ?? 'prompt', () => ref.p!, opts.json ? { ...io, stdout: io.stderr } : io, () => view),
     });
     ref.p = pipeline;
     if (!opts.json) io.stdout.write(`replaying ${opts.execution} (${record.repository} ${record.branch} ${record.commit.slice(0, 7)}) as a new execution\n`);

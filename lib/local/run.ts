@@ -236,7 +236,7 @@ export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> 
     const { push, input, repository } = await buildLocalPush(source, new RunStore(store.docClient, store.tableName));
     const notice = testDoubleNotice(config, env);
     if (notice) io.stderr.write(`${notice}\n`);
-    const responder = approvalResponder(opts.approve ?? 'prompt', () => pipelineRef.p!, io, () => view);
+    const responder = approvalResponder(opts.approve ?? 'prompt', () => pipelineRef.p!, opts.json ? { ...io, stdout: io.stderr } : io, () => view);
     const pipeline = await LocalPipeline.create({
       config,
       stateDir,

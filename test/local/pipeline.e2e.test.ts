@@ -3,7 +3,9 @@
  * functions over dynalite, real git repositories, and the runner as a child process with the
  * terraform test double (PATH holds no terraform).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { localRun } from '../../lib/local/run';
 import { commit, doubleLog, makeInfraRepo, memoryIo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG, until } from './helpers';
 
@@ -169,6 +171,31 @@ describe('tfstep local run', () => {
       ['prod', 'rejected'],
     ]);
     // AND prod was planned but never applied
+    expect(doubleLog(log)).toContain('prod/us-east-1/app plan');
+    expect(doubleLog(log).filter((l) => l.startsWith('prod/') && l.endsWith(' apply'))).toEqual([]);
+  });
+
+  it('fails when nobody approves before the expiry: the run is EXPIRED, nothing is applied in prod, and --json stdout stays one document', async () => {
+    // GIVEN a config whose prod approval expires after 3.6 seconds, and a prompt nobody answers
+    const doc = parse(readFileSync(TWO_DEV_CONFIG, 'utf8')) as { stages: { prod: { approval: Record<string, unknown> } } };
+    doc.stages.prod.approval.expiryHours = 0.001;
+    const configFile = path.join(tempDir('config'), 'tfstep.yaml');
+    writeFileSync(configFile, stringify(doc));
+    const repo = makeInfraRepo();
+    const stateDir = await stateDirWithBundle();
+    const log = path.join(tempDir('log'), 'double.log');
+    const out = memoryIo();
+
+    // WHEN it runs
+    const outcome = await localRun({ configFile, repoDir: repo, approve: 'prompt', stateDir, json: true, env: runnerEnv(bin, log), io: out.io });
+
+    // THEN the run ends EXPIRED with exit code 1: expired is never a success
+    expect(outcome.exitCode).toBe(1);
+    const report = JSON.parse(out.stdout()) as JsonReport;
+    expect(report.status).toBe('EXPIRED');
+    expect(report.stages.find((s) => s.name === 'prod')!.status).toBe('expired');
+    // AND the prompt spoke on stderr, prod was planned and never applied
+    expect(out.stderr()).toContain('Approval needed: stage prod');
     expect(doubleLog(log)).toContain('prod/us-east-1/app plan');
     expect(doubleLog(log).filter((l) => l.startsWith('prod/') && l.endsWith(' apply'))).toEqual([]);
   });
