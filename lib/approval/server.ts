@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { MAX_FORM_BYTES, handleApprovalHttp, type ApprovalHttpDeps } from './http';
 import { SECURITY_HEADERS, renderMessagePage } from './page';
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+/** Reads a request body as UTF-8; undefined once it grows past `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

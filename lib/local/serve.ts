@@ -5,9 +5,10 @@
  * repository (fetched from its clone URL, which may be a local path).
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { handleApprovalHttp } from '../approval/http';
+import { readBody } from '../approval/server';
 import { StaticKeyProvider } from '../approval/signing';
 import { ApprovalStore } from '../approval/store';
 import { TaskGoneError } from '../approval/errors';
@@ -55,18 +56,6 @@ export interface LocalServer {
 }
 
 const MAX_BODY = 1024 * 1024;
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) return undefined;
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
