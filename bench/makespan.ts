@@ -17,7 +17,10 @@ import { BenchRunError } from './errors';
 import { BENCH_CONCURRENCY, benchPushInput, makeBenchFixture } from './fixture';
 import { BenchPipeline } from './harness';
 import { costUsd, estimateExecution } from './history';
+import { seededRandom } from './random';
 import { VirtualClock } from './virtual-clock';
+
+export { seededRandom } from './random';
 
 /** The simulated task model; see the file comment. */
 export const TASK_MODEL = {
@@ -30,17 +33,7 @@ export const TASK_MODEL = {
 /** The default seed of the duration draws. */
 export const DEFAULT_SEED = 20260101;
 
-/** mulberry32: a small, well-mixed 32-bit PRNG; the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 /** One account's simulated task: start and apply, in seconds. */
 export interface TaskDuration {

@@ -90,6 +90,8 @@ export const TargetsRequestSchema = z.object({
   input: z.unknown(),
   run: AdmitResultSchema,
   executionName: z.string(),
+  /** The execution ARN, for console links in notifications. */
+  executionId: z.string().optional(),
 });
 export const TargetsResultSchema = z.object({
   source: SourceSchema,
@@ -155,6 +157,8 @@ export const StageCompleteRequestSchema = z.object({
   stage: StageItemSchema,
   results: z.array(AccountOutcomeSchema),
   execution: z.string(),
+  /** The execution ARN, for console links in notifications. */
+  executionId: z.string().optional(),
   run: AdmitResultSchema,
 });
 export const StageCompleteResultSchema = z.object({

@@ -116,7 +116,6 @@ export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<Fi
     await deps.store.releaseLock(run.repository, run.branch, execution);
     await deps.store.leaveQueue(run.repository, run.branch, run.sequence, execution);
   }
-  const recorded = run ? await deps.store.getRunRecord(execution) : undefined;
 
   const repository = run?.repository ?? push?.repository.fullName;
   const branch = run?.branch ?? push?.branch;
@@ -133,7 +132,8 @@ export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<Fi
     commit,
     pusher: push?.pusher,
     message: push?.headCommit.message,
-    run: recorded ?? run,
+    // finishRun changed only the status and reason; the accounts and removed modules are as read.
+    run,
   });
   try {
     await deps.notifier.publish(subject, text, { status, ...(repository ? { repository } : {}), ...(commit ? { commit } : {}), execution });

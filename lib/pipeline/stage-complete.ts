@@ -54,17 +54,15 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
       for (const m of outcome.modules) if (m.planSha256 && item.modules.includes(m.path)) approvedPlans[m.path] = m.planSha256;
       return { ...item, approvedPlans };
     });
-    const record = await deps.store.getRunRecord(req.execution);
     await notifyRun(
       deps,
       'awaiting-approval',
       {
         execution: req.execution,
-        executionId: record?.executionId ?? req.execution,
+        executionId: req.executionId ?? req.execution,
         repository: req.run.repository,
         branch: req.run.branch,
         commit: req.run.commit,
-        pusher: record?.pusher,
         stage: req.stage.name,
         plans: req.results.flatMap((r) => r.modules.filter((m) => m.plan).map((m) => ({ account: r.account, module: m.path, add: m.plan!.add, change: m.plan!.change, destroy: m.plan!.destroy }))),
       },

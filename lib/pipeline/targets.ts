@@ -124,11 +124,10 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
     changesUnknown: plan.changesUnknown,
   });
   if (stages.length > 0) {
-    const record = await deps.store.getRunRecord(execution);
     await notifyRun(
       deps,
       'started',
-      { execution, executionId: record?.executionId ?? execution, repository: repo.fullName, branch: push.branch, commit: push.after, pusher: push.pusher, message: push.headCommit.message },
+      { execution, executionId: req.executionId ?? execution, repository: repo.fullName, branch: push.branch, commit: push.after, pusher: push.pusher, message: push.headCommit.message },
       'STARTED',
     );
   }

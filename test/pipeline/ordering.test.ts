@@ -19,6 +19,7 @@ import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
 import { baseFiles, envelope, executionId, makeHarness, pushOf, TestRepo, type Harness } from '../fixtures/pipeline/harness';
+import { seededRandom } from '../../bench/random';
 
 const config = testConfig();
 let db: DynaliteTable;
@@ -27,18 +28,6 @@ beforeAll(async () => {
   db = await startDynalite();
 });
 afterAll(async () => db.close());
-
-/** A small seeded PRNG (mulberry32), so fast-check's seed drives every random choice. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TARGETS: readonly (readonly [string, string, string])[] = [
   ['dev', 'dev/us-east-1/network', 'dev/us-east-1'],
@@ -202,7 +191,7 @@ async function fingerprint(repo: TestRepo, cache: Map<string, string>, commit: s
 }
 
 async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, string>; store: RunStore }> {
-  const rand = prng(s.seed);
+  const rand = seededRandom(s.seed);
   const store = await db.freshStore();
   const repo = new TestRepo();
   try {
