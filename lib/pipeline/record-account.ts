@@ -50,7 +50,7 @@ async function readResult(deps: PipelineDeps, req: RecordAccountRequest, module:
 
 /** Runs the record-account action. */
 export async function recordAccount(req: RecordAccountRequest, deps: PipelineDeps): Promise<AccountOutcome> {
-  const run = await deps.store.getRunRecord(req.execution);
+  const run = await deps.store.getRunIdentity(req.execution);
   if (!run) throw new PipelineError(`run ${req.execution} is not in the run table; cannot record account ${req.account.name}`);
   const reads = await mapLimit(req.account.modules, READ_CONCURRENCY, (m) => readResult(deps, req, m));
   const success = SUCCESS[req.phase];

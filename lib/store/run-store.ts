@@ -261,6 +261,23 @@ export class RunStore {
     return strip<RunRecord>(await this.get(runKey(execution)));
   }
 
+  /**
+   * The identity of a run, without its per-account outcomes: what a step needs on the hot path
+   * (each account's record step), where reading the whole record would grow with the stage.
+   */
+  async getRunIdentity(execution: string): Promise<Pick<RunRecord, 'execution' | 'executionId' | 'repository' | 'branch' | 'commit' | 'sequence'> | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: runKey(execution),
+        ConsistentRead: true,
+        ProjectionExpression: '#e, executionId, repository, branch, #c, #q',
+        ExpressionAttributeNames: { '#e': 'execution', '#c': 'commit', '#q': 'sequence' },
+      }),
+    );
+    return strip(res.Item);
+  }
+
   /** Sets fields of an existing run record (undefined values are left alone). */
   async updateRun(execution: string, fields: Partial<Omit<RunRecord, 'execution' | 'accounts' | 'polls'>>): Promise<void> {
     const entries = Object.entries(fields).filter(([, v]) => v !== undefined);

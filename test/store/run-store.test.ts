@@ -79,6 +79,18 @@ describe('runs', () => {
     expect(await store.getRun('missing')).toBeUndefined();
   });
 
+  it('reads a run identity without its account outcomes', async () => {
+    // GIVEN a run with an account outcome
+    await store.createRun(run('e1'));
+    await store.setAccountOutcome('e1', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/a', status: 'applied' }] });
+    // WHEN its identity is read THEN it names the run and carries no outcomes
+    const identity = await store.getRunIdentity('e1');
+    expect(identity).toMatchObject({ execution: 'e1', repository: 'acme/live', commit: sha(1) });
+    expect(identity).toHaveProperty('sequence');
+    expect(identity).not.toHaveProperty('accounts');
+    expect(await store.getRunIdentity('missing')).toBeUndefined();
+  });
+
   it('fails when updating a run that does not exist', async () => {
     await expect(store.updateRun('ghost', { status: 'RUNNING' })).rejects.toThrow();
   });
