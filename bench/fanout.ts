@@ -35,8 +35,14 @@ export interface FanoutResult {
   /** (wallMs - runnerMs) / accountsRecorded: engine, pipeline function and run table per account. */
   overheadMsPerAccount: number;
   transitions: number;
-  /** Estimated AWS history events of the largest execution (limit 25,000). */
+  /** Estimated AWS history events of the largest execution, parent or child (limit 25,000 each). */
   historyEvents: number;
+  /** The parent execution's estimated history events. */
+  parentHistoryEvents: number;
+  /** Child executions the Distributed Maps started (one per account and phase). */
+  childExecutions: number;
+  /** The largest child execution's estimated history events. */
+  largestChildHistoryEvents: number;
   costUsd: number;
   /** Peak resident memory of the process that ran this size. */
   peakRssMb: number;
@@ -46,7 +52,7 @@ export interface FanoutResult {
   largestPayloadBytes: number;
   /** Making the config, the repository, the run table and the engine. */
   setupMs: number;
-  /** The run's record in the run table at the end, in bytes of JSON (DynamoDB's item limit is 400 KB). */
+  /** The run's item in the run table at the end, in bytes of JSON (DynamoDB's item limit is 400 KB); its accounts' outcomes are items of their own. */
   runRecordBytes: number;
 }
 
@@ -117,12 +123,15 @@ export async function measureFanout(accounts: number, options: FanoutOptions = {
       overheadMsPerAccount: applied > 0 ? round((wallMs - runnerMs) / applied) : 0,
       transitions: estimate.transitions,
       historyEvents: estimate.historyEvents,
+      parentHistoryEvents: estimate.parentHistoryEvents,
+      childExecutions: estimate.childExecutions,
+      largestChildHistoryEvents: estimate.largestChildHistoryEvents,
       costUsd: round(costUsd(estimate.transitions), 6),
       peakRssMb: mb(peak),
       rssBeforeRunMb: mb(rssBefore),
       largestPayloadBytes: largestPayloadBytes(execution.events),
       setupMs: round(setupMs, 1),
-      runRecordBytes: record ? Buffer.byteLength(JSON.stringify(record)) : 0,
+      runRecordBytes: record ? Buffer.byteLength(JSON.stringify({ ...record, accounts: undefined })) : 0,
     };
   } finally {
     await pipeline?.close();

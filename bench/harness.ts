@@ -13,12 +13,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../lib/config/schema';
 import type { PipelineInput } from '../lib/domain/push-event';
 import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerInputSchema, type ModuleResult } from '../lib/domain/runner-contract';
+import { folderArtifacts } from '../lib/local/artifacts';
 import { localSubstitutions, renderLocalDefinition, type JsonObject } from '../lib/local/definition';
 import { LocalEngine, type LocalExecution, type LocalTaskContext, type LocalTaskRunner } from '../lib/local/engine';
 import { StatesError } from '../lib/local/errors';
@@ -176,11 +176,12 @@ export class BenchPipeline {
       clock: now,
       delayFor: clock && opts.taskMsFor ? (task) => clock.sleep(opts.taskMsFor!(task)) : undefined,
     });
+    const artifacts = folderArtifacts(artifactsDir);
     const ref: { pipeline?: BenchPipeline } = {};
     const pipelineFn = createPipelineHandler({
       config,
       store: runStore,
-      artifacts: { get: (key) => readFile(path.join(artifactsDir, key)).catch(() => undefined) },
+      artifacts: artifacts.store,
       repoReader: () => new GitRepoReader(opts.repoDir),
       executions: { isRunning: (id) => Promise.resolve(ref.pipeline?.running.has(id) ?? false) },
       notifier: { publish: () => Promise.resolve() },
@@ -214,6 +215,7 @@ export class BenchPipeline {
       },
       tokens: new LocalTaskTokens(),
       runner,
+      objects: artifacts.objects,
       // Real mode: the engine's own short pauses. Simulated mode: Wait states take no real time.
       waitMs: clock ? 0 : undefined,
       retryMs: clock ? 0 : undefined,

@@ -12,6 +12,7 @@
  * The estimator only needs the event log and the definition (to tell Task kinds and Map modes
  * apart), so it keeps working when the definition is restructured.
  */
+import { LOCAL_ITEMS_FIELD } from '../lib/local/definition';
 import type { HistoryEvent } from '../lib/local/engine';
 
 /** The AWS price of one state transition, in US dollars (Standard workflows). */
@@ -138,6 +139,9 @@ export function estimateExecution(events: readonly HistoryEvent[], definition: J
       if (childKey) children.set(childKey, (children.get(childKey) ?? 0) + n);
       else parent += n;
     };
+    // A state the definition does not have is the local engine's own (a Distributed Map's local
+    // ItemReader stand-in, see lib/local/definition.ts): AWS writes nothing for it.
+    if (name && !info && (e.type === 'StateEntered' || e.type === 'StateRetried')) continue;
     switch (e.type) {
       case 'StateEntered':
         transitions++;
@@ -178,7 +182,11 @@ export function costUsd(transitions: number): number {
   return transitions * USD_PER_TRANSITION;
 }
 
-/** The largest state input or output in the log, in bytes of JSON (what the 256 KiB limit counts). */
+/**
+ * The largest state input or output in the log, in bytes of JSON (what the 256 KiB limit
+ * counts). The items the local engine keeps in `$.localItems` for its stand-in of a Distributed
+ * Map's ItemReader are left out: in AWS they stay in S3.
+ */
 export function largestPayloadBytes(events: readonly HistoryEvent[]): number {
   let largest = 0;
   const seen = new WeakSet<object>();
@@ -189,7 +197,8 @@ export function largestPayloadBytes(events: readonly HistoryEvent[]): number {
       if (seen.has(v)) return;
       seen.add(v);
     }
-    largest = Math.max(largest, Buffer.byteLength(JSON.stringify(v)));
+    const inAws = isObject(v) && LOCAL_ITEMS_FIELD in v ? { ...v, [LOCAL_ITEMS_FIELD]: undefined } : v;
+    largest = Math.max(largest, Buffer.byteLength(JSON.stringify(inAws)));
   };
   for (const e of events) {
     if (!isObject(e.state)) continue;

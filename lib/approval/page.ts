@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { approvalsOf, findApprover, isPusher, remainingApprovals } from './decide';
-import type { ApprovalView } from './types';
+import { totalsLine, type ApprovalView } from './types';
 
 /** The page's only stylesheet; the Content-Security-Policy allows exactly this text by hash. */
 export const PAGE_CSS = `
@@ -144,7 +144,12 @@ export function renderApprovalPage(approval: ApprovalView, ctx: ApprovalPageCont
   const listed = findApprover(approval, ctx.approver) !== undefined;
   const selfBlocked = !approval.allowSelfApproval && isPusher(ctx.approver, approval.pusher);
   const open = approval.status === 'PENDING' && approval.deadline > ctx.nowEpochSeconds;
-  const destroys = approval.summaries.reduce((n, a) => n + a.modules.reduce((k, m) => k + (m.plan?.destroy ?? 0), 0), 0);
+  const destroys = approval.totals.destroy;
+  const accounts = approval.totals.accounts;
+  const omitted =
+    approval.omittedAccounts > 0
+      ? `<p class="note" role="note">${approval.omittedAccounts} more account(s) are not listed here: the page lists accounts with deletions, replacements or unreadable plans first. Every account is counted in the totals: ${escapeHtml(totalsLine(approval.totals))}.</p>`
+      : '';
 
   let banner = '';
   if (approval.status === 'APPROVED') banner = `<p class="banner ok" role="status">Approved by ${escapeHtml(approvals.map((d) => d.approver).join(', '))}. The apply has started.</p>`;
@@ -179,7 +184,7 @@ ${selfNote}
   }
 
   const body = `<h1>Apply to ${escapeHtml(approval.stage)}?</h1>
-<p class="sub">${escapeHtml(approval.push.repository)} · ${escapeHtml(approval.push.branch)} · ${approval.summaries.length} account${approval.summaries.length === 1 ? '' : 's'}${destroys > 0 ? ` · <span class="danger">${destroys} to destroy</span>` : ''}</p>
+<p class="sub">${escapeHtml(approval.push.repository)} · ${escapeHtml(approval.push.branch)} · ${accounts} account${accounts === 1 ? '' : 's'}${destroys > 0 ? ` · <span class="danger">${destroys} to destroy</span>` : ''}</p>
 ${banner}
 <section class="card" aria-label="Push">
 <dl>
@@ -195,6 +200,7 @@ ${banner}
 </dl>
 </section>
 ${planTables(approval)}
+${omitted}
 ${form}
 <p class="small">Opening this page changes nothing. Only the buttons above record a decision.</p>`;
   return layout(`Approve ${approval.stage}`, body);

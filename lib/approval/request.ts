@@ -4,6 +4,7 @@ import { formatPlanLine } from '../domain/plan-summary';
 import { artifactKeys, PlanSummarySchema } from '../domain/runner-contract';
 import { ApprovalRequestSchema, type AccountItem, type ApprovalRequest } from '../pipeline/contracts';
 import { mapLimit } from '../domain/concurrency';
+import { readItems } from '../pipeline/items';
 import { ApprovalRequestError } from './errors';
 import { buildLink, tokenHash } from './signing';
 import type { ApprovalStore, NewApproval } from './store';
@@ -19,10 +20,17 @@ import {
   type ModuleSummary,
   type PushInfo,
   type SigningKeyProvider,
+  totalsLine,
 } from './types';
 
 /** At most this many deleted or replaced addresses are kept per module (the item stays small). */
 export const MAX_ADDRESSES = 100;
+
+/** The account summaries an approval record keeps, in bytes of JSON (DynamoDB's item limit is 400 KB). */
+export const MAX_SUMMARY_BYTES = 200_000;
+
+/** A notice (email) lists at most this many accounts; the page lists every kept summary. */
+export const NOTICE_MAX_ACCOUNTS = 25;
 
 /** What the approval request handler needs. */
 export interface ApprovalRequestDeps {
@@ -35,8 +43,8 @@ export interface ApprovalRequestDeps {
    * passed to it at deploy time without a cycle).
    */
   readonly baseUrl: string | (() => Promise<string>);
-  /** Reads the plan summaries (`summary.json`); without it the items' own data is shown. */
-  readonly artifacts?: ArtifactReader;
+  /** Reads the apply items and the plan summaries (`summary.json`). */
+  readonly artifacts: ArtifactReader;
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Makes approval ids; random by default. */
@@ -91,7 +99,6 @@ async function summarize(items: readonly AccountItem[], executionName: string, d
   const modules = await mapLimit(work, 8, async ({ item, module }): Promise<ModuleSummary> => {
     const planSha256 = item.approvedPlans?.[module];
     const base: ModuleSummary = { path: module, ...(planSha256 ? { planSha256 } : {}) };
-    if (!deps.artifacts) return { ...base, note: 'plan summary not available' };
     const key = artifactKeys.summary(executionName, item.name, module);
     try {
       const text = await deps.artifacts.get(key);
@@ -112,6 +119,54 @@ async function summarize(items: readonly AccountItem[], executionName: string, d
   }));
 }
 
+/** Needs a closer look: deletes or replaces something, or its plan could not be read. */
+function risky(account: AccountSummary): boolean {
+  return account.modules.some((m) => !m.plan || m.plan.destroy > 0 || m.plan.deleted.length > 0 || m.plan.replaced.length > 0);
+}
+
+/**
+ * The stage's totals over every account, and the summaries the approval record keeps: all of
+ * them when they fit {@link MAX_SUMMARY_BYTES}, else the risky accounts first, then the others
+ * in order, while they fit.
+ */
+export function bounded(all: readonly AccountSummary[]): Pick<ApprovalView, 'summaries' | 'omittedAccounts' | 'totals'> {
+  const modules = all.flatMap((a) => a.modules);
+  const sum = (f: (m: ModuleSummary) => number) => modules.reduce((n, m) => n + f(m), 0);
+  const totals = {
+    accounts: all.length,
+    modules: modules.length,
+    add: sum((m) => m.plan?.add ?? 0),
+    change: sum((m) => m.plan?.change ?? 0),
+    destroy: sum((m) => m.plan?.destroy ?? 0),
+    unreadable: sum((m) => (m.plan ? 0 : 1)),
+  };
+  if (Buffer.byteLength(JSON.stringify(all)) <= MAX_SUMMARY_BYTES) return { summaries: [...all], omittedAccounts: 0, totals };
+  const summaries: AccountSummary[] = [];
+  let bytes = 2;
+  for (const account of [...all.filter(risky), ...all.filter((a) => !risky(a))]) {
+    const size = Buffer.byteLength(JSON.stringify(account)) + 1;
+    if (bytes + size > MAX_SUMMARY_BYTES) break;
+    summaries.push(account);
+    bytes += size;
+  }
+  return { summaries, omittedAccounts: all.length - summaries.length, totals };
+}
+
+/** The apply items the request points to, checked against their SHA-256. */
+async function applyItemsOf(request: ApprovalRequest, deps: ApprovalRequestDeps): Promise<AccountItem[]> {
+  const bytes = {
+    get: async (key: string) => {
+      const text = await deps.artifacts.get(key);
+      return text === undefined ? undefined : Buffer.from(text, 'utf8');
+    },
+  };
+  try {
+    return await readItems(bytes, request.applyItems);
+  } catch (err) {
+    throw new ApprovalRequestError(`stage ${request.stage.name}: cannot read the apply items to approve: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** The plain-text part of an approval notice, shared by SNS email and the local terminal. */
 export function noticeText(approval: ApprovalView, link: string): string {
   const lines = [
@@ -125,9 +180,9 @@ export function noticeText(approval: ApprovalView, link: string): string {
     `Stage:      ${approval.stage} (${approval.requiredApprovals} approval${approval.requiredApprovals === 1 ? '' : 's'} needed)`,
     `Expires:    ${new Date(approval.deadline * 1000).toISOString()}`,
     '',
-    'Plan:',
+    `Plan: ${totalsLine(approval.totals)}`,
   ];
-  for (const account of approval.summaries) {
+  for (const account of approval.summaries.slice(0, NOTICE_MAX_ACCOUNTS)) {
     lines.push(`  ${account.account} (${account.accountId}, ${account.region})`);
     for (const m of account.modules) {
       lines.push(`    ${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}`);
@@ -135,6 +190,8 @@ export function noticeText(approval: ApprovalView, link: string): string {
       for (const a of m.plan?.replaced ?? []) lines.push(`      REPLACE  ${a}`);
     }
   }
+  const unlisted = approval.omittedAccounts + Math.max(0, approval.summaries.length - NOTICE_MAX_ACCOUNTS);
+  if (unlisted > 0) lines.push(`  ... and ${unlisted} more account(s): see the page`);
   lines.push('', 'Review and decide on this page (your own link: do not forward it):', link, '', 'Opening the link changes nothing: you approve or reject on the page.');
   return lines.join('\n');
 }
@@ -193,7 +250,7 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
         createdAt: now.toISOString(),
         deadline: Math.floor(now.getTime() / 1000) + rule.timeoutSeconds,
         items: request.applyItems,
-        summaries: await summarize(request.applyItems, request.executionName, deps, logger),
+        ...bounded(await summarize(await applyItemsOf(request, deps), request.executionName, deps, logger)),
         decisions: {},
         taskToken: request.taskToken,
         tokenHash: hash,

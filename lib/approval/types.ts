@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccountItemSchema, type ApprovalOutput } from '../pipeline/contracts';
+import { ItemsLocationSchema, type ApprovalOutput } from '../pipeline/contracts';
 import { PlanSummarySchema } from '../domain/runner-contract';
 
 /** Where approval code writes its log lines. Never put a token, a signature or a key here. */
@@ -63,6 +63,24 @@ export const AccountSummarySchema = z.object({
 });
 export type AccountSummary = z.infer<typeof AccountSummarySchema>;
 
+/** The plan of the whole stage, counted over every account (listed or not). */
+export const PlanTotalsSchema = z.object({
+  accounts: z.number().int().min(0),
+  modules: z.number().int().min(0),
+  add: z.number().int().min(0),
+  change: z.number().int().min(0),
+  destroy: z.number().int().min(0),
+  /** Modules whose plan summary could not be read. */
+  unreadable: z.number().int().min(0),
+});
+export type PlanTotals = z.infer<typeof PlanTotalsSchema>;
+
+/** One line with the stage's totals. */
+export function totalsLine(totals: PlanTotals): string {
+  const unreadable = totals.unreadable > 0 ? `; ${totals.unreadable} plan(s) could not be read` : '';
+  return `${totals.accounts} account(s), ${totals.modules} module(s): ${totals.add} to add, ${totals.change} to change, ${totals.destroy} to destroy${unreadable}`;
+}
+
 /** What an approver needs to know about the push. */
 export const PushInfoSchema = z.object({
   repository: z.string(),
@@ -98,9 +116,15 @@ export const ApprovalViewSchema = z.object({
   createdAt: z.string(),
   /** Epoch seconds after which nobody can decide (the approval step's timeout). */
   deadline: z.number().int(),
-  /** The apply items exactly as they will be approved, each with `approvedPlans`. */
-  items: z.array(AccountItemSchema),
+  /** Where the apply items are, exactly as they will be approved (their SHA-256 included). */
+  items: ItemsLocationSchema,
+  /**
+   * Accounts with their modules' plans. A large stage lists as many as fit the approval record,
+   * those with deletions, replacements or unreadable plans first; `omittedAccounts` counts the rest.
+   */
   summaries: z.array(AccountSummarySchema),
+  omittedAccounts: z.number().int().min(0),
+  totals: PlanTotalsSchema,
   /** Lower-cased approver -> decision. */
   decisions: z.record(z.string(), DecisionSchema),
   supersededBy: z.string().optional(),

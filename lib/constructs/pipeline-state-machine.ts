@@ -1,11 +1,27 @@
-import { Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnElement, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, type PipelineSubstitutions } from '../statemachine/definition';
 import { InvalidPropsError } from './errors';
+
+/** The `Label` of every Distributed Map of a definition (its child executions are named `<machine>/<label>:<id>`). */
+export function mapLabelsIn(definitionText: string): string[] {
+  const labels = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (o.Type === 'Map' && typeof o.Label === 'string') labels.add(o.Label);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(JSON.parse(definitionText));
+  return [...labels].sort();
+}
 
 /** Props of {@link PipelineStateMachine}. */
 export interface PipelineStateMachineProps {
@@ -20,6 +36,8 @@ export interface PipelineStateMachineProps {
   readonly runnerContainerName: string;
   /** Launcher role ARNs in the target accounts; they may not exist yet. */
   readonly launcherRoleArns: readonly string[];
+  /** The artifacts bucket: the Distributed Maps read their item lists and write their results under `<execution>/_stages/`. */
+  readonly artifactsBucket: s3.IBucket;
   /** @default - the definition shipped in statemachines/pipeline.asl.json */
   readonly definitionText?: string;
   /** @default - one month */
@@ -90,6 +108,26 @@ export class PipelineStateMachine extends Construct {
       }),
     );
 
+    // The Distributed Maps: each account runs in a child execution of this state machine.
+    // The name is known up front, so the role needs no reference to the state machine (no cycle).
+    const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const childArns = (label: string) =>
+      stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${props.stateMachineName}/${label}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.role.addToPolicy(new iam.PolicyStatement({ sid: 'StartChildExecutions', actions: ['states:StartExecution'], resources: [ownArn] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'FollowChildExecutions', actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [childArns('*')] }),
+    );
+    // Redriving a run redrives its failed Map Run, which redrives the failed children.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'RedriveChildExecutions', actions: ['states:RedriveExecution'], resources: mapLabelsIn(definition).map((label) => `${childArns(label)}:*`) }),
+    );
+    // ItemReader (s3:getObject) reads the stage's item lists; ResultWriter (s3:putObject) writes results beside them.
+    const stageObjects = props.artifactsBucket.arnForObjects('*/_stages/*');
+    this.role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadStageItems', actions: ['s3:GetObject'], resources: [stageObjects] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'WriteMapResults', actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [stageObjects] }),
+    );
+
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -113,6 +151,21 @@ export class PipelineStateMachine extends Construct {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'Step Functions log delivery (logs:*LogDelivery*) and X-Ray (xray:PutTraceSegments) only support Resource "*".',
       });
+      // cdk-nag names each finding by the resource as CloudFormation sees it.
+      const childPrefix = `arn:<AWS::Partition>:states:${stack.region}:${stack.account}:execution:${props.stateMachineName}/`;
+      for (const resource of [`${childPrefix}*`, ...mapLabelsIn(definition).map((label) => `${childPrefix}${label}:*`)]) {
+        Validations.of(policy).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${resource}]`,
+          reason: 'Child executions of the Distributed Maps get generated names (<machine>/<label>:<id>); the grant covers this state machine\'s children only.',
+        });
+      }
+      const bucket = props.artifactsBucket.node.defaultChild;
+      if (bucket instanceof CfnElement) {
+        Validations.of(policy).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(bucket)}.Arn>/*/_stages/*]`,
+          reason: 'Each run keeps its stages\' item lists and Map results under its own prefix (<execution>/_stages/); runners cannot write there.',
+        });
+      }
     }
   }
 }

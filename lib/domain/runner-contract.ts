@@ -139,4 +139,12 @@ export const artifactKeys = {
   summary: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/summary.json`,
   result: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/result.json`,
   log: (execution: string, account: string, phase: string) => `${execution}/${account}/${phase}.log`,
+  /**
+   * Written by the central pipeline, never by a runner (account names start with a letter, so
+   * `_stages` is no account's folder): a stage's account items, the apply items its plan gate
+   * made, and where its Distributed Maps write their results.
+   */
+  stageAccounts: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/accounts.json`,
+  stageApplyItems: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/apply.json`,
+  stageResults: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/results`,
 };

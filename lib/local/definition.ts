@@ -2,13 +2,20 @@
  * The pipeline definition as the local mode runs it: the real statemachines/pipeline.asl.json,
  * rendered with local values by the same {@link renderDefinition} CDK's substitutions mirror.
  *
- * Two engine limits of aws-local-stepfunctions 3.0.0 are worked around here, and only these:
+ * Three engine limits of aws-local-stepfunctions 3.0.0 are worked around here, and only these:
  * - it arms timeouts with one `setTimeout`, which fires at once above 2^31-1 ms (24.8 days), so
  *   the 30-day execution timeout is lowered to what a timer can hold;
  * - it evaluates `TimeoutSecondsPath` against the task's effective input (after `Parameters`)
  *   instead of the state input, where the path points to nothing and the state fails. Such
  *   states get the longest timer here; {@link compileTimeoutResolver} finds the same value in the
- *   effective input and the local task handler enforces it, raising `States.Timeout` as AWS does.
+ *   effective input and the local task handler enforces it, raising `States.Timeout` as AWS does;
+ * - it has no Distributed Map: it ignores `ItemReader` and `ResultWriter` and runs every Map
+ *   inline. Each Distributed Map here becomes three states: `<Map>ReadItems`, a Task whose local
+ *   handler reads the ItemReader's object from the artifacts folder into `$.localItems`; the Map
+ *   itself, inline over `$.localItems` with the same ItemSelector, concurrency, ItemProcessor
+ *   and Catch; and `<Map>DropItems`, a Pass that sets `$.localItems` to an empty list again. The iterations
+ *   run the real ItemProcessor states; what AWS adds (a child execution per item, results
+ *   written to S3) is left out, and the benchmark's estimator counts it separately.
  */
 import { names } from '../domain/names';
 import { readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../statemachine/definition';
@@ -100,12 +107,72 @@ export function compileTimeoutResolver(state: JsonObject): ((effectiveInput: unk
   };
 }
 
+/** Where the local stand-in of an ItemReader puts the items (AWS never puts them in the state). */
+export const LOCAL_ITEMS_FIELD = 'localItems';
+
+/** The name of the Task state that reads a Distributed Map's items locally. */
+export const itemReaderStateName = (mapName: string): string => `${mapName}ReadItems`;
+
+/** A top-level Distributed Map with an ItemReader. */
+export interface DistributedMapRef {
+  name: string;
+  state: JsonObject;
+  reader: JsonObject;
+}
+
+/** The Distributed Maps with an ItemReader at the top level of a definition. */
+export function collectDistributedMaps(definition: JsonObject): DistributedMapRef[] {
+  const states = isObject(definition.States) ? definition.States : {};
+  const out: DistributedMapRef[] = [];
+  for (const [name, state] of Object.entries(states)) {
+    if (!isObject(state) || state.Type !== 'Map' || !isObject(state.ItemReader)) continue;
+    const processor = isObject(state.ItemProcessor) ? state.ItemProcessor : {};
+    if (!isObject(processor.ProcessorConfig) || processor.ProcessorConfig.Mode !== 'DISTRIBUTED') continue;
+    out.push({ name, state, reader: state.ItemReader });
+  }
+  return out;
+}
+
+function inlineDistributedMaps(copy: JsonObject): void {
+  const states = copy.States as JsonObject;
+  for (const { name, state, reader } of collectDistributedMaps(copy)) {
+    const readName = itemReaderStateName(name);
+    const dropName = `${name}DropItems`;
+    if (readName in states || dropName in states) throw new LocalEngineError(`state ${name}: the local mode needs the names ${readName} and ${dropName} for itself`);
+    const redirect = (s: unknown): void => {
+      if (!isObject(s)) return;
+      if (s.Next === name) s.Next = readName;
+      if (s.Default === name) s.Default = readName;
+      const branches: unknown[] = [...(Array.isArray(s.Choices) ? (s.Choices as unknown[]) : []), ...(Array.isArray(s.Catch) ? (s.Catch as unknown[]) : [])];
+      for (const c of branches) if (isObject(c) && c.Next === name) c.Next = readName;
+    };
+    Object.values(states).forEach(redirect);
+    if (copy.StartAt === name) copy.StartAt = readName;
+    states[readName] = {
+      Type: 'Task',
+      Comment: `the local stand-in of ${name}'s ItemReader`,
+      Resource: reader.Resource,
+      Parameters: reader.Parameters,
+      ResultPath: `$.${LOCAL_ITEMS_FIELD}`,
+      TimeoutSeconds: 60,
+      ...(Array.isArray(state.Catch) ? { Catch: state.Catch } : {}),
+      Next: name,
+    };
+    // An empty list, not null: the engine reads `Result: null` as no Result and would copy the whole input there.
+    states[dropName] = { Type: 'Pass', Result: [], ResultPath: `$.${LOCAL_ITEMS_FIELD}`, ...(state.End === true ? { End: true } : { Next: state.Next }) };
+    const { ItemReader: _reader, ResultWriter: _writer, Label: _label, End: _end, Next: _next, ...rest } = state;
+    const processor = { ...(rest.ItemProcessor as JsonObject), ProcessorConfig: { Mode: 'INLINE' } };
+    states[name] = { ...rest, ItemsPath: `$.${LOCAL_ITEMS_FIELD}`, ItemProcessor: processor, Next: dropName };
+  }
+}
+
 /**
- * The definition the engine runs: a deep copy with the two documented adjustments (see the
+ * The definition the engine runs: a deep copy with the three documented adjustments (see the
  * file comment). Nothing else changes.
  */
 export function adaptForLocalEngine(definition: JsonObject): JsonObject {
   const copy = JSON.parse(JSON.stringify(definition)) as JsonObject;
+  inlineDistributedMaps(copy);
   if (typeof copy.TimeoutSeconds === 'number' && copy.TimeoutSeconds > MAX_ENGINE_TIMEOUT_SECONDS) copy.TimeoutSeconds = MAX_ENGINE_TIMEOUT_SECONDS;
   for (const { state } of collectTaskStates(copy)) {
     if (typeof state.TimeoutSecondsPath === 'string') {

@@ -7,7 +7,9 @@
  * - `lambda:invoke.waitForTaskToken` issues a fresh local task token, calls the function with it,
  *   then waits until the token is settled through {@link LocalTaskTokens} or the timeout passes;
  * - `ecs:runTask.sync` hands the RunTask parameters to a {@link LocalTaskRunner} (the runner as
- *   a child process).
+ *   a child process);
+ * - a Distributed Map's ItemReader (`s3:getObject`, JSON) reads the object through
+ *   {@link LocalObjects} (the artifacts folder); see lib/local/definition.ts for how the Map runs.
  *
  * Any other resource, or a function ARN nobody serves, fails at construction, naming the state,
  * so a definition the local mode cannot run never passes silently.
@@ -15,7 +17,12 @@
 import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { adaptForLocalEngine, collectRetryStates, collectTaskStates, collectWaitStates, compileTimeoutResolver, type JsonObject } from './definition';
+import {
+  adaptForLocalEngine,
+  collectDistributedMaps,
+  itemReaderStateName,
+  type DistributedMapRef,
+  collectRetryStates, collectTaskStates, collectWaitStates, compileTimeoutResolver, type JsonObject } from './definition';
 import { LocalEngineError, StatesError } from './errors';
 import type { LocalTaskTokens } from './task-tokens';
 
@@ -37,6 +44,12 @@ export interface LocalTaskContext {
  */
 export interface LocalTaskRunner {
   runTask(parameters: JsonObject, ctx: LocalTaskContext): Promise<JsonObject>;
+}
+
+/** Reads the objects a Distributed Map's ItemReader names (the local artifacts folder). */
+export interface LocalObjects {
+  /** The object's bytes, or undefined when there is none. */
+  get(bucket: string, key: string): Promise<Buffer | undefined>;
 }
 
 /** One event of the execution history, as the engine logs it. */
@@ -74,6 +87,8 @@ export interface LocalEngineOptions {
   functions: Readonly<Record<string, LocalFunction>>;
   tokens: LocalTaskTokens;
   runner: LocalTaskRunner;
+  /** Where Distributed Maps read their items. */
+  objects: LocalObjects;
   /** Every Wait state pauses this long, so queue polls and retry waits do not stall. @default 200 */
   waitMs?: number;
   /** Every Retry waits this long between attempts. @default 100 */
@@ -89,6 +104,7 @@ type Handler = (input: unknown, ctx: { executionName: string; signal: AbortSigna
 const LAMBDA_INVOKE = /^arn:[a-z-]+:states:::lambda:invoke$/;
 const LAMBDA_WAIT = /^arn:[a-z-]+:states:::lambda:invoke\.waitForTaskToken$/;
 const ECS_SYNC = /^arn:[a-z-]+:states:::ecs:runTask\.sync$/;
+const S3_GET = /^arn:[a-z-]+:states:::s3:getObject$/;
 /** The token the engine itself would pass; local waits never use it. */
 const ENGINE_STATIC_TOKEN = 'local-engine-static-token';
 
@@ -133,6 +149,7 @@ export class LocalEngine {
       }
       this.handlers.set(name, this.buildHandler(name, state));
     }
+    for (const map of collectDistributedMaps(definition)) this.handlers.set(itemReaderStateName(map.name), this.buildItemReader(map));
     this.stateMachineArn = opts.stateMachineArn ?? 'arn:aws:states:us-east-1:000000000000:stateMachine:tfstep-pipeline';
     this.machine = new StateMachine(adaptForLocalEngine(definition) as unknown as StateMachineDefinition, {
       validationOptions: { checkArn: false, checkPaths: true },
@@ -215,6 +232,30 @@ export class LocalEngine {
     throw new LocalEngineError(
       `state ${name}: resource ${resource} is not supported by the local mode (supported: lambda:invoke, lambda:invoke.waitForTaskToken, ecs:runTask.sync)`,
     );
+  }
+
+  /** Reads a Distributed Map's items as its ItemReader does: a JSON array in an object. */
+  private buildItemReader(map: DistributedMapRef): Handler {
+    const resource = String(map.reader.Resource);
+    const config = isObject(map.reader.ReaderConfig) ? map.reader.ReaderConfig : {};
+    if (!S3_GET.test(resource) || config.InputType !== 'JSON') {
+      throw new LocalEngineError(`state ${map.name}: the local mode reads Map items from s3:getObject with InputType JSON only (found ${resource}, ${String(config.InputType)})`);
+    }
+    return async (input) => {
+      const bucket = isObject(input) ? input.Bucket : undefined;
+      const key = isObject(input) ? input.Key : undefined;
+      if (typeof bucket !== 'string' || typeof key !== 'string') throw new StatesError('States.ItemReaderFailed', `state ${map.name}: the ItemReader needs a Bucket and a Key`);
+      const body = await this.opts.objects.get(bucket, key);
+      if (!body) throw new StatesError('States.ItemReaderFailed', `state ${map.name}: s3://${bucket}/${key} does not exist`);
+      let items: unknown;
+      try {
+        items = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new StatesError('States.ItemReaderFailed', `state ${map.name}: s3://${bucket}/${key} is not JSON`);
+      }
+      if (!Array.isArray(items)) throw new StatesError('States.ItemReaderFailed', `state ${map.name}: s3://${bucket}/${key} is not a JSON array`);
+      return items as unknown[];
+    };
   }
 
   /** The execution ARN of a name, as Step Functions forms it. */

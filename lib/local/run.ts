@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatPlanLine } from '../domain/plan-summary';
+import { totalsLine } from '../approval/types';
 import { loadConfig } from '../config/loader';
 import type { Config } from '../config/schema';
 import { RunStore } from '../store/run-store';
@@ -73,7 +74,10 @@ export function tailOf(file: string | undefined, n = 15): string[] {
 /** The approval as the prompt shows it. */
 export function approvalSummary(request: LocalApprovalRequest): string[] {
   const a = request.approval;
-  const lines = [`Approval needed: stage ${a.stage} of ${a.push.repository} at ${a.push.commit.slice(0, 12)} (${a.push.message.split('\n')[0] ?? ''})`];
+  const lines = [
+    `Approval needed: stage ${a.stage} of ${a.push.repository} at ${a.push.commit.slice(0, 12)} (${a.push.message.split('\n')[0] ?? ''})`,
+    `  plan: ${totalsLine(a.totals)}`,
+  ];
   for (const account of a.summaries) {
     lines.push(`  account ${account.account} (${account.accountId}, ${account.region})`);
     for (const m of account.modules) {
@@ -82,6 +86,7 @@ export function approvalSummary(request: LocalApprovalRequest): string[] {
       for (const r of m.plan?.replaced ?? []) lines.push(`      REPLACE  ${r}`);
     }
   }
+  if (a.omittedAccounts > 0) lines.push(`  ... and ${a.omittedAccounts} more account(s) not listed (those with deletions, replacements or unreadable plans come first)`);
   return lines;
 }
 

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createApprovalRequestHandler } from '../approval/request';
 import { decide, type DecideResult } from '../approval/decide';
@@ -19,10 +18,12 @@ import { waitForOutcome } from '../approval/wait';
 import type { Config } from '../config/schema';
 import type { PushEvent } from '../domain/push-event';
 import { createPipelineHandler, type PipelineLogger } from '../pipeline/handler';
-import { silentPipelineLogger } from '../pipeline/deps';
+import { silentPipelineLogger, type ArtifactStore } from '../pipeline/deps';
+import { readItems } from '../pipeline/items';
 import type { AccountOutcome, RunStatus, StageItem } from '../pipeline/contracts';
 import { GitRepoReader } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
+import { folderArtifacts } from './artifacts';
 import { localSubstitutions, renderLocalDefinition } from './definition';
 import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult, type LocalTaskRunner } from './engine';
 import { RunTracker, type RunReport } from './progress';
@@ -131,6 +132,7 @@ export class LocalPipeline {
   private readonly running = new Set<string>();
   private readonly followers = new Map<string, AbortController>();
   private engine!: LocalEngine;
+  private artifacts?: ArtifactStore;
 
   private constructor(
     readonly opts: LocalPipelineOptions,
@@ -153,15 +155,13 @@ export class LocalPipeline {
     const { opts, config } = this;
     const subs = localSubstitutions(config.central.region, config.central.account);
     const artifactsDir = path.join(path.resolve(opts.stateDir), 'artifacts');
-    const readArtifact = async (key: string): Promise<Buffer | undefined> => {
-      const file = path.join(artifactsDir, key);
-      if (!file.startsWith(artifactsDir + path.sep)) return undefined;
-      return readFile(file).catch(() => undefined);
-    };
+    const folder = folderArtifacts(artifactsDir);
+    const artifacts = folder.store;
+    this.artifacts = artifacts;
     const pipelineFn = createPipelineHandler({
       config,
       store: this.runStore,
-      artifacts: { get: readArtifact },
+      artifacts,
       repoReader: () => new GitRepoReader(repoDir),
       executions: { isRunning: (id) => Promise.resolve(this.running.has(id)) },
       notifier: { publish: () => Promise.resolve() },
@@ -173,7 +173,7 @@ export class LocalPipeline {
       keys: new StaticKeyProvider(signingKey(opts.stateDir)),
       notifier: new MemoryApprovalNotifier((notice) => opts.onNotice?.(notice)),
       baseUrl: opts.approvalBaseUrl ?? 'http://127.0.0.1',
-      artifacts: new FunctionArtifactReader(async (key) => (await readArtifact(key))?.toString('utf8')),
+      artifacts: new FunctionArtifactReader(async (key) => (await artifacts.get(key))?.toString('utf8')),
     });
     const timeouts = new Map<string, number>();
     const runner = opts.taskRunner ?? new ChildProcessTaskRunner({
@@ -193,7 +193,7 @@ export class LocalPipeline {
       functions: {
         [subs.PipelineFunctionArn]: async (payload) => {
           const result = await pipelineFn(payload);
-          this.observe(payload, result, timeouts);
+          await this.observe(payload, result, timeouts);
           return result;
         },
         [subs.ApprovalFunctionArn]: async (payload) => {
@@ -204,21 +204,23 @@ export class LocalPipeline {
       },
       tokens: this.tokens,
       runner,
+      objects: folder.objects,
       waitMs: opts.waitMs,
       stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-pipeline`,
     });
   }
 
   /** Feeds the run's tracker from what the pipeline function answered. */
-  private observe(payload: unknown, result: unknown, timeouts: Map<string, number>): void {
+  private async observe(payload: unknown, result: unknown, timeouts: Map<string, number>): Promise<void> {
     if (!isObject(payload) || !isObject(result)) return;
     const name = typeof payload.executionName === 'string' ? payload.executionName : typeof payload.execution === 'string' ? payload.execution : undefined;
     const tracker = name ? this.trackers.get(name) : undefined;
     switch (payload.action) {
       case 'targets': {
         const stages = (result.stages ?? []) as StageItem[];
-        for (const s of stages) for (const a of s.accounts) timeouts.set(a.name, a.timeoutSeconds);
-        tracker?.onTargets(stages.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })));
+        const planned = await Promise.all(stages.map(async (s) => ({ name: s.name, accounts: await readItems(this.artifacts!, s.accounts) })));
+        for (const s of planned) for (const a of s.accounts) timeouts.set(a.name, a.timeoutSeconds);
+        tracker?.onTargets(planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })));
         break;
       }
       case 'record-account':

@@ -11,7 +11,7 @@
  * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with a GitHub/GitLab token |
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -20,7 +20,7 @@ import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
-import type { ArtifactGetter, ExecutionTracker, PipelineDeps, PipelineLogger } from './deps';
+import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger } from './deps';
 import { PipelineError } from './errors';
 
 /** The environment variable names, for the central stack. */
@@ -48,9 +48,16 @@ function errorName(err: unknown): string | undefined {
   return (err as { name?: string }).name;
 }
 
-/** Artifacts read from the bucket; a missing key is `undefined`, any other failure throws. */
-export function s3Artifacts(s3: S3Client, bucket: string): ArtifactGetter {
+/**
+ * The artifacts bucket: a missing key reads as `undefined`, any other failure throws. Writes are
+ * the stages' item lists (the function's role may put objects under `<execution>/_stages/` only).
+ */
+export function s3Artifacts(s3: S3Client, bucket: string): ArtifactStore {
   return {
+    bucket,
+    async put(key, body) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+    },
     async get(key) {
       try {
         const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

@@ -41,9 +41,26 @@ export const AccountItemSchema = z.object({
 });
 export type AccountItem = z.infer<typeof AccountItemSchema>;
 
-/** One stage of a run, in the configured order. */
+/**
+ * Where a list of account items lives: a JSON array in the artifacts bucket (the local mode's
+ * artifacts folder). The stage's Distributed Map reads it with its ItemReader, so a stage of any
+ * size never passes its accounts through the execution's state (256 KiB at most).
+ */
+export const ItemsLocationSchema = z.object({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  /** How many items the array holds. */
+  count: z.number().int().min(1),
+  /** SHA-256 (hex) of the object's bytes, checked by whoever reads it back. */
+  sha256: Sha256Schema,
+});
+export type ItemsLocation = z.infer<typeof ItemsLocationSchema>;
+
+/** One stage of a run, in the configured order. Its accounts are in S3, not in the state. */
 export const StageItemSchema = z.object({
   name: z.string(),
+  /** The stage's position in the run (0 first). */
+  index: z.number().int().min(0),
   concurrency: z.number().int().positive(),
   approval: z.object({
     required: z.boolean(),
@@ -53,7 +70,10 @@ export const StageItemSchema = z.object({
     /** The approval task's `TimeoutSecondsPath`: past it the run ends as expired. */
     timeoutSeconds: z.number().int().positive(),
   }),
-  accounts: z.array(AccountItemSchema).min(1),
+  /** The stage's account items ({@link AccountItemSchema}), in the configured order. */
+  accounts: ItemsLocationSchema,
+  /** Where the Distributed Maps of this stage write their child executions' results. */
+  resultsPrefix: z.string().min(1),
 });
 export type StageItem = z.infer<typeof StageItemSchema>;
 
@@ -155,7 +175,8 @@ export const StageCompleteRequestSchema = z.object({
   action: z.literal('stage-complete'),
   phase: z.enum(['plan', 'apply', 'plan-and-apply']),
   stage: StageItemSchema,
-  results: z.array(AccountOutcomeSchema),
+  /** The items the phase ran: the stage's accounts, or the approved apply items. */
+  items: ItemsLocationSchema,
   execution: z.string(),
   /** The execution ARN, for console links in notifications. */
   executionId: z.string().optional(),
@@ -165,10 +186,15 @@ export const StageCompleteResultSchema = z.object({
   failed: z.boolean(),
   /** Human-readable: which accounts and modules failed and why. */
   reason: z.string(),
+  /** The first failed accounts (at most {@link MAX_LISTED_FAILURES}); `failedCount` has them all. */
   failedAccounts: z.array(z.string()),
-  /** After a plan phase: the apply items, each with the hashes of the plans just made. */
-  applyItems: z.array(AccountItemSchema),
+  failedCount: z.number().int().min(0),
+  /** After a plan phase: where the apply items are, each with the hashes of the plans just made. */
+  applyItems: ItemsLocationSchema.optional(),
 });
+
+/** A gate names at most this many failed accounts in its answer (the state stays small). */
+export const MAX_LISTED_FAILURES = 20;
 
 // ---- finish ---------------------------------------------------------------------------------
 
@@ -208,19 +234,20 @@ export const ApprovalRequestSchema = z.object({
   executionId: z.string(),
   executionName: z.string(),
   stage: StageItemSchema,
-  applyItems: z.array(AccountItemSchema),
+  /** The apply items the approvers approve: the plan gate's file. */
+  applyItems: ItemsLocationSchema,
   /** The canonical push (for the page: repository, commit, message, pusher). */
   push: z.unknown(),
   run: AdmitResultSchema,
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 
-/** What SendTaskSuccess returns to the state machine: ApplyAccounts maps over `items`. */
+/** What SendTaskSuccess returns to the state machine: ApplyAccounts reads `items`. */
 export const ApprovalOutputSchema = z.object({
   approvalId: z.string(),
   approvers: z.array(z.string()),
   comments: z.array(z.object({ approver: z.string(), comment: z.string() })),
-  /** The apply items exactly as approved, each with `approvedPlans`. */
-  items: z.array(AccountItemSchema),
+  /** The apply items exactly as approved (their SHA-256 checked), each with `approvedPlans`. */
+  items: ItemsLocationSchema,
 });
 export type ApprovalOutput = z.infer<typeof ApprovalOutputSchema>;

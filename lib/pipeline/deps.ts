@@ -24,6 +24,14 @@ export interface ArtifactGetter {
   get(key: string): Promise<Buffer | undefined>;
 }
 
+/** The artifacts store the pipeline also writes: the stages' item lists the Distributed Maps read. */
+export interface ArtifactStore extends ArtifactGetter {
+  /** The bucket name the state machine's ItemReader is given (a label in the local mode). */
+  readonly bucket: string;
+  /** Stores `body` under `key`, replacing what was there. */
+  put(key: string, body: string): Promise<void>;
+}
+
 /** Tells whether an execution still runs (DescribeExecution in AWS). */
 export interface ExecutionTracker {
   /** `executionId` is the execution ARN in AWS, whatever id the local mode gives. Unknown ids are not running. */
@@ -39,7 +47,7 @@ export interface Notifier {
 export interface PipelineDeps {
   readonly config: Config;
   readonly store: RunStore;
-  readonly artifacts: ArtifactGetter;
+  readonly artifacts: ArtifactStore;
   /** A reader for the push's repository (GitHub API in AWS, the git CLI locally). */
   readonly repoReader: (push: PushEvent) => RepoReader;
   readonly executions: ExecutionTracker;

@@ -98,7 +98,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
   }
   const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}) };
-  await deps.store.setAccountOutcome(req.execution, outcome);
+  await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
   return outcome;
 }
 

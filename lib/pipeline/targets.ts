@@ -1,14 +1,16 @@
 /**
  * `targets`: reads the repository and the run table, asks the planner which modules of which
- * accounts this push deploys, and turns that into the stage and account items the state machine
- * maps over.
+ * accounts this push deploys, writes each stage's account items to the artifacts store (where
+ * the stage's Distributed Maps read them) and answers the stages, small whatever their size.
  */
 import type { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
 import { names } from '../domain/names';
 import { basesToCompare, planTargets, targetKey, type AppliedTarget, type TargetPlan } from '../planning/targets';
 import { mapLimit } from '../domain/concurrency';
-import type { AccountItem, StageItem, TargetsRequestSchema, TargetsResult } from './contracts';
+import { artifactKeys } from '../domain/runner-contract';
+import type { AccountItem, ItemsLocation, StageItem, TargetsRequestSchema, TargetsResult } from './contracts';
+import { writeItems } from './items';
 import type { PipelineDeps } from './deps';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
@@ -53,12 +55,19 @@ export function accountItem(config: Config, account: AccountConfig, modules: rea
 /** Used as the approval timeout of stages without approval (the state is never entered). */
 const NO_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
 
-/** The item of one stage, with its approval rule. */
-export function stageItem(config: Config, stage: string, accounts: AccountItem[]): StageItem {
+/** One stage as the planner answered it: its name and account items. */
+export interface PlannedStage {
+  readonly name: string;
+  readonly accounts: AccountItem[];
+}
+
+/** The item of one stage, with its approval rule; its accounts are written to `accounts` first. */
+export function stageItem(config: Config, execution: string, index: number, stage: string, accounts: ItemsLocation): StageItem {
   const cfg = config.stages[stage];
   const rule = cfg?.approval ?? { required: false as const };
   return {
     name: stage,
+    index,
     concurrency: cfg?.concurrency ?? 10,
     approval: rule.required
       ? {
@@ -70,24 +79,22 @@ export function stageItem(config: Config, stage: string, accounts: AccountItem[]
         }
       : { required: false, approvers: [], minApprovals: 0, allowSelfApproval: false, timeoutSeconds: NO_APPROVAL_TIMEOUT_SECONDS },
     accounts,
+    resultsPrefix: artifactKeys.stageResults(execution, index),
   };
 }
 
-/** Turns the planner's answer into the state machine's stages. */
-export function stagesOf(config: Config, plan: TargetPlan): StageItem[] {
-  return plan.stages.map((s) =>
-    stageItem(
-      config,
-      s.name,
-      s.accounts.map((a) =>
+/** Turns the planner's answer into each stage's account items. */
+export function plannedStagesOf(config: Config, plan: TargetPlan): PlannedStage[] {
+  return plan.stages.map((s) => ({
+    name: s.name,
+    accounts: s.accounts.map((a) =>
         accountItem(
           config,
           a.account,
-          a.modules.map((m) => m.path),
-        ),
+        a.modules.map((m) => m.path),
       ),
     ),
-  );
+  }));
 }
 
 /** Runs the targets action. */
@@ -111,14 +118,18 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   bases.forEach((base, i) => changes.set(base, answers[i]));
 
   const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes });
-  const stages = stagesOf(deps.config, plan);
+  const planned = plannedStagesOf(deps.config, plan);
+  // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
+  const stages = await Promise.all(
+    planned.map(async (s, index) => stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts))),
+  );
   await deps.store.updateRun(execution, {
-    stages: stages.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),
+    stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),
     removed: plan.removed.map((r) => ({ ...r })),
   });
   deps.logger.info('targets planned', {
     execution,
-    stages: stages.map((s) => `${s.name}: ${s.accounts.map((a) => `${a.name}(${a.modules.length})`).join(', ')}`),
+    stages: planned.map((s) => `${s.name}: ${s.accounts.length} account(s), ${s.accounts.reduce((n, a) => n + a.modules.length, 0)} module(s)`),
     skipped: plan.skipped.length,
     removed: plan.removed.map((r) => `${r.account}:${r.module}`),
     changesUnknown: plan.changesUnknown,

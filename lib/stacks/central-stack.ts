@@ -219,6 +219,7 @@ export class CentralStack extends Stack {
       approvalFunction: this.approvalFunction.function,
       runnerContainerName: names.runnerContainer(),
       launcherRoleArns: config.accounts.map((account) => launcherRoleArn(this.partition, config, account)),
+      artifactsBucket: this.artifacts.bucket,
     });
 
     this.gitPushRule = new GitPushRule(this, 'GitPush', {
@@ -283,6 +284,12 @@ export class CentralStack extends Stack {
     this.table.grantReadWriteData(role);
     this.grantPublish(role);
     this.grantReadArtifacts(role);
+    // targets and the plan gates write the stages' item lists; runners cannot write there (`_stages` is no account name).
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteStageItems', actions: ['s3:PutObject'], resources: [this.artifacts.bucket.arnForObjects('*/_stages/*')] }));
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*/_stages/*]`,
+      reason: 'Each run writes its stages\' item lists under its own prefix (<execution>/_stages/); runners cannot write there.',
+    });
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',

@@ -2,7 +2,7 @@
  * Structural checks of the pipeline definition that asl-validator cannot know: they encode the
  * design's facts (every runner task runs through the account's launcher role, a Terraform
  * failure is never retried, only the approval waits for a token, a failed account is caught
- * inside its Map). `tfstep validate` runs them; so does the definition's test.
+ * inside its Map, a stage's accounts and results never pass through the execution's state). `tfstep validate` runs them; so does the definition's test.
  */
 
 type State = Record<string, unknown>;
@@ -127,6 +127,17 @@ export function checkPipelineDefinition(machine: MachineLike): string[] {
     }
     if (map.MaxConcurrencyPath !== '$.current.stage.concurrency') problems.push(`Map ${mapName} does not bound its concurrency with $.current.stage.concurrency`);
     const inner = asRecord(map.ItemProcessor);
+    // Each account runs in a child execution of its own: the parent's history and state stay small.
+    const processor = asRecord(inner.ProcessorConfig);
+    if (processor.Mode !== 'DISTRIBUTED') problems.push(`Map ${mapName} is not a Distributed Map: a large stage would put every account in the execution's history and state`);
+    // An Express child stops after five minutes: a runner task takes longer.
+    if (processor.ExecutionType !== 'STANDARD') problems.push(`Map ${mapName} does not run its children as STANDARD executions: an EXPRESS child ends after five minutes`);
+    if (!String(asRecord(map.ItemReader).Resource).endsWith(':s3:getObject') || 'ItemsPath' in map) {
+      problems.push(`Map ${mapName} does not read its items from S3 with an ItemReader: the accounts would pass through the 256 KiB state`);
+    }
+    if (!String(asRecord(map.ResultWriter).Resource).endsWith(':s3:putObject') || map.ResultPath !== null) {
+      problems.push(`Map ${mapName} does not write its results to S3 and discard them (ResultWriter, ResultPath null): they would pass through the 256 KiB state`);
+    }
     const first = asRecord(asRecord(inner.States)[String(inner.StartAt)]);
     const catchAll = asRecord(asArray(first.Catch)[0]);
     if (JSON.stringify(catchAll.ErrorEquals) !== '["States.ALL"]') problems.push(`Map ${mapName} does not catch a failed account (States.ALL) inside the iteration`);

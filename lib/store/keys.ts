@@ -8,6 +8,7 @@
  * | `APPROVAL#<approvalId>`             | `APPROVAL`                         | approval | an approval request and its decisions       |
  * | `RUN#<executionName>`               | `RUN`                              | pipeline | a run: push, status, times, input, outcome  |
  * | `RUN#<executionName>`               | `MODULE#<account>#<module>#<phase>`| pipeline | one module's result in that run             |
+ * | `RUN#<executionName>`               | `OUTCOME#<stage>#<account>`        | pipeline | an account's latest outcome in that run     |
  * | `TARGET#<repo>#<account>#<module>`  | `APPLIED`                          | pipeline | last applied commit and its push sequence   |
  * | `TARGETS#<repo>`                    | `<account>#<module>`               | pipeline | the same, listable per repository           |
  * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | pipeline | a push waiting for (or holding) its branch  |
@@ -35,6 +36,8 @@ export const moduleKey = (execution: string, account: string, module: string, ph
   pk: `RUN#${execution}`,
   sk: `MODULE#${account}#${module}#${phase}`,
 });
+export const outcomePrefix = (stage: string) => `OUTCOME#${stage}#`;
+export const outcomeKey = (execution: string, stage: string, account: string) => ({ pk: `RUN#${execution}`, sk: `${outcomePrefix(stage)}${account}` });
 export const targetKeyOf = (repository: string, account: string, module: string) => ({ pk: `TARGET#${repository}#${account}#${module}`, sk: 'APPLIED' });
 export const targetIndexKey = (repository: string, account: string, module: string) => ({ pk: `TARGETS#${repository}`, sk: `${account}#${module}` });
 export const queuePk = (repository: string, branch: string) => `QUEUE#${repository}#${branch}`;

@@ -11,6 +11,8 @@ import {
   commitKey,
   lockKey,
   moduleKey,
+  outcomeKey,
+  outcomePrefix,
   queueEntryKey,
   queuePk,
   RUN_TABLE_KEYS,
@@ -62,7 +64,11 @@ export interface RunRecord {
   readonly stages?: readonly PlannedStageRecord[];
   /** Modules applied once but gone at this commit: reported, never destroyed. */
   readonly removed?: readonly { account: string; module: string; lastAppliedCommit: string }[];
-  /** Latest outcome per account (`<account>` -> outcome of its last phase). */
+  /**
+   * Latest outcome per account (`<account>` -> outcome of its last phase). Kept in items of their
+   * own (one per account, so a run of any size stays under DynamoDB's 400 KB item limit) and
+   * gathered by {@link RunStore.getRunRecord} and {@link RunStore.getRun}; empty in {@link RunStore.listRuns}.
+   */
   readonly accounts: Readonly<Record<string, AccountOutcome>>;
 }
 
@@ -158,6 +164,16 @@ function strip<T>(item: Item | undefined): T | undefined {
   return rest as T;
 }
 
+/** A run record with the outcomes of its `OUTCOME#` items. */
+function withOutcomes(run: Omit<RunRecord, 'accounts'>, outcomeItems: readonly Item[]): RunRecord {
+  const accounts: Record<string, AccountOutcome> = {};
+  for (const item of outcomeItems) {
+    const outcome = item.outcome as AccountOutcome;
+    accounts[outcome.account] = outcome;
+  }
+  return { ...run, accounts };
+}
+
 /**
  * Creates the run table (on-demand, keys {@link RUN_TABLE_KEYS}) and waits until it is active.
  * Used by the local mode against dynalite and by tests; CDK creates the real one. An existing
@@ -246,19 +262,21 @@ export class RunStore {
 
   /** Creates the run record unless it exists; returns the stored record either way. */
   async createRun(run: Omit<RunRecord, 'polls' | 'accounts'>): Promise<RunRecord> {
-    const item = { ...runKey(run.execution), type: 'run', ...run, polls: 0, accounts: {}, expiresAt: this.expiresAt() };
+    const item = { ...runKey(run.execution), type: 'run', ...run, polls: 0, expiresAt: this.expiresAt() };
     try {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
-      return strip<RunRecord>(item)!;
+      return { ...strip<Omit<RunRecord, 'accounts'>>(item)!, accounts: {} };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       return (await this.getRunRecord(run.execution))!;
     }
   }
 
-  /** The run record, or undefined. */
+  /** The run record with its accounts' outcomes, or undefined. */
   async getRunRecord(execution: string): Promise<RunRecord | undefined> {
-    return strip<RunRecord>(await this.get(runKey(execution)));
+    const run = strip<Omit<RunRecord, 'accounts'>>(await this.get(runKey(execution)));
+    if (!run) return undefined;
+    return withOutcomes(run, await this.queryAll(runKey(execution).pk, 'OUTCOME#'));
   }
 
   /**
@@ -343,18 +361,20 @@ export class RunStore {
     return Number(res.Attributes?.polls ?? 0);
   }
 
-  /** Stores an account's latest outcome in the run record. */
-  async setAccountOutcome(execution: string, outcome: AccountOutcome): Promise<void> {
+  /** Stores an account's latest outcome in a run (replacing that of an earlier phase or attempt). */
+  async setAccountOutcome(execution: string, stage: string, outcome: AccountOutcome): Promise<void> {
     await this.doc.send(
-      new UpdateCommand({
+      new PutCommand({
         TableName: this.tableName,
-        Key: runKey(execution),
-        UpdateExpression: 'SET accounts.#a = :o',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#a': outcome.account },
-        ExpressionAttributeValues: { ':o': outcome },
+        Item: { ...outcomeKey(execution, stage, outcome.account), type: 'outcome', stage, outcome, expiresAt: this.expiresAt() },
       }),
     );
+  }
+
+  /** The latest outcome of each account of a stage that has one: what a stage gate reads. */
+  async listAccountOutcomes(execution: string, stage: string): Promise<AccountOutcome[]> {
+    const items = await this.queryAll(runKey(execution).pk, outcomePrefix(stage));
+    return items.map((i) => i.outcome as AccountOutcome);
   }
 
   /**
@@ -387,7 +407,7 @@ export class RunStore {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of res.Items ?? []) runs.push(strip<RunRecord>(item)!);
+      for (const item of res.Items ?? []) runs.push({ ...strip<Omit<RunRecord, 'accounts'>>(item)!, accounts: {} });
       start = res.LastEvaluatedKey;
     } while (start);
     runs.sort((a, b) => (a.startedAt === b.startedAt ? b.execution.localeCompare(a.execution) : b.startedAt.localeCompare(a.startedAt)));
@@ -403,7 +423,8 @@ export class RunStore {
       .filter((i) => typeof i.sk === 'string' && i.sk.startsWith('MODULE#'))
       .map((i) => strip<ModuleRecord>(i)!)
       .sort((a, b) => `${a.account}#${a.module}#${a.phase}`.localeCompare(`${b.account}#${b.module}#${b.phase}`));
-    return { run: strip<RunRecord>(runItem)!, modules };
+    const run = withOutcomes(strip<Omit<RunRecord, 'accounts'>>(runItem)!, items.filter((i) => typeof i.sk === 'string' && i.sk.startsWith('OUTCOME#')));
+    return { run, modules };
   }
 
   // ---- module results -------------------------------------------------------------------------

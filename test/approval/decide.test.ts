@@ -5,7 +5,7 @@ import { AlreadyDecidedError, ApprovalNotFoundError, NotAnApproverError, SelfApp
 import { approverForCaller, parseCallerArn } from '../../lib/approval/identity';
 import { PromiseTaskTokenSender, RecordOnlyTaskTokenSender, TaskFailedError } from '../../lib/approval/task-token';
 import { waitForOutcome } from '../../lib/approval/wait';
-import { clearTable, harness, requestApproval, startDynalite, type Dynalite, type Harness } from './helpers';
+import { clearTable, harness, requestApproval, requestFixture, startDynalite, type Dynalite, type Harness } from './helpers';
 
 const sfnMock = mockClient(SFNClient);
 let db: Dynalite;
@@ -40,7 +40,8 @@ describe('decide', () => {
     expect(result.outcome).toBe('approved');
     const output = await waiting;
     expect(output.approvers).toEqual(['auto']);
-    expect(output.items[0]!.approvedPlans).toBeDefined();
+    // AND the apply step gets exactly the approved item list
+    expect(output.items).toEqual(requestFixture().applyItems);
   });
 
   test('fails when the person is not an approver, naming the allowed ones', async () => {

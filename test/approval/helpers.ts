@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,9 +22,21 @@ export function fixture(name: string): string {
   return readFileSync(join(FIXTURES, name), 'utf8');
 }
 
-/** The approval request the state machine sends, as a fresh object. */
+/** The item lists the fixture request points to, by key, as the plan gate wrote them to S3. */
+export const ITEM_LISTS: Readonly<Record<string, string>> = {
+  'run-2f1c9e0/_stages/2/accounts.json': fixture('accounts-prod.json'),
+  'run-2f1c9e0/_stages/2/apply.json': fixture('apply-items-prod.json'),
+};
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The approval request the state machine sends, as a fresh object; its item locations carry the lists' real SHA-256. */
 export function requestFixture(): Record<string, unknown> & { taskToken: string; executionName: string } {
-  return JSON.parse(fixture('request-prod.json')) as Record<string, unknown> & { taskToken: string; executionName: string };
+  const request = JSON.parse(fixture('request-prod.json')) as Record<string, unknown> & { taskToken: string; executionName: string };
+  for (const location of [(request.stage as { accounts: { key: string; sha256: string } }).accounts, request.applyItems as { key: string; sha256: string }]) {
+    location.sha256 = sha256(ITEM_LISTS[location.key]!);
+  }
+  return request;
 }
 
 export const SIGNING_KEY = 'test-signing-key-0123456789abcdef';
@@ -106,7 +119,8 @@ export function harness(db: Dynalite, overrides: Partial<ApprovalHttpDeps> = {})
   const clock = new ManualClock();
   const notifier = new MemoryApprovalNotifier();
   const keys = new StaticKeyProvider(SIGNING_KEY);
-  const summaries: Record<string, string> = {
+  const objects: Record<string, string> = {
+    ...ITEM_LISTS,
     [artifactKeys.summary('run-2f1c9e0', 'prod', 'prod/us-east-1/network')]: fixture('summary-network.json'),
     [artifactKeys.summary('run-2f1c9e0', 'prod', 'prod/us-east-1/app')]: fixture('summary-app.json'),
   };
@@ -116,7 +130,7 @@ export function harness(db: Dynalite, overrides: Partial<ApprovalHttpDeps> = {})
     clock,
     notifier,
     sfn,
-    requestDeps: { store, keys, notifier, baseUrl: BASE_URL, clock, artifacts: new FunctionArtifactReader((key) => Promise.resolve(summaries[key])) },
+    requestDeps: { store, keys, notifier, baseUrl: BASE_URL, clock, artifacts: new FunctionArtifactReader((key) => Promise.resolve(objects[key])) },
     httpDeps: { store, keys, tasks: new SfnTaskTokenSender(sfn), clock, baseUrl: BASE_URL, ...overrides },
   };
 }

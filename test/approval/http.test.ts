@@ -1,7 +1,7 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleApprovalHttp } from '../../lib/approval/http';
-import { clearTable, csrfFrom, getRequest, harness, postRequest, requestApproval, scanTable, startDynalite, type Dynalite, type Harness } from './helpers';
+import { ITEM_LISTS, clearTable, csrfFrom, getRequest, harness, postRequest, requestApproval, requestFixture, scanTable, startDynalite, type Dynalite, type Harness } from './helpers';
 
 const sfnMock = mockClient(SFNClient);
 let db: Dynalite;
@@ -176,16 +176,19 @@ describe('POST /approvals/:id', () => {
       approvalId,
       approvers: ['alice@example.com', 'carol@example.com'],
       comments: [{ approver: 'alice@example.com', comment: 'network change looks right' }],
-      items: [
-        expect.objectContaining({
-          name: 'prod',
-          approvedPlans: {
-            'prod/us-east-1/network': '9f2b5c1e0d4a7b8c3e6f1a2d5b8c0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b',
-            'prod/us-east-1/app': '1b4e7a0d3c6f9b2e5a8d1c4f7b0e3a6d9c2f5b8e1a4d7c0f3b6e9a2d5c8f1b4e',
-          },
-        }),
-      ],
+      items: requestFixture().applyItems,
     });
+    // AND that item list holds the exact approved plan hashes
+    const approved = JSON.parse(ITEM_LISTS[(output as { items: { key: string } }).items.key]!) as { name: string; approvedPlans: Record<string, string> }[];
+    expect(approved.map((i) => [i.name, i.approvedPlans])).toEqual([
+      [
+        'prod',
+        {
+          'prod/us-east-1/network': '9f2b5c1e0d4a7b8c3e6f1a2d5b8c0e3f6a9d2c5b8e1f4a7d0c3b6e9f2a5d8c1b',
+          'prod/us-east-1/app': '1b4e7a0d3c6f9b2e5a8d1c4f7b0e3a6d9c2f5b8e1a4d7c0f3b6e9a2d5c8f1b4e',
+        },
+      ],
+    ]);
     const stored = await h.store.get(approvalId);
     expect(stored?.status).toBe('APPROVED');
     expect(await h.store.getTaskToken(approvalId)).toBeUndefined();

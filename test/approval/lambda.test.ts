@@ -10,7 +10,7 @@ import { createApprovalRequestHandler } from '../../lib/approval/request';
 import { SecretsManagerKeyProvider } from '../../lib/approval/signing';
 import { loadConfig } from '../../lib/config/loader';
 import { handler } from '../../lambdas/approval';
-import { SIGNING_KEY, clearTable, csrfFrom, fixture, requestFixture, startDynalite, TABLE, type Dynalite } from './helpers';
+import { ITEM_LISTS, SIGNING_KEY, clearTable, csrfFrom, fixture, requestFixture, startDynalite, TABLE, type Dynalite } from './helpers';
 
 const secretsMock = mockClient(SecretsManagerClient);
 const snsMock = mockClient(SNSClient);
@@ -53,10 +53,10 @@ beforeEach(async () => {
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
   sfnMock.on(SendTaskSuccessCommand).resolves({});
   s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-    const name = input.Key.includes('/network/') ? 'summary-network.json' : undefined;
-    if (!name) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
+    const body = ITEM_LISTS[input.Key] ?? (input.Key.includes('/network/') ? fixture('summary-network.json') : undefined);
+    if (body === undefined) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
     // A test double of the S3 response body: only the method the reader calls.
-    return { Body: { transformToString: () => Promise.resolve(fixture(name)) } };
+    return { Body: { transformToString: () => Promise.resolve(body) } };
   });
 });
 

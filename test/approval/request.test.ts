@@ -1,10 +1,11 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SnsApprovalNotifier } from '../../lib/approval/notifier';
-import { createApprovalRequestHandler } from '../../lib/approval/request';
+import { bounded, createApprovalRequestHandler, MAX_SUMMARY_BYTES, NOTICE_MAX_ACCOUNTS, noticeText } from '../../lib/approval/request';
+import type { AccountSummary, ApprovalView } from '../../lib/approval/types';
 import { verifyLink } from '../../lib/approval/signing';
 import { approvalKeys } from '../../lib/approval/store';
-import { BASE_URL, SIGNING_KEY, captureLogger, clearTable, harness, requestFixture, scanTable, startDynalite, type Dynalite, type Harness } from './helpers';
+import { BASE_URL, ITEM_LISTS, SIGNING_KEY, captureLogger, clearTable, harness, requestFixture, scanTable, startDynalite, type Dynalite, type Harness } from './helpers';
 
 const snsMock = mockClient(SNSClient);
 const TOPIC = 'arn:aws:sns:us-east-1:999999999999:tfstep-notifications';
@@ -126,7 +127,12 @@ describe('createApprovalRequestHandler', () => {
 
   test('a module without a summary artifact is shown as such, not hidden', async () => {
     // GIVEN no artifacts for the app module
-    const deps = { ...h.requestDeps, artifacts: { get: (key: string) => Promise.resolve(key.includes('/network/') ? '{"add":1,"change":0,"destroy":0,"deleted":[],"replaced":[]}' : undefined) } };
+    const deps = {
+      ...h.requestDeps,
+      artifacts: {
+        get: (key: string) => Promise.resolve(ITEM_LISTS[key] ?? (key.includes('/network/') ? '{"add":1,"change":0,"destroy":0,"deleted":[],"replaced":[]}' : undefined)),
+      },
+    };
 
     // WHEN the handler runs
     const { approvalId } = await createApprovalRequestHandler(deps)(requestFixture());
@@ -134,6 +140,20 @@ describe('createApprovalRequestHandler', () => {
     // THEN the app module carries a note instead of a plan
     const view = await h.store.get(approvalId);
     expect(view!.summaries[0]!.modules[1]).toEqual({ path: 'prod/us-east-1/app', planSha256: expect.any(String), note: 'plan summary not found' });
+  });
+
+  test('refuses apply items that are missing or changed after the plan gate wrote them, storing nothing', async () => {
+    // GIVEN the apply item list rewritten after the gate (another account's role swapped in)
+    const tampered = JSON.stringify([{ ...(JSON.parse(ITEM_LISTS['run-2f1c9e0/_stages/2/apply.json']!) as object[])[0], launcherRoleArn: 'arn:aws:iam::999999999999:role/x' }]);
+    const objects = (over: Record<string, string | undefined>) => ({ ...h.requestDeps, artifacts: { get: (key: string) => Promise.resolve(key in over ? over[key] : ITEM_LISTS[key]) } });
+    // WHEN the handler runs on it, or on a list that is gone
+    const changed = createApprovalRequestHandler(objects({ 'run-2f1c9e0/_stages/2/apply.json': tampered }))(requestFixture());
+    const gone = createApprovalRequestHandler(objects({ 'run-2f1c9e0/_stages/2/apply.json': undefined }))(requestFixture());
+    // THEN both fail saying why, and no approval (no link) exists
+    await expect(changed).rejects.toThrow(/cannot read the apply items to approve: item list run-2f1c9e0\/_stages\/2\/apply.json changed after it was written/);
+    await expect(gone).rejects.toThrow(/item list run-2f1c9e0\/_stages\/2\/apply.json is not in the artifacts store/);
+    expect((await scanTable(db.doc)).filter((i) => i.sk === 'APPROVAL')).toEqual([]);
+    expect(h.notifier.notices).toEqual([]);
   });
 
   test('fails when the payload is not the contract, without echoing the token', async () => {
@@ -160,5 +180,51 @@ describe('createApprovalRequestHandler', () => {
 
     // THEN it fails saying what is needed
     await expect(run).rejects.toThrow('stage prod has no approvers configured');
+  });
+});
+
+describe('approvals of large stages', () => {
+  const account = (i: number, destroy = 0): AccountSummary => ({
+    account: `acct-${String(i).padStart(4, '0')}`,
+    accountId: String(100_000_000_000 + i),
+    region: 'us-east-1',
+    modules: [
+      {
+        path: `accounts/acct-${i}/app`,
+        planSha256: 'a'.repeat(64),
+        plan: { add: 2, change: 1, destroy, deleted: destroy ? [`aws_instance.old_${i}`] : [], replaced: [] },
+      },
+    ],
+  });
+
+  it('keeps every summary of a small stage, in order, with totals', () => {
+    const all = [account(1), account(2, 1)];
+    const kept = bounded(all);
+    expect(kept.summaries).toEqual(all);
+    expect(kept.omittedAccounts).toBe(0);
+    expect(kept.totals).toEqual({ accounts: 2, modules: 2, add: 4, change: 2, destroy: 1, unreadable: 0 });
+  });
+
+  it('keeps a 2,000-account stage under the record budget, accounts that destroy first, and counts every account', () => {
+    // GIVEN 2,000 accounts, three of which destroy something (late in the list), and one unreadable plan
+    const all = Array.from({ length: 2000 }, (_, i) => account(i, [1500, 1800, 1999].includes(i) ? 2 : 0));
+    all[1700] = { ...all[1700]!, modules: [{ path: 'accounts/acct-1700/app', note: 'plan summary not found' }] };
+    // WHEN bounded
+    const kept = bounded(all);
+    // THEN the kept summaries fit the budget, the risky ones lead, the rest are counted as omitted
+    expect(Buffer.byteLength(JSON.stringify(kept.summaries))).toBeLessThanOrEqual(MAX_SUMMARY_BYTES);
+    expect(kept.summaries.slice(0, 4).map((a) => a.account)).toEqual(['acct-1500', 'acct-1700', 'acct-1800', 'acct-1999']);
+    expect(kept.omittedAccounts).toBe(2000 - kept.summaries.length);
+    expect(kept.omittedAccounts).toBeGreaterThan(0);
+    expect(kept.totals).toEqual({ accounts: 2000, modules: 2000, add: 3998, change: 1999, destroy: 6, unreadable: 1 });
+  });
+
+  it('lists at most 25 accounts in a notice and says how many more there are', () => {
+    const kept = bounded(Array.from({ length: 40 }, (_, i) => account(i)));
+    const view = { ...kept, stage: 'prod', requiredApprovals: 1, deadline: 1_900_000_000, pusher: 'dave', push: { repository: 'acme/live', branch: 'main', commit: 'c'.repeat(40), message: 'm' } };
+    const text = noticeText(view as unknown as ApprovalView, 'https://approvals.example.com/x');
+    expect(text).toContain('Plan: 40 account(s), 40 module(s): 80 to add, 40 to change, 0 to destroy');
+    expect(text.split('\n').filter((l) => /^ {2}acct-/.test(l))).toHaveLength(NOTICE_MAX_ACCOUNTS);
+    expect(text).toContain('  ... and 15 more account(s): see the page');
   });
 });

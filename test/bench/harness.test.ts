@@ -47,6 +47,20 @@ describe('bench harness on tiny sizes', () => {
     expect(result.costUsd).toBeCloseTo((result.transitions * 0.025) / 1000, 9);
   });
 
+  it('keeps the parent history and the largest state the same size for a stage of 250 accounts as for 3', async () => {
+    // GIVEN a stage above what an inline Map could carry in AWS (~180 account items in 256 KiB)
+    // WHEN 3 and 250 accounts are measured
+    const small = await measureFanout(3);
+    const large = await measureFanout(250);
+    // THEN every account ran in a child execution of its own
+    expect(large).toMatchObject({ status: 'completed', accountsRecorded: 250, childExecutions: 250 });
+    expect(large.largestChildHistoryEvents).toBe(small.largestChildHistoryEvents);
+    // AND the parent's history does not grow with the stage
+    expect(large.parentHistoryEvents).toBe(small.parentHistoryEvents);
+    // AND the largest state is the push itself (its changed paths), far below 256 KiB
+    expect(large.largestPayloadBytes).toBeLessThan(32 * 1024);
+  }, 60_000);
+
   it('runs the simulated stage with the engine bounding concurrency', async () => {
     // GIVEN 5 accounts on 2 slots
     // WHEN the makespan is simulated

@@ -85,6 +85,22 @@ describe('history estimator', () => {
     expect(estimate.transitions).toBe(10);
   });
 
+  it("counts nothing for the local engine's own states and leaves the items they hold out of the payload", () => {
+    // GIVEN the DISTRIBUTED log with the local ItemReader stand-in before the Map, holding big items in $.localItems
+    const items = Array.from({ length: 200 }, (_, i) => ({ name: `acct-${i}`, pad: 'x'.repeat(1000) }));
+    const events = log(3);
+    const at = events.findIndex((e) => e.type === 'StateEntered' && (e.state as { name: string }).name === 'Fan');
+    events.splice(at, 0, entered('FanReadItems', 'Task'), exited('FanReadItems', 'Task', undefined, { localItems: items, small: true }));
+    events.splice(at + 2, 1, entered('Fan', 'Map', undefined, { localItems: items, small: true }));
+    // WHEN estimated THEN the figures are those without the stand-in
+    const without = estimateExecution(log(3), definition('DISTRIBUTED'));
+    const withReader = estimateExecution(events, definition('DISTRIBUTED'));
+    expect(withReader.transitions).toBe(without.transitions);
+    expect(withReader.parentHistoryEvents).toBe(without.parentHistoryEvents);
+    // AND the largest payload is the state without its local items
+    expect(largestPayloadBytes(events)).toBe(Buffer.byteLength(JSON.stringify({ small: true })));
+  });
+
   it('measures the largest state payload once per shared object', () => {
     // GIVEN a log whose Map input is large and shared by reference
     const big = { accounts: 'x'.repeat(5000) };

@@ -135,6 +135,18 @@ describe('central stack', () => {
     for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
       expect(byAction(action).flatMap((s) => s.Resource)).toEqual([`arn:aws:events:${REGION}:${CENTRAL}:rule/StepFunctionsGetEventsForECSTaskRule`]);
     }
+    // AND runs the Distributed Maps: starts children of itself only, follows and redrives them
+    const sm = names.stateMachine();
+    expect(byAction('states:StartExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${sm}`]);
+    expect(byAction('states:DescribeExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`]);
+    expect(byAction('states:StopExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`]);
+    expect(byAction('states:RedriveExecution').flatMap((s) => s.Resource).sort()).toEqual(
+      ['Apply', 'Plan', 'PlanAndApply'].map((label) => `arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/${label}:*`),
+    );
+    // AND reads the stages' item lists and writes the Map results beside them, nowhere else in the bucket
+    for (const action of ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']) {
+      expect(byAction(action).flatMap((s) => s.Resource)).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*']);
+    }
     // AND only Step Functions acting for this account may assume it
     template.hasResourceProperties('AWS::IAM::Role', {
       RoleName: names.stateMachineRole(REGION),
@@ -382,7 +394,7 @@ describe('central function grants', () => {
     expect(APPROVAL_BASE_URL_PARAMETER).toBe(DEFAULT_BASE_URL_PARAMETER);
   });
 
-  it('lets the pipeline function describe executions of the pipeline and read artifacts, never write them', () => {
+  it('lets the pipeline function describe executions of the pipeline and read artifacts, and write only the stages\' item lists', () => {
     // WHEN
     const grants = grantsOf('tfstep pipeline steps');
     // THEN
@@ -390,6 +402,8 @@ describe('central function grants', () => {
     expect(grants['s3:GetObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*']);
     // A missing key answers NoSuchKey (not AccessDenied) only with ListBucket.
     expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
-    expect(Object.keys(grants).filter((a) => /^(s3:(Put|Delete)|states:(Start|Stop|Send)|secretsmanager:)/.test(a))).toEqual([]);
+    // targets and the plan gates write item lists under <execution>/_stages/, which no runner may write (no account is named "_stages")
+    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*']);
+    expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|Send)|secretsmanager:)/.test(a))).toEqual([]);
   });
 });

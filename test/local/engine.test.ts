@@ -8,7 +8,7 @@ import { ApprovalStore } from '../../lib/approval/store';
 import { MemoryApprovalNotifier } from '../../lib/approval/notifier';
 import { parseConfig } from '../../lib/config/loader';
 import { adaptForLocalEngine, collectTaskStates, compileTimeoutResolver, localSubstitutions, MAX_ENGINE_TIMEOUT_SECONDS, renderLocalDefinition, type JsonObject } from '../../lib/local/definition';
-import { LocalEngine } from '../../lib/local/engine';
+import { LocalEngine, type LocalExecutionResult } from '../../lib/local/engine';
 import { LocalEngineError } from '../../lib/local/errors';
 import { ChildProcessTaskRunner } from '../../lib/local/runner-launcher';
 import { LocalTaskTokens } from '../../lib/local/task-tokens';
@@ -30,7 +30,7 @@ function realParts() {
   const pipeline = createPipelineHandler({
     config,
     store,
-    artifacts: { get: () => Promise.resolve(undefined) },
+    artifacts: { bucket: 'unused', get: () => Promise.resolve(undefined), put: () => Promise.reject(new Error('these tests stop at construction')) },
     repoReader: () => new GitRepoReader('.'),
     executions: { isRunning: () => Promise.resolve(false) },
     notifier: { publish: () => Promise.resolve() },
@@ -42,11 +42,13 @@ function realParts() {
     keys: new StaticKeyProvider('0123456789abcdef0123'),
     notifier: new MemoryApprovalNotifier(),
     baseUrl: 'http://127.0.0.1',
+    artifacts: { get: () => Promise.resolve(undefined) },
   });
   return {
     functions: { [subs.PipelineFunctionArn]: pipeline, [subs.ApprovalFunctionArn]: approval as (p: unknown) => Promise<unknown> },
     tokens: new LocalTaskTokens(),
     runner: new ChildProcessTaskRunner({ config, stateDir: tempDir('state') }),
+    objects: { get: () => Promise.resolve(undefined) },
   };
 }
 
@@ -60,9 +62,10 @@ describe('LocalEngine', () => {
     const definition = renderLocalDefinition(subs);
     // WHEN the engine is built
     const engine = new LocalEngine({ definition, ...realParts() });
-    // THEN every Task state, nested ones too, has a local handler
+    // THEN every Task state, nested ones too, has a local handler, and so does each Distributed Map's ItemReader
     const tasks = collectTaskStates(definition).map((t) => t.name);
-    expect(engine.taskStates.sort()).toEqual(tasks.sort());
+    const readers = ['PlanAndApplyAccountsReadItems', 'PlanAccountsReadItems', 'ApplyAccountsReadItems'];
+    expect(engine.taskStates.sort()).toEqual([...tasks, ...readers].sort());
     expect(tasks).toEqual(expect.arrayContaining(['Admit', 'RunPlanAndApply', 'RunPlan', 'RunApply', 'RequestApproval', 'RecordApplyFailure', 'Finish']));
   });
 
@@ -96,8 +99,40 @@ describe('definition adjustments for the engine', () => {
     // THEN the timeout fits a timer and the original is untouched
     expect(adapted.TimeoutSeconds).toBe(MAX_ENGINE_TIMEOUT_SECONDS);
     expect(definition.TimeoutSeconds).toBe(2_592_000);
-    expect(Object.keys(adapted.States as object)).toEqual(Object.keys(definition.States as object));
+    const added = Object.keys(adapted.States as object).filter((n) => !(n in (definition.States as object)));
+    expect(added.sort()).toEqual(['ApplyAccountsDropItems', 'ApplyAccountsReadItems', 'PlanAccountsDropItems', 'PlanAccountsReadItems', 'PlanAndApplyAccountsDropItems', 'PlanAndApplyAccountsReadItems']);
+    expect(Object.keys(definition.States as object).every((n) => n in (adapted.States as object))).toBe(true);
   });
+
+  it('runs each Distributed Map inline over the items its ItemReader reads, with everything else of the Map kept', () => {
+    // GIVEN the real definition, whose account Maps are Distributed Maps reading S3
+    const definition = renderLocalDefinition(subs);
+    const original = states(definition).PlanAndApplyAccounts!;
+    // WHEN it is adapted
+    const adapted = states(adaptForLocalEngine(definition));
+    // THEN whatever led to the Map leads to its item reader first (the choice and nothing else)
+    const choice = adapted['NeedsApproval?']!;
+    expect(choice.Default).toBe('PlanAndApplyAccountsReadItems');
+    expect(adapted.PlanAndApplyAccountsReadItems).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::s3:getObject',
+      Parameters: { 'Bucket.$': '$.current.stage.accounts.bucket', 'Key.$': '$.current.stage.accounts.key' },
+      ResultPath: '$.localItems',
+      Catch: original.Catch,
+      Next: 'PlanAndApplyAccounts',
+    });
+    // AND the Map runs inline over those items with its own selector, concurrency, processor and catch
+    const map = adapted.PlanAndApplyAccounts!;
+    expect(map).toMatchObject({ ItemsPath: '$.localItems', ItemSelector: original.ItemSelector, MaxConcurrencyPath: original.MaxConcurrencyPath, Catch: original.Catch, ResultPath: null });
+    expect(map.ItemReader).toBeUndefined();
+    expect(map.ResultWriter).toBeUndefined();
+    expect((map.ItemProcessor as JsonObject).ProcessorConfig).toEqual({ Mode: 'INLINE' });
+    expect(Object.keys((map.ItemProcessor as JsonObject).States as object)).toEqual(Object.keys((original.ItemProcessor as JsonObject).States as object));
+    // AND the items leave the state before the gate
+    expect(map.Next).toBe('PlanAndApplyAccountsDropItems');
+    expect(adapted.PlanAndApplyAccountsDropItems).toEqual({ Type: 'Pass', Result: [], ResultPath: '$.localItems', Next: original.Next });
+  });
+
 
   it("finds the approval step's TimeoutSecondsPath value in its effective input", () => {
     // GIVEN the approval state, whose timeout path points into the state input ($.current.stage...)
@@ -112,5 +147,45 @@ describe('definition adjustments for the engine', () => {
     const adapted = states(adaptForLocalEngine(definition)).RequestApproval!;
     expect(adapted.TimeoutSecondsPath).toBeUndefined();
     expect(adapted.TimeoutSeconds).toBe(MAX_ENGINE_TIMEOUT_SECONDS);
+  });
+});
+
+describe('the local ItemReader', () => {
+  const definition = renderLocalDefinition(subs);
+  const itemsOf = async (body: string | undefined): Promise<LocalExecutionResult> => {
+    // A definition holding only the Map, so the reader's answer is what the run ends with.
+    const map: JsonObject = {
+      ...states(definition).PlanAndApplyAccounts!,
+      End: true,
+      ResultPath: '$.out',
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Echo', States: { Echo: { Type: 'Pass', End: true } } },
+    };
+    delete map.Next;
+    delete map.Catch;
+    const engine = new LocalEngine({
+      ...realParts(),
+      definition: { StartAt: 'PlanAndApplyAccounts', States: { PlanAndApplyAccounts: map } },
+      objects: { get: (bucket, key) => Promise.resolve(bucket === 'b' && key === 'k' && body !== undefined ? Buffer.from(body) : undefined) },
+    });
+    return engine.start({ current: { stage: { accounts: { bucket: 'b', key: 'k' }, concurrency: 2, resultsPrefix: 'r' } }, plan: { source: {} } }).done;
+  };
+
+  it('hands the Map the items of the object, each through the ItemSelector, and drops them afterwards', async () => {
+    const res = await itemsOf(JSON.stringify([{ name: 'a' }, { name: 'b' }]));
+    expect(res.status).toBe('SUCCEEDED');
+    const output = res.output as { out: { account: unknown; attempt: number }[]; localItems: unknown };
+    expect(output.out.map((o) => o.account)).toEqual([{ name: 'a' }, { name: 'b' }]);
+    expect(output.out.every((o) => o.attempt === 0)).toBe(true);
+    expect(output.localItems).toEqual([]);
+  });
+
+  it.each([
+    ['missing', undefined, /s3:\/\/b\/k does not exist/],
+    ['not JSON', '{', /s3:\/\/b\/k is not JSON/],
+    ['not an array', '{"name":"a"}', /s3:\/\/b\/k is not a JSON array/],
+  ])('fails the state with States.ItemReaderFailed when the object is %s', async (_what, body, cause) => {
+    const res = await itemsOf(body);
+    expect(res).toMatchObject({ status: 'FAILED', error: 'States.ItemReaderFailed' });
+    expect(res.cause).toMatch(cause);
   });
 });

@@ -1,7 +1,9 @@
-import type { AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/pipeline/contracts';
+import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/pipeline/contracts';
+import { readItems, writeItems } from '../../lib/pipeline/items';
+import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import { classifyFailure } from '../../lib/pipeline/classify-failure';
 import { InvalidRequestError, LockLostError } from '../../lib/pipeline/errors';
-import { accountItem } from '../../lib/pipeline/targets';
+import { accountItem, stageItem } from '../../lib/pipeline/targets';
 import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
@@ -51,8 +53,11 @@ describe('targets', () => {
     expect(res.stageCount).toBe(3);
     expect(res.source).toEqual({ repository: 'https://github.com/acme/live.git', commit: c1, ref: 'refs/heads/main' });
     const dev = res.stages[0]!;
-    expect(dev).toMatchObject({ name: 'dev', concurrency: 5, approval: { required: false } });
-    expect(dev.accounts[0]).toEqual({
+    expect(dev).toMatchObject({ name: 'dev', index: 0, concurrency: 5, approval: { required: false }, resultsPrefix: 'e1/_stages/0/results' });
+    // AND each stage's accounts are written to the artifacts store, where its Distributed Maps read them
+    expect(dev.accounts).toMatchObject({ bucket: h.artifacts.bucket, key: 'e1/_stages/0/accounts.json', count: 1 });
+    const items = await Promise.all(res.stages.map((s) => readItems(h.artifacts, s.accounts)));
+    expect(items[0]![0]).toEqual({
       name: 'dev',
       id: '222222222222',
       stage: 'dev',
@@ -65,7 +70,7 @@ describe('targets', () => {
       timeoutSeconds: 7200,
       modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
     });
-    expect(res.stages[1]!.accounts[0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
+    expect(items[1]![0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
     expect(res.stages[2]!.approval).toEqual({ required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 7200 });
     expect((await store.getRunRecord('e1'))?.stages?.map((s) => s.name)).toEqual(['dev', 'stage', 'prod']);
     // AND subscribers hear that the run started
@@ -89,7 +94,8 @@ describe('targets', () => {
     }
     const run = await admitted();
     const res = (await h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })) as TargetsResult;
-    expect(res.stages.map((s) => `${s.name}:${s.accounts.map((a) => a.modules.join(',')).join(';')}`)).toEqual(['dev:dev/us-east-1/app']);
+    const planned = await Promise.all(res.stages.map(async (s) => `${s.name}:${(await readItems(h.artifacts, s.accounts)).map((a) => a.modules.join(',')).join(';')}`));
+    expect(planned).toEqual(['dev:dev/us-east-1/app']);
     expect(res.removed).toEqual([{ account: 'prod', module: 'prod/eu-west-1/gone', lastAppliedCommit: c0 }]);
   });
 
@@ -194,29 +200,28 @@ describe('classify-failure', () => {
 });
 
 describe('stage-complete', () => {
-  const stage = (): StageItem => ({
-    name: 'prod',
-    concurrency: 2,
-    approval: { required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 3600 },
-    accounts: [accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'])],
-  });
+  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network']);
+  const stageWith = async (items: AccountItem[]): Promise<StageItem> =>
+    stageItem(config, 'e1', 2, 'prod', await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', items));
+  const gate = (stage: StageItem, phase: 'plan' | 'apply' | 'plan-and-apply', run: AdmitResult) =>
+    h.handler({ action: 'stage-complete', phase, stage, items: stage.accounts, execution: 'e1', run }) as Promise<StageCompleteResult>;
 
-  it('hands the apply items the hashes of the plans just made', async () => {
+  it("reads each account's recorded outcome and writes the apply items with the hashes of the plans just made", async () => {
     const run = await admitted();
-    const results: AccountOutcome[] = [
-      {
-        account: 'prod',
-        ok: true,
-        phase: 'plan',
-        modules: [
-          { path: 'prod/eu-west-1/app', status: 'planned', planSha256: '1'.repeat(64) },
-          { path: 'prod/eu-west-1/network', status: 'planned', planSha256: '2'.repeat(64) },
-        ],
-      },
-    ];
-    const res = (await h.handler({ action: 'stage-complete', phase: 'plan', stage: stage(), results, execution: 'e1', run })) as { failed: boolean; applyItems: { approvedPlans?: Record<string, string> }[] };
-    expect(res.failed).toBe(false);
-    expect(res.applyItems[0]!.approvedPlans).toEqual({ 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) });
+    const stage = await stageWith([prodItem()]);
+    await store.setAccountOutcome('e1', 'prod', {
+      account: 'prod',
+      ok: true,
+      phase: 'plan',
+      modules: [
+        { path: 'prod/eu-west-1/app', status: 'planned', planSha256: '1'.repeat(64) },
+        { path: 'prod/eu-west-1/network', status: 'planned', planSha256: '2'.repeat(64) },
+      ],
+    });
+    const res = await gate(stage, 'plan', run);
+    expect(res).toMatchObject({ failed: false, failedCount: 0, applyItems: { bucket: h.artifacts.bucket, key: 'e1/_stages/2/apply.json', count: 1 } });
+    const applyItems = await readItems(h.artifacts, res.applyItems!);
+    expect(applyItems[0]!.approvedPlans).toEqual({ 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) });
     // AND subscribers hear that the stage awaits approval, with the command to decide
     expect(h.published).toHaveLength(1);
     expect(h.published[0]!.attributes).toMatchObject({ status: 'AWAITING_APPROVAL', stage: 'prod' });
@@ -226,19 +231,54 @@ describe('stage-complete', () => {
 
   it('fails the stage naming the account, the module and the cause', async () => {
     const run = await admitted();
-    const results: AccountOutcome[] = [
-      { account: 'prod', ok: false, phase: 'plan', modules: [{ path: 'prod/eu-west-1/app', status: 'failed' }], reason: 'prod/eu-west-1/app failed: terraform plan exited with code 1' },
-    ];
-    const res = (await h.handler({ action: 'stage-complete', phase: 'plan', stage: stage(), results, execution: 'e1', run })) as { failed: boolean; reason: string; failedAccounts: string[] };
-    expect(res).toMatchObject({ failed: true, failedAccounts: ['prod'] });
-    expect(res.reason).toBe('stage prod plan failed: account prod (prod/eu-west-1/app failed): prod/eu-west-1/app failed: terraform plan exited with code 1');
+    const stage = await stageWith([prodItem()]);
+    await store.setAccountOutcome('e1', 'prod', {
+      account: 'prod',
+      ok: false,
+      phase: 'plan',
+      modules: [{ path: 'prod/eu-west-1/app', status: 'failed' }],
+      reason: 'prod/eu-west-1/app failed: terraform plan exited with code 1',
+    });
+    const res = await gate(stage, 'plan', run);
+    expect(res).toMatchObject({ failed: true, failedAccounts: ['prod'], failedCount: 1 });
+    expect(res.applyItems).toBeUndefined();
+    expect(res.reason).toBe('stage prod plan failed in 1 of 1 account(s): account prod (prod/eu-west-1/app failed): prod/eu-west-1/app failed: terraform plan exited with code 1');
   });
 
-  it('fails the stage when an account has no outcome', async () => {
+  it('fails the stage when an account has no outcome of this phase', async () => {
+    // GIVEN an account whose latest outcome is its plan, not its apply
     const run = await admitted();
-    const res = (await h.handler({ action: 'stage-complete', phase: 'apply', stage: stage(), results: [], execution: 'e1', run })) as { failed: boolean; reason: string };
+    const stage = await stageWith([prodItem()]);
+    await store.setAccountOutcome('e1', 'prod', { account: 'prod', ok: true, phase: 'plan', modules: [{ path: 'prod/eu-west-1/app', status: 'planned' }] });
+    const res = await gate(stage, 'apply', run);
     expect(res.failed).toBe(true);
     expect(res.reason).toMatch(/account prod: no outcome was recorded/);
+  });
+
+  it('names at most 20 failed accounts of a large stage and counts them all', async () => {
+    // GIVEN a stage of 300 accounts, 250 of which failed
+    const run = await admitted();
+    const base = prodItem();
+    const items = Array.from({ length: 300 }, (_, i) => ({ ...base, name: `acct-${String(i).padStart(3, '0')}` }));
+    const stage = await stageWith(items);
+    await Promise.all(
+      items.map((item, i) =>
+        store.setAccountOutcome('e1', 'prod', { account: item.name, ok: i >= 250, phase: 'plan-and-apply', modules: [{ path: 'prod/eu-west-1/app', status: i >= 250 ? 'applied' : 'failed' }] }),
+      ),
+    );
+    const res = await gate(stage, 'plan-and-apply', run);
+    // THEN the answer stays small: 20 names, the full count, and a reason that says how many more
+    expect(res).toMatchObject({ failed: true, failedCount: 250 });
+    expect(res.failedAccounts).toHaveLength(20);
+    expect(res.reason).toMatch(/^stage prod failed in 250 of 300 account\(s\): account acct-000 /);
+    expect(res.reason).toMatch(/; and 230 more account\(s\)$/);
+  });
+
+  it('refuses an item list that changed after it was written', async () => {
+    const run = await admitted();
+    const stage = await stageWith([prodItem()]);
+    await h.artifacts.put(stage.accounts.key, JSON.stringify([{ ...prodItem(), launcherRoleArn: 'arn:aws:iam::999999999999:role/elsewhere' }]));
+    await expect(gate(stage, 'plan-and-apply', run)).rejects.toThrow(/item list e1\/_stages\/2\/accounts.json changed after it was written: SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
   });
 });
 
@@ -246,7 +286,7 @@ describe('finish', () => {
   it('records the failure, releases the branch and notifies with the failed module and the replay command', async () => {
     // GIVEN an admitted run whose dev account failed
     await admitted();
-    await store.setAccountOutcome('e1', { account: 'dev', ok: false, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'failed' }], reason: 'terraform apply exited with code 1' });
+    await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: false, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'failed' }], reason: 'terraform apply exited with code 1' });
     const state = { ...input(), error: { Error: 'StageFailed', Cause: 'stage dev failed: account dev (dev/us-east-1/app failed): terraform apply exited with code 1' } };
     // WHEN finish runs
     const res = await h.handler({ action: 'finish', status: 'FAILED', input: state, executionId: executionId('e1'), executionName: 'e1' });
@@ -271,7 +311,7 @@ describe('finish', () => {
 
   it('says what succeeded and expired runs did', async () => {
     await admitted();
-    await store.setAccountOutcome('e1', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }] });
+    await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }] });
     expect(await h.handler({ action: 'finish', status: 'SUCCEEDED', input: input(), executionId: executionId('e1'), executionName: 'e1' })).toEqual({ status: 'SUCCEEDED', reason: 'applied 1 module(s) in dev' });
     expect(h.published[0]!.text).not.toContain('replay');
     const expired = await h.handler({ action: 'finish', status: 'EXPIRED', input: { ...input(), current: { stage: { name: 'prod' } } }, executionId: executionId('e9'), executionName: 'e9' });

@@ -12,7 +12,9 @@
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/pipeline/contracts';
+import type { AccountItem, AccountOutcome, AdmitResult, ItemsLocation, TargetsResult } from '../../lib/pipeline/contracts';
+import { readItems } from '../../lib/pipeline/items';
+import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import type { ClassifyFailureResult } from '../../lib/pipeline/classify-failure';
 import type { ModuleResult } from '../../lib/domain/runner-contract';
 import type { RunStore } from '../../lib/store';
@@ -149,25 +151,23 @@ class Simulation {
     for (const stage of targets.stages) {
       yield;
       state.current = { stage };
-      const gate = async (phase: string, results: AccountOutcome[], st: StageItem) =>
-        this.call<{ failed: boolean; reason: string; applyItems: AccountItem[] }>({ action: 'stage-complete', phase, stage: st, results, execution: name, run });
+      // The gates read the outcomes the record steps stored, as in the state machine.
+      const gate = async (phase: string, items: ItemsLocation) =>
+        this.call<StageCompleteResult>({ action: 'stage-complete', phase, stage, items, execution: name, run });
       if (!stage.approval.required) {
-        const results: AccountOutcome[] = [];
-        for (const item of stage.accounts) {
-          results.push(await this.runAccount(name, item, 'plan-and-apply', targets.source, canFail));
+        for (const item of await readItems(this.h.artifacts, stage.accounts)) {
+          await this.runAccount(name, item, 'plan-and-apply', targets.source, canFail);
           yield;
         }
-        const g = await gate('plan-and-apply', results, stage);
+        const g = await gate('plan-and-apply', stage.accounts);
         if (g.failed) return finish('FAILED', { Error: 'StageFailed', Cause: g.reason });
       } else {
-        const plans: AccountOutcome[] = [];
-        for (const item of stage.accounts) plans.push(await this.runAccount(name, item, 'plan', targets.source, canFail));
-        const planned = await gate('plan', plans, stage);
+        for (const item of await readItems(this.h.artifacts, stage.accounts)) await this.runAccount(name, item, 'plan', targets.source, canFail);
+        const planned = await gate('plan', stage.accounts);
         if (planned.failed) return finish('FAILED', { Error: 'StageFailed', Cause: planned.reason });
         yield; // the approval wait
-        const applied: AccountOutcome[] = [];
-        for (const item of planned.applyItems) applied.push(await this.runAccount(name, item, 'apply', targets.source, canFail));
-        const g = await gate('apply', applied, stage);
+        for (const item of await readItems(this.h.artifacts, planned.applyItems!)) await this.runAccount(name, item, 'apply', targets.source, canFail);
+        const g = await gate('apply', planned.applyItems!);
         if (g.failed) return finish('FAILED', { Error: 'StageFailed', Cause: g.reason });
       }
     }

@@ -56,7 +56,7 @@ describe('runs', () => {
     await store.createRun(run('e1'));
     expect(await store.countPoll('e1')).toBe(1);
     expect(await store.countPoll('e1')).toBe(2);
-    await store.setAccountOutcome('e1', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/a', status: 'applied' }] });
+    await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/a', status: 'applied' }] });
     expect(await store.finishRun('e1', 'FAILED', { reason: 'dev failed' })).toBe(true);
     expect(await store.finishRun('e1', 'SUCCEEDED')).toBe(false);
     const stored = await store.getRunRecord('e1');
@@ -79,10 +79,26 @@ describe('runs', () => {
     expect(await store.getRun('missing')).toBeUndefined();
   });
 
+  it('keeps each account outcome in an item of its own, listed per stage, replaced by a later phase', async () => {
+    // GIVEN a run with outcomes in two stages, one account planned and then applied
+    await store.createRun(run('e1'));
+    await store.setAccountOutcome('e1', 'prod', { account: 'p1', ok: true, phase: 'plan', modules: [{ path: 'prod/a', status: 'planned' }] });
+    await store.setAccountOutcome('e1', 'prod', { account: 'p1', ok: false, phase: 'apply', modules: [{ path: 'prod/a', status: 'failed' }] });
+    await store.setAccountOutcome('e1', 'prod', { account: 'p2', ok: true, phase: 'plan', modules: [{ path: 'prod/b', status: 'planned' }] });
+    await store.setAccountOutcome('e1', 'prod-eu', { account: 'e1a', ok: true, phase: 'plan', modules: [{ path: 'eu/a', status: 'planned' }] });
+    // WHEN a stage's outcomes are listed THEN only that stage's (not prod-eu's), latest phase each
+    const prod = await store.listAccountOutcomes('e1', 'prod');
+    expect(prod.map((o) => `${o.account}:${o.phase}:${o.ok}`).sort()).toEqual(['p1:apply:false', 'p2:plan:true']);
+    // AND the run record and the run detail gather all of them, while the run item itself holds none
+    expect(Object.keys((await store.getRunRecord('e1'))!.accounts).sort()).toEqual(['e1a', 'p1', 'p2']);
+    expect(Object.keys((await store.getRun('e1'))!.run.accounts).sort()).toEqual(['e1a', 'p1', 'p2']);
+    expect((await store.listRuns())[0]!.accounts).toEqual({});
+  });
+
   it('reads a run identity without its account outcomes', async () => {
     // GIVEN a run with an account outcome
     await store.createRun(run('e1'));
-    await store.setAccountOutcome('e1', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/a', status: 'applied' }] });
+    await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/a', status: 'applied' }] });
     // WHEN its identity is read THEN it names the run and carries no outcomes
     const identity = await store.getRunIdentity('e1');
     expect(identity).toMatchObject({ execution: 'e1', repository: 'acme/live', commit: sha(1) });

@@ -1,0 +1,46 @@
+/**
+ * Item lists in the artifacts store: a stage's account items and the apply items of its plan
+ * gate. Each is a JSON array the stage's Distributed Map reads with its ItemReader; its location
+ * carries the SHA-256 of the bytes, so whoever reads it back (the gate, the approval) knows it is
+ * the list that was written.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { AccountItemSchema, type AccountItem, type ItemsLocation } from './contracts';
+import type { ArtifactGetter, ArtifactStore } from './deps';
+import { PipelineError } from './errors';
+
+const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** Writes `items` under `key` and answers their location. */
+export async function writeItems(artifacts: ArtifactStore, key: string, items: readonly AccountItem[]): Promise<ItemsLocation> {
+  if (items.length === 0) throw new PipelineError(`refusing to write an empty item list to ${key}: a Map needs at least one item`);
+  const body = JSON.stringify(items);
+  await artifacts.put(key, body);
+  return { bucket: artifacts.bucket, key, count: items.length, sha256: sha256(body) };
+}
+
+/**
+ * Reads the item list at `location`.
+ * @throws PipelineError when it is missing, changed since it was written, or not a list of items
+ */
+export async function readItems(artifacts: ArtifactGetter, location: ItemsLocation): Promise<AccountItem[]> {
+  const body = await artifacts.get(location.key);
+  if (!body) throw new PipelineError(`item list ${location.key} is not in the artifacts store`);
+  const actual = sha256(body);
+  if (actual !== location.sha256) {
+    throw new PipelineError(`item list ${location.key} changed after it was written: SHA-256 ${actual}, expected ${location.sha256}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new PipelineError(`item list ${location.key} is not JSON`);
+  }
+  const parsed = z.array(AccountItemSchema).safeParse(json);
+  if (!parsed.success) throw new PipelineError(`item list ${location.key} is not a list of account items: ${parsed.error.issues[0]?.message ?? ''}`);
+  if (parsed.data.length !== location.count) {
+    throw new PipelineError(`item list ${location.key} holds ${parsed.data.length} items, expected ${location.count}`);
+  }
+  return parsed.data;
+}
