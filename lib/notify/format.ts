@@ -55,6 +55,9 @@ export interface Notification {
   readonly text: string;
 }
 
+/** A notification lists at most this many failed modules or plans (SNS messages stop at 256 KB). */
+export const MAX_LISTED = 25;
+
 const HEADLINE: Record<NotificationKind, string> = {
   started: 'started',
   'awaiting-approval': 'awaiting approval',
@@ -93,14 +96,18 @@ export function formatNotification(kind: NotificationKind, run: NotificationRun,
 
   if (kind === 'failed' && run.failed && run.failed.length > 0) {
     lines.push('', 'failed:');
-    for (const f of run.failed) {
+    for (const f of run.failed.slice(0, MAX_LISTED)) {
       lines.push(`  - account ${f.account}${f.module ? `, module ${f.module}` : ''}`);
       if (f.error) lines.push(`    ${f.error.split('\n')[0]}`);
     }
+    if (run.failed.length > MAX_LISTED) lines.push(`  ... and ${run.failed.length - MAX_LISTED} more (tfstep show ${run.execution})`);
   }
   if (kind === 'awaiting-approval' && run.plans && run.plans.length > 0) {
     lines.push('', 'plan:');
-    for (const p of run.plans) lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
+    // Destroys first: a long list is cut, and those are what an approver must not miss.
+    const plans = [...run.plans.filter((p) => p.destroy > 0), ...run.plans.filter((p) => p.destroy === 0)];
+    for (const p of plans.slice(0, MAX_LISTED)) lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
+    if (plans.length > MAX_LISTED) lines.push(`  ... and ${plans.length - MAX_LISTED} more module plan(s) on the approval page`);
   }
   if ((kind === 'rejected' || kind === 'expired') && run.decisions && run.decisions.length > 0) {
     lines.push('', 'decisions:');

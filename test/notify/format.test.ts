@@ -1,4 +1,4 @@
-import { formatNotification, safeSubject, type NotificationRun } from '../../lib/notify/format';
+import { formatNotification, MAX_LISTED, safeSubject, type NotificationRun } from '../../lib/notify/format';
 import { executionArnOf, executionConsoleUrl } from '../../lib/notify/links';
 
 const ARN = 'arn:aws:states:eu-west-1:999999999999:execution:tfstep-pipeline:run-7';
@@ -39,6 +39,22 @@ describe('formatNotification', () => {
     expect(n.subject).toBe('tfstep: awaiting approval in prod: acme/infrastructure-live main 0123456');
     expect(n.text).toContain('  - prod prod/eu-west-1/app: 2 to add, 1 to change, 0 to destroy');
     expect(n.text).toContain('review and decide: https://approve.example.com/a/abc');
+  });
+
+  it('keeps a 1,000-account notification short: destroys first, at most 25 lines, and how many more', () => {
+    // GIVEN 1,000 plans, one of which destroys (last), and 1,000 failures
+    const plans = Array.from({ length: 1000 }, (_, i) => ({ account: `acct-${i}`, module: 'app', add: 1, change: 0, destroy: i === 999 ? 3 : 0 }));
+    const failed = Array.from({ length: 1000 }, (_, i) => ({ account: `acct-${i}`, module: 'app', error: 'boom' }));
+    // WHEN formatted
+    const asking = formatNotification('awaiting-approval', { ...RUN, stage: 'prod', plans }, LINKS).text;
+    const failing = formatNotification('failed', { ...RUN, stage: 'prod', failed }, LINKS).text;
+    // THEN the destroying plan leads, 25 are listed, and the rest are counted
+    expect(asking.split('\n').filter((l) => l.startsWith('  - acct-'))).toHaveLength(MAX_LISTED);
+    expect(asking).toContain('plan:\n  - acct-999 app: 1 to add, 0 to change, 3 to destroy\n');
+    expect(asking).toContain('  ... and 975 more module plan(s) on the approval page');
+    expect(failing.split('\n').filter((l) => l.startsWith('  - account acct-'))).toHaveLength(MAX_LISTED);
+    expect(failing).toContain('  ... and 975 more (tfstep show run-7)');
+    expect(Buffer.byteLength(asking) + Buffer.byteLength(failing)).toBeLessThan(16 * 1024);
   });
 
   it('tells how to decide from the CLI when there is no approval page', () => {
