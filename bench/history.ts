@@ -2,7 +2,8 @@
  * What an execution would cost and weigh in AWS, read from the local engine's event log.
  *
  * - Transitions: Step Functions bills every state entered, inside Map iterations too, and every
- *   retry attempt. So: one per `StateEntered` plus one per `StateRetried`.
+ *   retry attempt, and one more for each child execution a Distributed Map starts. So: one per
+ *   `StateEntered`, one per `StateRetried`, one per Distributed Map iteration.
  * - History events: AWS fails a Standard execution at 25,000 events. The local log is not AWS's
  *   history, so each local event is mapped to the events AWS writes for it
  *   ({@link AWS_HISTORY_EVENTS}, the one place the mapping lives). A Map in DISTRIBUTED mode
@@ -17,6 +18,9 @@ import type { HistoryEvent } from '../lib/local/engine';
 
 /** The AWS price of one state transition, in US dollars (Standard workflows). */
 export const USD_PER_TRANSITION = 0.025 / 1000;
+
+/** A Distributed Map is billed one transition for each child execution it starts (an inline iteration is not). */
+export const TRANSITIONS_PER_CHILD_EXECUTION = 1;
 
 /** The history-event limit of one Standard execution. */
 export const AWS_HISTORY_LIMIT = 25_000;
@@ -157,8 +161,10 @@ export function estimateExecution(events: readonly HistoryEvent[], definition: J
         const parentState = isObject(e.parentState) ? e.parentState : undefined;
         const mapName = typeof parentState?.name === 'string' ? parentState.name : (activeMap?.name ?? '');
         const distributed = index.get(mapName)?.distributed ?? false;
-        if (distributed) children.set(`${mapName}#${String(e.index)}`, AWS_HISTORY_EVENTS.execution);
-        else parent += AWS_HISTORY_EVENTS.mapIteration;
+        if (distributed) {
+          children.set(`${mapName}#${String(e.index)}`, AWS_HISTORY_EVENTS.execution);
+          transitions += TRANSITIONS_PER_CHILD_EXECUTION;
+        } else parent += AWS_HISTORY_EVENTS.mapIteration;
         break;
       }
       default:

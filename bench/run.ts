@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark in one command. Prints a table and writes bench/results.json.
  *
  *   npm run bench                         sizes 1, 10, 100, 1000; the 1000 run stops at 60 s
- *   npm run bench -- --full               no time limit (the 1000-account run takes minutes here)
+ *   npm run bench -- --full               no time limit on the 1000-account run
  *   npm run bench -- --quick              small sizes, for a smoke run
  *   options: --sizes 1,10  --makespan-accounts 100  --queued-minutes 10  --fanout-time-limit-s 60
  *            --webhook-iterations 2000  --webhook-cold-runs 7  --out <file>  --seed <n>
@@ -198,16 +198,17 @@ export function formatResults(r: BenchResults): string {
   out.push(`tfstep benchmark  ${m.date.slice(0, 16).replace('T', ' ')} UTC  commit ${m.commit}  node ${m.node}  ${m.cpus} CPU (${m.cpuModel}), ${m.memoryGiB} GiB`);
   out.push('');
   const concurrency = r.fanout[0]?.concurrency ?? r.makespan.concurrency;
-  out.push(`Fan-out: one stage, no approval, Map concurrency ${concurrency}; local engine, run table on dynalite, runner that does no work`);
+  out.push(`Fan-out: one stage, no approval, Distributed Map concurrency ${concurrency}; local engine, run table on dynalite, runner that does no work`);
   out.push(
     ...table(
-      ['accounts', 'wall', 'overhead/account', 'transitions', 'history events*', 'cost/run', 'peak RSS', 'largest state payload'],
+      ['accounts', 'wall', 'overhead/account', 'transitions', 'history events*', 'parent / child', 'cost/run', 'peak RSS', 'largest state payload'],
       r.fanout.map((f) => [
         f.status === 'completed' ? String(f.accounts) : `${f.accounts} (stopped)`,
         fmtMs(f.wallMs),
         fmtMs(f.overheadMsPerAccount),
         String(f.transitions),
         `${f.historyEvents}${f.historyEvents > AWS_HISTORY_LIMIT ? ' OVER LIMIT' : ''}`,
+        `${f.parentHistoryEvents} / ${f.largestChildHistoryEvents} x ${f.childExecutions}`,
         `$${f.costUsd.toFixed(4)}`,
         `${f.peakRssMb.toFixed(0)} MB`,
         `${fmtKb(f.largestPayloadBytes)}${f.largestPayloadBytes > AWS_PAYLOAD_LIMIT_BYTES ? ' > 256 KiB' : ''}`,
@@ -217,7 +218,9 @@ export function formatResults(r: BenchResults): string {
   for (const f of r.fanout.filter((x) => x.status === 'time-limit')) {
     out.push(`  ${f.accounts} accounts: stopped at the ${m.fanoutTimeLimitS ?? '?'} s limit with ${f.accountsRecorded} of ${f.accounts} recorded; its figures cover those only (--full runs it to the end)`);
   }
-  out.push(`  * estimated AWS history events of the largest execution (limit ${AWS_HISTORY_LIMIT.toLocaleString('en-US')}); transitions at $0.025 per 1,000`);
+  out.push(
+    `  * estimated AWS history events of the largest execution (limit ${AWS_HISTORY_LIMIT.toLocaleString('en-US')} each): the parent's, or the largest of its child executions (one per account); transitions at $0.025 per 1,000`,
+  );
   out.push('');
   const s = r.makespan;
   out.push(
@@ -227,7 +230,7 @@ export function formatResults(r: BenchResults): string {
     ...table(
       ['', 'time'],
       [
-        ['tfstep stage (Map, real engine, virtual time)', fmtMin(s.parallelS)],
+        ['tfstep stage (Distributed Map, real engine, virtual time)', fmtMin(s.parallelS)],
         ['one account after another (CI loop)', fmtMin(s.sequentialS)],
         ['ratio (sequential / tfstep)', `${s.ratio.toFixed(1)}x`],
         ['check: ideal list schedule / longest task', `${fmtMin(s.listScheduleS)} / ${fmtMin(s.longestTaskS)}`],

@@ -41,8 +41,9 @@ describe('bench harness on tiny sizes', () => {
     expect(result.status).toBe('completed');
     expect(result.accountsRecorded).toBe(3);
     // Admit, Admitted?, Targets, PlanReady, StartStages, MoreStages?, SelectStage, NeedsApproval?, the Map,
-    // StageGate, StageFailed?, NextStage, MoreStages?, RunSucceeded, Finish, Finished?, Succeeded + 2 per account.
-    expect(result.transitions).toBe(17 + 2 * 3);
+    // StageGate, StageFailed?, NextStage, MoreStages?, RunSucceeded, Finish, Finished?, Succeeded; per account the
+    // child execution's start, RunPlanAndApply and RecordPlanAndApply.
+    expect(result.transitions).toBe(17 + 3 * 3);
     expect(result.historyEvents).toBeGreaterThan(result.transitions);
     expect(result.costUsd).toBeCloseTo((result.transitions * 0.025) / 1000, 9);
   });
