@@ -143,7 +143,7 @@ export const RecordAccountRequestSchema = z.object({
   /** The caught error (`Error`, `Cause`) when the task failed. */
   error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
 });
-/** The iteration's output: compact, so a stage of many accounts stays under 256 KiB. */
+/** An account's outcome: stored for the stage gate, and the child execution's output (written to S3 by the Map's ResultWriter). */
 export const AccountOutcomeSchema = z.object({
   account: z.string(),
   ok: z.boolean(),

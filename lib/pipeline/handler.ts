@@ -9,7 +9,7 @@
  * const handler = createPipelineHandler({
  *   config,
  *   store: RunStore.fromClient(dynaliteClient, 'tfstep-runs'),     // after createRunTable(...)
- *   artifacts: { get: (key) => readFile(join(dir, key)).catch(() => undefined) },
+ *   artifacts: folderArtifacts(dir).store,                          // lib/local/artifacts.ts
  *   repoReader: () => new GitRepoReader(repoDir),
  *   executions: { isRunning: async (id) => running.has(id) },
  *   notifier: { publish: async (subject, text) => console.log(text) },
@@ -29,7 +29,7 @@ import { recordAccount } from './record-account';
 import { stageComplete } from './stage-complete';
 import { targets } from './targets';
 
-export type { ArtifactGetter, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
+export type { ArtifactGetter, ArtifactStore, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
 
 /** A function answering one state's payload. */
 export type PipelineHandler = (payload: unknown) => Promise<unknown>;
