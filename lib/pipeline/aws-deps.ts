@@ -113,6 +113,13 @@ export function secretToken(secrets: SecretsManagerClient, secretArn: string, no
   };
 }
 
+/**
+ * Attempts per DynamoDB and S3 call (the SDK's standard retry: exponential backoff with jitter).
+ * A stage of many accounts records them at once, all under one run's partition key; a call still
+ * throttled after these attempts fails the step, and the state machine retries it again.
+ */
+export const AWS_MAX_ATTEMPTS = 8;
+
 /** Builds every dependency from the environment; throws an EnvError or ConfigError naming what is wrong. */
 export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients: AwsClients = {}): PipelineDeps {
   const config = parseConfig(functionConfigJson(PIPELINE_ENV.config, env), PIPELINE_ENV.config);
@@ -124,8 +131,8 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
   const token = tokenSecret ? secretToken(clients.secrets ?? new SecretsManagerClient({}), tokenSecret) : undefined;
   return {
     config,
-    store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({}), table),
-    artifacts: s3Artifacts(clients.s3 ?? new S3Client({}), bucket),
+    store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS }), table),
+    artifacts: s3Artifacts(clients.s3 ?? new S3Client({ maxAttempts: AWS_MAX_ATTEMPTS }), bucket),
     repoReader: (push) => {
       if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token });
       if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token, apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });

@@ -1,11 +1,11 @@
-import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvError } from '../../lib/env';
 import { ConfigError } from '../../lib/config/errors';
-import { createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions } from '../../lib/pipeline/aws-deps';
+import { AWS_MAX_ATTEMPTS, createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions } from '../../lib/pipeline/aws-deps';
 import { silentPipelineLogger } from '../../lib/pipeline/deps';
 import { GitHubRepoReader, GitLabRepoReader } from '../../lib/planning/repo-reader';
 import { createHandler } from '../../lambdas/pipeline/index';
@@ -33,6 +33,14 @@ describe('s3Artifacts', () => {
     expect((await artifacts.get('e1/dev/m/result.json'))?.toString()).toBe('{"a":1}');
     expect(await artifacts.get('missing')).toBeUndefined();
     expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'bucket', Key: 'e1/dev/m/result.json' });
+  });
+
+  it('writes an item list as JSON to its bucket', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    const artifacts = s3Artifacts(new S3Client({}), 'bucket');
+    await artifacts.put('e1/_stages/0/accounts.json', '[]');
+    expect(artifacts.bucket).toBe('bucket');
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'bucket', Key: 'e1/_stages/0/accounts.json', Body: '[]', ContentType: 'application/json' });
   });
 });
 
@@ -81,6 +89,12 @@ describe('createAwsPipelineDeps', () => {
     expect(deps.repoReader(testPush())).toBeInstanceOf(GitHubRepoReader);
     expect(deps.repoReader({ ...testPush(), provider: 'gitlab' })).toBeInstanceOf(GitLabRepoReader);
     expect(() => deps.repoReader({ ...testPush(), provider: 'local' })).toThrow(/GitHub or GitLab API/);
+  });
+
+  it('retries throttled DynamoDB calls more than the SDK default: a large stage records its accounts at once', async () => {
+    const deps = createAwsPipelineDeps(env, silentPipelineLogger);
+    expect(await deps.store.doc.config.maxAttempts()).toBe(AWS_MAX_ATTEMPTS);
+    expect(AWS_MAX_ATTEMPTS).toBeGreaterThan(3);
   });
 
   it('publishes run notifications to the topic with their attributes, one-line subjects of at most 100 characters', async () => {

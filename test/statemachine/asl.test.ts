@@ -100,6 +100,16 @@ describe('pipeline.asl.json', () => {
     }
   });
 
+  it('retries every pipeline function step on Lambda service errors and on AWS throttling, with backoff and jitter', () => {
+    const steps = TASKS.filter(([, task]) => (task.Parameters as { FunctionName?: string } | undefined)?.FunctionName === SUBSTITUTIONS.PipelineFunctionArn);
+    expect(steps.length).toBeGreaterThanOrEqual(10);
+    for (const [name, task] of steps) {
+      const retrier = (task.Retry as { ErrorEquals: string[]; BackoffRate: number; JitterStrategy?: string }[]).find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+      expect({ name, errors: retrier?.ErrorEquals }).toEqual({ name, errors: expect.arrayContaining(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown']) });
+      expect({ name, backoff: retrier!.BackoffRate > 1 && retrier!.JitterStrategy === 'FULL' }).toEqual({ name, backoff: true });
+    }
+  });
+
   it('runs every ECS task in the account through Credentials and never retries a Terraform failure', () => {
     const ecs = TASKS.filter(([, t]) => String(t.Resource).includes(':ecs:runTask.sync'));
     expect(ecs.map(([n]) => n).sort()).toEqual(['RunApply', 'RunPlan', 'RunPlanAndApply']);
