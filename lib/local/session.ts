@@ -132,7 +132,6 @@ export class LocalPipeline {
   private readonly running = new Set<string>();
   private readonly followers = new Map<string, AbortController>();
   private engine!: LocalEngine;
-  private artifacts?: ArtifactStore;
 
   private constructor(
     readonly opts: LocalPipelineOptions,
@@ -157,7 +156,6 @@ export class LocalPipeline {
     const artifactsDir = path.join(path.resolve(opts.stateDir), 'artifacts');
     const folder = folderArtifacts(artifactsDir);
     const artifacts = folder.store;
-    this.artifacts = artifacts;
     const pipelineFn = createPipelineHandler({
       config,
       store: this.runStore,
@@ -193,7 +191,7 @@ export class LocalPipeline {
       functions: {
         [subs.PipelineFunctionArn]: async (payload) => {
           const result = await pipelineFn(payload);
-          await this.observe(payload, result, timeouts);
+          await this.observe(payload, result, timeouts, artifacts);
           return result;
         },
         [subs.ApprovalFunctionArn]: async (payload) => {
@@ -211,14 +209,14 @@ export class LocalPipeline {
   }
 
   /** Feeds the run's tracker from what the pipeline function answered. */
-  private async observe(payload: unknown, result: unknown, timeouts: Map<string, number>): Promise<void> {
+  private async observe(payload: unknown, result: unknown, timeouts: Map<string, number>, artifacts: ArtifactStore): Promise<void> {
     if (!isObject(payload) || !isObject(result)) return;
     const name = typeof payload.executionName === 'string' ? payload.executionName : typeof payload.execution === 'string' ? payload.execution : undefined;
     const tracker = name ? this.trackers.get(name) : undefined;
     switch (payload.action) {
       case 'targets': {
         const stages = (result.stages ?? []) as StageItem[];
-        const planned = await Promise.all(stages.map(async (s) => ({ name: s.name, accounts: await readItems(this.artifacts!, s.accounts) })));
+        const planned = await Promise.all(stages.map(async (s) => ({ name: s.name, accounts: await readItems(artifacts, s.accounts) })));
         for (const s of planned) for (const a of s.accounts) timeouts.set(a.name, a.timeoutSeconds);
         tracker?.onTargets(planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })));
         break;
