@@ -15,6 +15,7 @@
  */
 import { LOCAL_ITEMS_FIELD } from '../lib/local/definition';
 import type { HistoryEvent } from '../lib/local/engine';
+import { allStates } from '../lib/statemachine/definition';
 
 /** The AWS price of one state transition, in US dollars (Standard workflows). */
 export const USD_PER_TRANSITION = 0.025 / 1000;
@@ -68,24 +69,16 @@ interface StateInfo {
 }
 
 /** Every state of a definition by name, nested ones included (the first of a duplicated name wins). */
-function stateIndex(definition: Json, into = new Map<string, StateInfo>()): Map<string, StateInfo> {
-  const states = isObject(definition.States) ? definition.States : {};
-  for (const [name, state] of Object.entries(states)) {
-    if (!isObject(state)) continue;
+function stateIndex(definition: Json): Map<string, StateInfo> {
+  const index = new Map<string, StateInfo>();
+  for (const [name, state] of allStates(definition)) {
+    if (index.has(name)) continue;
     const processor = isObject(state.ItemProcessor) ? state.ItemProcessor : isObject(state.Iterator) ? state.Iterator : undefined;
     const mode = processor && isObject(processor.ProcessorConfig) ? processor.ProcessorConfig.Mode : undefined;
     const resource = typeof state.Resource === 'string' ? state.Resource : '';
-    if (!into.has(name)) {
-      into.set(name, {
-        type: String(state.Type),
-        submitted: /\.(sync(:2)?|waitForTaskToken)$/.test(resource),
-        distributed: mode === 'DISTRIBUTED',
-      });
-    }
-    if (processor) stateIndex(processor, into);
-    if (Array.isArray(state.Branches)) for (const b of state.Branches) if (isObject(b)) stateIndex(b, into);
+    index.set(name, { type: String(state.Type), submitted: /\.(sync(:2)?|waitForTaskToken)$/.test(resource), distributed: mode === 'DISTRIBUTED' });
   }
-  return into;
+  return index;
 }
 
 function eventsOnEntry(info: StateInfo | undefined, fallbackType: string): number {

@@ -5,22 +5,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, type PipelineSubstitutions } from '../statemachine/definition';
+import { allStates, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, type MachineLike, type PipelineSubstitutions } from '../statemachine/definition';
 import { InvalidPropsError } from './errors';
 
 /** The `Label` of every Distributed Map of a definition (its child executions are named `<machine>/<label>:<id>`). */
 export function mapLabelsIn(definitionText: string): string[] {
-  const labels = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (o.Type === 'Map' && typeof o.Label === 'string') labels.add(o.Label);
-      Object.values(o).forEach(walk);
-    }
-  };
-  walk(JSON.parse(definitionText));
-  return [...labels].sort();
+  const labels = allStates(JSON.parse(definitionText) as MachineLike)
+    .map(([, state]) => (state.Type === 'Map' ? state.Label : undefined))
+    .filter((label): label is string => typeof label === 'string');
+  return [...new Set(labels)].sort();
 }
 
 /** Props of {@link PipelineStateMachine}. */

@@ -18,7 +18,7 @@
  *   written to S3) is left out, and the benchmark's estimator counts it separately.
  */
 import { names } from '../domain/names';
-import { readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../statemachine/definition';
+import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../statemachine/definition';
 import { LocalEngineError } from './errors';
 
 /** The longest timeout (seconds) a Node timer can hold. */
@@ -187,28 +187,14 @@ export function adaptForLocalEngine(definition: JsonObject): JsonObject {
 
 /** Names of every Wait state (top level and nested), to shorten them locally. */
 export function collectWaitStates(definition: JsonObject): string[] {
-  const states = definition.States;
-  if (!isObject(states)) return [];
-  const out: string[] = [];
-  for (const [name, state] of Object.entries(states)) {
-    if (!isObject(state)) continue;
-    if (state.Type === 'Wait') out.push(name);
-    const processor = state.ItemProcessor ?? state.Iterator;
-    if (isObject(processor)) out.push(...collectWaitStates(processor));
-  }
-  return out;
+  return allStates(definition)
+    .filter(([, state]) => state.Type === 'Wait')
+    .map(([name]) => name);
 }
 
 /** Names of every state with a Retry field, to shorten retry intervals locally. */
 export function collectRetryStates(definition: JsonObject): string[] {
-  const states = definition.States;
-  if (!isObject(states)) return [];
-  const out: string[] = [];
-  for (const [name, state] of Object.entries(states)) {
-    if (!isObject(state)) continue;
-    if (Array.isArray(state.Retry)) out.push(name);
-    const processor = state.ItemProcessor ?? state.Iterator;
-    if (isObject(processor)) out.push(...collectRetryStates(processor));
-  }
-  return out;
+  return allStates(definition)
+    .filter(([, state]) => Array.isArray(state.Retry))
+    .map(([name]) => name);
 }

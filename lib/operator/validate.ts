@@ -11,8 +11,8 @@ import { names } from '../domain/names';
 import { normalizeRepoUrl } from '../domain/repo-url';
 import { RunnerPolicySchema } from '../domain/runner-contract';
 import { runnerPolicyInput } from '../domain/runner-policy';
-import { allStates, checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
-import { PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
+import { checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
+import { allStates, PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
 import { formatPath } from '../config/loader';
 
 /** One checked area and what is wrong with it. */

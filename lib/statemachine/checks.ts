@@ -5,31 +5,15 @@
  * inside its Map, a stage's accounts and results never pass through the execution's state). `tfstep validate` runs them; so does the definition's test.
  */
 
-type State = Record<string, unknown>;
+import { allStates, type MachineLike, type State } from './definition';
 
-/** A state machine or a Map's item processor. */
-export interface MachineLike {
-  readonly StartAt?: unknown;
-  readonly States?: unknown;
-}
+export type { MachineLike } from './definition';
 
 function asRecord(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
-}
-
-/** Every (name, state, machine) of a definition, Map item processors and Parallel branches included. */
-export function allStates(machine: MachineLike, into: [string, State, MachineLike][] = []): [string, State, MachineLike][] {
-  for (const [name, raw] of Object.entries(asRecord(machine.States))) {
-    const state = asRecord(raw);
-    into.push([name, state, machine]);
-    const inner = state.ItemProcessor ?? state.Iterator;
-    if (inner) allStates(asRecord(inner), into);
-    for (const branch of asArray(state.Branches)) allStates(asRecord(branch), into);
-  }
-  return into;
 }
 
 function targetsOf(state: State): string[] {

@@ -51,3 +51,32 @@ export function renderDefinition(text: string, substitutions: Readonly<Record<st
   }
   return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => substitutions[name]!);
 }
+
+/** One state of a definition, as {@link allStates} walks it. */
+export type State = Record<string, unknown>;
+
+/** A state machine or a Map's item processor. */
+export interface MachineLike {
+  readonly StartAt?: unknown;
+  readonly States?: unknown;
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/**
+ * Every (name, state, machine) of a parsed definition, top level first, Map item processors and
+ * Parallel branches included: the one walker the checks, the local engine, CDK and the
+ * benchmark share.
+ */
+export function allStates(machine: MachineLike, into: [string, State, MachineLike][] = []): [string, State, MachineLike][] {
+  for (const [name, raw] of Object.entries(asRecord(machine.States))) {
+    const state = asRecord(raw);
+    into.push([name, state, machine]);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner) allStates(asRecord(inner), into);
+    for (const branch of Array.isArray(state.Branches) ? (state.Branches as unknown[]) : []) allStates(asRecord(branch), into);
+  }
+  return into;
+}

@@ -2,12 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  PIPELINE_PLACEHOLDERS,
-  placeholdersIn,
-  readPipelineDefinition,
-  renderDefinition,
-} from '../../lib/statemachine/definition';
+import { allStates, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../../lib/statemachine/definition';
+import { TEST_SUBSTITUTIONS as SUBSTITUTIONS } from '../fixtures/statemachine';
 
 type State = Record<string, any>;
 interface Machine {
@@ -16,26 +12,10 @@ interface Machine {
 }
 
 const RAW = readPipelineDefinition();
-const SUBSTITUTIONS = {
-  Partition: 'aws',
-  PipelineFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-pipeline',
-  ApprovalFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-approval',
-  RunnerContainerName: 'runner',
-};
-const RENDERED = renderDefinition(RAW, SUBSTITUTIONS);
+const RENDERED = renderDefinition(RAW, { ...SUBSTITUTIONS });
 const ASL = JSON.parse(RENDERED) as Machine;
 
-/** Every (name, state, machine) in the definition, Map item processors included. */
-function allStates(machine: Machine, into: [string, State, Machine][] = []): [string, State, Machine][] {
-  for (const [name, state] of Object.entries(machine.States)) {
-    into.push([name, state, machine]);
-    const inner = (state.ItemProcessor ?? state.Iterator) as Machine | undefined;
-    if (inner) allStates(inner, into);
-    for (const branch of (state.Branches ?? []) as Machine[]) allStates(branch, into);
-  }
-  return into;
-}
-const STATES = allStates(ASL);
+const STATES = allStates(ASL) as [string, State, Machine][];
 const TASKS = STATES.filter(([, s]) => s.Type === 'Task');
 
 describe('pipeline.asl.json', () => {

@@ -1,14 +1,9 @@
 import { readPipelineDefinition, renderDefinition } from '../../lib/statemachine/definition';
 import { checkPipelineDefinition, checkPipelineText } from '../../lib/statemachine/checks';
+import { TEST_SUBSTITUTIONS } from '../fixtures/statemachine';
 
 const RAW = readPipelineDefinition();
-const SUBSTITUTIONS = {
-  Partition: 'aws',
-  PipelineFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-pipeline',
-  ApprovalFunctionArn: 'arn:aws:lambda:us-east-1:999999999999:function:tfstep-approval',
-  RunnerContainerName: 'runner',
-};
-const machine = () => JSON.parse(renderDefinition(RAW, SUBSTITUTIONS));
+const machine = () => JSON.parse(renderDefinition(RAW, { ...TEST_SUBSTITUTIONS }));
 
 describe('checkPipelineDefinition', () => {
   it('finds nothing wrong with the shipped definition', () => {
