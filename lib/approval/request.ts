@@ -154,14 +154,8 @@ export function bounded(all: readonly AccountSummary[]): Pick<ApprovalView, 'sum
 
 /** The apply items the request points to, checked against their SHA-256. */
 async function applyItemsOf(request: ApprovalRequest, deps: ApprovalRequestDeps): Promise<AccountItem[]> {
-  const bytes = {
-    get: async (key: string) => {
-      const text = await deps.artifacts.get(key);
-      return text === undefined ? undefined : Buffer.from(text, 'utf8');
-    },
-  };
   try {
-    return await readItems(bytes, request.applyItems);
+    return await readItems(deps.artifacts, request.applyItems);
   } catch (err) {
     throw new ApprovalRequestError(`stage ${request.stage.name}: cannot read the apply items to approve: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AccountItemSchema, type AccountItem, type ItemsLocation } from './contracts';
-import type { ArtifactGetter, ArtifactStore } from './deps';
+import type { ArtifactStore } from './deps';
 import { PipelineError } from './errors';
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
@@ -20,13 +20,19 @@ export async function writeItems(artifacts: ArtifactStore, key: string, items: r
   return { bucket: artifacts.bucket, key, count: items.length, sha256: sha256(body) };
 }
 
+/** Reads objects as bytes (the pipeline's store) or as text (the approval's reader). */
+export interface ItemsReader {
+  get(key: string): Promise<Buffer | string | undefined>;
+}
+
 /**
  * Reads the item list at `location`.
  * @throws PipelineError when it is missing, changed since it was written, or not a list of items
  */
-export async function readItems(artifacts: ArtifactGetter, location: ItemsLocation): Promise<AccountItem[]> {
-  const body = await artifacts.get(location.key);
-  if (!body) throw new PipelineError(`item list ${location.key} is not in the artifacts store`);
+export async function readItems(artifacts: ItemsReader, location: ItemsLocation): Promise<AccountItem[]> {
+  const got = await artifacts.get(location.key);
+  if (got === undefined) throw new PipelineError(`item list ${location.key} is not in the artifacts store`);
+  const body = typeof got === 'string' ? Buffer.from(got, 'utf8') : got;
   const actual = sha256(body);
   if (actual !== location.sha256) {
     throw new PipelineError(`item list ${location.key} changed after it was written: SHA-256 ${actual}, expected ${location.sha256}`);
