@@ -35,7 +35,7 @@ export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOut
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const store = await openLocalStore(stateDir);
   try {
-    const record = await new RunStore(store.docClient, store.tableName).getRunRecord(opts.execution);
+    const record = await new RunStore(store.docClient, store.tableName).getRunItem(opts.execution);
     if (!record) throw new LocalModeError(`no run named ${opts.execution} in ${stateDir}; expected an execution name from \`tfstep runs --local\``);
     const remembered = recallExecution(stateDir, opts.execution);
     const config = opts.configFile ? loadConfig(opts.configFile) : remembered ? parseConfig(remembered.config, `the config of ${opts.execution}`) : undefined;

@@ -58,7 +58,7 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
   };
   const base = { runId: ctx.execution, repository: ctx.repository, branch: ctx.branch, commit: ctx.commit };
 
-  const existing = await deps.store.getRunRecord(ctx.execution);
+  const existing = await deps.store.getRunItem(ctx.execution);
   if (existing) {
     // A poll of a waiting run, or a retried invocation: answer from what is recorded.
     if (existing.status === 'RUNNING') return { ...base, decision: 'ADMITTED' };

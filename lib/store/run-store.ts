@@ -274,9 +274,14 @@ export class RunStore {
 
   /** The run record with its accounts' outcomes, or undefined. */
   async getRunRecord(execution: string): Promise<RunRecord | undefined> {
-    const run = strip<Omit<RunRecord, 'accounts'>>(await this.get(runKey(execution)));
+    const run = await this.getRunItem(execution);
     if (!run) return undefined;
     return withOutcomes(run, await this.queryAll(runKey(execution).pk, 'OUTCOME#'));
+  }
+
+  /** The run's own item, without its accounts' outcomes (one read): status, push, input, planned stages. */
+  async getRunItem(execution: string): Promise<Omit<RunRecord, 'accounts'> | undefined> {
+    return strip<Omit<RunRecord, 'accounts'>>(await this.get(runKey(execution)));
   }
 
   /**

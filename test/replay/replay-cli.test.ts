@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
@@ -22,8 +22,6 @@ describe('tfstep replay', () => {
   beforeEach(() => {
     sfn.reset();
     dynamodb.reset();
-    // The run's account outcomes (items of their own): none here.
-    dynamodb.on(QueryCommand).resolves({ Items: [] });
     sfn.on(DescribeStateMachineForExecutionCommand).resolves({ stateMachineArn: SM, definition: '{}', name: 'tfstep-pipeline', roleArn: 'r', updateDate: new Date() });
     sfn.on(DescribeStateMachineCommand).resolves({ stateMachineArn: SM, definition: '{}', name: 'tfstep-pipeline', roleArn: 'r', type: 'STANDARD', creationDate: new Date() });
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${EX}-replay-1`, startDate: new Date() });

@@ -45,7 +45,7 @@ export function register(program: Command): void {
         stateMachineArn: settings.stateMachineArn,
         dryRun: opts.dryRun,
         holdsBranch: async (name) => {
-          const run = await store.getRunRecord(name);
+          const run = await store.getRunIdentity(name);
           if (!run) return false;
           return (await store.getLock(run.repository, run.branch)).holder === name;
         },
