@@ -3,11 +3,14 @@
  *
  * One run per repository branch at a time, in push order (invariants 1 and 2):
  * - the same push twice (EventBridge delivers at least once) is a DUPLICATE and touches nothing;
- * - a push joins its branch queue, ordered by push sequence (receivedAt, then commit);
- * - it is ADMITTED when it is the queue head and no live execution holds the branch;
- * - it is SUPERSEDED, before it started, when a newer push is queued behind it or was already
+ * - a push joins its branch queue;
+ * - which push is newer comes from git, not from arrival ({@link PushOrder}): the `before` chain,
+ *   then ancestry, and the arrival sequence only where git cannot tell;
+ * - a push is SUPERSEDED, before it started, when a newer push is queued or was already
  *   admitted: the newer run plans every change since each target's last applied commit, so
- *   nothing this push carried is lost;
+ *   nothing this push carried is lost; it says by which run;
+ * - it is ADMITTED when no newer push is queued and no live execution holds the branch; the
+ *   lease's generation it gets is its fencing token (`check-lease` compares it before every task);
  * - otherwise it WAITs, polling with a growing interval.
  * An execution that stopped (aborted, timed out) while queued or holding the branch is noticed
  * here through {@link ExecutionTracker.isRunning} and removed, so no lock stays stuck.
@@ -16,11 +19,13 @@ import type { AdmitResult } from './contracts';
 import { AdmitRequestSchema } from './contracts';
 import type { z } from 'zod';
 import { pushSequence } from '../planning/targets';
+import { PushOrder, type OrderedPush } from '../planning/push-order';
 import type { BranchLock, CommitRecord, QueueEntry } from '../store/run-store';
 import { mapLimit } from '../domain/concurrency';
 import type { PipelineDeps } from './deps';
 import { PipelineError, RunAlreadyFinishedError } from './errors';
 import { parseExecutionInput, repositoryOf } from './push';
+import type { PushEvent } from '../domain/push-event';
 
 export type AdmitRequest = z.infer<typeof AdmitRequestSchema>;
 
@@ -40,7 +45,9 @@ interface Ctx {
   readonly repository: string;
   readonly branch: string;
   readonly commit: string;
+  readonly before: string;
   readonly sequence: string;
+  readonly push: PushEvent;
 }
 
 /** Runs the admit action. */
@@ -54,14 +61,16 @@ export async function admit(req: AdmitRequest, deps: PipelineDeps): Promise<Admi
     repository: repo.fullName,
     branch: push.branch,
     commit: push.after,
+    before: push.before,
     sequence: pushSequence(push),
+    push,
   };
   const base = { runId: ctx.execution, repository: ctx.repository, branch: ctx.branch, commit: ctx.commit };
 
   const existing = await deps.store.getRunItem(ctx.execution);
   if (existing) {
     // A poll of a waiting run, or a retried invocation: answer from what is recorded.
-    if (existing.status === 'RUNNING') return { ...base, decision: 'ADMITTED' };
+    if (existing.status === 'RUNNING') return { ...base, decision: 'ADMITTED', generation: existing.generation ?? 0 };
     if (existing.status === 'SUPERSEDED') return { ...base, decision: 'SUPERSEDED', carriedBy: existing.carriedBy };
     if (existing.status !== 'WAITING') throw new RunAlreadyFinishedError(ctx.execution, existing.status);
   } else {
@@ -118,6 +127,7 @@ async function claimPush(ctx: Ctx, replayOf: string | undefined): Promise<Commit
         execution: ctx.execution,
         executionId: ctx.executionId,
         commit: ctx.commit,
+        before: ctx.before,
       });
       return undefined;
     }
@@ -128,34 +138,52 @@ async function claimPush(ctx: Ctx, replayOf: string | undefined): Promise<Commit
 async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {
   const { store, executions, logger } = ctx.deps;
   const lock = await store.getLock(ctx.repository, ctx.branch);
-  if (lock.holder === ctx.execution) return admitted(ctx, base);
-
-  if (lock.admittedHighWater !== undefined && lock.admittedHighWater > ctx.sequence) {
-    return supersede(ctx, base, lock.holder && lock.holderSequence === lock.admittedHighWater ? lock.holder : undefined);
-  }
+  if (lock.holder === ctx.execution) return admitted(ctx, base, lock.generation ?? 0);
 
   let entries = await store.listQueue(ctx.repository, ctx.branch);
   if (!entries.some((e) => e.execution === ctx.execution)) {
     // Our entry went missing (removed as stale while this execution was paused): join again.
-    await store.joinQueue({ repository: ctx.repository, branch: ctx.branch, sequence: ctx.sequence, execution: ctx.execution, executionId: ctx.executionId, commit: ctx.commit });
+    await store.joinQueue({ repository: ctx.repository, branch: ctx.branch, sequence: ctx.sequence, execution: ctx.execution, executionId: ctx.executionId, commit: ctx.commit, before: ctx.before });
     entries = await store.listQueue(ctx.repository, ctx.branch);
   }
+  const admittedPushes = (lock.admitted ?? []).filter((a) => a.execution !== ctx.execution);
+  const me: OrderedPush = { commit: ctx.commit, before: ctx.before, sequence: ctx.sequence };
+  const reader = ctx.deps.repoReader(ctx.push);
+  const order = new PushOrder([me, ...entries, ...admittedPushes], (a, d) => reader.isAncestor(a, d));
+
+  // A push older than one already admitted never runs: that run (or a newer one) carries it.
+  for (const a of admittedPushes) {
+    if (await order.isNewer(a, me)) return supersede(ctx, base, a.execution);
+  }
+
   entries = await pruneStopped(ctx, entries, lock);
+  const others = entries.filter((e) => e.execution !== ctx.execution);
+  const newer: QueueEntry[] = [];
+  for (const e of others) if (await order.isNewer(e, me)) newer.push(e);
+  if (newer.length > 0) {
+    // Name the newest of them: it is the one that will carry this push.
+    let carrier = newer[0]!;
+    for (const e of newer.slice(1)) if (await order.isNewer(e, carrier)) carrier = e;
+    return supersede(ctx, base, carrier.execution);
+  }
 
-  const newer = entries.filter((e) => e.execution !== ctx.execution && e.sequence > ctx.sequence);
-  if (newer.length > 0) return supersede(ctx, base, newer[newer.length - 1]!.execution);
-
+  // Every other queued push is older: each will find this one and step aside. Only a live
+  // holder of the branch makes this one wait.
   const fresh = await store.getLock(ctx.repository, ctx.branch);
   if (fresh.holder && fresh.holder !== ctx.execution) {
     if (await executions.isRunning(fresh.holderId ?? '')) return wait(ctx, base);
     await releaseStopped(ctx, fresh.holder, fresh.holderSequence);
   }
-  if (entries[0]?.execution !== ctx.execution) return wait(ctx, base);
-  if (!(await store.acquireLock(ctx.repository, ctx.branch, { execution: ctx.execution, executionId: ctx.executionId, sequence: ctx.sequence }))) {
-    return wait(ctx, base);
-  }
-  logger.info('run admitted', { execution: ctx.execution, repository: ctx.repository, branch: ctx.branch, commit: ctx.commit });
-  return admitted(ctx, base);
+  const generation = await store.acquireLock(ctx.repository, ctx.branch, {
+    execution: ctx.execution,
+    executionId: ctx.executionId,
+    sequence: ctx.sequence,
+    commit: ctx.commit,
+    before: ctx.before,
+  });
+  if (generation === undefined) return wait(ctx, base);
+  logger.info('run admitted', { execution: ctx.execution, repository: ctx.repository, branch: ctx.branch, commit: ctx.commit, generation });
+  return admitted(ctx, base, generation);
 }
 
 /** Removes queue entries (and the lock) of executions that no longer run; returns the rest in order. */
@@ -186,9 +214,9 @@ async function releaseStopped(ctx: Ctx, holder: string, holderSequence: string |
   await store.finishRun(holder, 'ABORTED', { reason: 'the execution stopped while holding its branch; the branch was released', finishedAt: clock().toISOString() });
 }
 
-async function admitted(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {
-  await ctx.deps.store.updateRun(ctx.execution, { status: 'RUNNING', admittedAt: ctx.deps.clock().toISOString() });
-  return { ...base, decision: 'ADMITTED' };
+async function admitted(ctx: Ctx, base: Omit<AdmitResult, 'decision'>, generation: number): Promise<AdmitResult> {
+  await ctx.deps.store.updateRun(ctx.execution, { status: 'RUNNING', admittedAt: ctx.deps.clock().toISOString(), generation });
+  return { ...base, decision: 'ADMITTED', generation };
 }
 
 async function wait(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {

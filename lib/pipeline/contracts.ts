@@ -137,6 +137,8 @@ export const AdmitResultSchema = z.object({
   waitSeconds: z.number().int().min(1).optional(),
   /** For DUPLICATE / SUPERSEDED: which run carries this push. */
   carriedBy: z.string().optional(),
+  /** For ADMITTED: the branch lease's generation, the run's fencing token. */
+  generation: z.number().int().min(0).optional(),
   polls: z.number().int().min(0).optional(),
 });
 export type AdmitResult = z.infer<typeof AdmitResultSchema>;
@@ -177,6 +179,8 @@ export const RecordAccountRequestSchema = z.object({
   account: AccountItemSchema,
   source: SourceSchema,
   execution: z.string(),
+  /** The lease generation (fencing token) the task ran under; recorded with the outcome. */
+  fence: z.number().int().min(0).optional(),
   task: z.unknown().optional(),
   /** The caught error (`Error`, `Cause`) when the task failed. */
   error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
@@ -188,8 +192,22 @@ export const AccountOutcomeSchema = z.object({
   phase: StagePhaseNameSchema,
   modules: z.array(ModuleOutcomeSchema),
   reason: z.string().optional(),
+  /** The lease generation the account's task ran under. */
+  fence: z.number().int().min(0).optional(),
 });
 export type AccountOutcome = z.infer<typeof AccountOutcomeSchema>;
+
+// ---- check-lease (the first state of each Map iteration) ---------------------------------------
+
+export const CheckLeaseRequestSchema = z.object({
+  action: z.literal('check-lease'),
+  execution: z.string(),
+  /** The account about to start a task (for the refusal message). */
+  account: z.string(),
+  /** The lease generation the run was admitted with: its fencing token. */
+  generation: z.number().int().min(0),
+});
+export const CheckLeaseResultSchema = z.object({ generation: z.number().int().min(0) });
 
 // ---- classify-failure ---------------------------------------------------------------------------
 
@@ -257,6 +275,7 @@ export const PipelineRequestSchema = z.discriminatedUnion('action', [
   AdmitRequestSchema,
   TargetsRequestSchema,
   RecordAccountRequestSchema,
+  CheckLeaseRequestSchema,
   ClassifyFailureRequestSchema,
   StageCompleteRequestSchema,
   FinishRequestSchema,

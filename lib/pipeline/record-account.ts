@@ -80,6 +80,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
         module: read.module,
         commit: req.source.commit,
         sequence: run.sequence,
+        generation: run.generation,
         execution: req.execution,
       });
       if (!moved) deps.logger.info('target already at this or a newer push; record left as it is', { account: req.account.name, module: read.module });
@@ -97,7 +98,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     const taskError = req.error ? `the runner task failed (${req.error.Error}${req.error.Cause ? `: ${shortCause(req.error.Cause)}` : ''})` : undefined;
     reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
   }
-  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}) };
+  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}) };
   await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
   return outcome;
 }

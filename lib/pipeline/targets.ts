@@ -124,7 +124,7 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
 
   const reader = deps.repoReader(push);
   const [modules, applied] = await Promise.all([reader.listModules(push.after), deps.store.listApplied(repo.fullName)]);
-  const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence }]));
+  const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, generation: t.generation }]));
   const bases = basesToCompare({ config: deps.config, push, modules, lastApplied });
   const changes = new Map<string, readonly string[] | undefined>();
   const answers = await mapLimit(bases, COMPARE_CONCURRENCY, async (base) =>
@@ -132,7 +132,7 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   );
   bases.forEach((base, i) => changes.set(base, answers[i]));
 
-  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes });
+  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes, generation: req.run.generation });
   const planned = plannedStagesOf(deps.config, plan);
   // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
   const stages = await Promise.all(

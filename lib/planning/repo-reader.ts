@@ -19,6 +19,12 @@ export interface RepoReader {
    * when that cannot be known completely (unknown base, history rewritten, too many files).
    */
   changedPaths(base: string, head: string): Promise<string[] | undefined>;
+  /**
+   * Whether `ancestor` is `descendant` or one of its ancestors (git's `merge-base --is-ancestor`);
+   * `undefined` when that cannot be known (a commit the host does not have). Orders pushes that
+   * arrive out of order.
+   */
+  isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined>;
 }
 
 /** Whether a file marks its directory as a module; hidden directories (`.terraform`, caches) never count. */
@@ -88,6 +94,21 @@ export class GitRepoReader implements RepoReader {
     // and the new one, even across a rewritten history. --no-renames lists both names of a move.
     const out = await this.git(['diff', '--name-only', '--no-renames', '-z', base, head]);
     return [...new Set(out.split('\0').filter(Boolean))].sort();
+  }
+
+  /** {@inheritDoc RepoReader.isAncestor} */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
+    checkSha(ancestor, 'commit');
+    checkSha(descendant, 'commit');
+    if (!(await this.hasCommit(ancestor)) || !(await this.hasCommit(descendant))) return undefined;
+    try {
+      // Exit 0: an ancestor; exit 1: not; anything else is an error (and thrown).
+      await execFileAsync('git', ['-C', this.repoDir, 'merge-base', '--is-ancestor', ancestor, descendant]);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 1) return false;
+      throw new RepoReadError(`git merge-base --is-ancestor failed in ${this.repoDir}: ${(err as Error).message}`, { cause: err });
+    }
   }
 }
 
@@ -188,6 +209,20 @@ export class GitHubRepoReader implements RepoReader {
       if (f.previous_filename) paths.add(f.previous_filename);
     }
     return [...paths].sort();
+  }
+
+  /** {@inheritDoc RepoReader.isAncestor} */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
+    checkSha(ancestor, 'commit');
+    checkSha(descendant, 'commit');
+    if (ancestor === descendant) return true;
+    // "ahead": the head has commits the base lacks and none the other way, so the base is its ancestor.
+    const { status, body } = await this.get(`/compare/${ancestor}...${descendant}?per_page=1`);
+    if (status === 404 || status === 422) return undefined;
+    if (status !== 200) throw new RepoReadError(`GitHub could not compare ${ancestor}...${descendant} in ${this.options.fullName}: HTTP ${status} ${messageOf(body)}`);
+    const cmp = CompareSchema.safeParse(body);
+    if (!cmp.success) throw new RepoReadError(`GitHub compare answer for ${this.options.fullName} is not the expected shape: ${cmp.error.issues[0]?.message ?? ''}`);
+    return cmp.data.status === 'ahead' || cmp.data.status === 'identical';
   }
 }
 
@@ -298,5 +333,19 @@ export class GitLabRepoReader implements RepoReader {
     if (!cmp.success) throw new RepoReadError(`GitLab compare answer for ${this.options.fullName} is not the expected shape: ${cmp.error.issues[0]?.message ?? ''}`);
     if (cmp.data.compare_timeout || cmp.data.diffs.length >= GITLAB_COMPARE_FILE_LIMIT) return undefined;
     return [...new Set(cmp.data.diffs.flatMap((d) => [d.old_path, d.new_path]))].sort();
+  }
+
+  /** {@inheritDoc RepoReader.isAncestor} */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
+    checkSha(ancestor, 'commit');
+    checkSha(descendant, 'commit');
+    if (ancestor === descendant) return true;
+    // The merge base of the two is the first exactly when it is an ancestor of the second.
+    const { status, body } = await this.get(`/repository/merge_base?refs[]=${ancestor}&refs[]=${descendant}`);
+    if (status === 404 || status === 400) return undefined;
+    if (status !== 200) throw new RepoReadError(`GitLab could not find the merge base of ${ancestor} and ${descendant} in ${this.options.fullName}: HTTP ${status} ${messageOf(body)}`);
+    const base = z.object({ id: z.string() }).safeParse(body);
+    if (!base.success) throw new RepoReadError(`GitLab merge base answer for ${this.options.fullName} is not the expected shape: ${base.error.issues[0]?.message ?? ''}`);
+    return base.data.id === ancestor;
   }
 }

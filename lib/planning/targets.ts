@@ -19,6 +19,20 @@ export interface AppliedTarget {
   readonly commit: string;
   /** The push sequence of that commit (see {@link pushSequence}); compared as strings. */
   readonly sequence: string;
+  /** The admission generation of the run that applied it; absent on records written before generations. */
+  readonly generation?: number;
+}
+
+/**
+ * Whether a target was applied by a run admitted after this one: applying this run's commit
+ * would move it backwards. Admission order (the lease generation) follows git ancestry; the
+ * arrival sequence decides only between records that both lack a generation.
+ */
+export function appliedByNewerRun(applied: AppliedTarget, run: { readonly sequence: string; readonly generation?: number }): boolean {
+  if (applied.generation !== undefined && run.generation !== undefined) return applied.generation > run.generation;
+  if (applied.generation === undefined && run.generation === undefined) return applied.sequence > run.sequence;
+  // One side predates generations: only a run without one can be the older.
+  return run.generation === undefined;
 }
 
 /** Everything the planner needs, read beforehand by the caller. */
@@ -29,6 +43,8 @@ export interface PlanTargetsInput {
   readonly modules: readonly string[];
   /** Last applied commit per target, keyed by {@link targetKey}(account, module). */
   readonly lastApplied: ReadonlyMap<string, AppliedTarget>;
+  /** The run's admission generation (its fencing token), when admitted. */
+  readonly generation?: number;
   /**
    * Changed paths from each base commit to `push.after`; `undefined` (or a missing entry) means
    * unknown, and every target with that base is included. {@link basesToCompare} says which to read.
@@ -231,7 +247,7 @@ export function planTargets(input: PlanTargetsInput): TargetPlan {
           continue;
         }
         // A newer push already reached this target: applying this older commit would move it backwards.
-        if (applied.sequence > sequence) {
+        if (appliedByNewerRun(applied, { sequence, generation: input.generation })) {
           skip('newer-commit-applied');
           continue;
         }

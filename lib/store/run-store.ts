@@ -49,6 +49,12 @@ export interface RunRecord {
   readonly startedAt: string;
   /** When the run got its branch (ADMITTED). */
   readonly admittedAt?: string;
+  /**
+   * The branch lease's generation this run was admitted with: its fencing token. Every task the
+   * run starts checks that the lease still has this generation and holder; it also orders the
+   * run's applies after every earlier admitted run's.
+   */
+  readonly generation?: number;
   readonly finishedAt?: string;
   readonly reason?: string;
   /** The execution input as JSON text, for replays. */
@@ -95,6 +101,8 @@ export interface AppliedRecord {
   readonly module: string;
   readonly commit: string;
   readonly sequence: string;
+  /** The admission generation of the run that applied it (see {@link RunRecord.generation}); absent on records written before generations. */
+  readonly generation?: number;
   readonly execution: string;
   readonly appliedAt: string;
 }
@@ -107,7 +115,17 @@ export interface QueueEntry {
   readonly execution: string;
   readonly executionId: string;
   readonly commit: string;
+  /** The branch's commit before this push (the push's `before`): orders pushes without asking git. */
+  readonly before?: string;
   readonly joinedAt: string;
+}
+
+/** A push that was admitted on a branch: what later pushes are ordered against. */
+export interface AdmittedPush {
+  readonly execution: string;
+  readonly commit: string;
+  readonly before?: string;
+  readonly sequence: string;
 }
 
 /** The branch lock and what the branch has seen. */
@@ -121,7 +139,14 @@ export interface BranchLock {
   readonly admittedHighWater?: string;
   /** The newest push sequence ever queued on the branch. */
   readonly joinedHighWater?: string;
+  /** The lease's generation: raised each time a new holder takes the branch (the fencing token). */
+  readonly generation?: number;
+  /** The last pushes admitted on the branch, newest first (at most {@link ADMITTED_KEPT}). */
+  readonly admitted?: readonly AdmittedPush[];
 }
+
+/** How many admitted pushes the lock item remembers for ordering later ones (the item stays small). */
+export const ADMITTED_KEPT = 10;
 
 /** Which execution carries a push (`COMMIT#<repo>#<branch>#<sha>`). */
 export interface CommitRecord {
@@ -288,14 +313,14 @@ export class RunStore {
    * The identity of a run, without its per-account outcomes: what a step needs on the hot path
    * (each account's record step), where reading the whole record would grow with the stage.
    */
-  async getRunIdentity(execution: string): Promise<Pick<RunRecord, 'execution' | 'executionId' | 'repository' | 'branch' | 'commit' | 'sequence'> | undefined> {
+  async getRunIdentity(execution: string): Promise<Pick<RunRecord, 'execution' | 'executionId' | 'repository' | 'branch' | 'commit' | 'sequence' | 'status' | 'generation'> | undefined> {
     const res = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: runKey(execution),
         ConsistentRead: true,
-        ProjectionExpression: '#e, executionId, repository, branch, #c, #q',
-        ExpressionAttributeNames: { '#e': 'execution', '#c': 'commit', '#q': 'sequence' },
+        ProjectionExpression: '#e, executionId, repository, branch, #c, #q, #s, #g',
+        ExpressionAttributeNames: { '#e': 'execution', '#c': 'commit', '#q': 'sequence', '#s': 'status', '#g': 'generation' },
       }),
     );
     return strip(res.Item);
@@ -462,18 +487,16 @@ export class RunStore {
    */
   async recordApplied(record: Omit<AppliedRecord, 'appliedAt'> & { appliedAt?: string }): Promise<boolean> {
     const item = { type: 'target', ...record, appliedAt: record.appliedAt ?? this.now() };
+    // Runs apply in admission order (the lease generation), which follows git ancestry; the push
+    // sequence (arrival) orders only records written without a generation.
+    const condition =
+      record.generation === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk) OR (attribute_not_exists(#gen) AND #seq < :seq)', ExpressionAttributeNames: { '#seq': 'sequence', '#gen': 'generation' }, ExpressionAttributeValues: { ':seq': record.sequence } }
+        : { ConditionExpression: 'attribute_not_exists(pk) OR #gen < :gen OR (attribute_not_exists(#gen) AND #seq < :seq)', ExpressionAttributeNames: { '#seq': 'sequence', '#gen': 'generation' }, ExpressionAttributeValues: { ':seq': record.sequence, ':gen': record.generation } };
     let moved = false;
     for (const key of [targetKeyOf(record.repository, record.account, record.module), targetIndexKey(record.repository, record.account, record.module)]) {
       try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...key, ...item },
-            ConditionExpression: 'attribute_not_exists(pk) OR #seq < :seq',
-            ExpressionAttributeNames: { '#seq': 'sequence' },
-            ExpressionAttributeValues: { ':seq': record.sequence },
-          }),
-        );
+        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...key, ...item }, ...condition }));
         moved = true;
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
@@ -545,26 +568,46 @@ export class RunStore {
   }
 
   /**
-   * Takes the branch for an execution: succeeds when nobody holds it, or it already holds it.
-   * Also raises the admitted high water to the holder's sequence.
+   * Takes the branch for an execution when nobody holds it, raising the lease's generation and
+   * remembering the push among the branch's admitted ones. Answers the generation the holder
+   * got (the one it already has, when it already holds the branch), or undefined when another
+   * execution holds it.
    */
-  async acquireLock(repository: string, branch: string, holder: { execution: string; executionId: string; sequence: string }): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: lockKey(repository, branch),
-          UpdateExpression: 'SET holder = :h, holderId = :hid, holderSequence = :seq, since = :now',
-          ConditionExpression: 'attribute_not_exists(holder) OR holder = :h',
-          ExpressionAttributeValues: { ':h': holder.execution, ':hid': holder.executionId, ':seq': holder.sequence, ':now': this.now() },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
+  async acquireLock(repository: string, branch: string, holder: { execution: string; executionId: string; sequence: string; commit: string; before?: string }): Promise<number | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const lock = await this.getLock(repository, branch);
+      if (lock.holder === holder.execution) return lock.generation ?? 0;
+      if (lock.holder) return undefined;
+      const generation = (lock.generation ?? 0) + 1;
+      const pushed: AdmittedPush = { execution: holder.execution, commit: holder.commit, sequence: holder.sequence, ...(holder.before ? { before: holder.before } : {}) };
+      const admitted = [pushed, ...(lock.admitted ?? []).filter((a) => a.execution !== holder.execution)].slice(0, ADMITTED_KEPT);
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: lockKey(repository, branch),
+            UpdateExpression: 'SET holder = :h, holderId = :hid, holderSequence = :seq, since = :now, generation = :gen, admitted = :adm',
+            // The generation read above must still be the item's: two admits never get the same one.
+            ConditionExpression: 'attribute_not_exists(holder) AND (attribute_not_exists(generation) OR generation = :prev)',
+            ExpressionAttributeValues: {
+              ':h': holder.execution,
+              ':hid': holder.executionId,
+              ':seq': holder.sequence,
+              ':now': this.now(),
+              ':gen': generation,
+              ':prev': lock.generation ?? 0,
+              ':adm': admitted,
+            },
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailure(err)) continue;
+        throw err;
+      }
+      await this.raiseHighWater(repository, branch, 'admittedHighWater', holder.sequence);
+      return generation;
     }
-    await this.raiseHighWater(repository, branch, 'admittedHighWater', holder.sequence);
-    return true;
+    return undefined;
   }
 
   /** Releases the branch if `execution` holds it; returns whether it did. */

@@ -3,7 +3,7 @@ import { waitSecondsFor } from '../../lib/pipeline/admit';
 import type { RunStore } from '../../lib/store';
 import { sha, testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
-import { envelope, executionId, makeHarness, pushOf, type Harness } from '../fixtures/pipeline/harness';
+import { baseFiles, envelope, executionId, makeHarness, pushOf, TestRepo, type Harness } from '../fixtures/pipeline/harness';
 
 let db: DynaliteTable;
 let store: RunStore;
@@ -37,7 +37,7 @@ const p3 = envelope(pushOf(sha(3), sha(4), at(3), ['dev/us-east-1/app/main.tf'])
 describe('admit', () => {
   it('admits the first push of a branch and records the run', async () => {
     const res = await admit('e1', p1);
-    expect(res).toEqual({ decision: 'ADMITTED', runId: 'e1', repository: 'acme/live', branch: 'main', commit: sha(2) });
+    expect(res).toEqual({ decision: 'ADMITTED', runId: 'e1', repository: 'acme/live', branch: 'main', commit: sha(2), generation: 1 });
     expect(await store.getRunRecord('e1')).toMatchObject({ status: 'RUNNING', commit: sha(2), executionId: executionId('e1') });
     expect((await store.getLock('acme/live', 'main')).holder).toBe('e1');
   });
@@ -94,7 +94,59 @@ describe('admit', () => {
   it('supersedes an older push that arrives after a newer one was admitted', async () => {
     await admit('e2', p2);
     await finish('e2', p2);
-    expect(await admit('e1', p1)).toMatchObject({ decision: 'SUPERSEDED', carriedBy: undefined });
+    expect(await admit('e1', p1)).toMatchObject({ decision: 'SUPERSEDED', carriedBy: 'e2' });
+  });
+
+  it('orders pushes by git, not by arrival: the newest commit wins whatever order their webhooks came in', async () => {
+    // GIVEN a real repository with three successive commits, whose pushes' webhooks arrived newest first
+    const repo = new TestRepo();
+    try {
+      const c0 = repo.commit(baseFiles(), 'base');
+      const [c1, c2, c3] = [1, 2, 3].map((i) => repo.commit({ 'dev/us-east-1/app/main.tf': `v${i}` }, `push ${i}`));
+      h = makeHarness(testConfig(), store, repo.dir);
+      const q1 = envelope(pushOf(c0, c1!, at(30), ['dev/us-east-1/app/main.tf']));
+      const q2 = envelope(pushOf(c1!, c2!, at(20), ['dev/us-east-1/app/main.tf']));
+      const q3 = envelope(pushOf(c2!, c3!, at(10), ['dev/us-east-1/app/main.tf']));
+      // WHEN the oldest commit's run is admitted first, and the newest polls before the middle one is known
+      expect((await admit('e1', q1)).decision).toBe('ADMITTED');
+      // THEN git ancestry (the chain has a gap) keeps the newest waiting, not superseded by the admitted oldest
+      expect((await admit('e3', q3)).decision).toBe('WAIT');
+      // AND the middle one steps aside for the newest, naming it
+      expect(await admit('e2', q2)).toMatchObject({ decision: 'SUPERSEDED', carriedBy: 'e3' });
+      await finish('e1', q1);
+      expect(await admit('e3', q3)).toMatchObject({ decision: 'ADMITTED', generation: 2 });
+      expect(await store.getRunRecord('e2')).toMatchObject({ status: 'SUPERSEDED', carriedBy: 'e3' });
+    } finally {
+      repo.remove();
+    }
+  });
+
+  it('orders pushes by their before-after chain without asking git', async () => {
+    // GIVEN three successive pushes whose webhooks arrived newest first, and no repository to ask
+    const q1 = envelope(pushOf(sha(1), sha(2), at(30), ['dev/us-east-1/app/main.tf']));
+    const q2 = envelope(pushOf(sha(2), sha(3), at(20), ['dev/us-east-1/app/main.tf']));
+    const q3 = envelope(pushOf(sha(3), sha(4), at(10), ['dev/us-east-1/app/main.tf']));
+    // WHEN they queue behind a holder of another commit and poll as they come
+    const p0 = envelope(pushOf(sha(8), sha(9), at(0), ['dev/us-east-1/app/main.tf']));
+    expect((await admit('e0', p0)).decision).toBe('ADMITTED');
+    for (const [name, q] of [['e2', q2], ['e1', q1], ['e3', q3], ['e2', q2]] as const) await admit(name, q);
+    // THEN each steps aside for the push right after it, and only the newest is left waiting
+    expect((await store.listQueue('acme/live', 'main')).map((e) => e.execution).sort()).toEqual(['e0', 'e3']);
+    expect(await store.getRunRecord('e1')).toMatchObject({ status: 'SUPERSEDED', carriedBy: 'e2' });
+    expect(await store.getRunRecord('e2')).toMatchObject({ status: 'SUPERSEDED', carriedBy: 'e3' });
+    await finish('e0', p0);
+    expect((await admit('e3', q3)).decision).toBe('ADMITTED');
+  });
+
+  it('supersedes a late push of an older commit by the run that was admitted with a newer one, naming it', async () => {
+    // GIVEN the newest push admitted and finished
+    const q2 = envelope(pushOf(sha(2), sha(3), at(20), ['dev/us-east-1/app/main.tf']));
+    const q3 = envelope(pushOf(sha(3), sha(4), at(10), ['dev/us-east-1/app/main.tf']));
+    await admit('e3', q3);
+    await finish('e3', q3);
+    // WHEN the older commit's webhook arrives last (and says it was received later)
+    // THEN its run never starts: the newer one carried it
+    expect(await admit('e2', q2)).toMatchObject({ decision: 'SUPERSEDED', carriedBy: 'e3' });
   });
 
   it('never supersedes the run holding the branch', async () => {

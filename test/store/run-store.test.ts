@@ -151,13 +151,56 @@ describe('branch queue and lock', () => {
     expect((await store.listQueue('acme/live', 'main')).map((e) => e.execution)).toEqual(['e2']);
   });
 
-  it('gives the branch to one execution at a time', async () => {
-    expect(await store.acquireLock('acme/live', 'main', { execution: 'e1', executionId: 'i1', sequence: 's1' })).toBe(true);
-    expect(await store.acquireLock('acme/live', 'main', { execution: 'e1', executionId: 'i1', sequence: 's1' })).toBe(true);
-    expect(await store.acquireLock('acme/live', 'main', { execution: 'e2', executionId: 'i2', sequence: 's2' })).toBe(false);
+  it('gives the branch to one execution at a time, with a new lease generation for each new holder', async () => {
+    const e1 = { execution: 'e1', executionId: 'i1', sequence: 's1', commit: sha(1), before: sha(0) };
+    const e2 = { execution: 'e2', executionId: 'i2', sequence: 's2', commit: sha(2), before: sha(1) };
+    expect(await store.acquireLock('acme/live', 'main', e1)).toBe(1);
+    // The holder asking again keeps its generation; another execution gets nothing
+    expect(await store.acquireLock('acme/live', 'main', e1)).toBe(1);
+    expect(await store.acquireLock('acme/live', 'main', e2)).toBeUndefined();
     expect(await store.releaseLock('acme/live', 'main', 'e2')).toBe(false);
     expect(await store.releaseLock('acme/live', 'main', 'e1')).toBe(true);
-    expect(await store.acquireLock('acme/live', 'main', { execution: 'e2', executionId: 'i2', sequence: 's2' })).toBe(true);
-    expect(await store.getLock('acme/live', 'main')).toMatchObject({ holder: 'e2', admittedHighWater: 's2' });
+    expect(await store.acquireLock('acme/live', 'main', e2)).toBe(2);
+    expect(await store.getLock('acme/live', 'main')).toMatchObject({
+      holder: 'e2',
+      admittedHighWater: 's2',
+      generation: 2,
+      admitted: [
+        { execution: 'e2', commit: sha(2), before: sha(1), sequence: 's2' },
+        { execution: 'e1', commit: sha(1), before: sha(0), sequence: 's1' },
+      ],
+    });
+  });
+
+  it('never gives two executions racing for a free branch the same generation', async () => {
+    // GIVEN a free branch WHEN eight executions take it at once, each releasing it after
+    const takers = Array.from({ length: 8 }, (_, i) => ({ execution: `r${i}`, executionId: `ri${i}`, sequence: `s${i}`, commit: sha(i) }));
+    const got: number[] = [];
+    await Promise.all(
+      takers.map(async (t) => {
+        for (let tries = 0; tries < 50; tries++) {
+          const g = await store.acquireLock('acme/live', 'race', t);
+          if (g !== undefined) {
+            got.push(g);
+            await store.releaseLock('acme/live', 'race', t.execution);
+            return;
+          }
+        }
+      }),
+    );
+    // THEN each got the branch once, with generations 1 to 8, each once
+    expect(got.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect((await store.getLock('acme/live', 'race')).admitted).toHaveLength(8);
+  });
+
+  it('keeps a target at the newest admission generation, whatever the arrival sequence says', async () => {
+    // GIVEN a target applied by generation 3, whose push arrived late (a high sequence)
+    const base = { repository: 'acme/live', account: 'dev', module: 'dev/app', execution: 'x' };
+    expect(await store.recordApplied({ ...base, commit: sha(3), sequence: '2026-11-20T10:00:09.000Z#c', generation: 3 })).toBe(true);
+    // WHEN a later admitted run (generation 4) whose push arrived earlier applies THEN the target moves
+    expect(await store.recordApplied({ ...base, commit: sha(4), sequence: '2026-11-20T10:00:01.000Z#d', generation: 4 })).toBe(true);
+    // AND an older generation never moves it back
+    expect(await store.recordApplied({ ...base, commit: sha(2), sequence: '2026-11-20T10:00:30.000Z#e', generation: 2 })).toBe(false);
+    expect((await store.getApplied('acme/live', 'dev', 'dev/app'))?.commit).toBe(sha(4));
   });
 });
