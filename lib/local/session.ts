@@ -161,7 +161,9 @@ export class LocalPipeline {
       store: this.runStore,
       artifacts,
       repoReader: () => new GitRepoReader(repoDir),
-      executions: { isRunning: (id) => Promise.resolve(this.running.has(id)) },
+      // Another tfstep process may run executions against the same state directory (a replay or
+      // an approve from a second terminal): theirs are running while their process lives.
+      executions: { isRunning: (id) => Promise.resolve(this.running.has(id) || liveOwner(opts.stateDir, id.split(':').pop() ?? '') !== undefined) },
       notifier: { publish: () => Promise.resolve() },
       clock: () => new Date(),
       logger: opts.logger ?? silentPipelineLogger,
@@ -282,10 +284,11 @@ export class LocalPipeline {
     const tracker = new RunTracker(executionId, executionName);
     this.trackers.set(executionName, tracker);
     this.running.add(executionId);
-    rememberExecution(this.opts.stateDir, executionName, { config: this.opts.config, repoDir: path.resolve(this.opts.repoDir) });
+    rememberExecution(this.opts.stateDir, executionName, { config: this.opts.config, repoDir: path.resolve(this.opts.repoDir), owner: { pid: process.pid } });
     const execution = this.engine.start(input, executionName);
     const done = execution.done.then((result) => {
       this.running.delete(executionId);
+      endExecution(this.opts.stateDir, executionName);
       for (const [token, follower] of this.followers) {
         if (!this.tokens.isWaiting(token)) {
           follower.abort();
@@ -311,6 +314,8 @@ export class LocalPipeline {
 export interface RememberedExecution {
   config: Config;
   repoDir: string;
+  /** The process running the execution, until it ends. */
+  owner?: { pid: number };
 }
 
 function executionFile(stateDir: string, name: string): string {
@@ -329,6 +334,39 @@ export function recallExecution(stateDir: string, name: string): RememberedExecu
   const file = executionFile(stateDir, name);
   if (!existsSync(file)) return undefined;
   return JSON.parse(readFileSync(file, 'utf8')) as RememberedExecution;
+}
+
+/** Marks an execution of this process as ended: no process runs it any more. */
+export function endExecution(stateDir: string, name: string): void {
+  const what = recallExecution(stateDir, name);
+  if (what?.owner?.pid !== process.pid) return;
+  const { owner: _owner, ...rest } = what;
+  rememberExecution(stateDir, name, rest);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The live process that runs an execution of this state directory, if any: undefined when it
+ * ended, or when its process is gone (killed, crashed) and the run was abandoned.
+ */
+export function liveOwner(stateDir: string, name: string): { pid: number } | undefined {
+  let what: RememberedExecution | undefined;
+  try {
+    what = recallExecution(stateDir, name);
+  } catch {
+    return undefined;
+  }
+  const pid = what?.owner?.pid;
+  return pid !== undefined && alive(pid) ? { pid } : undefined;
 }
 
 /** The run's status from how the execution ended and what finish recorded. */

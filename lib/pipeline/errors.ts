@@ -42,3 +42,18 @@ export class RunAlreadyFinishedError extends PipelineError {
     this.name = 'RunAlreadyFinishedError';
   }
 }
+
+/**
+ * A run asked to start a runner task without holding its branch at the lease generation it was
+ * admitted with: it was aborted, superseded or replayed, or its lease was taken over. Never retried.
+ */
+export class LeaseLostError extends PipelineError {
+  constructor(
+    readonly execution: string,
+    readonly account: string,
+    why: string,
+  ) {
+    super(`run ${execution} may not start a task in account ${account}: ${why}; nothing was started`);
+    this.name = 'LeaseLostError';
+  }
+}

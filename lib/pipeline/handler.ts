@@ -20,6 +20,7 @@
  */
 import { formatPath } from '../config/parse';
 import { admit } from './admit';
+import { checkLease } from './check-lease';
 import { classifyFailure } from './classify-failure';
 import { PipelineRequestSchema } from './contracts';
 import type { PipelineDeps } from './deps';
@@ -46,7 +47,7 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
       const action = payload && typeof payload === 'object' && 'action' in payload ? JSON.stringify(payload.action) : '(none)';
       const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(top level)'}: ${i.message}`).join('; ');
       throw new InvalidRequestError(
-        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, targets, record-account, classify-failure, stage-complete, finish with the fields in lib/pipeline/contracts.ts`,
+        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, targets, check-lease, record-account, classify-failure, stage-complete, finish with the fields in lib/pipeline/contracts.ts`,
       );
     }
     const req = parsed.data;
@@ -55,6 +56,8 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
         return admit(req, deps);
       case 'targets':
         return targets(req, deps);
+      case 'check-lease':
+        return checkLease(req, deps);
       case 'record-account':
         return recordAccount(req, deps);
       case 'classify-failure':

@@ -124,9 +124,18 @@ export function checkPipelineDefinition(machine: MachineLike): string[] {
     if (!String(asRecord(map.ResultWriter).Resource).endsWith(':s3:putObject') || map.ResultPath !== null) {
       problems.push(`Map ${mapName} does not write its results to S3 and discard them (ResultWriter, ResultPath null): they would pass through the 256 KiB state`);
     }
-    const first = asRecord(asRecord(inner.States)[String(inner.StartAt)]);
+    const innerStates = asRecord(inner.States);
+    const first = asRecord(innerStates[String(inner.StartAt)]);
     const catchAll = asRecord(asArray(first.Catch)[0]);
     if (JSON.stringify(catchAll.ErrorEquals) !== '["States.ALL"]') problems.push(`Map ${mapName} does not catch a failed account (States.ALL) inside the iteration`);
+    // Fencing: a run that lost its branch must not start a task, so every way into the runner task
+    // passes the lease check first, the retry loop included.
+    if (asRecord(asRecord(first.Parameters).Payload).action !== 'check-lease') problems.push(`Map ${mapName} does not start each iteration with the check-lease step`);
+    for (const [name, state] of Object.entries(innerStates)) {
+      const into = targetsOf(asRecord(state)).filter((t) => RUNNER_TASK_STATES.includes(t as (typeof RUNNER_TASK_STATES)[number]));
+      const action = asRecord(asRecord(asRecord(state).Parameters).Payload).action;
+      if (into.length > 0 && action !== 'check-lease') problems.push(`state ${name} starts the runner task without the check-lease step`);
+    }
   }
   return problems;
 }

@@ -42,9 +42,9 @@ describe('bench harness on tiny sizes', () => {
     expect(result.accountsRecorded).toBe(3);
     // Admit, Admitted?, Targets, PlanReady, StartStages, MoreStages?, SelectStage, the Map, StageGate,
     // StageDone?, NextStage, MoreStages?, RunSucceeded, Finish, Finished?, Succeeded; per account the child
-    // execution's start, RunTerraform and RecordOutcome. (The stage's phase now comes with its item, so the
-    // choice of which Map to run, one transition per stage, is gone.)
-    expect(result.transitions).toBe(16 + 3 * 3);
+    // execution's start, CheckLease (the fencing check before the task), RunTerraform and RecordOutcome.
+    // (The stage's phase comes with its items, so there is no choice of Map per stage.)
+    expect(result.transitions).toBe(16 + 4 * 3);
     expect(result.historyEvents).toBeGreaterThan(result.transitions);
     expect(result.costUsd).toBeCloseTo((result.transitions * 0.025) / 1000, 9);
   });

@@ -167,7 +167,7 @@ describe('the local ItemReader', () => {
       definition: { StartAt: 'Accounts', States: { Accounts: map } },
       objects: { get: (bucket, key) => Promise.resolve(bucket === 'b' && key === 'k' && body !== undefined ? Buffer.from(body) : undefined) },
     });
-    return engine.start({ current: { stage: { phase: { items: { bucket: 'b', key: 'k' } }, concurrency: 2, resultsPrefix: 'r' } }, plan: { source: {} } }).done;
+    return engine.start({ current: { stage: { phase: { items: { bucket: 'b', key: 'k' } }, concurrency: 2, resultsPrefix: 'r' } }, plan: { source: {} }, run: { value: { generation: 1 } } }).done;
   };
 
   it('hands the Map the items of the object, each through the ItemSelector, and drops them afterwards', async () => {

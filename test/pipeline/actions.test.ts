@@ -174,6 +174,31 @@ describe('record-account', () => {
   });
 });
 
+describe('check-lease', () => {
+  const check = (execution: string, generation: number) => h.handler({ action: 'check-lease', execution, account: 'dev', generation });
+
+  it('lets the run holding its branch at its admission generation start a task', async () => {
+    const run = await admitted();
+    expect(run.generation).toBe(1);
+    await expect(check('e1', 1)).resolves.toEqual({ generation: 1 });
+  });
+
+  it('fails when the run no longer holds its branch, was re-admitted under another generation, or ended', async () => {
+    // GIVEN e1 admitted at generation 1
+    await admitted();
+    // WHEN its task carries a stale generation THEN nothing may start
+    await expect(check('e1', 0)).rejects.toThrow('was admitted with lease generation 1, the task carries 0');
+    // WHEN it lost the branch (released as stale and taken by another run)
+    await store.releaseLock('acme/live', 'main', 'e1');
+    await expect(check('e1', 1)).rejects.toThrow('the branch is free at lease generation 1, not by this run at generation 1');
+    // WHEN it was marked aborted
+    await store.finishRun('e1', 'ABORTED', { reason: 'stopped' });
+    await expect(check('e1', 1)).rejects.toMatchObject({ name: 'LeaseLostError', message: expect.stringContaining('the run is ABORTED; nothing was started') });
+    // AND an unknown run is refused too
+    await expect(check('nobody', 1)).rejects.toThrow('the run is not in the run table');
+  });
+});
+
 describe('classify-failure', () => {
   const acc = () => accountItem(config, config.accounts[0]!, ['dev/us-east-1/app']);
   it.each([

@@ -72,7 +72,7 @@ describe('pipeline.asl.json', () => {
   });
 
   it('gives every Task a timeout, a Retry and a Catch', () => {
-    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'Targets']);
+    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'Targets']);
     for (const [name, task] of TASKS) {
       expect({ name, timeout: typeof task.TimeoutSeconds === 'number' || typeof task.TimeoutSecondsPath === 'string' }).toEqual({ name, timeout: true });
       expect({ name, retry: Array.isArray(task.Retry) && task.Retry.length > 0 }).toEqual({ name, retry: true });
@@ -82,7 +82,7 @@ describe('pipeline.asl.json', () => {
 
   it('retries every pipeline function step on Lambda service errors and on AWS throttling, with backoff and jitter', () => {
     const steps = TASKS.filter(([, task]) => (task.Parameters as { FunctionName?: string } | undefined)?.FunctionName === SUBSTITUTIONS.PipelineFunctionArn);
-    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'Targets']);
+    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'Targets']);
     for (const [name, task] of steps) {
       const retrier = (task.Retry as { ErrorEquals: string[]; BackoffRate: number; JitterStrategy?: string }[]).find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
       expect({ name, errors: retrier?.ErrorEquals }).toEqual({ name, errors: expect.arrayContaining(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown']) });

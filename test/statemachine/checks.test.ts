@@ -63,6 +63,17 @@ describe('checkPipelineDefinition', () => {
     ]);
   });
 
+  it('fails when a path reaches the runner task without the lease check', () => {
+    // GIVEN the retry loop going straight back to the runner task, and an iteration that starts with it
+    const retry = machine();
+    retry.States.Accounts.ItemProcessor.States.SetAttempt.Next = 'RunTerraform';
+    const start = machine();
+    start.States.Accounts.ItemProcessor.StartAt = 'RunTerraform';
+    // WHEN checked THEN each is named
+    expect(checkPipelineDefinition(retry)).toEqual(['state SetAttempt starts the runner task without the check-lease step']);
+    expect(checkPipelineDefinition(start)).toEqual(['Map Accounts does not start each iteration with the check-lease step']);
+  });
+
   it('fails on literal ARNs in the raw text', () => {
     expect(checkPipelineText('{"Resource":"arn:aws:lambda:us-east-1:123456789012:function:x"}')).toHaveLength(2);
   });
