@@ -102,7 +102,7 @@ export async function measureFanout(accounts: number, options: FanoutOptions = {
     clearInterval(sampler);
 
     const estimate = estimateExecution(execution.events, pipeline.definition);
-    const applied = execution.events.filter((e) => e.type === 'StateExited' && (e.state as { name?: string } | undefined)?.name === 'RecordPlanAndApply').length;
+    const applied = execution.events.filter((e) => e.type === 'StateExited' && (e.state as { name?: string } | undefined)?.name === 'RecordOutcome').length;
     const record = await pipeline.runStore.getRunRecord(name);
     const completed = result.status === 'SUCCEEDED' && (estimate.entriesByState.Succeeded ?? 0) === 1 && applied === accounts;
     if (!completed && !stopped) {

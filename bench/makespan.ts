@@ -121,7 +121,7 @@ export async function measureMakespan(accounts = 100, options: { concurrency?: n
     const result = await clock.run(execution.done);
     const parallelS = (clock.elapsedMs - startedAt) / 1000;
     const estimate = estimateExecution(execution.events, pipeline.definition);
-    if (result.status !== 'SUCCEEDED' || (estimate.entriesByState.RecordPlanAndApply ?? 0) !== accounts) {
+    if (result.status !== 'SUCCEEDED' || (estimate.entriesByState.RecordOutcome ?? 0) !== accounts) {
       throw new BenchRunError(`the simulated ${accounts}-account run did not deploy every account: execution ${result.status}${result.error ? ` (${result.error})` : ''}`);
     }
     const sequentialS = durations.reduce((sum, d) => sum + d.totalS, 0);

@@ -16,8 +16,21 @@ export const SourceSchema = z.object({
 });
 export type Source = z.infer<typeof SourceSchema>;
 
-/** One account of a stage, as the Map iterates it. Built by `targets` from the config. */
-export const AccountItemSchema = z.object({
+/**
+ * The phases of a stage: `plan-and-apply` where the stage needs no approval; `plan`, then the
+ * approved `apply`, where it does. The one account Map runs whichever phase its items carry.
+ */
+export const StagePhaseNameSchema = z.enum(['plan', 'apply', 'plan-and-apply']);
+export type StagePhaseName = z.infer<typeof StagePhaseNameSchema>;
+
+/**
+ * One account of a stage, as the Map iterates it. Built by `targets` from the config (for the
+ * stage's first phase) and by the plan gate (for the apply phase). It carries everything the
+ * per-account work differs in between phases: the phase, its task definition and the approved
+ * plans, so the definition writes that work once.
+ */
+export const AccountItemSchema = z
+  .object({
   name: z.string(),
   id: z.string(),
   stage: z.string(),
@@ -36,9 +49,23 @@ export const AccountItemSchema = z.object({
   timeoutSeconds: z.number().int().positive(),
   /** Repository-relative module paths to run, in order. */
   modules: z.array(ModulePathSchema).min(1),
-  /** module -> SHA-256 of the approved plan file; only on apply items. */
-  approvedPlans: z.record(z.string(), Sha256Schema).optional(),
-});
+  /** The phase this item runs. */
+  phase: StagePhaseNameSchema,
+  /** The task definition of this phase: the read-only plan task definition for `plan`, else the apply one. */
+  taskDefinition: z.string(),
+  /** module -> SHA-256 of the approved plan file; empty except on apply items. */
+  approvedPlans: z.record(z.string(), Sha256Schema),
+  })
+  .superRefine((item, ctx) => {
+    // Plan runs provider code: it must never run on the apply task definition's role.
+    const expected = item.phase === 'plan' ? item.planTaskDefinition : item.applyTaskDefinition;
+    if (item.taskDefinition !== expected) {
+      ctx.addIssue({ code: 'custom', path: ['taskDefinition'], message: `a ${item.phase} item must run ${expected}, not ${item.taskDefinition}` });
+    }
+    if (item.phase !== 'apply' && Object.keys(item.approvedPlans).length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['approvedPlans'], message: `only an apply item carries approved plans, not a ${item.phase} item` });
+    }
+  });
 export type AccountItem = z.infer<typeof AccountItemSchema>;
 
 /**
@@ -74,6 +101,17 @@ export const StageItemSchema = z.object({
   accounts: ItemsLocationSchema,
   /** Where the Distributed Maps of this stage write their child executions' results. */
   resultsPrefix: z.string().min(1),
+  /**
+   * The phase the stage's account Map runs next and its items: first `plan-and-apply` or `plan`
+   * over {@link accounts}; after an approval, `apply` over the approved items (the approval
+   * step writes it here).
+   */
+  phase: z.object({
+    name: StagePhaseNameSchema,
+    items: ItemsLocationSchema,
+    /** On the apply phase: the approval that approved its items. */
+    approvalId: z.string().optional(),
+  }),
 });
 export type StageItem = z.infer<typeof StageItemSchema>;
 
@@ -134,7 +172,7 @@ export type ModuleOutcome = z.infer<typeof ModuleOutcomeSchema>;
 
 export const RecordAccountRequestSchema = z.object({
   action: z.literal('record-account'),
-  phase: z.enum(['plan', 'apply', 'plan-and-apply']),
+  phase: StagePhaseNameSchema,
   ok: z.boolean(),
   account: AccountItemSchema,
   source: SourceSchema,
@@ -147,7 +185,7 @@ export const RecordAccountRequestSchema = z.object({
 export const AccountOutcomeSchema = z.object({
   account: z.string(),
   ok: z.boolean(),
-  phase: z.enum(['plan', 'apply', 'plan-and-apply']),
+  phase: StagePhaseNameSchema,
   modules: z.array(ModuleOutcomeSchema),
   reason: z.string().optional(),
 });
@@ -173,7 +211,7 @@ export const ClassifyFailureResultSchema = z.object({
 
 export const StageCompleteRequestSchema = z.object({
   action: z.literal('stage-complete'),
-  phase: z.enum(['plan', 'apply', 'plan-and-apply']),
+  phase: StagePhaseNameSchema,
   stage: StageItemSchema,
   /** The items the phase ran: the stage's accounts, or the approved apply items. */
   items: ItemsLocationSchema,
@@ -242,7 +280,7 @@ export const ApprovalRequestSchema = z.object({
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 
-/** What SendTaskSuccess returns to the state machine: ApplyAccounts reads `items`. */
+/** What SendTaskSuccess returns to the state machine: the stage's apply phase runs `items`. */
 export const ApprovalOutputSchema = z.object({
   approvalId: z.string(),
   approvers: z.array(z.string()),

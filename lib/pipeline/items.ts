@@ -20,6 +20,11 @@ export async function writeItems(artifacts: ArtifactStore, key: string, items: r
   return { bucket: artifacts.bucket, key, count: items.length, sha256: sha256(body) };
 }
 
+/** The apply item of an account the plan phase planned: the apply task definition and the hashes of its approved plans. */
+export function applyItem(planned: AccountItem, approvedPlans: Record<string, string>): AccountItem {
+  return { ...planned, phase: 'apply', taskDefinition: planned.applyTaskDefinition, approvedPlans };
+}
+
 /** Reads objects as bytes (the pipeline's store) or as text (the approval's reader). */
 export interface ItemsReader {
   get(key: string): Promise<Buffer | string | undefined>;

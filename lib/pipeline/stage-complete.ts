@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { artifactKeys } from '../domain/runner-contract';
 import { MAX_LISTED_FAILURES, type AccountItem, type AccountOutcome, type StageCompleteRequestSchema, type StageCompleteResultSchema } from './contracts';
-import { readItems, writeItems } from './items';
+import { applyItem, readItems, writeItems } from './items';
 import type { PipelineDeps } from './deps';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
@@ -59,7 +59,7 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
     const outcome = byAccount.get(item.name)!;
     const approvedPlans: Record<string, string> = {};
     for (const m of outcome.modules) if (m.planSha256 && item.modules.includes(m.path)) approvedPlans[m.path] = m.planSha256;
-    return { ...item, approvedPlans };
+    return applyItem(item, approvedPlans);
   });
   const location = await writeItems(deps.artifacts, artifactKeys.stageApplyItems(req.execution, req.stage.index), applyItems);
   await notifyRun(

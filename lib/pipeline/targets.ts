@@ -30,9 +30,14 @@ export function partitionOf(region: string): string {
   return 'aws';
 }
 
-/** The item the state machine's Map gets for one account: where and how its runner task runs. */
-export function accountItem(config: Config, account: AccountConfig, modules: readonly string[]): AccountItem {
+/**
+ * The item the state machine's Map gets for one account: where and how its runner task runs.
+ * `phase` is the stage's first phase (`plan` where the stage needs approval).
+ */
+export function accountItem(config: Config, account: AccountConfig, modules: readonly string[], phase: 'plan' | 'plan-and-apply' = 'plan-and-apply'): AccountItem {
   const central = config.central.region;
+  const planTaskDefinition = names.planTaskFamily(central);
+  const applyTaskDefinition = names.applyTaskFamily(central);
   return {
     name: account.name,
     id: account.id,
@@ -40,8 +45,8 @@ export function accountItem(config: Config, account: AccountConfig, modules: rea
     region: account.region,
     launcherRoleArn: `arn:${partitionOf(central)}:iam::${account.id}:role/${names.launcherRole(central)}`,
     cluster: names.cluster(central),
-    planTaskDefinition: names.planTaskFamily(central),
-    applyTaskDefinition: names.applyTaskFamily(central),
+    planTaskDefinition,
+    applyTaskDefinition,
     network: {
       subnets: account.network?.subnetIds ?? [],
       securityGroups: account.network?.securityGroupIds ?? [],
@@ -49,7 +54,15 @@ export function accountItem(config: Config, account: AccountConfig, modules: rea
     },
     timeoutSeconds: config.runner.timeoutMinutes * 60,
     modules: [...modules],
+    phase,
+    taskDefinition: phase === 'plan' ? planTaskDefinition : applyTaskDefinition,
+    approvedPlans: {},
   };
+}
+
+/** The first phase of a stage: `plan` where it needs approval, else `plan-and-apply`. */
+export function firstPhaseOf(config: Config, stage: string): 'plan' | 'plan-and-apply' {
+  return config.stages[stage]?.approval?.required ? 'plan' : 'plan-and-apply';
 }
 
 /** Used as the approval timeout of stages without approval (the state is never entered). */
@@ -80,6 +93,7 @@ export function stageItem(config: Config, execution: string, index: number, stag
       : { required: false, approvers: [], minApprovals: 0, allowSelfApproval: false, timeoutSeconds: NO_APPROVAL_TIMEOUT_SECONDS },
     accounts,
     resultsPrefix: artifactKeys.stageResults(execution, index),
+    phase: { name: firstPhaseOf(config, stage), items: accounts },
   };
 }
 
@@ -88,10 +102,11 @@ export function plannedStagesOf(config: Config, plan: TargetPlan): PlannedStage[
   return plan.stages.map((s) => ({
     name: s.name,
     accounts: s.accounts.map((a) =>
-        accountItem(
-          config,
-          a.account,
+      accountItem(
+        config,
+        a.account,
         a.modules.map((m) => m.path),
+        firstPhaseOf(config, s.name),
       ),
     ),
   }));

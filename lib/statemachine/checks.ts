@@ -22,11 +22,14 @@ function targetsOf(state: State): string[] {
   );
 }
 
-/** The names of the ECS runner tasks the pipeline must have. */
-export const RUNNER_TASK_STATES = ['RunApply', 'RunPlan', 'RunPlanAndApply'] as const;
-/** The Map states that fan out over a stage's accounts. */
-export const ACCOUNT_MAP_STATES = ['PlanAndApplyAccounts', 'PlanAccounts', 'ApplyAccounts'] as const;
-const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION'];
+/**
+ * The one ECS runner task of the pipeline: every phase (plan, apply, plan-and-apply) runs it,
+ * so how an account's task runs, is retried, classified and recorded is written once.
+ */
+export const RUNNER_TASK_STATES = ['RunTerraform'] as const;
+/** The one Map state that fans out over a stage's accounts, in every phase. */
+export const ACCOUNT_MAP_STATES = ['Accounts'] as const;
+const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION', 'TFSTEP_APPROVED_PLANS'];
 
 /**
  * Problems of a parsed (rendered) pipeline definition, one readable sentence each; empty when
@@ -84,15 +87,14 @@ export function checkPipelineDefinition(machine: MachineLike): string[] {
     const missing = REQUIRED_ENV.filter((n) => !env.includes(n));
     if (missing.length > 0) problems.push(`task ${name} does not pass ${missing.join(', ')} to the runner`);
   }
-  const apply = ecs.find(([n]) => n === 'RunApply')?.[1];
-  if (apply) {
-    const params = asRecord(apply.Parameters);
-    const env = asArray(asRecord(asArray(asRecord(params.Overrides).ContainerOverrides)[0]).Environment).map((e) => asRecord(e).Name);
-    if (!env.includes('TFSTEP_APPROVED_PLANS')) problems.push('task RunApply does not pass TFSTEP_APPROVED_PLANS: the apply could not check the approved plan');
-    if (params['TaskDefinition.$'] !== '$.account.applyTaskDefinition') problems.push('task RunApply does not use $.account.applyTaskDefinition');
+  for (const [name, task] of ecs) {
+    const params = asRecord(task.Parameters);
+    // The item names the phase's task definition; its schema ties a plan item to the read-only one.
+    if (params['TaskDefinition.$'] !== '$.account.taskDefinition') problems.push(`task ${name} does not run the item's $.account.taskDefinition`);
+    const env = asArray(asRecord(asArray(asRecord(params.Overrides).ContainerOverrides)[0]).Environment).map(asRecord);
+    const phase = env.find((e) => e.Name === 'TFSTEP_PHASE');
+    if (phase && phase['Value.$'] !== '$.account.phase') problems.push(`task ${name} does not pass the item's $.account.phase as TFSTEP_PHASE`);
   }
-  const plan = ecs.find(([n]) => n === 'RunPlan')?.[1];
-  if (plan && asRecord(plan.Parameters)['TaskDefinition.$'] !== '$.account.planTaskDefinition') problems.push('task RunPlan does not use the read-only $.account.planTaskDefinition');
 
   const waiting = tasks.filter(([, t]) => String(t.Resource).endsWith('.waitForTaskToken'));
   if (waiting.length !== 1 || waiting[0]![0] !== 'RequestApproval') {

@@ -33,7 +33,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /** The approval request the state machine sends, as a fresh object; its item locations carry the lists' real SHA-256. */
 export function requestFixture(): Record<string, unknown> & { taskToken: string; executionName: string } {
   const request = JSON.parse(fixture('request-prod.json')) as Record<string, unknown> & { taskToken: string; executionName: string };
-  for (const location of [(request.stage as { accounts: { key: string; sha256: string } }).accounts, request.applyItems as { key: string; sha256: string }]) {
+  const stage = request.stage as { accounts: { key: string; sha256: string }; phase: { items: { key: string; sha256: string } } };
+  for (const location of [stage.accounts, stage.phase.items, request.applyItems as { key: string; sha256: string }]) {
     location.sha256 = sha256(ITEM_LISTS[location.key]!);
   }
   return request;

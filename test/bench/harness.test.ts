@@ -40,10 +40,11 @@ describe('bench harness on tiny sizes', () => {
     expect(FanoutEntrySchema.parse(result)).toEqual(result);
     expect(result.status).toBe('completed');
     expect(result.accountsRecorded).toBe(3);
-    // Admit, Admitted?, Targets, PlanReady, StartStages, MoreStages?, SelectStage, NeedsApproval?, the Map,
-    // StageGate, StageFailed?, NextStage, MoreStages?, RunSucceeded, Finish, Finished?, Succeeded; per account the
-    // child execution's start, RunPlanAndApply and RecordPlanAndApply.
-    expect(result.transitions).toBe(17 + 3 * 3);
+    // Admit, Admitted?, Targets, PlanReady, StartStages, MoreStages?, SelectStage, the Map, StageGate,
+    // StageDone?, NextStage, MoreStages?, RunSucceeded, Finish, Finished?, Succeeded; per account the child
+    // execution's start, RunTerraform and RecordOutcome. (The stage's phase now comes with its item, so the
+    // choice of which Map to run, one transition per stage, is gone.)
+    expect(result.transitions).toBe(16 + 3 * 3);
     expect(result.historyEvents).toBeGreaterThan(result.transitions);
     expect(result.costUsd).toBeCloseTo((result.transitions * 0.025) / 1000, 9);
   });

@@ -141,7 +141,7 @@ describe('central stack', () => {
     expect(byAction('states:DescribeExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`]);
     expect(byAction('states:StopExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`]);
     expect(byAction('states:RedriveExecution').flatMap((s) => s.Resource).sort()).toEqual(
-      ['Apply', 'Plan', 'PlanAndApply'].map((label) => `arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/${label}:*`),
+      ['Accounts'].map((label) => `arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/${label}:*`),
     );
     // AND reads the stages' item lists and writes the Map results beside them, nowhere else in the bucket
     for (const action of ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']) {

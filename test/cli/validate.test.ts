@@ -64,13 +64,13 @@ describe('tfstep validate', () => {
   it('fails when the definition breaks a rule, naming it', () => {
     // GIVEN the shipped definition with a runner task that retries States.ALL
     const asl = JSON.parse(readFileSync(PIPELINE_ASL_PATH, 'utf8'));
-    asl.States.PlanAndApplyAccounts.ItemProcessor.States.RunPlanAndApply.Retry[0].ErrorEquals.push('States.ALL');
+    asl.States.Accounts.ItemProcessor.States.RunTerraform.Retry[0].ErrorEquals.push('States.ALL');
     const file = join(mkdtempSync(join(tmpdir(), 'tfstep-asl-')), 'pipeline.asl.json');
     writeFileSync(file, JSON.stringify(asl));
     // WHEN checked
     const { problems } = checkDefinition(loadConfig(EXAMPLE), 'aws', file);
     // THEN the rule is named
-    expect(problems).toEqual([expect.stringContaining('task RunPlanAndApply retries ECS.AmazonECSException')]);
+    expect(problems).toEqual([expect.stringContaining('task RunTerraform retries ECS.AmazonECSException')]);
     expect(problems[0]).toContain('a Terraform failure must never be retried');
   });
 

@@ -64,9 +64,9 @@ describe('LocalEngine', () => {
     const engine = new LocalEngine({ definition, ...realParts() });
     // THEN every Task state, nested ones too, has a local handler, and so does each Distributed Map's ItemReader
     const tasks = collectTaskStates(definition).map((t) => t.name);
-    const readers = ['PlanAndApplyAccountsReadItems', 'PlanAccountsReadItems', 'ApplyAccountsReadItems'];
+    const readers = ['AccountsReadItems'];
     expect(engine.taskStates.sort()).toEqual([...tasks, ...readers].sort());
-    expect(tasks).toEqual(expect.arrayContaining(['Admit', 'RunPlanAndApply', 'RunPlan', 'RunApply', 'RequestApproval', 'RecordApplyFailure', 'Finish']));
+    expect(tasks).toEqual(expect.arrayContaining(['Admit', 'RunTerraform', 'RequestApproval', 'RecordFailure', 'Finish']));
   });
 
   it('fails at construction when a Task state uses a resource the local mode does not run, naming the state', () => {
@@ -81,11 +81,11 @@ describe('LocalEngine', () => {
   it('fails at construction when a nested Task invokes a function nobody serves', () => {
     // GIVEN a definition whose record step inside a Map invokes another function
     const definition = renderLocalDefinition(subs);
-    const map = states(definition).PlanAndApplyAccounts!;
+    const map = states(definition).Accounts!;
     const inner = (map.ItemProcessor as JsonObject).States as Record<string, JsonObject>;
-    (inner.RecordPlanAndApply!.Parameters as JsonObject).FunctionName = 'arn:aws:lambda:us-east-1:000000000000:function:other';
+    (inner.RecordOutcome!.Parameters as JsonObject).FunctionName = 'arn:aws:lambda:us-east-1:000000000000:function:other';
     // WHEN the engine is built THEN it refuses, naming the state and the ARN
-    expect(() => new LocalEngine({ definition, ...realParts() })).toThrow(/state RecordPlanAndApply: .*invokes arn:aws:lambda:us-east-1:000000000000:function:other, which the local mode does not serve/);
+    expect(() => new LocalEngine({ definition, ...realParts() })).toThrow(/state RecordOutcome: .*invokes arn:aws:lambda:us-east-1:000000000000:function:other, which the local mode does not serve/);
   });
 });
 
@@ -100,37 +100,37 @@ describe('definition adjustments for the engine', () => {
     expect(adapted.TimeoutSeconds).toBe(MAX_ENGINE_TIMEOUT_SECONDS);
     expect(definition.TimeoutSeconds).toBe(2_592_000);
     const added = Object.keys(adapted.States as object).filter((n) => !(n in (definition.States as object)));
-    expect(added.sort()).toEqual(['ApplyAccountsDropItems', 'ApplyAccountsReadItems', 'PlanAccountsDropItems', 'PlanAccountsReadItems', 'PlanAndApplyAccountsDropItems', 'PlanAndApplyAccountsReadItems']);
+    expect(added.sort()).toEqual(['AccountsDropItems', 'AccountsReadItems']);
     expect(Object.keys(definition.States as object).every((n) => n in (adapted.States as object))).toBe(true);
   });
 
   it('runs each Distributed Map inline over the items its ItemReader reads, with everything else of the Map kept', () => {
     // GIVEN the real definition, whose account Maps are Distributed Maps reading S3
     const definition = renderLocalDefinition(subs);
-    const original = states(definition).PlanAndApplyAccounts!;
+    const original = states(definition).Accounts!;
     // WHEN it is adapted
     const adapted = states(adaptForLocalEngine(definition));
-    // THEN whatever led to the Map leads to its item reader first (the choice and nothing else)
-    const choice = adapted['NeedsApproval?']!;
-    expect(choice.Default).toBe('PlanAndApplyAccountsReadItems');
-    expect(adapted.PlanAndApplyAccountsReadItems).toMatchObject({
+    // THEN whatever led to the Map (a stage's first phase, and the approval's apply phase) leads to its item reader first
+    expect(adapted.SelectStage!.Next).toBe('AccountsReadItems');
+    expect(adapted.RequestApproval!.Next).toBe('AccountsReadItems');
+    expect(adapted.AccountsReadItems).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::s3:getObject',
-      Parameters: { 'Bucket.$': '$.current.stage.accounts.bucket', 'Key.$': '$.current.stage.accounts.key' },
+      Parameters: { 'Bucket.$': '$.current.stage.phase.items.bucket', 'Key.$': '$.current.stage.phase.items.key' },
       ResultPath: '$.localItems',
       Catch: original.Catch,
-      Next: 'PlanAndApplyAccounts',
+      Next: 'Accounts',
     });
     // AND the Map runs inline over those items with its own selector, concurrency, processor and catch
-    const map = adapted.PlanAndApplyAccounts!;
+    const map = adapted.Accounts!;
     expect(map).toMatchObject({ ItemsPath: '$.localItems', ItemSelector: original.ItemSelector, MaxConcurrencyPath: original.MaxConcurrencyPath, Catch: original.Catch, ResultPath: null });
     expect(map.ItemReader).toBeUndefined();
     expect(map.ResultWriter).toBeUndefined();
     expect((map.ItemProcessor as JsonObject).ProcessorConfig).toEqual({ Mode: 'INLINE' });
     expect(Object.keys((map.ItemProcessor as JsonObject).States as object)).toEqual(Object.keys((original.ItemProcessor as JsonObject).States as object));
     // AND the items leave the state before the gate
-    expect(map.Next).toBe('PlanAndApplyAccountsDropItems');
-    expect(adapted.PlanAndApplyAccountsDropItems).toEqual({ Type: 'Pass', Result: [], ResultPath: '$.localItems', Next: original.Next });
+    expect(map.Next).toBe('AccountsDropItems');
+    expect(adapted.AccountsDropItems).toEqual({ Type: 'Pass', Result: [], ResultPath: '$.localItems', Next: original.Next });
   });
 
 
@@ -155,7 +155,7 @@ describe('the local ItemReader', () => {
   const itemsOf = async (body: string | undefined): Promise<LocalExecutionResult> => {
     // A definition holding only the Map, so the reader's answer is what the run ends with.
     const map: JsonObject = {
-      ...states(definition).PlanAndApplyAccounts!,
+      ...states(definition).Accounts!,
       End: true,
       ResultPath: '$.out',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Echo', States: { Echo: { Type: 'Pass', End: true } } },
@@ -164,10 +164,10 @@ describe('the local ItemReader', () => {
     delete map.Catch;
     const engine = new LocalEngine({
       ...realParts(),
-      definition: { StartAt: 'PlanAndApplyAccounts', States: { PlanAndApplyAccounts: map } },
+      definition: { StartAt: 'Accounts', States: { Accounts: map } },
       objects: { get: (bucket, key) => Promise.resolve(bucket === 'b' && key === 'k' && body !== undefined ? Buffer.from(body) : undefined) },
     });
-    return engine.start({ current: { stage: { accounts: { bucket: 'b', key: 'k' }, concurrency: 2, resultsPrefix: 'r' } }, plan: { source: {} } }).done;
+    return engine.start({ current: { stage: { phase: { items: { bucket: 'b', key: 'k' } }, concurrency: 2, resultsPrefix: 'r' } }, plan: { source: {} } }).done;
   };
 
   it('hands the Map the items of the object, each through the ItemSelector, and drops them afterwards', async () => {

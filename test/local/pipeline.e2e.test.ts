@@ -61,10 +61,11 @@ describe('tfstep local run', () => {
     expect(calls).toContain('prod/us-east-1/app apply');
     // AND the one line about the test double was printed, once
     expect(first.stderr().match(/TEST DOUBLE/g)).toHaveLength(1);
-    // AND the history confirms it: the dev Map state exited before the stage Map state was entered
-    const maps = outcome.result.events.filter((e) => (e.type === 'StateEntered' || e.type === 'StateExited') && (e.state as { name: string }).name === 'PlanAndApplyAccounts');
-    expect(maps.map((e) => e.type)).toEqual(['StateEntered', 'StateExited', 'StateEntered', 'StateExited']);
-    expect(maps[1]!.timestamp).toBeLessThanOrEqual(maps[2]!.timestamp);
+    // AND the history confirms it: the one account Map ran dev, stage, prod's plan and prod's apply, each
+    // phase exited before the next was entered
+    const maps = outcome.result.events.filter((e) => (e.type === 'StateEntered' || e.type === 'StateExited') && (e.state as { name: string }).name === 'Accounts');
+    expect(maps.map((e) => e.type)).toEqual(['StateEntered', 'StateExited', 'StateEntered', 'StateExited', 'StateEntered', 'StateExited', 'StateEntered', 'StateExited']);
+    for (let i = 1; i < maps.length; i++) expect(maps[i - 1]!.timestamp).toBeLessThanOrEqual(maps[i]!.timestamp);
 
     // GIVEN a second commit that changes only the stage account's app module
     commit(repo, { 'stage/us-east-1/app/main.tf': moduleTf('app', 'v2') }, 'stage: new app input');

@@ -69,7 +69,14 @@ describe('targets', () => {
       network: { subnets: ['subnet-0123456789abcdef0'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'ENABLED' },
       timeoutSeconds: 7200,
       modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
+      phase: 'plan-and-apply',
+      taskDefinition: 'tfstep-apply-us-east-1',
+      approvedPlans: {},
     });
+    // AND a stage without approval starts with plan-and-apply over its accounts; one with approval plans first, on the read-only task definition
+    expect(dev.phase).toEqual({ name: 'plan-and-apply', items: dev.accounts });
+    expect(res.stages[2]!.phase).toEqual({ name: 'plan', items: res.stages[2]!.accounts });
+    expect(items[2]![0]).toMatchObject({ phase: 'plan', taskDefinition: 'tfstep-plan-us-east-1', approvedPlans: {} });
     expect(items[1]![0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
     expect(res.stages[2]!.approval).toEqual({ required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 7200 });
     expect((await store.getRunRecord('e1'))?.stages?.map((s) => s.name)).toEqual(['dev', 'stage', 'prod']);
@@ -199,8 +206,27 @@ describe('classify-failure', () => {
   });
 });
 
+describe('account items', () => {
+  it('fails when a plan item would run on the apply task definition, or a plan carries approved plans', async () => {
+    // GIVEN plan items tampered with after targets built them
+    const good = accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app'], 'plan');
+    const onApplyRole = { ...good, taskDefinition: good.applyTaskDefinition };
+    const withPlans = { ...good, approvedPlans: { 'prod/eu-west-1/app': '1'.repeat(64) } };
+    // WHEN they are written and read back THEN the reader refuses each, saying why
+    for (const [item, why] of [
+      [onApplyRole, 'a plan item must run tfstep-plan-us-east-1, not tfstep-apply-us-east-1'],
+      [withPlans, 'only an apply item carries approved plans, not a plan item'],
+    ] as const) {
+      const location = await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', [item]);
+      await expect(readItems(h.artifacts, location)).rejects.toThrow(why);
+    }
+    // AND the untampered item reads back as it was written
+    await expect(readItems(h.artifacts, await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', [good]))).resolves.toEqual([good]);
+  });
+});
+
 describe('stage-complete', () => {
-  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network']);
+  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'], 'plan');
   const stageWith = async (items: AccountItem[]): Promise<StageItem> =>
     stageItem(config, 'e1', 2, 'prod', await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', items));
   const gate = (stage: StageItem, phase: 'plan' | 'apply' | 'plan-and-apply', run: AdmitResult) =>
@@ -222,6 +248,8 @@ describe('stage-complete', () => {
     expect(res).toMatchObject({ failed: false, failedCount: 0, applyItems: { bucket: h.artifacts.bucket, key: 'e1/_stages/2/apply.json', count: 1 } });
     const applyItems = await readItems(h.artifacts, res.applyItems!);
     expect(applyItems[0]!.approvedPlans).toEqual({ 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) });
+    // AND they run the same account Map as the apply phase, on the apply task definition
+    expect(applyItems[0]).toMatchObject({ phase: 'apply', taskDefinition: 'tfstep-apply-us-east-1' });
     // AND subscribers hear that the stage awaits approval, with the command to decide
     expect(h.published).toHaveLength(1);
     expect(h.published[0]!.attributes).toMatchObject({ status: 'AWAITING_APPROVAL', stage: 'prod' });

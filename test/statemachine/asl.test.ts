@@ -72,7 +72,7 @@ describe('pipeline.asl.json', () => {
   });
 
   it('gives every Task a timeout, a Retry and a Catch', () => {
-    expect(TASKS.length).toBeGreaterThanOrEqual(10);
+    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'Targets']);
     for (const [name, task] of TASKS) {
       expect({ name, timeout: typeof task.TimeoutSeconds === 'number' || typeof task.TimeoutSecondsPath === 'string' }).toEqual({ name, timeout: true });
       expect({ name, retry: Array.isArray(task.Retry) && task.Retry.length > 0 }).toEqual({ name, retry: true });
@@ -82,7 +82,7 @@ describe('pipeline.asl.json', () => {
 
   it('retries every pipeline function step on Lambda service errors and on AWS throttling, with backoff and jitter', () => {
     const steps = TASKS.filter(([, task]) => (task.Parameters as { FunctionName?: string } | undefined)?.FunctionName === SUBSTITUTIONS.PipelineFunctionArn);
-    expect(steps.length).toBeGreaterThanOrEqual(10);
+    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'Targets']);
     for (const [name, task] of steps) {
       const retrier = (task.Retry as { ErrorEquals: string[]; BackoffRate: number; JitterStrategy?: string }[]).find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
       expect({ name, errors: retrier?.ErrorEquals }).toEqual({ name, errors: expect.arrayContaining(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown']) });
@@ -92,7 +92,7 @@ describe('pipeline.asl.json', () => {
 
   it('runs every ECS task in the account through Credentials and never retries a Terraform failure', () => {
     const ecs = TASKS.filter(([, t]) => String(t.Resource).includes(':ecs:runTask.sync'));
-    expect(ecs.map(([n]) => n).sort()).toEqual(['RunApply', 'RunPlan', 'RunPlanAndApply']);
+    expect(ecs.map(([n]) => n).sort()).toEqual(['RunTerraform']);
     for (const [name, task] of ecs) {
       expect({ name, role: task.Credentials?.['RoleArn.$'] }).toEqual({ name, role: '$.account.launcherRoleArn' });
       const retried = (task.Retry as State[]).flatMap((r) => r.ErrorEquals as string[]);
@@ -103,12 +103,12 @@ describe('pipeline.asl.json', () => {
       const env = task.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
       expect(env.map((e) => e.Name)).toEqual(expect.arrayContaining(['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION']));
     }
-    const apply = ecs.find(([n]) => n === 'RunApply')![1];
-    const applyEnv = apply.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
-    expect(applyEnv.find((e) => e.Name === 'TFSTEP_APPROVED_PLANS')).toBeDefined();
-    expect(apply.Parameters['TaskDefinition.$']).toBe('$.account.applyTaskDefinition');
-    const plan = ecs.find(([n]) => n === 'RunPlan')![1];
-    expect(plan.Parameters['TaskDefinition.$']).toBe('$.account.planTaskDefinition');
+    // The item chooses the phase's task definition; AccountItemSchema ties a plan item to the read-only one.
+    const [, run] = ecs[0]!;
+    const env = run.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
+    expect(env.find((e) => e.Name === 'TFSTEP_APPROVED_PLANS')?.['Value.$']).toBe('States.JsonToString($.account.approvedPlans)');
+    expect(env.find((e) => e.Name === 'TFSTEP_PHASE')?.['Value.$']).toBe('$.account.phase');
+    expect(run.Parameters['TaskDefinition.$']).toBe('$.account.taskDefinition');
   });
 
   it('hands the approval function the task token, and only the approval task waits for one', () => {
@@ -122,7 +122,7 @@ describe('pipeline.asl.json', () => {
   });
 
   it('catches a failed account inside the Map so its siblings finish, and gates the stage after', () => {
-    for (const map of ['PlanAndApplyAccounts', 'PlanAccounts', 'ApplyAccounts']) {
+    for (const map of ['Accounts']) {
       const state = ASL.States[map]!;
       expect(state.Type).toBe('Map');
       expect(state.MaxConcurrencyPath).toBe('$.current.stage.concurrency');
@@ -133,8 +133,25 @@ describe('pipeline.asl.json', () => {
       const gate = ASL.States[state.Next]!;
       expect(gate.Parameters.Payload.action).toBe('stage-complete');
     }
-    expect(ASL.States['StageFailed?']!.Choices[0].Next).toBe('StageFailed');
+    expect(ASL.States['StageDone?']!.Choices[0].Next).toBe('StageFailed');
     expect(ASL.States.StageFailed!.Next).toBe('RunFailed');
+  });
+
+  it('writes the per-account work once: one account Map, one runner task, one classify step, one record step per outcome, for every phase', () => {
+    // GIVEN the states of every Map's item processor, and the steps by pipeline action
+    const maps = allStates(ASL as never).filter(([, s]) => s.Type === 'Map');
+    const actions = TASKS.map(([, t]) => (t.Parameters as { Payload?: { action?: string } } | undefined)?.Payload?.action).filter(Boolean);
+    const count = (a: string) => actions.filter((x) => x === a).length;
+    // THEN one Map fans out over accounts, with one runner task, one classification and one success and one failure record
+    expect(maps.map(([n]) => n)).toEqual(['Accounts']);
+    expect(RAW.split('runTask.sync').length - 1).toBe(1);
+    expect([count('classify-failure'), count('record-account'), count('stage-complete')]).toEqual([1, 2, 1]);
+    // AND the approval hands the approved items back as the stage's apply phase, which runs the same Map
+    const approval = ASL.States.RequestApproval!;
+    expect(approval.ResultPath).toBe('$.current.stage.phase');
+    expect(approval.ResultSelector).toEqual({ name: 'apply', 'items.$': '$.items', 'approvalId.$': '$.approvalId' });
+    expect(approval.Next).toBe('Accounts');
+    expect(ASL.States.Accounts!.ItemReader.Parameters).toEqual({ 'Bucket.$': '$.current.stage.phase.items.bucket', 'Key.$': '$.current.stage.phase.items.key' });
   });
 
   it('ends every path through Finish, except a duplicate or superseded run', () => {

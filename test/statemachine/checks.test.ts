@@ -12,22 +12,22 @@ describe('checkPipelineDefinition', () => {
   });
 
   it('fails when a runner task retries a Terraform failure', () => {
-    // GIVEN RunPlan retrying States.TaskFailed
+    // GIVEN the runner task retrying States.TaskFailed
     const m = machine();
-    m.States.PlanAccounts.ItemProcessor.States.RunPlan.Retry.push({ ErrorEquals: ['States.TaskFailed'], BackoffRate: 2 });
+    m.States.Accounts.ItemProcessor.States.RunTerraform.Retry.push({ ErrorEquals: ['States.TaskFailed'], BackoffRate: 2 });
     // WHEN checked THEN the problem is named
-    expect(checkPipelineDefinition(m)).toEqual(['task RunPlan retries States.TaskFailed: a Terraform failure must never be retried']);
+    expect(checkPipelineDefinition(m)).toEqual(['task RunTerraform retries States.TaskFailed: a Terraform failure must never be retried']);
   });
 
   it('fails when a task runs without the launcher role, a state is unreachable and a target is missing', () => {
     const m = machine();
-    delete m.States.ApplyAccounts.ItemProcessor.States.RunApply.Credentials;
+    delete m.States.Accounts.ItemProcessor.States.RunTerraform.Credentials;
     m.States.Orphan = { Type: 'Pass', End: true };
     m.States.Finish.Next = 'Nowhere';
     const problems = checkPipelineDefinition(m);
     expect(problems).toEqual(
       expect.arrayContaining([
-        'task RunApply does not run through Credentials.RoleArn.$ = $.account.launcherRoleArn',
+        'task RunTerraform does not run through Credentials.RoleArn.$ = $.account.launcherRoleArn',
         'state Orphan is never reached',
         'state Finish points at Nowhere, which does not exist',
       ]),
@@ -41,21 +41,25 @@ describe('checkPipelineDefinition', () => {
   });
 
   it('fails when an account Map would put the stage through the execution state or its children could not outlast five minutes', () => {
-    // GIVEN one Map inline over an items path, one with Express children, one keeping its results
-    const m = machine();
-    const inline = m.States.PlanAndApplyAccounts;
-    inline.ItemProcessor.ProcessorConfig = { Mode: 'INLINE' };
-    delete inline.ItemReader;
-    inline.ItemsPath = '$.current.stage.accounts';
-    m.States.PlanAccounts.ItemProcessor.ProcessorConfig.ExecutionType = 'EXPRESS';
-    m.States.ApplyAccounts.ResultPath = '$.current.results';
+    // GIVEN the account Map inline over an items path, then with Express children, then keeping its results
+    const inline = machine();
+    const map = inline.States.Accounts;
+    map.ItemProcessor.ProcessorConfig = { Mode: 'INLINE' };
+    delete map.ItemReader;
+    map.ItemsPath = '$.current.stage.accounts';
+    const express = machine();
+    express.States.Accounts.ItemProcessor.ProcessorConfig.ExecutionType = 'EXPRESS';
+    const keeping = machine();
+    keeping.States.Accounts.ResultPath = '$.current.results';
     // WHEN checked THEN each problem is named
-    expect(checkPipelineDefinition(m)).toEqual([
-      "Map PlanAndApplyAccounts is not a Distributed Map: a large stage would put every account in the execution's history and state",
-      'Map PlanAndApplyAccounts does not run its children as STANDARD executions: an EXPRESS child ends after five minutes',
-      'Map PlanAndApplyAccounts does not read its items from S3 with an ItemReader: the accounts would pass through the 256 KiB state',
-      'Map PlanAccounts does not run its children as STANDARD executions: an EXPRESS child ends after five minutes',
-      'Map ApplyAccounts does not write its results to S3 and discard them (ResultWriter, ResultPath null): they would pass through the 256 KiB state',
+    expect(checkPipelineDefinition(inline)).toEqual([
+      "Map Accounts is not a Distributed Map: a large stage would put every account in the execution's history and state",
+      'Map Accounts does not run its children as STANDARD executions: an EXPRESS child ends after five minutes',
+      'Map Accounts does not read its items from S3 with an ItemReader: the accounts would pass through the 256 KiB state',
+    ]);
+    expect(checkPipelineDefinition(express)).toEqual(['Map Accounts does not run its children as STANDARD executions: an EXPRESS child ends after five minutes']);
+    expect(checkPipelineDefinition(keeping)).toEqual([
+      'Map Accounts does not write its results to S3 and discard them (ResultWriter, ResultPath null): they would pass through the 256 KiB state',
     ]);
   });
 
