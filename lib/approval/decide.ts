@@ -11,6 +11,12 @@ export const AUTO_APPROVER = 'auto';
 /** Longest comment kept; longer ones are refused rather than cut. */
 export const MAX_COMMENT_LENGTH = 2000;
 
+/**
+ * How many times a decision is judged again when other decisions keep landing between its read
+ * and its write; each retry means another approver decided, so a few cover every approver list.
+ */
+const MAX_DECISION_ATTEMPTS = 10;
+
 /** The error name a rejection fails the approval step with (the ASL catches it). */
 export const REJECTED_ERROR = 'Rejected';
 
@@ -37,7 +43,7 @@ export type DecideInput = z.input<typeof DecideInputSchema>;
 /** What became of a decision. */
 export interface DecideResult {
   /**
-   * `recorded`: counted, more approvals are needed (or another approver is completing it);
+   * `recorded`: counted, and more approvals are needed before the step goes on;
    * `approved`: the step was told to go on; `rejected`: the step was failed with `Rejected`.
    */
   readonly outcome: 'recorded' | 'approved' | 'rejected';
@@ -138,7 +144,7 @@ export async function decide(input: DecideInput, deps: DecideDeps): Promise<Deci
   const now = clock.now();
   const nowEpoch = Math.floor(now.getTime() / 1000);
 
-  const approval = await getApproval(approvalId, deps);
+  let approval = await getApproval(approvalId, deps);
   const closed = whyClosed(approval, nowEpoch);
   if (closed) throw closed;
 
@@ -156,20 +162,24 @@ export async function decide(input: DecideInput, deps: DecideDeps): Promise<Deci
     }
   }
 
-  const recorded = await deps.store.recordDecision(approvalId, { approver, decision, comment, at: now.toISOString(), via }, nowEpoch);
+  // Whether this decision completes the approval is judged against the record as read, and
+  // the write holds only if nobody else decided since; otherwise judge again on the new record.
+  // A decision that comes after the one that completed it is refused (409) and never recorded.
+  const entry: Decision = { approver, decision, comment, at: now.toISOString(), via };
+  let recorded: ApprovalView | undefined;
+  for (let attempt = 1; recorded === undefined; attempt++) {
+    const completes = decision === 'reject' || auto || approvalsOf(approval).length + 1 >= approval.requiredApprovals;
+    const write = await deps.store.recordDecision(approvalId, entry, nowEpoch, { revision: approval.revision, completes });
+    if ('recorded' in write) {
+      recorded = write.recorded;
+    } else {
+      if (attempt >= MAX_DECISION_ATTEMPTS) throw new AlreadyDecidedError('this approval kept changing while deciding; nothing of yours was recorded, reload and try again');
+      approval = write.changed;
+    }
+  }
   logger.info('approval decision recorded', { approvalId, approver, decision, via, executionName: approval.executionName, stage: approval.stage });
 
-  const complete = decision === 'reject' || auto || approvalsOf(recorded).length >= recorded.requiredApprovals;
-  if (!complete) return { outcome: 'recorded', approval: recorded, remaining: remainingApprovals(recorded) };
-
-  if (!(await deps.store.transition(approvalId, 'PENDING', 'COMPLETING'))) {
-    // Another approver completed it between our write and now.
-    if (decision === 'reject') {
-      await deps.store.undoDecision(approvalId, approver, false);
-      throw new AlreadyDecidedError('the approval was completed by other approvers before this rejection; nothing was changed');
-    }
-    return { outcome: 'recorded', approval: (await deps.store.get(approvalId)) ?? recorded, remaining: 0 };
-  }
+  if (recorded.status !== 'COMPLETING') return { outcome: 'recorded', approval: recorded, remaining: remainingApprovals(recorded) };
 
   const token = await deps.store.getTaskToken(approvalId);
   if (token === undefined) {
@@ -197,7 +207,7 @@ export async function decide(input: DecideInput, deps: DecideDeps): Promise<Deci
       throw err;
     }
     // Step Functions could not be told: undo so this person can simply try again.
-    await deps.store.undoDecision(approvalId, approver, true);
+    await deps.store.undoDecision(approvalId, approver);
     logger.error('could not deliver the approval outcome', { approvalId, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
     throw err;
   }

@@ -152,13 +152,7 @@ export async function handleApprovalHttp(request: ApprovalHttpRequest, deps: App
       case 'recorded':
         return page(
           200,
-          renderMessagePage(
-            'Approval recorded',
-            result.remaining > 0
-              ? `Your approval is recorded. ${result.remaining} more approval${result.remaining === 1 ? ' is' : 's are'} needed before the apply starts.`
-              : 'Your approval is recorded; the apply is starting.',
-            'ok',
-          ),
+          renderMessagePage('Approval recorded', `Your approval is recorded. ${result.remaining} more approval${result.remaining === 1 ? ' is' : 's are'} needed before the apply starts.`, 'ok'),
         );
     }
   } catch (err) {

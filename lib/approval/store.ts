@@ -160,63 +160,63 @@ export class ApprovalStore {
   }
 
   /**
-   * Records one person's decision, once: the write succeeds only while the approval is
-   * pending, before its deadline, and when this approver has not decided yet.
+   * Records one person's decision, once, against the approval exactly as the caller read it
+   * (`seen`): the write succeeds only while the approval is pending, before its deadline, when
+   * this approver has not decided yet, and when no other decision was written since `seen`
+   * (its revision). A decision that completes the approval (`completes`) moves it to
+   * COMPLETING in the same write, so the decisions on the record at that moment are exactly
+   * the ones that count, and any decision after it is refused rather than recorded.
+   *
+   * Returns `{ recorded }`, the approval after the write, or `{ changed }`, the approval as it
+   * is now when another decision was written since `seen` and it can still be decided: judge
+   * the decision again against that.
    * @throws ApprovalNotFoundError, ApprovalGoneError (superseded, expired), AlreadyDecidedError
    */
-  async recordDecision(approvalId: string, decision: Decision, nowEpochSeconds: number): Promise<ApprovalView> {
+  async recordDecision(
+    approvalId: string,
+    decision: Decision,
+    nowEpochSeconds: number,
+    seen: { readonly revision?: number | undefined; readonly completes: boolean },
+  ): Promise<{ readonly recorded: ApprovalView } | { readonly changed: ApprovalView }> {
     const key = normalizeApprover(decision.approver);
+    // Optimistic locking on a revision attribute: the write states the revision it was judged
+    // against and fails if any other decision landed in between.
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/BestPractices_OptimisticLocking.html
+    const values: Record<string, unknown> = { ':decision': decision, ':pending': 'PENDING', ':now': nowEpochSeconds, ':next': (seen.revision ?? 0) + 1 };
+    let unchanged = 'attribute_not_exists(revision)';
+    if (seen.revision !== undefined) {
+      unchanged = 'revision = :seen';
+      values[':seen'] = seen.revision;
+    }
+    let update = 'SET decisions.#who = :decision, revision = :next';
+    if (seen.completes) {
+      update += ', #status = :completing';
+      values[':completing'] = 'COMPLETING';
+    }
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: approvalKeys.approval(approvalId),
-          UpdateExpression: 'SET decisions.#who = :decision',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :pending AND deadline > :now AND attribute_not_exists(decisions.#who)',
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(pk) AND #status = :pending AND deadline > :now AND attribute_not_exists(decisions.#who) AND ${unchanged}`,
           ExpressionAttributeNames: { '#status': 'status', '#who': key },
-          ExpressionAttributeValues: { ':decision': decision, ':pending': 'PENDING', ':now': nowEpochSeconds },
+          ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toView(out.Attributes ?? {});
+      return { recorded: toView(out.Attributes ?? {}) };
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      throw await this.whyNot(approvalId, key, nowEpochSeconds, err);
-    }
-  }
-
-  /** Explains a failed conditional decision from the item as it is now. */
-  private async whyNot(approvalId: string, approverKey: string, nowEpochSeconds: number, cause: unknown): Promise<Error> {
-    const current = await this.get(approvalId);
-    if (!current) return new ApprovalNotFoundError(approvalId, { cause });
-    const mine = current.decisions[approverKey];
-    if (mine) {
-      const verb = mine.decision === 'approve' ? 'approved' : 'rejected';
-      return new AlreadyDecidedError(`${mine.approver} already ${verb} this at ${mine.at} (via ${mine.via}); each approver decides once`, { cause });
-    }
-    return closedError(current, nowEpochSeconds, cause);
-  }
-
-  /**
-   * Moves the approval from one status to another; false when it was no longer in `from`
-   * (another approver completed it first).
-   */
-  async transition(approvalId: string, from: ApprovalStatus, to: ApprovalStatus): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: approvalKeys.approval(approvalId),
-          UpdateExpression: 'SET #status = :to',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :from',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':to': to, ':from': from },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
+      const current = await this.get(approvalId);
+      if (!current) throw new ApprovalNotFoundError(approvalId, { cause: err });
+      const mine = current.decisions[key];
+      if (mine) {
+        const verb = mine.decision === 'approve' ? 'approved' : 'rejected';
+        throw new AlreadyDecidedError(`${mine.approver} already ${verb} this at ${mine.at} (via ${mine.via}); each approver decides once`, { cause: err });
+      }
+      if (current.status !== 'PENDING' || current.deadline <= nowEpochSeconds) throw closedError(current, nowEpochSeconds, err);
+      return { changed: current };
     }
   }
 
@@ -241,20 +241,26 @@ export class ApprovalStore {
   }
 
   /**
-   * Undoes a decision whose outcome could not be delivered (Step Functions unreachable), so
-   * the same person can try again rather than meet a 409.
+   * Undoes the decision that completed an approval when its outcome could not be delivered
+   * (Step Functions unreachable): the approval is pending again without it, so the same person
+   * can try again rather than meet a 409. Nothing changes when the approval has moved on in
+   * the meantime (a redrive superseded it).
    */
-  async undoDecision(approvalId: string, approver: string, reopen: boolean): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: approvalKeys.approval(approvalId),
-        UpdateExpression: reopen ? 'REMOVE decisions.#who SET #status = :pending' : 'REMOVE decisions.#who',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: reopen ? { '#who': normalizeApprover(approver), '#status': 'status' } : { '#who': normalizeApprover(approver) },
-        ...(reopen ? { ExpressionAttributeValues: { ':pending': 'PENDING' } } : {}),
-      }),
-    );
+  async undoDecision(approvalId: string, approver: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: approvalKeys.approval(approvalId),
+          UpdateExpression: 'REMOVE decisions.#who SET #status = :pending, revision = revision + :one',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :completing',
+          ExpressionAttributeNames: { '#who': normalizeApprover(approver), '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': 'PENDING', ':completing': 'COMPLETING', ':one': 1 },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
   }
 
   /** Deletes an approval and its pointer (tests and local clean-up only). */
@@ -282,7 +288,10 @@ export function closedError(approval: ApprovalView, nowEpochSeconds: number, cau
     case 'REJECTED':
       return new AlreadyDecidedError(`this approval was already rejected by ${approverList(approval, 'reject')}`, options);
     case 'COMPLETING':
-      return new AlreadyDecidedError('this approval is being completed by another approver right now', options);
+      // The decision that completed it is on the record; the run is being told right now.
+      return Object.values(approval.decisions).some((d) => d.decision === 'reject')
+        ? new AlreadyDecidedError(`this approval was just rejected by ${approverList(approval, 'reject')}; the run is being told now`, options)
+        : new AlreadyDecidedError(`this approval was just approved by ${approverList(approval, 'approve')}; the run is being told now`, options);
     case 'PENDING':
       if (approval.deadline <= nowEpochSeconds) {
         return new ApprovalGoneError(`this approval expired at ${new Date(approval.deadline * 1000).toISOString()}; nothing was applied`, options);

@@ -127,6 +127,12 @@ export const ApprovalViewSchema = z.object({
   totals: PlanTotalsSchema,
   /** Lower-cased approver -> decision. */
   decisions: z.record(z.string(), DecisionSchema),
+  /**
+   * Counts the changes to `decisions` and `status` made by deciding; absent until the first
+   * decision. Each decision is written only if the revision is still the one it was judged
+   * against, so whether it completes the approval is decided on the record as it really is.
+   */
+  revision: z.number().int().min(0).optional(),
   supersededBy: z.string().optional(),
   closedReason: z.string().optional(),
   outcome: ApprovalOutcomeSchema.optional(),
