@@ -10,7 +10,7 @@ import { RunStore } from '../store/run-store';
 import { LocalModeError } from './errors';
 import { repositoryRoot } from './git';
 import { followRun, type ApproveMode, type LocalIo, type LocalRunOutcome, approvalResponder, testDoubleNotice } from './run';
-import { LocalPipeline, recallExecution } from './session';
+import { abandonRun, LocalPipeline, liveOwner, recallExecution } from './session';
 import { DEFAULT_STATE_DIR, openLocalStore } from './store';
 import type { ProgressView } from './progress';
 
@@ -35,8 +35,20 @@ export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOut
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const store = await openLocalStore(stateDir);
   try {
-    const record = await new RunStore(store.docClient, store.tableName).getRunItem(opts.execution);
+    const runs = new RunStore(store.docClient, store.tableName);
+    const record = await runs.getRunItem(opts.execution);
     if (!record) throw new LocalModeError(`no run named ${opts.execution} in ${stateDir}; expected an execution name from \`tfstep runs --local\``);
+    if (record.status === 'WAITING' || record.status === 'RUNNING') {
+      const owner = liveOwner(stateDir, opts.execution);
+      // A run still in progress keeps its branch: replaying it would run the same push twice.
+      if (owner) {
+        throw new LocalModeError(
+          `run ${opts.execution} is still ${record.status} in process ${owner.pid}; wait for it to end, or abort it first (Ctrl-C in its terminal, or \`kill ${owner.pid}\`), then replay it`,
+        );
+      }
+      await abandonRun(runs, record, `no tfstep process runs it any more (found by \`tfstep local replay\`)`);
+      io.stderr.write(`run ${opts.execution} was ${record.status} with no process behind it: recorded as ABORTED and its branch released\n`);
+    }
     const remembered = recallExecution(stateDir, opts.execution);
     const config = opts.configFile ? loadConfig(opts.configFile) : remembered ? parseConfig(remembered.config, `the config of ${opts.execution}`) : undefined;
     if (!config) throw new LocalModeError(`the config of ${opts.execution} is not recorded in ${stateDir}; pass --config FILE`);

@@ -22,7 +22,7 @@ import { silentPipelineLogger, type ArtifactStore } from '../pipeline/deps';
 import { readItems } from '../pipeline/items';
 import type { AccountOutcome, RunStatus, StageItem } from '../pipeline/contracts';
 import { GitRepoReader } from '../planning/repo-reader';
-import { RunStore } from '../store/run-store';
+import { RunStore, type RunRecord } from '../store/run-store';
 import { folderArtifacts } from './artifacts';
 import { localSubstitutions, renderLocalDefinition } from './definition';
 import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult, type LocalTaskRunner } from './engine';
@@ -367,6 +367,16 @@ export function liveOwner(stateDir: string, name: string): { pid: number } | und
   }
   const pid = what?.owner?.pid;
   return pid !== undefined && alive(pid) ? { pid } : undefined;
+}
+
+/**
+ * Records a run whose process is gone as ABORTED, takes it out of its branch queue and releases
+ * the branch if it held it, so nothing stays stuck behind a crashed or killed tfstep.
+ */
+export async function abandonRun(runs: RunStore, run: Pick<RunRecord, 'execution' | 'repository' | 'branch' | 'sequence'>, why: string): Promise<void> {
+  await runs.finishRun(run.execution, 'ABORTED', { reason: `abandoned: ${why}`, finishedAt: new Date().toISOString() });
+  await runs.leaveQueue(run.repository, run.branch, run.sequence, run.execution);
+  await runs.releaseLock(run.repository, run.branch, run.execution);
 }
 
 /** The run's status from how the execution ended and what finish recorded. */
