@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config, RepositoryConfig } from '../config/schema';
-import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE, PushEventSchema, ZERO_SHA, type PipelineInput, type PushEvent } from '../domain/push-event';
+import { boundChangedPaths, boundCommitMessage, PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE, PushEventSchema, ZERO_SHA, type PipelineInput, type PushEvent } from '../domain/push-event';
+import { appliedByNewerRun, type AppliedTarget } from '../planning/targets';
 import { sameRepository } from '../domain/repo-url';
 import type { RunStore } from '../store/run-store';
 import { LocalModeError } from './errors';
@@ -60,8 +61,8 @@ async function pickRepository(config: Config, root: string, wanted?: string): Pr
 /** The newest commit the run table recorded as applied for the repository, if any. */
 export async function lastAppliedCommit(store: RunStore, repository: string): Promise<string | undefined> {
   const applied = await store.listApplied(repository);
-  let best: { commit: string; sequence: string } | undefined;
-  for (const a of applied) if (!best || a.sequence > best.sequence) best = a;
+  let best: AppliedTarget | undefined;
+  for (const a of applied) if (!best || appliedByNewerRun(a, best)) best = a;
   return best?.commit;
 }
 
@@ -91,7 +92,10 @@ export async function buildLocalPush(source: LocalSource, store: RunStore, now =
   const { root, repository, ref, branch, after } = source;
   const applied = await lastAppliedCommit(store, repository.fullName);
   const before = applied && (await commitExists(root, applied)) ? applied : ZERO_SHA;
-  const changes = before === after ? { complete: true, paths: [] } : await changedPaths(root, before, after);
+  const found = before === after ? { complete: true, paths: [] } : await changedPaths(root, before, after);
+  // The same budget as the webhook: a list too long for the execution input is left to targets to read from git.
+  const bounded = boundChangedPaths(found.paths);
+  const changes = bounded ? { complete: found.complete, paths: bounded } : { complete: false, paths: [] };
   const info = await commitInfo(root, after);
   const push = PushEventSchema.parse({
     provider: 'local',
@@ -103,7 +107,7 @@ export async function buildLocalPush(source: LocalSource, store: RunStore, now =
     after,
     changes,
     pusher: info.author,
-    headCommit: { message: info.message },
+    headCommit: { message: boundCommitMessage(info.message) },
     receivedAt: now.toISOString(),
   });
   return { ...source, push, input: pipelineInput(push) };

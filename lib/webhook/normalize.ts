@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config, RepositoryConfig } from '../config/schema';
-import { PushEventSchema, ZERO_SHA, type PushEvent } from '../domain/push-event';
+import { boundChangedPaths, boundCommitMessage, PUSH_BUDGET, PushEventSchema, ZERO_SHA, type PushEvent } from '../domain/push-event';
 import { formatPath } from '../config/parse';
 import { MalformedRequestError, UnknownRepositoryError } from './errors';
 import type { GitProvider } from './types';
@@ -9,11 +9,11 @@ import type { GitProvider } from './types';
 export const PAYLOAD_COMMIT_LIMIT = 20;
 
 /**
- * Changed paths beyond this many bytes are dropped and the push marked incomplete: EventBridge
- * entries and Step Functions state payloads are capped at 256 KiB, and an incomplete push makes
- * the pipeline compute the changes from git instead, so nothing is lost.
+ * Changed paths beyond this many bytes (as JSON) are dropped and the push marked incomplete:
+ * EventBridge entries and Step Functions state payloads are capped at 256 KiB, and an incomplete
+ * push makes the pipeline compute the changes from git instead, so nothing is lost.
  */
-export const MAX_PATHS_BYTES = 128 * 1024;
+export const MAX_PATHS_BYTES = PUSH_BUDGET.pathsJsonBytes;
 
 /** What the webhook does with a push: publish a canonical event, or answer 200 with the reason. */
 export type PushDecision =
@@ -179,9 +179,8 @@ export function decidePush(push: RawPush, context: { config: Config; deliveryId:
     for (const path of [...commit.added, ...commit.modified, ...commit.removed]) paths.add(path);
   }
   let incomplete = incompleteBecause(push);
-  let sortedPaths = [...paths].sort();
-  const pathBytes = sortedPaths.reduce((sum, p) => sum + Buffer.byteLength(p, 'utf8') + 3, 0);
-  if (pathBytes > MAX_PATHS_BYTES) {
+  let sortedPaths = boundChangedPaths([...paths].sort());
+  if (!sortedPaths) {
     incomplete = `changed paths exceed ${MAX_PATHS_BYTES} bytes`;
     sortedPaths = [];
   }
@@ -202,7 +201,7 @@ export function decidePush(push: RawPush, context: { config: Config; deliveryId:
     pusher: (push.pusher ?? 'unknown').slice(0, 320),
     headCommit: {
       // A commit message may be longer than the event allows; its head is enough to recognise it.
-      message: (push.headCommit?.message ?? '').slice(0, 65536),
+      message: boundCommitMessage(push.headCommit?.message ?? ''),
       ...(push.headCommit?.url ? { url: push.headCommit.url } : {}),
     },
     receivedAt: context.receivedAt.toISOString(),
