@@ -149,7 +149,7 @@ async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<Ad
   const admittedPushes = (lock.admitted ?? []).filter((a) => a.execution !== ctx.execution);
   const me: OrderedPush = { commit: ctx.commit, before: ctx.before, sequence: ctx.sequence };
   const reader = ctx.deps.repoReader(ctx.push);
-  const order = new PushOrder([me, ...entries, ...admittedPushes], (a, d) => reader.isAncestor(a, d));
+  const order = new PushOrder([me, ...entries, ...admittedPushes], (a, d) => reader.isAncestor(a, d), ctx.repository);
 
   // A push older than one already admitted never runs: that run (or a newer one) carries it.
   for (const a of admittedPushes) {

@@ -27,16 +27,30 @@ export interface OrderedPush {
 export type AncestryOracle = (ancestor: string, descendant: string) => Promise<boolean | undefined>;
 
 /**
+ * Ancestry answers by repository: a commit's ancestors never change (its SHA names them), so a
+ * definite answer holds for good, across admit calls of a warm function. Bounded; cleared whole
+ * when full.
+ */
+const KNOWN_ANCESTRY = new Map<string, boolean>();
+const KNOWN_ANCESTRY_MAX = 20_000;
+
+/**
  * Decides push order for one admit call: the chain through the pushes it knows first, then the
- * oracle (memoised: commits never change), then the arrival sequence.
+ * oracle (remembered: commits never change), then the arrival sequence.
  */
 export class PushOrder {
   private readonly memo = new Map<string, Promise<boolean | undefined>>();
   private readonly parentOf = new Map<string, string>();
 
+  /**
+   * @param known the pushes whose `before` links form the chain
+   * @param oracle asks git (or the git host)
+   * @param repository scopes remembered answers (a repository's `owner/name`)
+   */
   constructor(
     known: Iterable<OrderedPush>,
     private readonly oracle: AncestryOracle,
+    private readonly repository = '',
   ) {
     // A commit pushed twice with different `before`s has no single parent in the chain: left out.
     const ambiguous = new Set<string>();
@@ -59,9 +73,9 @@ export class PushOrder {
     const aReachesB = this.chainReaches(a.commit, b.commit);
     const bReachesA = this.chainReaches(b.commit, a.commit);
     if (aReachesB !== bReachesA) return aReachesB;
-    const [bBeforeA, aBeforeB] = await Promise.all([this.ancestor(b.commit, a.commit), this.ancestor(a.commit, b.commit)]);
-    if (bBeforeA === true && aBeforeB !== true) return true;
-    if (aBeforeB === true && bBeforeA !== true) return false;
+    // Two distinct commits cannot each be the other's ancestor: one answer often settles it.
+    if ((await this.ancestor(b.commit, a.commit)) === true) return true;
+    if ((await this.ancestor(a.commit, b.commit)) === true) return false;
     return a.sequence > b.sequence;
   }
 
@@ -76,10 +90,18 @@ export class PushOrder {
   }
 
   private ancestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
-    const key = `${ancestor}..${descendant}`;
+    const key = `${this.repository}:${ancestor}..${descendant}`;
+    const known = KNOWN_ANCESTRY.get(key);
+    if (known !== undefined) return Promise.resolve(known);
     let hit = this.memo.get(key);
     if (!hit) {
-      hit = this.oracle(ancestor, descendant);
+      hit = this.oracle(ancestor, descendant).then((answer) => {
+        if (answer !== undefined) {
+          if (KNOWN_ANCESTRY.size >= KNOWN_ANCESTRY_MAX) KNOWN_ANCESTRY.clear();
+          KNOWN_ANCESTRY.set(key, answer);
+        }
+        return answer;
+      });
       this.memo.set(key, hit);
     }
     return hit;

@@ -100,13 +100,14 @@ export class GitRepoReader implements RepoReader {
   async isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
     checkSha(ancestor, 'commit');
     checkSha(descendant, 'commit');
-    if (!(await this.hasCommit(ancestor)) || !(await this.hasCommit(descendant))) return undefined;
     try {
-      // Exit 0: an ancestor; exit 1: not; anything else is an error (and thrown).
+      // Exit 0: an ancestor; 1: not; 128: a commit this clone does not have (or no repository).
       await execFileAsync('git', ['-C', this.repoDir, 'merge-base', '--is-ancestor', ancestor, descendant]);
       return true;
     } catch (err) {
-      if ((err as { code?: unknown }).code === 1) return false;
+      const code = (err as { code?: unknown }).code;
+      if (code === 1) return false;
+      if (code === 128) return undefined;
       throw new RepoReadError(`git merge-base --is-ancestor failed in ${this.repoDir}: ${(err as Error).message}`, { cause: err });
     }
   }

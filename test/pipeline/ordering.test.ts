@@ -1,18 +1,27 @@
 /**
- * Ordering, locking, idempotency and replay under random interleavings. The real pipeline
- * handlers run against dynalite and a real git repository; the test plays the state machine
- * (admit until ADMITTED, targets, each stage's accounts, gates, finish) and the runner (it writes
- * result.json as the runner would). Up to 8 pushes to one branch arrive in random order, some
- * twice; runner tasks fail at random (Terraform failures and infrastructure failures); executions
- * are aborted at random; every failed or aborted run is replayed as a new execution.
+ * Ordering, locking, fencing, idempotency and replay under random interleavings. The real
+ * pipeline handlers run against dynalite and a real git repository; the test plays the state
+ * machine (admit until ADMITTED, targets, each stage's accounts with the lease check before each
+ * task, gates, the approval, finish) and the runner (it writes result.json as the runner would).
  *
- * Checked: applies per target only move forward in push order and never repeat a commit; when
- * everything has settled, every target is applied at a commit whose content equals the last
- * push's (no change lost); the branch is free and its queue empty (no stuck lock).
+ * Up to 8 pushes to one branch arrive in random order, some twice, their webhooks received in
+ * any order or at the same moment (so arrival says nothing about which is newer); runner tasks
+ * fail at random (Terraform failures and infrastructure failures); approvers approve or reject;
+ * executions are aborted at random (during plan, approval or apply), sometimes all at once (the
+ * local process crashed); an abort sometimes does not stop the execution (a run whose branch is
+ * taken while it still goes on, or a redrive after a newer push); runs that wait or run are
+ * replayed; every failed, rejected or aborted run is replayed as a new execution.
+ *
+ * Checked: no target is applied twice at a commit, and applies per target only move forward in
+ * push order; every apply is made by the run holding the branch at its admission generation; no
+ * run is superseded by an older push; when everything has settled, every target is applied at a
+ * commit whose content equals the last push's (no change lost), no run is left RUNNING or WAITING,
+ * and the branch is free with an empty queue.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type { AccountItem, AccountOutcome, AdmitResult, ItemsLocation, TargetsResult } from '../../lib/pipeline/contracts';
+import { LeaseLostError } from '../../lib/pipeline/errors';
 import { readItems } from '../../lib/pipeline/items';
 import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import type { ClassifyFailureResult } from '../../lib/pipeline/classify-failure';
@@ -61,18 +70,24 @@ interface Scenario {
   readonly forceAbort?: { readonly name: string; readonly atStep: number };
   /** Executions start in push order (default: a random order). */
   readonly inOrder?: boolean;
+  /** Webhooks are received in push order (default: at random times, some at the same moment). */
+  readonly receivedInOrder?: boolean;
 }
 
 interface Apply {
   readonly target: string;
   readonly commit: string;
   readonly pushIndex: number;
+  readonly execution: string;
 }
 
 class Simulation {
   readonly applies: Apply[] = [];
   readonly ended = new Map<string, string>();
+  /** Applies made by a run that did not hold its branch at its admission generation. */
+  readonly unfenced: string[] = [];
   private readonly plans = new Map<string, string>();
+  private readonly generations = new Map<string, number>();
   private step = 0;
 
   constructor(
@@ -88,7 +103,10 @@ class Simulation {
   }
 
   /** The runner double: writes result.json per module as the real runner does, and fails on demand. */
-  private runTask(execution: string, item: AccountItem, phase: 'plan' | 'apply' | 'plan-and-apply', commit: string, canFail: boolean): { ok: boolean; error?: { Error: string; Cause: string } } {
+  private async runTask(execution: string, item: AccountItem, phase: 'plan' | 'apply' | 'plan-and-apply', commit: string, canFail: boolean): Promise<{ ok: boolean; error?: { Error: string; Cause: string } }> {
+    // The invariant the lease check exists for: whoever runs a task holds the branch at its generation.
+    const lock = await this.h.deps.store.getLock('acme/live', 'main');
+    const holds = lock.holder === execution && lock.generation === this.generations.get(execution);
     const roll = canFail ? this.rand() : 1;
     if (roll < this.failureRate / 2) {
       // An infrastructure failure before any module ran (git or credentials): exit code 4.
@@ -111,7 +129,8 @@ class Simulation {
         if (phase === 'apply' && item.approvedPlans?.[module] !== this.plans.get(`${execution}/${item.name}/${module}`)) {
           throw new Error(`apply of ${module} in ${execution} without the approved plan's hash`);
         }
-        this.applies.push({ target: `${item.name}:${module}`, commit, pushIndex: this.commitIndex.get(commit)! });
+        this.applies.push({ target: `${item.name}:${module}`, commit, pushIndex: this.commitIndex.get(commit)!, execution });
+        if (!holds) this.unfenced.push(`${execution} applied ${module} while the branch was ${lock.holder ?? 'free'} at generation ${lock.generation}`);
         result = { ...base, status: 'applied' };
       }
       this.h.artifacts.writeResult(execution, result);
@@ -121,8 +140,15 @@ class Simulation {
 
   private async runAccount(execution: string, item: AccountItem, phase: 'plan' | 'apply' | 'plan-and-apply', source: TargetsResult['source'], canFail: boolean): Promise<AccountOutcome> {
     for (let attempt = 0; ; attempt++) {
-      const task = this.runTask(execution, item, phase, source.commit, canFail);
       const common = { action: 'record-account', phase, account: item, source, execution };
+      // CheckLease: the first state of each iteration and of each retry; a refusal is caught and recorded.
+      try {
+        await this.call({ action: 'check-lease', execution, account: item.name, generation: this.generations.get(execution) ?? -1 });
+      } catch (err) {
+        if (!(err instanceof LeaseLostError)) throw err;
+        return this.call<AccountOutcome>({ ...common, ok: false, error: { Error: err.name, Cause: err.message } });
+      }
+      const task = await this.runTask(execution, item, phase, source.commit, canFail);
       if (task.ok) return this.call<AccountOutcome>({ ...common, ok: true, task: { taskArn: 't', stoppedReason: 'done' } });
       const c = await this.call<ClassifyFailureResult>({ action: 'classify-failure', account: item, attempt, error: task.error });
       if (!c.retry) return this.call<AccountOutcome>({ ...common, ok: false, error: task.error });
@@ -133,41 +159,64 @@ class Simulation {
   async *execution(name: string, input: Record<string, unknown>, canFail: boolean): AsyncGenerator<void, string> {
     const id = executionId(name);
     const state: Record<string, unknown> = { ...input };
-    const finish = async (status: 'SUCCEEDED' | 'FAILED', error?: { Error: string; Cause: string }) => {
+    const finish = async (status: 'SUCCEEDED' | 'FAILED' | 'REJECTED', error?: { Error: string; Cause: string }) => {
       if (error) state.error = error;
       await this.call({ action: 'finish', status, input: state, executionId: id, executionName: name });
       return status;
     };
     let run: AdmitResult;
     for (;;) {
-      run = await this.call<AdmitResult>({ action: 'admit', input: state, executionId: id, executionName: name, startedAt: '2026-11-20T10:00:00.000Z' });
+      try {
+        run = await this.call<AdmitResult>({ action: 'admit', input: state, executionId: id, executionName: name, startedAt: '2026-11-20T10:00:00.000Z' });
+      } catch (err) {
+        // Admit's Catch: a run that already ended (aborted while it waited) fails through Finish.
+        return finish('FAILED', { Error: (err as Error).name, Cause: (err as Error).message });
+      }
       state.run = { value: run };
-      if (run.decision === 'ADMITTED') break;
+      if (run.decision === 'ADMITTED') {
+        this.generations.set(name, run.generation!);
+        break;
+      }
       if (run.decision !== 'WAIT') return run.decision;
       yield;
     }
     yield;
-    const targets = await this.call<TargetsResult>({ action: 'targets', input: state, run, executionName: name });
+    let targets: TargetsResult;
+    try {
+      targets = await this.call<TargetsResult>({ action: 'targets', input: state, run, executionName: name });
+    } catch (err) {
+      // The state machine catches it (a run that lost its branch) and fails the run.
+      return finish('FAILED', { Error: (err as Error).name, Cause: (err as Error).message });
+    }
     for (const stage of targets.stages) {
       yield;
       state.current = { stage };
       // The gates read the outcomes the record steps stored, as in the state machine.
       const gate = async (phase: string, items: ItemsLocation) =>
         this.call<StageCompleteResult>({ action: 'stage-complete', phase, stage, items, execution: name, run });
+      // The gate refuses to go on for a run that lost its branch; the state machine catches that and fails the run.
+      const gateOrLost = async (phase: string, items: ItemsLocation): Promise<StageCompleteResult> => {
+        try {
+          return await gate(phase, items);
+        } catch (err) {
+          return { failed: true, reason: (err as Error).message, failedAccounts: [], failedCount: 0 };
+        }
+      };
       if (!stage.approval.required) {
         for (const item of await readItems(this.h.artifacts, stage.accounts)) {
           await this.runAccount(name, item, 'plan-and-apply', targets.source, canFail);
           yield;
         }
-        const g = await gate('plan-and-apply', stage.accounts);
+        const g = await gateOrLost('plan-and-apply', stage.accounts);
         if (g.failed) return finish('FAILED', { Error: 'StageFailed', Cause: g.reason });
       } else {
         for (const item of await readItems(this.h.artifacts, stage.accounts)) await this.runAccount(name, item, 'plan', targets.source, canFail);
-        const planned = await gate('plan', stage.accounts);
+        const planned = await gateOrLost('plan', stage.accounts);
         if (planned.failed) return finish('FAILED', { Error: 'StageFailed', Cause: planned.reason });
         yield; // the approval wait
+        if (canFail && this.rand() < 0.15) return finish('REJECTED', { Error: 'Rejected', Cause: 'rejected by an approver' });
         for (const item of await readItems(this.h.artifacts, planned.applyItems!)) await this.runAccount(name, item, 'apply', targets.source, canFail);
-        const g = await gate('apply', planned.applyItems!);
+        const g = await gateOrLost('apply', planned.applyItems!);
         if (g.failed) return finish('FAILED', { Error: 'StageFailed', Cause: g.reason });
       }
     }
@@ -208,7 +257,9 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
       const files = Object.fromEntries(p.files.map((f) => [CHANGEABLE[f]!, `v${i}-${f}`]));
       const after = repo.commit(files, `push ${i}`);
       const paths = repo.git('diff', '--name-only', before, after).split('\n').filter(Boolean);
-      inputs.push(envelope(pushOf(before, after, `2026-11-20T10:00:${String(i).padStart(2, '0')}.000Z`, p.complete ? paths : undefined, `delivery-${i}`)));
+      // Arrival times say nothing about order: random seconds, so some pushes share a moment.
+      const second = s.receivedInOrder ? i : Math.floor(rand() * 4);
+      inputs.push(envelope(pushOf(before, after, `2026-11-20T10:00:${String(second).padStart(2, '0')}.000Z`, p.complete ? paths : undefined, `delivery-${i}`)));
       commits.push(after);
       before = after;
     }
@@ -227,8 +278,11 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
     }
 
     const active = new Map<string, { gen: AsyncGenerator<void, string>; depth: number; input: Record<string, unknown> }>();
+    /** Executions that were aborted but go on (their branch may be taken meanwhile): resumed later. */
+    const zombies = new Map<string, { gen: AsyncGenerator<void, string>; depth: number; input: Record<string, unknown> }>();
     const replays = new Map<string, number>();
     let aborts = 0;
+    let crashed = false;
     const stepsOf = new Map<string, number>();
     const start = (name: string, input: Record<string, unknown>, depth: number) => {
       h.running.add(executionId(name));
@@ -238,7 +292,18 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
       const original = name.replace(/-replay-\d+$/, '');
       const n = (replays.get(original) ?? 0) + 1;
       replays.set(original, n);
-      arrivals.push({ name: `${original}-replay-${n}`, input: { ...input, tfstep: { replayOf: name } }, depth: depth + 1 });
+      const { tfstep: _marker, ...push } = input;
+      arrivals.push({ name: `${original}-replay-${n}`, input: { ...push, tfstep: { replayOf: name } }, depth: depth + 1 });
+    };
+    const abort = (name: string, mayGoOn = true) => {
+      const ex = active.get(name)!;
+      aborts++;
+      active.delete(name);
+      h.running.delete(executionId(name));
+      sim.ended.set(name, 'ABORTED');
+      // Sometimes the abort does not stop it: it goes on later, its branch perhaps taken by then.
+      if (mayGoOn && ex.depth === 0 && rand() < 0.3) zombies.set(name, ex);
+      replay(name, ex.input, ex.depth);
     };
 
     // WHEN the executions interleave at random
@@ -256,13 +321,29 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
       const ex = active.get(name)!;
       stepsOf.set(name, (stepsOf.get(name) ?? 0) + 1);
       const forced = s.forceAbort?.name === name && s.forceAbort.atStep === stepsOf.get(name);
-      if (forced || (ex.depth === 0 && aborts < 2 && rand() < 0.03)) {
-        // Aborted by an operator: the execution stops wherever it is, holding what it holds.
-        aborts++;
-        active.delete(name);
-        h.running.delete(executionId(name));
-        sim.ended.set(name, 'ABORTED');
+      const roll = rand();
+      if (forced || (ex.depth === 0 && aborts < 2 && roll < 0.03)) {
+        // Aborted by an operator: the execution stops wherever it is (plan, approval, apply), holding what it holds.
+        abort(name, !forced);
+        continue;
+      }
+      if (!crashed && roll > 0.995 && s.failureRate > 0) {
+        // The local process crashed: every execution stops at once.
+        crashed = true;
+        for (const n of [...active.keys()]) abort(n);
+        continue;
+      }
+      if (roll > 0.98 && ex.depth === 0) {
+        // An operator replays a run that still waits or runs: it must not deploy the push a second time.
         replay(name, ex.input, ex.depth);
+      }
+      if (zombies.size > 0 && roll < 0.05) {
+        // An aborted execution goes on after all (redriven after a newer push, or never really stopped).
+        const [zname, z] = [...zombies.entries()][0]!;
+        zombies.delete(zname);
+        h.running.add(executionId(zname));
+        sim.ended.delete(zname);
+        active.set(zname, z);
         continue;
       }
       const r = await ex.gen.next();
@@ -270,11 +351,20 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
         active.delete(name);
         h.running.delete(executionId(name));
         sim.ended.set(name, r.value);
-        if (r.value === 'FAILED') replay(name, ex.input, ex.depth);
+        if (r.value === 'FAILED' || r.value === 'REJECTED') replay(name, ex.input, ex.depth);
       }
     }
 
-    // THEN applies per target only move forward in push order, never twice for a commit
+    // THEN every apply was made by the run holding the branch at its admission generation
+    expect(sim.unfenced).toEqual([]);
+    // AND no target was applied twice at one commit
+    const seen = new Set<string>();
+    for (const a of sim.applies) {
+      const key = `${a.target}@${a.commit}`;
+      if (seen.has(key)) throw new Error(`${a.target} applied twice at push ${a.pushIndex}: ${JSON.stringify(sim.applies)}`);
+      seen.add(key);
+    }
+    // AND applies per target only move forward in push order
     const last = new Map<string, number>();
     for (const a of sim.applies) {
       const prev = last.get(a.target);
@@ -293,6 +383,21 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
       const want = await fingerprint(repo, cache, lastCommit, module, root);
       if (got !== want) {
         throw new Error(`${account}:${module} is at ${applied!.commit} (push ${commits.indexOf(applied!.commit)}), which differs from the last push; runs: ${JSON.stringify([...sim.ended])}`);
+      }
+    }
+    // AND no run was superseded by an older push, and none is left RUNNING or WAITING with nothing behind it
+    const runCommit = new Map<string, string>();
+    const pushIndexOf = (execution: string) => commits.indexOf(runCommit.get(execution) ?? '');
+    for (const name of sim.ended.keys()) {
+      const record = await store.getRunItem(name);
+      if (record) runCommit.set(name, record.commit);
+    }
+    for (const name of sim.ended.keys()) {
+      const record = await store.getRunItem(name);
+      if (!record) continue;
+      if (record.status === 'RUNNING' || record.status === 'WAITING') throw new Error(`${name} is left ${record.status}; runs: ${JSON.stringify([...sim.ended])}`);
+      if (record.status === 'SUPERSEDED' && record.carriedBy && pushIndexOf(record.carriedBy) < pushIndexOf(name)) {
+        throw new Error(`${name} (push ${pushIndexOf(name)}) was superseded by the older ${record.carriedBy} (push ${pushIndexOf(record.carriedBy)})`);
       }
     }
     // AND the branch is free with an empty queue
@@ -331,7 +436,7 @@ describe('ordering under random interleavings', () => {
         { files: [1, 6], complete: true, duplicate: false },
         { files: [4], complete: false, duplicate: false },
       ],
-      seed: 7,
+      seed: 1,
       failureRate: 0,
       forceAbort: { name: 'push-0', atStep: 3 },
       inOrder: true,
