@@ -14,6 +14,11 @@ export const EXIT = {
   REFUSED: 3,
   /** git, storage or credentials failed: safe to retry. */
   INFRA: 4,
+  /**
+   * The task was asked to stop (SIGTERM from ECS): terraform got SIGINT, stopped gracefully and
+   * released its state lock; what it had not reached is skipped. Not retried: replay the run.
+   */
+  INTERRUPTED: 5,
 } as const;
 
 export const PhaseSchema = z.enum(['plan', 'apply', 'plan-and-apply']);
@@ -120,7 +125,7 @@ export const ModuleResultSchema = z
     account: z.string(),
     commit: CommitShaSchema,
     phase: PhaseSchema,
-    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped']),
+    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted']),
     plan: PlanSummarySchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),

@@ -179,6 +179,10 @@ describe('account stack', () => {
             Image: 'public.ecr.aws/tfstep/runner:0.1.0',
             Essential: true,
             ReadonlyRootFilesystem: true,
+            // SIGTERM reaches the runner through an init process, and it has Fargate's longest grace
+            // to stop terraform with SIGINT before SIGKILL.
+            StopTimeout: 120,
+            LinuxParameters: { InitProcessEnabled: true },
             MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'scratch', ReadOnly: false }],
             LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
             Environment: Match.absent(),
