@@ -3,7 +3,7 @@
  * sees exactly what the state machine does), a final report, and two views of it: a live table
  * redrawn in place on a terminal, plain lines elsewhere.
  */
-import type { AccountOutcome, RunStatus } from '../pipeline/contracts';
+import type { AccountOutcome, RunStatus } from '../statemachine/contracts';
 import type { RunnerEvent } from './runner-launcher';
 
 /** Status of an account or a stage as the local views show it. */

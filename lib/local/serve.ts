@@ -13,7 +13,7 @@ import { StaticKeyProvider } from '../approval/signing';
 import { ApprovalStore } from '../approval/store';
 import { TaskGoneError } from '../approval/errors';
 import type { TaskTokenSender } from '../approval/types';
-import type { ApprovalOutput } from '../pipeline/contracts';
+import type { ApprovalOutput } from '../statemachine/contracts';
 import { loadConfig } from '../config/loader';
 import type { RepositoryConfig } from '../config/schema';
 import type { PushEvent } from '../domain/push-event';
