@@ -1,6 +1,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { artifactKeys } from '../domain/runner-contract';
 import { InvalidPropsError } from './errors';
 
 /** Where Terraform keeps its state in the account: the only storage a plan may write to. */
@@ -23,7 +24,7 @@ export interface RunnerTaskRolesProps {
   readonly applyRoleName: string;
   /** The central artifacts bucket (another account: by name). */
   readonly artifactsBucketName: string;
-  /** This account's segment in artifact keys (`<execution>/<account>/<module>/`). */
+  /** This account's name: its artifacts prefix is `accounts/<account>/`. */
   readonly accountName: string;
   /** @default {@link DEFAULT_STATE_LOCATION} */
   readonly stateLocation?: TerraformStateLocation;
@@ -99,7 +100,7 @@ export class RunnerTaskRoles extends Construct {
         new iam.PolicyStatement({
           sid: 'TfstepArtifactsOwnPrefix',
           actions: ['s3:GetObject', 's3:PutObject'],
-          resources: [`arn:${stack.partition}:s3:::${props.artifactsBucketName}/*/${props.accountName}/*`],
+          resources: [`arn:${stack.partition}:s3:::${props.artifactsBucketName}/${artifactKeys.accountPrefix(props.accountName)}*`],
         }),
       );
     }
@@ -128,8 +129,8 @@ export class RunnerTaskRoles extends Construct {
     }
     for (const role of [this.planRole, this.applyRole]) {
       Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.artifactsBucketName}/*/${props.accountName}/*]`,
-        reason: 'The runner writes under <execution>/<account>/<module>/; the grant is limited to this account\'s segment of any execution.',
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.artifactsBucketName}/${artifactKeys.accountPrefix(props.accountName)}*]`,
+        reason: 'The runner writes under accounts/<account>/<execution>/<module>/; the grant is limited to this account\'s own prefix.',
       });
     }
   }

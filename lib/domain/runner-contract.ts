@@ -136,17 +136,28 @@ export const ModuleResultSchema = z
   .strict();
 export type ModuleResult = z.infer<typeof ModuleResultSchema>;
 
-/** Keys in the artifacts store (the S3 bucket, or a folder with the same layout locally). */
+/**
+ * Keys in the artifacts store (the S3 bucket, or a folder with the same layout locally).
+ *
+ * Everything a runner writes starts with its account: `accounts/<account>/<execution>/...`, and
+ * each account's roles are granted `accounts/<account>/*` alone. In IAM resource ARNs `*` also
+ * matches `/`, so the account must come first: a grant of "any execution, then the account, then
+ * anything" would also match another account's `<execution>/<other>/<account>/...`, a module
+ * folder that happens to carry the account's name. Account names never contain "/", so
+ * `accounts/<a>/` is no other account's prefix, and `accounts/` is no execution's `_stages` folder.
+ */
 export const artifactKeys = {
-  prefix: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/`,
-  planFile: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/plan.tfplan`,
-  planJson: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/plan.json`,
-  summary: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/summary.json`,
-  result: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/result.json`,
-  log: (execution: string, account: string, phase: string) => `${execution}/${account}/${phase}.log`,
+  /** Everything one account's runners read and write: the prefix their grants name. */
+  accountPrefix: (account: string) => `accounts/${account}/`,
+  prefix: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/`,
+  planFile: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/plan.tfplan`,
+  planJson: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/plan.json`,
+  summary: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/summary.json`,
+  result: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/result.json`,
+  log: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}.log`,
   /**
-   * Written by the central pipeline, never by a runner (account names start with a letter, so
-   * `_stages` is no account's folder): a stage's account items, the apply items its plan gate
+   * Written by the central pipeline, never by a runner (runners write under `accounts/` only,
+   * and `_stages` is no account's folder): a stage's account items, the apply items its plan gate
    * made, and where its Distributed Maps write their results.
    */
   stageAccounts: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/accounts.json`,

@@ -118,7 +118,7 @@ describe('account stack', () => {
     const allowedWrites = [
       /^arn:aws:s3:::[^/]*(tfstate|terraform-state)[^/]*\/\*\.tflock$/,
       new RegExp(`^arn:aws:dynamodb:${REGION}:${DEV}:table/[^/]*(tfstate|terraform-lock)[^/]*$`),
-      new RegExp(`^arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/\\*/dev/\\*$`),
+      new RegExp(`^arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/accounts/dev/\\*$`),
     ];
     const readOnly = /^(s3:Get\w*|s3:List\w*|dynamodb:(Get\w*|Describe\w*|Query|Scan)|ssm:(Get\w*|Describe\w*))$/;
     const planRole = roleLogicalId(template, names.planRole(REGION));
@@ -156,7 +156,7 @@ describe('account stack', () => {
       },
     });
     const artifacts = inlineStatements(template, applyRole).find((s) => s.Sid === 'TfstepArtifactsOwnPrefix');
-    expect(artifacts?.Resource).toEqual([`arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/*/dev/*`]);
+    expect(artifacts?.Resource).toEqual([`arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/accounts/dev/*`]);
     expect(artifacts?.Action).toEqual(['s3:GetObject', 's3:PutObject']);
   });
 

@@ -258,7 +258,7 @@ describe('central stack', () => {
     });
   });
 
-  it("lets each account's plan and apply roles read and write only under their account segment", () => {
+  it("lets each account's plan and apply roles read and write only under their account's prefix", () => {
     // GIVEN
     const policy = Object.values(template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: 'ArtifactsBucket88671897' } } }))[0]!;
     // WHEN
@@ -266,10 +266,10 @@ describe('central stack', () => {
     // THEN
     expect(grants).toHaveLength(3);
     for (const [name, id] of Object.entries(ACCOUNTS)) {
-      const grant = grants.find((s) => s.Resource.includes(`<ArtifactsBucket88671897.Arn>/*/${name}/*`));
+      const grant = grants.find((s) => s.Resource.includes(`<ArtifactsBucket88671897.Arn>/accounts/${name}/*`));
       expect(grant).toMatchObject({
         Action: ['s3:GetObject', 's3:PutObject'],
-        Resource: [`<ArtifactsBucket88671897.Arn>/*/${name}/*`],
+        Resource: [`<ArtifactsBucket88671897.Arn>/accounts/${name}/*`],
         Principal: { AWS: `arn:aws:iam::${id}:root` },
         Condition: { ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${id}:role/${names.planRole(REGION)}`, `arn:aws:iam::${id}:role/${names.applyRole(REGION)}`] } },
       });
