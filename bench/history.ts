@@ -13,8 +13,8 @@
  * The estimator only needs the event log and the definition (to tell Task kinds and Map modes
  * apart), so it keeps working when the definition is restructured.
  */
-import { LOCAL_ITEMS_FIELD } from '../lib/local/definition';
-import type { HistoryEvent } from '../lib/local/engine';
+import { LOCAL_ITEMS_FIELD } from '../lib/local/engine/definition';
+import type { HistoryEvent } from '../lib/local/engine/engine';
 import { allStates } from '../lib/statemachine/definition';
 
 /** The AWS price of one state transition, in US dollars (Standard workflows). */
@@ -137,7 +137,7 @@ export function estimateExecution(events: readonly HistoryEvent[], definition: J
       else parent += n;
     };
     // A state the definition does not have is the local engine's own (a Distributed Map's local
-    // ItemReader stand-in, see lib/local/definition.ts): AWS writes nothing for it.
+    // ItemReader stand-in, see lib/local/engine/definition.ts): AWS writes nothing for it.
     if (name && !info && (e.type === 'StateEntered' || e.type === 'StateRetried')) continue;
     switch (e.type) {
       case 'StateEntered':

@@ -97,6 +97,13 @@ export const RunnerPolicySchema = z
     artifacts: z.string().regex(/^(s3|file):\/\/.+/),
     /** Secrets Manager secret (deploy key or token) used for git, if the repository is private. */
     gitCredentialsSecret: z.string().optional(),
+    /**
+     * Local mode only (a policy file, never SSM): the absolute directory that keeps each module's
+     * Terraform state between runs, as `<localStateDir>/<module>/terraform.tfstate`. The runner
+     * makes it the module's backend with a generated override file. In AWS the modules' own
+     * backends keep the state.
+     */
+    localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;

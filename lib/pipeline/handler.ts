@@ -9,7 +9,7 @@
  * const handler = createPipelineHandler({
  *   config,
  *   store: RunStore.fromClient(dynaliteClient, 'tfstep-runs'),     // after createRunTable(...)
- *   artifacts: folderArtifacts(dir).store,                          // lib/local/artifacts.ts
+ *   artifacts: folderArtifacts(dir).store,                          // lib/local/engine/artifacts.ts
  *   repoReader: () => new GitRepoReader(repoDir),
  *   executions: { isRunning: async (id) => running.has(id) },
  *   notifier: { publish: async (subject, text) => console.log(text) },

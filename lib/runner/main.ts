@@ -64,6 +64,34 @@ export const IMAGE_SEARCH_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** The saved plan's name inside each module directory. */
 export const PLAN_FILE = 'plan.tfplan';
 
+/**
+ * The override file the runner writes into a module in the local mode, so that Terraform keeps
+ * the module's state under the state directory instead of in the checkout, which is deleted
+ * after every task. Terraform merges `*_override.tf` files last, and a `backend` block there
+ * replaces the module's own backend (or `cloud` block).
+ */
+export const LOCAL_BACKEND_FILE = 'tfstep_local_backend_override.tf';
+
+/** Where a module's state lives under a policy's `localStateDir`. */
+export function localStateFile(localStateDir: string, module: string): string {
+  return path.join(localStateDir, ...module.split('/'), 'terraform.tfstate');
+}
+
+/** An HCL quoted string: JSON's escapes are HCL's, and `${`/`%{` would start a template. */
+function hclString(value: string): string {
+  return JSON.stringify(value).replace(/\$\{/g, '$$${').replace(/%\{/g, '%%{');
+}
+
+async function writeLocalBackend(dir: string, localStateDir: string, module: string): Promise<string> {
+  const stateFile = localStateFile(localStateDir, module);
+  await mkdir(path.dirname(stateFile), { recursive: true });
+  await writeFile(
+    path.join(dir, LOCAL_BACKEND_FILE),
+    `# Written by the tfstep runner in the local mode: this module's state lives outside the checkout.\nterraform {\n  backend "local" {\n    path = ${hclString(stateFile)}\n  }\n}\n`,
+  );
+  return stateFile;
+}
+
 /** Injected collaborators; every one has a production default. */
 export interface RunnerDeps {
   ssm?: SSMClient;
@@ -313,6 +341,10 @@ async function runModule(
     summary: artifactKeys.summary(input.execution, input.account, module),
   };
 
+  if (ctx.policy.localStateDir !== undefined) {
+    const stateFile = await writeLocalBackend(dir, ctx.policy.localStateDir, module);
+    logger.info(`[${module}] local mode: state in ${stateFile}`);
+  }
   await run('init', ['-input=false']);
   let expectedSha: string;
   if (input.phase === 'apply') {

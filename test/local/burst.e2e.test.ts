@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { localServe, type LocalServer } from '../../lib/local/serve';
+import { localServe, type LocalServer } from '../../lib/local/ui/serve';
 import { seededRandom } from '../../bench/random';
 import { commit, makeInfraRepo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform } from './helpers';
 

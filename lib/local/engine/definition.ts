@@ -17,8 +17,8 @@
  *   run the real ItemProcessor states; what AWS adds (a child execution per item, results
  *   written to S3) is left out, and the benchmark's estimator counts it separately.
  */
-import { names } from '../domain/names';
-import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../statemachine/definition';
+import { names } from '../../domain/names';
+import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../../statemachine/definition';
 import { LocalEngineError } from './errors';
 
 /** The longest timeout (seconds) a Node timer can hold. */

@@ -11,16 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import type { AccountConfig, Config } from '../config/schema';
-import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../domain/runner-contract';
-import { runnerCommand } from '../runner/spawn';
-import { TEST_DOUBLE_ENV } from '../runner/inputs';
+import type { AccountConfig, Config } from '../../config/schema';
+import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../../domain/runner-contract';
+import { runnerCommand } from '../../runner/spawn';
+import { TEST_DOUBLE_ENV } from '../../runner/inputs';
 import type { JsonObject } from './definition';
 import type { LocalTaskContext, LocalTaskRunner } from './engine';
 import { StatesError } from './errors';
 
-/** The repository root of this checkout (lib/local -> ..). */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The repository root of this checkout (lib/local/engine -> ../../..). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** What the launcher reports as tasks start and stop. */
 export type RunnerEvent =
@@ -78,6 +78,14 @@ export function artifactsUri(stateDir: string): string {
   return `file://${path.resolve(stateDir, 'artifacts')}`;
 }
 
+/**
+ * Where the local mode keeps an account's Terraform state between runs:
+ * `<stateDir>/terraform-state/<account>/<region>`, one `<module>/terraform.tfstate` below it.
+ */
+export function localTerraformStateDir(stateDir: string, account: AccountConfig): string {
+  return path.join(path.resolve(stateDir), 'terraform-state', safeSegment(account.name), safeSegment(account.region));
+}
+
 /** The account's own runner policy in the local mode (the account stack writes it to SSM in AWS). */
 export function localRunnerPolicy(config: Config, account: AccountConfig, stateDir: string, extraRepositories: readonly string[] = []): RunnerPolicy {
   const repositories = [...new Set([...extraRepositories, ...config.repositories.flatMap((r) => r.cloneUrls)])];
@@ -90,6 +98,7 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     allowedSubcommands: config.runner.allowedSubcommands,
     phases: ['plan', 'apply', 'plan-and-apply'] satisfies Phase[],
     artifacts: artifactsUri(stateDir),
+    localStateDir: localTerraformStateDir(stateDir, account),
   });
 }
 
