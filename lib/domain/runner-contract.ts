@@ -98,6 +98,12 @@ export const RunnerPolicySchema = z
     /** Secrets Manager secret (deploy key or token) used for git, if the repository is private. */
     gitCredentialsSecret: z.string().optional(),
     /**
+     * The account's region (`accounts[].region`): the tool gets it as AWS_REGION and
+     * AWS_DEFAULT_REGION. The task itself runs in the central region, and ECS sets the task's
+     * AWS_REGION to that; a provider or S3 backend without its own region would use it.
+     */
+    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region such as us-east-1').optional(),
+    /**
      * Local mode only (a policy file, never SSM): the absolute directory that keeps each module's
      * Terraform state between runs, as `<localStateDir>/<module>/terraform.tfstate`. The runner
      * makes it the module's backend with a generated override file. In AWS the modules' own

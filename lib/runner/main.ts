@@ -115,6 +115,18 @@ class ToolFailedError extends Error {
   override name = 'ToolFailedError';
 }
 
+/**
+ * One provider plugin cache for every module of the task. Without it each module's `init`
+ * unpacks its own copy of every provider (the AWS provider alone is 0.5-0.7 GB), and some 70
+ * modules fill the task's 50 GiB. Terraform links cached providers into each module's
+ * `.terraform` when the module's lock file names their checksums.
+ */
+async function makePluginCache(work: string): Promise<string> {
+  const dir = path.join(work, 'plugin-cache');
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
+}
+
 /** SHA-256 hex digest of bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -168,6 +180,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     work = await mkdtemp(path.join(deps.workRoot ?? os.tmpdir(), 'tfstep-runner-'));
     const home = path.join(work, 'home');
     await mkdir(home, { mode: 0o700 });
+    const pluginCacheDir = await makePluginCache(work);
     const secretDir = path.join(work, 'secrets');
     const access = await prepareGitAccess({
       secretId: policy.gitCredentialsSecret,
@@ -199,7 +212,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     const dirs = await resolveModules(checkout, input.modules);
     const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, input) : new Map<string, Uint8Array>();
 
-    const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, interruption, now: deps.now ?? (() => new Date()) };
+    const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
     return await runModules(ctx, dirs, approved);
   } catch (e) {
     // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
@@ -252,6 +265,7 @@ interface ModuleContext {
   env: NodeJS.ProcessEnv;
   searchPath: string;
   home: string;
+  pluginCacheDir: string;
   interruption: Interruption;
   now: () => Date;
 }
@@ -317,7 +331,8 @@ async function runModule(
   progress: { plan?: PlanSummary; planSha256?: string },
 ): Promise<ModuleResult['status']> {
   const { input, tool, logger } = ctx;
-  const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module });
+  const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
+  env.TF_PLUGIN_CACHE_DIR = ctx.pluginCacheDir;
   if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
   const run = async (sub: string, args: string[], capture = false) => {
     // Checked again before every invocation, not only up front.

@@ -224,6 +224,8 @@ describe('account stack', () => {
       allowedSubcommands: ['init', 'plan', 'show', 'apply'],
       phases: ['plan', 'apply', 'plan-and-apply'],
       artifacts: `s3://${names.artifactsBucket(CENTRAL, REGION)}`,
+      // the account's region: terraform's AWS_REGION, whatever region the task runs in
+      region: 'us-east-1',
     });
     const [paramId] = Object.keys(template.findResources('AWS::SSM::Parameter'));
     for (const roleName of [names.planRole(REGION), names.applyRole(REGION)]) {

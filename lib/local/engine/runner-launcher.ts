@@ -98,6 +98,7 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     allowedSubcommands: config.runner.allowedSubcommands,
     phases: ['plan', 'apply', 'plan-and-apply'] satisfies Phase[],
     artifacts: artifactsUri(stateDir),
+    region: account.region,
     localStateDir: localTerraformStateDir(stateDir, account),
   });
 }
