@@ -39,7 +39,8 @@ describe('a local run whose process was killed', () => {
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => first.on('exit', resolve));
-    await until(() => runnerPids(stateDir).length > 0 && readdirSync(lockDir).length > 0, 120_000, 'a runner holding its lock');
+    // (both dev accounts run at once: two runners, each with terraform holding its module's lock)
+    await until(() => runnerPids(stateDir).length === 2 && readdirSync(lockDir).length === 2, 120_000, 'two runners holding their locks');
     const orphans = runnerPids(stateDir);
     const [name] = readdirSync(path.join(stateDir, 'executions')).map((f) => f.replace(/\.json$/, ''));
 
