@@ -227,6 +227,9 @@ describe('account stack', () => {
       artifacts: `s3://${names.artifactsBucket(CENTRAL, REGION)}`,
       // the account's region: terraform's AWS_REGION, whatever region the task runs in
       region: 'us-east-1',
+      // a module must keep state remotely and commit its provider lock file
+      requireRemoteBackend: true,
+      requireLockFile: true,
     });
     const [paramId] = Object.keys(template.findResources('AWS::SSM::Parameter'));
     for (const roleName of [names.planRole(REGION), names.applyRole(REGION)]) {
