@@ -14,6 +14,7 @@ import { build } from 'esbuild';
 import type { AccountConfig, Config } from '../../config/schema';
 import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../../domain/runner-contract';
 import { runnerCommand } from '../../runner/spawn';
+import { forgetRunner, recordRunner } from './orphans';
 import { TEST_DOUBLE_ENV } from '../../runner/inputs';
 import type { JsonObject } from './definition';
 import type { LocalTaskContext, LocalTaskRunner } from './engine';
@@ -237,7 +238,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
     mkdirSync(workDir, { recursive: true });
     const from = this.opts.env ?? process.env;
     const env: Record<string, string> = {};
-    for (const k of ['PATH', 'HOME', 'LANG', TEST_DOUBLE_ENV.fail, TEST_DOUBLE_ENV.log]) {
+    for (const k of ['PATH', 'HOME', 'LANG', ...Object.values(TEST_DOUBLE_ENV)]) {
       const v = from[k];
       if (v !== undefined) env[k] = v;
     }
@@ -277,6 +278,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      if (child.pid !== undefined) recordRunner(this.opts.stateDir, execution, child.pid, this.policyFile(account));
       child.stdout.pipe(log, { end: false });
       child.stderr.pipe(log, { end: false });
       const kill = () => {
@@ -303,6 +305,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        if (child.pid !== undefined) forgetRunner(this.opts.stateDir, child.pid);
         ctx.signal.removeEventListener('abort', onAbort);
         resolve({
           code,
