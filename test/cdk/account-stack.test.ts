@@ -314,6 +314,22 @@ describe('account stack', () => {
   });
 });
 
+describe('account stack with managed policies named in the config', () => {
+  afterAll(removeTempDirs);
+
+  it('GIVEN narrower plan and apply policies in the config WHEN built THEN the roles carry exactly those, and the synth validators accept them', () => {
+    const file = writeExampleVariant((doc) => {
+      doc.runner = { ...(doc.runner as object), planManagedPolicies: ['job-function/ViewOnlyAccess'], applyManagedPolicies: ['PowerUserAccess', 'IAMFullAccess'] };
+    });
+    const built = buildExampleApp({ validate: true }, file);
+    const t = Template.fromStack(built.accounts.get('dev')!);
+    const arns = (name: string) => (Object.values(t.findResources('AWS::IAM::Role', { Properties: { RoleName: name } }))[0]!.Properties.ManagedPolicyArns as unknown[]).map((a) => render(a));
+    expect(arns(names.planRole(REGION))).toEqual(['arn:aws:iam::aws:policy/job-function/ViewOnlyAccess']);
+    expect(arns(names.applyRole(REGION))).toEqual(['arn:aws:iam::aws:policy/PowerUserAccess', 'arn:aws:iam::aws:policy/IAMFullAccess']);
+    expect(() => built.app.synth({ force: true })).not.toThrow();
+  }, 240_000);
+});
+
 describe("account stack with the account's state settings", () => {
   const KEY = `arn:aws:kms:eu-west-1:${DEV}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
   afterAll(removeTempDirs);
