@@ -300,7 +300,7 @@ describe('account stack', () => {
     // AND no tfstep role can be changed: trust, policies, boundary, deletion
     const roles = [names.launcherRole(REGION), names.planRole(REGION), names.applyRole(REGION)].map((n) => `<${roleLogicalId(template, n)}.Arn>`);
     for (const role of roles) {
-      for (const a of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:DeleteRole', 'iam:PutRolePermissionsBoundary']) {
+      for (const a of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:DeleteRole', 'iam:PutRolePermissionsBoundary', 'iam:PassRole']) {
         expect({ role, a, denied: denied(a, role) }).toEqual({ role, a, denied: true });
       }
     }
