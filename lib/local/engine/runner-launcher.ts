@@ -23,29 +23,18 @@ import { StatesError } from './errors';
 /** The repository root of this checkout (lib/local/engine -> ../../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
+/** What every launcher event names: the task of one account in one phase of an execution. */
+interface RunnerTask {
+  execution: string;
+  account: string;
+  stage: string;
+  phase: string;
+  logFile: string;
+  at: Date;
+}
+
 /** What the launcher reports as tasks start and stop. */
-export type RunnerEvent =
-  | {
-      kind: 'started';
-      execution: string;
-      account: string;
-      stage: string;
-      phase: string;
-      logFile: string;
-      at: Date;
-    }
-  | {
-      kind: 'stopped';
-      execution: string;
-      account: string;
-      stage: string;
-      phase: string;
-      logFile: string;
-      at: Date;
-      exitCode: number | null;
-      durationMs: number;
-      reason: string;
-    };
+export type RunnerEvent = (RunnerTask & { kind: 'started' }) | (RunnerTask & { kind: 'stopped'; exitCode: number | null; durationMs: number; reason: string });
 
 /** Options of {@link ChildProcessTaskRunner}. */
 export interface ChildProcessTaskRunnerOptions {

@@ -17,6 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { names } from '../../domain/names';
 import { createRunTable } from '../../store/run-store';
 import { StateDirLockedError } from './errors';
+import { processAlive } from './orphans';
 
 /** The default state directory, relative to the current directory. */
 export const DEFAULT_STATE_DIR = '.tfstep';
@@ -48,15 +49,6 @@ function readLock(file: string): LockInfo | undefined {
     return typeof info.pid === 'number' ? info : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -126,7 +118,7 @@ export async function openLocalStore(stateDir: string, options: { tableName?: st
   }
   for (let attempt = 0; attempt < 50; attempt++) {
     const lock = readLock(lockFile);
-    if (lock && lock.pid !== process.pid && alive(lock.pid)) {
+    if (lock && lock.pid !== process.pid && processAlive(lock.pid)) {
       if (lock.port !== undefined && (await reachable(lock.port))) {
         const endpoint = `http://127.0.0.1:${lock.port}`;
         const c = clients(endpoint);
