@@ -133,6 +133,9 @@ export const LayoutSchema = z
 /** CPU units Fargate accepts. */
 const FARGATE_CPU: readonly number[] = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
+/** An AWS managed policy name, such as ReadOnlyAccess or job-function/ViewOnlyAccess. */
+const ManagedPolicyName = z.string().regex(/^[A-Za-z0-9+=,.@_-]+(\/[A-Za-z0-9+=,.@_-]+)*$/, 'an AWS managed policy name such as ReadOnlyAccess or job-function/ViewOnlyAccess');
+
 export const RunnerToolSchema = z.enum(['terraform', 'tofu', 'terragrunt']);
 
 export const RunnerSchema = z
@@ -151,6 +154,15 @@ export const RunnerSchema = z
       .default(1024),
     memoryMiB: z.number().int().min(512).max(122880).default(2048),
     timeoutMinutes: z.number().int().min(1).max(24 * 60).default(120),
+    /**
+     * AWS managed policies (by name) of the plan role in every account, besides its state and
+     * artifacts grants. A plan refreshes every resource its modules manage, so it needs reads
+     * of their services; `ReadOnlyAccess` also lets repository code read every S3 object and SSM
+     * parameter of the account at plan time. Name narrower policies to limit that.
+     */
+    planManagedPolicies: z.array(ManagedPolicyName).min(1).default(['ReadOnlyAccess']),
+    /** AWS managed policies (by name) of the apply role: what Terraform may change. */
+    applyManagedPolicies: z.array(ManagedPolicyName).min(1).default(['AdministratorAccess']),
   })
   .strict();
 
@@ -181,6 +193,8 @@ export const ConfigSchema = z
       cpu: 1024,
       memoryMiB: 2048,
       timeoutMinutes: 120,
+      planManagedPolicies: ['ReadOnlyAccess'],
+      applyManagedPolicies: ['AdministratorAccess'],
     }),
     notifications: NotificationsSchema.default({}),
   })

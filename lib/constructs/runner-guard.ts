@@ -21,6 +21,8 @@ export const ROLE_WRITE_ACTIONS = [
   'iam:DeleteRolePermissionsBoundary',
   'iam:DeleteRolePolicy',
   'iam:DetachRolePolicy',
+  // A task definition revision (or anything else) that runs as a tfstep role must pass it.
+  'iam:PassRole',
   'iam:PutRolePermissionsBoundary',
   'iam:PutRolePolicy',
   'iam:TagRole',
@@ -37,8 +39,10 @@ export const ROLE_WRITE_ACTIONS = [
  * cluster and task definitions, the runner logs and the account stack. An explicit deny wins
  * over any allow, whatever the managed policies attached.
  *
- * Not covered, and said in docs/security.md: `ecs:RegisterTaskDefinition` has no resource-level
- * permission, so a deny would stop Terraform from managing any task definition in the account.
+ * Not fully covered, and said in docs/security.md: a deny on `ecs:RegisterTaskDefinition` for the
+ * runner families is not relied on. What makes a new revision harmless is `iam:PassRole`: it is
+ * denied on tfstep's roles, so a revision registered by apply cannot run as the plan or apply
+ * role, and the launcher may pass no other role, so RunTask of a revision with a foreign role fails.
  */
 export function guardRunner(role: iam.Role, guard: RunnerGuard): void {
   const stack = Stack.of(role);

@@ -97,6 +97,10 @@ export const RunnerPolicySchema = z
     artifacts: z.string().regex(/^(s3|file):\/\/.+/),
     /** Secrets Manager secret (deploy key or token) used for git, if the repository is private. */
     gitCredentialsSecret: z.string().optional(),
+    /** Refuse a module without a remote backend (its state would die with the task). Set by the account stack. */
+    requireRemoteBackend: z.boolean().optional(),
+    /** Refuse a module without a committed `.terraform.lock.hcl`, and init with `-lockfile=readonly`. Set by the account stack. */
+    requireLockFile: z.boolean().optional(),
     /**
      * The account's region (`accounts[].region`): the tool gets it as AWS_REGION and
      * AWS_DEFAULT_REGION. The task itself runs in the central region, and ECS sets the task's
@@ -142,6 +146,8 @@ export const ModuleResultSchema = z
     plan: PlanSummarySchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),
+    /** SHA-256 of the module's committed `.terraform.lock.hcl`, when it has one. */
+    lockFileSha256: Sha256Schema.optional(),
     error: z.string().optional(),
     startedAt: z.string(),
     finishedAt: z.string(),

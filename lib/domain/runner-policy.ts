@@ -18,6 +18,8 @@ export function runnerPolicyInput(config: Config, account: AccountConfig): unkno
     phases: ['plan', 'apply', 'plan-and-apply'],
     artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
     region: account.region,
+    requireRemoteBackend: true,
+    requireLockFile: true,
   };
 }
 

@@ -51,6 +51,7 @@ import { checkoutCommit, prepareGitAccess } from './git';
 import { parseArgs, parseRunnerEnv, quote } from './inputs';
 import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
+import { checkModules, type ModuleFacts } from './module-checks';
 import { resolveModules } from './modules';
 import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
 import { resolveTool, testDoublePath, toolEnv, type ResolvedTool } from './tool';
@@ -210,10 +211,11 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     interruption.throwIfRequested('the first module');
     // Every module and every approved plan is checked before the tool runs even once.
     const dirs = await resolveModules(checkout, input.modules);
+    const facts = await checkModules(dirs, policy);
     const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, input) : new Map<string, Uint8Array>();
 
     const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
-    return await runModules(ctx, dirs, approved);
+    return await runModules(ctx, dirs, approved, facts);
   } catch (e) {
     // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
     if (e instanceof InterruptedError || interruption.requestedBy) {
@@ -270,13 +272,13 @@ interface ModuleContext {
   now: () => Date;
 }
 
-async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>): Promise<number> {
+async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>, facts: Map<string, ModuleFacts>): Promise<number> {
   const { input } = ctx;
   let failed = false;
   let interrupted = false;
   for (const [module, dir] of dirs) {
     const startedAt = ctx.now().toISOString();
-    const base = { module, account: input.account, commit: input.commit, phase: input.phase, startedAt };
+    const base = { module, account: input.account, commit: input.commit, phase: input.phase, startedAt, ...facts.get(module) };
     if (interrupted || ctx.interruption.requestedBy) {
       interrupted = true;
       ctx.logger.info(`[${module}] skipped: the runner was interrupted by ${ctx.interruption.requestedBy ?? 'a stop signal'}`);
@@ -360,7 +362,8 @@ async function runModule(
     const stateFile = await writeLocalBackend(dir, ctx.policy.localStateDir, module);
     logger.info(`[${module}] local mode: state in ${stateFile}`);
   }
-  await run('init', ['-input=false']);
+  // With a required lock file, init may not change it: the committed providers are the ones used.
+  await run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']);
   let expectedSha: string;
   if (input.phase === 'apply') {
     if (!approvedPlan) throw new RefusedError(`refused apply of module ${quote(module)}: no approved plan`);

@@ -1,6 +1,6 @@
 import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
@@ -29,6 +29,12 @@ export interface AccountStackProps extends StackProps {
   readonly runnerCpuArchitecture?: ecs.CpuArchitecture;
 }
 
+
+/** The named AWS managed policies, or undefined when they are the default (the roles' own default and its acknowledgement apply). */
+function managedPolicies(names: readonly string[], defaults: readonly string[]): iam.IManagedPolicy[] | undefined {
+  if (names.length === defaults.length && names.every((n, i) => n === defaults[i])) return undefined;
+  return names.map((n) => iam.ManagedPolicy.fromAwsManagedPolicyName(n));
+}
 
 /**
  * One target account: the runner cluster and task definitions, the plan, apply and execution
@@ -68,9 +74,22 @@ export class AccountStack extends Stack {
       state: account.state,
       accountRegion: account.region,
       stateLocation: props.stateLocation,
-      planPolicies: props.planPolicies,
-      applyPolicies: props.applyPolicies,
+      planPolicies: props.planPolicies ?? managedPolicies(config.runner.planManagedPolicies, ['ReadOnlyAccess']),
+      applyPolicies: props.applyPolicies ?? managedPolicies(config.runner.applyManagedPolicies, ['AdministratorAccess']),
     });
+
+    // Managed policies named in the config are deliberate choices, acknowledged with where they come from.
+    for (const [role, list, field] of [
+      [this.roles.planRole, config.runner.planManagedPolicies, 'runner.planManagedPolicies'],
+      [this.roles.applyRole, config.runner.applyManagedPolicies, 'runner.applyManagedPolicies'],
+    ] as const) {
+      for (const name of list) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${name}]`,
+          reason: `Named in the config (${field}): the rights Terraform needs for the modules of this installation.`,
+        });
+      }
+    }
 
     // One log group for both task definitions, named as the operator CLI expects.
     this.runnerLogs = new logs.LogGroup(this, 'RunnerLogs', {

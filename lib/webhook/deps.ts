@@ -24,7 +24,7 @@ export const WEBHOOK_ENV = {
   table: 'TFSTEP_TABLE',
   /** The event bus; defaults to names.eventBus(). */
   eventBus: 'TFSTEP_EVENT_BUS',
-  /** Body limit in bytes; defaults to 1 MiB. */
+  /** Body limit in bytes; defaults to 5 MiB (Lambda's synchronous payload limit is 6 MB). */
   maxBytes: 'TFSTEP_WEBHOOK_MAX_BYTES',
 } as const;
 

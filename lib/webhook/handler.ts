@@ -3,8 +3,17 @@ import { MalformedRequestError, MethodNotAllowedError, PayloadTooLargeError, Uns
 import { decidePush, readGithubPush, readGitlabPush } from './normalize';
 import type { GitProvider, LogFields, SecretStage, WebhookDeps, WebhookRequest, WebhookResponse } from './types';
 
-/** The default body limit: 1 MiB, well above a push payload (20 commits) and below Lambda's 6 MB. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * The default body limit: 5 MiB. GitHub sends push payloads of up to 25 MB (its webhook docs:
+ * larger events fire no webhook), and a push of 20 commits touching thousands of files is
+ * several megabytes. A function URL invokes the function synchronously, whose request payload
+ * Lambda caps at 6 MB, event envelope included ("Lambda quotas"; "Invoking ... using Lambda
+ * function URLs": BUFFERED, 6 MB), so nothing larger can reach the function anyway; 5 MiB
+ * leaves room for the envelope. A larger push is answered 413 by Lambda itself; the next push
+ * to the branch deploys its changes too, since targets compares with each target's last
+ * applied commit, not with the push's own path list.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 /** What a 2xx answer did, in its body next to the reason. */
 export type WebhookOutcome = 'published' | 'ignored' | 'duplicate' | 'pong';

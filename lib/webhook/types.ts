@@ -82,6 +82,6 @@ export interface WebhookDeps {
   readonly deliveries: DeliveryStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Largest accepted body in bytes (after base64 decoding). Default 1 MiB. */
+  /** Largest accepted body in bytes (after base64 decoding). Default 5 MiB. */
   readonly maxBodyBytes?: number;
 }

@@ -227,6 +227,9 @@ describe('account stack', () => {
       artifacts: `s3://${names.artifactsBucket(CENTRAL, REGION)}`,
       // the account's region: terraform's AWS_REGION, whatever region the task runs in
       region: 'us-east-1',
+      // a module must keep state remotely and commit its provider lock file
+      requireRemoteBackend: true,
+      requireLockFile: true,
     });
     const [paramId] = Object.keys(template.findResources('AWS::SSM::Parameter'));
     for (const roleName of [names.planRole(REGION), names.applyRole(REGION)]) {
@@ -297,7 +300,7 @@ describe('account stack', () => {
     // AND no tfstep role can be changed: trust, policies, boundary, deletion
     const roles = [names.launcherRole(REGION), names.planRole(REGION), names.applyRole(REGION)].map((n) => `<${roleLogicalId(template, n)}.Arn>`);
     for (const role of roles) {
-      for (const a of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:DeleteRole', 'iam:PutRolePermissionsBoundary']) {
+      for (const a of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:DeleteRole', 'iam:PutRolePermissionsBoundary', 'iam:PassRole']) {
         expect({ role, a, denied: denied(a, role) }).toEqual({ role, a, denied: true });
       }
     }
@@ -309,6 +312,22 @@ describe('account stack', () => {
     // AND the plan role (read-only) needs no denies, and gets none
     expect(inlineStatements(template, roleLogicalId(template, names.planRole(REGION))).filter((s) => s.Effect === 'Deny')).toEqual([]);
   });
+});
+
+describe('account stack with managed policies named in the config', () => {
+  afterAll(removeTempDirs);
+
+  it('GIVEN narrower plan and apply policies in the config WHEN built THEN the roles carry exactly those, and the synth validators accept them', () => {
+    const file = writeExampleVariant((doc) => {
+      doc.runner = { ...(doc.runner as object), planManagedPolicies: ['job-function/ViewOnlyAccess'], applyManagedPolicies: ['PowerUserAccess', 'IAMFullAccess'] };
+    });
+    const built = buildExampleApp({ validate: true }, file);
+    const t = Template.fromStack(built.accounts.get('dev')!);
+    const arns = (name: string) => (Object.values(t.findResources('AWS::IAM::Role', { Properties: { RoleName: name } }))[0]!.Properties.ManagedPolicyArns as unknown[]).map((a) => render(a));
+    expect(arns(names.planRole(REGION))).toEqual(['arn:aws:iam::aws:policy/job-function/ViewOnlyAccess']);
+    expect(arns(names.applyRole(REGION))).toEqual(['arn:aws:iam::aws:policy/PowerUserAccess', 'arn:aws:iam::aws:policy/IAMFullAccess']);
+    expect(() => built.app.synth({ force: true })).not.toThrow();
+  }, 240_000);
 });
 
 describe("account stack with the account's state settings", () => {

@@ -67,18 +67,39 @@ describe('webhook bad input', () => {
     expect(response.statusCode).toBe(200);
   });
 
-  it('fails when the body is over 1 MiB', async () => {
+  it('accepts a large push of several megabytes: 20 commits with thousands of paths each', async () => {
+    // GIVEN the fixture push with 20 commits of 3,000 changed paths each (over 2 MiB, once refused)
+    const deps = testDeps();
+    const payload = JSON.parse(push()) as { commits: Record<string, unknown>[] };
+    const template = payload.commits[0]!;
+    payload.commits = Array.from({ length: 20 }, (_, i) => ({
+      ...template,
+      modified: Array.from({ length: 3000 }, (_, j) => `dev/us-east-1/app/generated/file-${i}-${j}-with-a-long-descriptive-name.json`),
+    }));
+    const body = JSON.stringify(payload);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(2 * 1024 * 1024);
+
+    // WHEN it arrives
+    const response = await handleWebhook(githubRequest(body), deps);
+
+    // THEN it is accepted and published, its path list marked incomplete rather than carried whole
+    expect(response.statusCode).toBe(200);
+    expect(deps.publisher.events).toHaveLength(1);
+    expect(deps.publisher.events[0]!.changes).toEqual({ complete: false, paths: [] });
+  });
+
+  it('fails when the body is over 5 MiB', async () => {
     // GIVEN a signed body one byte over the default limit
     const deps = testDeps();
-    const body = JSON.stringify({ padding: 'x'.repeat(1024 * 1024 - 13) });
-    expect(Buffer.byteLength(body)).toBe(1024 * 1024 + 1);
+    const body = JSON.stringify({ padding: 'x'.repeat(5 * 1024 * 1024 - 13) });
+    expect(Buffer.byteLength(body)).toBe(5 * 1024 * 1024 + 1);
 
     // WHEN it arrives
     const response = await handleWebhook(githubRequest(body), deps);
 
     // THEN it answers 413 before looking at the signature
     expect(response.statusCode).toBe(413);
-    expect(bodyOf(response)).toEqual({ reason: 'body is larger than 1048576 bytes' });
+    expect(bodyOf(response)).toEqual({ reason: 'body is larger than 5242880 bytes' });
   });
 
   it('fails when the body is over a configured limit', async () => {
