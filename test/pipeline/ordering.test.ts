@@ -29,6 +29,7 @@ import type { ModuleResult } from '../../lib/domain/runner-contract';
 import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
+import { GitRepoReader, type RepoReader } from '../../lib/planning/repo-reader';
 import { baseFiles, envelope, executionId, makeHarness, pushOf, TestRepo, type Harness } from '../fixtures/pipeline/harness';
 import { seededRandom } from '../../bench/random';
 
@@ -239,36 +240,79 @@ async function fingerprint(repo: TestRepo, cache: Map<string, string>, commit: s
   return Promise.resolve(value);
 }
 
-async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, string>; store: RunStore }> {
+/**
+ * A repository whose base commit is already fully applied, then a linear chain of pushes. Git
+ * objects never change, so one history serves many interleavings, and its reads are memoised.
+ */
+interface History {
+  readonly repo: TestRepo;
+  readonly reader: RepoReader;
+  readonly base: string;
+  readonly commits: readonly string[];
+  readonly pushes: readonly { readonly before: string; readonly after: string; readonly paths: readonly string[]; readonly complete: boolean; readonly duplicate: boolean }[];
+  readonly fingerprints: Map<string, string>;
+}
+
+function buildHistory(pushes: Scenario['pushes']): History {
+  const repo = new TestRepo();
+  const base = repo.commit(baseFiles(), 'base');
+  const commits: string[] = [];
+  const built: History['pushes'][number][] = [];
+  let before = base;
+  for (const [i, p] of pushes.entries()) {
+    const files = Object.fromEntries(p.files.map((f) => [CHANGEABLE[f]!, `v${i}-${f}`]));
+    const after = repo.commit(files, `push ${i}`);
+    const paths = repo.git('diff', '--name-only', before, after).split('\n').filter(Boolean);
+    built.push({ before, after, paths, complete: p.complete, duplicate: p.duplicate });
+    commits.push(after);
+    before = after;
+  }
+  return { repo, reader: memoisedReader(new GitRepoReader(repo.dir)), base, commits, pushes: built, fingerprints: new Map() };
+}
+
+/** A reader whose answers are kept: every question it answers is about immutable git objects. */
+function memoisedReader(inner: RepoReader): RepoReader {
+  const cache = new Map<string, Promise<unknown>>();
+  const memo = <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    if (!cache.has(key)) cache.set(key, read());
+    return cache.get(key) as Promise<T>;
+  };
+  return {
+    listModules: (sha) => memo(`modules ${sha}`, () => inner.listModules(sha)),
+    changedPaths: (from, to) => memo(`changed ${from} ${to}`, () => inner.changedPaths(from, to)),
+    isAncestor: (a, d) => memo(`ancestor ${a} ${d}`, () => inner.isAncestor(a, d)),
+  };
+}
+
+async function runScenario(s: Scenario, shared?: History): Promise<{ ended: ReadonlyMap<string, string>; store: RunStore }> {
+  const history = shared ?? buildHistory(s.pushes);
+  try {
+    return await runInterleaving(s, history);
+  } finally {
+    if (!shared) history.repo.remove();
+  }
+}
+
+async function runInterleaving(s: Scenario, history: History): Promise<{ ended: ReadonlyMap<string, string>; store: RunStore }> {
   const rand = seededRandom(s.seed);
   const store = await db.freshStore();
-  const repo = new TestRepo();
-  try {
-    // GIVEN a repository whose base commit is already fully applied, then N pushes
-    const base = repo.commit(baseFiles(), 'base');
-    for (const [, module] of TARGETS.entries()) {
-      const [account, path] = [module[0], module[1]];
+  const { repo, base, commits } = history;
+  const cache = history.fingerprints;
+  {
+    for (const [account, path] of TARGETS) {
       await store.recordApplied({ repository: 'acme/live', account, module: path, commit: base, sequence: `2026-11-20T09:00:00.000Z#${base}`, execution: 'seed' });
     }
-    const commits: string[] = [];
-    const inputs: Record<string, unknown>[] = [];
-    let before = base;
-    for (const [i, p] of s.pushes.entries()) {
-      const files = Object.fromEntries(p.files.map((f) => [CHANGEABLE[f]!, `v${i}-${f}`]));
-      const after = repo.commit(files, `push ${i}`);
-      const paths = repo.git('diff', '--name-only', before, after).split('\n').filter(Boolean);
+    const inputs = history.pushes.map((p, i) => {
       // Arrival times say nothing about order: random seconds, so some pushes share a moment.
       const second = s.receivedInOrder ? i : Math.floor(rand() * 4);
-      inputs.push(envelope(pushOf(before, after, `2026-11-20T10:00:${String(second).padStart(2, '0')}.000Z`, p.complete ? paths : undefined, `delivery-${i}`)));
-      commits.push(after);
-      before = after;
-    }
-    const h = makeHarness(config, store, repo.dir);
+      return envelope(pushOf(p.before, p.after, `2026-11-20T10:00:${String(second).padStart(2, '0')}.000Z`, p.complete ? [...p.paths] : undefined, `delivery-${i}`));
+    });
+    const h = makeHarness(config, store, history.reader);
     const sim = new Simulation(h, rand, new Map(commits.map((c, i) => [c, i])), s.failureRate);
 
     // Arrivals in random order; some events delivered twice.
     const arrivals: { name: string; input: Record<string, unknown>; depth: number }[] = [];
-    s.pushes.forEach((p, i) => {
+    history.pushes.forEach((p, i) => {
       arrivals.push({ name: `push-${i}`, input: inputs[i]!, depth: 0 });
       if (p.duplicate) arrivals.push({ name: `push-${i}-again`, input: inputs[i]!, depth: 0 });
     });
@@ -374,7 +418,6 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
       last.set(a.target, a.pushIndex);
     }
     // AND every target ends with the content of the last push: no change lost
-    const cache = new Map<string, string>();
     const lastCommit = commits[commits.length - 1]!;
     for (const [account, module, root] of TARGETS) {
       const applied = await store.getApplied('acme/live', account, module);
@@ -404,28 +447,42 @@ async function runScenario(s: Scenario): Promise<{ ended: ReadonlyMap<string, st
     expect((await store.getLock('acme/live', 'main')).holder).toBeUndefined();
     expect(await store.listQueue('acme/live', 'main')).toEqual([]);
     return { ended: sim.ended, store };
-  } finally {
-    repo.remove();
   }
 }
 
 describe('ordering under random interleavings', () => {
   it('applies in push order, never twice, loses no change and leaves no stuck lock', async () => {
+    // Each generated history (its repository built once) is run under many random interleavings:
+    // TFSTEP_ORDERING_RUNS interleavings in all, 1,000 unless set.
+    const total = Number(process.env.TFSTEP_ORDERING_RUNS ?? 1000);
+    const perHistory = Math.min(40, total);
+    let interleavings = 0;
     const push = fc.record({
       files: fc.uniqueArray(fc.integer({ min: 0, max: CHANGEABLE.length - 1 }), { minLength: 1, maxLength: 4 }),
       complete: fc.integer({ min: 0, max: 9 }).map((n) => n < 8),
       duplicate: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
     });
+    const interleaving = fc.record({ seed: fc.integer(), failureRate: fc.constantFrom(0, 0.15, 0.3) });
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ pushes: fc.array(push, { minLength: 1, maxLength: 8 }), seed: fc.integer(), failureRate: fc.constantFrom(0, 0.15, 0.3) }),
-        async (scenario) => {
-          await runScenario(scenario);
+        fc.array(push, { minLength: 1, maxLength: 8 }),
+        fc.array(interleaving, { minLength: perHistory, maxLength: perHistory }),
+        async (pushes, runs) => {
+          const history = buildHistory(pushes);
+          try {
+            for (const run of runs) {
+              await runScenario({ pushes, ...run }, history);
+              interleavings++;
+            }
+          } finally {
+            history.repo.remove();
+          }
         },
       ),
-      { numRuns: Number(process.env.TFSTEP_ORDERING_RUNS ?? 12), endOnFailure: true },
+      { numRuns: Math.ceil(total / perHistory), endOnFailure: true },
     );
-  }, 600_000);
+    expect(interleavings).toBeGreaterThanOrEqual(total);
+  }, 1_800_000);
 
   it('recovers a stale lock from an aborted run: the next push deploys and the branch ends free', async () => {
     // GIVEN three pushes; the first is aborted after it was admitted and planned (it holds the branch)
