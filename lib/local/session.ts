@@ -4,6 +4,7 @@
  * `tfstep local run`, `demo`, `serve` and `replay` all drive a {@link LocalPipeline}.
  */
 import { randomBytes } from 'node:crypto';
+import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createApprovalRequestHandler } from '../approval/request';
@@ -17,6 +18,8 @@ import type { ApprovalNotice, ApprovalView } from '../approval/types';
 import { waitForOutcome } from '../approval/wait';
 import type { Config } from '../config/schema';
 import type { PushEvent } from '../domain/push-event';
+import { AwsLimitExceededError, dynamoItemBytes, eventBridgeEntryBytes, LimitMeter, snsPublishBytes, utf8Bytes, type AttributeValueLike, type LimitsReport } from '../domain/aws-limits';
+import { runnerPolicyFor } from '../domain/runner-policy';
 import { createPipelineHandler, type PipelineLogger } from '../pipeline/handler';
 import { silentPipelineLogger, type ArtifactStore } from '../pipeline/deps';
 import { readItems } from '../pipeline/items';
@@ -74,6 +77,8 @@ export interface LocalRunResult {
   execution: LocalExecutionResult;
   report: RunReport;
   events: HistoryEvent[];
+  /** The largest value of each AWS limit the run met, against the limit. */
+  limits: LimitsReport;
 }
 
 /** A started local run. */
@@ -131,6 +136,8 @@ export class LocalPipeline {
   private readonly trackers = new Map<string, RunTracker>();
   private readonly running = new Set<string>();
   private readonly followers = new Map<string, AbortController>();
+  /** The limit meters of the executions running now, by execution name. */
+  private readonly meters = new Map<string, LimitMeter>();
   private engine!: LocalEngine;
 
   private constructor(
@@ -145,6 +152,7 @@ export class LocalPipeline {
   static async create(opts: LocalPipelineOptions): Promise<LocalPipeline> {
     const repoDir = path.resolve(opts.repoDir);
     const pipeline = new LocalPipeline(opts, localConfig(opts.config, repoDir));
+    checkItemSizes(opts.store.client);
     const bundle = opts.noBundle || opts.taskRunner ? undefined : await ensureRunnerBundle(opts.stateDir);
     pipeline.engine = pipeline.buildEngine(bundle, repoDir);
     return pipeline;
@@ -164,14 +172,27 @@ export class LocalPipeline {
       // Another tfstep process may run executions against the same state directory (a replay or
       // an approve from a second terminal): theirs are running while their process lives.
       executions: { isRunning: (id) => Promise.resolve(this.running.has(id) || liveOwner(opts.stateDir, id.split(':').pop() ?? '') !== undefined) },
-      notifier: { publish: () => Promise.resolve() },
+      // SNS refuses a message over 256 KB; the local notifier checks what the real one would publish.
+      notifier: {
+        publish: (_subject, text, attributes = {}) => {
+          try {
+            this.checkAll('snsMessageBytes', snsPublishBytes(text, attributes), 'the run notification', attributes.execution);
+            return Promise.resolve();
+          } catch (e) {
+            return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        },
+      },
       clock: () => new Date(),
       logger: opts.logger ?? silentPipelineLogger,
     });
     const approvalFn = createApprovalRequestHandler({
       store: this.approvals,
       keys: new StaticKeyProvider(signingKey(opts.stateDir)),
-      notifier: new MemoryApprovalNotifier((notice) => opts.onNotice?.(notice)),
+      notifier: new MemoryApprovalNotifier((notice) => {
+        this.checkAll('snsMessageBytes', snsPublishBytes(notice.text, { approver: notice.approver, kind: 'approval' }), `the approval notice to ${notice.approver}`);
+        opts.onNotice?.(notice);
+      }),
       baseUrl: opts.approvalBaseUrl ?? 'http://127.0.0.1',
       artifacts: new FunctionArtifactReader(async (key) => (await artifacts.get(key))?.toString('utf8')),
     });
@@ -283,10 +304,17 @@ export class LocalPipeline {
     const executionId = this.engine.executionArn(executionName);
     const tracker = new RunTracker(executionId, executionName);
     this.trackers.set(executionName, tracker);
+    // What AWS checks before any execution starts: the bus's entry size (the webhook's PutEvents)
+    // and the runner policy each account stack stores as an SSM parameter.
+    const before = this.checkBeforeStart(input);
     this.running.add(executionId);
     rememberExecution(this.opts.stateDir, executionName, { config: this.opts.config, repoDir: path.resolve(this.opts.repoDir), owner: { pid: process.pid } });
     const execution = this.engine.start(input, executionName);
-    const done = execution.done.then((result) => {
+    for (const [name, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(name as keyof LimitsReport, use.max, use.at ?? '');
+    this.meters.set(executionName, execution.limits);
+    const done = execution.done.then(async (result) => {
+      await this.measureStoredItems(execution.limits).catch(() => undefined);
+      this.meters.delete(executionName);
       this.running.delete(executionId);
       endExecution(this.opts.stateDir, executionName);
       for (const [token, follower] of this.followers) {
@@ -297,9 +325,69 @@ export class LocalPipeline {
       }
       const status = finalStatus(result, tracker);
       if (tracker.status !== status) tracker.onFinished(status === 'ABORTED' ? 'FAILED' : status, tracker.reason ?? result.cause);
-      return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events };
+      return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events, limits: execution.limits.report() };
     });
     return { executionId, executionName, tracker, execution, done };
+  }
+
+  /**
+   * Checks the push's EventBridge entry and every account's runner policy parameter.
+   * @throws AwsLimitExceededError (ValidationException) as PutEvents or PutParameter would answer
+   */
+  private checkBeforeStart(input: unknown): LimitMeter {
+    const meter = new LimitMeter();
+    if (isObject(input)) {
+      const entry = {
+        Time: typeof input.time === 'string' ? input.time : undefined,
+        Source: typeof input.source === 'string' ? input.source : '',
+        DetailType: typeof input['detail-type'] === 'string' ? input['detail-type'] : '',
+        Detail: JSON.stringify(input.detail ?? {}),
+        Resources: Array.isArray(input.resources) ? (input.resources as string[]) : [],
+      };
+      meter.check('eventBridgeEntryBytes', eventBridgeEntryBytes(entry), 'the push event');
+    }
+    for (const account of this.opts.config.accounts) {
+      meter.check('ssmParameterBytes', utf8Bytes(JSON.stringify(runnerPolicyFor(this.opts.config, account))), `the runner policy of ${account.name}`);
+    }
+    return meter;
+  }
+
+  /**
+   * Records a value in the meters of the running executions (in the named one only, when
+   * named) and refuses it past the limit with AWS's error.
+   */
+  private checkAll(name: keyof LimitsReport, value: number, what: string, execution?: string): void {
+    const key = execution?.split(':').pop();
+    const meters = key && this.meters.has(key) ? [this.meters.get(key)!] : [...this.meters.values()];
+    let breach: AwsLimitExceededError | undefined;
+    for (const m of meters) {
+      try {
+        m.check(name, value, what);
+      } catch (e) {
+        if (!(e instanceof AwsLimitExceededError)) throw e;
+        breach = e;
+      }
+    }
+    if (meters.length === 0) new LimitMeter().check(name, value, what);
+    if (breach) throw breach;
+  }
+
+  /**
+   * The largest item of the run table, measured as DynamoDB measures items. Writes over 400 KB
+   * are refused as they happen (dynalite answers ValidationException, as DynamoDB does); this
+   * reports how close the items came.
+   */
+  private async measureStoredItems(meter: LimitMeter): Promise<void> {
+    const { client, tableName } = this.opts.store;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start as never }));
+      for (const item of page.Items ?? []) {
+        const key = [item.pk, item.sk].map((v) => (v && 'S' in v ? v.S : '')).join(' ');
+        meter.observe('dynamoItemBytes', dynamoItemBytes(item as unknown as Record<string, AttributeValueLike>), `run table item ${key}`);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 
   /** Stops every running execution. */
@@ -308,6 +396,45 @@ export class LocalPipeline {
     for (const f of this.followers.values()) f.abort();
     this.followers.clear();
   }
+}
+
+const sizeChecked = new WeakSet<object>();
+
+/** The items a write command carries, in DynamoDB's wire format. */
+function itemsWritten(commandName: string, input: Record<string, unknown>): Record<string, AttributeValueLike>[] {
+  type Items = Record<string, AttributeValueLike>[];
+  switch (commandName) {
+    case 'PutItemCommand':
+      return [input.Item] as Items;
+    case 'BatchWriteItemCommand':
+      return Object.values((input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item?: unknown } }[]>)
+        .flat()
+        .map((r) => r.PutRequest?.Item)
+        .filter(Boolean) as Items;
+    case 'TransactWriteItemsCommand':
+      return ((input.TransactItems ?? []) as { Put?: { Item?: unknown } }[]).map((t) => t.Put?.Item).filter(Boolean) as Items;
+    default:
+      return [];
+  }
+}
+
+/**
+ * Refuses a put over DynamoDB's 400 KB item limit with ValidationException, counting UTF-8 bytes
+ * as DynamoDB does (dynalite counts characters). Updates are left to dynalite's own check.
+ */
+function checkItemSizes(client: DynamoDBClient): void {
+  if (sizeChecked.has(client)) return;
+  sizeChecked.add(client);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const meter = new LimitMeter();
+      for (const item of itemsWritten(context.commandName ?? '', args.input as Record<string, unknown>)) {
+        if (item) meter.check('dynamoItemBytes', dynamoItemBytes(item), `${context.commandName ?? 'write'} item`);
+      }
+      return next(args);
+    },
+    { step: 'build', priority: 'high', name: 'tfstepLocalItemSize' },
+  );
 }
 
 /** What a replay needs besides the stored input: the config and the repository the run used. */
