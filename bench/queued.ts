@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { HistoryEvent } from '../lib/local/engine';
+import type { HistoryEvent } from '../lib/local/engine/engine';
 import { waitSecondsFor } from '../lib/pipeline/admit';
 import { BenchRunError } from './errors';
 import { benchPushInput, makeBenchFixture } from './fixture';

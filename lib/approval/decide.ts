@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApprovalOutput } from '../pipeline/contracts';
+import type { ApprovalOutput } from '../statemachine/contracts';
 import { ApprovalGoneError, ApprovalNotFoundError, AlreadyDecidedError, BadApprovalRequestError, NotAnApproverError, SelfApprovalError, TaskGoneError } from './errors';
 import { normalizeApprover } from './signing';
 import { closedError, type ApprovalStore } from './store';

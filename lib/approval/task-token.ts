@@ -1,5 +1,5 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { ApprovalOutput } from '../pipeline/contracts';
+import type { ApprovalOutput } from '../statemachine/contracts';
 import { TaskGoneError } from './errors';
 import type { TaskTokenSender } from './types';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ItemsLocationSchema, type ApprovalOutput } from '../pipeline/contracts';
+import { ItemsLocationSchema, type ApprovalOutput } from '../statemachine/contracts';
 import { PlanSummarySchema } from '../domain/runner-contract';
 
 /** Where approval code writes its log lines. Never put a token, a signature or a key here. */

@@ -1,4 +1,4 @@
-import type { ApprovalOutput } from '../pipeline/contracts';
+import type { ApprovalOutput } from '../statemachine/contracts';
 import { ApprovalGoneError, ApprovalNotFoundError } from './errors';
 import type { ApprovalStore } from './store';
 import { TaskFailedError } from './task-token';

@@ -9,7 +9,7 @@ import { ApprovalStore } from '../approval/store';
 import { loadConfig } from '../config/loader';
 import type { Config } from '../config/schema';
 import { names, stateMachineArn } from '../domain/names';
-import { DEFAULT_STATE_DIR, openLocalStore } from '../local/store';
+import { DEFAULT_STATE_DIR, openLocalStore } from '../local/engine/store';
 import { RunStore } from '../store/run-store';
 import { BadOptionError, OperatorError } from './errors';
 import type { RunRecords } from './run-records';

@@ -15,8 +15,8 @@
  * An execution that stopped (aborted, timed out) while queued or holding the branch is noticed
  * here through {@link ExecutionTracker.isRunning} and removed, so no lock stays stuck.
  */
-import type { AdmitResult } from './contracts';
-import { AdmitRequestSchema } from './contracts';
+import type { AdmitResult } from '../statemachine/contracts';
+import { AdmitRequestSchema } from '../statemachine/contracts';
 import type { z } from 'zod';
 import { pushSequence } from '../planning/targets';
 import { PushOrder, type OrderedPush } from '../planning/push-order';

@@ -6,7 +6,7 @@
  * or apply, whatever its execution still has in flight.
  */
 import type { z } from 'zod';
-import type { CheckLeaseRequestSchema, CheckLeaseResultSchema } from './contracts';
+import type { CheckLeaseRequestSchema, CheckLeaseResultSchema } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { LeaseLostError } from './errors';
 

@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import { names } from '../domain/names';
 import { EXIT } from '../domain/runner-contract';
-import type { ClassifyFailureRequestSchema, ClassifyFailureResultSchema } from './contracts';
+import type { ClassifyFailureRequestSchema, ClassifyFailureResultSchema } from '../statemachine/contracts';
 
 export type ClassifyFailureRequest = z.infer<typeof ClassifyFailureRequestSchema>;
 export type ClassifyFailureResult = z.infer<typeof ClassifyFailureResultSchema>;

@@ -8,7 +8,7 @@ export class PipelineError extends TfstepError {
   }
 }
 
-/** A payload that is not one of the shapes in contracts.ts. */
+/** A payload that is not one of the shapes in lib/statemachine/contracts.ts. */
 export class InvalidRequestError extends PipelineError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { RunRecord, RunRecordStatus } from '../store/run-store';
-import type { FinishRequestSchema, FinishResultSchema } from './contracts';
+import type { FinishRequestSchema, FinishResultSchema } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { parseExecutionInput } from './push';
 import { formatNotification, type Notification, type NotificationKind } from '../notify/format';

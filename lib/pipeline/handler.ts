@@ -1,6 +1,6 @@
 /**
  * The pipeline function: every state of statemachines/pipeline.asl.json except the approval
- * calls it with `{ action, ... }` (shapes in ./contracts.ts). The Lambda handler
+ * calls it with `{ action, ... }` (shapes in lib/statemachine/contracts.ts). The Lambda handler
  * (lambdas/pipeline/index.ts) and the local mode both build {@link PipelineDeps} and call
  * {@link createPipelineHandler}.
  *
@@ -9,7 +9,7 @@
  * const handler = createPipelineHandler({
  *   config,
  *   store: RunStore.fromClient(dynaliteClient, 'tfstep-runs'),     // after createRunTable(...)
- *   artifacts: folderArtifacts(dir).store,                          // lib/local/artifacts.ts
+ *   artifacts: folderArtifacts(dir).store,                          // lib/local/engine/artifacts.ts
  *   repoReader: () => new GitRepoReader(repoDir),
  *   executions: { isRunning: async (id) => running.has(id) },
  *   notifier: { publish: async (subject, text) => console.log(text) },
@@ -22,7 +22,7 @@ import { formatPath } from '../config/parse';
 import { admit } from './admit';
 import { checkLease } from './check-lease';
 import { classifyFailure } from './classify-failure';
-import { PipelineRequestSchema } from './contracts';
+import { PipelineRequestSchema } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { InvalidRequestError } from './errors';
 import { finish } from './finish';
@@ -47,7 +47,7 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
       const action = payload && typeof payload === 'object' && 'action' in payload ? JSON.stringify(payload.action) : '(none)';
       const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(top level)'}: ${i.message}`).join('; ');
       throw new InvalidRequestError(
-        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, targets, check-lease, record-account, classify-failure, stage-complete, finish with the fields in lib/pipeline/contracts.ts`,
+        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, targets, check-lease, record-account, classify-failure, stage-complete, finish with the fields in lib/statemachine/contracts.ts`,
       );
     }
     const req = parsed.data;

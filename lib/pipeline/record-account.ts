@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
 import { mapLimit } from '../domain/concurrency';
-import type { AccountOutcome, ModuleOutcome, RecordAccountRequestSchema } from './contracts';
+import type { AccountOutcome, ModuleOutcome, RecordAccountRequestSchema } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { PipelineError } from './errors';
 

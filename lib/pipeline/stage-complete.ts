@@ -7,8 +7,8 @@
  */
 import type { z } from 'zod';
 import { artifactKeys } from '../domain/runner-contract';
-import { MAX_LISTED_FAILURES, type AccountItem, type AccountOutcome, type StageCompleteRequestSchema, type StageCompleteResultSchema } from './contracts';
-import { applyItem, readItems, writeItems } from './items';
+import { MAX_LISTED_FAILURES, type AccountItem, type AccountOutcome, type StageCompleteRequestSchema, type StageCompleteResultSchema } from '../statemachine/contracts';
+import { applyItem, readItems, writeItems } from '../statemachine/items';
 import type { PipelineDeps } from './deps';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';

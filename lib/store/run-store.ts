@@ -5,7 +5,7 @@
  */
 import { ConditionalCheckFailedException, CreateTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import type { AccountOutcome } from '../pipeline/contracts';
+import type { AccountOutcome } from '../statemachine/contracts';
 import type { PlanSummary } from '../domain/runner-contract';
 import {
   commitKey,

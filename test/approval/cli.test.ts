@@ -7,7 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { main } from '../../lib/cli/main';
 import { createApprovalRequestHandler } from '../../lib/approval/request';
 import { ApprovalStore } from '../../lib/approval/store';
-import { openLocalStore } from '../../lib/local/store';
+import { openLocalStore } from '../../lib/local/engine/store';
 import { clearTable, harness, requestApproval, requestFixture, startDynalite, type Dynalite, type Harness } from './helpers';
 
 const stsMock = mockClient(STSClient);

@@ -1,4 +1,4 @@
-import type { HistoryEvent } from '../../lib/local/engine';
+import type { HistoryEvent } from '../../lib/local/engine/engine';
 import { benchConfigInput } from '../../bench/fixture';
 import { BenchInputError } from '../../bench/errors';
 import { AWS_HISTORY_EVENTS, costUsd, estimateExecution, largestPayloadBytes } from '../../bench/history';

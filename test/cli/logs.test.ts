@@ -6,7 +6,7 @@ import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { openLocalStore } from '../../lib/local/store';
+import { openLocalStore } from '../../lib/local/engine/store';
 import { ModuleLineFilter, runnerTasksFromHistory } from '../../lib/operator/logs';
 import { RunStore } from '../../lib/store/run-store';
 import { runCli } from './run-cli';

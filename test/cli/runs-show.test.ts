@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { openLocalStore } from '../../lib/local/store';
+import { openLocalStore } from '../../lib/local/engine/store';
 import { createRunTable, RunStore } from '../../lib/store/run-store';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RunDetailSchema, RunsOutputSchema } from '../../lib/operator/views';

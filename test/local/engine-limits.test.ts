@@ -3,9 +3,9 @@
  * AWS's error, caught where AWS lets a Catch catch it and uncaught where AWS does not.
  */
 import { AWS_LIMITS } from '../../lib/domain/aws-limits';
-import type { JsonObject } from '../../lib/local/definition';
-import { LocalEngine, type LocalTaskRunner } from '../../lib/local/engine';
-import { LocalTaskTokens } from '../../lib/local/task-tokens';
+import type { JsonObject } from '../../lib/local/engine/definition';
+import { LocalEngine, type LocalTaskRunner } from '../../lib/local/engine/engine';
+import { LocalTaskTokens } from '../../lib/local/engine/task-tokens';
 
 const FN = 'arn:aws:lambda:us-east-1:000000000000:function:tfstep-pipeline-local';
 

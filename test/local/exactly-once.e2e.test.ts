@@ -6,8 +6,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { localRun } from '../../lib/local/run';
-import { openLocalStore } from '../../lib/local/store';
+import { localRun } from '../../lib/local/ui/run';
+import { openLocalStore } from '../../lib/local/engine/store';
 import { RunStore } from '../../lib/store/run-store';
 import { doubleLog, makeInfraRepo, memoryIo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG, until } from './helpers';
 

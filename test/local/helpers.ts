@@ -7,8 +7,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlink
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ensureRunnerBundle } from '../../lib/local/runner-launcher';
-import type { LocalIo } from '../../lib/local/run';
+import { ensureRunnerBundle } from '../../lib/local/engine/runner-launcher';
+import type { LocalIo } from '../../lib/local/ui/run';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'local');
 export const TWO_DEV_CONFIG = path.join(FIXTURES, 'two-dev-accounts.yaml');

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { AWS_LIMITS, LIMIT_NAMES } from '../../lib/domain/aws-limits';
-import { localRun } from '../../lib/local/run';
+import { localRun } from '../../lib/local/ui/run';
 import { commit, makeInfraRepo, memoryIo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG } from './helpers';
 
 jest.setTimeout(180_000);

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { localRun } from '../../lib/local/run';
+import { localRun } from '../../lib/local/ui/run';
 import { commit, doubleLog, makeInfraRepo, memoryIo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG, until } from './helpers';
 
 jest.setTimeout(180_000);

@@ -3,9 +3,9 @@
  * already applied at that commit are skipped by the planner.
  */
 import * as path from 'node:path';
-import { localReplay } from '../../lib/local/replay';
-import { localRun } from '../../lib/local/run';
-import { LocalModeError } from '../../lib/local/errors';
+import { localReplay } from '../../lib/local/ui/replay';
+import { localRun } from '../../lib/local/ui/run';
+import { LocalModeError } from '../../lib/local/engine/errors';
 import { doubleLog, makeInfraRepo, memoryIo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG } from './helpers';
 
 jest.setTimeout(180_000);

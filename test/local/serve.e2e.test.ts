@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { EnvError } from '../../lib/env';
-import { localServe, type LocalServer } from '../../lib/local/serve';
+import { localServe, type LocalServer } from '../../lib/local/ui/serve';
 import { doubleLog, makeInfraRepo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform } from './helpers';
 
 jest.setTimeout(120_000);

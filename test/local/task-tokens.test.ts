@@ -2,7 +2,7 @@
  * The local SendTaskSuccess/SendTaskFailure.
  */
 import { TaskGoneError } from '../../lib/approval/errors';
-import { LocalTaskTokens } from '../../lib/local/task-tokens';
+import { LocalTaskTokens } from '../../lib/local/engine/task-tokens';
 
 describe('LocalTaskTokens', () => {
   it('resolves a waiting task with the output sent for its token', async () => {

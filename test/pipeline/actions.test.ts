@@ -1,5 +1,5 @@
-import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/pipeline/contracts';
-import { readItems, writeItems } from '../../lib/pipeline/items';
+import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/statemachine/contracts';
+import { readItems, writeItems } from '../../lib/statemachine/items';
 import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import { classifyFailure } from '../../lib/pipeline/classify-failure';
 import { InvalidRequestError, LockLostError } from '../../lib/pipeline/errors';

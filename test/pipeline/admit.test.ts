@@ -1,4 +1,4 @@
-import type { AdmitResult } from '../../lib/pipeline/contracts';
+import type { AdmitResult } from '../../lib/statemachine/contracts';
 import { waitSecondsFor } from '../../lib/pipeline/admit';
 import type { RunStore } from '../../lib/store';
 import { sha, testConfig } from '../fixtures/pipeline/config';

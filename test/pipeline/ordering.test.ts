@@ -20,9 +20,9 @@
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { AccountItem, AccountOutcome, AdmitResult, ItemsLocation, TargetsResult } from '../../lib/pipeline/contracts';
+import type { AccountItem, AccountOutcome, AdmitResult, ItemsLocation, TargetsResult } from '../../lib/statemachine/contracts';
 import { LeaseLostError } from '../../lib/pipeline/errors';
-import { readItems } from '../../lib/pipeline/items';
+import { readItems } from '../../lib/statemachine/items';
 import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import type { ClassifyFailureResult } from '../../lib/pipeline/classify-failure';
 import type { ModuleResult } from '../../lib/domain/runner-contract';

@@ -12,7 +12,7 @@ import { RecordOnlyTaskTokenSender, SfnTaskTokenSender } from '../../approval/ta
 import type { ApprovalView, TaskTokenSender } from '../../approval/types';
 import { TfstepError } from '../../config/errors';
 import { names } from '../../domain/names';
-import { openLocalStore } from '../../local/store';
+import { openLocalStore } from '../../local/engine/store';
 import { addCommonOptions } from '../../operator/cli-options';
 import { awsSettings, clientConfig, loadOperatorConfig, stateDirOf, type CommonOptions } from '../../operator/context';
 

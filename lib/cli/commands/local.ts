@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { localDemo } from '../../local/demo';
-import { localReplay } from '../../local/replay';
-import { localRun, parseApproveMode } from '../../local/run';
-import { localServe, serveUntilStopped } from '../../local/serve';
-import { DEFAULT_STATE_DIR } from '../../local/store';
-import { LocalModeError } from '../../local/errors';
+import { localDemo } from '../../local/ui/demo';
+import { localReplay } from '../../local/ui/replay';
+import { localRun, parseApproveMode } from '../../local/ui/run';
+import { localServe, serveUntilStopped } from '../../local/ui/serve';
+import { DEFAULT_STATE_DIR } from '../../local/engine/store';
+import { LocalModeError } from '../../local/engine/errors';
 
 interface RunOptions {
   config: string;

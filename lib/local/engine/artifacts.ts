@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { ArtifactStore } from '../pipeline/deps';
+import type { ArtifactStore } from '../../pipeline/deps';
 import type { LocalObjects } from './engine';
 
 /** The bucket name the local mode gives its artifacts folder. */

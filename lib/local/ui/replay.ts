@@ -4,14 +4,14 @@
  * skips targets the replayed run already applied for its commit.
  */
 import * as path from 'node:path';
-import { loadConfig, parseConfig } from '../config/loader';
-import { REPLAY_FIELD } from '../pipeline/push';
-import { RunStore } from '../store/run-store';
-import { LocalModeError } from './errors';
-import { repositoryRoot } from './git';
+import { loadConfig, parseConfig } from '../../config/loader';
+import { REPLAY_FIELD } from '../../pipeline/push';
+import { RunStore } from '../../store/run-store';
+import { LocalModeError } from '../engine/errors';
+import { repositoryRoot } from '../engine/git';
 import { followRun, type ApproveMode, type LocalIo, type LocalRunOutcome, approvalResponder, testDoubleNotice } from './run';
-import { abandonRun, LocalPipeline, liveOwner, recallExecution } from './session';
-import { DEFAULT_STATE_DIR, openLocalStore } from './store';
+import { abandonRun, LocalPipeline, liveOwner, recallExecution } from '../engine/session';
+import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 import type { ProgressView } from './progress';
 
 /** Options of {@link localReplay}. */

@@ -11,16 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import type { AccountConfig, Config } from '../config/schema';
-import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../domain/runner-contract';
-import { runnerCommand } from '../runner/spawn';
-import { TEST_DOUBLE_ENV } from '../runner/inputs';
+import type { AccountConfig, Config } from '../../config/schema';
+import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../../domain/runner-contract';
+import { runnerCommand } from '../../runner/spawn';
+import { TEST_DOUBLE_ENV } from '../../runner/inputs';
 import type { JsonObject } from './definition';
 import type { LocalTaskContext, LocalTaskRunner } from './engine';
 import { StatesError } from './errors';
 
-/** The repository root of this checkout (lib/local -> ..). */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The repository root of this checkout (lib/local/engine -> ../../..). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** What the launcher reports as tasks start and stop. */
 export type RunnerEvent =

@@ -17,9 +17,9 @@
  *   run the real ItemProcessor states; what AWS adds (a child execution per item, results
  *   written to S3) is left out, and the benchmark's estimator counts it separately.
  */
-import { names } from '../domain/names';
-import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../statemachine/definition';
-import { LOCAL_ITEMS_FIELD } from '../statemachine/history';
+import { names } from '../../domain/names';
+import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../../statemachine/definition';
+import { LOCAL_ITEMS_FIELD } from '../../statemachine/history';
 import { LocalEngineError } from './errors';
 
 /** The longest timeout (seconds) a Node timer can hold. */

@@ -3,7 +3,7 @@
  * (exit code 2 through the CLI); {@link LocalEngineError} means the definition asks for
  * something the local engine cannot run.
  */
-import { TfstepError } from '../config/errors';
+import { TfstepError } from '../../config/errors';
 
 /** Base class of the local mode's bad-input errors. */
 export class LocalModeError extends TfstepError {

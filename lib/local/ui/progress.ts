@@ -3,8 +3,8 @@
  * sees exactly what the state machine does), a final report, and two views of it: a live table
  * redrawn in place on a terminal, plain lines elsewhere.
  */
-import type { AccountOutcome, RunStatus } from '../pipeline/contracts';
-import type { RunnerEvent } from './runner-launcher';
+import type { AccountOutcome, RunStatus } from '../../statemachine/contracts';
+import type { RunnerEvent } from '../engine/runner-launcher';
 
 /** Status of an account or a stage as the local views show it. */
 export type ProgressStatus = 'pending' | 'running' | 'planned' | 'waiting for approval' | 'succeeded' | 'failed' | 'rejected' | 'expired' | 'not run';

@@ -5,16 +5,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { formatPlanLine } from '../domain/plan-summary';
-import { totalsLine } from '../approval/types';
-import { loadConfig } from '../config/loader';
-import type { Config } from '../config/schema';
-import { RunStore } from '../store/run-store';
-import { LocalModeError } from './errors';
+import { formatPlanLine } from '../../domain/plan-summary';
+import { totalsLine } from '../../approval/types';
+import { loadConfig } from '../../config/loader';
+import type { Config } from '../../config/schema';
+import { RunStore } from '../../store/run-store';
+import { LocalModeError } from '../engine/errors';
 import { jsonReport, ProgressView, type RunReport } from './progress';
-import { buildLocalPush, resolveLocalSource } from './push';
-import { LocalPipeline, type LocalApprovalRequest, type LocalRunResult } from './session';
-import { DEFAULT_STATE_DIR, openLocalStore } from './store';
+import { buildLocalPush, resolveLocalSource } from '../engine/push';
+import { LocalPipeline, type LocalApprovalRequest, type LocalRunResult } from '../engine/session';
+import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 
 /** How approvals are answered in a local run. */
 export type ApproveMode = 'prompt' | 'auto' | 'reject';

@@ -5,10 +5,10 @@
  */
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { gitOrThrow } from './git';
-import { REPO_ROOT } from './runner-launcher';
+import { gitOrThrow } from '../engine/git';
+import { REPO_ROOT } from '../engine/runner-launcher';
 import { localRun, type LocalIo, type LocalRunOutcome } from './run';
-import { DEFAULT_STATE_DIR } from './store';
+import { DEFAULT_STATE_DIR } from '../engine/store';
 
 /** The example config and infrastructure repository shipped with tfstep. */
 export const EXAMPLE_CONFIG = path.join(REPO_ROOT, 'examples', 'tfstep.yaml');

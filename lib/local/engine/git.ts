@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { CommitShaSchema, ZERO_SHA } from '../domain/push-event';
+import { CommitShaSchema, ZERO_SHA } from '../../domain/push-event';
 import { NotAGitRepositoryError, UnknownCommitError, UnknownRefError } from './errors';
 
 const run = promisify(execFile);

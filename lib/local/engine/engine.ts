@@ -9,7 +9,7 @@
  * - `ecs:runTask.sync` hands the RunTask parameters to a {@link LocalTaskRunner} (the runner as
  *   a child process);
  * - a Distributed Map's ItemReader (`s3:getObject`, JSON) reads the object through
- *   {@link LocalObjects} (the artifacts folder); see lib/local/definition.ts for how the Map runs.
+ *   {@link LocalObjects} (the artifacts folder); see lib/local/engine/definition.ts for how the Map runs.
  *
  * Any other resource, or a function ARN nobody serves, fails at construction, naming the state,
  * so a definition the local mode cannot run never passes silently.
@@ -23,8 +23,8 @@ import {
   itemReaderStateName,
   type DistributedMapRef,
   collectRetryStates, collectTaskStates, collectWaitStates, compileTimeoutResolver, type JsonObject } from './definition';
-import { AwsLimitExceededError, LimitMeter, payloadBytes, runTaskOverridesChars } from '../domain/aws-limits';
-import { HistoryCounter, LOCAL_ITEMS_FIELD } from '../statemachine/history';
+import { AwsLimitExceededError, LimitMeter, payloadBytes, runTaskOverridesChars } from '../../domain/aws-limits';
+import { HistoryCounter, LOCAL_ITEMS_FIELD } from '../../statemachine/history';
 import { LocalEngineError, StatesError } from './errors';
 import type { LocalTaskTokens } from './task-tokens';
 

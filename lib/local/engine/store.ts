@@ -14,8 +14,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { names } from '../domain/names';
-import { createRunTable } from '../store/run-store';
+import { names } from '../../domain/names';
+import { createRunTable } from '../../store/run-store';
 import { StateDirLockedError } from './errors';
 
 /** The default state directory, relative to the current directory. */

@@ -5,7 +5,7 @@
  * {@link LocalTaskTokens.sendFailure}, as SendTaskSuccess/SendTaskFailure would.
  */
 import { randomBytes } from 'node:crypto';
-import { TaskGoneError } from '../approval/errors';
+import { TaskGoneError } from '../../approval/errors';
 import { StatesError } from './errors';
 
 interface Waiter {
