@@ -4,7 +4,6 @@
  * `tfstep local run`, `demo`, `serve` and `replay` all drive a {@link LocalPipeline}.
  */
 import { randomBytes } from 'node:crypto';
-import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createApprovalRequestHandler } from '../../approval/request';
@@ -18,8 +17,8 @@ import type { ApprovalNotice, ApprovalView } from '../../approval/types';
 import { waitForOutcome } from '../../approval/wait';
 import type { Config } from '../../config/schema';
 import type { PushEvent } from '../../domain/push-event';
-import { AwsLimitExceededError, dynamoItemBytes, eventBridgeEntryBytes, LimitMeter, snsPublishBytes, utf8Bytes, type AttributeValueLike, type LimitsReport } from '../../domain/aws-limits';
-import { runnerPolicyFor } from '../../domain/runner-policy';
+import { AwsLimitExceededError, LimitMeter, snsPublishBytes, type LimitsReport } from '../../domain/aws-limits';
+import { checkBeforeStart, checkItemSizes, measureStoredItems } from './aws-checks';
 import { createPipelineHandler, type PipelineLogger } from '../../pipeline/handler';
 import { silentPipelineLogger, type ArtifactStore } from '../../pipeline/deps';
 import { readItems } from '../../statemachine/items';
@@ -306,14 +305,14 @@ export class LocalPipeline {
     this.trackers.set(executionName, tracker);
     // What AWS checks before any execution starts: the bus's entry size (the webhook's PutEvents)
     // and the runner policy each account stack stores as an SSM parameter.
-    const before = this.checkBeforeStart(input);
+    const before = checkBeforeStart(input, this.opts.config);
     this.running.add(executionId);
     rememberExecution(this.opts.stateDir, executionName, { config: this.opts.config, repoDir: path.resolve(this.opts.repoDir), owner: { pid: process.pid } });
     const execution = this.engine.start(input, executionName);
     for (const [name, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(name as keyof LimitsReport, use.max, use.at ?? '');
     this.meters.set(executionName, execution.limits);
     const done = execution.done.then(async (result) => {
-      await this.measureStoredItems(execution.limits).catch(() => undefined);
+      await measureStoredItems(this.opts.store, execution.limits).catch(() => undefined);
       this.meters.delete(executionName);
       this.running.delete(executionId);
       endExecution(this.opts.stateDir, executionName);
@@ -328,28 +327,6 @@ export class LocalPipeline {
       return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events, limits: execution.limits.report() };
     });
     return { executionId, executionName, tracker, execution, done };
-  }
-
-  /**
-   * Checks the push's EventBridge entry and every account's runner policy parameter.
-   * @throws AwsLimitExceededError (ValidationException) as PutEvents or PutParameter would answer
-   */
-  private checkBeforeStart(input: unknown): LimitMeter {
-    const meter = new LimitMeter();
-    if (isObject(input)) {
-      const entry = {
-        Time: typeof input.time === 'string' ? input.time : undefined,
-        Source: typeof input.source === 'string' ? input.source : '',
-        DetailType: typeof input['detail-type'] === 'string' ? input['detail-type'] : '',
-        Detail: JSON.stringify(input.detail ?? {}),
-        Resources: Array.isArray(input.resources) ? (input.resources as string[]) : [],
-      };
-      meter.check('eventBridgeEntryBytes', eventBridgeEntryBytes(entry), 'the push event');
-    }
-    for (const account of this.opts.config.accounts) {
-      meter.check('ssmParameterBytes', utf8Bytes(JSON.stringify(runnerPolicyFor(this.opts.config, account))), `the runner policy of ${account.name}`);
-    }
-    return meter;
   }
 
   /**
@@ -372,69 +349,12 @@ export class LocalPipeline {
     if (breach) throw breach;
   }
 
-  /**
-   * The largest item of the run table, measured as DynamoDB measures items. Writes over 400 KB
-   * are refused as they happen (dynalite answers ValidationException, as DynamoDB does); this
-   * reports how close the items came.
-   */
-  private async measureStoredItems(meter: LimitMeter): Promise<void> {
-    const { client, tableName } = this.opts.store;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start as never }));
-      for (const item of page.Items ?? []) {
-        const key = [item.pk, item.sk].map((v) => (v && 'S' in v ? v.S : '')).join(' ');
-        meter.observe('dynamoItemBytes', dynamoItemBytes(item as unknown as Record<string, AttributeValueLike>), `run table item ${key}`);
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-  }
-
   /** Stops every running execution. */
   stopAll(): void {
     this.engine.stopAll();
     for (const f of this.followers.values()) f.abort();
     this.followers.clear();
   }
-}
-
-const sizeChecked = new WeakSet<object>();
-
-/** The items a write command carries, in DynamoDB's wire format. */
-function itemsWritten(commandName: string, input: Record<string, unknown>): Record<string, AttributeValueLike>[] {
-  type Items = Record<string, AttributeValueLike>[];
-  switch (commandName) {
-    case 'PutItemCommand':
-      return [input.Item] as Items;
-    case 'BatchWriteItemCommand':
-      return Object.values((input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item?: unknown } }[]>)
-        .flat()
-        .map((r) => r.PutRequest?.Item)
-        .filter(Boolean) as Items;
-    case 'TransactWriteItemsCommand':
-      return ((input.TransactItems ?? []) as { Put?: { Item?: unknown } }[]).map((t) => t.Put?.Item).filter(Boolean) as Items;
-    default:
-      return [];
-  }
-}
-
-/**
- * Refuses a put over DynamoDB's 400 KB item limit with ValidationException, counting UTF-8 bytes
- * as DynamoDB does (dynalite counts characters). Updates are left to dynalite's own check.
- */
-function checkItemSizes(client: DynamoDBClient): void {
-  if (sizeChecked.has(client)) return;
-  sizeChecked.add(client);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const meter = new LimitMeter();
-      for (const item of itemsWritten(context.commandName ?? '', args.input as Record<string, unknown>)) {
-        if (item) meter.check('dynamoItemBytes', dynamoItemBytes(item), `${context.commandName ?? 'write'} item`);
-      }
-      return next(args);
-    },
-    { step: 'build', priority: 'high', name: 'tfstepLocalItemSize' },
-  );
 }
 
 /** What a replay needs besides the stored input: the config and the repository the run used. */
