@@ -1,6 +1,23 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importFloors } from './eslint-rules/import-floors.mjs';
+
+/**
+ * The floors of lib/, lowest first: a folder (or top-level file) imports only from floors below
+ * its own, never from its own floor or above (rule `tfstep/import-floors`). Read off the imports
+ * as they stand; a new folder under lib/ must be given a floor here, or its imports are refused.
+ */
+export const LIB_FLOORS = [
+  ['config'],
+  ['domain', 'env', 'notify'],
+  ['planning', 'statemachine', 'runner', 'webhook'],
+  ['store', 'approval', 'constructs'],
+  ['pipeline', 'stacks'],
+  ['app', 'local', 'replay'],
+  ['operator'],
+  ['cli'],
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', '.tfstep/', 'dist/', 'coverage/', 'bench/results.json', '**/*.cjs', '**/*.mjs', 'examples/'] },
@@ -20,6 +37,26 @@ export default tseslint.config(
     // The CLI, the local mode and the benchmark talk to a terminal on purpose.
     files: ['lib/cli/**', 'lib/local/**', 'bin/**', 'bench/**', 'test/**', 'runner/**'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    plugins: { tfstep: { rules: { 'import-floors': importFloors } } },
+    rules: { 'tfstep/import-floors': ['error', { floors: LIB_FLOORS }] },
+  },
+  {
+    // lib/domain holds pure contracts: no AWS SDK client and no CDK construct.
+    files: ['lib/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@aws-sdk/*'], message: 'lib/domain stays free of the AWS SDK: take a client as a parameter in a higher floor.' },
+            { group: ['aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/domain stays free of aws-cdk-lib: constructs belong in lib/constructs and lib/stacks.' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['test/**'],

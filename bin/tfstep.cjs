@@ -4,4 +4,6 @@
 // which Node versions to use, and error output stays one line.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 require('tsx/cjs');
-require('../lib/cli/main.ts');
+// Called explicitly rather than detected from process.argv[1], which names the link, not this
+// file, when `npm link` or `npx` installed the CLI.
+require('../lib/cli/main.ts').runAsProcess(process.argv);

@@ -5,8 +5,8 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { TfstepError } from './config/errors';
-import { loadConfig } from './config/loader';
-import type { Config } from './config/schema';
+import { formatPath, loadConfig } from './config/loader';
+import { deploymentProblems, type Config } from './config/schema';
 import { names } from './domain/names';
 import { AccountStack } from './stacks/account-stack';
 import { CentralStack, type CentralFunctionEntries } from './stacks/central-stack';
@@ -83,6 +83,10 @@ export function buildApp(configFile?: string, outdir?: string, options: BuildApp
   }
   const config = loadConfig(file);
   checkOneEntryPerAccountId(config);
+  const undeployable = deploymentProblems(config);
+  if (undeployable.length > 0) {
+    throw new UndeployableConfigError(undeployable.map((p) => `${formatPath(p.path)}: ${p.message}`).join('\n'));
+  }
 
   const central = new CentralStack(app, names.centralStack(), { config, functionEntries: options.functionEntries });
   const accounts = new Map<string, AccountStack>();

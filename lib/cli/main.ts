@@ -59,8 +59,28 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-if (require.main === module || process.argv[1]?.endsWith('tfstep.cjs')) {
-  main(process.argv).then(
+/**
+ * A reader that goes away (`tfstep runs | head`) closes the pipe: the next write fails with EPIPE.
+ * Unix tools stop quietly then, and so does tfstep, instead of printing a stack trace.
+ */
+export function stopQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: number) => void = (c) => process.exit(c)): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+      exit(0);
+      return;
+    }
+    throw err;
+  });
+}
+
+/**
+ * The process entry point. `bin/tfstep.cjs` calls it explicitly, so the CLI runs whatever path
+ * started it: `node bin/tfstep.cjs`, a symlink made by `npm link`, or `npx tfstep`.
+ */
+export function runAsProcess(argv: readonly string[] = process.argv): void {
+  stopQuietlyOnClosedPipe(process.stdout);
+  stopQuietlyOnClosedPipe(process.stderr);
+  main(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -70,3 +90,6 @@ if (require.main === module || process.argv[1]?.endsWith('tfstep.cjs')) {
     },
   );
 }
+
+// `tsx lib/cli/main.ts ...` during development.
+if (require.main === module) runAsProcess();

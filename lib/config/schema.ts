@@ -39,6 +39,45 @@ export const StageSchema = z
   })
   .strict();
 
+/** An IAM role ARN. */
+const RoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/terraform-state');
+
+/**
+ * Where an account's Terraform state lives: the S3 backend settings the plan and apply roles are
+ * granted for. Without it the roles get the default name patterns (see DEFAULT_STATE_LOCATION).
+ */
+export const StateSchema = z
+  .object({
+    /** The S3 bucket holding the state (an exact name: the grants name it). */
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3 to 63 lower-case letters, digits, "." and "-")'),
+    /** The folder of the state objects in the bucket (the backend's `key` starts with it); "" for the whole bucket. */
+    keyPrefix: z
+      .string()
+      .max(512)
+      .regex(/^([A-Za-z0-9!_.()'-]+\/)*$/, 'a key prefix of folders ending in "/" (such as "live/"), without "*", "?" or a leading "/"')
+      .default(''),
+    /** The bucket's (and the lock table's) region. @default the account's region */
+    region: AwsRegion.optional(),
+    /** DynamoDB lock table (`dynamodb_table`), in the state region of the account (or of the state account). */
+    lockTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'a DynamoDB table name').optional(),
+    /** S3 native locking (`use_lockfile = true`, Terraform 1.10 and later): a `<key>.tflock` object. */
+    lockfile: z.boolean().default(false),
+    /** The SSE-KMS key of the state objects: a key ARN (IAM cannot grant on an alias). */
+    kmsKey: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (not an alias)')
+      .optional(),
+    /**
+     * State kept in a separate state account: the role there the backend assumes
+     * (`assume_role.role_arn` in the backend block). The plan and apply roles may then only
+     * assume it; the state rights are that role's.
+     */
+    roleArn: RoleArn.optional(),
+  })
+  .strict();
+
 export const AccountSchema = z
   .object({
     name: Name,
@@ -57,6 +96,8 @@ export const AccountSchema = z
       .optional(),
     /** Local mode only: the AWS profile the runner uses for this account. */
     profile: z.string().min(1).optional(),
+    /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
+    state: StateSchema.optional(),
   })
   .strict();
 
@@ -232,6 +273,59 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
   return problems;
 }
 
+/**
+ * What a deployment to AWS needs beyond a valid config (the local mode needs none of it):
+ * every account has a network for its runner tasks, and its `state:` settings are ones the plan
+ * and apply roles can be granted. `tfstep validate` lists these problems and the CDK app refuses
+ * to synthesise with any of them.
+ */
+export function deploymentProblems(cfg: Config): CrossFieldProblem[] {
+  const problems: CrossFieldProblem[] = [];
+  cfg.accounts.forEach((account, i) => {
+    if (!account.network) {
+      problems.push({
+        path: ['accounts', i, 'network'],
+        message: `account ${account.name} has no network: ECS RunTask needs the subnets (and security groups) its runner tasks run in; add network.vpcId and network.subnetIds`,
+      });
+    }
+    const state = account.state;
+    if (!state) return;
+    const at = (field: string) => ['accounts', i, 'state', field];
+    const stateRegion = state.region ?? account.region;
+    if (!state.lockTable && !state.lockfile) {
+      problems.push({
+        path: at('lockTable'),
+        message: `account ${account.name} keeps its state without a lock: set lockTable (a DynamoDB table) or lockfile: true, so two runs can never write the state at once`,
+      });
+    }
+    if (state.kmsKey) {
+      const keyRegion = state.kmsKey.split(':')[3];
+      if (keyRegion !== stateRegion) {
+        problems.push({
+          path: at('kmsKey'),
+          message: `account ${account.name}: the state key is in ${keyRegion ?? '?'} but the state bucket is in ${stateRegion}; S3 encrypts with a key of the bucket's own region`,
+        });
+      }
+    }
+    if (state.roleArn) {
+      const roleAccount = state.roleArn.split(':')[4];
+      if (roleAccount === account.id) {
+        problems.push({
+          path: at('roleArn'),
+          message: `account ${account.name}: roleArn is a role of the account itself (${account.id}); it names a role in a separate state account. Drop it and the plan and apply roles are granted the state directly`,
+        });
+      }
+      if (state.kmsKey && state.kmsKey.split(':')[4] === account.id) {
+        problems.push({
+          path: at('kmsKey'),
+          message: `account ${account.name}: the state key is in the account itself while the state is reached through a role in another account (roleArn); the state role cannot use a key it is not granted. Expected a key of the state account`,
+        });
+      }
+    }
+  });
+  return problems;
+}
+
 /** The config file as written (before defaults). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
 /** The validated config with every default filled in. */
@@ -241,3 +335,4 @@ export type StageConfig = z.output<typeof StageSchema>;
 export type RepositoryConfig = z.output<typeof RepositorySchema>;
 export type ApprovalRule = z.output<typeof ApprovalRuleSchema>;
 export type RunnerConfig = z.output<typeof RunnerSchema>;
+export type StateConfig = z.output<typeof StateSchema>;

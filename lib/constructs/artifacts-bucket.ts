@@ -2,11 +2,12 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { artifactKeys } from '../domain/runner-contract';
 import { InvalidPropsError } from './errors';
 
 /** One target account's writers of the artifacts bucket. */
 export interface ArtifactsWriter {
-  /** The account name: its prefix segment (`<execution>/<account>/<module>/`). */
+  /** The account name: its prefix is `accounts/<account>/`. */
   readonly accountName: string;
   readonly accountId: string;
   /** ARNs of the account's plan and apply task roles. */
@@ -16,7 +17,7 @@ export interface ArtifactsWriter {
 /** Props of {@link ArtifactsBucket}. */
 export interface ArtifactsBucketProps {
   readonly bucketName: string;
-  /** Every target account; each may read and write only under its own account segment. */
+  /** Every target account; each may read and write only under its own prefix. */
   readonly writers: readonly ArtifactsWriter[];
   /** @default - 30 days */
   readonly noncurrentVersionExpirationDays?: number;
@@ -84,7 +85,7 @@ export class ArtifactsBucket extends Construct {
           sid: `RunnerArtifacts${writer.accountName.replace(/-/g, 'X')}`,
           principals: [new iam.AccountPrincipal(writer.accountId)],
           actions: ['s3:GetObject', 's3:PutObject'],
-          resources: [this.bucket.arnForObjects(`*/${writer.accountName}/*`)],
+          resources: [this.bucket.arnForObjects(`${artifactKeys.accountPrefix(writer.accountName)}*`)],
           conditions: { ArnEquals: { 'aws:PrincipalArn': [...writer.roleArns] } },
         }),
       );

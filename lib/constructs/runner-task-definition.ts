@@ -1,10 +1,13 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { InvalidPropsError } from './errors';
+
+/** Seconds between SIGTERM and SIGKILL when a runner task is stopped: Fargate's maximum. */
+export const RUNNER_STOP_TIMEOUT_SECONDS = 120;
 
 /** Fargate CPU units and the memory sizes each allows. */
 const FARGATE_MEMORY_MIB: Readonly<Record<number, { min: number; max: number; step: number }>> = {
@@ -100,6 +103,13 @@ export class RunnerTaskDefinition extends Construct {
       image: image.image,
       essential: true,
       readonlyRootFilesystem: true,
+      // On StopTask (a Step Functions abort or timeout, Fargate retiring the task) ECS sends
+      // SIGTERM, then SIGKILL after stopTimeout: 30 s by default, at most 120 s on Fargate (ECS
+      // API reference, ContainerDefinition stopTimeout). The runner passes SIGTERM to terraform
+      // as SIGINT and waits for it to release its state lock, so it gets the longest grace.
+      stopTimeout: Duration.seconds(RUNNER_STOP_TIMEOUT_SECONDS),
+      // Node as PID 1 ignores SIGTERM; the init process (PID 1) forwards it to the runner.
+      linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
       // The runner reads its policy location from the image's ENTRYPOINT; no command is set here
       // because the runner refuses any extra argument.
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: props.logStreamPrefix }),

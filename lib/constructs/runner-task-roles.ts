@@ -1,20 +1,22 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import type { StateConfig } from '../config/schema';
+import { artifactKeys } from '../domain/runner-contract';
 import { InvalidPropsError } from './errors';
 
-/** Where Terraform keeps its state in the account: the only storage a plan may write to. */
+/** Where Terraform keeps its state in the account when the config names no `state:`: name patterns. */
 export interface TerraformStateLocation {
   /** S3 bucket name patterns (`*` allowed) holding state files. */
   readonly bucketPatterns: readonly string[];
-  /** DynamoDB lock table name patterns (`*` allowed), for the `dynamodb_table` backend lock. */
+  /** DynamoDB lock table name patterns (`*` allowed), for the `dynamodb_table` backend lock, in any region. */
   readonly lockTablePatterns: readonly string[];
 }
 
 /** The default state location: buckets and tables named after the usual conventions. */
 export const DEFAULT_STATE_LOCATION: TerraformStateLocation = {
-  bucketPatterns: ['*tfstate*', '*terraform-state*'],
-  lockTablePatterns: ['*tfstate*', '*terraform-lock*'],
+  bucketPatterns: ['*tfstate*', '*terraform-state*', '*tf-state*'],
+  lockTablePatterns: ['*tfstate*', '*terraform-state*', '*tf-state*', '*terraform-lock*', '*tf-lock*'],
 };
 
 /** Props of {@link RunnerTaskRoles}. */
@@ -23,10 +25,22 @@ export interface RunnerTaskRolesProps {
   readonly applyRoleName: string;
   /** The central artifacts bucket (another account: by name). */
   readonly artifactsBucketName: string;
-  /** This account's segment in artifact keys (`<execution>/<account>/<module>/`). */
+  /** This account's name: its artifacts prefix is `accounts/<account>/`. */
   readonly accountName: string;
-  /** @default {@link DEFAULT_STATE_LOCATION} */
+  /**
+   * The account's own state settings (`accounts[].state`): the roles are granted exactly these.
+   * @default - the {@link stateLocation} name patterns
+   */
+  readonly state?: StateConfig;
+  /** The account's region: the default region of {@link state}. */
+  readonly accountRegion?: string;
+  /** Used only without {@link state}. @default {@link DEFAULT_STATE_LOCATION} */
   readonly stateLocation?: TerraformStateLocation;
+  /**
+   * What the plan role may read in the account.
+   * @default - ReadOnlyAccess: a plan refreshes every resource its modules manage
+   */
+  readonly planPolicies?: readonly iam.IManagedPolicy[];
   /**
    * What the apply role may change in the account.
    * @default - AdministratorAccess: Terraform deploys whatever the modules declare
@@ -63,7 +77,7 @@ export class RunnerTaskRoles extends Construct {
       roleName: props.planRoleName,
       description: 'tfstep plan task: read-only, plus Terraform state locking and its artifacts prefix',
       assumedBy: ecsTasks,
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')],
+      managedPolicies: [...(props.planPolicies ?? [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')])],
     });
     this.applyRole = new iam.Role(this, 'ApplyRole', {
       roleName: props.applyRoleName,
@@ -76,61 +90,106 @@ export class RunnerTaskRoles extends Construct {
       assumedBy: ecsTasks,
     });
 
-    // A plan takes the state lock: with use_lockfile, a `<key>.tflock` object next to the state.
-    this.planRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'TerraformStateLockFile',
-        actions: ['s3:PutObject', 's3:DeleteObject'],
-        resources: state.bucketPatterns.map((b) => `arn:${stack.partition}:s3:::${b}/*.tflock`),
-      }),
-    );
-    if (state.lockTablePatterns.length > 0) {
-      this.planRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'TerraformStateLockTable',
-          actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:DescribeTable'],
-          resources: state.lockTablePatterns.map((t) => stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: t })),
-        }),
-      );
-    }
+    if (props.state) this.grantState(props.state, props.accountRegion ?? stack.region);
+    else this.grantStatePatterns(state);
 
     for (const role of [this.planRole, this.applyRole]) {
       role.addToPolicy(
         new iam.PolicyStatement({
           sid: 'TfstepArtifactsOwnPrefix',
           actions: ['s3:GetObject', 's3:PutObject'],
-          resources: [`arn:${stack.partition}:s3:::${props.artifactsBucketName}/*/${props.accountName}/*`],
+          resources: [`arn:${stack.partition}:s3:::${props.artifactsBucketName}/${artifactKeys.accountPrefix(props.accountName)}*`],
         }),
       );
     }
 
-    Validations.of(this.planRole).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]',
-      reason: 'Terraform plan refreshes every resource its modules manage, which can be of any service: read-only access to all of them is the point.',
-    });
+    if (props.planPolicies === undefined) {
+      Validations.of(this.planRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]',
+        reason: 'Terraform plan refreshes every resource its modules manage, which can be of any service: read-only access to all of them is the point.',
+      });
+    }
     if (props.applyPolicies === undefined) {
       Validations.of(this.applyRole).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AdministratorAccess]',
         reason: 'This is the deploy role: Terraform apply creates whatever the approved plan declares. Narrow it with applyPolicies where the modules allow.',
       });
     }
-    for (const b of state.bucketPatterns) {
-      Validations.of(this.planRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*.tflock]`,
-        reason: 'Terraform state lock files (<state key>.tflock) in the state buckets: the only S3 objects a plan may write.',
-      });
-    }
-    for (const t of state.lockTablePatterns) {
-      Validations.of(this.planRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:dynamodb:${stack.region}:${stack.account}:table/${t}]`,
-        reason: 'Terraform state lock tables (dynamodb_table backend setting): a plan takes and releases the lock.',
-      });
-    }
     for (const role of [this.planRole, this.applyRole]) {
       Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.artifactsBucketName}/*/${props.accountName}/*]`,
-        reason: 'The runner writes under <execution>/<account>/<module>/; the grant is limited to this account\'s segment of any execution.',
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.artifactsBucketName}/${artifactKeys.accountPrefix(props.accountName)}*]`,
+        reason: 'The runner writes under accounts/<account>/<execution>/<module>/; the grant is limited to this account\'s own prefix.',
       });
+    }
+  }
+
+  /** Acknowledges a wildcard resource for cdk-nag, with the reason it is scoped as it is. */
+  private acknowledgeWildcard(role: iam.Role, resource: string, reason: string): void {
+    const stack = Stack.of(this);
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource.replace(`arn:${stack.partition}:`, 'arn:<AWS::Partition>:')}]`, reason });
+  }
+
+  /** No `state:` in the config: lock writes in buckets and tables named like state storage. */
+  private grantStatePatterns(state: TerraformStateLocation): void {
+    const stack = Stack.of(this);
+    // A plan takes the state lock: with use_lockfile, a `<key>.tflock` object next to the state.
+    const lockFiles = state.bucketPatterns.map((b) => `arn:${stack.partition}:s3:::${b}/*.tflock`);
+    this.planRole.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateLockFile', actions: ['s3:PutObject', 's3:DeleteObject'], resources: lockFiles }));
+    for (const r of lockFiles) this.acknowledgeWildcard(this.planRole, r, 'Terraform state lock files (<state key>.tflock) in the state buckets: the only S3 objects a plan may write.');
+    if (state.lockTablePatterns.length > 0) {
+      // The lock table sits in the state's region, which need not be the central one.
+      const tables = state.lockTablePatterns.map((t) => `arn:${stack.partition}:dynamodb:*:${stack.account}:table/${t}`);
+      this.planRole.addToPolicy(
+        new iam.PolicyStatement({ sid: 'TerraformStateLockTable', actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:DescribeTable'], resources: tables }),
+      );
+      for (const r of tables) this.acknowledgeWildcard(this.planRole, r, 'Terraform state lock tables (dynamodb_table backend setting), in any region: a plan takes and releases the lock.');
+    }
+  }
+
+  /**
+   * The account's `state:` settings: plan reads the state and takes the lock, apply also writes
+   * the state; with a state account, both may only assume its role.
+   */
+  private grantState(state: StateConfig, accountRegion: string): void {
+    const stack = Stack.of(this);
+    const p = stack.partition;
+    if (state.roleArn) {
+      for (const role of [this.planRole, this.applyRole]) {
+        role.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateAccountRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [state.roleArn] }));
+      }
+      return;
+    }
+    const region = state.region ?? accountRegion;
+    const bucket = `arn:${p}:s3:::${state.bucket}`;
+    const objects = `${bucket}/${state.keyPrefix}*`;
+    const list = new iam.PolicyStatement({
+      sid: 'TerraformStateList',
+      actions: ['s3:ListBucket'],
+      resources: [bucket],
+      ...(state.keyPrefix ? { conditions: { StringLike: { 's3:prefix': [`${state.keyPrefix}*`] } } } : {}),
+    });
+    this.planRole.addToPolicy(list);
+    this.applyRole.addToPolicy(list);
+    this.planRole.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateRead', actions: ['s3:GetObject'], resources: [objects] }));
+    this.applyRole.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateReadWrite', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: [objects] }));
+    this.acknowledgeWildcard(this.planRole, objects, 'The state objects under the configured key prefix of the configured state bucket.');
+    this.acknowledgeWildcard(this.applyRole, objects, 'The state objects under the configured key prefix of the configured state bucket.');
+    if (state.lockfile) {
+      const lockFiles = `${bucket}/${state.keyPrefix}*.tflock`;
+      this.planRole.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateLockFile', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [lockFiles] }));
+      this.acknowledgeWildcard(this.planRole, lockFiles, 'Terraform state lock files (<state key>.tflock): the only S3 objects a plan may write.');
+    }
+    if (state.lockTable) {
+      const table = `arn:${p}:dynamodb:${region}:${stack.account}:table/${state.lockTable}`;
+      const lock = new iam.PolicyStatement({ sid: 'TerraformStateLockTable', actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:DescribeTable'], resources: [table] });
+      this.planRole.addToPolicy(lock);
+      this.applyRole.addToPolicy(lock);
+    }
+    if (state.kmsKey) {
+      // SSE-KMS state: reading needs kms:Decrypt; writing (the state, or a lock file) a data key.
+      const readKey = state.lockfile ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'];
+      this.planRole.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateKey', actions: readKey, resources: [state.kmsKey] }));
+      this.applyRole.addToPolicy(new iam.PolicyStatement({ sid: 'TerraformStateKey', actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resources: [state.kmsKey] }));
     }
   }
 }

@@ -21,6 +21,11 @@ export interface TfstepFunctionProps {
   readonly timeoutSeconds?: number;
   /** @default - 512 MiB */
   readonly memoryMiB?: number;
+  /**
+   * Concurrency set aside for this function, which is also its ceiling.
+   * @default - none: the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
   /** @default - one month */
   readonly logRetention?: logs.RetentionDays;
   /** @default - the stack's project root (where package-lock.json is) */
@@ -74,6 +79,7 @@ export class TfstepFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memoryMiB ?? 512,
       timeout: Duration.seconds(props.timeoutSeconds ?? 30),
+      reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },

@@ -23,6 +23,8 @@ export const names = {
   runTable: () => 'tfstep-runs',
   eventBus: () => 'tfstep',
   topic: () => 'tfstep-notifications',
+  /** Where the central stack's alarms go; subscribe the people who operate tfstep. */
+  alarmTopic: () => 'tfstep-alarms',
   centralStack: () => 'tfstep-central',
   accountStack: (accountName: string) => `tfstep-account-${accountName}`,
   /** CloudWatch Logs group of the runner tasks in each target account (awslogs driver). */

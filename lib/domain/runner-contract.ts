@@ -14,6 +14,11 @@ export const EXIT = {
   REFUSED: 3,
   /** git, storage or credentials failed: safe to retry. */
   INFRA: 4,
+  /**
+   * The task was asked to stop (SIGTERM from ECS): terraform got SIGINT, stopped gracefully and
+   * released its state lock; what it had not reached is skipped. Not retried: replay the run.
+   */
+  INTERRUPTED: 5,
 } as const;
 
 export const PhaseSchema = z.enum(['plan', 'apply', 'plan-and-apply']);
@@ -92,6 +97,19 @@ export const RunnerPolicySchema = z
     artifacts: z.string().regex(/^(s3|file):\/\/.+/),
     /** Secrets Manager secret (deploy key or token) used for git, if the repository is private. */
     gitCredentialsSecret: z.string().optional(),
+    /**
+     * The account's region (`accounts[].region`): the tool gets it as AWS_REGION and
+     * AWS_DEFAULT_REGION. The task itself runs in the central region, and ECS sets the task's
+     * AWS_REGION to that; a provider or S3 backend without its own region would use it.
+     */
+    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region such as us-east-1').optional(),
+    /**
+     * Local mode only (a policy file, never SSM): the absolute directory that keeps each module's
+     * Terraform state between runs, as `<localStateDir>/<module>/terraform.tfstate`. The runner
+     * makes it the module's backend with a generated override file. In AWS the modules' own
+     * backends keep the state.
+     */
+    localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
@@ -120,7 +138,7 @@ export const ModuleResultSchema = z
     account: z.string(),
     commit: CommitShaSchema,
     phase: PhaseSchema,
-    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped']),
+    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted']),
     plan: PlanSummarySchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),
@@ -131,17 +149,28 @@ export const ModuleResultSchema = z
   .strict();
 export type ModuleResult = z.infer<typeof ModuleResultSchema>;
 
-/** Keys in the artifacts store (the S3 bucket, or a folder with the same layout locally). */
+/**
+ * Keys in the artifacts store (the S3 bucket, or a folder with the same layout locally).
+ *
+ * Everything a runner writes starts with its account: `accounts/<account>/<execution>/...`, and
+ * each account's roles are granted `accounts/<account>/*` alone. In IAM resource ARNs `*` also
+ * matches `/`, so the account must come first: a grant of "any execution, then the account, then
+ * anything" would also match another account's `<execution>/<other>/<account>/...`, a module
+ * folder that happens to carry the account's name. Account names never contain "/", so
+ * `accounts/<a>/` is no other account's prefix, and `accounts/` is no execution's `_stages` folder.
+ */
 export const artifactKeys = {
-  prefix: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/`,
-  planFile: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/plan.tfplan`,
-  planJson: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/plan.json`,
-  summary: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/summary.json`,
-  result: (execution: string, account: string, module: string) => `${execution}/${account}/${module}/result.json`,
-  log: (execution: string, account: string, phase: string) => `${execution}/${account}/${phase}.log`,
+  /** Everything one account's runners read and write: the prefix their grants name. */
+  accountPrefix: (account: string) => `accounts/${account}/`,
+  prefix: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/`,
+  planFile: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/plan.tfplan`,
+  planJson: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/plan.json`,
+  summary: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/summary.json`,
+  result: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/result.json`,
+  log: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}.log`,
   /**
-   * Written by the central pipeline, never by a runner (account names start with a letter, so
-   * `_stages` is no account's folder): a stage's account items, the apply items its plan gate
+   * Written by the central pipeline, never by a runner (runners write under `accounts/` only,
+   * and `_stages` is no account's folder): a stage's account items, the apply items its plan gate
    * made, and where its Distributed Maps write their results.
    */
   stageAccounts: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/accounts.json`,

@@ -17,6 +17,7 @@ export function runnerPolicyInput(config: Config, account: AccountConfig): unkno
     allowedSubcommands: config.runner.allowedSubcommands,
     phases: ['plan', 'apply', 'plan-and-apply'],
     artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
+    region: account.region,
   };
 }
 

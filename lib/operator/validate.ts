@@ -6,7 +6,7 @@ import { relative } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors';
 import { loadConfig } from '../config/loader';
-import type { Config } from '../config/schema';
+import { deploymentProblems, type Config } from '../config/schema';
 import { names } from '../domain/names';
 import { normalizeRepoUrl } from '../domain/repo-url';
 import { RunnerPolicySchema } from '../domain/runner-contract';
@@ -18,7 +18,7 @@ import { formatPath } from '../config/loader';
 /** One checked area and what is wrong with it. */
 export const ValidationSectionSchema = z
   .object({
-    name: z.enum(['config', 'allowlists', 'definition']),
+    name: z.enum(['config', 'deployment', 'allowlists', 'definition']),
     ok: z.boolean(),
     /** What was checked, for the reader (`3 accounts, 3 stages`). */
     summary: z.string(),
@@ -134,6 +134,19 @@ export function validateAll(file: string, partition = 'aws'): ValidationReport {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     sections.push({ name: 'config', ok: false, summary: relative(process.cwd(), file) || file, problems: err.problems.map((p) => `${p.path || '(top level)'}: got ${p.received}; expected ${p.expected}`) });
+  }
+  if (config) {
+    // What AWS needs beyond a valid config: the CDK app refuses the same problems.
+    const deployment = deploymentProblems(config).map((p) => `${formatPath(p.path)}: ${p.message}`);
+    const withState = config.accounts.filter((a) => a.state).length;
+    sections.push({
+      name: 'deployment',
+      ok: deployment.length === 0,
+      summary: `networks of ${config.accounts.length} accounts, state settings of ${withState}`,
+      problems: deployment,
+    });
+  } else {
+    sections.push({ name: 'deployment', ok: false, summary: 'not checked', problems: ['not checked: the config must be valid first'] });
   }
   if (config) {
     const problems = checkAllowlists(config);

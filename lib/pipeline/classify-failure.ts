@@ -1,8 +1,8 @@
 /**
  * `classify-failure`: decides whether a failed runner task is tried again. Only an
  * infrastructure failure is: the runner's exit code 4 (git, storage, credentials) or a task
- * that never started (capacity, image pull, ENI). A Terraform failure (1) or a refusal (3) is
- * never retried: running it again would do the same thing, or worse, half of it again.
+ * that never started (capacity, image pull, ENI). A Terraform failure (1), a refusal (3) or an
+ * interruption (5: the task was stopped and terraform stopped gracefully) is never retried: running it again would do the same thing, or worse, half of it again.
  */
 import type { z } from 'zod';
 import { names } from '../domain/names';
@@ -68,33 +68,47 @@ export function classifyFailure(req: ClassifyFailureRequest): ClassifyFailureRes
   const account = req.account.name;
 
   let retryable: boolean;
+  let kind: ClassifyFailureResult['kind'];
   let why: string;
   if (req.error.Error === 'States.Timeout') {
     retryable = false;
+    kind = 'timeout';
     why = `the runner task in ${account} ran past its ${req.account.timeoutSeconds}s timeout`;
   } else if (end && exitCode === EXIT.INFRA) {
     retryable = true;
+    kind = 'infra';
     why = `the runner in ${account} hit an infrastructure failure (exit code ${EXIT.INFRA})`;
   } else if (end && exitCode === EXIT.TERRAFORM) {
     retryable = false;
+    kind = 'terraform';
     why = `terraform failed in ${account} (exit code ${EXIT.TERRAFORM})`;
   } else if (end && exitCode === EXIT.REFUSED) {
     retryable = false;
+    kind = 'refused';
     why = `the runner in ${account} refused the task (exit code ${EXIT.REFUSED})`;
+  } else if (end && exitCode === EXIT.INTERRUPTED) {
+    // Stopped from outside (StopTask, Fargate retiring the task): an apply may have been cut
+    // short half-way, so running the same task again on its own is not safe; a replay is.
+    retryable = false;
+    kind = 'interrupted';
+    why = `the runner in ${account} was interrupted${end.stoppedReason ? ` (${end.stoppedReason})` : ''}: terraform stopped gracefully and released its lock; replay the run to finish`;
   } else if (end && exitCode !== null) {
     retryable = false;
+    kind = 'other';
     why = `the runner in ${account} exited with code ${exitCode}`;
   } else if (end?.neverStarted || /^(ECS\.|AmazonECS\.)/.test(req.error.Error)) {
     retryable = true;
+    kind = 'never-started';
     why = `the runner task in ${account} never started (${end?.stoppedReason ?? req.error.Error})`;
   } else {
     retryable = false;
+    kind = 'other';
     why = `the runner task in ${account} failed: ${req.error.Error}`;
   }
   if (retryable && nextAttempt >= MAX_TASK_ATTEMPTS) {
-    return { retry: false, delaySeconds: 0, exitCode, reason: `${why}; gave up after ${MAX_TASK_ATTEMPTS} attempts` };
+    return { retry: false, kind, delaySeconds: 0, exitCode, reason: `${why}; gave up after ${MAX_TASK_ATTEMPTS} attempts` };
   }
   return retryable
-    ? { retry: true, delaySeconds, exitCode, reason: `${why}; attempt ${nextAttempt + 1} of ${MAX_TASK_ATTEMPTS} in ${delaySeconds}s` }
-    : { retry: false, delaySeconds: 0, exitCode, reason: why };
+    ? { retry: true, kind, delaySeconds, exitCode, reason: `${why}; attempt ${nextAttempt + 1} of ${MAX_TASK_ATTEMPTS} in ${delaySeconds}s` }
+    : { retry: false, kind, delaySeconds: 0, exitCode, reason: why };
 }

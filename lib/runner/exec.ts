@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Interruption } from './interrupt';
 import { LineSplitter, type Logger } from './logger';
 
 /** How a child ended. `stdout` is only filled when it was captured instead of logged. */
@@ -23,12 +24,24 @@ export interface ExecOptions {
   captureStdout?: boolean;
   /** Log stderr lines (true by default). */
   logStderr?: boolean;
+  /**
+   * Forwards a stop request to the child as SIGINT. The child then runs in its own process
+   * group, so a terminal's Ctrl-C reaches it only through the runner, once.
+   */
+  interruption?: Interruption;
 }
 
 /** Runs `file args...` (no shell) and resolves when it exits; rejects only if it cannot start. */
 export function exec(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: false,
+      detached: opts.interruption !== undefined,
+    });
+    if (opts.interruption && child.pid !== undefined) opts.interruption.track(child);
     const out: string[] = [];
     const err: string[] = [];
     const outLines = new LineSplitter((l) => opts.logger.info(l));

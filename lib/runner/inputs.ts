@@ -18,6 +18,12 @@ export const TEST_DOUBLE_ENV = {
   fail: 'TFSTEP_TEST_DOUBLE_FAIL',
   /** A file the double appends `<module path> <subcommand>` to on each invocation. */
   log: 'TFSTEP_TEST_DOUBLE_LOG',
+  /** Milliseconds the double's plan and apply wait (holding their lock) before working. */
+  sleepMs: 'TFSTEP_TEST_DOUBLE_SLEEP_MS',
+  /** A folder standing in for the backend's state lock: the double's plan and apply lock there. */
+  lockDir: 'TFSTEP_TEST_DOUBLE_LOCK_DIR',
+  /** A file the double appends the AWS region and plugin cache settings it was given to. */
+  envLog: 'TFSTEP_TEST_DOUBLE_ENV_LOG',
 } as const;
 
 /** Set by the runner (not accepted as input) for the double: the repository-relative module path. */

@@ -16,7 +16,8 @@
  *         PATH (where git and terraform are found), HOME, AWS_PROFILE or other AWS_* credentials,
  *         optionally TFSTEP_TEST_DOUBLE_FAIL and TFSTEP_TEST_DOUBLE_LOG;
  *         any other TFSTEP_* variable is refused.
- *   exit: EXIT.OK 0, EXIT.TERRAFORM 1, EXIT.REFUSED 3 (one line on stderr, nothing ran), EXIT.INFRA 4.
+ *   exit: EXIT.OK 0, EXIT.TERRAFORM 1, EXIT.REFUSED 3 (one line on stderr, nothing ran), EXIT.INFRA 4,
+ *         EXIT.INTERRUPTED 5 (SIGTERM or SIGINT: the tool got one SIGINT and stopped; see ./interrupt.ts).
  *   output: log lines on stdout (secrets masked); artifacts (plan.tfplan, plan.json,
  *         summary.json, result.json per module, <phase>.log) under artifactKeys in the policy's
  *         `artifacts` store.
@@ -25,6 +26,7 @@
  * (`--policy-source=ssm:/tfstep/runner/policy`); ECS overrides cannot change it.
  */
 import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -47,6 +49,7 @@ import { InfraError, RefusedError } from './errors';
 import { exec, which } from './exec';
 import { checkoutCommit, prepareGitAccess } from './git';
 import { parseArgs, parseRunnerEnv, quote } from './inputs';
+import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
 import { resolveModules } from './modules';
 import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
@@ -60,6 +63,34 @@ export const IMAGE_SEARCH_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** The saved plan's name inside each module directory. */
 export const PLAN_FILE = 'plan.tfplan';
+
+/**
+ * The override file the runner writes into a module in the local mode, so that Terraform keeps
+ * the module's state under the state directory instead of in the checkout, which is deleted
+ * after every task. Terraform merges `*_override.tf` files last, and a `backend` block there
+ * replaces the module's own backend (or `cloud` block).
+ */
+export const LOCAL_BACKEND_FILE = 'tfstep_local_backend_override.tf';
+
+/** Where a module's state lives under a policy's `localStateDir`. */
+export function localStateFile(localStateDir: string, module: string): string {
+  return path.join(localStateDir, ...module.split('/'), 'terraform.tfstate');
+}
+
+/** An HCL quoted string: JSON's escapes are HCL's, and `${`/`%{` would start a template. */
+function hclString(value: string): string {
+  return JSON.stringify(value).replace(/\$\{/g, '$$${').replace(/%\{/g, '%%{');
+}
+
+async function writeLocalBackend(dir: string, localStateDir: string, module: string): Promise<string> {
+  const stateFile = localStateFile(localStateDir, module);
+  await mkdir(path.dirname(stateFile), { recursive: true });
+  await writeFile(
+    path.join(dir, LOCAL_BACKEND_FILE),
+    `# Written by the tfstep runner in the local mode: this module's state lives outside the checkout.\nterraform {\n  backend "local" {\n    path = ${hclString(stateFile)}\n  }\n}\n`,
+  );
+  return stateFile;
+}
 
 /** Injected collaborators; every one has a production default. */
 export interface RunnerDeps {
@@ -75,11 +106,25 @@ export interface RunnerDeps {
   /** Parent of the runner's temporary work folder. Default: os.tmpdir(). */
   workRoot?: string;
   now?: () => Date;
+  /** Where SIGTERM and SIGINT arrive, or null to listen to none. Default: the process. */
+  signals?: EventEmitter | null;
 }
 
 /** A tool invocation that exited non-zero: the module failed, exit {@link EXIT.TERRAFORM}. */
 class ToolFailedError extends Error {
   override name = 'ToolFailedError';
+}
+
+/**
+ * One provider plugin cache for every module of the task. Without it each module's `init`
+ * unpacks its own copy of every provider (the AWS provider alone is 0.5-0.7 GB), and some 70
+ * modules fill the task's 50 GiB. Terraform links cached providers into each module's
+ * `.terraform` when the module's lock file names their checksums.
+ */
+async function makePluginCache(work: string): Promise<string> {
+  const dir = path.join(work, 'plugin-cache');
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
 }
 
 /** SHA-256 hex digest of bytes. */
@@ -106,6 +151,9 @@ function findTestDouble(): string | undefined {
  */
 export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv, deps: RunnerDeps = {}): Promise<number> {
   const logger = new Logger(deps.stdout ?? process.stdout, deps.stderr ?? process.stderr);
+  const interruption = new Interruption(logger);
+  const signals = deps.signals === undefined ? process : deps.signals;
+  const stopListening = signals ? interruption.listen(signals) : () => undefined;
   let work: string | undefined;
   let logTarget: { store: ArtifactStore; key: string } | undefined;
   try {
@@ -132,6 +180,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     work = await mkdtemp(path.join(deps.workRoot ?? os.tmpdir(), 'tfstep-runner-'));
     const home = path.join(work, 'home');
     await mkdir(home, { mode: 0o700 });
+    const pluginCacheDir = await makePluginCache(work);
     const secretDir = path.join(work, 'secrets');
     const access = await prepareGitAccess({
       secretId: policy.gitCredentialsSecret,
@@ -158,13 +207,19 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       await rm(secretDir, { recursive: true, force: true });
     }
 
+    interruption.throwIfRequested('the first module');
     // Every module and every approved plan is checked before the tool runs even once.
     const dirs = await resolveModules(checkout, input.modules);
     const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, input) : new Map<string, Uint8Array>();
 
-    const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, now: deps.now ?? (() => new Date()) };
+    const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
     return await runModules(ctx, dirs, approved);
   } catch (e) {
+    // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
+    if (e instanceof InterruptedError || interruption.requestedBy) {
+      logger.error(`tfstep runner: stopped: ${e instanceof InterruptedError ? e.message : `interrupted by ${interruption.requestedBy} (${(e as Error).message})`}`);
+      return EXIT.INTERRUPTED;
+    }
     if (e instanceof RefusedError) {
       logger.error(e.message);
       return EXIT.REFUSED;
@@ -172,6 +227,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     logger.error(e instanceof InfraError ? e.message : `runner failed: ${(e as Error).message ?? String(e)}`);
     return EXIT.INFRA;
   } finally {
+    stopListening();
     if (work) await rm(work, { recursive: true, force: true }).catch(() => undefined);
     if (logTarget) {
       await logTarget.store.put(logTarget.key, `${logger.lines().join('\n')}\n`).catch(() => undefined);
@@ -209,15 +265,24 @@ interface ModuleContext {
   env: NodeJS.ProcessEnv;
   searchPath: string;
   home: string;
+  pluginCacheDir: string;
+  interruption: Interruption;
   now: () => Date;
 }
 
 async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>): Promise<number> {
   const { input } = ctx;
   let failed = false;
+  let interrupted = false;
   for (const [module, dir] of dirs) {
     const startedAt = ctx.now().toISOString();
     const base = { module, account: input.account, commit: input.commit, phase: input.phase, startedAt };
+    if (interrupted || ctx.interruption.requestedBy) {
+      interrupted = true;
+      ctx.logger.info(`[${module}] skipped: the runner was interrupted by ${ctx.interruption.requestedBy ?? 'a stop signal'}`);
+      await writeResult(ctx, { ...base, status: 'skipped', error: 'interrupted before this module started', finishedAt: ctx.now().toISOString() });
+      continue;
+    }
     // Modules of one account often depend on each other in order: after a failed apply the rest wait.
     if (failed && input.phase !== 'plan') {
       ctx.logger.info(`[${module}] skipped: an earlier module failed`);
@@ -229,12 +294,19 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
       const status = await runModule(ctx, module, dir, approved.get(module), progress);
       await writeResult(ctx, { ...base, ...progress, status, finishedAt: ctx.now().toISOString() });
     } catch (e) {
+      if (e instanceof InterruptedError) {
+        interrupted = true;
+        ctx.logger.info(`[${module}] interrupted: ${e.message}`);
+        await writeResult(ctx, { ...base, ...progress, status: 'interrupted', error: e.message, finishedAt: ctx.now().toISOString() });
+        continue;
+      }
       if (!(e instanceof ToolFailedError)) throw e;
       failed = true;
       ctx.logger.info(`[${module}] failed: ${e.message}`);
       await writeResult(ctx, { ...base, ...progress, status: 'failed', error: e.message, finishedAt: ctx.now().toISOString() });
     }
   }
+  if (interrupted) return EXIT.INTERRUPTED;
   return failed ? EXIT.TERRAFORM : EXIT.OK;
 }
 
@@ -259,13 +331,19 @@ async function runModule(
   progress: { plan?: PlanSummary; planSha256?: string },
 ): Promise<ModuleResult['status']> {
   const { input, tool, logger } = ctx;
-  const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module });
+  const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
+  env.TF_PLUGIN_CACHE_DIR = ctx.pluginCacheDir;
   if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
   const run = async (sub: string, args: string[], capture = false) => {
     // Checked again before every invocation, not only up front.
     assertSubcommandAllowed(ctx.policy, sub);
+    ctx.interruption.throwIfRequested(`${tool.name} ${sub}`);
     logger.info(`[${module}] ${tool.name} ${[sub, ...args].join(' ')}`);
-    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger, captureStdout: capture });
+    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger, captureStdout: capture, interruption: ctx.interruption });
+    // A tool that finished its work before the signal reached it succeeded; the next step stops.
+    if (res.code !== 0 && ctx.interruption.requestedBy) {
+      throw new InterruptedError(`${tool.name} ${sub} stopped on SIGINT after ${ctx.interruption.requestedBy} (exit code ${res.code})`);
+    }
     if (res.code !== 0) throw new ToolFailedError(`${tool.name} ${sub} exited with code ${res.code}`);
     return res.stdout;
   };
@@ -278,6 +356,10 @@ async function runModule(
     summary: artifactKeys.summary(input.execution, input.account, module),
   };
 
+  if (ctx.policy.localStateDir !== undefined) {
+    const stateFile = await writeLocalBackend(dir, ctx.policy.localStateDir, module);
+    logger.info(`[${module}] local mode: state in ${stateFile}`);
+  }
   await run('init', ['-input=false']);
   let expectedSha: string;
   if (input.phase === 'apply') {

@@ -38,6 +38,10 @@ export async function loadPolicy(source: PolicySource, ssm?: SSMClient): Promise
     const issue = parsed.error.issues[0];
     throw new RefusedError(`refused: invalid runner policy at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
   }
+  if (source.kind === 'ssm' && parsed.data.localStateDir !== undefined) {
+    // A container's disk goes with the task: state kept there would be lost, so only the local mode may ask for it.
+    throw new RefusedError('refused: invalid runner policy at localStateDir: only a local-mode policy file may keep Terraform state on disk');
+  }
   return parsed.data;
 }
 

@@ -63,8 +63,8 @@ export const TOOL_ENV_ALLOWLIST = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
-  // Harmless Terraform settings an account stack may set on the task definition.
-  'TF_PLUGIN_CACHE_DIR',
+  // Harmless Terraform settings an account stack may set on the task definition. The plugin
+  // cache is the runner's own (one per task, shared by its modules), not taken from here.
   'TF_REGISTRY_CLIENT_TIMEOUT',
 ] as const;
 
@@ -79,11 +79,20 @@ export function toolEnv(opts: {
   home: string;
   tool: ResolvedTool;
   module: string;
+  /** The account's region from the runner policy: the tool's AWS_REGION and AWS_DEFAULT_REGION. */
+  region?: string;
 }): { env: Record<string, string>; dropped: string[] } {
   const env: Record<string, string> = {};
   for (const k of TOOL_ENV_ALLOWLIST) {
     const v = opts.from[k];
     if (v !== undefined) env[k] = v;
+  }
+  // The task runs in the central region and ECS sets AWS_REGION to it ("AWS_REGION - The
+  // Region where the task runs", ECS task environment variables): Terraform must deploy to the
+  // account's region instead. The runner's own clients keep the task's region.
+  if (opts.region !== undefined) {
+    env.AWS_REGION = opts.region;
+    env.AWS_DEFAULT_REGION = opts.region;
   }
   env.PATH = opts.searchPath;
   env.HOME = opts.home;

@@ -8,6 +8,7 @@ import type { AccountConfig, Config } from '../config/schema';
 import { names } from '../domain/names';
 import { RUNNER_POLICY_PARAMETER } from '../domain/runner-contract';
 import { runnerPolicyFor } from '../domain/runner-policy';
+import { guardRunner } from '../constructs/runner-guard';
 import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
 import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
@@ -18,8 +19,10 @@ export interface AccountStackProps extends StackProps {
   readonly config: Config;
   /** The target account; the stack's env is this account in the central region. */
   readonly account: AccountConfig;
-  /** @default - buckets and tables named like `*tfstate*` (see DEFAULT_STATE_LOCATION) */
+  /** Used when the account has no `state:` in the config. @default - buckets and tables named like `*tfstate*` (see DEFAULT_STATE_LOCATION) */
   readonly stateLocation?: TerraformStateLocation;
+  /** @default - ReadOnlyAccess for the plan role */
+  readonly planPolicies?: readonly iam.IManagedPolicy[];
   /** @default - AdministratorAccess for the apply role */
   readonly applyPolicies?: readonly iam.IManagedPolicy[];
   /** @default - X86_64 */
@@ -62,7 +65,10 @@ export class AccountStack extends Stack {
       applyRoleName: names.applyRole(region),
       artifactsBucketName: names.artifactsBucket(config.central.account, region),
       accountName: account.name,
+      state: account.state,
+      accountRegion: account.region,
       stateLocation: props.stateLocation,
+      planPolicies: props.planPolicies,
       applyPolicies: props.applyPolicies,
     });
 
@@ -112,6 +118,16 @@ export class AccountStack extends Stack {
         reason: 'Every revision of the runner task definition family; a new image or size creates a new revision.',
       });
     }
+
+    // Terraform applies as the apply role: it must not be able to loosen what guards the account.
+    guardRunner(this.roles.applyRole, {
+      parameterArn: this.policyParameter.parameterArn,
+      roles: [this.launcher.role, this.roles.planRole, this.roles.applyRole, this.roles.executionRole],
+      clusterName: names.cluster(region),
+      taskDefinitionFamilies: [names.planTaskFamily(region), names.applyTaskFamily(region)],
+      logGroupName: names.runnerLogGroup(region),
+      stackName: this.stackName,
+    });
 
     new CfnOutput(this, 'LauncherRoleArn', { value: this.launcher.role.roleArn });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.ref });

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -70,7 +72,19 @@ export interface CentralStackProps extends StackProps {
   readonly config: Config;
   /** @default - {@link defaultFunctionEntries} */
   readonly functionEntries?: CentralFunctionEntries;
+  /**
+   * Reserved concurrency of the two functions behind public URLs (webhook, approval), or
+   * `false` for none. It caps what a flood of requests can take from the account's pool, so the
+   * pipeline function keeps its share. Lambda keeps at least 100 of the account's concurrency
+   * unreserved ("Configuring reserved concurrency for a function", AWS Lambda developer guide):
+   * an account still at a low initial quota must raise it first, or pass `false`.
+   * @default - { webhook: 10, approval: 5 }
+   */
+  readonly publicFunctionConcurrency?: { readonly webhook: number; readonly approval: number } | false;
 }
+
+/** Reserved concurrency of the public functions unless the props say otherwise. */
+export const DEFAULT_PUBLIC_FUNCTION_CONCURRENCY = { webhook: 10, approval: 5 } as const;
 
 /**
  * The central account: the event bus and its rule, the pipeline state machine and its role,
@@ -91,6 +105,10 @@ export class CentralStack extends Stack {
   readonly gitPushRule: GitPushRule;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly approvalUrl: lambda.FunctionUrl;
+  /** The topic the alarms notify. */
+  readonly alarmTopic: sns.Topic;
+  /** Alarms on the alarm topic: dead-lettered pushes and failed or timed-out runs. */
+  readonly alarms: { readonly deadLetters: cloudwatch.Alarm; readonly failedRuns: cloudwatch.Alarm };
   /** Where the approval function finds its own URL. */
   readonly approvalBaseUrl: ssm.StringParameter;
 
@@ -132,6 +150,18 @@ export class CentralStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.topic = new sns.Topic(this, 'Topic', { topicName: names.topic(), masterKey: topicKey, enforceSSL: true });
+    // Alarms get their own topic: the notification topic's subscriptions filter on `approver`,
+    // which an alarm message does not carry. CloudWatch must be able to use the topic's key.
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { topicName: names.alarmTopic(), masterKey: topicKey, enforceSSL: true });
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
     // Each approver gets an email subscription filtered on the `approver` attribute, so the
     // approval function's per-approver messages reach only their own person.
     const approvers = [...new Set(Object.values(config.stages).flatMap((stage) => (stage.approval.required ? stage.approval.approvers : [])))].sort();
@@ -175,12 +205,14 @@ export class CentralStack extends Stack {
       [CENTRAL_FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
     };
 
+    const publicConcurrency = props.publicFunctionConcurrency ?? DEFAULT_PUBLIC_FUNCTION_CONCURRENCY;
     this.webhookFunction = new TfstepFunction(this, 'Webhook', {
       entry: entries.webhook,
       description: 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus',
       environment,
       bundledFiles,
       timeoutSeconds: 15,
+      reservedConcurrency: publicConcurrency ? publicConcurrency.webhook : undefined,
     });
     this.approvalFunction = new TfstepFunction(this, 'Approval', {
       entry: entries.approval,
@@ -188,6 +220,7 @@ export class CentralStack extends Stack {
       environment,
       bundledFiles,
       timeoutSeconds: 30,
+      reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
     const githubToken = config.notifications.githubStatusTokenSecret;
     this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
@@ -229,6 +262,8 @@ export class CentralStack extends Stack {
       retryAttempts: 185,
     });
 
+    this.alarms = this.addAlarms();
+
     new CfnOutput(this, 'WebhookUrl', { value: this.webhookUrl.url, description: 'Payload URL for the git host webhook' });
     new CfnOutput(this, 'ApprovalUrl', { value: this.approvalUrl.url, description: 'Base URL of the approval pages' });
     new CfnOutput(this, 'WebhookSecretArn', { value: this.webhookSecret.secretArn });
@@ -238,6 +273,39 @@ export class CentralStack extends Stack {
   }
 
   /** Reads any object of the artifacts bucket: summaries, results and logs of every account. */
+  /**
+   * A push the rule could not deliver to the state machine lands in the dead-letter queue and
+   * is never run; a run that fails or times out applies nothing more. Either deserves a person.
+   */
+  private addAlarms(): { deadLetters: cloudwatch.Alarm; failedRuns: cloudwatch.Alarm } {
+    const action = new actions.SnsAction(this.alarmTopic);
+    const deadLetters = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription: 'tfstep: a git push event could not start the pipeline and is in the dead-letter queue; it will not run by itself (see docs/operations.md)',
+      metric: this.gitPushRule.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const machine = this.pipeline.stateMachine;
+    const failedRuns = new cloudwatch.Alarm(this, 'FailedRunsAlarm', {
+      alarmDescription: 'tfstep: a pipeline run failed or timed out (tfstep runs --status FAILED)',
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
+        usingMetrics: { failed: machine.metricFailed({ statistic: 'Sum' }), timedOut: machine.metricTimedOut({ statistic: 'Sum' }) },
+        period: Duration.minutes(5),
+        label: 'failed or timed-out runs',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    deadLetters.addAlarmAction(action);
+    failedRuns.addAlarmAction(action);
+    return { deadLetters, failedRuns };
+  }
+
   private grantReadArtifacts(role: iam.Role): void {
     role.addToPolicy(
       new iam.PolicyStatement({

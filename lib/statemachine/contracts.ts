@@ -166,7 +166,7 @@ export type TargetsResult = z.infer<typeof TargetsResultSchema>;
 
 export const ModuleOutcomeSchema = z.object({
   path: ModulePathSchema,
-  status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'not-run']),
+  status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'not-run']),
   plan: PlanSummarySchema.optional(),
   planSha256: Sha256Schema.optional(),
 });
@@ -221,6 +221,11 @@ export const ClassifyFailureResultSchema = z.object({
   /** Only a runner infrastructure failure (exit code 4) or a task that never started is retried. */
   retry: z.boolean(),
   delaySeconds: z.number().int().min(0),
+  /**
+   * What ended the task: `interrupted` is a runner that was stopped (SIGTERM from ECS) and
+   * stopped terraform gracefully, its lock released (exit code 5).
+   */
+  kind: z.enum(['timeout', 'infra', 'terraform', 'refused', 'interrupted', 'never-started', 'other']),
   exitCode: z.number().int().nullable(),
   reason: z.string(),
 });

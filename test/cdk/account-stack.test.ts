@@ -116,9 +116,10 @@ describe('account stack', () => {
   it('gives the plan role no write permission beyond Terraform state locking and its artifacts prefix', () => {
     // GIVEN what a plan may write: lock files in state buckets, lock tables, its own artifacts
     const allowedWrites = [
-      /^arn:aws:s3:::[^/]*(tfstate|terraform-state)[^/]*\/\*\.tflock$/,
-      new RegExp(`^arn:aws:dynamodb:${REGION}:${DEV}:table/[^/]*(tfstate|terraform-lock)[^/]*$`),
-      new RegExp(`^arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/\\*/dev/\\*$`),
+      /^arn:aws:s3:::[^/]*(tfstate|terraform-state|tf-state)[^/]*\/\*\.tflock$/,
+      // lock tables live in the state's region, not necessarily the central one
+      new RegExp(`^arn:aws:dynamodb:\\*:${DEV}:table/[^/]*(tfstate|terraform-state|tf-state|terraform-lock|tf-lock)[^/]*$`),
+      new RegExp(`^arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/accounts/dev/\\*$`),
     ];
     const readOnly = /^(s3:Get\w*|s3:List\w*|dynamodb:(Get\w*|Describe\w*|Query|Scan)|ssm:(Get\w*|Describe\w*))$/;
     const planRole = roleLogicalId(template, names.planRole(REGION));
@@ -156,7 +157,7 @@ describe('account stack', () => {
       },
     });
     const artifacts = inlineStatements(template, applyRole).find((s) => s.Sid === 'TfstepArtifactsOwnPrefix');
-    expect(artifacts?.Resource).toEqual([`arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/*/dev/*`]);
+    expect(artifacts?.Resource).toEqual([`arn:aws:s3:::${names.artifactsBucket(CENTRAL, REGION)}/accounts/dev/*`]);
     expect(artifacts?.Action).toEqual(['s3:GetObject', 's3:PutObject']);
   });
 
@@ -179,6 +180,10 @@ describe('account stack', () => {
             Image: 'public.ecr.aws/tfstep/runner:0.1.0',
             Essential: true,
             ReadonlyRootFilesystem: true,
+            // SIGTERM reaches the runner through an init process, and it has Fargate's longest grace
+            // to stop terraform with SIGINT before SIGKILL.
+            StopTimeout: 120,
+            LinuxParameters: { InitProcessEnabled: true },
             MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'scratch', ReadOnly: false }],
             LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
             Environment: Match.absent(),
@@ -220,6 +225,8 @@ describe('account stack', () => {
       allowedSubcommands: ['init', 'plan', 'show', 'apply'],
       phases: ['plan', 'apply', 'plan-and-apply'],
       artifacts: `s3://${names.artifactsBucket(CENTRAL, REGION)}`,
+      // the account's region: terraform's AWS_REGION, whatever region the task runs in
+      region: 'us-east-1',
     });
     const [paramId] = Object.keys(template.findResources('AWS::SSM::Parameter'));
     for (const roleName of [names.planRole(REGION), names.applyRole(REGION)]) {
@@ -267,5 +274,90 @@ describe('account stack', () => {
     // WHEN / THEN
     expect(() => buildExampleApp({}, file)).toThrow(InvalidPropsError);
     expect(() => buildExampleApp({}, file)).toThrow(/PlanTask: memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
+  });
+
+  it('fails when an account has no network, before any template is made', () => {
+    // GIVEN the stage account without network: RunTask would fail in every run
+    const file = writeExampleVariant((doc) => {
+      delete (doc.accounts as Record<string, unknown>[])[1]!.network;
+    });
+    // WHEN / THEN
+    expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
+    expect(() => buildExampleApp({}, file)).toThrow(/accounts\[1\]\.network: account stage has no network/);
+  });
+
+  it("denies the apply role every change to the account's guard: runner policy, tfstep roles (its own too), cluster, task definitions, logs, stack", () => {
+    // WHEN
+    const applyRole = roleLogicalId(template, names.applyRole(REGION));
+    const denies = inlineStatements(template, applyRole).filter((s) => s.Effect === 'Deny');
+    const denied = (action: string, resource: string) => denies.some((s) => s.Action.includes(action) && s.Resource.includes(resource));
+    const [paramId] = Object.keys(template.findResources('AWS::SSM::Parameter'));
+    // THEN the runner policy cannot be rewritten or deleted
+    for (const a of ['ssm:PutParameter', 'ssm:DeleteParameter']) expect(denied(a, `arn:aws:ssm:${REGION}:${DEV}:parameter<${paramId}>`)).toBe(true);
+    // AND no tfstep role can be changed: trust, policies, boundary, deletion
+    const roles = [names.launcherRole(REGION), names.planRole(REGION), names.applyRole(REGION)].map((n) => `<${roleLogicalId(template, n)}.Arn>`);
+    for (const role of roles) {
+      for (const a of ['iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:DeleteRole', 'iam:PutRolePermissionsBoundary']) {
+        expect({ role, a, denied: denied(a, role) }).toEqual({ role, a, denied: true });
+      }
+    }
+    // AND the cluster, the task definition families, the runner logs and the account stack are out of reach
+    expect(denied('ecs:DeleteCluster', CLUSTER_ARN)).toBe(true);
+    expect(denied('ecs:DeregisterTaskDefinition', `arn:aws:ecs:${REGION}:${DEV}:task-definition/${names.planTaskFamily(REGION)}:*`)).toBe(true);
+    expect(denied('logs:DeleteLogGroup', `arn:aws:logs:${REGION}:${DEV}:log-group:${names.runnerLogGroup(REGION)}`)).toBe(true);
+    expect(denied('cloudformation:DeleteStack', `arn:aws:cloudformation:${REGION}:${DEV}:stack/${names.accountStack('dev')}/*`)).toBe(true);
+    // AND the plan role (read-only) needs no denies, and gets none
+    expect(inlineStatements(template, roleLogicalId(template, names.planRole(REGION))).filter((s) => s.Effect === 'Deny')).toEqual([]);
+  });
+});
+
+describe("account stack with the account's state settings", () => {
+  const KEY = `arn:aws:kms:eu-west-1:${DEV}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+  afterAll(removeTempDirs);
+
+  function statesOf(state: Record<string, unknown>): { plan: Statement[]; apply: Statement[] } {
+    const file = writeExampleVariant((doc) => {
+      const accounts = doc.accounts as Record<string, unknown>[];
+      accounts[0]!.region = 'eu-west-1';
+      accounts[0]!.state = state;
+    });
+    const t = Template.fromStack(buildExampleApp({}, file).accounts.get('dev')!);
+    const allow = (name: string) => inlineStatements(t, roleLogicalId(t, name)).filter((s) => s.Effect === 'Allow' && s.Sid?.startsWith('TerraformState'));
+    return { plan: allow(names.planRole(REGION)), apply: allow(names.applyRole(REGION)) };
+  }
+
+  it('GIVEN a bucket, key prefix, lock table and KMS key WHEN built THEN plan reads and locks, apply writes, both in the state region and under the prefix only', () => {
+    const { plan, apply } = statesOf({ bucket: 'acme-tf-state-dev', keyPrefix: 'live/', lockTable: 'tf-locks', kmsKey: KEY });
+    const bySid = (list: Statement[]) => Object.fromEntries(list.map((s) => [s.Sid, { Action: s.Action, Resource: s.Resource, Condition: s.Condition }]));
+    expect(bySid(plan)).toEqual({
+      TerraformStateList: { Action: ['s3:ListBucket'], Resource: ['arn:aws:s3:::acme-tf-state-dev'], Condition: { StringLike: { 's3:prefix': ['live/*'] } } },
+      TerraformStateRead: { Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::acme-tf-state-dev/live/*'], Condition: undefined },
+      // the lock table of the account's region (eu-west-1), not the central one
+      TerraformStateLockTable: {
+        Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:DescribeTable'],
+        Resource: [`arn:aws:dynamodb:eu-west-1:${DEV}:table/tf-locks`],
+        Condition: undefined,
+      },
+      TerraformStateKey: { Action: ['kms:Decrypt'], Resource: [KEY], Condition: undefined },
+    });
+    expect(bySid(apply)).toMatchObject({
+      TerraformStateReadWrite: { Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: ['arn:aws:s3:::acme-tf-state-dev/live/*'] },
+      TerraformStateKey: { Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], Resource: [KEY] },
+      TerraformStateLockTable: { Resource: [`arn:aws:dynamodb:eu-west-1:${DEV}:table/tf-locks`] },
+    });
+    // no default name patterns beside the configured state
+    expect([...plan, ...apply].flatMap((s) => s.Resource).filter((r) => r.includes('tfstate'))).toEqual([]);
+  });
+
+  it('GIVEN S3 native locking WHEN built THEN the plan may write lock files only, with a data key for them', () => {
+    const { plan } = statesOf({ bucket: 'acme-tf-state-dev', lockfile: true, kmsKey: KEY });
+    expect(plan.find((s) => s.Sid === 'TerraformStateLockFile')).toMatchObject({ Action: ['s3:PutObject', 's3:DeleteObject'], Resource: ['arn:aws:s3:::acme-tf-state-dev/*.tflock'] });
+    expect(plan.find((s) => s.Sid === 'TerraformStateKey')?.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+  });
+
+  it('GIVEN state in a separate state account WHEN built THEN plan and apply may only assume its role', () => {
+    const role = 'arn:aws:iam::444444444444:role/terraform-state';
+    const { plan, apply } = statesOf({ bucket: 'acme-tf-state', lockfile: true, roleArn: role });
+    for (const list of [plan, apply]) expect(list.map((s) => ({ Action: s.Action, Resource: s.Resource }))).toEqual([{ Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: [role] }]);
   });
 });

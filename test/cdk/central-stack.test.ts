@@ -258,7 +258,7 @@ describe('central stack', () => {
     });
   });
 
-  it("lets each account's plan and apply roles read and write only under their account segment", () => {
+  it("lets each account's plan and apply roles read and write only under their account's prefix", () => {
     // GIVEN
     const policy = Object.values(template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: 'ArtifactsBucket88671897' } } }))[0]!;
     // WHEN
@@ -266,10 +266,10 @@ describe('central stack', () => {
     // THEN
     expect(grants).toHaveLength(3);
     for (const [name, id] of Object.entries(ACCOUNTS)) {
-      const grant = grants.find((s) => s.Resource.includes(`<ArtifactsBucket88671897.Arn>/*/${name}/*`));
+      const grant = grants.find((s) => s.Resource.includes(`<ArtifactsBucket88671897.Arn>/accounts/${name}/*`));
       expect(grant).toMatchObject({
         Action: ['s3:GetObject', 's3:PutObject'],
-        Resource: [`<ArtifactsBucket88671897.Arn>/*/${name}/*`],
+        Resource: [`<ArtifactsBucket88671897.Arn>/accounts/${name}/*`],
         Principal: { AWS: `arn:aws:iam::${id}:root` },
         Condition: { ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${id}:role/${names.planRole(REGION)}`, `arn:aws:iam::${id}:role/${names.applyRole(REGION)}`] } },
       });
@@ -335,6 +335,36 @@ describe('central stack', () => {
     for (const f of bundled) expect(JSON.parse(readFileSync(f, 'utf8'))).toEqual(JSON.parse(configJson));
   });
 
+  it('reserves concurrency for the two functions behind public URLs only, so a flood cannot starve the pipeline function', () => {
+    const reserved = (description: string) =>
+      Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp(description) } }))[0]!.Properties.ReservedConcurrentExecutions as unknown;
+    expect([reserved('tfstep webhook'), reserved('tfstep approval'), reserved('pipeline steps')]).toEqual([10, 5, undefined]);
+    // AND both public functions are the ones with a URL
+    expect(Object.keys(template.findResources('AWS::Lambda::Url'))).toHaveLength(2);
+  });
+
+  it('alarms on a dead-lettered push and on failed or timed-out runs, to an alarm topic CloudWatch can publish to', () => {
+    // WHEN
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic', { Properties: { TopicName: names.alarmTopic() } }));
+    // THEN
+    expect(alarms).toHaveLength(2);
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: topicId }] });
+    }
+    const dlq = alarms.find((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(dlq?.Properties.Namespace).toBe('AWS/SQS');
+    const runs = alarms.find((a) => Array.isArray(a.Properties.Metrics));
+    const metricNames = (runs!.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string; Namespace: string } } }[])
+      .filter((m) => m.MetricStat)
+      .map((m) => `${m.MetricStat!.Metric.Namespace}/${m.MetricStat!.Metric.MetricName}`)
+      .sort();
+    expect(metricNames).toEqual(['AWS/States/ExecutionsFailed', 'AWS/States/ExecutionsTimedOut']);
+    // AND the encrypted topic's key lets CloudWatch publish
+    const key = Object.values(template.findResources('AWS::KMS::Key'))[0]!;
+    const cw = statementsOf(key.Properties.KeyPolicy).find((st) => st.Sid === 'CloudWatchAlarmsPublish');
+    expect(cw).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] });
+  });
 });
 
 describe('central function grants', () => {
@@ -378,7 +408,7 @@ describe('central function grants', () => {
       expect(grants[action]).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`]);
     }
     expect(grants['secretsmanager:GetSecretValue']).toEqual([`<${logicalIdOf(template, 'AWS::SecretsManager::Secret', { Name: 'tfstep/approval-link-key' })}>`]);
-    expect(grants['sns:Publish']).toEqual([`<${logicalIdOf(template, 'AWS::SNS::Topic')}>`]);
+    expect(grants['sns:Publish']).toEqual([`<${logicalIdOf(template, 'AWS::SNS::Topic', { TopicName: names.topic() })}>`]);
     expect(grants['s3:GetObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*']);
     expect(Object.keys(grants).some((a) => a.startsWith('s3:Put') || a.startsWith('s3:Delete'))).toBe(false);
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CfnResource, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import { buildExampleApp, removeTempDirs } from './support';
+import { buildExampleApp, removeTempDirs, writeExampleVariant } from './support';
 
 /** Synth takes a while with every rule of both validators on a loaded machine. */
 const SYNTH_TIMEOUT_MS = 240_000;
@@ -47,6 +47,24 @@ describe('template validation', () => {
         // Findings are acknowledged one by one (IAM5[...]), never a whole wildcard rule.
         if (/AwsSolutions-IAM[45]/.test(ack.id)) expect(ack.id).toMatch(/\[(Action|Resource|Policy)::.+\]$/);
       }
+    },
+    SYNTH_TIMEOUT_MS,
+  );
+
+  it(
+    "passes both validators with accounts' own state settings (prefix, lock file, lock table, KMS key, state account)",
+    () => {
+      // GIVEN state settings on every account
+      const file = writeExampleVariant((doc) => {
+        const [dev, stage, prod] = doc.accounts as Record<string, unknown>[];
+        dev!.state = { bucket: 'acme-tf-state-dev', keyPrefix: 'live/', lockfile: true, kmsKey: 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab' };
+        stage!.state = { bucket: 'acme-tf-state-stage', lockTable: 'tf-locks' };
+        prod!.state = { bucket: 'acme-tf-state', lockfile: true, roleArn: 'arn:aws:iam::444444444444:role/terraform-state' };
+      });
+      const { app } = buildExampleApp({ validate: true }, file);
+      // WHEN / THEN
+      expect(() => app.synth({ force: true })).not.toThrow();
+      expect(readReport(app.outdir).pluginReports.flatMap((r) => r.violations)).toEqual([]);
     },
     SYNTH_TIMEOUT_MS,
   );

@@ -92,7 +92,7 @@ describe('tfstep logs against AWS', () => {
   it('prints a finished task from the artifacts copy in the central bucket', async () => {
     // GIVEN a finished dev task whose log the runner copied to the artifacts bucket
     sfn.on(GetExecutionHistoryCommand, { executionArn: EXEC_ARN }).resolves({ events: taskEvents(10, DEV_TASK, 'dev', 'plan-and-apply', ['dev/us-east-1/network'], 'succeeded') });
-    s3.on(GetObjectCommand, { Bucket: 'tfstep-artifacts-999999999999-us-east-1', Key: `${EXEC}/dev/plan-and-apply.log` }).resolves({
+    s3.on(GetObjectCommand, { Bucket: 'tfstep-artifacts-999999999999-us-east-1', Key: `accounts/dev/${EXEC}/plan-and-apply.log` }).resolves({
       Body: body('[dev/us-east-1/network] terraform plan\nPlan: 1 to add, 0 to change, 0 to destroy.\n'),
     });
     // WHEN logs is asked
@@ -147,7 +147,7 @@ describe('tfstep logs against AWS', () => {
     sfn.on(GetExecutionHistoryCommand).resolves({
       events: [...taskEvents(10, DEV_TASK, 'dev', 'plan-and-apply', ['dev/a', 'dev/b'], 'succeeded'), ...taskEvents(20, PROD_TASK, 'prod', 'apply', ['prod/a'], 'succeeded')],
     });
-    s3.on(GetObjectCommand, { Key: `${EXEC}/dev/plan-and-apply.log` }).resolves({ Body: body('start\n[dev/a] plan\nA\n[dev/b] plan\nB\n') });
+    s3.on(GetObjectCommand, { Key: `accounts/dev/${EXEC}/plan-and-apply.log` }).resolves({ Body: body('start\n[dev/a] plan\nA\n[dev/b] plan\nB\n') });
     const res = await runCli(['logs', EXEC, '--account', 'dev', '--module', 'dev/b', '--config', CONFIG]);
     expect(res.stdout).toBe('==> dev plan-and-apply (task 0a1b2c3d4e5f, stopped)\n[dev/b] plan\nB\n');
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);

@@ -23,7 +23,7 @@ describe('tfstep validate', () => {
     const res = await runCli(['validate', '--config', EXAMPLE]);
     // THEN every area is ok and the exit code is 0
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^config {6}ok {2}1 repository, 3 stages, 3 accounts\nallowlists {2}ok {2}2 clone URLs, runner policies of dev, stage, prod\ndefinition {2}ok {2}statemachines\/pipeline\.asl\.json, \d+ states\n\nvalid\n$/);
+    expect(res.stdout).toMatch(/^config {6}ok {2}1 repository, 3 stages, 3 accounts\ndeployment {2}ok {2}networks of 3 accounts, state settings of 0\nallowlists {2}ok {2}2 clone URLs, runner policies of dev, stage, prod\ndefinition {2}ok {2}statemachines\/pipeline\.asl\.json, \d+ states\n\nvalid\n$/);
   });
 
   it('fails when the config is invalid, listing every problem, and skips the allowlists', async () => {
@@ -53,6 +53,40 @@ describe('tfstep validate', () => {
     expect(res.stdout).toContain('allowlists  FAILED');
     expect(res.stdout).toContain('  - repositories[0].cloneUrls[2]: "ext::sh -c touch% ~/pwned" is not a clone URL the runner accepts');
     expect(res.stdout).toContain('1 problem found');
+  });
+
+  it('fails an account without a network, and state settings the roles cannot serve', async () => {
+    // GIVEN dev without network; stage with state but no lock, and a key in another region;
+    // prod with a state role of its own account
+    const file = writeConfig((cfg) => {
+      delete cfg.accounts[0].network;
+      cfg.accounts[1].state = { bucket: 'acme-tf-state', kmsKey: 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab' };
+      cfg.accounts[2].state = { bucket: 'acme-tf-state', lockfile: true, roleArn: 'arn:aws:iam::333333333333:role/state' };
+    });
+    const res = await runCli(['validate', '--config', file, '--json']);
+    expect(res.code).toBe(1);
+    const report = ValidationReportSchema.parse(JSON.parse(res.stdout));
+    const deployment = report.sections.find((s) => s.name === 'deployment')!;
+    expect(deployment.problems).toEqual([
+      'accounts[0].network: account dev has no network: ECS RunTask needs the subnets (and security groups) its runner tasks run in; add network.vpcId and network.subnetIds',
+      'accounts[1].state.lockTable: account stage keeps its state without a lock: set lockTable (a DynamoDB table) or lockfile: true, so two runs can never write the state at once',
+      "accounts[1].state.kmsKey: account stage: the state key is in eu-west-1 but the state bucket is in us-east-1; S3 encrypts with a key of the bucket's own region",
+      'accounts[2].state.roleArn: account prod: roleArn is a role of the account itself (333333333333); it names a role in a separate state account. Drop it and the plan and apply roles are granted the state directly',
+    ]);
+    // the config itself is valid: the local mode needs neither
+    expect(report.sections.find((s) => s.name === 'config')!.ok).toBe(true);
+  });
+
+  it('fails a state key given as an alias, or a key prefix with a wildcard', async () => {
+    const file = writeConfig((cfg) => {
+      cfg.accounts[0].state = { bucket: 'acme-tf-state', keyPrefix: 'live/*', lockfile: true, kmsKey: 'alias/tfstate' };
+    });
+    const res = await runCli(['validate', '--config', file, '--json']);
+    const config = ValidationReportSchema.parse(JSON.parse(res.stdout)).sections.find((s) => s.name === 'config')!;
+    expect(config.problems).toEqual([
+      expect.stringMatching(/^accounts\[0\]\.state\.keyPrefix: got "live\/\*"; expected a key prefix of folders ending in "\/"/),
+      expect.stringMatching(/^accounts\[0\]\.state\.kmsKey: got "alias\/tfstate"; expected a KMS key ARN .*\(not an alias\)/),
+    ]);
   });
 
   it('fails when no config file can be found, saying what to pass', async () => {

@@ -82,6 +82,8 @@ describe('tfstep local run', () => {
     expect(report2.stages.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules.map((m) => [m.path, m.status]) })) }))).toEqual([
       { name: 'stage', accounts: [{ name: 'stage', modules: [['stage/us-east-1/app', 'applied']] }] },
     ]);
+    // AND its plan is made against the state the first run left: the resource changes, nothing is added
+    expect(report2.stages[0]?.accounts[0]?.modules[0]?.plan).toEqual({ add: 0, change: 1, destroy: 0 });
     expect(new Set(doubleLog(log2).map((l) => l.split(' ')[0]))).toEqual(new Set(['stage/us-east-1/app']));
   });
 

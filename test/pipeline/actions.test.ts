@@ -2,6 +2,7 @@ import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult
 import { readItems, writeItems } from '../../lib/statemachine/items';
 import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import { classifyFailure } from '../../lib/pipeline/classify-failure';
+import { EXIT } from '../../lib/domain/runner-contract';
 import { InvalidRequestError, LockLostError } from '../../lib/pipeline/errors';
 import { accountItem, stageItem } from '../../lib/pipeline/targets';
 import type { RunStore } from '../../lib/store';
@@ -222,6 +223,22 @@ describe('classify-failure', () => {
   ])('never retries %s', (_n, error, cause, exitCode) => {
     const res = classifyFailure({ action: 'classify-failure', account: acc(), attempt: 0, error: { Error: error, Cause: cause } });
     expect(res).toMatchObject({ retry: false, delaySeconds: 0, exitCode });
+  });
+
+  it('classifies an interrupted runner (exit 5: it was stopped and terraform released its lock) as interrupted, never retried', () => {
+    const cause = taskFailure(EXIT.INTERRUPTED, { StopCode: 'UserInitiated', StoppedReason: 'Task stopped by user' });
+    const res = classifyFailure({ action: 'classify-failure', account: acc(), attempt: 0, error: { Error: 'States.TaskFailed', Cause: cause } });
+    expect(res).toMatchObject({ retry: false, kind: 'interrupted', exitCode: EXIT.INTERRUPTED });
+    expect(res.reason).toBe('the runner in dev was interrupted (Task stopped by user): terraform stopped gracefully and released its lock; replay the run to finish');
+  });
+
+  it.each([
+    [taskFailure(1), 'terraform'],
+    [taskFailure(3), 'refused'],
+    [taskFailure(4), 'infra'],
+    [taskFailure(137), 'other'],
+  ])('names the kind of each failure', (cause, kind) => {
+    expect(classifyFailure({ action: 'classify-failure', account: acc(), attempt: 0, error: { Error: 'States.TaskFailed', Cause: cause } }).kind).toBe(kind);
   });
 
   it('gives up after three attempts', () => {

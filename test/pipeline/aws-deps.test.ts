@@ -27,12 +27,12 @@ const SM = 'arn:aws:states:us-east-1:111111111111:stateMachine:tfstep-pipeline';
 
 describe('s3Artifacts', () => {
   it('reads an object and answers undefined for a missing key', async () => {
-    s3.on(GetObjectCommand, { Key: 'e1/dev/m/result.json' }).resolves({ Body: { transformToByteArray: () => Promise.resolve(new TextEncoder().encode('{"a":1}')) } } as never);
+    s3.on(GetObjectCommand, { Key: 'accounts/dev/e1/m/result.json' }).resolves({ Body: { transformToByteArray: () => Promise.resolve(new TextEncoder().encode('{"a":1}')) } } as never);
     s3.on(GetObjectCommand, { Key: 'missing' }).rejects(new NoSuchKey({ message: 'no', $metadata: {} }));
     const artifacts = s3Artifacts(new S3Client({}), 'bucket');
-    expect((await artifacts.get('e1/dev/m/result.json'))?.toString()).toBe('{"a":1}');
+    expect((await artifacts.get('accounts/dev/e1/m/result.json'))?.toString()).toBe('{"a":1}');
     expect(await artifacts.get('missing')).toBeUndefined();
-    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'bucket', Key: 'e1/dev/m/result.json' });
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'bucket', Key: 'accounts/dev/e1/m/result.json' });
   });
 
   it('writes an item list as JSON to its bucket', async () => {

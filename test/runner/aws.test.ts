@@ -59,6 +59,14 @@ describe('runner with AWS services', () => {
     expect(out.stderr).toMatch(/invalid runner policy/);
   });
 
+  it('refuses an SSM policy that asks to keep Terraform state on the task disk (local mode only)', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify({ ...world.policy, localStateDir: '/var/tmp/state' }) } });
+    const out = await run(world, envOf(baseInput(world)), { argv: ssmArgv, deps: clients() });
+    expect(out.code).toBe(EXIT.REFUSED);
+    expect(out.stderr).toMatch(/localStateDir: only a local-mode policy file/);
+    expect(out.doubleCalls).toEqual([]);
+  });
+
   it('GIVEN a policy from SSM WHEN terraform is missing THEN the test double is never used', async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(world.policy) } });
     const out = await run(world, envOf(baseInput(world)), { argv: ssmArgv, deps: { ...clients(), testDouble: undefined } });

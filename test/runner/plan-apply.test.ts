@@ -126,7 +126,7 @@ describe('apply', () => {
     const hash = await planned('exec-one');
     const out = await run(world, applyEnv('exec-two', hash));
     expect(out.code).toBe(EXIT.REFUSED);
-    expect(out.stderr).toMatch(/no saved plan at exec-two\/dev\/dev\/network\/plan.tfplan/);
+    expect(out.stderr).toMatch(/no saved plan at accounts\/dev\/exec-two\/dev\/network\/plan.tfplan/);
     expect(out.doubleCalls).toEqual([]);
   });
 

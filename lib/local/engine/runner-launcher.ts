@@ -14,6 +14,7 @@ import { build } from 'esbuild';
 import type { AccountConfig, Config } from '../../config/schema';
 import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../../domain/runner-contract';
 import { runnerCommand } from '../../runner/spawn';
+import { forgetRunner, recordRunner } from './orphans';
 import { TEST_DOUBLE_ENV } from '../../runner/inputs';
 import type { JsonObject } from './definition';
 import type { LocalTaskContext, LocalTaskRunner } from './engine';
@@ -78,6 +79,14 @@ export function artifactsUri(stateDir: string): string {
   return `file://${path.resolve(stateDir, 'artifacts')}`;
 }
 
+/**
+ * Where the local mode keeps an account's Terraform state between runs:
+ * `<stateDir>/terraform-state/<account>/<region>`, one `<module>/terraform.tfstate` below it.
+ */
+export function localTerraformStateDir(stateDir: string, account: AccountConfig): string {
+  return path.join(path.resolve(stateDir), 'terraform-state', safeSegment(account.name), safeSegment(account.region));
+}
+
 /** The account's own runner policy in the local mode (the account stack writes it to SSM in AWS). */
 export function localRunnerPolicy(config: Config, account: AccountConfig, stateDir: string, extraRepositories: readonly string[] = []): RunnerPolicy {
   const repositories = [...new Set([...extraRepositories, ...config.repositories.flatMap((r) => r.cloneUrls)])];
@@ -90,6 +99,8 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     allowedSubcommands: config.runner.allowedSubcommands,
     phases: ['plan', 'apply', 'plan-and-apply'] satisfies Phase[],
     artifacts: artifactsUri(stateDir),
+    region: account.region,
+    localStateDir: localTerraformStateDir(stateDir, account),
   });
 }
 
@@ -227,7 +238,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
     mkdirSync(workDir, { recursive: true });
     const from = this.opts.env ?? process.env;
     const env: Record<string, string> = {};
-    for (const k of ['PATH', 'HOME', 'LANG', TEST_DOUBLE_ENV.fail, TEST_DOUBLE_ENV.log]) {
+    for (const k of ['PATH', 'HOME', 'LANG', ...Object.values(TEST_DOUBLE_ENV)]) {
       const v = from[k];
       if (v !== undefined) env[k] = v;
     }
@@ -267,6 +278,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      if (child.pid !== undefined) recordRunner(this.opts.stateDir, execution, child.pid, this.policyFile(account));
       child.stdout.pipe(log, { end: false });
       child.stderr.pipe(log, { end: false });
       const kill = () => {
@@ -293,6 +305,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
+        if (child.pid !== undefined) forgetRunner(this.opts.stateDir, child.pid);
         ctx.signal.removeEventListener('abort', onAbort);
         resolve({
           code,

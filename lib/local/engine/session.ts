@@ -4,7 +4,7 @@
  * `tfstep local run`, `demo`, `serve` and `replay` all drive a {@link LocalPipeline}.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createApprovalRequestHandler } from '../../approval/request';
 import { decide, type DecideResult } from '../../approval/decide';
@@ -32,6 +32,7 @@ import { RunTracker, type RunReport } from '../ui/progress';
 import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './runner-launcher';
 import type { LocalStore } from './store';
 import { LocalTaskTokens } from './task-tokens';
+import { processAlive, stopOrphanedRunners } from './orphans';
 
 /** An approval the local run waits for. */
 export interface LocalApprovalRequest {
@@ -154,6 +155,9 @@ export class LocalPipeline {
     checkItemSizes(opts.store.client);
     const bundle = opts.noBundle || opts.taskRunner ? undefined : await ensureRunnerBundle(opts.stateDir);
     pipeline.engine = pipeline.buildEngine(bundle, repoDir);
+    const reaped = await reapAbandoned(opts.stateDir, pipeline.runStore);
+    for (const name of reaped.runs) (opts.logger ?? silentPipelineLogger).warn('a run whose process is gone was recorded ABORTED and its branch released', { execution: name });
+    if (reaped.runners.length > 0) (opts.logger ?? silentPipelineLogger).warn('stopped runners left behind by a process that is gone', { pids: reaped.runners });
     return pipeline;
   }
 
@@ -391,16 +395,6 @@ export function endExecution(stateDir: string, name: string): void {
   rememberExecution(stateDir, name, rest);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The live process that runs an execution of this state directory, if any: undefined when it
  * ended, or when its process is gone (killed, crashed) and the run was abandoned.
@@ -413,7 +407,7 @@ export function liveOwner(stateDir: string, name: string): { pid: number } | und
     return undefined;
   }
   const pid = what?.owner?.pid;
-  return pid !== undefined && alive(pid) ? { pid } : undefined;
+  return pid !== undefined && processAlive(pid) ? { pid } : undefined;
 }
 
 /**
@@ -424,6 +418,37 @@ export async function abandonRun(runs: RunStore, run: Pick<RunRecord, 'execution
   await runs.finishRun(run.execution, 'ABORTED', { reason: `abandoned: ${why}`, finishedAt: new Date().toISOString() });
   await runs.leaveQueue(run.repository, run.branch, run.sequence, run.execution);
   await runs.releaseLock(run.repository, run.branch, run.execution);
+}
+
+/**
+ * Recognises what a killed or crashed tfstep process left behind on this state directory: its
+ * runner children are stopped, and its runs still RUNNING or WAITING are recorded ABORTED with
+ * their branch released (see {@link abandonRun}). Runs of a live process are left alone.
+ */
+export async function reapAbandoned(stateDir: string, runs: RunStore): Promise<{ runs: string[]; runners: number[] }> {
+  const dir = path.join(path.resolve(stateDir), 'executions');
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length)) : [];
+  const gone = names.filter((name) => {
+    try {
+      const pid = recallExecution(stateDir, name)?.owner?.pid;
+      return pid !== undefined && pid !== process.pid && !processAlive(pid);
+    } catch {
+      return false;
+    }
+  });
+  const runners = await stopOrphanedRunners(stateDir, (execution) => !gone.includes(execution));
+  const abandoned: string[] = [];
+  for (const name of gone) {
+    const record = await runs.getRunItem(name);
+    const what = recallExecution(stateDir, name)!;
+    if (record && (record.status === 'RUNNING' || record.status === 'WAITING')) {
+      await abandonRun(runs, record, `its process (pid ${what.owner!.pid}) is gone`);
+      abandoned.push(name);
+    }
+    const { owner: _owner, ...rest } = what;
+    rememberExecution(stateDir, name, rest);
+  }
+  return { runs: abandoned, runners };
 }
 
 /** The run's status from how the execution ended and what finish recorded. */

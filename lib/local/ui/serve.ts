@@ -27,7 +27,7 @@ import type { Logger } from '../../webhook/types';
 import { gitOrThrow } from '../engine/git';
 import { pipelineInput } from '../engine/push';
 import { summaryLines, testDoubleNotice } from './run';
-import { LocalPipeline, signingKey, type LocalRunResult } from '../engine/session';
+import { LocalPipeline, reapAbandoned, signingKey, type LocalRunResult } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 
 /** The environment variable holding the webhook secret of the local server. */
@@ -105,6 +105,10 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
   const pipelines = new Map<string, Promise<LocalPipeline>>();
   const runs: Promise<LocalRunResult>[] = [];
   const runStore = new RunStore(store.docClient, store.tableName);
+  // A server restarted after a crash recognises the runs its predecessor left behind at once.
+  const reaped = await reapAbandoned(stateDir, runStore);
+  for (const name of reaped.runs) out.write(`run ${name} was left running by a tfstep process that is gone: recorded ABORTED, its branch released\n`);
+  if (reaped.runners.length > 0) out.write(`stopped ${reaped.runners.length} runner(s) left behind by that process\n`);
   let baseUrl = 'http://127.0.0.1';
 
   const notice = testDoubleNotice(config, env);

@@ -36,11 +36,6 @@ import { seededRandom } from '../../bench/random';
 const config = testConfig();
 let db: DynaliteTable;
 
-beforeAll(async () => {
-  db = await startDynalite();
-});
-afterAll(async () => db.close());
-
 const TARGETS: readonly (readonly [string, string, string])[] = [
   ['dev', 'dev/us-east-1/network', 'dev/us-east-1'],
   ['dev', 'dev/us-east-1/app', 'dev/us-east-1'],
@@ -450,56 +445,67 @@ async function runInterleaving(s: Scenario, history: History): Promise<{ ended: 
   }
 }
 
-describe('ordering under random interleavings', () => {
-  it('applies in push order, never twice, loses no change and leaves no stuck lock', async () => {
-    // Each generated history (its repository built once) is run under many random interleavings:
-    // TFSTEP_ORDERING_RUNS interleavings in all, 1,000 unless set.
-    const total = Number(process.env.TFSTEP_ORDERING_RUNS ?? 1000);
-    const perHistory = Math.min(40, total);
-    let interleavings = 0;
-    const push = fc.record({
-      files: fc.uniqueArray(fc.integer({ min: 0, max: CHANGEABLE.length - 1 }), { minLength: 1, maxLength: 4 }),
-      complete: fc.integer({ min: 0, max: 9 }).map((n) => n < 8),
-      duplicate: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+/**
+ * The ordering suite, part `part` of `parts`: the interleavings are shared between test files so
+ * that jest runs them on every worker.
+ */
+export function describeOrdering(part: number, parts: number): void {
+  describe(`ordering under random interleavings (part ${part + 1} of ${parts})`, () => {
+    beforeAll(async () => {
+      db = await startDynalite();
     });
-    const interleaving = fc.record({ seed: fc.integer(), failureRate: fc.constantFrom(0, 0.15, 0.3) });
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(push, { minLength: 1, maxLength: 8 }),
-        fc.array(interleaving, { minLength: perHistory, maxLength: perHistory }),
-        async (pushes, runs) => {
-          const history = buildHistory(pushes);
-          try {
-            for (const run of runs) {
-              await runScenario({ pushes, ...run }, history);
-              interleavings++;
-            }
-          } finally {
-            history.repo.remove();
-          }
-        },
-      ),
-      { numRuns: Math.ceil(total / perHistory), endOnFailure: true },
-    );
-    expect(interleavings).toBeGreaterThanOrEqual(total);
-  }, 1_800_000);
+    afterAll(async () => db.close());
 
-  it('recovers a stale lock from an aborted run: the next push deploys and the branch ends free', async () => {
-    // GIVEN three pushes; the first is aborted after it was admitted and planned (it holds the branch)
-    // WHEN the others poll, THEN they release the stale lock, deploy, and the checks of runScenario hold
-    const { ended, store } = await runScenario({
-      pushes: [
-        { files: [0], complete: true, duplicate: true },
-        { files: [1, 6], complete: true, duplicate: false },
-        { files: [4], complete: false, duplicate: false },
-      ],
-      seed: 1,
-      failureRate: 0,
-      forceAbort: { name: 'push-0', atStep: 3 },
-      inOrder: true,
-    });
-    expect(ended.get('push-0')).toBe('ABORTED');
-    expect(ended.get('push-0-again')).toBe('DUPLICATE');
-    expect((await store.getRunRecord('push-0'))?.status).toBe('ABORTED');
-  }, 120_000);
-});
+    it('applies in push order, never twice, loses no change and leaves no stuck lock', async () => {
+      // Each generated history (its repository built once) is run under many random interleavings:
+      // TFSTEP_ORDERING_RUNS interleavings in all (1,000 unless set), shared between the parts.
+      const total = Math.ceil(Number(process.env.TFSTEP_ORDERING_RUNS ?? 1000) / parts);
+      const perHistory = Math.min(40, total);
+      let interleavings = 0;
+      const push = fc.record({
+        files: fc.uniqueArray(fc.integer({ min: 0, max: CHANGEABLE.length - 1 }), { minLength: 1, maxLength: 4 }),
+        complete: fc.integer({ min: 0, max: 9 }).map((n) => n < 8),
+        duplicate: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+      });
+      const interleaving = fc.record({ seed: fc.integer(), failureRate: fc.constantFrom(0, 0.15, 0.3) });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(push, { minLength: 1, maxLength: 8 }),
+          fc.array(interleaving, { minLength: perHistory, maxLength: perHistory }),
+          async (pushes, runs) => {
+            const history = buildHistory(pushes);
+            try {
+              for (const run of runs) {
+                await runScenario({ pushes, ...run }, history);
+                interleavings++;
+              }
+            } finally {
+              history.repo.remove();
+            }
+          },
+        ),
+        { numRuns: Math.ceil(total / perHistory), endOnFailure: true },
+      );
+      expect(interleavings).toBeGreaterThanOrEqual(total);
+    }, 1_800_000);
+
+    if (part === 0) it('recovers a stale lock from an aborted run: the next push deploys and the branch ends free', async () => {
+      // GIVEN three pushes; the first is aborted after it was admitted and planned (it holds the branch)
+      // WHEN the others poll, THEN they release the stale lock, deploy, and the checks of runScenario hold
+      const { ended, store } = await runScenario({
+        pushes: [
+          { files: [0], complete: true, duplicate: true },
+          { files: [1, 6], complete: true, duplicate: false },
+          { files: [4], complete: false, duplicate: false },
+        ],
+        seed: 1,
+        failureRate: 0,
+        forceAbort: { name: 'push-0', atStep: 3 },
+        inOrder: true,
+      });
+      expect(ended.get('push-0')).toBe('ABORTED');
+      expect(ended.get('push-0-again')).toBe('DUPLICATE');
+      expect((await store.getRunRecord('push-0'))?.status).toBe('ABORTED');
+    }, 120_000);
+  });
+}

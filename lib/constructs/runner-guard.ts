@@ -1,0 +1,76 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+/** What defends a target account: the resources the runner's enforcement rests on. */
+export interface RunnerGuard {
+  /** The runner policy parameter (the allowlists the runner enforces). */
+  readonly parameterArn: string;
+  /** The launcher, plan, apply and execution roles. */
+  readonly roles: readonly iam.IRole[];
+  readonly clusterName: string;
+  readonly taskDefinitionFamilies: readonly string[];
+  readonly logGroupName: string;
+  /** The account stack itself: CloudFormation could otherwise rewrite all of the above. */
+  readonly stackName: string;
+}
+
+/** IAM actions that change a role's trust, permissions or existence. */
+export const ROLE_WRITE_ACTIONS = [
+  'iam:AttachRolePolicy',
+  'iam:DeleteRole',
+  'iam:DeleteRolePermissionsBoundary',
+  'iam:DeleteRolePolicy',
+  'iam:DetachRolePolicy',
+  'iam:PutRolePermissionsBoundary',
+  'iam:PutRolePolicy',
+  'iam:TagRole',
+  'iam:UntagRole',
+  'iam:UpdateAssumeRolePolicy',
+  'iam:UpdateRole',
+  'iam:UpdateRoleDescription',
+] as const;
+
+/**
+ * Explicit denies on `role` (the apply role: Terraform runs as it, usually with
+ * AdministratorAccess) for every change to what guards the account: the runner policy
+ * parameter, tfstep's roles (its own included, so it cannot drop these denies), the runner
+ * cluster and task definitions, the runner logs and the account stack. An explicit deny wins
+ * over any allow, whatever the managed policies attached.
+ *
+ * Not covered, and said in docs/security.md: `ecs:RegisterTaskDefinition` has no resource-level
+ * permission, so a deny would stop Terraform from managing any task definition in the account.
+ */
+export function guardRunner(role: iam.Role, guard: RunnerGuard): void {
+  const stack = Stack.of(role);
+  const arn = (service: string, resource: string, resourceName: string) =>
+    stack.formatArn({ service, resource, resourceName, arnFormat: service === 'logs' ? ArnFormat.COLON_RESOURCE_NAME : ArnFormat.SLASH_RESOURCE_NAME });
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'GuardRunnerPolicy',
+      effect: iam.Effect.DENY,
+      actions: ['ssm:PutParameter', 'ssm:DeleteParameter', 'ssm:DeleteParameters', 'ssm:LabelParameterVersion', 'ssm:UnlabelParameterVersion', 'ssm:AddTagsToResource', 'ssm:RemoveTagsFromResource'],
+      resources: [guard.parameterArn],
+    }),
+  );
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'GuardRunnerRoles', effect: iam.Effect.DENY, actions: [...ROLE_WRITE_ACTIONS], resources: guard.roles.map((r) => r.roleArn) }));
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'GuardRunnerCluster',
+      effect: iam.Effect.DENY,
+      actions: ['ecs:DeleteCluster', 'ecs:UpdateCluster', 'ecs:PutClusterCapacityProviders', 'ecs:DeregisterTaskDefinition', 'ecs:DeleteTaskDefinitions'],
+      resources: [arn('ecs', 'cluster', guard.clusterName), ...guard.taskDefinitionFamilies.map((f) => arn('ecs', 'task-definition', `${f}:*`))],
+    }),
+  );
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'GuardRunnerLogsAndStack',
+      effect: iam.Effect.DENY,
+      actions: ['logs:DeleteLogGroup', 'logs:DeleteLogStream', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:ExecuteChangeSet', 'cloudformation:SetStackPolicy', 'cloudformation:UpdateTerminationProtection'],
+      resources: [
+        arn('logs', 'log-group', `${guard.logGroupName}:*`),
+        arn('logs', 'log-group', guard.logGroupName),
+        arn('cloudformation', 'stack', `${guard.stackName}/*`),
+      ],
+    }),
+  );
+}

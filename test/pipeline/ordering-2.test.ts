@@ -1,0 +1,4 @@
+/** Ordering under random interleavings, part 2 of 2 (the model and its checks: ./ordering-model.ts). */
+import { describeOrdering } from './ordering-model';
+
+describeOrdering(1, 2);
