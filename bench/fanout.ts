@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { LimitsReport } from '../lib/domain/aws-limits';
 import { BenchInputError, BenchRunError } from './errors';
 import { BENCH_CONCURRENCY, benchPushInput, makeBenchFixture } from './fixture';
 import { BenchPipeline } from './harness';
@@ -54,6 +55,8 @@ export interface FanoutResult {
   setupMs: number;
   /** The run's item in the run table at the end, in bytes of JSON (DynamoDB's item limit is 400 KB); its accounts' outcomes are items of their own. */
   runRecordBytes: number;
+  /** The largest value of each AWS limit the run met, against the limit (as `local run --json` reports it). */
+  limits: LimitsReport;
 }
 
 /** Options of {@link measureFanout}. */
@@ -101,6 +104,7 @@ export async function measureFanout(accounts: number, options: FanoutOptions = {
     clearTimeout(limit);
     clearInterval(sampler);
 
+    await pipeline.measureStoredItems(execution);
     const estimate = estimateExecution(execution.events, pipeline.definition);
     const applied = execution.events.filter((e) => e.type === 'StateExited' && (e.state as { name?: string } | undefined)?.name === 'RecordOutcome').length;
     const record = await pipeline.runStore.getRunRecord(name);
@@ -132,6 +136,7 @@ export async function measureFanout(accounts: number, options: FanoutOptions = {
       largestPayloadBytes: largestPayloadBytes(execution.events),
       setupMs: round(setupMs, 1),
       runRecordBytes: record ? Buffer.byteLength(JSON.stringify({ ...record, accounts: undefined })) : 0,
+      limits: execution.limits.report(),
     };
   } finally {
     await pipeline?.close();

@@ -20,6 +20,8 @@ import type { PipelineInput } from '../lib/domain/push-event';
 import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerInputSchema, type ModuleResult } from '../lib/domain/runner-contract';
 import { folderArtifacts } from '../lib/local/engine/artifacts';
 import { localSubstitutions, renderLocalDefinition, type JsonObject } from '../lib/local/engine/definition';
+import { LimitMeter, snsPublishBytes, type LimitName } from '../lib/domain/aws-limits';
+import { checkBeforeStart, checkItemSizes, measureStoredItems } from '../lib/local/engine/aws-checks';
 import { LocalEngine, type LocalExecution, type LocalTaskContext, type LocalTaskRunner } from '../lib/local/engine/engine';
 import { StatesError } from '../lib/local/engine/errors';
 import { openLocalStore, type LocalStore } from '../lib/local/engine/store';
@@ -150,6 +152,8 @@ export class BenchPipeline {
   private readonly running = new Set<string>();
   /** Function calls in progress: the run table must outlive them, even after a stop. */
   private readonly calls = new Set<Promise<unknown>>();
+  /** The limit meters of the executions running now, by name. */
+  readonly meters = new Map<string, LimitMeter>();
 
   private constructor(
     readonly engine: LocalEngine,
@@ -165,6 +169,7 @@ export class BenchPipeline {
   static async open(opts: BenchPipelineOptions): Promise<BenchPipeline> {
     const { config, clock } = opts;
     const store = await openLocalStore(opts.stateDir);
+    checkItemSizes(store.client);
     const now = clock ? () => clock.now() : () => new Date();
     const runStore = new RunStore(store.docClient, store.tableName, { clock: now });
     const artifactsDir = path.join(path.resolve(opts.stateDir), 'artifacts');
@@ -184,7 +189,18 @@ export class BenchPipeline {
       artifacts: artifacts.store,
       repoReader: () => new GitRepoReader(opts.repoDir),
       executions: { isRunning: (id) => Promise.resolve(ref.pipeline?.running.has(id) ?? false) },
-      notifier: { publish: () => Promise.resolve() },
+      // SNS would refuse a run notification over 256 KB: measured against the execution it reports.
+      notifier: {
+        publish: (_subject, text, attributes = {}) => {
+          const meter = ref.pipeline?.meters.get(attributes.execution?.split(':').pop() ?? '');
+          try {
+            (meter ?? new LimitMeter()).check('snsMessageBytes', snsPublishBytes(text, attributes), 'the run notification');
+            return Promise.resolve();
+          } catch (e) {
+            return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        },
+      },
       clock: now,
       logger: silentPipelineLogger,
     });
@@ -229,10 +245,22 @@ export class BenchPipeline {
   /** Starts an execution; it counts as running (for admit) until it ends. */
   start(input: PipelineInput, name: string): LocalExecution {
     const arn = this.engine.executionArn(name);
+    // The push event and the runner policies, as AWS checks them before the execution starts.
+    const before = checkBeforeStart(input, this.opts.config);
     this.running.add(arn);
     const execution = this.engine.start(input, name);
-    void execution.done.finally(() => this.running.delete(arn));
+    for (const [limit, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(limit as LimitName, use.max, use.at ?? '');
+    this.meters.set(name, execution.limits);
+    void execution.done.finally(() => {
+      this.running.delete(arn);
+      this.meters.delete(name);
+    });
     return execution;
+  }
+
+  /** The run table's largest item, added to an execution's limits once it ended. */
+  measureStoredItems(execution: LocalExecution): Promise<void> {
+    return measureStoredItems(this.store, execution.limits);
   }
 
   /** Stops what still runs, lets function calls in progress end, and closes the run table. */

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { LIMIT_NAMES, LimitMeter, type LimitsReport } from '../lib/domain/aws-limits';
 import { BenchInputError, BenchRunError } from './errors';
 import { RESULT_MARKER, type FanoutResult } from './fanout';
 import { AWS_HISTORY_LIMIT, AWS_PAYLOAD_LIMIT_BYTES } from './history';
@@ -145,6 +146,18 @@ function gitCommit(): string {
   }
 }
 
+/** The largest value of each AWS limit over every fan-out size. */
+export function worstLimits(fanout: readonly FanoutResult[]): LimitsReport {
+  const worst = new LimitMeter().report();
+  for (const f of fanout) {
+    for (const name of LIMIT_NAMES) {
+      const use = f.limits[name];
+      if (use.max > worst[name].max) worst[name] = { ...use, at: `${f.accounts} accounts: ${use.at ?? ''}` };
+    }
+  }
+  return worst;
+}
+
 /** Runs every benchmark; writes `opts.out` when set; returns the validated results. */
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -162,6 +175,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const webhook = await benchWebhook({ iterations: opts.webhookIterations, coldRuns: opts.webhookColdRuns });
   const results = BenchResultsSchema.parse({
     fanout,
+    limits: worstLimits(fanout),
     makespan,
     webhook,
     queuedPollTransitions: queued.queuedPollTransitions,

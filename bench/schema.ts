@@ -6,6 +6,20 @@ import { z } from 'zod';
 
 const n = z.number().finite();
 
+/** The largest value of one AWS limit against the limit. */
+const LimitUseSchema = z.object({ max: n, limit: n, at: z.string().optional() });
+
+/** Every AWS limit the run met (lib/domain/aws-limits.ts). */
+export const LimitsSchema = z.object({
+  runTaskOverridesChars: LimitUseSchema,
+  statePayloadBytes: LimitUseSchema,
+  historyEvents: LimitUseSchema,
+  dynamoItemBytes: LimitUseSchema,
+  snsMessageBytes: LimitUseSchema,
+  eventBridgeEntryBytes: LimitUseSchema,
+  ssmParameterBytes: LimitUseSchema,
+});
+
 /** One fan-out size. */
 export const FanoutEntrySchema = z.object({
   accounts: z.number().int().min(1),
@@ -26,11 +40,14 @@ export const FanoutEntrySchema = z.object({
   largestPayloadBytes: z.number().int(),
   setupMs: n,
   runRecordBytes: z.number().int(),
+  limits: LimitsSchema,
 });
 
 /** The results file. */
 export const BenchResultsSchema = z.object({
   fanout: z.array(FanoutEntrySchema),
+  /** The largest value of each AWS limit over every fan-out size. */
+  limits: LimitsSchema,
   makespan: z.object({
     accounts: z.number().int(),
     parallelS: n,

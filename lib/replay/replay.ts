@@ -1,16 +1,30 @@
 /**
- * Replaying a run that did not succeed. Step Functions can redrive an execution (same ARN, same
- * input, only failed states run again) when it failed, timed out or was aborted less than 14 days
- * ago and the state machine definition has not changed since. Otherwise the replay is a new
- * execution with the original input and a name linking back (`<original>-replay-<n>`), marked
- * with `tfstep.replayOf` so `admit` lets it carry the push again. Either way, targets already
- * applied at that commit are skipped by the planner (invariant 3), and a replay of a push that a
- * newer one already deployed is superseded.
+ * Replaying a run that did not succeed. A redrive (same ARN, same input and definition) reruns
+ * only the states and Map iterations that failed or were aborted ("Restarting state machine
+ * executions with redrive in Step Functions",
+ * https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html). `tfstep replay`
+ * redrives only where that can succeed:
+ * - the execution failed, timed out or was aborted less than 14 days ago, was opened less than a
+ *   year ago, and Step Functions does not call it NOT_REDRIVABLE (history limit and the like);
+ * - it did not end in one of its own Fail states: a redrive re-enters the Fail state and fails
+ *   again. Every run that reached `Finish` ends in one (`Failed`, `Rejected`, `Expired`, or
+ *   `FinishFailed` when `Finish` itself failed);
+ * - it did not fail with an error that the same state and input raise again
+ *   (States.DataLimitExceeded, States.Runtime);
+ * - no account's failure was caught: the pipeline catches every account's error inside its Map
+ *   iteration and records it, so such an iteration succeeded and a redrive would not run it again;
+ * - the definition has not changed, and the run still holds its branch.
+ * A timed-out execution can be redriven: the redrive resets the state machine's timeout.
+ * Otherwise the replay is a new execution with the original input and a name linking back
+ * (`<original>-replay-<n>`), marked with `tfstep.replayOf` so `admit` lets it carry the push
+ * again. Either way, targets already applied at that commit are skipped by the planner
+ * (invariant 3), and a replay of a push that a newer one already deployed is superseded.
  */
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
   DescribeStateMachineForExecutionCommand,
+  GetExecutionHistoryCommand,
   RedriveExecutionCommand,
   StartExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -21,6 +35,10 @@ import { InvalidExecutionNameError, ReplayError, ReplayRefusedError } from './er
 
 /** Step Functions redrives executions that stopped at most this long ago. */
 export const REDRIVE_WINDOW_DAYS = 14;
+/** Step Functions redrives no execution opened longer than a year ago (its maximum open time). */
+export const MAX_OPEN_DAYS = 365;
+/** Errors a redrive of the same state, with the same input and definition, raises again. */
+export const DETERMINISTIC_ERRORS: readonly string[] = ['States.DataLimitExceeded', 'States.Runtime'];
 /** Execution names are at most this long. */
 export const MAX_EXECUTION_NAME = 80;
 
@@ -60,6 +78,34 @@ export interface ReplayOptions {
    * branch; otherwise a new execution queues like any push.
    */
   readonly holdsBranch?: (execution: string) => Promise<boolean>;
+  /**
+   * The accounts whose failure the run caught and recorded. Their Map iterations succeeded, so a
+   * redrive would not run them again: a run with any of them is started again instead.
+   */
+  readonly caughtFailures?: (execution: string) => Promise<readonly string[]>;
+}
+
+/** How an execution ended, from the last events of its history. */
+export interface ExecutionEnd {
+  /** The Fail state it ended in, if it ended in one. */
+  failState?: string;
+  error?: string;
+  cause?: string;
+}
+
+/** Reads the last events of an execution's history: its terminal event and the state before it. */
+export async function executionEnd(sfn: SFNClient, executionArn: string): Promise<ExecutionEnd> {
+  const res = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 20, includeExecutionData: false }));
+  const events = res.events ?? [];
+  const terminal = events.find((e) => e.type === 'ExecutionFailed' || e.type === 'ExecutionAborted' || e.type === 'ExecutionTimedOut');
+  if (!terminal) return {};
+  const details = terminal.executionFailedEventDetails ?? terminal.executionAbortedEventDetails ?? terminal.executionTimedOutEventDetails;
+  const before = events.find((e) => e.id === terminal.previousEventId);
+  return {
+    failState: before?.type === 'FailStateEntered' ? (before.stateEnteredEventDetails?.name ?? 'a Fail state') : undefined,
+    error: details?.error,
+    cause: details?.cause,
+  };
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,80}$/;
@@ -114,7 +160,18 @@ async function redriveBlocker(sfn: SFNClient, ex: DescribeExecutionCommandOutput
   if (!ex.stopDate) return 'the execution has no stop date';
   const ageDays = (now.getTime() - ex.stopDate.getTime()) / 86_400_000;
   if (ageDays > REDRIVE_WINDOW_DAYS) return `it stopped ${Math.floor(ageDays)} days ago, past the ${REDRIVE_WINDOW_DAYS}-day redrive window`;
+  if (ex.startDate && (now.getTime() - ex.startDate.getTime()) / 86_400_000 > MAX_OPEN_DAYS) return `it started more than ${MAX_OPEN_DAYS} days ago, past the longest an execution may stay open`;
   if (ex.redriveStatus === 'NOT_REDRIVABLE') return `Step Functions says it is not redrivable${ex.redriveStatusReason ? ` (${ex.redriveStatusReason})` : ''}`;
+  if (ex.status === 'FAILED') {
+    const end = await executionEnd(sfn, ex.executionArn!);
+    if (end.failState) return `it ended in its Fail state ${end.failState}${end.error ? ` (${end.error})` : ''}; a redrive re-enters that state and fails again`;
+    const error = end.error ?? ex.error;
+    if (error && DETERMINISTIC_ERRORS.includes(error)) return `it failed with ${error}, which the same state and input raise again on a redrive`;
+  }
+  const caught = opts.caughtFailures ? await opts.caughtFailures(ex.name ?? '') : [];
+  if (caught.length > 0) {
+    return `the failure of ${caught.join(', ')} was caught and recorded, so a redrive would not run ${caught.length === 1 ? 'it' : 'them'} again`;
+  }
   const used = await sfn.send(new DescribeStateMachineForExecutionCommand({ executionArn: ex.executionArn }));
   const current = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: ex.stateMachineVersionArn ?? ex.stateMachineArn }));
   if (ex.stateMachineVersionArn === undefined) {
@@ -144,7 +201,13 @@ export async function planReplay(sfn: SFNClient, opts: ReplayOptions): Promise<R
 
   const blocker = await redriveBlocker(sfn, { ...ex, executionArn }, opts);
   if (!blocker) {
-    return { action: 'redrive', executionArn, execution, status, reason: `${status} less than ${REDRIVE_WINDOW_DAYS} days ago with an unchanged definition: redrive it` };
+    return {
+      action: 'redrive',
+      executionArn,
+      execution,
+      status,
+      reason: `${status} less than ${REDRIVE_WINDOW_DAYS} days ago, outside any Fail state, with an unchanged definition and its branch held: redrive it (only what failed or was stopped runs again)`,
+    };
   }
   const newExecutionName = replayName(execution, firstReplayNumber(execution));
   return {

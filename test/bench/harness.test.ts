@@ -47,6 +47,11 @@ describe('bench harness on tiny sizes', () => {
     expect(result.transitions).toBe(16 + 4 * 3);
     expect(result.historyEvents).toBeGreaterThan(result.transitions);
     expect(result.costUsd).toBeCloseTo((result.transitions * 0.025) / 1000, 9);
+    // AND every AWS limit was measured on the way and stayed under its value
+    for (const [name, use] of Object.entries(result.limits)) {
+      expect([name, use.max > 0, use.max <= use.limit]).toEqual([name, true, true]);
+    }
+    expect(result.limits.historyEvents.max).toBe(result.historyEvents);
   });
 
   it('keeps the parent history and the largest state the same size for a stage of 250 accounts as for 3', async () => {
@@ -109,6 +114,7 @@ describe('bench harness on tiny sizes', () => {
     expect(written.fanout.map((f) => f.accounts)).toEqual([1, 2]);
     expect(written.fanout.every((f) => f.status === 'completed' && f.peakRssMb > 0)).toBe(true);
     expect(written.queuedPollTransitions).toBe(written.queued.queuedPollTransitions);
+    expect(written.limits.historyEvents.max).toBe(Math.max(...written.fanout.map((f) => f.limits.historyEvents.max)));
     const text = formatResults(written);
     for (const heading of ['Fan-out:', 'Makespan:', 'Queue:', 'Webhook:']) expect(text).toContain(heading);
     expect(lines.some((l) => l.startsWith('fan-out: 2 account(s)'))).toBe(true);

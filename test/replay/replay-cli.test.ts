@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
   DescribeStateMachineForExecutionCommand,
+  GetExecutionHistoryCommand,
   RedriveExecutionCommand,
   SFNClient,
   StartExecutionCommand,
@@ -26,6 +27,8 @@ describe('tfstep replay', () => {
     sfn.on(DescribeStateMachineCommand).resolves({ stateMachineArn: SM, definition: '{}', name: 'tfstep-pipeline', roleArn: 'r', type: 'STANDARD', creationDate: new Date() });
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${EX}-replay-1`, startDate: new Date() });
     sfn.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
+    // No account outcome recorded as failed unless a test says so.
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
   });
 
   function execution(status: string, stopDate: Date | undefined): void {
@@ -35,6 +38,12 @@ describe('tfstep replay', () => {
   it('starts a new execution of a finished run that no longer holds its branch, and prints JSON', async () => {
     // GIVEN a failed run whose finish released the branch (its run record exists, the lock is free)
     execution('FAILED', new Date());
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 9, previousEventId: 8, timestamp: new Date(), type: 'ExecutionFailed', executionFailedEventDetails: { error: 'PipelineFailed' } },
+        { id: 8, previousEventId: 7, timestamp: new Date(), type: 'FailStateEntered', stateEnteredEventDetails: { name: 'Failed' } },
+      ],
+    });
     dynamodb.on(GetCommand, { Key: { pk: 'RUN#run-7', sk: 'RUN' } }).resolves({ Item: { pk: 'RUN#run-7', sk: 'RUN', repository: 'acme/live', branch: 'main' } });
     dynamodb.on(GetCommand, { Key: { pk: 'QUEUE#acme/live#main', sk: 'LOCK' } }).resolves({});
     // WHEN replayed
@@ -57,6 +66,18 @@ describe('tfstep replay', () => {
     const real = await runCli(['replay', 'run-7', '--config', CONFIG]);
     expect(real.stdout).toContain(`redriven: ${EX}`);
     expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(1);
+  });
+
+  it('starts an aborted run again when an account failure was caught and recorded: a redrive would not rerun it', async () => {
+    execution('ABORTED', new Date());
+    dynamodb.on(GetCommand, { Key: { pk: 'RUN#run-7', sk: 'RUN' } }).resolves({ Item: { pk: 'RUN#run-7', sk: 'RUN', repository: 'acme/live', branch: 'main' } });
+    dynamodb.on(GetCommand, { Key: { pk: 'QUEUE#acme/live#main', sk: 'LOCK' } }).resolves({ Item: { pk: 'QUEUE#acme/live#main', sk: 'LOCK', holder: 'run-7' } });
+    dynamodb.on(QueryCommand).resolves({ Items: [{ pk: 'RUN#run-7', sk: 'OUTCOME#dev#dev-a', outcome: { account: 'dev-a', ok: false, phase: 'plan-and-apply', modules: [], reason: 'apply failed' } }] });
+    const res = await runCli(['replay', 'run-7', '--config', CONFIG, '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ action: 'start', newExecutionName: 'run-7-replay-1' });
+    expect(JSON.parse(res.stdout).reason).toMatch(/failure of dev-a was caught/);
+    expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
   });
 
   it('fails with exit code 1 when the run is still running', async () => {

@@ -49,6 +49,10 @@ export function register(program: Command): void {
           if (!run) return false;
           return (await store.getLock(run.repository, run.branch)).holder === name;
         },
+        caughtFailures: async (name) => {
+          const run = await store.getRunRecord(name);
+          return [...new Set(Object.values(run?.accounts ?? {}).filter((o) => !o.ok).map((o) => o.account))];
+        },
       });
       if (opts.json) out.json(result);
       else printReplay(out, result);

@@ -19,6 +19,7 @@
  */
 import { names } from '../../domain/names';
 import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../../statemachine/definition';
+import { LOCAL_ITEMS_FIELD } from '../../statemachine/history';
 import { LocalEngineError } from './errors';
 
 /** The longest timeout (seconds) a Node timer can hold. */
@@ -108,7 +109,7 @@ export function compileTimeoutResolver(state: JsonObject): ((effectiveInput: unk
 }
 
 /** Where the local stand-in of an ItemReader puts the items (AWS never puts them in the state). */
-export const LOCAL_ITEMS_FIELD = 'localItems';
+export { LOCAL_ITEMS_FIELD };
 
 /** The name of the Task state that reads a Distributed Map's items locally. */
 export const itemReaderStateName = (mapName: string): string => `${mapName}ReadItems`;

@@ -23,6 +23,8 @@ import {
   itemReaderStateName,
   type DistributedMapRef,
   collectRetryStates, collectTaskStates, collectWaitStates, compileTimeoutResolver, type JsonObject } from './definition';
+import { AwsLimitExceededError, LimitMeter, payloadBytes, runTaskOverridesChars } from '../../domain/aws-limits';
+import { HistoryCounter, LOCAL_ITEMS_FIELD } from '../../statemachine/history';
 import { LocalEngineError, StatesError } from './errors';
 import type { LocalTaskTokens } from './task-tokens';
 
@@ -76,6 +78,10 @@ export interface LocalExecution {
   /** The history so far; complete once `done` has settled. */
   readonly events: HistoryEvent[];
   done: Promise<LocalExecutionResult>;
+  /** The largest value of each AWS limit this execution met (see lib/domain/aws-limits.ts). */
+  readonly limits: LimitMeter;
+  /** Its AWS history events, parent and children, counted as it runs. */
+  readonly history: HistoryCounter;
   stop(): void;
 }
 
@@ -99,7 +105,19 @@ export interface LocalEngineOptions {
   onEvent?: (event: HistoryEvent) => void;
 }
 
-type Handler = (input: unknown, ctx: { executionName: string; signal: AbortSignal }) => Promise<unknown>;
+/** What a local handler is told about the execution it runs in. */
+interface HandlerContext {
+  executionName: string;
+  signal: AbortSignal;
+  limits: LimitMeter;
+  /**
+   * Ends the execution with an error no Catch can catch (States.DataLimitExceeded, the history
+   * limit), as AWS does; resolves never, rejects once the execution is stopped.
+   */
+  failExecution(error: AwsLimitExceededError): Promise<never>;
+}
+
+type Handler = (input: unknown, ctx: HandlerContext) => Promise<unknown>;
 
 const LAMBDA_INVOKE = /^arn:[a-z-]+:states:::lambda:invoke$/;
 const LAMBDA_WAIT = /^arn:[a-z-]+:states:::lambda:invoke\.waitForTaskToken$/;
@@ -127,6 +145,24 @@ function tokenKeyOf(name: string, parameters: unknown): string {
     for (const [k, v] of Object.entries(payload)) if (k.endsWith('.$') && v === '$$.Task.Token') return k.slice(0, -2);
   }
   throw new LocalEngineError(`state ${name}: a .waitForTaskToken task must pass "$$.Task.Token" in its Payload`);
+}
+
+/**
+ * Checks a task's payload against 256 KiB; over it, ends the execution with
+ * States.DataLimitExceeded, which no Catch catches.
+ */
+async function checkPayload(ctx: HandlerContext, value: unknown, what: string): Promise<void> {
+  try {
+    ctx.limits.check('statePayloadBytes', payloadBytes(value), what);
+  } catch (e) {
+    if (e instanceof AwsLimitExceededError) return ctx.failExecution(e);
+    throw e;
+  }
+}
+
+/** A state's input or output as AWS would hold it: without the local ItemReader stand-in's items. */
+function asInAws(v: unknown): unknown {
+  return isObject(v) && LOCAL_ITEMS_FIELD in v ? { ...v, [LOCAL_ITEMS_FIELD]: undefined } : v;
 }
 
 /** Runs the pipeline definition locally; see the file comment. */
@@ -188,17 +224,20 @@ export class LocalEngine {
         );
       }
       if (LAMBDA_INVOKE.test(resource)) {
-        return async (input) => {
+        return async (input, ctx) => {
           const payload = isObject(input) ? input.Payload : undefined;
+          let result: unknown;
           try {
-            return {
-              ExecutedVersion: '$LATEST',
-              StatusCode: 200,
-              Payload: await fn(payload),
-            };
+            result = await fn(payload);
           } catch (e) {
             throw asLambdaError(e);
           }
+          await checkPayload(ctx, result, `${name} (result)`);
+          return {
+            ExecutedVersion: '$LATEST',
+            StatusCode: 200,
+            Payload: result,
+          };
         };
       }
       const tokenKey = tokenKeyOf(name, params);
@@ -222,6 +261,14 @@ export class LocalEngine {
     if (ECS_SYNC.test(resource)) {
       return async (input, ctx) => {
         if (!isObject(input)) throw new StatesError('States.Runtime', `state ${name}: RunTask parameters are not an object`);
+        // RunTask refuses overrides over 8,192 characters before any task starts; the Task state
+        // fails with the service's error, which its Catch can match.
+        try {
+          ctx.limits.check('runTaskOverridesChars', runTaskOverridesChars(input.Overrides), `${name} overrides`);
+        } catch (e) {
+          if (e instanceof AwsLimitExceededError) throw new StatesError(e.name, JSON.stringify({ errorType: 'InvalidParameterException', errorMessage: e.message }));
+          throw e;
+        }
         return this.opts.runner.runTask(input, {
           stateName: name,
           executionName: ctx.executionName,
@@ -272,8 +319,27 @@ export class LocalEngine {
     const controller = new AbortController();
     const entry = { controller };
     this.running.add(entry);
-    const ctx = { executionName: name, signal: controller.signal };
-    const taskResourceLocalHandlers = Object.fromEntries([...this.handlers].map(([stateName, h]) => [stateName, (i: unknown) => h(i, ctx) as Promise<never>]));
+    const limits = new LimitMeter();
+    const history = new HistoryCounter(this.opts.definition);
+    let fatal: AwsLimitExceededError | undefined;
+    const failExecution = (error: AwsLimitExceededError): Promise<never> => {
+      fatal ??= error;
+      controller.abort();
+      return Promise.reject(new StatesError('States.Aborted', 'the execution failed with an error no Catch catches'));
+    };
+    const ctx: HandlerContext = { executionName: name, signal: controller.signal, limits, failExecution };
+    const taskResourceLocalHandlers = Object.fromEntries(
+      [...this.handlers].map(([stateName, h]) => [
+        stateName,
+        async (i: unknown) => {
+          // A state the engine schedules after the execution ended (stopped, or failed with an
+          // uncatchable error) must not run: in AWS nothing follows the end of an execution.
+          if (controller.signal.aborted) throw new StatesError('States.Aborted', 'the execution has ended');
+          await checkPayload(ctx, i, `${stateName} (task payload)`);
+          return (await h(i, ctx)) as never;
+        },
+      ]),
+    );
     const startedAt = new Date();
     const run = this.machine.run(input as never, {
       overrides: { ...this.runOverrides, taskResourceLocalHandlers },
@@ -296,9 +362,36 @@ export class LocalEngine {
     });
     const events: HistoryEvent[] = [];
     const drained = (async () => {
+      const measured = new WeakSet<object>();
+      const measure = (v: unknown, what: string): void => {
+        if (v === undefined || fatal) return;
+        if (typeof v === 'object' && v !== null) {
+          // Iteration events share their Map's input object: measure each object once.
+          if (measured.has(v)) return;
+          measured.add(v);
+        }
+        try {
+          limits.check('statePayloadBytes', payloadBytes(asInAws(v)), what);
+        } catch (err) {
+          if (err instanceof AwsLimitExceededError) void failExecution(err).catch(() => undefined);
+          else throw err;
+        }
+      };
       for await (const event of run.eventLogs) {
         const e = event as unknown as HistoryEvent;
         events.push(e);
+        history.add(e);
+        const state = isObject(e.state) ? e.state : undefined;
+        if (state && e.type === 'StateEntered') measure(state.input, `${String(state.name)} (input)`);
+        if (state && e.type === 'StateExited') measure(state.output, `${String(state.name)} (output)`);
+        const child = history.largestChild();
+        const [events_, at] = history.parent >= child.events ? [history.parent, 'the execution'] : [child.events, `child execution ${child.key ?? ''}`];
+        try {
+          if (!fatal) limits.check('historyEvents', events_, at);
+        } catch (err) {
+          if (err instanceof AwsLimitExceededError) void failExecution(err).catch(() => undefined);
+          else throw err;
+        }
         this.opts.onEvent?.(e);
       }
     })().catch(() => undefined);
@@ -306,6 +399,7 @@ export class LocalEngine {
       (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),
       (err: unknown): LocalExecutionResult => {
         const e = err as Error & { cause?: unknown };
+        if (fatal) return { status: 'FAILED', error: fatal.name, cause: fatal.message };
         if (e.name === 'ExecutionAbortedError')
           return {
             status: 'ABORTED',
@@ -325,6 +419,8 @@ export class LocalEngine {
     const finished = done.then(async (r) => {
       await drained;
       this.running.delete(entry);
+      // An uncatchable error found while the log drained still decides how the execution ended.
+      if (fatal && r.status !== 'FAILED') return { status: 'FAILED' as const, error: fatal.name, cause: fatal.message };
       return r;
     });
     return {
@@ -333,6 +429,8 @@ export class LocalEngine {
       startedAt,
       events,
       done: finished,
+      limits,
+      history,
       stop: () => controller.abort(),
     };
   }

@@ -17,6 +17,8 @@ import type { ApprovalNotice, ApprovalView } from '../../approval/types';
 import { waitForOutcome } from '../../approval/wait';
 import type { Config } from '../../config/schema';
 import type { PushEvent } from '../../domain/push-event';
+import { AwsLimitExceededError, LimitMeter, snsPublishBytes, type LimitsReport } from '../../domain/aws-limits';
+import { checkBeforeStart, checkItemSizes, measureStoredItems } from './aws-checks';
 import { createPipelineHandler, type PipelineLogger } from '../../pipeline/handler';
 import { silentPipelineLogger, type ArtifactStore } from '../../pipeline/deps';
 import { readItems } from '../../statemachine/items';
@@ -75,6 +77,8 @@ export interface LocalRunResult {
   execution: LocalExecutionResult;
   report: RunReport;
   events: HistoryEvent[];
+  /** The largest value of each AWS limit the run met, against the limit. */
+  limits: LimitsReport;
 }
 
 /** A started local run. */
@@ -132,6 +136,8 @@ export class LocalPipeline {
   private readonly trackers = new Map<string, RunTracker>();
   private readonly running = new Set<string>();
   private readonly followers = new Map<string, AbortController>();
+  /** The limit meters of the executions running now, by execution name. */
+  private readonly meters = new Map<string, LimitMeter>();
   private engine!: LocalEngine;
 
   private constructor(
@@ -146,6 +152,7 @@ export class LocalPipeline {
   static async create(opts: LocalPipelineOptions): Promise<LocalPipeline> {
     const repoDir = path.resolve(opts.repoDir);
     const pipeline = new LocalPipeline(opts, localConfig(opts.config, repoDir));
+    checkItemSizes(opts.store.client);
     const bundle = opts.noBundle || opts.taskRunner ? undefined : await ensureRunnerBundle(opts.stateDir);
     pipeline.engine = pipeline.buildEngine(bundle, repoDir);
     const reaped = await reapAbandoned(opts.stateDir, pipeline.runStore);
@@ -168,14 +175,27 @@ export class LocalPipeline {
       // Another tfstep process may run executions against the same state directory (a replay or
       // an approve from a second terminal): theirs are running while their process lives.
       executions: { isRunning: (id) => Promise.resolve(this.running.has(id) || liveOwner(opts.stateDir, id.split(':').pop() ?? '') !== undefined) },
-      notifier: { publish: () => Promise.resolve() },
+      // SNS refuses a message over 256 KB; the local notifier checks what the real one would publish.
+      notifier: {
+        publish: (_subject, text, attributes = {}) => {
+          try {
+            this.checkAll('snsMessageBytes', snsPublishBytes(text, attributes), 'the run notification', attributes.execution);
+            return Promise.resolve();
+          } catch (e) {
+            return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        },
+      },
       clock: () => new Date(),
       logger: opts.logger ?? silentPipelineLogger,
     });
     const approvalFn = createApprovalRequestHandler({
       store: this.approvals,
       keys: new StaticKeyProvider(signingKey(opts.stateDir)),
-      notifier: new MemoryApprovalNotifier((notice) => opts.onNotice?.(notice)),
+      notifier: new MemoryApprovalNotifier((notice) => {
+        this.checkAll('snsMessageBytes', snsPublishBytes(notice.text, { approver: notice.approver, kind: 'approval' }), `the approval notice to ${notice.approver}`);
+        opts.onNotice?.(notice);
+      }),
       baseUrl: opts.approvalBaseUrl ?? 'http://127.0.0.1',
       artifacts: new FunctionArtifactReader(async (key) => (await artifacts.get(key))?.toString('utf8')),
     });
@@ -287,10 +307,17 @@ export class LocalPipeline {
     const executionId = this.engine.executionArn(executionName);
     const tracker = new RunTracker(executionId, executionName);
     this.trackers.set(executionName, tracker);
+    // What AWS checks before any execution starts: the bus's entry size (the webhook's PutEvents)
+    // and the runner policy each account stack stores as an SSM parameter.
+    const before = checkBeforeStart(input, this.opts.config);
     this.running.add(executionId);
     rememberExecution(this.opts.stateDir, executionName, { config: this.opts.config, repoDir: path.resolve(this.opts.repoDir), owner: { pid: process.pid } });
     const execution = this.engine.start(input, executionName);
-    const done = execution.done.then((result) => {
+    for (const [name, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(name as keyof LimitsReport, use.max, use.at ?? '');
+    this.meters.set(executionName, execution.limits);
+    const done = execution.done.then(async (result) => {
+      await measureStoredItems(this.opts.store, execution.limits).catch(() => undefined);
+      this.meters.delete(executionName);
       this.running.delete(executionId);
       endExecution(this.opts.stateDir, executionName);
       for (const [token, follower] of this.followers) {
@@ -301,9 +328,29 @@ export class LocalPipeline {
       }
       const status = finalStatus(result, tracker);
       if (tracker.status !== status) tracker.onFinished(status === 'ABORTED' ? 'FAILED' : status, tracker.reason ?? result.cause);
-      return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events };
+      return { status, reason: tracker.reason ?? result.cause, execution: result, report: tracker.report(), events: execution.events, limits: execution.limits.report() };
     });
     return { executionId, executionName, tracker, execution, done };
+  }
+
+  /**
+   * Records a value in the meters of the running executions (in the named one only, when
+   * named) and refuses it past the limit with AWS's error.
+   */
+  private checkAll(name: keyof LimitsReport, value: number, what: string, execution?: string): void {
+    const key = execution?.split(':').pop();
+    const meters = key && this.meters.has(key) ? [this.meters.get(key)!] : [...this.meters.values()];
+    let breach: AwsLimitExceededError | undefined;
+    for (const m of meters) {
+      try {
+        m.check(name, value, what);
+      } catch (e) {
+        if (!(e instanceof AwsLimitExceededError)) throw e;
+        breach = e;
+      }
+    }
+    if (meters.length === 0) new LimitMeter().check(name, value, what);
+    if (breach) throw breach;
   }
 
   /** Stops every running execution. */

@@ -216,7 +216,7 @@ export async function followRun(
   }
   const result = await run.done;
   view?.stop();
-  if (opts.json) out.write(`${JSON.stringify(jsonReport(result.report), null, 2)}\n`);
+  if (opts.json) out.write(`${JSON.stringify({ ...(jsonReport(result.report) as object), limits: result.limits }, null, 2)}\n`);
   else out.write(`${summaryLines(result).join('\n')}\n`);
   if (opts.json && result.status === 'FAILED') opts.io.stderr.write(`${failureDetails(result.report).join('\n')}\n`);
   return { exitCode: exitCodeOf(result.status), result };
