@@ -25,7 +25,7 @@ import {
 export { RUN_TABLE_KEYS } from './keys';
 
 /** A run's status in the table: the execution's life, beyond Step Functions' own. */
-export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'EXPIRED' | 'SUPERSEDED' | 'ABORTED';
+export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'EXPIRED' | 'SUPERSEDED' | 'ABORTED' | 'TIMED_OUT';
 
 /** The accounts and modules a run planned for one stage. */
 export interface PlannedStageRecord {
@@ -59,7 +59,7 @@ export interface RunRecord {
   readonly reason?: string;
   /** The execution input as JSON text, for replays. */
   readonly input: string;
-  /** How many times admit answered WAIT. */
+  /** How many times admit answered WAIT (once per wake-up or wait timeout). */
   readonly polls: number;
   /** For SUPERSEDED: the run that carries this push. */
   readonly carriedBy?: string;
@@ -118,6 +118,11 @@ export interface QueueEntry {
   /** The branch's commit before this push (the push's `before`): orders pushes without asking git. */
   readonly before?: string;
   readonly joinedAt: string;
+  /**
+   * The task token of the run's WaitForTurn state while it waits for a callback; whoever
+   * releases the branch takes it ({@link RunStore.takeQueueToken}) and sends it.
+   */
+  readonly token?: string;
 }
 
 /** A push that was admitted on a branch: what later pushes are ordered against. */
@@ -560,6 +565,52 @@ export class RunStore {
   /** Removes a push from its branch queue (no-op if gone). */
   async leaveQueue(repository: string, branch: string, sequence: string, execution: string): Promise<void> {
     await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: queueEntryKey(repository, branch, sequence, execution) }));
+  }
+
+  /**
+   * Stores the task token a queued run waits on with its queue entry; false when the entry is
+   * gone (the run was removed from the queue meanwhile).
+   */
+  async setQueueToken(repository: string, branch: string, sequence: string, execution: string, token: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: queueEntryKey(repository, branch, sequence, execution),
+          UpdateExpression: 'SET #t = :t, tokenAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#t': 'token' },
+          ExpressionAttributeValues: { ':t': token, ':now': this.now() },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Takes a queued run's task token off its entry, only if it is still that token: of two
+   * wakers (finish and the status change rule, or a retried call) exactly one sends it.
+   */
+  async takeQueueToken(entry: Pick<QueueEntry, 'repository' | 'branch' | 'sequence' | 'execution'>, token: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: queueEntryKey(entry.repository, entry.branch, entry.sequence, entry.execution),
+          UpdateExpression: 'REMOVE #t, tokenAt',
+          ConditionExpression: '#t = :t',
+          ExpressionAttributeNames: { '#t': 'token' },
+          ExpressionAttributeValues: { ':t': token },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   /** The branch lock item (an empty object when the branch never had one). */
