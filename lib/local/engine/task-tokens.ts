@@ -17,6 +17,8 @@ interface Waiter {
   reject: (error: Error) => void;
   /** Clears the armed timer. */
   disarm: (() => void) | undefined;
+  /** Stops listening to the execution's stop signal. */
+  detach?: () => void;
   /** When the state times out (TimeoutSeconds), in the timers' milliseconds. */
   deadline: number;
   /** HeartbeatSeconds in milliseconds, and when the current heartbeat interval ends. */
@@ -82,9 +84,12 @@ export class LocalTaskTokens {
       };
       this.waiters.set(token, waiter);
       this.arm(token, waiter);
-      signal?.addEventListener('abort', () => this.settle(token, (w) => w.reject(new StatesError('States.Aborted', 'the execution was stopped'))), {
-        once: true,
-      });
+      if (signal) {
+        const onAbort = () => this.settle(token, (w) => w.reject(new StatesError('States.Aborted', 'the execution was stopped')));
+        signal.addEventListener('abort', onAbort, { once: true });
+        // A run that waits many times (a queued run looking again) must not pile up listeners.
+        waiter.detach = () => signal.removeEventListener('abort', onAbort);
+      }
     });
   }
 
@@ -177,6 +182,7 @@ export class LocalTaskTokens {
     if (!waiter) return false;
     this.waiters.delete(token);
     waiter.disarm?.();
+    waiter.detach?.();
     fn(waiter);
     return true;
   }
