@@ -153,6 +153,10 @@ describe('pipeline.asl.json', () => {
     expect(ASL.States.RunFailed!.Parameters).toEqual({ status: 'FAILED', 'error.$': '$.error' });
   });
 
+  it('sets no StartedBy on any task: the optimized integration sets it itself', () => {
+    for (const [name, task] of TASKS) expect({ name, startedBy: JSON.stringify(task.Parameters ?? {}).includes('"StartedBy') }).toEqual({ name, startedBy: false });
+  });
+
   it('catches a failed account inside the Map so its siblings finish, and gates the stage after', () => {
     for (const map of ['Accounts']) {
       const state = ASL.States[map]!;
