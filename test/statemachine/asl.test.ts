@@ -153,7 +153,7 @@ describe('pipeline.asl.json', () => {
     expect(ASL.States.RunFailed!.Parameters).toEqual({ status: 'FAILED', 'error.$': '$.error' });
   });
 
-  it('sets no StartedBy on any task: the optimized integration sets it itself', () => {
+  it('leaves StartedBy to Step Functions: no task sets it', () => {
     for (const [name, task] of TASKS) expect({ name, startedBy: JSON.stringify(task.Parameters ?? {}).includes('"StartedBy') }).toEqual({ name, startedBy: false });
   });
 
