@@ -246,6 +246,9 @@ describe('tfstep logs --local', () => {
     // THEN dev comes before prod, and prod's plan before its apply
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply\ndev line\n==> prod plan\nprod plan line\n==> prod apply\nprod apply line\n');
+    // AND the execution's ARN names the same run
+    const byArn = await runCli(['logs', 'arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:local-1', '--local', '--state-dir', stateDir, '--config', CONFIG]);
+    expect(byArn).toEqual(res);
   });
 
   it('--follow tails the files until the run record is finished', async () => {
