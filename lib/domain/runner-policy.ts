@@ -20,6 +20,8 @@ export function runnerPolicyInput(config: Config, account: AccountConfig): unkno
     region: account.region,
     requireRemoteBackend: true,
     requireLockFile: true,
+    // The account's own secret (the account stack creates it); never a value from the central account.
+    ...(config.git.accountSecretName === undefined ? {} : { gitCredentialsSecret: config.git.accountSecretName }),
   };
 }
 
