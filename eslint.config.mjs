@@ -59,6 +59,24 @@ export default tseslint.config(
     },
   },
   {
+    // The local engine stands in for AWS; the terminal UI sits on top of it and the engine never
+    // reaches up into it.
+    files: ['lib/local/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(local/)?ui(/|$)',
+              message: 'lib/local/engine does not import lib/local/ui: keep what the engine needs in lib/local/engine and draw it in the UI.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
