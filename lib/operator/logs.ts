@@ -22,7 +22,7 @@ import type { Config } from '../config/schema';
 import { mapLimit } from '../domain/concurrency';
 import { names } from '../domain/names';
 import { artifactKeys } from '../domain/runner-contract';
-import { executionArnOf } from '../notify/links';
+import { executionArnOf, executionNameOf } from '../notify/links';
 import { ExecutionNotFoundError, OperatorError, explainAwsError, isAccessDenied, isCredentialsError } from './errors';
 import type { RunRecords } from './run-records';
 
@@ -453,7 +453,8 @@ export class LocalLogReader {
     return files;
   }
 
-  async run(req: LogsRequest, writer: LogWriter): Promise<void> {
+  async run(request: LogsRequest, writer: LogWriter): Promise<void> {
+    const req = { ...request, execution: executionNameOf(request.execution) };
     const run = await this.deps.records.getRun(req.execution);
     if (!run) throw new ExecutionNotFoundError(req.execution, `the local state directory ${this.deps.stateDir}`);
     const modules = [...new Set(run.modules.map((m) => m.module))];

@@ -32,7 +32,7 @@ export const CENTRAL_FUNCTION_ENV = {
   eventBus: 'TFSTEP_EVENT_BUS',
   webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
   approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
-  /** Pipeline function only, when `notifications.githubStatusTokenSecret` is set: the GitHub token. */
+  /** Pipeline function only: the repository reader's git credentials (`git.centralSecret`, else `notifications.githubStatusTokenSecret`). */
   gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
 } as const;
 
@@ -225,7 +225,8 @@ export class CentralStack extends Stack {
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
-    const githubToken = config.notifications.githubStatusTokenSecret;
+    // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
+    const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
     this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
       entry: entries.pipeline,
       description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
@@ -375,11 +376,17 @@ export class CentralStack extends Stack {
     );
     // The run that releases a branch wakes the runs queued on it by answering their WaitForTurn task tokens.
     role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeQueuedRuns', actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
-    const tokenSecret = config.notifications.githubStatusTokenSecret;
-    if (tokenSecret !== undefined) {
+    const tokenSecrets = [
+      ['GithubStatusToken', config.notifications.githubStatusTokenSecret],
+      ['GitCredentials', config.git.centralSecret],
+    ] as const;
+    const granted = new Set<string>();
+    for (const [id, tokenSecret] of tokenSecrets) {
+      if (tokenSecret === undefined || granted.has(tokenSecret)) continue;
+      granted.add(tokenSecret);
       const secret = tokenSecret.startsWith('arn:')
-        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'GithubStatusToken', tokenSecret)
-        : secretsmanager.Secret.fromSecretNameV2(this, 'GithubStatusToken', tokenSecret);
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, id, tokenSecret)
+        : secretsmanager.Secret.fromSecretNameV2(this, id, tokenSecret);
       secret.grantRead(role);
       if (!tokenSecret.startsWith('arn:')) {
         Validations.of(role).acknowledge({

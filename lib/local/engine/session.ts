@@ -28,7 +28,7 @@ import { RunStore, type RunRecord } from '../../store/run-store';
 import { folderArtifacts } from './artifacts';
 import { localSubstitutions, renderLocalDefinition } from './definition';
 import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult, type LocalTaskRunner } from './engine';
-import { RunTracker, type RunReport } from '../ui/progress';
+import { RunTracker, type RunReport } from './tracker';
 import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './runner-launcher';
 import type { LocalStore } from './store';
 import { LocalTaskTokens } from './task-tokens';
