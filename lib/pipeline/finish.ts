@@ -3,6 +3,7 @@
  * leaves the branch queue and releases the branch, then tells people how it ended: which account
  * and module failed, why, and the command that replays it.
  */
+import type { Config } from '../config/schema';
 import type { z } from 'zod';
 import type { RunRecord, RunRecordStatus } from '../store/run-store';
 import type { FinishRequestSchema, FinishResultSchema } from '../statemachine/contracts';
@@ -39,14 +40,25 @@ export function causeText(error: unknown): string | undefined {
   return [name, message].filter(Boolean).join(': ') || undefined;
 }
 
-function reasonFor(status: FinishRequest['status'], state: Json, run: RunRecord | undefined): string {
+/** Where an account comes in a run: its stage's place in `stageOrder`, then its place in the config. */
+function accountRank(config: Config): (account: string) => number {
+  return (account) => {
+    const i = config.accounts.findIndex((a) => a.name === account);
+    const stage = i === -1 ? -1 : config.stageOrder.indexOf(config.accounts[i]!.stage);
+    return (stage === -1 ? config.stageOrder.length : stage) * (config.accounts.length + 1) + (i === -1 ? config.accounts.length : i);
+  };
+}
+
+function reasonFor(status: FinishRequest['status'], state: Json, run: RunRecord | undefined, config: Config): string {
   const stage = obj(obj(state.current)?.stage)?.name;
   const cause = causeText(state.error);
   switch (status) {
     case 'SUCCEEDED': {
       const applied = Object.values(run?.accounts ?? {}).flatMap((a) => a.modules.filter((m) => m.status === 'applied').map(() => a.account));
       if (applied.length === 0) return 'nothing to deploy: no module changed since its last apply';
-      return `applied ${applied.length} module(s) in ${[...new Set(applied)].join(', ')}`;
+      const rank = accountRank(config);
+      const accounts = [...new Set(applied)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+      return `applied ${applied.length} module(s) in ${accounts.join(', ')}`;
     }
     case 'REJECTED':
       return `rejected at stage ${typeof stage === 'string' ? stage : '?'}${cause ? `: ${cause}` : ''}`;
@@ -101,7 +113,7 @@ export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<Fi
   const state = obj(req.input) ?? {};
   const execution = req.executionName;
   const run = await deps.store.getRunRecord(execution);
-  const reason = reasonFor(req.status, state, run);
+  const reason = reasonFor(req.status, state, run, deps.config);
   const status: RunRecordStatus = req.status;
 
   let push: ReturnType<typeof parseExecutionInput>['push'] | undefined;
