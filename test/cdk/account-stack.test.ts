@@ -54,7 +54,7 @@ describe('account stack', () => {
     expect([...built.accounts.values()].map((s) => s.account).sort()).toEqual(['111111111111', '222222222222', '333333333333']);
   });
 
-  it('trusts only the central state machine role, with the state machine ARN as external id', () => {
+  it('trusts only the central state machine role, with the state machine ARN, plain or labelled by a Map, as external id', () => {
     // WHEN
     const launcher = template.findResources('AWS::IAM::Role', { Properties: { RoleName: names.launcherRole(REGION) } });
     const [role] = Object.values(launcher);
@@ -66,9 +66,16 @@ describe('account stack', () => {
         Action: ['sts:AssumeRole'],
         Resource: [],
         Principal: { AWS: STATE_MACHINE_ROLE },
-        Condition: { StringEquals: { 'sts:ExternalId': STATE_MACHINE } },
+        Condition: { StringLike: { 'sts:ExternalId': [STATE_MACHINE, `${STATE_MACHINE}/*`] } },
       },
     ]);
+    // AND the pattern admits the Distributed Map child's labelled ARN and nothing else
+    const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+    const accepts = (value: string) => [STATE_MACHINE, `${STATE_MACHINE}/*`].some((p) => like(p, value));
+    expect(accepts(STATE_MACHINE)).toBe(true);
+    expect(accepts(`${STATE_MACHINE}/Accounts`)).toBe(true);
+    expect(accepts(`${STATE_MACHINE}-other`)).toBe(false);
+    expect(accepts(STATE_MACHINE.replace('999999999999', '888888888888'))).toBe(false);
   });
 
   it('lets the launcher run only the runner task definitions, on the runner cluster', () => {
