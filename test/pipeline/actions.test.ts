@@ -379,6 +379,19 @@ describe('finish', () => {
     expect(h.published[0]!.text).toMatch(/replay: +tfstep replay x/);
   });
 
+  it('lists the accounts of a succeeded run in stage order, not alphabetically', async () => {
+    // GIVEN a run that applied in prod, staging and dev (alphabetically: dev, prod, staging)
+    await admitted();
+    for (const [stage, account] of [['prod', 'prod'], ['stage', 'staging'], ['dev', 'dev']] as const) {
+      await store.setAccountOutcome('e1', stage, { account, ok: true, phase: 'plan-and-apply', modules: [{ path: `${account}/app`, status: 'applied' }] });
+    }
+    // WHEN it finishes THEN the summary follows stageOrder: dev, stage, prod
+    expect(await h.handler({ action: 'finish', outcome: { status: 'SUCCEEDED' }, executionId: executionId('e1'), executionName: 'e1' })).toEqual({
+      status: 'SUCCEEDED',
+      reason: 'applied 3 module(s) in dev, staging, prod',
+    });
+  });
+
   it('says what succeeded and expired runs did', async () => {
     await admitted();
     await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }] });
