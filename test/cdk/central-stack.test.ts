@@ -424,7 +424,7 @@ describe('central function grants', () => {
     expect(APPROVAL_BASE_URL_PARAMETER).toBe(DEFAULT_BASE_URL_PARAMETER);
   });
 
-  it('lets the pipeline function describe executions of the pipeline and read artifacts, and write only the stages\' item lists', () => {
+  it('lets the pipeline function describe executions of the pipeline and read artifacts, and write only the stages\' item lists and the runner manifests', () => {
     // WHEN
     const grants = grantsOf('tfstep pipeline steps');
     // THEN
@@ -433,7 +433,8 @@ describe('central function grants', () => {
     // A missing key answers NoSuchKey (not AccessDenied) only with ListBucket.
     expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
     // targets and the plan gates write item lists under <execution>/_stages/, which no runner may write (no account is named "_stages")
-    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*']);
+    // AND each account task's manifest under that account's prefix, only as a manifest object
+    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/accounts/*/*.manifest.json']);
     expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|Send)|secretsmanager:)/.test(a))).toEqual([]);
   });
 });
