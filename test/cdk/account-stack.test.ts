@@ -168,8 +168,10 @@ describe('account stack', () => {
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       });
-      const [table] = Object.values(template.findResources('AWS::DynamoDB::Table', { Properties: { TableName: names.planRecordsTable(REGION) } }));
-      expect(table!.DeletionPolicy).toBe('Retain');
+      const tables = template.findResources('AWS::DynamoDB::Table', { Properties: { TableName: names.planRecordsTable(REGION) } });
+      expect(Object.values(tables)[0]!.DeletionPolicy).toBe('Retain');
+      // Its logical id is a contract: renaming it would replace the table and lose the records of pending applies.
+      expect(Object.keys(tables)).toEqual(['PlanRecordsTable39B56756']);
     });
 
     it('lets only the plan role write a record: its policy allows PutItem alone, the apply role may only read, the launcher nothing', () => {
