@@ -15,6 +15,8 @@ export interface RunnerGuard {
   readonly stackName: string;
   /** The plan records table: only the plan role may write a record, and nobody may loosen that. */
   readonly planRecordsTableArn: string;
+  /** The runner's git credentials: Terraform must not replace what the runner clones with. @default - none */
+  readonly secretArns?: readonly string[];
 }
 
 /** IAM actions that change a role's trust, permissions or existence. */
@@ -89,4 +91,26 @@ export function guardRunner(role: iam.Role, guard: RunnerGuard): void {
       ],
     }),
   );
+  if (guard.secretArns && guard.secretArns.length > 0) {
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'GuardRunnerGitCredentials',
+        effect: iam.Effect.DENY,
+        actions: [
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecret',
+          'secretsmanager:UpdateSecretVersionStage',
+          'secretsmanager:DeleteSecret',
+          'secretsmanager:RestoreSecret',
+          'secretsmanager:RotateSecret',
+          'secretsmanager:CancelRotateSecret',
+          'secretsmanager:PutResourcePolicy',
+          'secretsmanager:DeleteResourcePolicy',
+          'secretsmanager:TagResource',
+          'secretsmanager:UntagResource',
+        ],
+        resources: [...guard.secretArns],
+      }),
+    );
+  }
 }

@@ -37,6 +37,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
 import {
   artifactKeys,
@@ -200,6 +201,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       secretDir,
       logger,
       secrets: deps.secrets,
+      allowFileCredentials: source.kind === 'file',
     });
     const gitEnv: Record<string, string> = {
       PATH: searchPath,
@@ -208,7 +210,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_CONFIG_GLOBAL: os.devNull,
       // Remote helpers such as ext:: run commands; only plain transports are allowed.
-      GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
+      GIT_ALLOW_PROTOCOL,
     };
     for (const k of ['LANG', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) if (env[k] !== undefined) gitEnv[k] = env[k];
     const checkout = path.join(work, 'checkout');

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { findAllowedRepository } from '../domain/repo-url';
+import { findAllowedRepository } from '../config/repo-url';
 import { RunnerPolicySchema, type Phase, type RunnerInput, type RunnerPolicy } from '../domain/runner-contract';
 import { InfraError, RefusedError } from './errors';
 import { quote, type PolicySource } from './inputs';

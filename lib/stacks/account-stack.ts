@@ -2,6 +2,7 @@ import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'a
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { AccountConfig, Config } from '../config/schema';
@@ -47,6 +48,8 @@ export class AccountStack extends Stack {
   /** The runner cluster (L1: the L2 would create a VPC; tasks use the account's own). */
   readonly cluster: ecs.CfnCluster;
   readonly roles: RunnerTaskRoles;
+  /** The runner's git credentials in this account, when `git.accountSecretName` is set. */
+  readonly gitCredentials?: secretsmanager.Secret;
   /** The runner output of both task definitions. */
   readonly runnerLogs: logs.LogGroup;
   readonly planTask: RunnerTaskDefinition;
@@ -129,6 +132,23 @@ export class AccountStack extends Stack {
       applyRole: this.roles.applyRole,
     });
 
+    // The runner's git credentials live in this account and are read by the runner's own task
+    // roles: never passed in task overrides (so never in DescribeTasks), and the runner gives
+    // them to git alone, never to Terraform's environment.
+    if (config.git.accountSecretName !== undefined) {
+      this.gitCredentials = new secretsmanager.Secret(this, 'GitCredentials', {
+        secretName: config.git.accountSecretName,
+        description: 'tfstep: the credentials the runner clones private repositories with (a GitHub App, an access token or a deploy key); put the value after the first deploy',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      this.gitCredentials.grantRead(this.roles.planRole);
+      this.gitCredentials.grantRead(this.roles.applyRole);
+      Validations.of(this.gitCredentials).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Git host credentials are issued by the git host (a GitHub App key, an access token): they are rotated there, then put here.',
+      });
+    }
+
     this.launcher = new LauncherRole(this, 'Launcher', {
       roleName: names.launcherRole(region),
       stateMachineRoleArn: centralStateMachineRoleArn(this.partition, config),
@@ -157,6 +177,7 @@ export class AccountStack extends Stack {
       logGroupName: names.runnerLogGroup(region),
       stackName: this.stackName,
       planRecordsTableArn: this.planRecords.tableArn,
+      secretArns: this.gitCredentials ? [this.gitCredentials.secretArn] : [],
     });
 
     new CfnOutput(this, 'LauncherRoleArn', { value: this.launcher.role.roleArn });

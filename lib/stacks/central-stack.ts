@@ -17,6 +17,7 @@ import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
+import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction } from '../constructs/tfstep-function';
@@ -32,7 +33,7 @@ export const CENTRAL_FUNCTION_ENV = {
   eventBus: 'TFSTEP_EVENT_BUS',
   webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
   approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
-  /** Pipeline function only, when `notifications.githubStatusTokenSecret` is set: the GitHub token. */
+  /** Pipeline function only: the repository reader's git credentials (`git.centralSecret`, else `notifications.githubStatusTokenSecret`). */
   gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
 } as const;
 
@@ -104,6 +105,8 @@ export class CentralStack extends Stack {
   readonly pipelineFunction: TfstepFunction;
   readonly pipeline: PipelineStateMachine;
   readonly gitPushRule: GitPushRule;
+  /** Hands executions that ended without their finish state to the pipeline function. */
+  readonly executionStatusRule: ExecutionStatusRule;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly approvalUrl: lambda.FunctionUrl;
   /** The topic the alarms notify. */
@@ -223,7 +226,8 @@ export class CentralStack extends Stack {
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
-    const githubToken = config.notifications.githubStatusTokenSecret;
+    // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
+    const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
     this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
       entry: entries.pipeline,
       description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
@@ -235,7 +239,7 @@ export class CentralStack extends Stack {
 
     this.grantWebhook(this.webhookFunction.role);
     this.grantApproval(this.approvalFunction.role, stateMachineArn);
-    this.grantPipelineSteps(this.pipelineFunction.role, config);
+    this.grantPipelineSteps(this.pipelineFunction.role, config, stateMachineArn);
 
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
@@ -261,6 +265,11 @@ export class CentralStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       maxEventAgeHours: 24,
       retryAttempts: 185,
+    });
+
+    this.executionStatusRule = new ExecutionStatusRule(this, 'ExecutionEnded', {
+      stateMachineArn: this.pipeline.stateMachine.stateMachineArn,
+      target: this.pipelineFunction.function,
     });
 
     this.alarms = this.addAlarms();
@@ -349,7 +358,7 @@ export class CentralStack extends Stack {
     this.acknowledgeArtifactReads(role);
   }
 
-  private grantPipelineSteps(role: iam.Role, config: Config): void {
+  private grantPipelineSteps(role: iam.Role, config: Config, stateMachineArn: string): void {
     this.table.grantReadWriteData(role);
     this.grantPublish(role);
     this.grantReadArtifacts(role);
@@ -373,11 +382,19 @@ export class CentralStack extends Stack {
         resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${names.stateMachine()}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
     );
-    const tokenSecret = config.notifications.githubStatusTokenSecret;
-    if (tokenSecret !== undefined) {
+    // The run that releases a branch wakes the runs queued on it by answering their WaitForTurn task tokens.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeQueuedRuns', actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
+    const tokenSecrets = [
+      ['GithubStatusToken', config.notifications.githubStatusTokenSecret],
+      ['GitCredentials', config.git.centralSecret],
+    ] as const;
+    const granted = new Set<string>();
+    for (const [id, tokenSecret] of tokenSecrets) {
+      if (tokenSecret === undefined || granted.has(tokenSecret)) continue;
+      granted.add(tokenSecret);
       const secret = tokenSecret.startsWith('arn:')
-        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'GithubStatusToken', tokenSecret)
-        : secretsmanager.Secret.fromSecretNameV2(this, 'GithubStatusToken', tokenSecret);
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, id, tokenSecret)
+        : secretsmanager.Secret.fromSecretNameV2(this, id, tokenSecret);
       secret.grantRead(role);
       if (!tokenSecret.startsWith('arn:')) {
         Validations.of(role).acknowledge({

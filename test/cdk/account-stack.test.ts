@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
-import { InvalidPropsError, UndeployableConfigError } from '../../lib/constructs/errors';
+import { ConfigError } from '../../lib/config/errors';
+import { UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
 import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
@@ -53,7 +54,7 @@ describe('account stack', () => {
     expect([...built.accounts.values()].map((s) => s.account).sort()).toEqual(['111111111111', '222222222222', '333333333333']);
   });
 
-  it('trusts only the central state machine role, with the state machine ARN as external id', () => {
+  it('trusts only the central state machine role, with the state machine ARN, plain or labelled by a Map, as external id', () => {
     // WHEN
     const launcher = template.findResources('AWS::IAM::Role', { Properties: { RoleName: names.launcherRole(REGION) } });
     const [role] = Object.values(launcher);
@@ -65,9 +66,16 @@ describe('account stack', () => {
         Action: ['sts:AssumeRole'],
         Resource: [],
         Principal: { AWS: STATE_MACHINE_ROLE },
-        Condition: { StringEquals: { 'sts:ExternalId': STATE_MACHINE } },
+        Condition: { StringLike: { 'sts:ExternalId': [STATE_MACHINE, `${STATE_MACHINE}/*`] } },
       },
     ]);
+    // AND the pattern admits the Distributed Map child's labelled ARN and nothing else
+    const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+    const accepts = (value: string) => [STATE_MACHINE, `${STATE_MACHINE}/*`].some((p) => like(p, value));
+    expect(accepts(STATE_MACHINE)).toBe(true);
+    expect(accepts(`${STATE_MACHINE}/Accounts`)).toBe(true);
+    expect(accepts(`${STATE_MACHINE}-other`)).toBe(false);
+    expect(accepts(STATE_MACHINE.replace('999999999999', '888888888888'))).toBe(false);
   });
 
   it('lets the launcher run only the runner task definitions, on the runner cluster', () => {
@@ -339,9 +347,9 @@ describe('account stack', () => {
       accounts[1]!.id = DEV;
       accounts[1]!.region = 'eu-west-1';
     });
-    // WHEN / THEN
-    expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
-    expect(() => buildExampleApp({}, file)).toThrow(/accounts "dev" and "stage" both use account 111111111111/);
+    // WHEN / THEN the config schema refuses it, as tfstep validate and the local mode do
+    expect(() => buildExampleApp({}, file)).toThrow(ConfigError);
+    expect(() => buildExampleApp({}, file)).toThrow(/accounts\[1\]\.id: got "111111111111"; expected each account id once \(111111111111 is also accounts\[0\]\)/);
   });
 
   it('fails when the runner memory does not fit its cpu', () => {
@@ -349,9 +357,9 @@ describe('account stack', () => {
     const file = writeExampleVariant((doc) => {
       doc.runner = { ...(doc.runner as object), cpu: 256, memoryMiB: 8192 };
     });
-    // WHEN / THEN
-    expect(() => buildExampleApp({}, file)).toThrow(InvalidPropsError);
-    expect(() => buildExampleApp({}, file)).toThrow(/PlanTask: memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
+    // WHEN / THEN the config schema refuses it, as tfstep validate does
+    expect(() => buildExampleApp({}, file)).toThrow(ConfigError);
+    expect(() => buildExampleApp({}, file)).toThrow(/runner\.memoryMiB: got 8192; expected memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
   });
 
   it('fails when an account has no network, before any template is made', () => {

@@ -2,6 +2,7 @@
  * Hostile inputs against real git repositories: each is refused with exit 3, one line on
  * stderr, and the terraform double never runs.
  */
+import { execFileSync } from 'node:child_process';
 import { EXIT, type RunnerInput } from '../../lib/domain/runner-contract';
 import { checkInputAgainstPolicy } from '../../lib/runner/policy';
 import { runnerTask } from '../../lib/runner/spawn';
@@ -81,6 +82,18 @@ describe('runner refusals', () => {
 
   it('fails when the SHA is not in the repository', async () => {
     await expectRefused(withInput({ commit: 'deadbeef'.repeat(5) }), /refused commit deadbeef.*not found in the repository/);
+  });
+
+  it('fails when the SHA names a tree, not a commit: a refusal (exit 3), not an infrastructure error', async () => {
+    // GIVEN the SHA of the tree of main's head, an object the repository really holds
+    const tree = execFileSync('git', ['-C', world.repo, 'rev-parse', `${world.main}^{tree}`], { encoding: 'utf8' }).trim();
+    // WHEN the runner is asked to deploy it THEN it refuses it as not a commit
+    await expectRefused(withInput({ commit: tree }), new RegExp(`refused commit ${tree}: .*not a commit`));
+  });
+
+  it('fails when the SHA names a blob, not a commit', async () => {
+    const blob = execFileSync('git', ['-C', world.repo, 'rev-parse', `${world.main}:README.md`], { encoding: 'utf8' }).trim();
+    await expectRefused(withInput({ commit: blob }), new RegExp(`refused commit ${blob}: .*not a commit`));
   });
 
   it('fails when the commit is not on the allowed ref', async () => {
