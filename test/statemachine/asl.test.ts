@@ -101,12 +101,17 @@ describe('pipeline.asl.json', () => {
       expect(retried).not.toContain('States.ALL');
       for (const r of task.Retry as State[]) expect(r.BackoffRate).toBeGreaterThan(1);
       const env = task.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
-      expect(env.map((e) => e.Name)).toEqual(expect.arrayContaining(['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION']));
+      expect(env.map((e) => e.Name)).toEqual(expect.arrayContaining(['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_EXECUTION', 'TFSTEP_MANIFEST', 'TFSTEP_MANIFEST_SHA256']));
+      // Nothing that grows with the number of modules goes into the 8,192 characters of overrides.
+      expect(env.map((e) => e.Name)).not.toEqual(expect.arrayContaining(['TFSTEP_MODULES']));
+      expect(env.map((e) => e.Name)).not.toEqual(expect.arrayContaining(['TFSTEP_APPROVED_PLANS']));
+      expect(JSON.stringify(env)).not.toContain('JsonToString');
     }
     // The item chooses the phase's task definition; AccountItemSchema ties a plan item to the read-only one.
     const [, run] = ecs[0]!;
     const env = run.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
-    expect(env.find((e) => e.Name === 'TFSTEP_APPROVED_PLANS')?.['Value.$']).toBe('States.JsonToString($.account.approvedPlans)');
+    expect(env.find((e) => e.Name === 'TFSTEP_MANIFEST')?.['Value.$']).toBe('$.account.manifest.key');
+    expect(env.find((e) => e.Name === 'TFSTEP_MANIFEST_SHA256')?.['Value.$']).toBe('$.account.manifest.sha256');
     expect(env.find((e) => e.Name === 'TFSTEP_PHASE')?.['Value.$']).toBe('$.account.phase');
     expect(run.Parameters['TaskDefinition.$']).toBe('$.account.taskDefinition');
   });
