@@ -4,6 +4,7 @@ import { addCommonOptions, positiveInt } from '../../operator/cli-options';
 import { awsRecords, awsSettings, clientConfig, loadOperatorConfig, loadOptionalConfig, localRecords, stateDirOf, type CommonOptions, type OpenRecords } from '../../operator/context';
 import { AwsRunsSource, LocalRunsSource, STATUS_FILTERS, type RunsSource } from '../../operator/runs';
 import { RunsOutputSchema, type RunsOutput } from '../../operator/views';
+import { DEFAULT_STATE_DIR } from '../../local/engine/store';
 import { Output, formatDuration, shortSha } from '../output';
 
 interface RunsOptions extends CommonOptions {
@@ -13,6 +14,16 @@ interface RunsOptions extends CommonOptions {
   readonly json?: boolean;
 }
 
+/** The options the user gave that every command hinted at needs too, each quoted for a shell when needed. */
+export function hintOptions(opts: CommonOptions): string {
+  const quote = (v: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  // Defaults need not be repeated.
+  const pairs: [string, string | undefined][] = opts.local
+    ? [['--state-dir', opts.stateDir === DEFAULT_STATE_DIR ? undefined : opts.stateDir], ['--config', opts.config]]
+    : [['--config', opts.config], ['--profile', opts.profile], ['--region', opts.region], ['--partition', opts.partition === 'aws' ? undefined : opts.partition]];
+  return pairs.map(([flag, value]) => (value === undefined ? '' : ` ${flag} ${quote(value)}`)).join('');
+}
+
 /** Opens the runs source of `--local` or AWS, with what must be closed after. */
 export async function openRunsSource(opts: CommonOptions): Promise<{ source: RunsSource; close: () => Promise<void> }> {
   let open: OpenRecords;
@@ -20,13 +31,13 @@ export async function openRunsSource(opts: CommonOptions): Promise<{ source: Run
   if (opts.local) {
     const config = loadOptionalConfig(opts.config);
     open = await localRecords(stateDirOf(opts));
-    source = new LocalRunsSource(open.records, config);
+    source = new LocalRunsSource(open.records, config, undefined, hintOptions(opts));
   } else {
     const config = loadOperatorConfig(opts.config);
     const settings = awsSettings(config, opts);
     open = awsRecords(settings);
     const sfn = new SFNClient(clientConfig(settings));
-    source = new AwsRunsSource({ sfn, records: open.records, config, stateMachineArn: settings.stateMachineArn });
+    source = new AwsRunsSource({ sfn, records: open.records, config, stateMachineArn: settings.stateMachineArn, hintOptions: hintOptions(opts) });
     const records = open;
     open = {
       records: records.records,
