@@ -76,7 +76,7 @@ export function register(program: Command): void {
   local
     .command('replay')
     .description('Run an execution of the state directory again with its original input (already applied modules are skipped)')
-    .argument('<execution>', 'the execution name')
+    .argument('<execution>', 'the execution name (or its ARN)')
     .option('--config <file>', 'use this config instead of the one the execution ran with')
     .option('--approve <mode>', 'answer approvals: prompt, auto, reject', 'prompt')
     .option('--state-dir <dir>', 'the state directory', DEFAULT_STATE_DIR)
