@@ -112,7 +112,7 @@ export class CentralStack extends Stack {
   /** The topic the alarms notify. */
   readonly alarmTopic: sns.Topic;
   /** Alarms on the alarm topic: dead-lettered pushes and failed or timed-out runs. */
-  readonly alarms: { readonly deadLetters: cloudwatch.Alarm; readonly failedRuns: cloudwatch.Alarm };
+  readonly alarms: { readonly deadLetters: cloudwatch.Alarm; readonly failedRuns: cloudwatch.Alarm; readonly unrecordedEnds: cloudwatch.Alarm };
   /** Where the approval function finds its own URL. */
   readonly approvalBaseUrl: ssm.StringParameter;
 
@@ -287,7 +287,7 @@ export class CentralStack extends Stack {
    * A push the rule could not deliver to the state machine lands in the dead-letter queue and
    * is never run; a run that fails or times out applies nothing more. Either deserves a person.
    */
-  private addAlarms(): { deadLetters: cloudwatch.Alarm; failedRuns: cloudwatch.Alarm } {
+  private addAlarms(): CentralStack['alarms'] {
     const action = new actions.SnsAction(this.alarmTopic);
     const deadLetters = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
       alarmDescription: 'tfstep: a git push event could not start the pipeline and is in the dead-letter queue; it will not run by itself (see docs/operations.md)',
@@ -311,9 +311,20 @@ export class CentralStack extends Stack {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    // An ended execution the pipeline function could not handle: its branch may stay held until
+    // the next admit finds the holder gone, and its record may still say RUNNING.
+    const unrecordedEnds = new cloudwatch.Alarm(this, 'UnrecordedEndsAlarm', {
+      alarmDescription: 'tfstep: the end of a pipeline execution that stopped without finish could not be recorded; it is in the execution status rule\'s dead-letter queue (see docs/operations.md)',
+      metric: this.executionStatusRule.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    unrecordedEnds.addAlarmAction(action);
     deadLetters.addAlarmAction(action);
     failedRuns.addAlarmAction(action);
-    return { deadLetters, failedRuns };
+    return { deadLetters, failedRuns, unrecordedEnds };
   }
 
   private grantReadArtifacts(role: iam.Role): void {

@@ -368,17 +368,22 @@ describe('central stack', () => {
     expect(Object.keys(template.findResources('AWS::Lambda::Url'))).toHaveLength(2);
   });
 
-  it('alarms on a dead-lettered push and on failed or timed-out runs, to an alarm topic CloudWatch can publish to', () => {
+  it('alarms on a dead-lettered push, an unrecorded execution end and failed or timed-out runs, to an alarm topic CloudWatch can publish to', () => {
     // WHEN
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic', { Properties: { TopicName: names.alarmTopic() } }));
     // THEN
-    expect(alarms).toHaveLength(2);
+    expect(alarms).toHaveLength(3);
     for (const alarm of alarms) {
       expect(alarm.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: topicId }] });
     }
-    const dlq = alarms.find((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible');
-    expect(dlq?.Properties.Namespace).toBe('AWS/SQS');
+    // one on each dead-letter queue: the git push rule's and the execution status rule's
+    const dlqs = alarms.filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(dlqs.map((a) => a.Properties.Namespace)).toEqual(['AWS/SQS', 'AWS/SQS']);
+    const queueOf = (q: { node: { defaultChild?: unknown } }) => built.central.getLogicalId(q.node.defaultChild as CfnElement);
+    expect(dlqs.map((a) => (a.Properties.Dimensions as { Value: { 'Fn::GetAtt': string[] } }[])[0]!.Value['Fn::GetAtt'][0]).sort()).toEqual(
+      [queueOf(built.central.gitPushRule.deadLetterQueue), queueOf(built.central.executionStatusRule.deadLetterQueue)].sort(),
+    );
     const runs = alarms.find((a) => Array.isArray(a.Properties.Metrics));
     const metricNames = (runs!.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string; Namespace: string } } }[])
       .filter((m) => m.MetricStat)
