@@ -12,6 +12,7 @@ import { runnerPolicyFor } from '../domain/runner-policy';
 import { guardRunner } from '../constructs/runner-guard';
 import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
+import { RunnerPlanRecords } from '../constructs/runner-plan-records';
 import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
 import { centralStateMachineArn, centralStateMachineRoleArn } from './arns';
 
@@ -39,7 +40,8 @@ function managedPolicies(names: readonly string[], defaults: readonly string[]):
 
 /**
  * One target account: the runner cluster and task definitions, the plan, apply and execution
- * roles, the launcher role the central state machine assumes, and the runner policy. Lives in
+ * roles, the launcher role the central state machine assumes, the runner policy, and the table
+ * where the plan task records the plans it made. Lives in
  * the central region; Terraform inside the task can deploy to any region.
  */
 export class AccountStack extends Stack {
@@ -54,6 +56,8 @@ export class AccountStack extends Stack {
   readonly applyTask: RunnerTaskDefinition;
   readonly launcher: LauncherRole;
   readonly policyParameter: ssm.StringParameter;
+  /** Where the plan task records each plan it made; the apply task applies nothing else. */
+  readonly planRecords: RunnerPlanRecords;
 
   constructor(scope: Construct, id: string, props: AccountStackProps) {
     const { config, account } = props;
@@ -122,6 +126,12 @@ export class AccountStack extends Stack {
     this.policyParameter.grantRead(this.roles.planRole);
     this.policyParameter.grantRead(this.roles.applyRole);
 
+    this.planRecords = new RunnerPlanRecords(this, 'PlanRecords', {
+      tableName: names.planRecordsTable(region),
+      planRole: this.roles.planRole,
+      applyRole: this.roles.applyRole,
+    });
+
     // The runner's git credentials live in this account and are read by the runner's own task
     // roles: never passed in task overrides (so never in DescribeTasks), and the runner gives
     // them to git alone, never to Terraform's environment.
@@ -166,6 +176,7 @@ export class AccountStack extends Stack {
       taskDefinitionFamilies: [names.planTaskFamily(region), names.applyTaskFamily(region)],
       logGroupName: names.runnerLogGroup(region),
       stackName: this.stackName,
+      planRecordsTableArn: this.planRecords.tableArn,
       secretArns: this.gitCredentials ? [this.gitCredentials.secretArn] : [],
     });
 

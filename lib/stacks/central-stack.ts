@@ -15,6 +15,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
+import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { GitPushRule } from '../constructs/git-push-rule';
@@ -366,6 +367,13 @@ export class CentralStack extends Stack {
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*/_stages/*]`,
       reason: 'Each run writes its stages\' item lists under its own prefix (<execution>/_stages/); runners cannot write there.',
+    });
+    // ...and each account task's manifest (its modules and approved plans), which the runner reads with its own role.
+    const manifests = this.artifacts.bucket.arnForObjects(`${artifactKeys.accountPrefix('*')}*${MANIFEST_SUFFIX}`);
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRunnerManifests', actions: ['s3:PutObject'], resources: [manifests] }));
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${artifactKeys.accountPrefix('*')}*${MANIFEST_SUFFIX}]`,
+      reason: 'Each account task\'s manifest goes under that account\'s prefix (accounts/<account>/<execution>/<phase>.manifest.json); the grant is limited to manifest objects.',
     });
     role.addToPolicy(
       new iam.PolicyStatement({
