@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeClustersCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
@@ -98,6 +99,12 @@ describe('tfstep doctor', () => {
     expect(res.stdout).toContain('no usable AWS credentials found');
     expect(res.stdout).toContain('fix: provide credentials of the central account: AWS_PROFILE=<profile> (after `aws sso login --profile <profile>` for SSO)');
     expect(sfn.commandCalls(DescribeStateMachineCommand)).toHaveLength(0);
+    // AND the exit-code table of the manual says the same of doctor without credentials
+    const table = new Map(
+      [...readFileSync(join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8').matchAll(/^\| (\d) \| (.*) \|$/gm)].map((m) => [Number(m[1]), m[2]!]),
+    );
+    expect(table.get(3)).toMatch(/doctor.*credentials|credentials.*doctor/);
+    expect(table.get(2)).toMatch(/no AWS credentials \(every command but `doctor`/);
   });
 
   it('fails when the credentials are of another account', async () => {

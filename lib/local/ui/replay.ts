@@ -75,6 +75,7 @@ export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOut
     return await followRun(pipeline, () => pipeline.start({ ...input, [REPLAY_FIELD]: { replayOf: opts.execution } }), {
       json: opts.json,
       io,
+      stateDir: opts.stateDir,
       onView: (v) => {
         view = v;
       },

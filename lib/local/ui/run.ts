@@ -202,6 +202,29 @@ export function summaryLines(result: LocalRunResult): string[] {
   return lines;
 }
 
+/** The run that carries a DUPLICATE run's push, from the execution's output. */
+function carrierOf(result: LocalRunResult): string | undefined {
+  const out = result.execution.output as { run?: { value?: { carriedBy?: unknown } } } | undefined;
+  const carrier = out?.run?.value?.carriedBy;
+  return typeof carrier === 'string' ? carrier : undefined;
+}
+
+/**
+ * What to do after a run, with the options it needs (` --state-dir DIR` when not the default):
+ * a run that did not deploy its push names the replay; a duplicate names the run that carries it.
+ */
+export function nextLines(result: LocalRunResult, options = ''): string[] {
+  const name = result.report.executionName;
+  if (result.status === 'FAILED' || result.status === 'REJECTED' || result.status === 'ABORTED' || result.status === 'EXPIRED') {
+    return [`next: tfstep local replay ${name}${options}`, `next: tfstep logs ${name} --local${options}`];
+  }
+  if (result.status === 'DUPLICATE') {
+    const carrier = carrierOf(result);
+    return carrier ? [`this commit is already deployed by run ${carrier}; next: tfstep show ${carrier} --local${options}`] : [];
+  }
+  return [];
+}
+
 /** The exit code of a run's status: 0 for success (and for a push another run carries), 1 otherwise. */
 export function exitCodeOf(status: LocalRunResult['status']): number {
   return status === 'SUCCEEDED' || status === 'DUPLICATE' || status === 'SUPERSEDED' ? 0 : 1;
@@ -211,7 +234,7 @@ export function exitCodeOf(status: LocalRunResult['status']): number {
 export async function followRun(
   pipeline: LocalPipeline,
   start: () => ReturnType<LocalPipeline['start']>,
-  opts: { json?: boolean; io: LocalIo; onView?: (view: ProgressView) => void },
+  opts: { json?: boolean; io: LocalIo; onView?: (view: ProgressView) => void; stateDir?: string },
 ): Promise<LocalRunOutcome> {
   const run = start();
   const out = opts.io.stdout;
@@ -224,7 +247,10 @@ export async function followRun(
   const result = await run.done;
   view?.stop();
   if (opts.json) out.write(`${JSON.stringify({ ...(jsonReport(result.report) as object), limits: result.limits }, null, 2)}\n`);
-  else out.write(`${summaryLines(result).join('\n')}\n`);
+  else {
+    const options = opts.stateDir && path.resolve(opts.stateDir) !== path.resolve(DEFAULT_STATE_DIR) ? ` --state-dir ${opts.stateDir}` : '';
+    out.write(`${[...summaryLines(result), ...nextLines(result, options)].join('\n')}\n`);
+  }
   if (opts.json && result.status === 'FAILED') opts.io.stderr.write(`${failureDetails(result.report).join('\n')}\n`);
   return { exitCode: exitCodeOf(result.status), result };
 }
@@ -265,6 +291,7 @@ export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> 
     return await followRun(pipeline, () => pipeline.start(input), {
       json: opts.json,
       io,
+      stateDir: opts.stateDir,
       onView: (v) => {
         view = v;
       },

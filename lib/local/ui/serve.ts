@@ -31,7 +31,7 @@ import { StaticSecretProvider } from '../../webhook/secrets';
 import type { Logger } from '../../webhook/types';
 import { gitOrThrow } from '../engine/git';
 import { pipelineInput } from '../engine/push';
-import { summaryLines, testDoubleNotice } from './run';
+import { nextLines, summaryLines, testDoubleNotice } from './run';
 import { LocalPipeline, newExecutionName, reapAbandoned, signingKey, type LocalRunResult } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 
@@ -207,7 +207,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     const run = pipeline.start(pipelineInput(push));
     out.write(`started ${run.executionName} for ${push.repository.fullName} ${push.branch} ${push.after.slice(0, 7)}\n`);
     const done = run.done.then((result) => {
-      out.write(`${summaryLines(result).join('\n')}\n`);
+      out.write(`${[...summaryLines(result), ...nextLines(result, ` --state-dir ${stateDir}`)].join('\n')}\n`);
       return result;
     });
     runs.push(done);
