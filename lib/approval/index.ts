@@ -18,7 +18,7 @@ export {
   type DecideInput,
   type DecideResult,
 } from './decide';
-export { APPROVAL_ENV, createAwsApprovalDeps, type AwsApprovalClients, type AwsApprovalDeps } from './deps';
+export { APPROVAL_ENV, APPROVAL_ENV_READS, createAwsApprovalDeps, type AwsApprovalClients, type AwsApprovalDeps } from './deps';
 export * from './errors';
 export { handleApprovalHttp, type ApprovalHttpDeps, type ApprovalHttpRequest, type ApprovalHttpResponse } from './http';
 export { approverForCaller, parseCallerArn, type CallerIdentity } from './identity';

@@ -16,6 +16,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
+import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
@@ -23,15 +24,22 @@ import { RunStore } from '../store/run-store';
 import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger } from './deps';
 import { PipelineError } from './errors';
 
-/** The environment variable names, for the central stack. */
+/** Environment variables the pipeline function reads, by their names in {@link FUNCTION_ENV}. */
 export const PIPELINE_ENV = {
-  config: 'TFSTEP_CONFIG',
-  table: 'TFSTEP_TABLE',
-  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
-  topicArn: 'TFSTEP_TOPIC_ARN',
-  stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
-  gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
+  config: FUNCTION_ENV.config,
+  table: FUNCTION_ENV.table,
+  artifactsBucket: FUNCTION_ENV.artifactsBucket,
+  topicArn: FUNCTION_ENV.topicArn,
+  stateMachineArn: FUNCTION_ENV.stateMachineArn,
+  /** Set when `notifications.githubStatusTokenSecret` is: the GitHub token for commit statuses. */
+  gitTokenSecretArn: FUNCTION_ENV.gitTokenSecretArn,
 } as const;
+
+/** What {@link createAwsPipelineDeps} refuses to start without, and what it reads when set. */
+export const PIPELINE_ENV_READS: FunctionEnvReads = {
+  required: [PIPELINE_ENV.table, PIPELINE_ENV.artifactsBucket, PIPELINE_ENV.topicArn, PIPELINE_ENV.stateMachineArn],
+  optional: [PIPELINE_ENV.config, PIPELINE_ENV.gitTokenSecretArn],
+};
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -14,6 +14,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
+import { FUNCTION_ENV } from '../domain/function-env';
 import { names } from '../domain/names';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { GitPushRule } from '../constructs/git-push-rule';
@@ -21,19 +22,6 @@ import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from './arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
-
-/** Environment variables the central functions read (the handlers' side of the contract). */
-export const CENTRAL_FUNCTION_ENV = {
-  table: 'TFSTEP_TABLE',
-  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
-  topicArn: 'TFSTEP_TOPIC_ARN',
-  stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
-  eventBus: 'TFSTEP_EVENT_BUS',
-  webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
-  approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
-  /** Pipeline function only, when `notifications.githubStatusTokenSecret` is set: the GitHub token. */
-  gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
-} as const;
 
 /** Secrets Manager names of the generated secrets, so operators can find them. */
 export const CENTRAL_SECRET_NAMES = {
@@ -193,23 +181,35 @@ export class CentralStack extends Stack {
     // The config travels in each function's bundle: Lambda's 4 KiB environment holds a dozen accounts at most.
     const bundledFiles = { [BUNDLED_CONFIG_FILE]: configJson };
     const stateMachineArn = centralStateMachineArn(this.partition, config);
-    const environment: Record<string, string> = {
-      [CENTRAL_FUNCTION_ENV.table]: this.table.tableName,
-      [CENTRAL_FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
-      [CENTRAL_FUNCTION_ENV.topicArn]: this.topic.topicArn,
+    // Each function gets the variables it reads (declared beside its dependency builder).
+    const table = { [FUNCTION_ENV.table]: this.table.tableName };
+    const webhookEnvironment = {
+      ...table,
+      [FUNCTION_ENV.eventBus]: this.eventBus.eventBusName,
+      [FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn,
+    };
+    const approvalEnvironment = {
+      ...table,
+      [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+      [FUNCTION_ENV.topicArn]: this.topic.topicArn,
+      [FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
+    };
+    const githubToken = config.notifications.githubStatusTokenSecret;
+    const pipelineEnvironment = {
+      ...table,
+      [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+      [FUNCTION_ENV.topicArn]: this.topic.topicArn,
       // Built from the name rather than taken from the construct: the state machine depends on
       // the functions, so the reverse reference would be a cycle.
-      [CENTRAL_FUNCTION_ENV.stateMachineArn]: stateMachineArn,
-      [CENTRAL_FUNCTION_ENV.eventBus]: this.eventBus.eventBusName,
-      [CENTRAL_FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn,
-      [CENTRAL_FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
+      [FUNCTION_ENV.stateMachineArn]: stateMachineArn,
+      ...(githubToken === undefined ? {} : { [FUNCTION_ENV.gitTokenSecretArn]: githubToken }),
     };
 
     const publicConcurrency = props.publicFunctionConcurrency ?? DEFAULT_PUBLIC_FUNCTION_CONCURRENCY;
     this.webhookFunction = new TfstepFunction(this, 'Webhook', {
       entry: entries.webhook,
       description: 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus',
-      environment,
+      environment: webhookEnvironment,
       bundledFiles,
       timeoutSeconds: 15,
       reservedConcurrency: publicConcurrency ? publicConcurrency.webhook : undefined,
@@ -217,16 +217,15 @@ export class CentralStack extends Stack {
     this.approvalFunction = new TfstepFunction(this, 'Approval', {
       entry: entries.approval,
       description: 'tfstep approval: sends approval links and records approve/reject decisions',
-      environment,
+      environment: approvalEnvironment,
       bundledFiles,
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
-    const githubToken = config.notifications.githubStatusTokenSecret;
     this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
       entry: entries.pipeline,
       description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
-      environment: githubToken === undefined ? environment : { ...environment, [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: githubToken },
+      environment: pipelineEnvironment,
       bundledFiles,
       timeoutSeconds: 90,
       memoryMiB: 1024,
