@@ -11,13 +11,13 @@
  * calls, and wall time minus that sum is the orchestration: engine, functions, run table.
  * In simulated mode it first awaits a virtual sleep (the task's start and apply time).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../lib/config/schema';
 import type { PipelineInput } from '../lib/domain/push-event';
-import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerInputSchema, type ModuleResult } from '../lib/domain/runner-contract';
+import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerEnvInputSchema, RunnerInputSchema, RunnerManifestSchema, type ModuleResult } from '../lib/domain/runner-contract';
 import { folderArtifacts } from '../lib/local/engine/artifacts';
 import { localSubstitutions, renderLocalDefinition, type JsonObject } from '../lib/local/engine/definition';
 import { LimitMeter, snsPublishBytes, type LimitName } from '../lib/domain/aws-limits';
@@ -74,22 +74,25 @@ export class InProcessTaskRunner implements LocalTaskRunner {
   /** {@inheritDoc LocalTaskRunner.runTask} */
   async runTask(parameters: JsonObject, _ctx: LocalTaskContext): Promise<JsonObject> {
     const env = overridesEnv(parameters);
-    const json = (v: string | undefined): unknown => (v === undefined ? undefined : (JSON.parse(v) as unknown));
-    const parsed = RunnerInputSchema.safeParse({
-      repository: env[RUNNER_ENV.repository],
-      commit: env[RUNNER_ENV.commit],
-      ref: env[RUNNER_ENV.ref],
-      account: env[RUNNER_ENV.account],
-      stage: env[RUNNER_ENV.stage],
-      phase: env[RUNNER_ENV.phase],
-      modules: json(env[RUNNER_ENV.modules]),
-      execution: env[RUNNER_ENV.execution],
-      approvedPlans: json(env[RUNNER_ENV.approvedPlans]),
-    });
-    if (!parsed.success) {
+    const refuse = (why: string): never => {
       // The real runner exits 3 (refused) on input it cannot accept: the task fails.
-      throw new StatesError('States.TaskFailed', JSON.stringify({ StoppedReason: `runner input refused: ${parsed.error.issues[0]?.message ?? ''}`, Containers: [{ ExitCode: 3 }] }));
+      throw new StatesError('States.TaskFailed', JSON.stringify({ StoppedReason: `runner input refused: ${why}`, Containers: [{ ExitCode: 3 }] }));
+    };
+    // Read as the runner reads it: the overrides name the manifest and its SHA-256; the manifest holds the modules.
+    const task = RunnerEnvInputSchema.safeParse(Object.fromEntries(Object.entries(RUNNER_ENV).map(([field, name]) => [field, env[name]])));
+    if (!task.success) return refuse(task.error.issues[0]?.message ?? '');
+    let body: Buffer;
+    try {
+      body = readFileSync(path.join(this.opts.artifactsDir, task.data.manifest));
+    } catch {
+      return refuse(`no manifest at ${task.data.manifest}`);
     }
+    if (createHash('sha256').update(body).digest('hex') !== task.data.manifestSha256) return refuse(`manifest ${task.data.manifest} does not match its SHA-256`);
+    const manifest = RunnerManifestSchema.safeParse(JSON.parse(body.toString('utf8')));
+    if (!manifest.success) return refuse(manifest.error.issues[0]?.message ?? '');
+    const { manifest: _key, manifestSha256: _sha, ...fields } = task.data;
+    const parsed = RunnerInputSchema.safeParse({ ...fields, modules: manifest.data.modules, approvedPlans: manifest.data.approvedPlans });
+    if (!parsed.success) return refuse(parsed.error.issues[0]?.message ?? '');
     const input = parsed.data;
     const startedAt = (this.opts.clock ?? (() => new Date()))();
     if (this.opts.delayFor) await this.opts.delayFor({ account: input.account, execution: input.execution });

@@ -146,6 +146,9 @@ async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<Ad
     await store.joinQueue({ repository: ctx.repository, branch: ctx.branch, sequence: ctx.sequence, execution: ctx.execution, executionId: ctx.executionId, commit: ctx.commit, before: ctx.before });
     entries = await store.listQueue(ctx.repository, ctx.branch);
   }
+  // Stopped executions leave the queue first, whatever this one's fate: an execution aborted
+  // while it waited is recorded ABORTED even when this one is superseded at once.
+  entries = await pruneStopped(ctx, entries, lock);
   const admittedPushes = (lock.admitted ?? []).filter((a) => a.execution !== ctx.execution);
   const me: OrderedPush = { commit: ctx.commit, before: ctx.before, sequence: ctx.sequence };
   const reader = ctx.deps.repoReader(ctx.push);
@@ -156,7 +159,6 @@ async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<Ad
     if (await order.isNewer(a, me)) return supersede(ctx, base, a.execution);
   }
 
-  entries = await pruneStopped(ctx, entries, lock);
   const others = entries.filter((e) => e.execution !== ctx.execution);
   const newer: QueueEntry[] = [];
   for (const e of others) if (await order.isNewer(e, me)) newer.push(e);

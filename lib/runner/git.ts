@@ -124,6 +124,10 @@ export async function checkoutCommit(o: CheckoutOptions): Promise<void> {
     if (res.code !== 0 && !allowFail) throw new InfraError(`git ${args[0] ?? ''} failed with exit code ${res.code}`);
     return res;
   };
+  // Data never becomes an option: a URL or ref starting with "-" is refused before git sees it.
+  for (const [what, value] of [['clone URL', o.cloneUrl], ['ref', o.ref], ['commit', o.commit]] as const) {
+    if (value.startsWith('-')) throw new RefusedError(`refused ${what} ${JSON.stringify(value)}: it starts with "-", so git would read it as an option`);
+  }
   await mkdir(o.dir, { recursive: true });
   await run(['init', '--quiet', '.']);
   const allowed = 'refs/tfstep/allowed';
@@ -135,6 +139,10 @@ export async function checkoutCommit(o: CheckoutOptions): Promise<void> {
     // Not in the ref's history; fetch it by id only to say precisely why it is refused.
     const direct = await run(['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', '--', o.cloneUrl, o.commit], true);
     if (direct.code !== 0) throw new RefusedError(`refused commit ${o.commit}: not found in the repository`);
+    // A tree or blob id is in the repository too, but it is no commit: refused like any bad input.
+    const type = await exec(o.git, ['cat-file', '-t', o.commit], { cwd: o.dir, env, logger: o.logger, captureStdout: true });
+    const kind = type.stdout.trim();
+    if (type.code !== 0 || kind !== 'commit') throw new RefusedError(`refused commit ${o.commit}: names a ${kind || 'missing object'}, not a commit`);
   }
   const ancestor = await run(['merge-base', '--is-ancestor', o.commit, allowed], true);
   if (ancestor.code === 1) throw new RefusedError(`refused commit ${o.commit}: not reachable from the allowed ref ${o.ref}`);

@@ -1,24 +1,30 @@
 /**
  * The run table: one DynamoDB table, string keys `pk` and `sk`, TTL attribute `expiresAt`
- * (epoch seconds). Several areas share it; each owns its own items:
+ * (epoch seconds). Several areas share it; each owns its own items (the `type` attribute, where
+ * set, names the kind):
  *
- * | pk                                  | sk                                 | owner    | what                                        |
- * | ----------------------------------- | ---------------------------------- | -------- | ------------------------------------------- |
- * | `DELIVERY#<provider>#<deliveryId>`  | `DELIVERY`                         | webhook  | webhook delivery dedup                      |
- * | `APPROVAL#<approvalId>`             | `APPROVAL`                         | approval | an approval request and its decisions       |
- * | `RUN#<executionName>`               | `RUN`                              | pipeline | a run: push, status, times, input, outcome  |
- * | `RUN#<executionName>`               | `MODULE#<account>#<module>#<phase>`| pipeline | one module's result in that run             |
- * | `RUN#<executionName>`               | `OUTCOME#<stage>#<account>`        | pipeline | an account's latest outcome in that run     |
- * | `TARGET#<repo>#<account>#<module>`  | `APPLIED`                          | pipeline | last applied commit and its push sequence   |
- * | `TARGETS#<repo>`                    | `<account>#<module>`               | pipeline | the same, listable per repository           |
- * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | pipeline | a push waiting for (or holding) its branch  |
- * | `QUEUE#<repo>#<branch>`             | `LOCK`                             | pipeline | the branch lock holder and its high waters  |
- * | `COMMIT#<repo>#<branch>#<sha>`      | `COMMIT`                           | pipeline | which execution carries that push (dedup)   |
+ * | pk                                  | sk                                 | code                     | what                                        |
+ * | ----------------------------------- | ---------------------------------- | ------------------------ | ------------------------------------------- |
+ * | `DELIVERY#<provider>#<deliveryId>`  | `DELIVERY`                         | lib/webhook/deliveries.ts | webhook delivery dedup                      |
+ * | `APPROVAL#<approvalId>`             | `APPROVAL`                         | lib/approval/store.ts    | an approval request and its decisions       |
+ * | `RUN#<executionName>`               | `APPROVAL#<stage>`                 | lib/approval/store.ts    | pointer from a run's stage to its approval  |
+ * | `RUN#<executionName>`               | `RUN`                              | lib/store/runs.ts        | a run: push, status, times, input, stages   |
+ * | `RUN#<executionName>`               | `MODULE#<account>#<module>#<phase>`| lib/store/runs.ts        | one module's result in that run             |
+ * | `RUN#<executionName>`               | `OUTCOME#<stage>#<account>`        | lib/store/outcomes.ts    | an account's latest outcome in that run     |
+ * | `TARGET#<repo>#<account>#<module>`  | `APPLIED`                          | lib/store/outcomes.ts    | last applied commit and its push sequence   |
+ * | `TARGETS#<repo>`                    | `<account>#<module>`               | lib/store/outcomes.ts    | the same, listable per repository           |
+ * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | lib/store/queue.ts       | a push waiting for (or holding) its branch  |
+ * | `QUEUE#<repo>#<branch>`             | `LOCK`                             | lib/store/queue.ts       | the branch lease: holder, generation, high waters, last admitted pushes |
+ * | `COMMIT#<repo>#<branch>#<sha>`      | `COMMIT`                           | lib/store/queue.ts       | which execution carries that push (dedup)   |
  *
  * `<repo>` is the repository's `owner/name`; a push sequence is `<receivedAt ISO>#<commit>`
  * (lib/planning/targets.ts `pushSequence`), so queue entries sort in push order. Target records
  * never expire: losing one would only make the next run plan that module again, but there is no
- * reason to. Runs, module results and commit admissions expire after {@link RUN_TTL_DAYS}.
+ * reason to. Runs, module results, outcomes and commit admissions expire after {@link RUN_TTL_DAYS};
+ * an approval and its pointer expire a retention period after the approval's deadline, and a
+ * delivery after `DELIVERY_TTL_SECONDS`. Queue entries and the lock carry no TTL: admission
+ * removes entries, and the lock is one item per branch. Reading a whole run (`RUN#<executionName>`) returns the approval pointers too; run readers pick
+ * items by sort key prefix.
  */
 
 /** Attribute names of the run table's keys, for CDK and the local mode. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CloudWatchLogsClient, GetLogEventsCommand, ResourceNotFoundException } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, ListMapRunsCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { openLocalStore } from '../../lib/local/engine/store';
 import { ModuleLineFilter, runnerTasksFromHistory } from '../../lib/operator/logs';
@@ -101,6 +101,52 @@ describe('tfstep logs against AWS', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply (task 0a1b2c3d4e5f, stopped)\n[dev/us-east-1/network] terraform plan\nPlan: 1 to add, 0 to change, 0 to destroy.\n');
     expect(logs.commandCalls(GetLogEventsCommand)).toHaveLength(0);
+  });
+
+  it('follows the Distributed Map child executions: each account task is in its child\'s own history', async () => {
+    // GIVEN a parent whose history has no ECS event (the tasks ran in child executions), two Map
+    // Runs listed newest first, and the first Map Run's children on two pages
+    const MAP_RUN = (label: string) => `arn:aws:states:us-east-1:999999999999:mapRun:tfstep-pipeline/Accounts:${label}`;
+    const CHILD = (id: string) => `arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline/Accounts:${id}`;
+    sfn.on(GetExecutionHistoryCommand, { executionArn: EXEC_ARN }).resolves({
+      events: [{ id: 1, type: 'ExecutionStarted', timestamp: new Date('2026-11-26T10:00:00Z') }, { id: 2, type: 'MapRunStarted', timestamp: new Date('2026-11-26T10:00:01Z') }],
+    });
+    sfn.on(ListMapRunsCommand, { executionArn: EXEC_ARN }).resolves({
+      mapRuns: [
+        { mapRunArn: MAP_RUN('prod'), executionArn: EXEC_ARN, stateMachineArn: 'x', startDate: new Date('2026-11-26T11:00:00Z') },
+        { mapRunArn: MAP_RUN('dev'), executionArn: EXEC_ARN, stateMachineArn: 'x', startDate: new Date('2026-11-26T10:00:00Z') },
+      ],
+    });
+    sfn
+      .on(ListExecutionsCommand, { mapRunArn: MAP_RUN('dev'), nextToken: undefined })
+      .resolves({ executions: [{ executionArn: CHILD('dev-1'), stateMachineArn: 'x', name: 'dev-1', status: 'SUCCEEDED', startDate: new Date('2026-11-26T10:00:02Z') }], nextToken: 'page-2' })
+      .on(ListExecutionsCommand, { mapRunArn: MAP_RUN('dev'), nextToken: 'page-2' })
+      .resolves({ executions: [] })
+      .on(ListExecutionsCommand, { mapRunArn: MAP_RUN('prod') })
+      .resolves({ executions: [{ executionArn: CHILD('prod-1'), stateMachineArn: 'x', name: 'prod-1', status: 'FAILED', startDate: new Date('2026-11-26T11:00:02Z') }] });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: CHILD('dev-1') }).resolves({ events: taskEvents(3, DEV_TASK, 'dev', 'plan-and-apply', ['dev/us-east-1/network'], 'succeeded') });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: CHILD('prod-1') }).resolves({ events: taskEvents(3, PROD_TASK, 'prod', 'apply', ['prod/us-east-1/app'], 'failed') });
+    s3.on(GetObjectCommand, { Key: `accounts/dev/${EXEC}/plan-and-apply.log` }).resolves({ Body: body('dev line\n') });
+    s3.on(GetObjectCommand, { Key: `accounts/prod/${EXEC}/apply.log` }).resolves({ Body: body('prod line\n') });
+    // WHEN logs is asked for the parent execution
+    const res = await runCli(['logs', EXEC, '--config', CONFIG]);
+    // THEN both children's tasks are printed, in the order their Map Runs started
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('==> dev plan-and-apply (task 0a1b2c3d4e5f, stopped)\ndev line\n==> prod apply (task 9f8e7d6c5b4a, stopped)\nprod line\n');
+    // AND the children were listed by Map Run, every page of them
+    expect(sfn.commandCalls(ListExecutionsCommand).map((c) => [c.args[0].input.mapRunArn, c.args[0].input.nextToken])).toEqual([
+      [MAP_RUN('dev'), undefined],
+      [MAP_RUN('dev'), 'page-2'],
+      [MAP_RUN('prod'), undefined],
+    ]);
+  });
+
+  it('fails with the permission to add when ListMapRuns is refused', async () => {
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    sfn.on(ListMapRunsCommand).rejects(Object.assign(new Error('User is not authorized to perform: states:ListMapRuns'), { name: 'AccessDeniedException' }));
+    const res = await runCli(['logs', EXEC, '--config', CONFIG]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('states:ListMapRuns');
   });
 
   it('falls back to CloudWatch Logs when the artifacts copy is missing, reading every page', async () => {

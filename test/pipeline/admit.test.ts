@@ -177,6 +177,23 @@ describe('admit', () => {
     expect(await store.getRunRecord('e2')).toMatchObject({ status: 'ABORTED' });
   });
 
+  it('records a waiting run aborted after a newer one was admitted as ABORTED, even when its replay is superseded', async () => {
+    // GIVEN e1 holds the branch and e2, e3 wait; e1 finishes and the newer e3 is admitted
+    await admit('e1', p1);
+    await admit('e2', p2);
+    await admit('e3', p3);
+    await finish('e1', p1);
+    expect((await admit('e3', p3)).decision).toBe('ADMITTED');
+    // WHEN e2 is stopped before its next poll, and an operator replays it
+    h.running.delete(executionId('e2'));
+    const replay = await admit('e2-replay-1', { ...p2, tfstep: { replayOf: 'e2' } });
+    // THEN the replay is superseded by e3, and e2 is no longer left WAITING in the queue
+    expect(replay).toMatchObject({ decision: 'SUPERSEDED', carriedBy: 'e3' });
+    expect(await store.getRunRecord('e2')).toMatchObject({ status: 'ABORTED' });
+    await finish('e3', p3);
+    expect(await store.listQueue('acme/live', 'main')).toEqual([]);
+  });
+
   it('admits a replay of a failed run carrying the same push', async () => {
     await admit('e1', p1);
     await finish('e1', p1, 'FAILED');

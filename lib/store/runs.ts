@@ -1,0 +1,267 @@
+/**
+ * Runs and their module results: `RUN#<execution>` / `RUN` and `MODULE#<account>#<module>#<phase>`
+ * (layout in ./keys.ts). A run's per-account outcomes live in ./outcomes.ts; reading a whole run
+ * gathers them.
+ */
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import type { PlanSummary } from '../domain/runner-contract';
+import type { AccountOutcome } from '../statemachine/contracts';
+import { moduleKey, runKey } from './keys';
+import { outcomesByAccount } from './outcomes';
+import { isConditionFailure, strip, type RunTable } from './table';
+
+/** A run's status in the table: the execution's life, beyond Step Functions' own. */
+export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'EXPIRED' | 'SUPERSEDED' | 'ABORTED';
+
+/** The accounts and modules a run planned for one stage. */
+export interface PlannedStageRecord {
+  readonly name: string;
+  readonly accounts: readonly { readonly name: string; readonly modules: readonly string[] }[];
+}
+
+/** A run (`RUN#<execution>` / `RUN`). */
+export interface RunRecord {
+  readonly execution: string;
+  readonly executionId: string;
+  readonly repository: string;
+  readonly branch: string;
+  readonly commit: string;
+  /** Push order of the run's push. */
+  readonly sequence: string;
+  readonly status: RunRecordStatus;
+  readonly pusher?: string;
+  readonly receivedAt?: string;
+  /** When the execution started. */
+  readonly startedAt: string;
+  /** When the run got its branch (ADMITTED). */
+  readonly admittedAt?: string;
+  /**
+   * The branch lease's generation this run was admitted with: its fencing token. Every task the
+   * run starts checks that the lease still has this generation and holder; it also orders the
+   * run's applies after every earlier admitted run's.
+   */
+  readonly generation?: number;
+  readonly finishedAt?: string;
+  readonly reason?: string;
+  /** The execution input as JSON text, for replays. */
+  readonly input: string;
+  /** How many times admit answered WAIT. */
+  readonly polls: number;
+  /** For SUPERSEDED: the run that carries this push. */
+  readonly carriedBy?: string;
+  /** For a replay started as a new execution: the execution it replays. */
+  readonly replayOf?: string;
+  /** The stage running or last run. */
+  readonly currentStage?: string;
+  readonly stages?: readonly PlannedStageRecord[];
+  /** Modules applied once but gone at this commit: reported, never destroyed. */
+  readonly removed?: readonly { account: string; module: string; lastAppliedCommit: string }[];
+  /**
+   * Latest outcome per account (`<account>` -> outcome of its last phase). Kept in items of their
+   * own (one per account, so a run of any size stays under DynamoDB's 400 KB item limit) and
+   * gathered by {@link Runs.getRunRecord} and {@link Runs.getRun}; empty in {@link Runs.listRuns}.
+   */
+  readonly accounts: Readonly<Record<string, AccountOutcome>>;
+}
+
+/** A module's result in a run (`RUN#<execution>` / `MODULE#<account>#<module>#<phase>`). */
+export interface ModuleRecord {
+  readonly execution: string;
+  readonly account: string;
+  readonly module: string;
+  readonly phase: string;
+  readonly status: string;
+  readonly commit: string;
+  readonly plan?: PlanSummary;
+  readonly planSha256?: string;
+  readonly error?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly recordedAt: string;
+}
+
+/** Filters of {@link Runs.listRuns}. */
+export interface ListRunsOptions {
+  /** @default 20 */
+  readonly limit?: number;
+  readonly repository?: string;
+  /** A {@link RunRecordStatus}; any other value matches nothing. */
+  readonly status?: string;
+}
+
+/** A run with its module results, for `tfstep show` and the local mode. */
+export interface RunDetail {
+  readonly run: RunRecord;
+  readonly modules: readonly ModuleRecord[];
+}
+
+/** Run records and module results in the run table. */
+export class Runs {
+  constructor(private readonly table: RunTable) {}
+
+  /** Creates the run record unless it exists; returns the stored record either way. */
+  async createRun(run: Omit<RunRecord, 'polls' | 'accounts'>): Promise<RunRecord> {
+    const item = { ...runKey(run.execution), type: 'run', ...run, polls: 0, expiresAt: this.table.expiresAt() };
+    try {
+      await this.table.doc.send(new PutCommand({ TableName: this.table.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return { ...strip<Omit<RunRecord, 'accounts'>>(item)!, accounts: {} };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      return (await this.getRunRecord(run.execution))!;
+    }
+  }
+
+  /** The run record with its accounts' outcomes, or undefined. */
+  async getRunRecord(execution: string): Promise<RunRecord | undefined> {
+    const run = await this.getRunItem(execution);
+    if (!run) return undefined;
+    return { ...run, accounts: outcomesByAccount(await this.table.queryAll(runKey(execution).pk, 'OUTCOME#')) };
+  }
+
+  /** The run's own item, without its accounts' outcomes (one read): status, push, input, planned stages. */
+  async getRunItem(execution: string): Promise<Omit<RunRecord, 'accounts'> | undefined> {
+    return strip<Omit<RunRecord, 'accounts'>>(await this.table.get(runKey(execution)));
+  }
+
+  /**
+   * The identity of a run, without its per-account outcomes: what a step needs on the hot path
+   * (each account's record step), where reading the whole record would grow with the stage.
+   */
+  async getRunIdentity(execution: string): Promise<Pick<RunRecord, 'execution' | 'executionId' | 'repository' | 'branch' | 'commit' | 'sequence' | 'status' | 'generation'> | undefined> {
+    const res = await this.table.doc.send(
+      new GetCommand({
+        TableName: this.table.tableName,
+        Key: runKey(execution),
+        ConsistentRead: true,
+        ProjectionExpression: '#e, executionId, repository, branch, #c, #q, #s, #g',
+        ExpressionAttributeNames: { '#e': 'execution', '#c': 'commit', '#q': 'sequence', '#s': 'status', '#g': 'generation' },
+      }),
+    );
+    return strip(res.Item);
+  }
+
+  /** Sets fields of an existing run record (undefined values are left alone). */
+  async updateRun(execution: string, fields: Partial<Omit<RunRecord, 'execution' | 'accounts' | 'polls'>>): Promise<void> {
+    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return;
+    const names: Record<string, string> = {};
+    const values: Record<string, NativeAttributeValue> = {};
+    const sets = entries.map(([k, v], i) => {
+      names[`#f${i}`] = k;
+      values[`:v${i}`] = v as unknown;
+      return `#f${i} = :v${i}`;
+    });
+    await this.table.doc.send(
+      new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: runKey(execution),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /** Moves a run to a final status only if it is not final yet; returns whether it moved. */
+  async finishRun(execution: string, status: RunRecordStatus, fields: { reason?: string; finishedAt?: string; carriedBy?: string } = {}): Promise<boolean> {
+    try {
+      await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: runKey(execution),
+          UpdateExpression: 'SET #s = :s, finishedAt = :f, reason = :r' + (fields.carriedBy ? ', carriedBy = :c' : ''),
+          ConditionExpression: 'attribute_exists(pk) AND (#s = :waiting OR #s = :running)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':s': status,
+            ':f': fields.finishedAt ?? this.table.now(),
+            ':r': fields.reason ?? '',
+            ':waiting': 'WAITING',
+            ':running': 'RUNNING',
+            ...(fields.carriedBy ? { ':c': fields.carriedBy } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Adds one to the run's poll count and returns the new count. */
+  async countPoll(execution: string): Promise<number> {
+    const res = await this.table.doc.send(
+      new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: runKey(execution),
+        UpdateExpression: 'ADD polls :one',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(res.Attributes?.polls ?? 0);
+  }
+
+  /**
+   * Runs, newest first. Scans the table (runs are kept `RUN_TTL_DAYS` days), which suits an
+   * operator command; nothing on the deploy path lists runs.
+   */
+  async listRuns(options: ListRunsOptions = {}): Promise<RunRecord[]> {
+    const limit = options.limit ?? 20;
+    const filters = ['sk = :run'];
+    const values: Record<string, NativeAttributeValue> = { ':run': 'RUN' };
+    const names: Record<string, string> = {};
+    if (options.repository) {
+      filters.push('repository = :repo');
+      values[':repo'] = options.repository;
+    }
+    if (options.status) {
+      filters.push('#s = :status');
+      names['#s'] = 'status';
+      values[':status'] = options.status;
+    }
+    const runs: RunRecord[] = [];
+    let start: Record<string, NativeAttributeValue> | undefined;
+    do {
+      const res = await this.table.doc.send(
+        new ScanCommand({
+          TableName: this.table.tableName,
+          FilterExpression: filters.join(' AND '),
+          ExpressionAttributeValues: values,
+          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) runs.push({ ...strip<Omit<RunRecord, 'accounts'>>(item)!, accounts: {} });
+      start = res.LastEvaluatedKey;
+    } while (start);
+    runs.sort((a, b) => (a.startedAt === b.startedAt ? b.execution.localeCompare(a.execution) : b.startedAt.localeCompare(a.startedAt)));
+    return runs.slice(0, limit);
+  }
+
+  /** A run with its module results (sorted by account, module, phase), or undefined. */
+  async getRun(execution: string): Promise<RunDetail | undefined> {
+    const items = await this.table.queryAll(runKey(execution).pk);
+    const runItem = items.find((i) => i.sk === 'RUN');
+    if (!runItem) return undefined;
+    const modules = items
+      .filter((i) => typeof i.sk === 'string' && i.sk.startsWith('MODULE#'))
+      .map((i) => strip<ModuleRecord>(i)!)
+      .sort((a, b) => `${a.account}#${a.module}#${a.phase}`.localeCompare(`${b.account}#${b.module}#${b.phase}`));
+    const run: RunRecord = { ...strip<Omit<RunRecord, 'accounts'>>(runItem)!, accounts: outcomesByAccount(items.filter((i) => typeof i.sk === 'string' && i.sk.startsWith('OUTCOME#'))) };
+    return { run, modules };
+  }
+
+  /** Writes (or overwrites, on a retried attempt) a module's result in a run. */
+  async putModuleResult(record: Omit<ModuleRecord, 'recordedAt'>): Promise<void> {
+    await this.table.doc.send(
+      new PutCommand({
+        TableName: this.table.tableName,
+        Item: { ...moduleKey(record.execution, record.account, record.module, record.phase), type: 'module', ...record, recordedAt: this.table.now(), expiresAt: this.table.expiresAt() },
+      }),
+    );
+  }
+}
