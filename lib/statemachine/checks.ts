@@ -5,7 +5,6 @@
  * inside its Map, a stage's accounts and results never pass through the execution's state). `tfstep validate` runs them; so does the definition's test.
  */
 
-import { RUNNER_ENV } from '../domain/runner-contract';
 import { allStates, type MachineLike, type State } from './definition';
 
 export type { MachineLike } from './definition';
@@ -30,8 +29,7 @@ function targetsOf(state: State): string[] {
 export const RUNNER_TASK_STATES = ['RunTerraform'] as const;
 /** The one Map state that fans out over a stage's accounts, in every phase. */
 export const ACCOUNT_MAP_STATES = ['Accounts'] as const;
-/** Container overrides the runner task must set: the runner refuses to start without them. */
-const REQUIRED_ENV: readonly string[] = [RUNNER_ENV.repository, RUNNER_ENV.commit, RUNNER_ENV.phase, RUNNER_ENV.modules, RUNNER_ENV.execution, RUNNER_ENV.approvedPlans];
+const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION', 'TFSTEP_APPROVED_PLANS'];
 
 /**
  * Problems of a parsed (rendered) pipeline definition, one readable sentence each; empty when
