@@ -22,7 +22,7 @@ export { APPROVAL_ENV, APPROVAL_ENV_READS, createAwsApprovalDeps, type AwsApprov
 export * from './errors';
 export { handleApprovalHttp, type ApprovalHttpDeps, type ApprovalHttpRequest, type ApprovalHttpResponse } from './http';
 export { approverForCaller, parseCallerArn, type CallerIdentity } from './identity';
-export { jsonLogger } from './logger';
+export { jsonLogger } from '../log';
 export { APPROVER_ATTRIBUTE, MemoryApprovalNotifier, SnsApprovalNotifier } from './notifier';
 export { createApprovalRequestHandler, newApprovalId, noticeText, type ApprovalRequestDeps, type ApprovalRequestResult } from './request';
 export { SecretsManagerKeyProvider, StaticKeyProvider, buildLink, csrfToken, signLink } from './signing';

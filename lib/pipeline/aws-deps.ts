@@ -159,14 +159,3 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
     logger,
   };
 }
-
-/** One JSON object per line, what CloudWatch Logs Insights parses. */
-export function jsonLineLogger(write: (line: string) => void = (line) => void process.stdout.write(line)): PipelineLogger {
-  const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
-    write(`${JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v))}\n`);
-  return {
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-  };
-}

@@ -10,7 +10,7 @@ import type { PushEvent } from '../domain/push-event';
 import { functionConfigJson, optionalEnv, positiveIntEnv, requireEnv } from '../env';
 import { DynamoDeliveryStore, MemoryDeliveryStore } from './deliveries';
 import { DEFAULT_MAX_BODY_BYTES } from './handler';
-import { jsonLogger, silentLogger } from './logger';
+import { jsonLogger, silentLogger } from '../log';
 import { EventBridgePublisher, MemoryPublisher } from './publisher';
 import { SecretsManagerSecretProvider, StaticSecretProvider } from './secrets';
 import type { Clock, Logger, WebhookDeps } from './types';

@@ -16,7 +16,7 @@ import { silentPipelineLogger } from '../../lib/pipeline/deps';
 import type { CentralStack } from '../../lib/stacks/central-stack';
 import type { TfstepFunction } from '../../lib/constructs/tfstep-function';
 import { createAwsWebhookDeps, WEBHOOK_ENV_READS } from '../../lib/webhook/deps';
-import { silentLogger as silentWebhookLogger } from '../../lib/webhook/logger';
+import { silentLogger as silentWebhookLogger } from '../../lib/log';
 import { buildExampleApp, removeTempDirs, render } from './support';
 
 type Env = Record<string, string | undefined>;
