@@ -12,7 +12,7 @@ import { guardRunner } from '../constructs/runner-guard';
 import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
 import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
-import { centralStateMachineArn, centralStateMachineRoleArn } from './arns';
+import { centralStateMachineArn, centralStateMachineRoleArn } from '../domain/arns';
 
 /** Props of {@link AccountStack}. */
 export interface AccountStackProps extends StackProps {

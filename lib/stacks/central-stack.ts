@@ -20,7 +20,7 @@ import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction } from '../constructs/tfstep-function';
-import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from './arns';
+import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from '../domain/arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
 
 /** Secrets Manager names of the generated secrets, so operators can find them. */
