@@ -19,7 +19,7 @@ import { names } from '../domain/names';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
-import { TfstepFunction } from '../constructs/tfstep-function';
+import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from '../domain/arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
 
@@ -181,52 +181,35 @@ export class CentralStack extends Stack {
     // The config travels in each function's bundle: Lambda's 4 KiB environment holds a dozen accounts at most.
     const bundledFiles = { [BUNDLED_CONFIG_FILE]: configJson };
     const stateMachineArn = centralStateMachineArn(this.partition, config);
-    // Each function gets the variables it reads (declared beside its dependency builder).
-    const table = { [FUNCTION_ENV.table]: this.table.tableName };
-    const webhookEnvironment = {
-      ...table,
-      [FUNCTION_ENV.eventBus]: this.eventBus.eventBusName,
-      [FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn,
-    };
-    const approvalEnvironment = {
-      ...table,
-      [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
-      [FUNCTION_ENV.topicArn]: this.topic.topicArn,
-      [FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
-    };
-    const githubToken = config.notifications.githubStatusTokenSecret;
-    const pipelineEnvironment = {
-      ...table,
-      [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
-      [FUNCTION_ENV.topicArn]: this.topic.topicArn,
-      // Built from the name rather than taken from the construct: the state machine depends on
-      // the functions, so the reverse reference would be a cycle.
-      [FUNCTION_ENV.stateMachineArn]: stateMachineArn,
-      ...(githubToken === undefined ? {} : { [FUNCTION_ENV.gitTokenSecretArn]: githubToken }),
-    };
-
     const publicConcurrency = props.publicFunctionConcurrency ?? DEFAULT_PUBLIC_FUNCTION_CONCURRENCY;
-    this.webhookFunction = new TfstepFunction(this, 'Webhook', {
-      entry: entries.webhook,
-      description: 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus',
-      environment: webhookEnvironment,
-      bundledFiles,
+    const githubToken = config.notifications.githubStatusTokenSecret;
+    // Every function finds the config beside its handler and the run table in its environment;
+    // besides that, each gets the variables it reads (declared beside its dependency builder).
+    const tfstepFunction = (id: string, entry: string, description: string, fnProps: Omit<TfstepFunctionProps, 'entry' | 'description' | 'bundledFiles'>) =>
+      new TfstepFunction(this, id, { ...fnProps, entry, description, bundledFiles, environment: { [FUNCTION_ENV.table]: this.table.tableName, ...fnProps.environment } });
+    this.webhookFunction = tfstepFunction('Webhook', entries.webhook, 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus', {
+      environment: { [FUNCTION_ENV.eventBus]: this.eventBus.eventBusName, [FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn },
       timeoutSeconds: 15,
       reservedConcurrency: publicConcurrency ? publicConcurrency.webhook : undefined,
     });
-    this.approvalFunction = new TfstepFunction(this, 'Approval', {
-      entry: entries.approval,
-      description: 'tfstep approval: sends approval links and records approve/reject decisions',
-      environment: approvalEnvironment,
-      bundledFiles,
+    this.approvalFunction = tfstepFunction('Approval', entries.approval, 'tfstep approval: sends approval links and records approve/reject decisions', {
+      environment: {
+        [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+        [FUNCTION_ENV.topicArn]: this.topic.topicArn,
+        [FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
+      },
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
-    this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
-      entry: entries.pipeline,
-      description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
-      environment: pipelineEnvironment,
-      bundledFiles,
+    this.pipelineFunction = tfstepFunction('PipelineSteps', entries.pipeline, 'tfstep pipeline steps: admit, targets, record, stage gates, finish', {
+      environment: {
+        [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+        [FUNCTION_ENV.topicArn]: this.topic.topicArn,
+        // Built from the name rather than taken from the construct: the state machine depends on
+        // the functions, so the reverse reference would be a cycle.
+        [FUNCTION_ENV.stateMachineArn]: stateMachineArn,
+        ...(githubToken === undefined ? {} : { [FUNCTION_ENV.gitTokenSecretArn]: githubToken }),
+      },
       timeoutSeconds: 90,
       memoryMiB: 1024,
     });
