@@ -10,7 +10,7 @@ import { importFloors } from './eslint-rules/import-floors.mjs';
  */
 export const LIB_FLOORS = [
   ['config'],
-  ['domain', 'env', 'log', 'notify'],
+  ['domain', 'env', 'log', 'notify', 'git-auth'],
   ['planning', 'statemachine', 'runner', 'webhook'],
   ['store', 'approval', 'constructs'],
   ['pipeline', 'stacks'],
@@ -53,6 +53,24 @@ export default tseslint.config(
           patterns: [
             { group: ['@aws-sdk/*'], message: 'lib/domain stays free of the AWS SDK: take a client as a parameter in a higher floor.' },
             { group: ['aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/domain stays free of aws-cdk-lib: constructs belong in lib/constructs and lib/stacks.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The local engine stands in for AWS; the terminal UI sits on top of it and the engine never
+    // reaches up into it.
+    files: ['lib/local/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(local/)?ui(/|$)',
+              message: 'lib/local/engine does not import lib/local/ui: keep what the engine needs in lib/local/engine and draw it in the UI.',
+            },
           ],
         },
       ],

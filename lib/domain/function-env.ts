@@ -27,7 +27,7 @@ export const FUNCTION_ENV = {
   approvalBaseUrl: 'TFSTEP_APPROVAL_BASE_URL',
   /** SSM parameter holding the approval base URL. */
   approvalBaseUrlParameter: 'TFSTEP_APPROVAL_BASE_URL_PARAMETER',
-  /** Secrets Manager secret holding the GitHub token for commit statuses. */
+  /** Pipeline function only: the repository reader's git credentials (`git.centralSecret`, else `notifications.githubStatusTokenSecret`). */
   gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
 } as const;
 

@@ -8,20 +8,21 @@
  * | `TFSTEP_ARTIFACTS_BUCKET`      | the artifacts bucket                                     |
  * | `TFSTEP_TOPIC_ARN`             | the SNS topic for run notifications                      |
  * | `TFSTEP_STATE_MACHINE_ARN`     | the pipeline state machine (execution ARNs from names)   |
- * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with a GitHub/GitLab token |
+ * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with git credentials (GitHub App or token) |
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
 import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
+import { httpCredentialFor, parseGitCredential, type GitCredential } from '../git-auth';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
-import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger } from './deps';
+import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 import { PipelineError } from './errors';
 
 /** Environment variables the pipeline function reads, by their names in {@link FUNCTION_ENV}. */
@@ -96,28 +97,62 @@ export function sfnExecutions(sfn: SFNClient, stateMachineArn: string): Executio
   };
 }
 
+/** SendTaskSuccess errors that mean no state waits on the token any more. */
+const TOKEN_GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
+
+/** Wakes queued runs with SendTaskSuccess; a token nobody waits on any more answers false. */
+export function sfnTaskTokens(sfn: SFNClient): TaskTokenCallback {
+  return {
+    async sendSuccess(token, output) {
+      try {
+        await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }));
+        return true;
+      } catch (err) {
+        if (TOKEN_GONE.has(errorName(err) ?? '')) return false;
+        throw err;
+      }
+    },
+  };
+}
+
 /** How long a fetched git token is reused before it is read again (picks up rotation). */
 const TOKEN_CACHE_MS = 5 * 60 * 1000;
 
 /**
- * A token read from a Secrets Manager secret: the plain string, or the `token` field of a JSON
- * secret. Cached for a few minutes.
+ * The git credentials of a Secrets Manager secret (any shape `parseGitCredential` accepts), read
+ * again after a few minutes so a rotation is picked up. Kept in this process's memory only.
  */
-export function secretToken(secrets: SecretsManagerClient, secretArn: string, now: () => number = Date.now): () => Promise<string | undefined> {
-  let cached: { value: string; at: number } | undefined;
+export function secretCredential(secrets: SecretsManagerClient, secretArn: string, now: () => number = Date.now): () => Promise<GitCredential> {
+  let cached: { value: GitCredential; at: number } | undefined;
   return async () => {
     if (cached && now() - cached.at < TOKEN_CACHE_MS) return cached.value;
     const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
     const raw = res.SecretString?.trim();
-    if (!raw) throw new PipelineError(`secret ${secretArn} has no string value; expected a GitHub token or {"token": "..."}`);
-    let value = raw;
-    if (raw.startsWith('{')) {
-      const parsed = JSON.parse(raw) as { token?: unknown };
-      if (typeof parsed.token !== 'string') throw new PipelineError(`secret ${secretArn} is JSON without a "token" string field`);
-      value = parsed.token;
+    if (!raw) throw new PipelineError(`secret ${secretArn} has no string value; expected a GitHub App, a token or {"token": "..."}`);
+    let value: GitCredential;
+    try {
+      value = parseGitCredential(raw, `secret ${secretArn}`);
+    } catch (e) {
+      throw new PipelineError((e as Error).message, { cause: e });
     }
     cached = { value, at: now() };
     return value;
+  };
+}
+
+/**
+ * The API token for one repository: a GitHub App's installation token scoped to that repository
+ * (minted when needed, reused while it lives), or the secret's token as is.
+ */
+export function secretToken(secrets: SecretsManagerClient, secretArn: string, repository: string, now: () => number = Date.now): () => Promise<string | undefined> {
+  const credential = secretCredential(secrets, secretArn, now);
+  return async () => {
+    try {
+      return (await httpCredentialFor(await credential(), repository)()).token;
+    } catch (e) {
+      if (e instanceof PipelineError) throw e;
+      throw new PipelineError(`cannot read ${repository} with the credentials of secret ${secretArn}: ${(e as Error).message}`, { cause: e });
+    }
   };
 }
 
@@ -136,17 +171,20 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
   const topicArn = requireEnv(PIPELINE_ENV.topicArn, env);
   const stateMachineArn = requireEnv(PIPELINE_ENV.stateMachineArn, env);
   const tokenSecret = optionalEnv(PIPELINE_ENV.gitTokenSecretArn, '', env);
-  const token = tokenSecret ? secretToken(clients.secrets ?? new SecretsManagerClient({}), tokenSecret) : undefined;
+  const secrets = clients.secrets ?? new SecretsManagerClient({});
+  const token = (repository: string) => (tokenSecret ? secretToken(secrets, tokenSecret, repository) : undefined);
+  const sfn = clients.sfn ?? new SFNClient({});
   return {
     config,
     store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS }), table),
     artifacts: s3Artifacts(clients.s3 ?? new S3Client({ maxAttempts: AWS_MAX_ATTEMPTS }), bucket),
     repoReader: (push) => {
-      if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token });
-      if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token, apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });
+      if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token: token(push.repository.fullName) });
+      if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token: token(push.repository.fullName), apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });
       throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
-    executions: sfnExecutions(clients.sfn ?? new SFNClient({}), stateMachineArn),
+    executions: sfnExecutions(sfn, stateMachineArn),
+    tasks: sfnTaskTokens(sfn),
     // SNS always; GitHub commit statuses too when the config names a token secret.
     notifier: createNotifier(config, {
       sns: clients.sns ?? new SNSClient({}),

@@ -201,6 +201,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       secretDir,
       logger,
       secrets: deps.secrets,
+      allowFileCredentials: source.kind === 'file',
     });
     const gitEnv: Record<string, string> = {
       PATH: searchPath,

@@ -16,7 +16,9 @@ import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { FUNCTION_ENV } from '../domain/function-env';
 import { names } from '../domain/names';
+import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
+import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
@@ -91,6 +93,8 @@ export class CentralStack extends Stack {
   readonly pipelineFunction: TfstepFunction;
   readonly pipeline: PipelineStateMachine;
   readonly gitPushRule: GitPushRule;
+  /** Hands executions that ended without their finish state to the pipeline function. */
+  readonly executionStatusRule: ExecutionStatusRule;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly approvalUrl: lambda.FunctionUrl;
   /** The topic the alarms notify. */
@@ -182,7 +186,8 @@ export class CentralStack extends Stack {
     const bundledFiles = { [BUNDLED_CONFIG_FILE]: configJson };
     const stateMachineArn = centralStateMachineArn(this.partition, config);
     const publicConcurrency = props.publicFunctionConcurrency ?? DEFAULT_PUBLIC_FUNCTION_CONCURRENCY;
-    const githubToken = config.notifications.githubStatusTokenSecret;
+    // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
+    const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
     // Every function finds the config beside its handler and the run table in its environment;
     // besides that, each gets the variables it reads (declared beside its dependency builder).
     const tfstepFunction = (id: string, entry: string, description: string, fnProps: Omit<TfstepFunctionProps, 'entry' | 'description' | 'bundledFiles'>) =>
@@ -216,7 +221,7 @@ export class CentralStack extends Stack {
 
     this.grantWebhook(this.webhookFunction.role);
     this.grantApproval(this.approvalFunction.role, stateMachineArn);
-    this.grantPipelineSteps(this.pipelineFunction.role, config);
+    this.grantPipelineSteps(this.pipelineFunction.role, config, stateMachineArn);
 
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
@@ -242,6 +247,11 @@ export class CentralStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       maxEventAgeHours: 24,
       retryAttempts: 185,
+    });
+
+    this.executionStatusRule = new ExecutionStatusRule(this, 'ExecutionEnded', {
+      stateMachineArn: this.pipeline.stateMachine.stateMachineArn,
+      target: this.pipelineFunction.function,
     });
 
     this.alarms = this.addAlarms();
@@ -330,7 +340,7 @@ export class CentralStack extends Stack {
     this.acknowledgeArtifactReads(role);
   }
 
-  private grantPipelineSteps(role: iam.Role, config: Config): void {
+  private grantPipelineSteps(role: iam.Role, config: Config, stateMachineArn: string): void {
     this.table.grantReadWriteData(role);
     this.grantPublish(role);
     this.grantReadArtifacts(role);
@@ -340,6 +350,13 @@ export class CentralStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*/_stages/*]`,
       reason: 'Each run writes its stages\' item lists under its own prefix (<execution>/_stages/); runners cannot write there.',
     });
+    // ...and each account task's manifest (its modules and approved plans), which the runner reads with its own role.
+    const manifests = this.artifacts.bucket.arnForObjects(`${artifactKeys.accountPrefix('*')}*${MANIFEST_SUFFIX}`);
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRunnerManifests', actions: ['s3:PutObject'], resources: [manifests] }));
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${artifactKeys.accountPrefix('*')}*${MANIFEST_SUFFIX}]`,
+      reason: 'Each account task\'s manifest goes under that account\'s prefix (accounts/<account>/<execution>/<phase>.manifest.json); the grant is limited to manifest objects.',
+    });
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
@@ -347,11 +364,19 @@ export class CentralStack extends Stack {
         resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${names.stateMachine()}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
     );
-    const tokenSecret = config.notifications.githubStatusTokenSecret;
-    if (tokenSecret !== undefined) {
+    // The run that releases a branch wakes the runs queued on it by answering their WaitForTurn task tokens.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeQueuedRuns', actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
+    const tokenSecrets = [
+      ['GithubStatusToken', config.notifications.githubStatusTokenSecret],
+      ['GitCredentials', config.git.centralSecret],
+    ] as const;
+    const granted = new Set<string>();
+    for (const [id, tokenSecret] of tokenSecrets) {
+      if (tokenSecret === undefined || granted.has(tokenSecret)) continue;
+      granted.add(tokenSecret);
       const secret = tokenSecret.startsWith('arn:')
-        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'GithubStatusToken', tokenSecret)
-        : secretsmanager.Secret.fromSecretNameV2(this, 'GithubStatusToken', tokenSecret);
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, id, tokenSecret)
+        : secretsmanager.Secret.fromSecretNameV2(this, id, tokenSecret);
       secret.grantRead(role);
       if (!tokenSecret.startsWith('arn:')) {
         Validations.of(role).acknowledge({

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { RunStore } from '../../lib/store/run-store';
 import { runCli } from './run-cli';
 
 const CONFIG = join(__dirname, '..', '..', 'examples', 'tfstep.yaml');
+const CLI = join(__dirname, '..', '..', 'bin', 'tfstep.cjs');
 const EXEC = 'run-42';
 const EXEC_ARN = `arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:${EXEC}`;
 const DEV_TASK = 'arn:aws:ecs:us-east-1:111111111111:task/tfstep-us-east-1/0a1b2c3d4e5f';
@@ -72,6 +74,24 @@ describe('runnerTasksFromHistory', () => {
 describe('ModuleLineFilter', () => {
   it("keeps the runner's lines of one module and the tool output that follows them", () => {
     const filter = new ModuleLineFilter('b', ['a', 'b']);
+    const lines = ['tfstep runner: plan of 2 module(s)', '[a] terraform plan', 'a output', '[b] terraform plan', 'b output', '[a] done'];
+    expect(lines.filter((l) => filter.accept(l))).toEqual(['[b] terraform plan', 'b output']);
+  });
+});
+
+describe('a task whose overrides name a manifest instead of listing modules', () => {
+  it('is found, and the module filter keeps its lines of that module', () => {
+    // GIVEN a task whose overrides carry TFSTEP_MANIFEST (no TFSTEP_MODULES)
+    const events = taskEvents(10, DEV_TASK, 'dev', 'plan', [], 'succeeded');
+    const output = JSON.parse(events[2]!.taskSubmittedEventDetails!.output!) as { Tasks: { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } }[] };
+    const env = output.Tasks[0]!.Overrides.ContainerOverrides[0]!.Environment;
+    output.Tasks[0]!.Overrides.ContainerOverrides[0]!.Environment = [...env.filter((e) => e.Name !== 'TFSTEP_MODULES'), { Name: 'TFSTEP_MANIFEST', Value: `accounts/dev/${EXEC}/plan.manifest.json` }];
+    events[2]!.taskSubmittedEventDetails!.output = JSON.stringify(output);
+    // WHEN the tasks are read THEN it is found with no module list
+    const [task] = runnerTasksFromHistory(events);
+    expect(task).toMatchObject({ account: 'dev', phase: 'plan', modules: [] });
+    // AND a filter without a module list still keeps the lines of the module asked for
+    const filter = new ModuleLineFilter('b', task!.modules);
     const lines = ['tfstep runner: plan of 2 module(s)', '[a] terraform plan', 'a output', '[b] terraform plan', 'b output', '[a] done'];
     expect(lines.filter((l) => filter.accept(l))).toEqual(['[b] terraform plan', 'b output']);
   });
@@ -244,6 +264,9 @@ describe('tfstep logs --local', () => {
     // THEN dev comes before prod, and prod's plan before its apply
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply\ndev line\n==> prod plan\nprod plan line\n==> prod apply\nprod apply line\n');
+    // AND the execution's ARN names the same run
+    const byArn = await runCli(['logs', 'arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:local-1', '--local', '--state-dir', stateDir, '--config', CONFIG]);
+    expect(byArn).toEqual(res);
   });
 
   it('--follow tails the files until the run record is finished', async () => {
@@ -280,6 +303,46 @@ describe('tfstep logs --local', () => {
     // THEN it printed every line once, the partial one joined, and returned after the run finished
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply\nfirst\npartial line\nlast line\n');
+  });
+
+  it('--follow survives the end of the process serving the state directory: it prints the last lines and exits 0', async () => {
+    // GIVEN `tfstep local serve` holding the state directory, and a running run whose log grows
+    const stateDir = mkdtempSync(join(tmpdir(), 'tfstep-logs-'));
+    const holder = spawn(process.execPath, [CLI, 'local', 'serve', '--config', CONFIG, '--port', '0', '--state-dir', stateDir], {
+      env: { ...process.env, TFSTEP_WEBHOOK_SECRET: 'secret-for-tests' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (c: Buffer) => (c.toString('utf8').includes('tfstep local serve on') ? resolve() : undefined));
+      holder.on('exit', (code) => reject(new Error(`local serve exited with ${code}`)));
+    });
+    const seed = await openLocalStore(stateDir);
+    expect(seed.owner).toBe(false);
+    await new RunStore(seed.docClient, seed.tableName).createRun({
+      execution: 'local-3', executionId: 'local-3', repository: 'acme/x', branch: 'main', commit: 'a'.repeat(40), sequence: 's', status: 'RUNNING', startedAt: '2026-11-26T10:00:00Z', input: '{}',
+    });
+    await seed.close();
+    const file = join(stateDir, 'logs', 'local-3', 'prod', 'apply.log');
+    mkdirSync(join(stateDir, 'logs', 'local-3', 'prod'), { recursive: true });
+    writeFileSync(file, 'Plan: 0 to add, 1 to change\n');
+    const later = (async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      // the process serving the table ends (its run finished) between two polls of the follower
+      appendFileSync(file, 'Apply complete! Resources: 0 added, 1 changed, 0 destroyed.\n');
+      holder.kill('SIGTERM');
+      await exited;
+      const writer = await openLocalStore(stateDir);
+      await new RunStore(writer.docClient, writer.tableName).finishRun('local-3', 'SUCCEEDED');
+      await writer.close();
+    })();
+    // WHEN logs --local --follow follows it
+    const res = await runCli(['logs', 'local-3', '--local', '--state-dir', stateDir, '--follow', '--poll-ms', '50', '--config', CONFIG]);
+    await later;
+    // THEN it printed the last apply line and exited 0, with no connection error
+    expect(res.stderr).not.toMatch(/ECONNREFUSED|Error/);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('==> prod apply\nPlan: 0 to add, 1 to change\nApply complete! Resources: 0 added, 1 changed, 0 destroyed.\n');
   });
 
   it('fails when the execution is unknown to the local state', async () => {

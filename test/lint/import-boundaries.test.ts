@@ -28,6 +28,9 @@ const SNIPPETS = {
   sameFloor: { code: "import { createWebhookHandler } from '../webhook/handler';\nexport const used = createWebhookHandler;\n", filePath: 'lib/runner/exec.ts' },
   lambdasFromPipeline: { code: "export * from '../../lambdas/pipeline/index';\n", filePath: 'lib/pipeline/deps.ts' },
   lambdasFromCommand: { code: "import '../../../lambdas/webhook/index';\n", filePath: 'lib/cli/commands/show.ts' },
+  // the local engine sits below the terminal UI of the local mode
+  engineToUi: { code: "import { renderLines } from '../ui/progress';\nexport const used = renderLines;\n", filePath: 'lib/local/engine/session.ts' },
+  uiToEngine: { code: "import { RunTracker } from '../engine/tracker';\nexport const used = RunTracker;\n", filePath: 'lib/local/ui/progress.ts' },
   downward: {
     code: "import { AccountItemSchema } from '../statemachine/contracts';\nimport { PipelineError } from './errors';\nexport const used = [AccountItemSchema, PipelineError];\n",
     filePath: 'lib/pipeline/deps.ts',
@@ -80,6 +83,11 @@ describe('import boundaries of lib/', () => {
     for (const messages of [fromPipeline, fromCommand]) {
       expect(messages).toContainEqual({ rule: 'tfstep/import-floors', message: expect.stringContaining('nothing in lib/ imports lambdas/') });
     }
+  });
+
+  it('refuses lib/local/ui in lib/local/engine, and lets the UI import the engine', () => {
+    expect(lint('engineToUi')).toContainEqual({ rule: 'no-restricted-imports', message: expect.stringContaining('lib/local/engine does not import lib/local/ui') });
+    expect(lint('uiToEngine')).toEqual([]);
   });
 
   it('lets a folder import a lower floor and its own files', () => {

@@ -1,11 +1,12 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvError } from '../../lib/env';
 import { ConfigError } from '../../lib/config/errors';
-import { AWS_MAX_ATTEMPTS, createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions } from '../../lib/pipeline/aws-deps';
+import { startFakeGitHub, type FakeGitHub } from '../git-auth/fake-github';
+import { AWS_MAX_ATTEMPTS, createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions, sfnTaskTokens } from '../../lib/pipeline/aws-deps';
 import { silentPipelineLogger } from '../../lib/pipeline/deps';
 import { GitHubRepoReader, GitLabRepoReader } from '../../lib/planning/repo-reader';
 import { createHandler } from '../../lambdas/pipeline/index';
@@ -56,20 +57,65 @@ describe('sfnExecutions', () => {
   });
 });
 
+describe('sfnTaskTokens', () => {
+  it('wakes a queued run with SendTaskSuccess and its output as JSON', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    await expect(sfnTaskTokens(new SFNClient({})).sendSuccess('token-1', { woken: true, by: 'e1' })).resolves.toBe(true);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({ taskToken: 'token-1', output: '{"woken":true,"by":"e1"}' });
+  });
+
+  it('answers false for a token no state waits on any more, and throws any other failure', async () => {
+    sfn.on(SendTaskSuccessCommand, { taskToken: 'old' }).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
+    sfn.on(SendTaskSuccessCommand, { taskToken: 'bad' }).rejects(Object.assign(new Error('Invalid Token'), { name: 'InvalidToken' }));
+    sfn.on(SendTaskSuccessCommand, { taskToken: 'busy' }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const tasks = sfnTaskTokens(new SFNClient({}));
+    await expect(tasks.sendSuccess('old', {})).resolves.toBe(false);
+    await expect(tasks.sendSuccess('bad', {})).resolves.toBe(false);
+    await expect(tasks.sendSuccess('busy', {})).rejects.toThrow('Rate exceeded');
+  });
+});
+
 describe('secretToken', () => {
   it('reads a plain or JSON token and caches it', async () => {
     secrets.on(GetSecretValueCommand, { SecretId: 'plain' }).resolves({ SecretString: 'ghp_abc\n' });
     secrets.on(GetSecretValueCommand, { SecretId: 'json' }).resolves({ SecretString: '{"token":"ghp_json"}' });
-    const plain = secretToken(new SecretsManagerClient({}), 'plain');
+    const plain = secretToken(new SecretsManagerClient({}), 'plain', 'acme/live');
     expect(await plain()).toBe('ghp_abc');
     expect(await plain()).toBe('ghp_abc');
-    expect(await secretToken(new SecretsManagerClient({}), 'json')()).toBe('ghp_json');
+    expect(await secretToken(new SecretsManagerClient({}), 'json', 'acme/live')()).toBe('ghp_json');
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
-  it('fails when a JSON secret has no token field', async () => {
+  it('fails when a JSON secret has no accepted shape', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"key":"x"}' });
-    await expect(secretToken(new SecretsManagerClient({}), 's')()).rejects.toThrow(/without a "token" string field/);
+    await expect(secretToken(new SecretsManagerClient({}), 's', 'acme/live')()).rejects.toThrow(/secret s are not in an accepted shape/);
+  });
+
+  describe('GIVEN a GitHub App secret (GitHub stood in on loopback)', () => {
+    let gh: FakeGitHub;
+    beforeAll(async () => {
+      gh = await startFakeGitHub({ visible: ['live'] });
+    });
+    afterAll(() => gh.close());
+
+    beforeEach(() => {
+      secrets.on(GetSecretValueCommand, { SecretId: 'app' }).resolves({
+        SecretString: JSON.stringify({ githubApp: { appId: gh.appId, installationId: gh.installationId, privateKey: gh.privateKey, apiBaseUrl: gh.apiBaseUrl } }),
+      });
+    });
+
+    it('WHEN the reader asks for a token THEN it is an installation token for that repository alone, minted once', async () => {
+      const before = gh.requests.length;
+      const token = secretToken(new SecretsManagerClient({}), 'app', 'acme/live');
+      const first = await token();
+      expect(await token()).toBe(first);
+      expect(first).toBe(gh.issued.get(JSON.stringify(['live'])));
+      expect(gh.requests.slice(before)).toEqual([{ installationId: gh.installationId, repositories: ['live'], permissions: { contents: 'read' } }]);
+    });
+
+    it('fails when the installation cannot see the repository, naming it', async () => {
+      await expect(secretToken(new SecretsManagerClient({}), 'app', 'acme/private')()).rejects.toThrow(/cannot read acme\/private with the credentials of secret app: .*HTTP 422/);
+    });
   });
 });
 

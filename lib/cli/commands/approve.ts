@@ -12,6 +12,7 @@ import { RecordOnlyTaskTokenSender, SfnTaskTokenSender } from '../../approval/ta
 import type { ApprovalView, TaskTokenSender } from '../../approval/types';
 import { TfstepError } from '../../config/errors';
 import { names } from '../../domain/names';
+import { liveOwner } from '../../local/engine/session';
 import { openLocalStore } from '../../local/engine/store';
 import { addCommonOptions } from '../../operator/cli-options';
 import { awsSettings, clientConfig, loadOperatorConfig, stateDirOf, type CommonOptions } from '../../operator/context';
@@ -27,6 +28,8 @@ interface DecisionContext {
   readonly tasks: TaskTokenSender;
   /** Maps the approval's approvers to the caller's approver identity. */
   readonly approver: (approval: ApprovalView) => Promise<string>;
+  /** Refuses a decision nothing is waiting for. */
+  readonly waiting?: (approval: ApprovalView) => void;
   readonly close: () => Promise<void>;
 }
 
@@ -73,6 +76,16 @@ async function localContext(opts: DecisionOptions): Promise<DecisionContext> {
     // The waiting `tfstep local` process follows the record and settles its own step.
     tasks: new RecordOnlyTaskTokenSender(),
     approver: () => Promise.resolve(as),
+    waiting: (approval) => {
+      // Only a live tfstep process settles a local approval; without one the decision would apply nothing.
+      if (approval.status === 'PENDING' && !liveOwner(stateDir, approval.executionName)) {
+        const flag = opts.stateDir ? ` --state-dir ${opts.stateDir}` : '';
+        throw new TfstepError(
+          `nothing is waiting for this decision: no tfstep process runs ${approval.executionName} any more (it was stopped, or its process is gone), so an approval would apply nothing. ` +
+            `Run it again with \`tfstep local replay ${approval.executionName}${flag}\` and decide at its prompt`,
+        );
+      }
+    },
     close: () => local.close(),
   };
 }
@@ -100,6 +113,7 @@ export async function runDecision(decision: 'approve' | 'reject', target: string
   const ctx = opts.local ? await localContext(opts) : awsContext(opts);
   try {
     const approval = await resolveApproval(ctx.store, target);
+    ctx.waiting?.(approval);
     const approver = await ctx.approver(approval);
     const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli' }, { store: ctx.store, tasks: ctx.tasks });
     write(report(result, approver));

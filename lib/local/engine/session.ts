@@ -24,11 +24,13 @@ import { silentPipelineLogger, type ArtifactStore } from '../../pipeline/deps';
 import { readItems } from '../../statemachine/items';
 import type { AccountOutcome, RunStatus, StageItem } from '../../statemachine/contracts';
 import { GitRepoReader } from '../../planning/repo-reader';
+import { RemoteGitRepoReader, type LocalGitCredentials } from './git-credentials';
+import { LocalModeError } from './errors';
 import { RunStore, type RunRecord } from '../../store/run-store';
 import { folderArtifacts } from './artifacts';
 import { localSubstitutions, renderLocalDefinition } from './definition';
 import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult, type LocalTaskRunner } from './engine';
-import { RunTracker, type RunReport } from '../ui/progress';
+import { RunTracker, type RunReport } from './tracker';
 import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './runner-launcher';
 import type { LocalStore } from './store';
 import { LocalTaskTokens } from './task-tokens';
@@ -49,6 +51,13 @@ export interface LocalPipelineOptions {
   stateDir: string;
   /** The git repository the runner clones and the planner reads (a local path). */
   repoDir: string;
+  /**
+   * Read and clone the configured remote (`cloneUrls[0]`) instead of `repoDir`, with
+   * `gitCredentials`: what the pipeline does in AWS with a private repository. @default false
+   */
+  cloneFromRemote?: boolean;
+  /** Credentials for a private remote (see loadLocalGitCredentials). */
+  gitCredentials?: LocalGitCredentials;
   store: LocalStore;
   /** The runner's environment (PATH, HOME, test double variables). @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -139,6 +148,8 @@ export class LocalPipeline {
   /** The limit meters of the executions running now, by execution name. */
   private readonly meters = new Map<string, LimitMeter>();
   private engine!: LocalEngine;
+  /** The pipeline function, also the target of the execution status change rule. */
+  private pipelineFn!: (payload: unknown) => Promise<unknown>;
 
   private constructor(
     readonly opts: LocalPipelineOptions,
@@ -151,7 +162,7 @@ export class LocalPipeline {
   /** Builds the runner bundle (once), renders the definition and checks every Task state. */
   static async create(opts: LocalPipelineOptions): Promise<LocalPipeline> {
     const repoDir = path.resolve(opts.repoDir);
-    const pipeline = new LocalPipeline(opts, localConfig(opts.config, repoDir));
+    const pipeline = new LocalPipeline(opts, opts.cloneFromRemote ? opts.config : localConfig(opts.config, repoDir));
     checkItemSizes(opts.store.client);
     const bundle = opts.noBundle || opts.taskRunner ? undefined : await ensureRunnerBundle(opts.stateDir);
     pipeline.engine = pipeline.buildEngine(bundle, repoDir);
@@ -159,6 +170,13 @@ export class LocalPipeline {
     for (const name of reaped.runs) (opts.logger ?? silentPipelineLogger).warn('a run whose process is gone was recorded ABORTED and its branch released', { execution: name });
     if (reaped.runners.length > 0) (opts.logger ?? silentPipelineLogger).warn('stopped runners left behind by a process that is gone', { pids: reaped.runners });
     return pipeline;
+  }
+
+  /** The configured clone URL of a repository: what the runner clones when reading the remote. */
+  private remoteUrlOf(fullName: string): string {
+    const repo = this.config.repositories.find((r) => r.fullName.toLowerCase() === fullName.toLowerCase());
+    if (!repo?.cloneUrls[0]) throw new LocalModeError(`repository ${fullName} is not in the config`);
+    return repo.cloneUrls[0];
   }
 
   private buildEngine(bundle: string | undefined, repoDir: string): LocalEngine {
@@ -171,10 +189,13 @@ export class LocalPipeline {
       config,
       store: this.runStore,
       artifacts,
-      repoReader: () => new GitRepoReader(repoDir),
+      repoReader: opts.cloneFromRemote
+        ? (push) => new RemoteGitRepoReader(this.remoteUrlOf(push.repository.fullName), path.join(path.resolve(opts.stateDir), 'repo-cache'), opts.gitCredentials)
+        : () => new GitRepoReader(repoDir),
       // Another tfstep process may run executions against the same state directory (a replay or
       // an approve from a second terminal): theirs are running while their process lives.
       executions: { isRunning: (id) => Promise.resolve(this.running.has(id) || liveOwner(opts.stateDir, id.split(':').pop() ?? '') !== undefined) },
+      tasks: this.tokens.callback(),
       // SNS refuses a message over 256 KB; the local notifier checks what the real one would publish.
       notifier: {
         publish: (_subject, text, attributes = {}) => {
@@ -199,11 +220,13 @@ export class LocalPipeline {
       baseUrl: opts.approvalBaseUrl ?? 'http://127.0.0.1',
       artifacts: new FunctionArtifactReader(async (key) => (await artifacts.get(key))?.toString('utf8')),
     });
+    this.pipelineFn = pipelineFn;
     const timeouts = new Map<string, number>();
     const runner = opts.taskRunner ?? new ChildProcessTaskRunner({
       config,
       stateDir: path.resolve(opts.stateDir),
-      extraRepositories: [repoDir],
+      extraRepositories: opts.cloneFromRemote ? [] : [repoDir],
+      gitCredentialsFile: opts.gitCredentials?.file,
       bundle,
       env: opts.env,
       timeoutSecondsFor: (account) => timeouts.get(account),
@@ -316,9 +339,18 @@ export class LocalPipeline {
     for (const [name, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(name as keyof LimitsReport, use.max, use.at ?? '');
     this.meters.set(executionName, execution.limits);
     const done = execution.done.then(async (result) => {
+      this.running.delete(executionId);
+      // As in AWS: an execution that ended FAILED, TIMED_OUT or ABORTED sends a status change
+      // event, and the rule hands it to the pipeline function, which releases the branch and
+      // records the outcome when finish could not.
+      const ended = this.engine.statusChangeEvent(execution, result);
+      if (ended) {
+        await this.pipelineFn(ended).catch((err: unknown) =>
+          (this.opts.logger ?? silentPipelineLogger).error('the execution status change could not be handled', { execution: executionName, error: err instanceof Error ? err.message : String(err) }),
+        );
+      }
       await measureStoredItems(this.opts.store, execution.limits).catch(() => undefined);
       this.meters.delete(executionName);
-      this.running.delete(executionId);
       endExecution(this.opts.stateDir, executionName);
       for (const [token, follower] of this.followers) {
         if (!this.tokens.isWaiting(token)) {

@@ -2,6 +2,7 @@
  * `tfstep local run`: one push of a local repository through the whole pipeline, with progress
  * on the terminal, approvals at the prompt (or automatic), and a final report.
  */
+import { loadLocalGitCredentials } from '../engine/git-credentials';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +12,8 @@ import { loadConfig } from '../../config/loader';
 import type { Config } from '../../config/schema';
 import { RunStore } from '../../store/run-store';
 import { LocalModeError } from '../engine/errors';
-import { jsonReport, ProgressView, type RunReport } from './progress';
+import type { RunReport } from '../engine/tracker';
+import { jsonReport, ProgressView } from './progress';
 import { buildLocalPush, resolveLocalSource } from '../engine/push';
 import { LocalPipeline, type LocalApprovalRequest, type LocalPipelineOptions, type LocalRunResult } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
@@ -41,6 +43,11 @@ export interface LocalRunOptions {
   io?: Partial<LocalIo>;
   /** Wait states' local pause in ms. */
   waitMs?: number;
+  /**
+   * Clone and read the configured remote (a private repository) instead of the work tree, with
+   * credentials from TFSTEP_GIT_CREDENTIALS_FILE or TFSTEP_GIT_CREDENTIALS in `env`. @default false
+   */
+  fromRemote?: boolean;
 }
 
 /** What a finished local run hands back. */
@@ -258,7 +265,16 @@ export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> 
     const notice = testDoubleNotice(config, env);
     if (notice) io.stderr.write(`${notice}\n`);
     return await runLocalPipeline(
-      { config, stateDir, repoDir: root, store, env, waitMs: opts.waitMs },
+      {
+        config,
+        stateDir,
+        repoDir: root,
+        store,
+        env,
+        waitMs: opts.waitMs,
+        cloneFromRemote: opts.fromRemote,
+        gitCredentials: opts.fromRemote ? loadLocalGitCredentials(env, stateDir) : undefined,
+      },
       { approve: opts.approve, json: opts.json, io, announce: `push ${repository.fullName} ${push.branch} ${push.before.slice(0, 7)}..${push.after.slice(0, 7)}: ${push.changes.paths.length} changed path(s)` },
       (pipeline) => pipeline.start(input),
     );

@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import * as path from 'node:path';
-import { handleApprovalHttp } from '../../approval/http';
+import { MAX_FORM_BYTES, handleApprovalHttp } from '../../approval/http';
+import { SECURITY_HEADERS, renderMessagePage } from '../../approval/page';
 import { readBody } from '../../approval/server';
 import { StaticKeyProvider } from '../../approval/signing';
 import { ApprovalStore } from '../../approval/store';
@@ -61,10 +62,16 @@ export interface LocalServer {
 
 const MAX_BODY = 1024 * 1024;
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+function json(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extraHeaders });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
+
+/**
+ * Answers before the request body was read to its end: the rest of it is still on the wire, so
+ * the connection cannot carry another request and is closed once the answer is sent.
+ */
+const CLOSE = { connection: 'close' } as const;
 
 function lineLogger(out: NodeJS.WritableStream): Logger {
   const write = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
@@ -246,14 +253,19 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     const handle = async () => {
       if (url.pathname === '/webhook') {
         const body = await readBody(req, MAX_BODY + 1);
-        if (body === undefined) return json(res, 413, { reason: `the body is larger than ${MAX_BODY} bytes` });
+        if (body === undefined) return json(res, 413, { reason: `the body is larger than ${MAX_BODY} bytes` }, CLOSE);
         const answer = await handleWebhook({ method: req.method ?? 'GET', headers, body }, webhookDeps);
         res.writeHead(answer.statusCode, answer.headers);
         res.end(answer.body);
         return;
       }
       if (url.pathname === '/approvals' || url.pathname.startsWith('/approvals/')) {
-        const body = await readBody(req, MAX_BODY);
+        const body = await readBody(req, MAX_FORM_BYTES + 1);
+        if (body === undefined) {
+          res.writeHead(413, { ...SECURITY_HEADERS, ...CLOSE });
+          res.end(renderMessagePage('Too large', `the form is larger than ${MAX_FORM_BYTES} bytes`));
+          return;
+        }
         const query: Record<string, string> = {};
         for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
         const answer = await handleApprovalHttp(
