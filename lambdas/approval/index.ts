@@ -1,6 +1,6 @@
 import { createAwsApprovalDeps, type AwsApprovalDeps } from '../../lib/approval/deps';
 import { handleApprovalHttp, type ApprovalHttpResponse } from '../../lib/approval/http';
-import { jsonLogger } from '../../lib/approval/logger';
+import { jsonLogger } from '../../lib/log';
 import { SECURITY_HEADERS, renderMessagePage } from '../../lib/approval/page';
 import { createApprovalRequestHandler, type ApprovalRequestResult } from '../../lib/approval/request';
 

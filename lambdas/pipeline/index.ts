@@ -1,4 +1,5 @@
-import { createAwsPipelineDeps, jsonLineLogger } from '../../lib/pipeline/aws-deps';
+import { jsonLogger } from '../../lib/log';
+import { createAwsPipelineDeps } from '../../lib/pipeline/aws-deps';
 import type { PipelineDeps, PipelineLogger } from '../../lib/pipeline/deps';
 import { createPipelineHandler, type PipelineHandler } from '../../lib/pipeline/handler';
 
@@ -8,7 +9,7 @@ import { createPipelineHandler, type PipelineHandler } from '../../lib/pipeline/
  * config) is thrown on every invocation with its reason, so the state machine fails the run with
  * a message that says what to fix.
  */
-export function createHandler(env: Readonly<Record<string, string | undefined>> = process.env, logger: PipelineLogger = jsonLineLogger()): PipelineHandler {
+export function createHandler(env: Readonly<Record<string, string | undefined>> = process.env, logger: PipelineLogger = jsonLogger()): PipelineHandler {
   let handle: PipelineHandler | undefined;
   return async (event) => {
     if (!handle) {

@@ -1,6 +1,6 @@
 import { createAwsWebhookDeps } from '../../lib/webhook/deps';
 import { handleWebhook } from '../../lib/webhook/handler';
-import { jsonLogger } from '../../lib/webhook/logger';
+import { jsonLogger } from '../../lib/log';
 import type { Logger, WebhookDeps, WebhookResponse } from '../../lib/webhook/types';
 
 /** The part of a Lambda function URL event (payload format 2.0) the webhook reads. */

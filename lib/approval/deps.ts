@@ -6,6 +6,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../config/parse';
+import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { EnvError, functionConfigJson, optionalEnv, requireEnv } from '../env';
@@ -18,23 +19,29 @@ import { ApprovalStore } from './store';
 import { SfnTaskTokenSender } from './task-token';
 import { systemClock, type Logger } from './types';
 
-/** Environment variables the approval function reads. */
+/** Environment variables the approval function reads, by their names in {@link FUNCTION_ENV}. */
 export const APPROVAL_ENV = {
-  /** The config as JSON (validated with parseConfig). */
-  config: 'TFSTEP_CONFIG',
+  /** The config as JSON (validated with parseConfig); else the bundled file. */
+  config: FUNCTION_ENV.config,
   /** The run table. */
-  table: 'TFSTEP_TABLE',
+  table: FUNCTION_ENV.table,
   /** The notifications topic. */
-  topicArn: 'TFSTEP_TOPIC_ARN',
+  topicArn: FUNCTION_ENV.topicArn,
   /** Secrets Manager secret whose SecretString is the link signing key. */
-  keySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
+  keySecretArn: FUNCTION_ENV.approvalKeySecretArn,
   /** Public base URL of the approval pages; falls back to notifications.approvalBaseUrl, then SSM. */
-  baseUrl: 'TFSTEP_APPROVAL_BASE_URL',
+  baseUrl: FUNCTION_ENV.approvalBaseUrl,
   /** SSM parameter holding the base URL when neither of the above is set; default {@link DEFAULT_BASE_URL_PARAMETER}. */
-  baseUrlParameter: 'TFSTEP_APPROVAL_BASE_URL_PARAMETER',
+  baseUrlParameter: FUNCTION_ENV.approvalBaseUrlParameter,
   /** The artifacts bucket; defaults to names.artifactsBucket(central account, central region). */
-  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
+  artifactsBucket: FUNCTION_ENV.artifactsBucket,
 } as const;
+
+/** What {@link createAwsApprovalDeps} refuses to start without, and what it reads when set. */
+export const APPROVAL_ENV_READS: FunctionEnvReads = {
+  required: [APPROVAL_ENV.table, APPROVAL_ENV.topicArn, APPROVAL_ENV.keySecretArn],
+  optional: [APPROVAL_ENV.config, APPROVAL_ENV.baseUrl, APPROVAL_ENV.baseUrlParameter, APPROVAL_ENV.artifactsBucket],
+};
 
 /**
  * The SSM parameter the central stack writes the approval function URL to. The function cannot

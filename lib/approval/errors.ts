@@ -1,59 +1,61 @@
 import { TfstepError } from '../config/errors';
 
+/** What each refusal answers with: its HTTP status and a short title for the answer page. */
+const ANSWERS = {
+  ApprovalError: { statusCode: 400, title: 'Request refused' },
+  BadApprovalRequestError: { statusCode: 400, title: 'Bad request' },
+  ForgedLinkError: { statusCode: 403, title: 'This link is not valid' },
+  CsrfError: { statusCode: 403, title: 'Form not accepted' },
+  NotAnApproverError: { statusCode: 403, title: 'Not an approver' },
+  SelfApprovalError: { statusCode: 403, title: 'You cannot approve your own push' },
+  ApprovalNotFoundError: { statusCode: 404, title: 'Approval not found' },
+  AlreadyDecidedError: { statusCode: 409, title: 'Already decided' },
+  ApprovalGoneError: { statusCode: 410, title: 'This approval is closed' },
+  TaskGoneError: { statusCode: 410, title: 'This approval is closed' },
+} as const;
+type Refusal = keyof typeof ANSWERS;
+
 /**
- * An approval action that is refused. Each subclass carries the HTTP status it maps to; the
- * message is shown to the person on the answer page or in the CLI, so it never contains a
- * task token, a signature or a key.
+ * An approval action that is refused, answered with the HTTP status and title {@link ANSWERS}
+ * gives its name. The message is shown to the person on the answer page or in the CLI, so it
+ * never contains a task token, a signature or a key.
  */
 export class ApprovalError extends TfstepError {
-  /** The HTTP status this refusal answers with. */
-  readonly statusCode: number = 400;
-  /** A short title for the answer page. */
-  readonly title: string = 'Request refused';
+  override name: Refusal = 'ApprovalError';
 
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ApprovalError';
+  /** The HTTP status this refusal answers with. */
+  get statusCode(): number {
+    return ANSWERS[this.name].statusCode;
+  }
+
+  /** A short title for the answer page. */
+  get title(): string {
+    return ANSWERS[this.name].title;
   }
 }
 
 /** 400: the request (form, query, payload) cannot be understood. */
 export class BadApprovalRequestError extends ApprovalError {
-  override readonly statusCode = 400;
-  override readonly title = 'Bad request';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BadApprovalRequestError';
-  }
+  override name: Refusal = 'BadApprovalRequestError';
 }
 
 /** 403: the link's signature does not match (forged or altered link). */
 export class ForgedLinkError extends ApprovalError {
-  override readonly statusCode = 403;
-  override readonly title = 'This link is not valid';
+  override name: Refusal = 'ForgedLinkError';
 
   constructor(message = 'the link is not valid: its signature does not match; use the link from your own email', options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'ForgedLinkError';
   }
 }
 
 /** 403: the form's CSRF token or its origin is missing or wrong. */
 export class CsrfError extends ApprovalError {
-  override readonly statusCode = 403;
-  override readonly title = 'Form not accepted';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CsrfError';
-  }
+  override name: Refusal = 'CsrfError';
 }
 
 /** 403: the person is not one of the approvers of this stage. */
 export class NotAnApproverError extends ApprovalError {
-  override readonly statusCode = 403;
-  override readonly title = 'Not an approver';
+  override name: Refusal = 'NotAnApproverError';
 
   constructor(
     readonly approver: string,
@@ -61,14 +63,12 @@ export class NotAnApproverError extends ApprovalError {
     options?: { cause?: unknown },
   ) {
     super(`${approver} is not an approver of this stage; the approvers are ${allowed.join(', ')}`, options);
-    this.name = 'NotAnApproverError';
   }
 }
 
 /** 403: the pusher tried to approve their own push and the stage does not allow it. */
 export class SelfApprovalError extends ApprovalError {
-  override readonly statusCode = 403;
-  override readonly title = 'You cannot approve your own push';
+  override name: Refusal = 'SelfApprovalError';
 
   constructor(
     readonly approver: string,
@@ -79,33 +79,24 @@ export class SelfApprovalError extends ApprovalError {
       `${approver} pushed this change (as "${pusher}") and this stage does not allow self-approval (allowSelfApproval: false); another approver must approve it`,
       options,
     );
-    this.name = 'SelfApprovalError';
   }
 }
 
 /** 404: no approval with this id. */
 export class ApprovalNotFoundError extends ApprovalError {
-  override readonly statusCode = 404;
-  override readonly title = 'Approval not found';
+  override name: Refusal = 'ApprovalNotFoundError';
 
   constructor(
     readonly approvalId: string,
     options?: { cause?: unknown },
   ) {
     super(`no approval ${approvalId} exists (it may have been removed after its retention period)`, options);
-    this.name = 'ApprovalNotFoundError';
   }
 }
 
 /** 409: this approver already decided (a reused link) or the approval was already decided. */
 export class AlreadyDecidedError extends ApprovalError {
-  override readonly statusCode = 409;
-  override readonly title = 'Already decided';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AlreadyDecidedError';
-  }
+  override name: Refusal = 'AlreadyDecidedError';
 }
 
 /**
@@ -113,13 +104,7 @@ export class AlreadyDecidedError extends ApprovalError {
  * out, or a redrive replaced it with a new approval.
  */
 export class ApprovalGoneError extends ApprovalError {
-  override readonly statusCode = 410;
-  override readonly title = 'This approval is closed';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ApprovalGoneError';
-  }
+  override name: Refusal = 'ApprovalGoneError';
 }
 
 /**
@@ -127,16 +112,10 @@ export class ApprovalGoneError extends ApprovalError {
  * InvalidToken): the step timed out or was redriven. Answered as 410.
  */
 export class TaskGoneError extends ApprovalGoneError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TaskGoneError';
-  }
+  override name: Refusal = 'TaskGoneError';
 }
 
 /** The approval request payload from the state machine is not what the contract says. */
 export class ApprovalRequestError extends TfstepError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ApprovalRequestError';
-  }
+  override name = 'ApprovalRequestError';
 }

@@ -18,11 +18,11 @@ export {
   type DecideInput,
   type DecideResult,
 } from './decide';
-export { APPROVAL_ENV, createAwsApprovalDeps, type AwsApprovalClients, type AwsApprovalDeps } from './deps';
+export { APPROVAL_ENV, APPROVAL_ENV_READS, createAwsApprovalDeps, type AwsApprovalClients, type AwsApprovalDeps } from './deps';
 export * from './errors';
 export { handleApprovalHttp, type ApprovalHttpDeps, type ApprovalHttpRequest, type ApprovalHttpResponse } from './http';
 export { approverForCaller, parseCallerArn, type CallerIdentity } from './identity';
-export { jsonLogger } from './logger';
+export { jsonLogger } from '../log';
 export { APPROVER_ATTRIBUTE, MemoryApprovalNotifier, SnsApprovalNotifier } from './notifier';
 export { createApprovalRequestHandler, newApprovalId, noticeText, type ApprovalRequestDeps, type ApprovalRequestResult } from './request';
 export { SecretsManagerKeyProvider, StaticKeyProvider, buildLink, csrfToken, signLink } from './signing';

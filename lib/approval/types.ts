@@ -2,15 +2,8 @@ import { z } from 'zod';
 import { ItemsLocationSchema, type ApprovalOutput } from '../statemachine/contracts';
 import { PlanSummarySchema } from '../domain/runner-contract';
 
-/** Where approval code writes its log lines. Never put a token, a signature or a key here. */
-export interface Logger {
-  info(message: string, fields?: Readonly<Record<string, unknown>>): void;
-  warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
-  error(message: string, fields?: Readonly<Record<string, unknown>>): void;
-}
-
-/** A logger that drops everything. */
-export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+/** Where approval code writes its log lines: tfstep's one structured logger. */
+export { silentLogger, type Logger } from '../log';
 
 /** The time source, injected so tests control expiry. */
 export interface Clock {

@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ApprovalStore } from '../approval/store';
 import { loadConfig } from '../config/loader';
 import type { Config } from '../config/schema';
+import { PARTITION_PATTERN } from '../domain/arns';
 import { names, stateMachineArn } from '../domain/names';
 import { StateDirLockedError } from '../local/engine/errors';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../local/engine/store';
@@ -58,13 +59,12 @@ export interface AwsSettings {
   readonly stateMachineArn: string;
 }
 
-const PARTITION = /^aws(-[a-z]+)*$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 
 /** `--region` (default: the config's central region), `--partition` (default `aws`), `--profile`. */
 export function awsSettings(config: Config, opts: CommonOptions): AwsSettings {
   const partition = opts.partition ?? 'aws';
-  if (!PARTITION.test(partition)) throw new BadOptionError('--partition', partition, 'an AWS partition such as aws, aws-us-gov or aws-cn');
+  if (!PARTITION_PATTERN.test(partition)) throw new BadOptionError('--partition', partition, 'an AWS partition such as aws, aws-us-gov or aws-cn');
   const region = opts.region ?? config.central.region;
   if (!REGION.test(region)) throw new BadOptionError('--region', region, 'an AWS region such as us-east-1');
   return { region, partition, profile: opts.profile, stateMachineArn: stateMachineArn(partition, config.central.region, config.central.account) };

@@ -11,7 +11,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, type STSClient } from '@aw
 import { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
 import { names, stateMachineArn } from '../domain/names';
-import { centralStateMachineRoleArn, launcherRoleArn } from '../stacks/arns';
+import { centralStateMachineRoleArn, centralTopicArn, launcherRoleArn } from '../domain/arns';
 import { mapLimit } from '../domain/concurrency';
 import { isAccessDenied, isCredentialsError } from './errors';
 
@@ -119,7 +119,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     else add('webhook-secret', secretId, 'problem', message(err));
   }
 
-  const topicArn = `arn:${partition}:sns:${central.region}:${central.account}:${names.topic()}`;
+  const topicArn = centralTopicArn(partition, config);
   try {
     let count = 0;
     let pending = 0;

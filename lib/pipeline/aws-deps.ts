@@ -16,6 +16,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
+import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { httpCredentialFor, parseGitCredential, type GitCredential } from '../git-auth';
@@ -24,15 +25,22 @@ import { RunStore } from '../store/run-store';
 import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 import { PipelineError } from './errors';
 
-/** The environment variable names, for the central stack. */
+/** Environment variables the pipeline function reads, by their names in {@link FUNCTION_ENV}. */
 export const PIPELINE_ENV = {
-  config: 'TFSTEP_CONFIG',
-  table: 'TFSTEP_TABLE',
-  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
-  topicArn: 'TFSTEP_TOPIC_ARN',
-  stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
-  gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
+  config: FUNCTION_ENV.config,
+  table: FUNCTION_ENV.table,
+  artifactsBucket: FUNCTION_ENV.artifactsBucket,
+  topicArn: FUNCTION_ENV.topicArn,
+  stateMachineArn: FUNCTION_ENV.stateMachineArn,
+  /** Set when `notifications.githubStatusTokenSecret` is: the GitHub token for commit statuses. */
+  gitTokenSecretArn: FUNCTION_ENV.gitTokenSecretArn,
 } as const;
+
+/** What {@link createAwsPipelineDeps} refuses to start without, and what it reads when set. */
+export const PIPELINE_ENV_READS: FunctionEnvReads = {
+  required: [PIPELINE_ENV.table, PIPELINE_ENV.artifactsBucket, PIPELINE_ENV.topicArn, PIPELINE_ENV.stateMachineArn],
+  optional: [PIPELINE_ENV.config, PIPELINE_ENV.gitTokenSecretArn],
+};
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -187,16 +195,5 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
     }),
     clock: () => new Date(),
     logger,
-  };
-}
-
-/** One JSON object per line, what CloudWatch Logs Insights parses. */
-export function jsonLineLogger(write: (line: string) => void = (line) => void process.stdout.write(line)): PipelineLogger {
-  const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
-    write(`${JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v))}\n`);
-  return {
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
   };
 }

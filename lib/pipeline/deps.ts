@@ -7,16 +7,11 @@ import type { Config } from '../config/schema';
 import type { PushEvent } from '../domain/push-event';
 import type { RepoReader } from '../planning/repo-reader';
 import type { RunStore } from '../store/run-store';
+import type { LogFields, Logger } from '../log';
 
-/** Structured log fields. */
-export type LogFields = Record<string, unknown>;
-
-/** A structured logger (the webhook's `jsonLogger` fits). */
-export interface PipelineLogger {
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-}
+/** The pipeline steps log through tfstep's one structured logger. */
+export type { LogFields };
+export type PipelineLogger = Logger;
 
 /** Reads the artifacts store (S3 bucket or local folder) with the layout of `artifactKeys`. */
 export interface ArtifactGetter {
@@ -68,4 +63,4 @@ export interface PipelineDeps {
 }
 
 /** A logger that drops everything. */
-export const silentPipelineLogger: PipelineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export { silentLogger as silentPipelineLogger } from '../log';

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
+import { launcherRoleArn, partitionOf } from '../domain/arns';
 import { names } from '../domain/names';
 import { basesToCompare, planTargets, targetKey, type AppliedTarget, type TargetPlan } from '../planning/targets';
 import { mapLimit } from '../domain/concurrency';
@@ -21,15 +22,6 @@ export type TargetsRequest = z.infer<typeof TargetsRequestSchema>;
 /** How many compare calls run at once. */
 const COMPARE_CONCURRENCY = 4;
 
-/** The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ISO partitions). */
-export function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  if (region.startsWith('us-isob-')) return 'aws-iso-b';
-  if (region.startsWith('us-iso-')) return 'aws-iso';
-  return 'aws';
-}
-
 /**
  * The item the state machine's Map gets for one account: where and how its runner task runs.
  * `phase` is the stage's first phase (`plan` where the stage needs approval).
@@ -43,7 +35,7 @@ export function accountItem(config: Config, account: AccountConfig, modules: rea
     id: account.id,
     stage: account.stage,
     region: account.region,
-    launcherRoleArn: `arn:${partitionOf(central)}:iam::${account.id}:role/${names.launcherRole(central)}`,
+    launcherRoleArn: launcherRoleArn(partitionOf(central), config, account),
     cluster: names.cluster(central),
     planTaskDefinition,
     applyTaskDefinition,

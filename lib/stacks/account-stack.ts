@@ -14,7 +14,7 @@ import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
 import { RunnerPlanRecords } from '../constructs/runner-plan-records';
 import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
-import { centralStateMachineArn, centralStateMachineRoleArn } from './arns';
+import { centralStateMachineArn, centralStateMachineRoleArn } from '../domain/arns';
 
 /** Props of {@link AccountStack}. */
 export interface AccountStackProps extends StackProps {

@@ -14,28 +14,16 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
+import { FUNCTION_ENV } from '../domain/function-env';
 import { names } from '../domain/names';
 import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
-import { TfstepFunction } from '../constructs/tfstep-function';
-import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from './arns';
+import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
+import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from '../domain/arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
-
-/** Environment variables the central functions read (the handlers' side of the contract). */
-export const CENTRAL_FUNCTION_ENV = {
-  table: 'TFSTEP_TABLE',
-  artifactsBucket: 'TFSTEP_ARTIFACTS_BUCKET',
-  topicArn: 'TFSTEP_TOPIC_ARN',
-  stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
-  eventBus: 'TFSTEP_EVENT_BUS',
-  webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
-  approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
-  /** Pipeline function only: the repository reader's git credentials (`git.centralSecret`, else `notifications.githubStatusTokenSecret`). */
-  gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
-} as const;
 
 /** Secrets Manager names of the generated secrets, so operators can find them. */
 export const CENTRAL_SECRET_NAMES = {
@@ -197,42 +185,36 @@ export class CentralStack extends Stack {
     // The config travels in each function's bundle: Lambda's 4 KiB environment holds a dozen accounts at most.
     const bundledFiles = { [BUNDLED_CONFIG_FILE]: configJson };
     const stateMachineArn = centralStateMachineArn(this.partition, config);
-    const environment: Record<string, string> = {
-      [CENTRAL_FUNCTION_ENV.table]: this.table.tableName,
-      [CENTRAL_FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
-      [CENTRAL_FUNCTION_ENV.topicArn]: this.topic.topicArn,
-      // Built from the name rather than taken from the construct: the state machine depends on
-      // the functions, so the reverse reference would be a cycle.
-      [CENTRAL_FUNCTION_ENV.stateMachineArn]: stateMachineArn,
-      [CENTRAL_FUNCTION_ENV.eventBus]: this.eventBus.eventBusName,
-      [CENTRAL_FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn,
-      [CENTRAL_FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
-    };
-
     const publicConcurrency = props.publicFunctionConcurrency ?? DEFAULT_PUBLIC_FUNCTION_CONCURRENCY;
-    this.webhookFunction = new TfstepFunction(this, 'Webhook', {
-      entry: entries.webhook,
-      description: 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus',
-      environment,
-      bundledFiles,
+    // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
+    const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
+    // Every function finds the config beside its handler and the run table in its environment;
+    // besides that, each gets the variables it reads (declared beside its dependency builder).
+    const tfstepFunction = (id: string, entry: string, description: string, fnProps: Omit<TfstepFunctionProps, 'entry' | 'description' | 'bundledFiles'>) =>
+      new TfstepFunction(this, id, { ...fnProps, entry, description, bundledFiles, environment: { [FUNCTION_ENV.table]: this.table.tableName, ...fnProps.environment } });
+    this.webhookFunction = tfstepFunction('Webhook', entries.webhook, 'tfstep webhook: verifies a git push delivery and puts the canonical event on the bus', {
+      environment: { [FUNCTION_ENV.eventBus]: this.eventBus.eventBusName, [FUNCTION_ENV.webhookSecretArn]: this.webhookSecret.secretArn },
       timeoutSeconds: 15,
       reservedConcurrency: publicConcurrency ? publicConcurrency.webhook : undefined,
     });
-    this.approvalFunction = new TfstepFunction(this, 'Approval', {
-      entry: entries.approval,
-      description: 'tfstep approval: sends approval links and records approve/reject decisions',
-      environment,
-      bundledFiles,
+    this.approvalFunction = tfstepFunction('Approval', entries.approval, 'tfstep approval: sends approval links and records approve/reject decisions', {
+      environment: {
+        [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+        [FUNCTION_ENV.topicArn]: this.topic.topicArn,
+        [FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
+      },
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
-    // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
-    const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
-    this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
-      entry: entries.pipeline,
-      description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
-      environment: githubToken === undefined ? environment : { ...environment, [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: githubToken },
-      bundledFiles,
+    this.pipelineFunction = tfstepFunction('PipelineSteps', entries.pipeline, 'tfstep pipeline steps: admit, targets, record, stage gates, finish', {
+      environment: {
+        [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
+        [FUNCTION_ENV.topicArn]: this.topic.topicArn,
+        // Built from the name rather than taken from the construct: the state machine depends on
+        // the functions, so the reverse reference would be a cycle.
+        [FUNCTION_ENV.stateMachineArn]: stateMachineArn,
+        ...(githubToken === undefined ? {} : { [FUNCTION_ENV.gitTokenSecretArn]: githubToken }),
+      },
       timeoutSeconds: 90,
       memoryMiB: 1024,
     });

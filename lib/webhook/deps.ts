@@ -3,30 +3,37 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../config/parse';
+import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import type { PushEvent } from '../domain/push-event';
 import { functionConfigJson, optionalEnv, positiveIntEnv, requireEnv } from '../env';
 import { DynamoDeliveryStore, MemoryDeliveryStore } from './deliveries';
 import { DEFAULT_MAX_BODY_BYTES } from './handler';
-import { jsonLogger, silentLogger } from './logger';
+import { jsonLogger, silentLogger } from '../log';
 import { EventBridgePublisher, MemoryPublisher } from './publisher';
 import { SecretsManagerSecretProvider, StaticSecretProvider } from './secrets';
 import type { Clock, Logger, WebhookDeps } from './types';
 
-/** Environment variables the webhook function reads. */
+/** Environment variables the webhook function reads, by their names in {@link FUNCTION_ENV}. */
 export const WEBHOOK_ENV = {
-  /** The config as JSON (validated with parseConfig). */
-  config: 'TFSTEP_CONFIG',
+  /** The config as JSON (validated with parseConfig); else the bundled file. */
+  config: FUNCTION_ENV.config,
   /** ARN (or name) of the Secrets Manager secret holding the webhook secret. */
-  secretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
+  secretArn: FUNCTION_ENV.webhookSecretArn,
   /** The run table (delivery records). */
-  table: 'TFSTEP_TABLE',
+  table: FUNCTION_ENV.table,
   /** The event bus; defaults to names.eventBus(). */
-  eventBus: 'TFSTEP_EVENT_BUS',
+  eventBus: FUNCTION_ENV.eventBus,
   /** Body limit in bytes; defaults to 5 MiB (Lambda's synchronous payload limit is 6 MB). */
-  maxBytes: 'TFSTEP_WEBHOOK_MAX_BYTES',
+  maxBytes: FUNCTION_ENV.webhookMaxBytes,
 } as const;
+
+/** What {@link createAwsWebhookDeps} refuses to start without, and what it reads when set. */
+export const WEBHOOK_ENV_READS: FunctionEnvReads = {
+  required: [WEBHOOK_ENV.secretArn, WEBHOOK_ENV.table],
+  optional: [WEBHOOK_ENV.config, WEBHOOK_ENV.eventBus, WEBHOOK_ENV.maxBytes],
+};
 
 /** The AWS clients the function uses; injectable so tests can pass mocked clients. */
 export interface AwsWebhookClients {

@@ -55,10 +55,11 @@ const CommitSchema = z.object({
 });
 type RawCommit = z.output<typeof CommitSchema>;
 
+/** What both hosts' push payloads say of the ref: its name and the commits before and after. */
+const RefUpdate = { ref: z.string(), before: z.string(), after: z.string() };
+
 const GithubPushSchema = z.object({
-  ref: z.string(),
-  before: z.string(),
-  after: z.string(),
+  ...RefUpdate,
   created: z.boolean().optional(),
   deleted: z.boolean().optional(),
   forced: z.boolean().optional(),
@@ -70,9 +71,7 @@ const GithubPushSchema = z.object({
 });
 
 const GitlabPushSchema = z.object({
-  ref: z.string(),
-  before: z.string(),
-  after: z.string(),
+  ...RefUpdate,
   user_username: z.string().nullish(),
   user_name: z.string().nullish(),
   project: z.object({ path_with_namespace: z.string().min(1), git_http_url: z.string().nullish(), git_ssh_url: z.string().nullish() }),
@@ -88,6 +87,9 @@ function parsePayload<T extends z.ZodType>(schema: T, payload: unknown, what: st
   throw new MalformedRequestError(`${what} payload is not understood at ${where}: ${issue?.message ?? 'invalid'}`, { cause: result.error });
 }
 
+/** The ref update as both hosts report it, taken from a parsed payload. */
+const refUpdateOf = ({ ref, before, after }: { ref: string; before: string; after: string }) => ({ ref, before, after });
+
 const defined = (values: readonly (string | null | undefined)[]): string[] => values.filter((v): v is string => typeof v === 'string' && v !== '');
 
 /** Reads the facts of a GitHub `push` payload. */
@@ -97,9 +99,7 @@ export function readGithubPush(payload: unknown): RawPush {
     provider: 'github',
     fullName: p.repository.full_name,
     cloneUrls: defined([p.repository.clone_url, p.repository.ssh_url]),
-    ref: p.ref,
-    before: p.before,
-    after: p.after,
+    ...refUpdateOf(p),
     created: p.created === true,
     deleted: p.deleted === true,
     forced: p.forced === true,
@@ -117,9 +117,7 @@ export function readGitlabPush(payload: unknown): RawPush {
     provider: 'gitlab',
     fullName: p.project.path_with_namespace,
     cloneUrls: defined([p.project.git_http_url, p.project.git_ssh_url]),
-    ref: p.ref,
-    before: p.before,
-    after: p.after,
+    ...refUpdateOf(p),
     // GitLab has no created/deleted/forced flags; the zero SHAs say it.
     created: false,
     deleted: false,

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema';
 import type { PushEvent } from '../domain/push-event';
+import type { LogFields, Logger } from '../log';
 
 /** The git hosts whose webhooks are accepted. */
 export type GitProvider = 'github' | 'gitlab';
@@ -23,15 +24,8 @@ export interface WebhookResponse {
   readonly body: string;
 }
 
-/** Structured fields attached to a log line. Never put a secret, signature or token here. */
-export type LogFields = Readonly<Record<string, unknown>>;
-
-/** Where the webhook writes its log lines. */
-export interface Logger {
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-}
+/** Where the webhook writes its log lines: tfstep's one structured logger. */
+export type { LogFields, Logger };
 
 /** The time source, injected so tests and the local mode control `receivedAt`. */
 export interface Clock {

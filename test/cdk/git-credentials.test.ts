@@ -1,6 +1,6 @@
 /** Private repositories in the stacks: the runner's secret in each account, the reader's in the central account. */
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CENTRAL_FUNCTION_ENV } from '../../lib/stacks/central-stack';
+import { FUNCTION_ENV } from '../../lib/domain/function-env';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
 import { buildExampleApp, removeTempDirs, statementsOf, writeExampleVariant, type Statement } from './support';
@@ -61,7 +61,7 @@ describe('GIVEN git.accountSecretName and git.centralSecret in the config', () =
   it('WHEN the central stack is built THEN the pipeline function reads repositories with the central secret', () => {
     central.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('pipeline steps'),
-      Environment: { Variables: Match.objectLike({ [CENTRAL_FUNCTION_ENV.gitTokenSecretArn]: 'tfstep/git-reader' }) },
+      Environment: { Variables: Match.objectLike({ [FUNCTION_ENV.gitTokenSecretArn]: 'tfstep/git-reader' }) },
     });
     central.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {

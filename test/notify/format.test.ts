@@ -86,5 +86,7 @@ describe('links', () => {
   it('builds execution ARNs and console links in other partitions', () => {
     expect(executionArnOf('arn:aws-us-gov:states:us-gov-west-1:1:stateMachine:tfstep-pipeline', 'r1')).toBe('arn:aws-us-gov:states:us-gov-west-1:1:execution:tfstep-pipeline:r1');
     expect(executionConsoleUrl('arn:aws-us-gov:states:us-gov-west-1:1:execution:tfstep-pipeline:r1')).toMatch(/^https:\/\/us-gov-west-1\.console\.amazonaws-us-gov\.com\/states\/home\?region=us-gov-west-1#/);
+    expect(executionConsoleUrl('arn:aws-cn:states:cn-north-1:1:execution:tfstep-pipeline:r1')).toMatch(/^https:\/\/console\.amazonaws\.cn\/states\/home\?region=cn-north-1#/);
+    expect(executionConsoleUrl('arn:aws:states:eu-west-1:1:execution:tfstep-pipeline:r1')).toMatch(/^https:\/\/eu-west-1\.console\.aws\.amazon\.com\/states\/home\?region=eu-west-1#/);
   });
 });

@@ -6,7 +6,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig } from '../../lib/config/loader';
 import type { Config } from '../../lib/config/schema';
 import { createInMemoryDeps, type InMemoryWebhookDeps } from '../../lib/webhook/deps';
-import { memoryLogger, type MemoryLogger } from '../../lib/webhook/logger';
+import { memoryLogger, type MemoryLogger } from '../../lib/log';
 import type { Clock, WebhookRequest, WebhookResponse } from '../../lib/webhook/types';
 
 /** The secret the git hosts sign with in these tests. */

@@ -7,7 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHandler, handler as exportedHandler, type FunctionUrlEvent, type FunctionUrlHandler } from '../../lambdas/webhook/index';
-import { jsonLogger } from '../../lib/webhook/logger';
+import { jsonLogger } from '../../lib/log';
 import { fixtureText, githubRequest, SECRET, testConfig } from './helpers';
 
 const secretsManager = mockClient(SecretsManagerClient);

@@ -7,7 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { PipelineInputSchema, PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../../lib/domain/push-event';
 import { createInMemoryDeps } from '../../lib/webhook/deps';
 import { handleWebhook } from '../../lib/webhook/handler';
-import { memoryLogger } from '../../lib/webhook/logger';
+import { memoryLogger } from '../../lib/log';
 import { EventBridgePublisher } from '../../lib/webhook/publisher';
 import { bodyOf, fixedClock, fixtureText, githubRequest, logText, SECRET, testConfig } from './helpers';
 

@@ -6,7 +6,7 @@ import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient 
 import { mockClient } from 'aws-sdk-client-mock';
 import { createInMemoryDeps } from '../../lib/webhook/deps';
 import { handleWebhook } from '../../lib/webhook/handler';
-import { memoryLogger } from '../../lib/webhook/logger';
+import { memoryLogger } from '../../lib/log';
 import { SecretsManagerSecretProvider } from '../../lib/webhook/secrets';
 import type { Clock, WebhookDeps } from '../../lib/webhook/types';
 import { bodyOf, fixtureText, githubRequest, PREVIOUS_SECRET, SECRET, testConfig } from './helpers';

@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
+import { PARTITION_PATTERN } from '../../domain/arns';
 import { resolveConfigFile } from '../../operator/context';
 import { BadOptionError } from '../../operator/errors';
 import { ValidationReportSchema, validateAll, type ValidationReport } from '../../operator/validate';
@@ -33,7 +34,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExit codes: 0 valid, 1 problems found (all listed), 2 bad input (no config file found, bad option).')
     .exitOverride()
     .action((opts: ValidateOptions) => {
-      if (!/^aws(-[a-z]+)*$/.test(opts.partition)) throw new BadOptionError('--partition', opts.partition, 'an AWS partition such as aws, aws-us-gov or aws-cn');
+      if (!PARTITION_PATTERN.test(opts.partition)) throw new BadOptionError('--partition', opts.partition, 'an AWS partition such as aws, aws-us-gov or aws-cn');
       const file = resolveConfigFile(opts.config);
       const report = ValidationReportSchema.parse(validateAll(file, opts.partition));
       const out = new Output();

@@ -10,10 +10,9 @@ import { REPLAY_FIELD } from '../../pipeline/push';
 import { RunStore } from '../../store/run-store';
 import { LocalModeError } from '../engine/errors';
 import { repositoryRoot } from '../engine/git';
-import { followRun, type ApproveMode, type LocalIo, type LocalRunOutcome, approvalResponder, testDoubleNotice } from './run';
-import { abandonRun, LocalPipeline, liveOwner, recallExecution } from '../engine/session';
+import { runLocalPipeline, testDoubleNotice, type ApproveMode, type LocalIo, type LocalRunOutcome } from './run';
+import { abandonRun, liveOwner, recallExecution } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
-import type { ProgressView } from './progress';
 
 /** Options of {@link localReplay}. */
 export interface LocalReplayOptions {
@@ -60,26 +59,11 @@ export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOut
     const repoDir = await repositoryRoot(remembered?.repoDir ?? detail?.repository?.cloneUrls?.[0] ?? '');
     const notice = testDoubleNotice(config, opts.env ?? process.env);
     if (notice) io.stderr.write(`${notice}\n`);
-    let view: ProgressView | undefined;
-    const ref: { p?: LocalPipeline } = {};
-    const pipeline = await LocalPipeline.create({
-      config,
-      stateDir,
-      repoDir,
-      store,
-      env: opts.env,
-      onApprovalRequested: approvalResponder(opts.approve ?? 'prompt', () => ref.p!, opts.json ? { ...io, stdout: io.stderr } : io, () => view),
-    });
-    ref.p = pipeline;
-    if (!opts.json) io.stdout.write(`replaying ${opts.execution} (${record.repository} ${record.branch} ${record.commit.slice(0, 7)}) as a new execution\n`);
-    return await followRun(pipeline, () => pipeline.start({ ...input, [REPLAY_FIELD]: { replayOf: opts.execution } }), {
-      json: opts.json,
-      io,
-      stateDir: opts.stateDir,
-      onView: (v) => {
-        view = v;
-      },
-    });
+    return await runLocalPipeline(
+      { config, stateDir, repoDir, store, env: opts.env },
+      { approve: opts.approve, json: opts.json, io, stateDir: opts.stateDir, announce: `replaying ${opts.execution} (${record.repository} ${record.branch} ${record.commit.slice(0, 7)}) as a new execution` },
+      (pipeline) => pipeline.start({ ...input, [REPLAY_FIELD]: { replayOf: opts.execution } }),
+    );
   } finally {
     await store.close();
   }

@@ -15,7 +15,7 @@ import { LocalModeError } from '../engine/errors';
 import type { RunReport } from '../engine/tracker';
 import { jsonReport, ProgressView } from './progress';
 import { buildLocalPush, resolveLocalSource } from '../engine/push';
-import { LocalPipeline, type LocalApprovalRequest, type LocalRunResult } from '../engine/session';
+import { LocalPipeline, type LocalApprovalRequest, type LocalPipelineOptions, type LocalRunResult } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 
 /** How approvals are answered in a local run. */
@@ -256,6 +256,24 @@ export async function followRun(
 }
 
 /**
+ * Creates the local pipeline, answers its approvals as `approve` says (prompting above the
+ * progress view), starts one run and follows it to its end; shared by run and replay.
+ */
+export async function runLocalPipeline(
+  options: Omit<LocalPipelineOptions, 'onApprovalRequested'>,
+  opts: { approve?: ApproveMode; json?: boolean; io: LocalIo; announce: string; stateDir?: string },
+  start: (pipeline: LocalPipeline) => ReturnType<LocalPipeline['start']>,
+): Promise<LocalRunOutcome> {
+  const { io, json } = opts;
+  let view: ProgressView | undefined;
+  const ref: { p?: LocalPipeline } = {};
+  const onApprovalRequested = approvalResponder(opts.approve ?? 'prompt', () => ref.p!, json ? { ...io, stdout: io.stderr } : io, () => view);
+  const pipeline = (ref.p = await LocalPipeline.create({ ...options, onApprovalRequested }));
+  if (!json) io.stdout.write(`${opts.announce}\n`);
+  return followRun(pipeline, () => start(pipeline), { json, io, stateDir: opts.stateDir, onView: (v) => (view = v) });
+}
+
+/**
  * Runs `tfstep local run`. Bad input (config, repository, ref, SHA) throws a TfstepError
  * before anything runs.
  */
@@ -269,33 +287,23 @@ export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> 
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const store = await openLocalStore(stateDir);
   try {
-    const pipelineRef: { p?: LocalPipeline } = {};
-    let view: ProgressView | undefined;
     const { push, input, repository } = await buildLocalPush(source, new RunStore(store.docClient, store.tableName));
     const notice = testDoubleNotice(config, env);
     if (notice) io.stderr.write(`${notice}\n`);
-    const responder = approvalResponder(opts.approve ?? 'prompt', () => pipelineRef.p!, opts.json ? { ...io, stdout: io.stderr } : io, () => view);
-    const pipeline = await LocalPipeline.create({
-      config,
-      stateDir,
-      repoDir: root,
-      store,
-      env,
-      waitMs: opts.waitMs,
-      onApprovalRequested: responder,
-      cloneFromRemote: opts.fromRemote,
-      gitCredentials: opts.fromRemote ? loadLocalGitCredentials(env, stateDir) : undefined,
-    });
-    pipelineRef.p = pipeline;
-    if (!opts.json) io.stdout.write(`push ${repository.fullName} ${push.branch} ${push.before.slice(0, 7)}..${push.after.slice(0, 7)}: ${push.changes.paths.length} changed path(s)\n`);
-    return await followRun(pipeline, () => pipeline.start(input), {
-      json: opts.json,
-      io,
-      stateDir: opts.stateDir,
-      onView: (v) => {
-        view = v;
+    return await runLocalPipeline(
+      {
+        config,
+        stateDir,
+        repoDir: root,
+        store,
+        env,
+        waitMs: opts.waitMs,
+        cloneFromRemote: opts.fromRemote,
+        gitCredentials: opts.fromRemote ? loadLocalGitCredentials(env, stateDir) : undefined,
       },
-    });
+      { approve: opts.approve, json: opts.json, io, stateDir: opts.stateDir, announce: `push ${repository.fullName} ${push.branch} ${push.before.slice(0, 7)}..${push.after.slice(0, 7)}: ${push.changes.paths.length} changed path(s)` },
+      (pipeline) => pipeline.start(input),
+    );
   } finally {
     await store.close();
   }
