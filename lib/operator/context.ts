@@ -1,19 +1,15 @@
 /**
  * What every operator command resolves first: the config file, the AWS settings (region,
- * partition, profile, the state machine ARN) or the local state directory, and the run table.
+ * partition, profile, the state machine ARN) or the local state directory. ./backend.ts opens
+ * the run table and clients from them.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ApprovalStore } from '../approval/store';
 import { loadConfig } from '../config/loader';
 import type { Config } from '../config/schema';
-import { names, stateMachineArn } from '../domain/names';
-import { DEFAULT_STATE_DIR, openLocalStore } from '../local/engine/store';
-import { RunStore } from '../store/run-store';
+import { stateMachineArn } from '../domain/names';
+import { DEFAULT_STATE_DIR } from '../local/engine/store';
 import { BadOptionError, OperatorError } from './errors';
-import type { RunRecords } from './run-records';
-import { runRecordsFromStores } from './store-adapter';
 
 /** Options shared by the operator commands. */
 export interface CommonOptions {
@@ -74,35 +70,7 @@ export function clientConfig(settings: Pick<AwsSettings, 'region' | 'profile'>):
   return settings.profile ? { region: settings.region, profile: settings.profile } : { region: settings.region };
 }
 
-/** The run table, opened for reading, and how to let go of it. */
-export interface OpenRecords {
-  readonly records: RunRecords;
-  readonly close: () => Promise<void>;
-}
-
-/** The run table of the central account (`tfstep-runs`). */
-export function awsRecords(settings: AwsSettings): OpenRecords {
-  const client = new DynamoDBClient(clientConfig(settings));
-  const runs = RunStore.fromClient(client, names.runTable());
-  const approvals = new ApprovalStore(runs.doc, names.runTable());
-  return {
-    records: runRecordsFromStores(runs, approvals),
-    close: () => Promise.resolve(client.destroy()),
-  };
-}
-
 /** The state directory of `--local` (default `.tfstep`). */
 export function stateDirOf(opts: CommonOptions, cwd = process.cwd()): string {
   return resolve(cwd, opts.stateDir ?? DEFAULT_STATE_DIR);
-}
-
-/** The run table of the local mode, in the state directory. */
-export async function localRecords(stateDir: string): Promise<OpenRecords> {
-  if (!existsSync(stateDir)) {
-    throw new OperatorError(`the state directory ${stateDir} does not exist; run \`tfstep local run\` first, or pass --state-dir DIR`);
-  }
-  const store = await openLocalStore(stateDir);
-  const runs = new RunStore(store.docClient, store.tableName);
-  const approvals = new ApprovalStore(store.docClient, store.tableName);
-  return { records: runRecordsFromStores(runs, approvals), close: () => store.close() };
 }
