@@ -10,7 +10,7 @@ import { importFloors } from './eslint-rules/import-floors.mjs';
  */
 export const LIB_FLOORS = [
   ['config'],
-  ['domain', 'env', 'notify'],
+  ['domain', 'env', 'notify', 'git-auth'],
   ['planning', 'statemachine', 'runner', 'webhook'],
   ['store', 'approval', 'constructs'],
   ['pipeline', 'stacks'],

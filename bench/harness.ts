@@ -11,13 +11,13 @@
  * calls, and wall time minus that sum is the orchestration: engine, functions, run table.
  * In simulated mode it first awaits a virtual sleep (the task's start and apply time).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../lib/config/schema';
 import type { PipelineInput } from '../lib/domain/push-event';
-import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerInputSchema, type ModuleResult } from '../lib/domain/runner-contract';
+import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerEnvInputSchema, RunnerInputSchema, RunnerManifestSchema, type ModuleResult } from '../lib/domain/runner-contract';
 import { folderArtifacts } from '../lib/local/engine/artifacts';
 import { localSubstitutions, renderLocalDefinition, type JsonObject } from '../lib/local/engine/definition';
 import { LimitMeter, snsPublishBytes, type LimitName } from '../lib/domain/aws-limits';
@@ -25,7 +25,7 @@ import { checkBeforeStart, checkItemSizes, measureStoredItems } from '../lib/loc
 import { LocalEngine, type LocalExecution, type LocalTaskContext, type LocalTaskRunner } from '../lib/local/engine/engine';
 import { StatesError } from '../lib/local/engine/errors';
 import { openLocalStore, type LocalStore } from '../lib/local/engine/store';
-import { LocalTaskTokens } from '../lib/local/engine/task-tokens';
+import { LocalTaskTokens, type LocalTimers } from '../lib/local/engine/task-tokens';
 import { createPipelineHandler } from '../lib/pipeline/handler';
 import { silentPipelineLogger } from '../lib/pipeline/deps';
 import { GitRepoReader } from '../lib/planning/repo-reader';
@@ -34,6 +34,22 @@ import type { VirtualClock } from './virtual-clock';
 
 function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Timers on simulated time: a wait of days passes as soon as nothing else is left to do. */
+export function virtualTimers(clock: VirtualClock): LocalTimers {
+  return {
+    schedule: (ms, fire) => {
+      let cancelled = false;
+      void clock.sleep(ms).then(() => {
+        if (!cancelled) fire();
+      });
+      return () => {
+        cancelled = true;
+      };
+    },
+    now: () => clock.now().getTime(),
+  };
 }
 
 /** The runner's environment from RunTask's container overrides, as ECS would hand it over. */
@@ -74,22 +90,25 @@ export class InProcessTaskRunner implements LocalTaskRunner {
   /** {@inheritDoc LocalTaskRunner.runTask} */
   async runTask(parameters: JsonObject, _ctx: LocalTaskContext): Promise<JsonObject> {
     const env = overridesEnv(parameters);
-    const json = (v: string | undefined): unknown => (v === undefined ? undefined : (JSON.parse(v) as unknown));
-    const parsed = RunnerInputSchema.safeParse({
-      repository: env[RUNNER_ENV.repository],
-      commit: env[RUNNER_ENV.commit],
-      ref: env[RUNNER_ENV.ref],
-      account: env[RUNNER_ENV.account],
-      stage: env[RUNNER_ENV.stage],
-      phase: env[RUNNER_ENV.phase],
-      modules: json(env[RUNNER_ENV.modules]),
-      execution: env[RUNNER_ENV.execution],
-      approvedPlans: json(env[RUNNER_ENV.approvedPlans]),
-    });
-    if (!parsed.success) {
+    const refuse = (why: string): never => {
       // The real runner exits 3 (refused) on input it cannot accept: the task fails.
-      throw new StatesError('States.TaskFailed', JSON.stringify({ StoppedReason: `runner input refused: ${parsed.error.issues[0]?.message ?? ''}`, Containers: [{ ExitCode: 3 }] }));
+      throw new StatesError('States.TaskFailed', JSON.stringify({ StoppedReason: `runner input refused: ${why}`, Containers: [{ ExitCode: 3 }] }));
+    };
+    // Read as the runner reads it: the overrides name the manifest and its SHA-256; the manifest holds the modules.
+    const task = RunnerEnvInputSchema.safeParse(Object.fromEntries(Object.entries(RUNNER_ENV).map(([field, name]) => [field, env[name]])));
+    if (!task.success) return refuse(task.error.issues[0]?.message ?? '');
+    let body: Buffer;
+    try {
+      body = readFileSync(path.join(this.opts.artifactsDir, task.data.manifest));
+    } catch {
+      return refuse(`no manifest at ${task.data.manifest}`);
     }
+    if (createHash('sha256').update(body).digest('hex') !== task.data.manifestSha256) return refuse(`manifest ${task.data.manifest} does not match its SHA-256`);
+    const manifest = RunnerManifestSchema.safeParse(JSON.parse(body.toString('utf8')));
+    if (!manifest.success) return refuse(manifest.error.issues[0]?.message ?? '');
+    const { manifest: _key, manifestSha256: _sha, ...fields } = task.data;
+    const parsed = RunnerInputSchema.safeParse({ ...fields, modules: manifest.data.modules, approvedPlans: manifest.data.approvedPlans });
+    if (!parsed.success) return refuse(parsed.error.issues[0]?.message ?? '');
     const input = parsed.data;
     const startedAt = (this.opts.clock ?? (() => new Date()))();
     if (this.opts.delayFor) await this.opts.delayFor({ account: input.account, execution: input.execution });
@@ -140,10 +159,7 @@ export interface BenchPipelineOptions {
   clock?: VirtualClock;
   /** The simulated time (milliseconds) of a task, from start to exit; only with `clock`. */
   taskMsFor?: (task: SimulatedTask) => number;
-  /**
-   * Called with each admit answer. In simulated mode the harness also sleeps `waitSeconds` of
-   * virtual time when admit says WAIT: the engine's Wait state takes no real time there.
-   */
+  /** Called with each admit answer. */
   onAdmit?: (answer: JsonObject) => void;
 }
 
@@ -163,6 +179,8 @@ export class BenchPipeline {
     readonly store: LocalStore,
     readonly runStore: RunStore,
     private readonly opts: BenchPipelineOptions,
+    /** The pipeline function, also the target of the execution status change rule. */
+    private readonly pipelineFn: (payload: unknown) => Promise<unknown>,
   ) {}
 
   /** Opens the run table in `stateDir` and builds the engine over the real definition. */
@@ -182,6 +200,8 @@ export class BenchPipeline {
       delayFor: clock && opts.taskMsFor ? (task) => clock.sleep(opts.taskMsFor!(task)) : undefined,
     });
     const artifacts = folderArtifacts(artifactsDir);
+    // In simulated mode a queued run's wait (and its heartbeat timeout) runs on virtual time.
+    const tokens = new LocalTaskTokens(clock ? virtualTimers(clock) : undefined);
     const ref: { pipeline?: BenchPipeline } = {};
     const pipelineFn = createPipelineHandler({
       config,
@@ -189,6 +209,7 @@ export class BenchPipeline {
       artifacts: artifacts.store,
       repoReader: () => new GitRepoReader(opts.repoDir),
       executions: { isRunning: (id) => Promise.resolve(ref.pipeline?.running.has(id) ?? false) },
+      tasks: tokens.callback(),
       // SNS would refuse a run notification over 256 KB: measured against the execution it reports.
       notifier: {
         publish: (_subject, text, attributes = {}) => {
@@ -216,11 +237,7 @@ export class BenchPipeline {
     };
     const served = async (payload: unknown): Promise<unknown> => {
       const answer = clock ? await clock.track(() => call(payload)) : await call(payload);
-      if (isObject(payload) && payload.action === 'admit' && isObject(answer)) {
-        opts.onAdmit?.(answer);
-        // The Wait state after a WAIT answer runs in no real time here; its seconds pass in virtual time.
-        if (clock && answer.decision === 'WAIT' && typeof answer.waitSeconds === 'number') await clock.sleep(answer.waitSeconds * 1000);
-      }
+      if (isObject(payload) && payload.action === 'admit' && isObject(answer)) opts.onAdmit?.(answer);
       return answer;
     };
     const engine = new LocalEngine({
@@ -229,7 +246,7 @@ export class BenchPipeline {
         [subs.PipelineFunctionArn]: served,
         [subs.ApprovalFunctionArn]: () => Promise.reject(new Error('the benchmark stages require no approval; the approval function must not be called')),
       },
-      tokens: new LocalTaskTokens(),
+      tokens,
       runner,
       objects: artifacts.objects,
       // Real mode: the engine's own short pauses. Simulated mode: Wait states take no real time.
@@ -237,7 +254,7 @@ export class BenchPipeline {
       retryMs: clock ? 0 : undefined,
       stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-pipeline`,
     });
-    const pipeline = new BenchPipeline(engine, runner, definition, store, runStore, opts);
+    const pipeline = new BenchPipeline(engine, runner, definition, store, runStore, opts, served);
     ref.pipeline = pipeline;
     return pipeline;
   }
@@ -251,9 +268,12 @@ export class BenchPipeline {
     const execution = this.engine.start(input, name);
     for (const [limit, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(limit as LimitName, use.max, use.at ?? '');
     this.meters.set(name, execution.limits);
-    void execution.done.finally(() => {
+    void execution.done.then(async (result) => {
       this.running.delete(arn);
       this.meters.delete(name);
+      // As the status change rule does in AWS: an execution that ended without finish releases its branch.
+      const ended = this.engine.statusChangeEvent(execution, result, this.opts.clock?.now());
+      if (ended) await this.pipelineFn(ended).catch(() => undefined);
     });
     return execution;
   }

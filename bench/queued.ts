@@ -1,27 +1,29 @@
 /**
  * What a run costs while it waits for its branch. Two pushes to main: the first run holds the
- * branch while its one task runs for `queuedMinutes` of simulated time; the second is started
- * right after the first was admitted and polls (Admit -> Admitted? -> WaitForTurn -> Admit ...)
- * with the admit function's real backoff until the branch is free. The transitions it spends on
- * polls are its Admit/Admitted?/WaitForTurn entries beyond the two every run spends once.
+ * branch while its one task runs for `queuedDays` of simulated time; the second is started right
+ * after the first was admitted, is told to WAIT, and waits on a callback (WaitForTurn, a
+ * `.waitForTaskToken` state) until the first run's finish wakes it. Nobody sends heartbeats, so
+ * every HeartbeatSeconds the wait times out and admit looks again: the history a queued run
+ * writes grows with the days it waits, by one admit cycle per heartbeat interval, and must stay
+ * under {@link QUEUED_HISTORY_BUDGET} events for a 30-day wait.
  *
- * The engine's Wait state runs in no real time here; the harness lets the `waitSeconds` admit
- * answered pass in virtual time instead (see ./harness.ts), so the polls happen when they would
- * in AWS.
+ * The waits run on virtual time (./virtual-clock.ts): the local task tokens are armed on it, so
+ * 30 days pass in seconds and the heartbeat timeouts happen when they would in AWS.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { HistoryEvent } from '../lib/local/engine/engine';
-import { waitSecondsFor } from '../lib/pipeline/admit';
 import { BenchRunError } from './errors';
 import { benchPushInput, makeBenchFixture } from './fixture';
 import { BenchPipeline } from './harness';
-import { costUsd } from './history';
+import { costUsd, estimateExecution } from './history';
 import { VirtualClock } from './virtual-clock';
 
-/** The admit states a waiting run loops through. */
-const POLL_STATES = new Set(['Admit', 'Admitted?', 'WaitForTurn']);
+/** The most history events a run queued 30 days may write before it is admitted. */
+export const QUEUED_HISTORY_BUDGET = 1000;
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** The `queued` entry of results.json. */
 export interface QueuedResult {
@@ -29,52 +31,40 @@ export interface QueuedResult {
   holderS: number;
   /** When the queued run was admitted, in virtual seconds after it started. */
   admittedAfterS: number;
-  /** WAIT answers the queued run got, and the waits they asked for. */
-  polls: number;
-  waitSeconds: number[];
-  /** Transitions spent on polling: 3 per WAIT (Admit, Admitted?, WaitForTurn). */
-  queuedPollTransitions: number;
-  queuedPollCostUsd: number;
-  /** The same count from admit's waitSecondsFor alone, as a check. */
-  expectedPolls: number;
+  /** WAIT answers the queued run got (admit cycles while it waited). */
+  waits: number;
+  /** Of its waits, those that ended by the heartbeat timeout (admit looked again by itself). */
+  heartbeatTimeouts: number;
+  /** Of its waits, those that ended by a wake-up from the run that released the branch. */
+  wakeUps: number;
+  /** AWS history events the queued run wrote from its start until it was admitted. */
+  queuedHistoryEvents: number;
+  /** The budget those events must stay under. */
+  historyBudget: number;
+  /** Transitions spent until it was admitted, and what they cost. */
+  queuedTransitions: number;
+  queuedCostUsd: number;
 }
 
-/** State entries before the run's first Targets entry: its admission. */
-function admissionEntries(events: readonly HistoryEvent[]): { entries: number; waits: number } {
-  let entries = 0;
-  let waits = 0;
-  for (const e of events) {
-    if (e.type !== 'StateEntered') continue;
-    const name = (e.state as { name?: string } | undefined)?.name ?? '';
-    if (name === 'Targets') break;
-    if (!POLL_STATES.has(name)) continue;
-    entries++;
-    if (name === 'WaitForTurn') waits++;
-  }
-  return { entries, waits };
+/** The queued run's log up to its first Targets entry: its admission. */
+function admission(events: readonly HistoryEvent[]): HistoryEvent[] {
+  const at = events.findIndex((e) => e.type === 'StateEntered' && (e.state as { name?: string } | undefined)?.name === 'Targets');
+  return at === -1 ? [...events] : events.slice(0, at);
 }
 
-/** Polls a run makes while a holder keeps the branch for `holderS` seconds, from admit's backoff. */
-export function expectedPolls(holderS: number): number {
-  let t = 0;
-  let polls = 0;
-  while (t < holderS) {
-    polls++;
-    t += waitSecondsFor(polls);
-  }
-  return polls;
+function stateName(e: HistoryEvent): string {
+  return (e.state as { name?: string } | undefined)?.name ?? '';
 }
 
 /** Runs the two-push scenario; see the file comment. */
-export async function measureQueued(queuedMinutes = 10): Promise<QueuedResult> {
-  const holderMs = queuedMinutes * 60 * 1000;
+export async function measureQueued(queuedDays = 30): Promise<QueuedResult> {
+  const holderMs = queuedDays * DAY_MS;
   const dir = await mkdtemp(path.join(tmpdir(), 'tfstep-bench-queued-'));
   let pipeline: BenchPipeline | undefined;
   try {
     const fixture = await makeBenchFixture(dir, 1, { commits: 2 });
     const clock = new VirtualClock();
     const holderName = 'bench-holder';
-    const waits: number[] = [];
     let admittedAt: number | undefined;
     let admitHolder!: () => void;
     const holderAdmitted = new Promise<void>((r) => (admitHolder = r));
@@ -87,7 +77,6 @@ export async function measureQueued(queuedMinutes = 10): Promise<QueuedResult> {
       onAdmit: (answer) => {
         if (answer.runId === holderName && answer.decision === 'ADMITTED') admitHolder();
         if (answer.runId !== holderName && answer.decision === 'ADMITTED') admittedAt ??= clock.elapsedMs;
-        if (answer.runId !== holderName && answer.decision === 'WAIT' && typeof answer.waitSeconds === 'number') waits.push(answer.waitSeconds);
       },
     });
     const holder = pipeline.start(benchPushInput(fixture, 0, clock.now()), holderName);
@@ -99,17 +88,24 @@ export async function measureQueued(queuedMinutes = 10): Promise<QueuedResult> {
     if (holderResult.status !== 'SUCCEEDED' || queuedResult.status !== 'SUCCEEDED' || admittedAt === undefined) {
       throw new BenchRunError(`the queue scenario did not run both pushes: holder ${holderResult.status}, queued ${queuedResult.status}${queuedResult.error ? ` (${queuedResult.error})` : ''}`);
     }
-    const mine = admissionEntries(queued.events);
-    const baseline = admissionEntries(holder.events);
-    const transitions = mine.entries - baseline.entries;
+    const waiting = admission(queued.events);
+    const estimate = estimateExecution(waiting, pipeline.definition);
+    const waits = waiting.filter((e) => e.type === 'StateEntered' && stateName(e) === 'WaitForTurn').length;
+    const heartbeatTimeouts = waiting.filter((e) => {
+      if (e.type !== 'StateCaught' || stateName(e) !== 'WaitForTurn') return false;
+      const catcher = (e.catch as { catcher?: { ErrorEquals?: string[] } } | undefined)?.catcher;
+      return catcher?.ErrorEquals?.includes('States.HeartbeatTimeout') ?? false;
+    }).length;
     return {
       holderS: holderMs / 1000,
-      admittedAfterS: (admittedAt - queuedStart) / 1000,
-      polls: mine.waits,
-      waitSeconds: waits,
-      queuedPollTransitions: transitions,
-      queuedPollCostUsd: Math.round(costUsd(transitions) * 1e6) / 1e6,
-      expectedPolls: expectedPolls(holderMs / 1000),
+      admittedAfterS: Math.round((admittedAt - queuedStart) / 1000),
+      waits,
+      heartbeatTimeouts,
+      wakeUps: waits - heartbeatTimeouts,
+      queuedHistoryEvents: estimate.historyEvents,
+      historyBudget: QUEUED_HISTORY_BUDGET,
+      queuedTransitions: estimate.transitions,
+      queuedCostUsd: Math.round(costUsd(estimate.transitions) * 1e6) / 1e6,
     };
   } finally {
     await pipeline?.close();

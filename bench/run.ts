@@ -4,7 +4,7 @@
  *   npm run bench                         sizes 1, 10, 100, 1000; the 1000 run stops at 60 s
  *   npm run bench -- --full               no time limit on the 1000-account run
  *   npm run bench -- --quick              small sizes, for a smoke run
- *   options: --sizes 1,10  --makespan-accounts 100  --queued-minutes 10  --fanout-time-limit-s 60
+ *   options: --sizes 1,10  --makespan-accounts 100  --queued-days 30  --fanout-time-limit-s 60
  *            --webhook-iterations 2000  --webhook-cold-runs 7  --out <file>  --seed <n>
  *
  * Each fan-out size runs in a fresh child process, so its peak RSS is its own. The makespan and
@@ -35,7 +35,8 @@ export interface BenchOptions {
   /** Seconds after which a fan-out run is stopped and reported as such; undefined for none. */
   fanoutTimeLimitS?: number;
   makespanAccounts: number;
-  queuedMinutes: number;
+  /** Days the queued run waits behind the holder. */
+  queuedDays: number;
   seed: number;
   webhookIterations: number;
   webhookColdRuns: number;
@@ -50,7 +51,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   sizes: [1, 10, 100, 1000],
   fanoutTimeLimitS: 60,
   makespanAccounts: 100,
-  queuedMinutes: 10,
+  queuedDays: 30,
   seed: DEFAULT_SEED,
   webhookIterations: 2000,
   webhookColdRuns: 7,
@@ -91,8 +92,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--makespan-accounts':
         opts.makespanAccounts = positiveInt(flag, next());
         break;
-      case '--queued-minutes':
-        opts.queuedMinutes = positiveInt(flag, next());
+      case '--queued-days':
+        opts.queuedDays = positiveInt(flag, next());
         break;
       case '--seed':
         opts.seed = positiveInt(flag, next());
@@ -111,7 +112,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       }
       default:
         throw new BenchInputError(
-          `unknown option ${flag}; expected --full, --quick, --sizes, --fanout-time-limit-s, --makespan-accounts, --queued-minutes, --seed, --webhook-iterations, --webhook-cold-runs or --out`,
+          `unknown option ${flag}; expected --full, --quick, --sizes, --fanout-time-limit-s, --makespan-accounts, --queued-days, --seed, --webhook-iterations, --webhook-cold-runs or --out`,
         );
     }
   }
@@ -169,8 +170,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   }
   log(`makespan: ${opts.makespanAccounts} accounts in simulated time ...`);
   const makespan = await measureMakespan(opts.makespanAccounts, { seed: opts.seed });
-  log(`queue: a run waiting ${opts.queuedMinutes} min behind another, simulated ...`);
-  const queued = await measureQueued(opts.queuedMinutes);
+  log(`queue: a run waiting ${opts.queuedDays} days behind another, simulated ...`);
+  const queued = await measureQueued(opts.queuedDays);
   log('webhook: handler latency, bundle, cold load ...');
   const webhook = await benchWebhook({ iterations: opts.webhookIterations, coldRuns: opts.webhookColdRuns });
   const results = BenchResultsSchema.parse({
@@ -178,7 +179,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     limits: worstLimits(fanout),
     makespan,
     webhook,
-    queuedPollTransitions: queued.queuedPollTransitions,
     queued,
     meta: {
       date: new Date().toISOString(),
@@ -254,7 +254,7 @@ export function formatResults(r: BenchResults): string {
   out.push('');
   const q = r.queued;
   out.push(
-    `Queue: a run waiting ${fmtMin(q.holderS)} behind another polls ${q.polls} times (waits ${q.waitSeconds.join(', ')} s), admitted after ${q.admittedAfterS} s: ${q.queuedPollTransitions} transitions ($${q.queuedPollCostUsd.toFixed(5)})`,
+    `Queue: a run waiting ${(q.holderS / 86400).toFixed(1)} days behind another waits on a callback: ${q.wakeUps} wake-up(s) and ${q.heartbeatTimeouts} heartbeat re-check(s), admitted after ${q.admittedAfterS} s; ${q.queuedHistoryEvents} history events (budget ${q.historyBudget}), ${q.queuedTransitions} transitions ($${q.queuedCostUsd.toFixed(5)})`,
   );
   out.push('');
   const w = r.webhook;

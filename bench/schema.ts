@@ -72,15 +72,17 @@ export const BenchResultsSchema = z.object({
     payloadBytes: z.number().int(),
     iterations: z.number().int(),
   }),
-  queuedPollTransitions: z.number().int(),
+  /** A run queued behind another for days: it waits on a callback, not a poll. */
   queued: z.object({
     holderS: n,
     admittedAfterS: n,
-    polls: z.number().int(),
-    waitSeconds: z.array(n),
-    queuedPollTransitions: z.number().int(),
-    queuedPollCostUsd: n,
-    expectedPolls: z.number().int(),
+    waits: z.number().int(),
+    heartbeatTimeouts: z.number().int(),
+    wakeUps: z.number().int(),
+    queuedHistoryEvents: z.number().int(),
+    historyBudget: z.number().int(),
+    queuedTransitions: z.number().int(),
+    queuedCostUsd: n,
   }),
   meta: z.object({
     date: z.string(),

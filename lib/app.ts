@@ -42,22 +42,6 @@ export interface TfstepApp {
 }
 
 /**
- * Two entries with the same account id would put two runners (same cluster, same role names)
- * in one account and region; refuse that with both names.
- */
-function checkOneEntryPerAccountId(config: Config): void {
-  const seen = new Map<string, string>();
-  const problems: string[] = [];
-  for (const account of config.accounts) {
-    const other = seen.get(account.id);
-    if (other !== undefined) {
-      problems.push(`accounts "${other}" and "${account.name}" both use account ${account.id}; the CDK app deploys one runner per account id, so expected each id once`);
-    } else seen.set(account.id, account.name);
-  }
-  if (problems.length > 0) throw new UndeployableConfigError(problems.join('\n'));
-}
-
-/**
  * Builds the app with every stack. Template validation runs at synth: CDK's built-in
  * CloudFormation rules (as errors) and cdk-nag's AWS Solutions pack.
  *
@@ -82,7 +66,6 @@ export function buildApp(configFile?: string, outdir?: string, options: BuildApp
     throw new TfstepError(`no config file: expected a path in the "${CONFIG_CONTEXT_KEY}" context value (cdk.json or -c ${CONFIG_CONTEXT_KEY}=path/to/tfstep.yaml)`);
   }
   const config = loadConfig(file);
-  checkOneEntryPerAccountId(config);
   const undeployable = deploymentProblems(config);
   if (undeployable.length > 0) {
     throw new UndeployableConfigError(undeployable.map((p) => `${formatPath(p.path)}: ${p.message}`).join('\n'));

@@ -148,7 +148,7 @@ export async function handleApprovalHttp(request: ApprovalHttpRequest, deps: App
       case 'approved':
         return page(200, renderMessagePage('Approved', `Thank you. ${result.approval.stage} is approved by ${approvalsOf(result.approval).map((d) => d.approver).join(', ')}; the apply starts now.`, 'ok'));
       case 'rejected':
-        return page(200, renderMessagePage('Rejected', `The run was rejected: nothing will be applied to ${result.approval.stage}. ${result.approval.closedReason ?? ''}`.trim(), 'ok'));
+        return page(200, renderMessagePage('Rejected', `The run was rejected: nothing will be applied to ${result.approval.stage}. ${result.approval.closedReason ?? ''}`.trim(), 'stopped'));
       case 'recorded':
         return page(
           200,

@@ -31,6 +31,7 @@ th.n{text-align:right}
 .banner{padding:.75rem 1rem;border-radius:8px;margin:0 0 1rem;border:1px solid var(--line);background:#fff}
 .banner.ok{border-color:var(--green);color:var(--green)}
 .banner.bad{border-color:var(--red);color:var(--red);background:var(--red-bg)}
+.banner.stopped{border-color:var(--red);color:var(--red)}
 form label{display:block;font-weight:600;margin:0 0 .35rem}
 textarea{width:100%;min-height:5rem;padding:.5rem;font:inherit;border:1px solid var(--line);border-radius:6px}
 .actions{display:flex;gap:.75rem;margin-top:.9rem;flex-wrap:wrap}
@@ -206,7 +207,10 @@ ${form}
   return layout(`Approve ${approval.stage}`, body);
 }
 
-/** A short answer page (after a decision, or for a refusal). */
-export function renderMessagePage(title: string, message: string, kind: 'ok' | 'bad' = 'bad'): string {
+/**
+ * A short answer page (after a decision, or for a refusal): `ok` for a decision that goes on,
+ * `stopped` for one recorded that stops the run (a rejection), `bad` for a refusal.
+ */
+export function renderMessagePage(title: string, message: string, kind: 'ok' | 'stopped' | 'bad' = 'bad'): string {
   return layout(title, `<h1>${escapeHtml(title)}</h1>\n<p class="banner ${kind}" role="${kind === 'bad' ? 'alert' : 'status'}">${escapeHtml(message)}</p>`);
 }

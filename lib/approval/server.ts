@@ -28,7 +28,8 @@ export function createApprovalServer(deps: ApprovalHttpDeps): Server {
     for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
     readBody(req, MAX_FORM_BYTES + 1)
       .then(async (body) => {
-        if (body === undefined) return { statusCode: 413, headers: { ...SECURITY_HEADERS }, body: renderMessagePage('Too large', `the form is larger than ${MAX_FORM_BYTES} bytes`) };
+        // The rest of the body is still on the wire: the connection is closed after this answer.
+        if (body === undefined) return { statusCode: 413, headers: { ...SECURITY_HEADERS, connection: 'close' }, body: renderMessagePage('Too large', `the form is larger than ${MAX_FORM_BYTES} bytes`) };
         return handleApprovalHttp({ method: req.method ?? 'GET', path: url.pathname, query, headers, body, isBase64Encoded: false }, deps);
       })
       .then(

@@ -54,12 +54,12 @@ export function parseConfig(input: unknown, file = 'config'): Config {
     const received = issue.code === 'unrecognized_keys' ? describe(issue.keys) : describe(valueAt(input, issue.path));
     return { path: formatPath(issue.path), received, expected: expectedOf(issue) };
   });
-  // zod skips refinements once a field fails; run the cross-field checks anyway so every
-  // problem is reported in one go.
-  if (!result.error.issues.some((i) => i.code === 'custom')) {
-    for (const p of crossFieldProblems(input)) {
-      problems.push({ path: formatPath(p.path), received: describe(valueAt(input, p.path)), expected: p.message });
-    }
+  // zod skips the config's refinement once a field fails; run the cross-field checks anyway so
+  // every problem is reported in one go (once: the refinement may have run after all).
+  const reported = new Set(result.error.issues.map((i) => `${formatPath(i.path)}\n${i.message}`));
+  for (const p of crossFieldProblems(input)) {
+    if (reported.has(`${formatPath(p.path)}\n${p.message}`)) continue;
+    problems.push({ path: formatPath(p.path), received: describe(valueAt(input, p.path)), expected: p.message });
   }
   throw new ConfigError(file, problems);
 }

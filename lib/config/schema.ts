@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizeRepoUrl } from './repo-url';
 
 /** A stage or account name: lower-case, usable in resource names and S3 keys. */
 const Name = z
@@ -101,13 +102,22 @@ export const AccountSchema = z
   })
   .strict();
 
+/** A clone URL the runner can compare against its policy: the same normalisation it applies. */
+const CloneUrl = z
+  .string()
+  .min(1)
+  .refine(
+    (url) => normalizeRepoUrl(url) !== undefined,
+    'a clone URL the runner accepts: https://host/owner/name(.git), ssh://git@host/owner/name.git or git@host:owner/name.git',
+  );
+
 export const RepositorySchema = z
   .object({
     provider: z.enum(['github', 'gitlab']),
     /** `owner/name` on the git host (GitLab: the full project path). */
     fullName: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'owner/name'),
     /** Clone URLs, in any spelling (SSH or HTTPS); the runner compares them normalized. */
-    cloneUrls: z.array(z.string().min(1)).min(1, 'at least one clone URL'),
+    cloneUrls: z.array(CloneUrl).min(1, 'at least one clone URL'),
     /** The branch whose pushes deploy. */
     deployBranch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'a branch name such as main').default('main'),
   })
@@ -130,8 +140,32 @@ export const LayoutSchema = z
   })
   .strict();
 
+/**
+ * Fargate CPU units and the memory sizes each allows ("Task CPU and memory", Amazon ECS
+ * developer guide): the config refuses a pair ECS would refuse at deploy time.
+ */
+export const FARGATE_MEMORY_MIB: Readonly<Record<number, { readonly min: number; readonly max: number; readonly step: number }>> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
+};
+
 /** CPU units Fargate accepts. */
-const FARGATE_CPU: readonly number[] = [256, 512, 1024, 2048, 4096, 8192, 16384];
+const FARGATE_CPU: readonly number[] = Object.keys(FARGATE_MEMORY_MIB).map(Number);
+
+/** Why `memoryMiB` does not fit `cpu` on Fargate, or undefined when it does. */
+export function fargateMemoryProblem(cpu: number, memoryMiB: number): string | undefined {
+  const memory = FARGATE_MEMORY_MIB[cpu];
+  if (!memory) return `cpu ${cpu} is not a Fargate size; expected one of ${FARGATE_CPU.join(', ')}`;
+  if (memoryMiB < memory.min || memoryMiB > memory.max || memoryMiB % memory.step !== 0) {
+    return `memoryMiB ${memoryMiB} does not fit cpu ${cpu}; expected ${memory.min} to ${memory.max} in steps of ${memory.step}`;
+  }
+  return undefined;
+}
 
 /** An AWS managed policy name, such as ReadOnlyAccess or job-function/ViewOnlyAccess. */
 const ManagedPolicyName = z.string().regex(/^[A-Za-z0-9+=,.@_-]+(\/[A-Za-z0-9+=,.@_-]+)*$/, 'an AWS managed policy name such as ReadOnlyAccess or job-function/ViewOnlyAccess');
@@ -150,7 +184,7 @@ export const RunnerSchema = z
     image: z.string().min(1).default('public.ecr.aws/tfstep/runner:latest'),
     cpu: z
       .number()
-      .refine((v) => FARGATE_CPU.includes(v), `a Fargate cpu value: one of ${[256, 512, 1024, 2048, 4096, 8192, 16384].join(', ')}`)
+      .refine((v) => FARGATE_CPU.includes(v), `a Fargate cpu value: one of ${FARGATE_CPU.join(', ')}`)
       .default(1024),
     memoryMiB: z.number().int().min(512).max(122880).default(2048),
     timeoutMinutes: z.number().int().min(1).max(24 * 60).default(120),
@@ -164,7 +198,12 @@ export const RunnerSchema = z
     /** AWS managed policies (by name) of the apply role: what Terraform may change. */
     applyManagedPolicies: z.array(ManagedPolicyName).min(1).default(['AdministratorAccess']),
   })
-  .strict();
+  .strict()
+  .superRefine((runner, ctx) => {
+    // An unknown cpu is reported by its own field; here only the pair.
+    const problem = FARGATE_CPU.includes(runner.cpu) ? fargateMemoryProblem(runner.cpu, runner.memoryMiB) : undefined;
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['memoryMiB'], message: problem });
+  });
 
 export const NotificationsSchema = z
   .object({
@@ -265,13 +304,14 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
       if (prev !== undefined) problems.push({ path: ['accounts', i, 'name'], message: `a unique account name ("${name}" is also accounts[${prev}])` });
       else names.set(name, i);
     }
+    // One runner per account id: its cluster, roles and task definitions have fixed names, so a
+    // second entry (even in another region) would deploy the same resources twice.
     const id = str(account.id);
     if (id !== undefined) {
-      const key = `${id}/${str(account.region) ?? ''}`;
-      const prevId = ids.get(key);
+      const prevId = ids.get(id);
       if (prevId !== undefined) {
-        problems.push({ path: ['accounts', i, 'id'], message: `one entry per account and region (${id} in ${str(account.region) ?? '?'} is also accounts[${prevId}])` });
-      } else ids.set(key, i);
+        problems.push({ path: ['accounts', i, 'id'], message: `each account id once (${id} is also accounts[${prevId}]); tfstep deploys one runner per account id` });
+      } else ids.set(id, i);
     }
     const stage = str(account.stage);
     if (stage !== undefined && !(stage in stages)) {
@@ -279,10 +319,21 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
     }
   });
   const repos = new Set<string>();
+  const urlOwners = new Map<string, string>();
   asArray(cfg.repositories).map(asRecord).forEach((repo, i) => {
-    const key = `${str(repo.provider) ?? ''}:${(str(repo.fullName) ?? '').toLowerCase()}`;
-    if (repos.has(key)) problems.push({ path: ['repositories', i, 'fullName'], message: `each repository once (${str(repo.fullName) ?? ''} is listed twice)` });
+    const fullName = str(repo.fullName) ?? '';
+    const key = `${str(repo.provider) ?? ''}:${fullName.toLowerCase()}`;
+    if (repos.has(key)) problems.push({ path: ['repositories', i, 'fullName'], message: `each repository once (${fullName} is listed twice)` });
     repos.add(key);
+    asArray(repo.cloneUrls).forEach((url, j) => {
+      const urlKey = typeof url === 'string' ? normalizeRepoUrl(url) : undefined;
+      if (urlKey === undefined) return;
+      const owner = urlOwners.get(urlKey);
+      if (owner !== undefined && owner !== fullName) {
+        problems.push({ path: ['repositories', i, 'cloneUrls', j], message: `a clone URL of one repository (${JSON.stringify(url)} is also a clone URL of ${owner})` });
+      }
+      urlOwners.set(urlKey, fullName);
+    });
   });
   return problems;
 }

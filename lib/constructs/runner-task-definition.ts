@@ -4,21 +4,11 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { fargateMemoryProblem } from '../config/schema';
 import { InvalidPropsError } from './errors';
 
 /** Seconds between SIGTERM and SIGKILL when a runner task is stopped: Fargate's maximum. */
 export const RUNNER_STOP_TIMEOUT_SECONDS = 120;
-
-/** Fargate CPU units and the memory sizes each allows. */
-const FARGATE_MEMORY_MIB: Readonly<Record<number, { min: number; max: number; step: number }>> = {
-  256: { min: 512, max: 2048, step: 512 },
-  512: { min: 1024, max: 4096, step: 1024 },
-  1024: { min: 2048, max: 8192, step: 1024 },
-  2048: { min: 4096, max: 16384, step: 1024 },
-  4096: { min: 8192, max: 30720, step: 1024 },
-  8192: { min: 16384, max: 61440, step: 4096 },
-  16384: { min: 32768, max: 122880, step: 8192 },
-};
 
 /** A private ECR image reference: `<account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag|@sha256:...]`. */
 const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._/-]+)(?::([\w.-]+)|@(sha256:[0-9a-f]{64}))?$/;
@@ -76,15 +66,9 @@ export class RunnerTaskDefinition extends Construct {
 
   constructor(scope: Construct, id: string, props: RunnerTaskDefinitionProps) {
     super(scope, id);
-    const memory = FARGATE_MEMORY_MIB[props.cpu];
-    if (!memory) {
-      throw new InvalidPropsError(this.node.path, [`cpu ${props.cpu} is not a Fargate size; expected one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}`]);
-    }
-    if (props.memoryMiB < memory.min || props.memoryMiB > memory.max || props.memoryMiB % memory.step !== 0) {
-      throw new InvalidPropsError(this.node.path, [
-        `memoryMiB ${props.memoryMiB} does not fit cpu ${props.cpu}; expected ${memory.min} to ${memory.max} in steps of ${memory.step}`,
-      ]);
-    }
+    // The config schema refuses the same pairs; the construct checks its own props too.
+    const problem = fargateMemoryProblem(props.cpu, props.memoryMiB);
+    if (problem !== undefined) throw new InvalidPropsError(this.node.path, [problem]);
 
     this.logGroup = props.logGroup;
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {

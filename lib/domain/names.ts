@@ -13,6 +13,8 @@ export const names = {
   /** The role the state machine assumes in each target account. */
   launcherRole: (centralRegion: string) => `tfstep-launcher-${centralRegion}`,
   planRole: (centralRegion: string) => `tfstep-plan-${centralRegion}`,
+  /** DynamoDB table in each target account: the SHA-256 of every plan its own plan task made. */
+  planRecordsTable: (centralRegion: string) => `tfstep-plan-records-${centralRegion}`,
   applyRole: (centralRegion: string) => `tfstep-apply-${centralRegion}`,
   /** The central state machine's role and the state machine itself. */
   stateMachineRole: (centralRegion: string) => `tfstep-pipeline-${centralRegion}`,

@@ -46,23 +46,73 @@ export const RUNNER_ENV = {
   account: 'TFSTEP_ACCOUNT',
   stage: 'TFSTEP_STAGE',
   phase: 'TFSTEP_PHASE',
-  modules: 'TFSTEP_MODULES',
   execution: 'TFSTEP_EXECUTION',
-  approvedPlans: 'TFSTEP_APPROVED_PLANS',
+  /** The key of the task's manifest ({@link RunnerManifestSchema}) in the artifacts store. */
+  manifest: 'TFSTEP_MANIFEST',
+  /** The SHA-256 of the manifest's bytes: the runner refuses a manifest that does not match. */
+  manifestSha256: 'TFSTEP_MANIFEST_SHA256',
 } as const;
 
-/** The runner's inputs once parsed from {@link RUNNER_ENV}. */
+const NameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/);
+const ExecutionNameSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'an execution name');
+
+/**
+ * What the container overrides carry (see {@link RUNNER_ENV}): small and of fixed size whatever
+ * the number of modules. The lists that grow with the modules (module paths, approved plan
+ * hashes) are in the manifest the overrides point at, since RunTask refuses overrides over
+ * 8,192 characters.
+ */
+export const RunnerEnvInputSchema = z
+  .object({
+    repository: z.string().min(1).max(2048),
+    commit: CommitShaSchema,
+    ref: z.string().regex(/^refs\/heads\/[A-Za-z0-9._/-]+$/, 'a branch ref such as refs/heads/main'),
+    account: NameSchema,
+    stage: NameSchema,
+    phase: PhaseSchema,
+    execution: ExecutionNameSchema,
+    manifest: z.string().min(1).max(1024),
+    manifestSha256: Sha256Schema,
+  })
+  .strict();
+export type RunnerEnvInput = z.infer<typeof RunnerEnvInputSchema>;
+
+/**
+ * The manifest of one runner task, written to the artifacts store (under the account's own
+ * prefix, at {@link artifactKeys.manifest}) by the pipeline step that builds the account's items,
+ * and read by the runner with its own role. It repeats the account, execution and phase so a
+ * manifest of another task cannot stand in for this one.
+ */
+export const RunnerManifestSchema = z
+  .object({
+    account: NameSchema,
+    execution: ExecutionNameSchema,
+    phase: PhaseSchema,
+    modules: z.array(ModulePathSchema).min(1).max(500),
+    /** module path -> SHA-256 of the approved plan file; apply only. */
+    approvedPlans: z.record(ModulePathSchema, Sha256Schema).optional(),
+  })
+  .strict();
+export type RunnerManifest = z.infer<typeof RunnerManifestSchema>;
+
+/** The manifest's bytes as written: the SHA-256 in the overrides is of exactly these. */
+export function encodeManifest(manifest: RunnerManifest): string {
+  const { account, execution, phase, modules, approvedPlans } = manifest;
+  return `${JSON.stringify(approvedPlans === undefined ? { account, execution, phase, modules } : { account, execution, phase, modules, approvedPlans })}\n`;
+}
+
+/** The runner's inputs once its overrides ({@link RUNNER_ENV}) and its manifest are read. */
 export const RunnerInputSchema = z
   .object({
     repository: z.string().min(1).max(2048),
     commit: CommitShaSchema,
     ref: z.string().regex(/^refs\/heads\/[A-Za-z0-9._/-]+$/, 'a branch ref such as refs/heads/main'),
-    account: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
-    stage: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+    account: NameSchema,
+    stage: NameSchema,
     phase: PhaseSchema,
     modules: z.array(ModulePathSchema).min(1).max(500),
     /** The execution name: the artifacts prefix. */
-    execution: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'an execution name'),
+    execution: ExecutionNameSchema,
     /** module path -> SHA-256 of the approved plan file; required for `apply`. */
     approvedPlans: z.record(ModulePathSchema, Sha256Schema).optional(),
   })
@@ -95,6 +145,13 @@ export const RunnerPolicySchema = z
     phases: z.array(PhaseSchema).min(1),
     /** Where artifacts go: `s3://bucket` in AWS, `file:///dir` in the local mode. */
     artifacts: z.string().regex(/^(s3|file):\/\/.+/),
+    /**
+     * Where the account records the SHA-256 of every plan its own plan task made, and where its
+     * apply task looks before applying one: `dynamodb://<table>` (a table of the account stack,
+     * written only by the plan role) or, in the local mode, `file:///dir` (a folder of the
+     * account's own). Never the central account's.
+     */
+    planRecords: z.string().regex(/^(dynamodb:\/\/[A-Za-z0-9_.-]{3,255}|file:\/\/\/.+)$/, 'dynamodb://<table> or file:///<dir>'),
     /** Secrets Manager secret (deploy key or token) used for git, if the repository is private. */
     gitCredentialsSecret: z.string().optional(),
     /** Refuse a module without a remote backend (its state would die with the task). Set by the account stack. */
@@ -117,6 +174,23 @@ export const RunnerPolicySchema = z
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
+
+/**
+ * What the plan task records in its own account about each plan it made, keyed by execution and
+ * module. The apply task applies a plan only when such a record exists for its commit, module
+ * and execution and names the plan's SHA-256.
+ */
+export const PlanRecordSchema = z
+  .object({
+    execution: ExecutionNameSchema,
+    module: ModulePathSchema,
+    account: NameSchema,
+    commit: CommitShaSchema,
+    sha256: Sha256Schema,
+    recordedAt: z.string(),
+  })
+  .strict();
+export type PlanRecord = z.infer<typeof PlanRecordSchema>;
 
 /** The SSM parameter holding the runner policy in each account. */
 export const RUNNER_POLICY_PARAMETER = '/tfstep/runner/policy';
@@ -174,6 +248,11 @@ export const artifactKeys = {
   summary: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/summary.json`,
   result: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/result.json`,
   log: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}.log`,
+  /**
+   * The manifest of one account's task in one phase ({@link RunnerManifestSchema}): written by
+   * the central pipeline, read by the runner, bound by the SHA-256 the task's overrides carry.
+   */
+  manifest: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}.manifest.json`,
   /**
    * Written by the central pipeline, never by a runner (runners write under `accounts/` only,
    * and `_stages` is no account's folder): a stage's account items, the apply items its plan gate

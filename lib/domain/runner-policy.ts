@@ -18,6 +18,7 @@ export function runnerPolicyInput(config: Config, account: AccountConfig): unkno
     phases: ['plan', 'apply', 'plan-and-apply'],
     artifacts: `s3://${names.artifactsBucket(config.central.account, config.central.region)}`,
     region: account.region,
+    planRecords: `dynamodb://${names.planRecordsTable(config.central.region)}`,
     requireRemoteBackend: true,
     requireLockFile: true,
   };

@@ -20,6 +20,7 @@ import { RecordOnlyTaskTokenSender, SfnTaskTokenSender } from '../approval/task-
 import type { ApprovalView, TaskTokenSender } from '../approval/types';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
+import { StateDirLockedError } from '../local/engine/errors';
 import { openLocalStore } from '../local/engine/store';
 import { replayExecution, type ReplayOutcome } from '../replay/replay';
 import { RunStore } from '../store/run-store';
@@ -192,29 +193,102 @@ function openAws(opts: BackendOptions): Backend {
   };
 }
 
-async function openLocal(opts: BackendOptions): Promise<Backend> {
-  const config = opts.decide ? undefined : loadOptionalConfig(opts.config);
-  const stateDir = stateDirOf(opts);
+/** The local run table as opened once: its stores and how to let go of it. */
+interface LocalTable {
+  readonly records: RunRecords;
+  readonly approvals: ApprovalStore;
+  readonly close: () => Promise<void>;
+}
+
+function requireStateDir(stateDir: string): void {
   if (!existsSync(stateDir)) {
     throw new OperatorError(`the state directory ${stateDir} does not exist; run \`tfstep local run\` first, or pass --state-dir DIR`);
   }
+}
+
+async function openLocalTable(stateDir: string): Promise<LocalTable> {
+  const store = await openLocalStore(stateDir);
+  const approvals = new ApprovalStore(store.docClient, store.tableName);
+  return { records: runRecordsFromStores(new RunStore(store.docClient, store.tableName), approvals), approvals, close: () => store.close() };
+}
+
+/** Whether an error says the process serving the local table is gone. */
+function connectionLost(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown }; message?: unknown };
+  const codes = [e.code, e.cause?.code];
+  return codes.some((c) => c === 'ECONNREFUSED' || c === 'ECONNRESET') || /\bECONNREFUSED\b|\bECONNRESET\b/.test(typeof e.message === 'string' ? e.message : '');
+}
+
+/** Options of {@link localTable}. */
+export interface LocalTableOptions {
+  /** @default 50 */
+  readonly reopenTries?: number;
+  /** @default 100 */
+  readonly reopenDelayMs?: number;
+}
+
+/**
+ * The run table of the local mode, in the state directory. While another tfstep process holds
+ * the directory the table is read through that process; when it ends (its run finished, say,
+ * while `logs --follow` watches), the files are free again and the run records are reopened here.
+ */
+export async function localTable(stateDir: string, options: LocalTableOptions = {}): Promise<LocalTable> {
+  requireStateDir(stateDir);
+  let open = await openLocalTable(stateDir);
+  const reopen = async (): Promise<void> => {
+    await open.close().catch(() => undefined);
+    const tries = options.reopenTries ?? 50;
+    for (let i = 1; ; i++) {
+      try {
+        open = await openLocalTable(stateDir);
+        return;
+      } catch (err) {
+        // The ending process may still hold its lock for a moment after its server closed.
+        if (!(err instanceof StateDirLockedError) || i >= tries) throw err;
+        await new Promise((r) => setTimeout(r, options.reopenDelayMs ?? 100));
+      }
+    }
+  };
+  const read = async <T>(query: (records: RunRecords) => Promise<T>): Promise<T> => {
+    try {
+      return await query(open.records);
+    } catch (err) {
+      if (!connectionLost(err)) throw err;
+      await reopen();
+      return query(open.records);
+    }
+  };
+  return {
+    records: { getRun: (execution) => read((r) => r.getRun(execution)), listRuns: (o) => read((r) => r.listRuns(o)) },
+    get approvals() {
+      return open.approvals;
+    },
+    close: () => open.close(),
+  };
+}
+
+async function openLocal(opts: BackendOptions): Promise<Backend> {
+  const config = opts.decide ? undefined : loadOptionalConfig(opts.config);
+  const stateDir = stateDirOf(opts);
+  requireStateDir(stateDir);
   const as = opts.decide?.as;
   if (opts.decide && !as) throw new OperatorError("with --local, pass --as EMAIL (one of the stage's approvers): there are no AWS credentials to tell who you are");
-  const local = await openLocalStore(stateDir);
-  const approvals = new ApprovalStore(local.docClient, local.tableName);
-  const records = runRecordsFromStores(new RunStore(local.docClient, local.tableName), approvals);
+  const table = await localTable(stateDir);
+  const records = table.records;
   return {
     mode: 'local',
     config,
     records,
     runs: new LocalRunsSource(records, config),
-    approvals,
+    get approvals() {
+      return table.approvals;
+    },
     // The waiting `tfstep local` process follows the record and settles its own step.
     tasks: new RecordOnlyTaskTokenSender(),
     approverFor: () => (as ? Promise.resolve(as) : Promise.reject(new OperatorError('with --local, pass --as EMAIL to decide an approval'))),
     logReader: (options = {}) => new LocalLogReader({ stateDir, records, config, pollMs: options.pollMs }),
     replay: () => awsOnly('tfstep replay (use tfstep local replay)'),
     doctor: () => awsOnly('tfstep doctor'),
-    close: () => local.close(),
+    close: () => table.close(),
   };
 }

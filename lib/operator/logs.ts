@@ -1,8 +1,12 @@
 /**
  * `tfstep logs`: the runner tasks' output, as if Terraform ran in this terminal.
  *
- * AWS: the runner tasks are found in the execution history (the ECS `.sync` task events carry
- * the task description with its ARN and environment). A finished task is read from the copy
+ * AWS: the runner tasks are found in the execution histories (the ECS `.sync` task events carry
+ * the task description with its ARN and environment). Each account's task runs inside a
+ * Distributed Map child execution, and each child keeps its own history ("Using Map state in
+ * Distributed mode", Step Functions developer guide): the reader lists the execution's Map Runs
+ * (ListMapRuns), their child executions (ListExecutions with `mapRunArn`), and reads the task
+ * events from each child's history as well as from the parent's. A finished task is read from the copy
  * the runner writes to the central artifacts bucket; a running one (or one whose copy is
  * missing) from CloudWatch Logs in its account, which needs credentials in that account.
  * Local: the runner's log files in the state directory.
@@ -13,8 +17,9 @@ import { join } from 'node:path';
 import { GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, ListMapRunsCommand, type HistoryEvent, type ListExecutionsCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import type { Config } from '../config/schema';
+import { mapLimit } from '../domain/concurrency';
 import { names } from '../domain/names';
 import { artifactKeys } from '../domain/runner-contract';
 import { executionArnOf } from '../notify/links';
@@ -208,6 +213,8 @@ export class AwsLogReader implements LogReader {
   private readonly tokens = new Map<string, string | undefined>();
   private readonly done = new Set<string>();
   private readonly sinks = new Map<string, (line: string) => void>();
+  /** Runner tasks of child executions that have ended: their histories no longer change. */
+  private readonly endedChildren = new Map<string, RunnerTask[]>();
 
   constructor(private readonly deps: AwsLogsDeps) {
     this.sleep = deps.sleep ?? defaultSleep;
@@ -235,6 +242,66 @@ export class AwsLogReader implements LogReader {
     return events;
   }
 
+  /**
+   * The child executions the execution's Distributed Maps started, Map Run by Map Run in the
+   * order they started, each child with its status.
+   */
+  async childExecutions(executionArn: string): Promise<{ executionArn: string; status?: string }[]> {
+    const mapRuns: { mapRunArn: string; startDate?: Date }[] = [];
+    let nextToken: string | undefined;
+    do {
+      try {
+        const out = await this.deps.sfn.send(new ListMapRunsCommand({ executionArn, maxResults: 1000, nextToken }));
+        for (const m of out?.mapRuns ?? []) if (m.mapRunArn) mapRuns.push({ mapRunArn: m.mapRunArn, startDate: m.startDate });
+        nextToken = out?.nextToken;
+      } catch (err) {
+        throw explainAwsError(err, 'states:ListMapRuns');
+      }
+    } while (nextToken);
+    mapRuns.sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0));
+    const children: { executionArn: string; status?: string }[] = [];
+    for (const { mapRunArn } of mapRuns) {
+      const ofRun: { executionArn: string; status?: string; startDate?: Date }[] = [];
+      nextToken = undefined;
+      do {
+        try {
+          // With mapRunArn, ListExecutions lists the child workflow executions that Map Run started.
+          const out: ListExecutionsCommandOutput | undefined = await this.deps.sfn.send(new ListExecutionsCommand({ mapRunArn, maxResults: 1000, nextToken }));
+          for (const e of out?.executions ?? []) if (e.executionArn) ofRun.push({ executionArn: e.executionArn, status: e.status, startDate: e.startDate });
+          nextToken = out?.nextToken;
+        } catch (err) {
+          throw explainAwsError(err, 'states:ListExecutions');
+        }
+      } while (nextToken);
+      ofRun.sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0));
+      children.push(...ofRun.map(({ executionArn: arn, status }) => ({ executionArn: arn, status })));
+    }
+    return children;
+  }
+
+  /**
+   * Every runner task of the execution: those in its own history, then those of its child
+   * executions, Map Run by Map Run. An ended child's tasks are read once.
+   */
+  async runnerTasks(executionArn: string): Promise<RunnerTask[]> {
+    const tasks = runnerTasksFromHistory(await this.history(executionArn));
+    const children = await this.childExecutions(executionArn);
+    const perChild = await mapLimit(children, 8, async (child) => {
+      const known = this.endedChildren.get(child.executionArn);
+      if (known) return known;
+      const found = runnerTasksFromHistory(await this.history(child.executionArn));
+      if (child.status !== undefined && child.status !== 'RUNNING' && child.status !== 'PENDING_REDRIVE') this.endedChildren.set(child.executionArn, found);
+      return found;
+    });
+    const seen = new Set(tasks.map((t) => t.taskArn));
+    for (const t of perChild.flat()) {
+      if (seen.has(t.taskArn)) continue;
+      seen.add(t.taskArn);
+      tasks.push(t);
+    }
+    return tasks;
+  }
+
   private async executionStatus(executionArn: string): Promise<string | undefined> {
     try {
       return (await this.deps.sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
@@ -247,7 +314,7 @@ export class AwsLogReader implements LogReader {
   async run(req: LogsRequest, writer: LogWriter): Promise<void> {
     const executionArn = this.executionArn(req.execution);
     const execution = executionArn.split(':').pop() ?? req.execution;
-    let tasks = selectTasks(runnerTasksFromHistory(await this.history(executionArn)), req);
+    let tasks = selectTasks(await this.runnerTasks(executionArn), req);
     if (tasks.length === 0 && !req.follow) {
       writer.note(`no runner task${req.account ? ` for account ${req.account}` : ''}${req.module ? ` running ${req.module}` : ''} in ${execution} yet`);
       return;
@@ -280,7 +347,7 @@ export class AwsLogReader implements LogReader {
       }
       if (!req.follow) return;
       const status = await this.executionStatus(executionArn);
-      tasks = selectTasks(runnerTasksFromHistory(await this.history(executionArn)), req);
+      tasks = selectTasks(await this.runnerTasks(executionArn), req);
       const pending = tasks.filter((t) => !this.done.has(t.taskArn));
       if (status !== 'RUNNING' && pending.length === 0) {
         writer.note(`execution ${execution} is ${status ?? 'gone'}`);

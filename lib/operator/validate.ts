@@ -8,7 +8,6 @@ import { ConfigError } from '../config/errors';
 import { loadConfig } from '../config/loader';
 import { deploymentProblems, type Config } from '../config/schema';
 import { names } from '../domain/names';
-import { normalizeRepoUrl } from '../domain/repo-url';
 import { RunnerPolicySchema } from '../domain/runner-contract';
 import { runnerPolicyInput } from '../domain/runner-policy';
 import { checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
@@ -32,24 +31,12 @@ export const ValidationReportSchema = z.object({ file: z.string(), ok: z.boolean
 export type ValidationReport = z.infer<typeof ValidationReportSchema>;
 
 
-/** Problems of the allowlists: clone URLs the runner cannot compare, invalid runner policies. */
+/**
+ * Problems of the runner policies each account stack writes. Clone URLs are checked by the config
+ * schema (the same normalisation the runner applies), so every tool refuses the same ones.
+ */
 export function checkAllowlists(config: Config): string[] {
   const problems: string[] = [];
-  const owners = new Map<string, string>();
-  config.repositories.forEach((repo, i) => {
-    repo.cloneUrls.forEach((url, j) => {
-      const key = normalizeRepoUrl(url);
-      if (key === undefined) {
-        problems.push(
-          `repositories[${i}].cloneUrls[${j}]: ${JSON.stringify(url)} is not a clone URL the runner accepts; expected https://host/owner/name(.git), ssh://git@host/owner/name.git or git@host:owner/name.git`,
-        );
-        return;
-      }
-      const other = owners.get(key);
-      if (other !== undefined && other !== repo.fullName) problems.push(`repositories[${i}].cloneUrls[${j}]: ${JSON.stringify(url)} is also a clone URL of ${other}; each URL belongs to one repository`);
-      owners.set(key, repo.fullName);
-    });
-  });
   for (const account of config.accounts) {
     const result = RunnerPolicySchema.safeParse(runnerPolicyInput(config, account));
     if (!result.success) {

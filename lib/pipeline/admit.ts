@@ -1,5 +1,5 @@
 /**
- * `admit`: the first state of every execution, and the poll of a waiting one.
+ * `admit`: the first state of every execution, and again each time a waiting one is woken.
  *
  * One run per repository branch at a time, in push order (invariants 1 and 2):
  * - the same push twice (EventBridge delivers at least once) is a DUPLICATE and touches nothing;
@@ -11,7 +11,8 @@
  *   nothing this push carried is lost; it says by which run;
  * - it is ADMITTED when no newer push is queued and no live execution holds the branch; the
  *   lease's generation it gets is its fencing token (`check-lease` compares it before every task);
- * - otherwise it WAITs, polling with a growing interval.
+ * - otherwise it WAITs: the state machine then waits on a callback (./queue.ts) until the run
+ *   that releases the branch wakes it, and calls admit again.
  * An execution that stopped (aborted, timed out) while queued or holding the branch is noticed
  * here through {@link ExecutionTracker.isRunning} and removed, so no lock stays stuck.
  */
@@ -28,15 +29,6 @@ import { parseExecutionInput, repositoryOf } from './push';
 import type { PushEvent } from '../domain/push-event';
 
 export type AdmitRequest = z.infer<typeof AdmitRequestSchema>;
-
-/** First poll interval of a waiting run, in seconds; it doubles up to {@link MAX_WAIT_SECONDS}. */
-export const FIRST_WAIT_SECONDS = 10;
-export const MAX_WAIT_SECONDS = 300;
-
-/** The WAIT interval after `polls` polls (1-based): 10, 20, 40, ... capped at 300 seconds. */
-export function waitSecondsFor(polls: number): number {
-  return Math.min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2 ** Math.min(Math.max(polls - 1, 0), 10));
-}
 
 interface Ctx {
   readonly deps: PipelineDeps;
@@ -146,6 +138,9 @@ async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<Ad
     await store.joinQueue({ repository: ctx.repository, branch: ctx.branch, sequence: ctx.sequence, execution: ctx.execution, executionId: ctx.executionId, commit: ctx.commit, before: ctx.before });
     entries = await store.listQueue(ctx.repository, ctx.branch);
   }
+  // Stopped executions leave the queue first, whatever this one's fate: an execution aborted
+  // while it waited is recorded ABORTED even when this one is superseded at once.
+  entries = await pruneStopped(ctx, entries, lock);
   const admittedPushes = (lock.admitted ?? []).filter((a) => a.execution !== ctx.execution);
   const me: OrderedPush = { commit: ctx.commit, before: ctx.before, sequence: ctx.sequence };
   const reader = ctx.deps.repoReader(ctx.push);
@@ -156,7 +151,6 @@ async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<Ad
     if (await order.isNewer(a, me)) return supersede(ctx, base, a.execution);
   }
 
-  entries = await pruneStopped(ctx, entries, lock);
   const others = entries.filter((e) => e.execution !== ctx.execution);
   const newer: QueueEntry[] = [];
   for (const e of others) if (await order.isNewer(e, me)) newer.push(e);
@@ -221,7 +215,7 @@ async function admitted(ctx: Ctx, base: Omit<AdmitResult, 'decision'>, generatio
 
 async function wait(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {
   const polls = await ctx.deps.store.countPoll(ctx.execution);
-  return { ...base, decision: 'WAIT', waitSeconds: waitSecondsFor(polls), polls };
+  return { ...base, decision: 'WAIT', polls };
 }
 
 async function supersede(ctx: Ctx, base: Omit<AdmitResult, 'decision'>, carriedBy: string | undefined): Promise<AdmitResult> {

@@ -13,14 +13,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
-import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger } from './deps';
+import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 import { PipelineError } from './errors';
 
 /** The environment variable names, for the central stack. */
@@ -88,6 +88,24 @@ export function sfnExecutions(sfn: SFNClient, stateMachineArn: string): Executio
   };
 }
 
+/** SendTaskSuccess errors that mean no state waits on the token any more. */
+const TOKEN_GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
+
+/** Wakes queued runs with SendTaskSuccess; a token nobody waits on any more answers false. */
+export function sfnTaskTokens(sfn: SFNClient): TaskTokenCallback {
+  return {
+    async sendSuccess(token, output) {
+      try {
+        await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }));
+        return true;
+      } catch (err) {
+        if (TOKEN_GONE.has(errorName(err) ?? '')) return false;
+        throw err;
+      }
+    },
+  };
+}
+
 /** How long a fetched git token is reused before it is read again (picks up rotation). */
 const TOKEN_CACHE_MS = 5 * 60 * 1000;
 
@@ -129,6 +147,7 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
   const stateMachineArn = requireEnv(PIPELINE_ENV.stateMachineArn, env);
   const tokenSecret = optionalEnv(PIPELINE_ENV.gitTokenSecretArn, '', env);
   const token = tokenSecret ? secretToken(clients.secrets ?? new SecretsManagerClient({}), tokenSecret) : undefined;
+  const sfn = clients.sfn ?? new SFNClient({});
   return {
     config,
     store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS }), table),
@@ -138,7 +157,8 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
       if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token, apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });
       throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
-    executions: sfnExecutions(clients.sfn ?? new SFNClient({}), stateMachineArn),
+    executions: sfnExecutions(sfn, stateMachineArn),
+    tasks: sfnTaskTokens(sfn),
     // SNS always; GitHub commit statuses too when the config names a token secret.
     notifier: createNotifier(config, {
       sns: clients.sns ?? new SNSClient({}),

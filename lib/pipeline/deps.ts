@@ -38,6 +38,15 @@ export interface ExecutionTracker {
   isRunning(executionId: string): Promise<boolean>;
 }
 
+/**
+ * Answers the task token a queued run waits on (SendTaskSuccess in AWS, the local engine's
+ * tokens locally).
+ */
+export interface TaskTokenCallback {
+  /** Sends `output` to the waiting state; false when no state waits on the token any more. */
+  sendSuccess(token: string, output: unknown): Promise<boolean>;
+}
+
 /** Sends the run's end to people (SNS in AWS, the terminal locally). */
 export interface Notifier {
   publish(subject: string, text: string, attributes?: Record<string, string>): Promise<void>;
@@ -51,6 +60,8 @@ export interface PipelineDeps {
   /** A reader for the push's repository (GitHub API in AWS, the git CLI locally). */
   readonly repoReader: (push: PushEvent) => RepoReader;
   readonly executions: ExecutionTracker;
+  /** Wakes queued runs: the run that releases a branch sends their task tokens. */
+  readonly tasks: TaskTokenCallback;
   readonly notifier: Notifier;
   readonly clock: () => Date;
   readonly logger: PipelineLogger;

@@ -1,13 +1,18 @@
 /**
  * `finish`: the last state of every admitted (or failed) execution. Records the final status,
- * leaves the branch queue and releases the branch, then tells people how it ended: which account
- * and module failed, why, and the command that replays it.
+ * leaves the branch queue, releases the branch and wakes the runs queued on it, then tells people
+ * how it ended: which account and module failed, why, and the command that replays it.
+ *
+ * It is given the run's outcome only (status, the caught error, the stage where the definition
+ * knows it), never the whole state: the push and everything else come from the run record, so a
+ * large push cannot push finish's payload over 256 KiB and end the run without it.
  */
 import type { z } from 'zod';
 import type { RunRecord, RunRecordStatus } from '../store/run-store';
-import type { FinishRequestSchema, FinishResultSchema } from '../statemachine/contracts';
+import type { FinishRequestSchema, FinishResultSchema, RunOutcome } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { parseExecutionInput } from './push';
+import { wakeQueue } from './queue';
 import { formatNotification, type Notification, type NotificationKind } from '../notify/format';
 import { executionConsoleUrl } from '../notify/links';
 
@@ -39,19 +44,19 @@ export function causeText(error: unknown): string | undefined {
   return [name, message].filter(Boolean).join(': ') || undefined;
 }
 
-function reasonFor(status: FinishRequest['status'], state: Json, run: RunRecord | undefined): string {
-  const stage = obj(obj(state.current)?.stage)?.name;
-  const cause = causeText(state.error);
-  switch (status) {
+function reasonFor(outcome: RunOutcome, run: RunRecord | undefined): string {
+  const stage = outcome.stage ?? run?.currentStage;
+  const cause = causeText(outcome.error);
+  switch (outcome.status) {
     case 'SUCCEEDED': {
       const applied = Object.values(run?.accounts ?? {}).flatMap((a) => a.modules.filter((m) => m.status === 'applied').map(() => a.account));
       if (applied.length === 0) return 'nothing to deploy: no module changed since its last apply';
       return `applied ${applied.length} module(s) in ${[...new Set(applied)].join(', ')}`;
     }
     case 'REJECTED':
-      return `rejected at stage ${typeof stage === 'string' ? stage : '?'}${cause ? `: ${cause}` : ''}`;
+      return `rejected at stage ${stage ?? '?'}${cause ? `: ${cause}` : ''}`;
     case 'EXPIRED':
-      return `the approval for stage ${typeof stage === 'string' ? stage : '?'} expired; nothing was applied there`;
+      return `the approval for stage ${stage ?? '?'} expired; nothing was applied there`;
     case 'FAILED':
       return cause ?? 'the run failed';
   }
@@ -61,13 +66,13 @@ function shortSha(sha: string | undefined): string {
   return sha ? sha.slice(0, 12) : '?';
 }
 
-const KIND: Record<FinishRequest['status'], NotificationKind> = { SUCCEEDED: 'succeeded', FAILED: 'failed', REJECTED: 'rejected', EXPIRED: 'expired' };
+const KIND: Record<RunOutcome['status'], NotificationKind> = { SUCCEEDED: 'succeeded', FAILED: 'failed', REJECTED: 'rejected', EXPIRED: 'expired' };
 
 /** The run notification: the shared format, plus modules removed from the repository. */
 export function runNotification(args: {
   execution: string;
   executionId: string;
-  status: FinishRequest['status'];
+  status: RunOutcome['status'];
   reason: string;
   stage?: string;
   repository?: string;
@@ -98,49 +103,50 @@ export function runNotification(args: {
 
 /** Runs the finish action. */
 export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<FinishResult> {
-  const state = obj(req.input) ?? {};
+  const { outcome } = req;
   const execution = req.executionName;
   const run = await deps.store.getRunRecord(execution);
-  const reason = reasonFor(req.status, state, run);
-  const status: RunRecordStatus = req.status;
-
-  let push: ReturnType<typeof parseExecutionInput>['push'] | undefined;
-  try {
-    push = parseExecutionInput(req.input).push;
-  } catch {
-    // An invalid input failed the run at admit; the run is still reported.
-  }
+  const reason = reasonFor(outcome, run);
+  const status: RunRecordStatus = outcome.status;
 
   if (run) {
     await deps.store.finishRun(execution, status, { reason, finishedAt: deps.clock().toISOString() });
     await deps.store.releaseLock(run.repository, run.branch, execution);
     await deps.store.leaveQueue(run.repository, run.branch, run.sequence, execution);
+    await wakeQueue(deps, run.repository, run.branch, execution);
   }
 
-  const repository = run?.repository ?? push?.repository.fullName;
-  const branch = run?.branch ?? push?.branch;
-  const commit = run?.commit ?? push?.after;
-  const stage = obj(obj(state.current)?.stage)?.name;
+  const push = pushOfRecord(run);
   const { subject, text } = runNotification({
     execution,
     executionId: req.executionId,
-    status: req.status,
+    status: outcome.status,
     reason,
-    stage: typeof stage === 'string' ? stage : undefined,
-    repository,
-    branch,
-    commit,
-    pusher: push?.pusher,
+    stage: outcome.stage ?? run?.currentStage,
+    repository: run?.repository,
+    branch: run?.branch,
+    commit: run?.commit,
+    pusher: run?.pusher,
     message: push?.headCommit.message,
     // finishRun changed only the status and reason; the accounts and removed modules are as read.
     run,
   });
   try {
-    await deps.notifier.publish(subject, text, { status, ...(repository ? { repository } : {}), ...(commit ? { commit } : {}), execution });
+    await deps.notifier.publish(subject, text, { status, ...(run ? { repository: run.repository, commit: run.commit } : {}), execution });
   } catch (err) {
     // The run's end is recorded and the branch released; a lost message must not fail the run.
     deps.logger.error('could not send the run notification', { execution, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
   }
   deps.logger.info('run finished', { execution, status, reason });
   return { status, reason };
+}
+
+/** The push a run record keeps (its input, as admit stored it), or undefined. */
+export function pushOfRecord(run: Pick<RunRecord, 'input'> | undefined): ReturnType<typeof parseExecutionInput>['push'] | undefined {
+  if (!run?.input) return undefined;
+  try {
+    return parseExecutionInput(JSON.parse(run.input)).push;
+  } catch {
+    return undefined;
+  }
 }

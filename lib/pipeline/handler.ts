@@ -1,6 +1,8 @@
 /**
  * The pipeline function: every state of statemachines/pipeline.asl.json except the approval
- * calls it with `{ action, ... }` (shapes in lib/statemachine/contracts.ts). The Lambda handler
+ * calls it with `{ action, ... }` (shapes in lib/statemachine/contracts.ts), and the execution
+ * status change rule sends it the Step Functions event of an execution that ended FAILED,
+ * TIMED_OUT or ABORTED (./execution-ended.ts). The Lambda handler
  * (lambdas/pipeline/index.ts) and the local mode both build {@link PipelineDeps} and call
  * {@link createPipelineHandler}.
  *
@@ -12,6 +14,7 @@
  *   artifacts: folderArtifacts(dir).store,                          // lib/local/engine/artifacts.ts
  *   repoReader: () => new GitRepoReader(repoDir),
  *   executions: { isRunning: async (id) => running.has(id) },
+ *   tasks: { sendSuccess: async (token, output) => engine.tokens.sendSuccess(token, output) },
  *   notifier: { publish: async (subject, text) => console.log(text) },
  *   clock: () => new Date(),
  *   logger,
@@ -22,15 +25,17 @@ import { formatPath } from '../config/parse';
 import { admit } from './admit';
 import { checkLease } from './check-lease';
 import { classifyFailure } from './classify-failure';
-import { PipelineRequestSchema } from '../statemachine/contracts';
+import { EXECUTION_STATUS_CHANGE, ExecutionStatusChangeSchema, PipelineRequestSchema } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { InvalidRequestError } from './errors';
+import { executionEnded } from './execution-ended';
 import { finish } from './finish';
+import { enqueue } from './queue';
 import { recordAccount } from './record-account';
 import { stageComplete } from './stage-complete';
 import { targets } from './targets';
 
-export type { ArtifactGetter, ArtifactStore, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger } from './deps';
+export type { ArtifactGetter, ArtifactStore, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 
 /** A function answering one state's payload. */
 export type PipelineHandler = (payload: unknown) => Promise<unknown>;
@@ -42,12 +47,20 @@ export type PipelineHandler = (payload: unknown) => Promise<unknown>;
  */
 export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
   return async (payload) => {
+    if (payload && typeof payload === 'object' && 'source' in payload && payload.source === EXECUTION_STATUS_CHANGE.source) {
+      const event = ExecutionStatusChangeSchema.safeParse(payload);
+      if (!event.success) {
+        const problems = event.error.issues.map((i) => `${formatPath(i.path) || '(top level)'}: ${i.message}`).join('; ');
+        throw new InvalidRequestError(`an aws.states event the pipeline function cannot handle: ${problems}; expected a "${EXECUTION_STATUS_CHANGE.detailType}" event`);
+      }
+      return executionEnded(event.data, deps);
+    }
     const parsed = PipelineRequestSchema.safeParse(payload);
     if (!parsed.success) {
       const action = payload && typeof payload === 'object' && 'action' in payload ? JSON.stringify(payload.action) : '(none)';
       const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(top level)'}: ${i.message}`).join('; ');
       throw new InvalidRequestError(
-        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, targets, check-lease, record-account, classify-failure, stage-complete, finish with the fields in lib/statemachine/contracts.ts`,
+        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, enqueue, targets, check-lease, record-account, classify-failure, stage-complete, finish with the fields in lib/statemachine/contracts.ts`,
       );
     }
     const req = parsed.data;
@@ -66,6 +79,8 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
         return stageComplete(req, deps);
       case 'finish':
         return finish(req, deps);
+      case 'enqueue':
+        return enqueue(req, deps);
     }
   };
 }

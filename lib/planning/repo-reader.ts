@@ -71,7 +71,7 @@ export class GitRepoReader implements RepoReader {
 
   private async hasCommit(sha: string): Promise<boolean> {
     try {
-      await this.git(['cat-file', '-e', `${sha}^{commit}`]);
+      await this.git(['cat-file', '-e', '--end-of-options', `${sha}^{commit}`]);
       return true;
     } catch {
       return false;
@@ -81,7 +81,7 @@ export class GitRepoReader implements RepoReader {
   /** {@inheritDoc RepoReader.listModules} */
   async listModules(sha: string): Promise<string[]> {
     checkSha(sha, 'commit');
-    const out = await this.git(['ls-tree', '-r', '--name-only', '-z', sha]);
+    const out = await this.git(['ls-tree', '-r', '--name-only', '-z', '--end-of-options', sha]);
     return moduleDirsOf(out.split('\0').filter(Boolean));
   }
 
@@ -92,7 +92,7 @@ export class GitRepoReader implements RepoReader {
     if (!(await this.hasCommit(base))) return undefined;
     // A tree diff, not a range of commits: it is exactly what differs between the applied state
     // and the new one, even across a rewritten history. --no-renames lists both names of a move.
-    const out = await this.git(['diff', '--name-only', '--no-renames', '-z', base, head]);
+    const out = await this.git(['diff', '--name-only', '--no-renames', '-z', '--end-of-options', base, head]);
     return [...new Set(out.split('\0').filter(Boolean))].sort();
   }
 
@@ -102,7 +102,7 @@ export class GitRepoReader implements RepoReader {
     checkSha(descendant, 'commit');
     try {
       // Exit 0: an ancestor; 1: not; 128: a commit this clone does not have (or no repository).
-      await execFileAsync('git', ['-C', this.repoDir, 'merge-base', '--is-ancestor', ancestor, descendant]);
+      await execFileAsync('git', ['-C', this.repoDir, 'merge-base', '--is-ancestor', '--end-of-options', ancestor, descendant]);
       return true;
     } catch (err) {
       const code = (err as { code?: unknown }).code;

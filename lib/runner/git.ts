@@ -2,9 +2,10 @@
  * Checkout of exactly the allowed commit, with credentials that never reach argv, the logs or
  * the environment of Terraform.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { httpCredentialFor, parseGitCredential, secretValues, type GitCredential } from '../git-auth';
 import { InfraError, RefusedError } from './errors';
 import { exec } from './exec';
 import type { Logger } from './logger';
@@ -15,39 +16,18 @@ export interface GitAccess {
   env: Record<string, string>;
 }
 
-/**
- * The shape of the git credentials secret. Either a JSON object
- * `{"sshPrivateKey": "...", "knownHosts": "..."}` / `{"token": "...", "username": "..."}`, or
- * a plain string: a PEM/OpenSSH private key (starts with `-----BEGIN`) or a token.
- */
-interface GitSecret {
-  sshPrivateKey?: string;
-  knownHosts?: string;
-  token?: string;
-  username?: string;
-}
-
-function parseSecret(text: string): GitSecret {
-  const t = text.trim();
-  if (t.startsWith('{')) {
-    try {
-      const o = JSON.parse(t) as Record<string, unknown>;
-      const str = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
-      return { sshPrivateKey: str('sshPrivateKey'), knownHosts: str('knownHosts'), token: str('token'), username: str('username') };
-    } catch {
-      throw new InfraError('the git credentials secret is not valid JSON');
-    }
-  }
-  return t.startsWith('-----BEGIN') ? { sshPrivateKey: t } : { token: t };
-}
-
 /** GitHub's published SSH host key, so a deploy key works for github.com without trust on first use. */
 export const GITHUB_KNOWN_HOSTS = 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 
 /**
- * Reads the git credentials secret and prepares git to use it. The key or token is written
+ * Reads the account's git credentials and prepares git to use them. The key or token is written
  * to files (mode 0600) in `secretDir`; only their paths appear in git's options. Every secret
  * value is registered with the logger before anything can print it.
+ *
+ * The credentials are a Secrets Manager secret of the account (read with the runner's own task
+ * role), or, in the local mode only (a policy read from a file), `file:<absolute path>`. A GitHub
+ * App is turned into an installation token for the cloned repository alone, with
+ * `contents: read`, minted now and gone with the task.
  */
 export async function prepareGitAccess(opts: {
   secretId: string | undefined;
@@ -55,23 +35,25 @@ export async function prepareGitAccess(opts: {
   secretDir: string;
   logger: Logger;
   secrets?: SecretsManagerClient;
+  /** Whether `file:` credentials are allowed (a policy from a file: the local mode). @default false */
+  allowFileCredentials?: boolean;
+  /** For GitHub App tokens. @default globalThis.fetch */
+  fetch?: typeof fetch;
 }): Promise<GitAccess> {
   // A local repository (the local mode) needs no credentials, whatever the policy says.
   if (opts.secretId === undefined || opts.cloneUrl.startsWith('/') || /^file:/i.test(opts.cloneUrl)) return { configArgs: [], env: {} };
-  let text: string;
-  try {
-    const res = await (opts.secrets ?? new SecretsManagerClient({})).send(new GetSecretValueCommand({ SecretId: opts.secretId }));
-    text = res.SecretString ?? (res.SecretBinary ? Buffer.from(res.SecretBinary).toString('utf8') : '');
-  } catch (e) {
-    throw new InfraError(`cannot read the git credentials secret ${opts.secretId}: ${(e as Error).name}`);
-  }
-  if (text.trim() === '') throw new InfraError(`the git credentials secret ${opts.secretId} is empty`);
+  const text = await readCredentialText(opts.secretId, opts.allowFileCredentials === true, opts.secrets);
   opts.logger.addSecret(text);
-  const secret = parseSecret(text);
-  for (const v of [secret.sshPrivateKey, secret.token]) if (v) opts.logger.addSecret(v);
+  let secret: GitCredential;
+  try {
+    secret = parseGitCredential(text, `the git credentials secret ${opts.secretId}`);
+  } catch (e) {
+    throw new InfraError((e as Error).message);
+  }
+  for (const v of secretValues(secret)) opts.logger.addSecret(v);
   await mkdir(opts.secretDir, { recursive: true, mode: 0o700 });
   const isHttp = /^https?:\/\//i.test(opts.cloneUrl);
-  if (secret.sshPrivateKey && !isHttp) {
+  if ('sshPrivateKey' in secret && !isHttp) {
     const keyFile = path.join(opts.secretDir, 'deploy_key');
     const knownHosts = path.join(opts.secretDir, 'known_hosts');
     await writeFile(keyFile, `${secret.sshPrivateKey.trim()}\n`, { mode: 0o600 });
@@ -86,16 +68,46 @@ export async function prepareGitAccess(opts: {
       },
     };
   }
-  if (secret.token && isHttp) {
+  if (!('sshPrivateKey' in secret) && isHttp) {
+    let cred: { username: string; token: string };
+    try {
+      cred = await httpCredentialFor(secret, opts.cloneUrl, { fetch: opts.fetch })();
+    } catch (e) {
+      // GitHub down or refusing the App: the run may be retried.
+      throw new InfraError(`cannot get a token for ${opts.cloneUrl}: ${(e as Error).message}`);
+    }
+    opts.logger.addSecret(cred.token);
     const url = new URL(opts.cloneUrl);
     const store = path.join(opts.secretDir, 'git-credentials');
-    const user = encodeURIComponent(secret.username ?? 'x-access-token');
-    await writeFile(store, `${url.protocol}//${user}:${encodeURIComponent(secret.token)}@${url.host}\n`, { mode: 0o600 });
+    await writeFile(store, `${url.protocol}//${encodeURIComponent(cred.username)}:${encodeURIComponent(cred.token)}@${url.host}\n`, { mode: 0o600 });
     await chmod(store, 0o600);
     // The empty helper first drops any helper configured elsewhere; only the file's path is in argv.
     return { configArgs: ['-c', 'credential.helper=', '-c', `credential.helper=store --file=${store}`], env: {} };
   }
-  throw new InfraError(`the git credentials secret ${opts.secretId} holds no ${isHttp ? 'token for an HTTPS' : 'SSH key for an SSH'} clone URL`);
+  throw new InfraError(`the git credentials secret ${opts.secretId} holds no ${isHttp ? 'GitHub App or token for an HTTPS' : 'SSH key for an SSH'} clone URL`);
+}
+
+async function readCredentialText(secretId: string, allowFile: boolean, secrets: SecretsManagerClient | undefined): Promise<string> {
+  let text: string;
+  if (secretId.startsWith('file:')) {
+    if (!allowFile) throw new RefusedError(`refused git credentials ${secretId}: file credentials are for a policy read from a file (the local mode) only`);
+    const file = secretId.slice('file:'.length);
+    if (!path.isAbsolute(file)) throw new RefusedError(`refused git credentials ${secretId}: expected file:<absolute path>`);
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new InfraError(`cannot read the git credentials file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else {
+    try {
+      const res = await (secrets ?? new SecretsManagerClient({})).send(new GetSecretValueCommand({ SecretId: secretId }));
+      text = res.SecretString ?? (res.SecretBinary ? Buffer.from(res.SecretBinary).toString('utf8') : '');
+    } catch (e) {
+      throw new InfraError(`cannot read the git credentials secret ${secretId}: ${(e as Error).name}`);
+    }
+  }
+  if (text.trim() === '') throw new InfraError(`the git credentials secret ${secretId} is empty`);
+  return text;
 }
 
 /** Options of {@link checkoutCommit}. */
@@ -124,6 +136,10 @@ export async function checkoutCommit(o: CheckoutOptions): Promise<void> {
     if (res.code !== 0 && !allowFail) throw new InfraError(`git ${args[0] ?? ''} failed with exit code ${res.code}`);
     return res;
   };
+  // Data never becomes an option: a URL or ref starting with "-" is refused before git sees it.
+  for (const [what, value] of [['clone URL', o.cloneUrl], ['ref', o.ref], ['commit', o.commit]] as const) {
+    if (value.startsWith('-')) throw new RefusedError(`refused ${what} ${JSON.stringify(value)}: it starts with "-", so git would read it as an option`);
+  }
   await mkdir(o.dir, { recursive: true });
   await run(['init', '--quiet', '.']);
   const allowed = 'refs/tfstep/allowed';
@@ -135,6 +151,10 @@ export async function checkoutCommit(o: CheckoutOptions): Promise<void> {
     // Not in the ref's history; fetch it by id only to say precisely why it is refused.
     const direct = await run(['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', '--', o.cloneUrl, o.commit], true);
     if (direct.code !== 0) throw new RefusedError(`refused commit ${o.commit}: not found in the repository`);
+    // A tree or blob id is in the repository too, but it is no commit: refused like any bad input.
+    const type = await exec(o.git, ['cat-file', '-t', o.commit], { cwd: o.dir, env, logger: o.logger, captureStdout: true });
+    const kind = type.stdout.trim();
+    if (type.code !== 0 || kind !== 'commit') throw new RefusedError(`refused commit ${o.commit}: names a ${kind || 'missing object'}, not a commit`);
   }
   const ancestor = await run(['merge-base', '--is-ancestor', o.commit, allowed], true);
   if (ancestor.code === 1) throw new RefusedError(`refused commit ${o.commit}: not reachable from the allowed ref ${o.ref}`);

@@ -3,7 +3,8 @@
  * entrypoint) and the environment (ECS `environment` overrides). Both are checked before
  * anything else happens.
  */
-import { RUNNER_ENV, RunnerInputSchema, type RunnerInput } from '../domain/runner-contract';
+import type { z } from 'zod';
+import { RUNNER_ENV, RunnerEnvInputSchema, type RunnerEnvInput } from '../domain/runner-contract';
 import { RefusedError } from './errors';
 
 /** Where the policy comes from: an SSM parameter (AWS) or a JSON file (local mode). */
@@ -56,37 +57,38 @@ export function quote(value: unknown): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
-function parseJsonVar(name: string, raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new RefusedError(`refused input: ${name} is not valid JSON`);
-  }
+/**
+ * The refusal line of a failed schema check: where (`name[path]`), the value found, and what was expected.
+ * @param nameOf the displayed name of a top-level field
+ */
+export function describeIssue(error: z.ZodError, raw: unknown, nameOf: (field: string) => string): string {
+  const issue = error.issues[0];
+  const field = issue?.path[0];
+  const name = nameOf(typeof field === 'string' ? field : String(field ?? 'input'));
+  const where = issue && issue.path.length > 1 ? `${name}[${issue.path.slice(1).map(String).join('.')}]` : name;
+  let value: unknown = raw;
+  for (const key of issue?.path ?? []) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  const shown = value === undefined || issue?.path.length === 0 ? '' : `=${quote(value)}`;
+  return `${where}${shown}: ${issue?.message ?? 'invalid'}`;
 }
 
 /**
- * Reads the runner input from the environment.
+ * Reads the task's overrides from the environment: the fixed-size fields and where the manifest
+ * is (see {@link RunnerEnvInputSchema}); the module list and approved plans are in the manifest.
  * @throws RefusedError for an unknown `TFSTEP_` variable or an input that fails the schema
  */
-export function parseRunnerEnv(env: NodeJS.ProcessEnv): RunnerInput {
+export function parseRunnerEnv(env: NodeJS.ProcessEnv): RunnerEnvInput {
   const unknown = Object.keys(env).filter((k) => k.toUpperCase().startsWith('TFSTEP_') && !ALLOWED_TFSTEP.has(k));
   if (unknown.length > 0) throw new RefusedError(`refused input: unknown environment variable ${unknown.sort().join(', ')}`);
   const raw: Record<string, unknown> = {};
   for (const [field, name] of Object.entries(RUNNER_ENV)) {
     const value = env[name];
-    if (value === undefined) continue;
-    raw[field] = field === 'modules' || field === 'approvedPlans' ? parseJsonVar(name, value) : value;
+    if (value !== undefined) raw[field] = value;
   }
-  const parsed = RunnerInputSchema.safeParse(raw);
+  const parsed = RunnerEnvInputSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path[0];
-    const name = typeof field === 'string' && field in RUNNER_ENV ? RUNNER_ENV[field as keyof typeof RUNNER_ENV] : String(field ?? 'input');
-    const where = issue && issue.path.length > 1 ? `${name}[${issue.path.slice(1).map(String).join('.')}]` : name;
-    let value: unknown = raw;
-    for (const key of issue?.path ?? []) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-    const shown = value === undefined || issue?.path.length === 0 ? '' : `=${quote(value)}`;
-    throw new RefusedError(`refused input: ${where}${shown}: ${issue?.message ?? 'invalid'}`);
+    const detail = describeIssue(parsed.error, raw, (field) => (field in RUNNER_ENV ? RUNNER_ENV[field as keyof typeof RUNNER_ENV] : field));
+    throw new RefusedError(`refused input: ${detail}`);
   }
   return parsed.data;
 }

@@ -11,8 +11,9 @@
  *      --policy-source=file:<...>; runnerCommand() in ./spawn.ts builds either form)
  *   cwd:  any directory
  *   env:  TFSTEP_REPOSITORY, TFSTEP_COMMIT, TFSTEP_REF, TFSTEP_ACCOUNT, TFSTEP_STAGE,
- *         TFSTEP_PHASE, TFSTEP_MODULES (JSON array), TFSTEP_EXECUTION,
- *         TFSTEP_APPROVED_PLANS (JSON object, apply only),
+ *         TFSTEP_PHASE, TFSTEP_EXECUTION, TFSTEP_MANIFEST (the key of the task's manifest in the
+ *         artifacts store: modules and, for apply, approved plan hashes; see ./manifest.ts),
+ *         TFSTEP_MANIFEST_SHA256 (the SHA-256 of its bytes),
  *         PATH (where git and terraform are found), HOME, AWS_PROFILE or other AWS_* credentials,
  *         optionally TFSTEP_TEST_DOUBLE_FAIL and TFSTEP_TEST_DOUBLE_LOG;
  *         any other TFSTEP_* variable is refused.
@@ -20,7 +21,8 @@
  *         EXIT.INTERRUPTED 5 (SIGTERM or SIGINT: the tool got one SIGINT and stopped; see ./interrupt.ts).
  *   output: log lines on stdout (secrets masked); artifacts (plan.tfplan, plan.json,
  *         summary.json, result.json per module, <phase>.log) under artifactKeys in the policy's
- *         `artifacts` store.
+ *         `artifacts` store; for each plan of the plan phase, a record in the policy's
+ *         `planRecords` store, the only plans the apply phase applies (see ./plan-records.ts).
  *
  * In the container the policy source is fixed by the image's ENTRYPOINT
  * (`--policy-source=ssm:/tfstep/runner/policy`); ECS overrides cannot change it.
@@ -31,9 +33,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
 import {
   artifactKeys,
@@ -49,6 +53,8 @@ import { InfraError, RefusedError } from './errors';
 import { exec, which } from './exec';
 import { checkoutCommit, prepareGitAccess } from './git';
 import { parseArgs, parseRunnerEnv, quote } from './inputs';
+import { readManifest } from './manifest';
+import { PlanRecordAccessDeniedError, planRecordStoreFromUri, type PlanRecordStore } from './plan-records';
 import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
 import { checkModules, type ModuleFacts } from './module-checks';
@@ -98,6 +104,8 @@ export interface RunnerDeps {
   ssm?: SSMClient;
   secrets?: SecretsManagerClient;
   s3?: S3Client;
+  /** The client of the account's plan records table (`dynamodb://` in the policy). */
+  dynamodb?: DynamoDBClient;
   stdout?: LineSink;
   stderr?: LineSink;
   /** Directories searched for git and the tool. Default: PATH in the local mode, {@link IMAGE_SEARCH_PATH} with SSM. */
@@ -159,8 +167,18 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
   let logTarget: { store: ArtifactStore; key: string } | undefined;
   try {
     const source = parseArgs(argv);
-    const input = parseRunnerEnv(env);
+    const task = parseRunnerEnv(env);
     const policy = await loadPolicy(source, deps.ssm);
+    let store: ArtifactStore;
+    let records: PlanRecordStore;
+    try {
+      store = artifactStoreFromUri(policy.artifacts, deps.s3);
+      records = planRecordStoreFromUri(policy.planRecords, deps.dynamodb, deps.now);
+    } catch (e) {
+      throw new RefusedError(`refused: invalid artifacts or plan records location in the runner policy: ${(e as Error).message}`);
+    }
+    // The module list and approved plans come from the manifest, read with this task's own role.
+    const input = await readManifest(store, task, policy.account);
     const { cloneUrl } = checkInputAgainstPolicy(input, policy);
     logger.info(`tfstep runner: ${input.phase} of ${input.modules.length} module(s) in account ${input.account} at ${input.commit}`);
 
@@ -170,12 +188,6 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     // The test double must never stand in for terraform in the account's container.
     const doublePath = deps.testDouble === null ? undefined : (deps.testDouble ?? (source.kind === 'file' ? findTestDouble() : undefined));
     const tool = resolveTool(policy.tool, searchPath, doublePath, logger);
-    let store: ArtifactStore;
-    try {
-      store = artifactStoreFromUri(policy.artifacts, deps.s3);
-    } catch (e) {
-      throw new RefusedError(`refused: invalid artifacts location in the runner policy: ${(e as Error).message}`);
-    }
     logTarget = { store, key: artifactKeys.log(input.execution, input.account, input.phase) };
 
     work = await mkdtemp(path.join(deps.workRoot ?? os.tmpdir(), 'tfstep-runner-'));
@@ -189,6 +201,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       secretDir,
       logger,
       secrets: deps.secrets,
+      allowFileCredentials: source.kind === 'file',
     });
     const gitEnv: Record<string, string> = {
       PATH: searchPath,
@@ -197,7 +210,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_CONFIG_GLOBAL: os.devNull,
       // Remote helpers such as ext:: run commands; only plain transports are allowed.
-      GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
+      GIT_ALLOW_PROTOCOL,
     };
     for (const k of ['LANG', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) if (env[k] !== undefined) gitEnv[k] = env[k];
     const checkout = path.join(work, 'checkout');
@@ -212,9 +225,9 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     // Every module and every approved plan is checked before the tool runs even once.
     const dirs = await resolveModules(checkout, input.modules);
     const facts = await checkModules(dirs, policy);
-    const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, input) : new Map<string, Uint8Array>();
+    const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, records, input) : new Map<string, Uint8Array>();
 
-    const ctx: ModuleContext = { input, policy, tool, store, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
+    const ctx: ModuleContext = { input, policy, tool, store, records, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
     return await runModules(ctx, dirs, approved, facts);
   } catch (e) {
     // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
@@ -237,7 +250,13 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
   }
 }
 
-async function fetchApprovedPlans(store: ArtifactStore, input: RunnerInput): Promise<Map<string, Uint8Array>> {
+/**
+ * The saved plan of every module, checked before the tool runs at all: this account's own plan
+ * task must have recorded exactly this plan for this execution, module and commit (the central
+ * account can write the saved plan and the task's input, not the record), and it must be the plan
+ * the approver approved.
+ */
+async function fetchApprovedPlans(store: ArtifactStore, records: PlanRecordStore, input: RunnerInput): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
   for (const m of input.modules) {
     const key = artifactKeys.planFile(input.execution, input.account, m);
@@ -249,6 +268,23 @@ async function fetchApprovedPlans(store: ArtifactStore, input: RunnerInput): Pro
       throw new InfraError(`cannot read the saved plan ${key}: ${(e as Error).message}`);
     }
     const actual = sha256Hex(bytes);
+    let record;
+    try {
+      record = await records.get(input.execution, m);
+    } catch (e) {
+      throw new InfraError(`cannot read this account's plan record of module ${quote(m)}: ${(e as Error).message}`);
+    }
+    if (!record) {
+      throw new RefusedError(`refused apply of module ${quote(m)}: this account's plan task recorded no plan of it in execution ${input.execution}`);
+    }
+    if (record.commit !== input.commit || record.account !== input.account) {
+      throw new RefusedError(
+        `refused apply of module ${quote(m)}: this account's plan task recorded its plan at commit ${record.commit} in account ${record.account}, not ${input.commit} in ${input.account}`,
+      );
+    }
+    if (record.sha256 !== actual) {
+      throw new RefusedError(`refused apply of module ${quote(m)}: the saved plan's SHA-256 ${actual} is not the plan this account's plan task recorded (${record.sha256})`);
+    }
     const expected = input.approvedPlans?.[m];
     if (actual !== expected) {
       throw new RefusedError(`refused apply of module ${quote(m)}: the saved plan's SHA-256 ${actual} is not the approved ${String(expected)}`);
@@ -263,6 +299,7 @@ interface ModuleContext {
   policy: RunnerPolicy;
   tool: ResolvedTool;
   store: ArtifactStore;
+  records: PlanRecordStore;
   logger: Logger;
   env: NodeJS.ProcessEnv;
   searchPath: string;
@@ -315,6 +352,16 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
 async function writeResult(ctx: ModuleContext, result: ModuleResult): Promise<void> {
   const valid = ModuleResultSchema.parse(result);
   await putArtifact(ctx, artifactKeys.result(ctx.input.execution, ctx.input.account, result.module), `${JSON.stringify(valid, null, 2)}\n`);
+}
+
+async function recordPlan(ctx: ModuleContext, module: string, sha256: string): Promise<void> {
+  const { input } = ctx;
+  try {
+    await ctx.records.put({ execution: input.execution, module, account: input.account, commit: input.commit, sha256, recordedAt: ctx.now().toISOString() });
+  } catch (e) {
+    const hint = e instanceof PlanRecordAccessDeniedError ? ' (only the plan task definition may run the plan phase)' : '';
+    throw new InfraError(`cannot record the plan of module ${quote(module)} in this account${hint}: ${(e as Error).message}`);
+  }
 }
 
 async function putArtifact(ctx: ModuleContext, key: string, body: Uint8Array | string): Promise<void> {
@@ -383,6 +430,8 @@ async function runModule(
     }
     progress.plan = summary;
     progress.planSha256 = expectedSha;
+    // Recorded in the account before the plan leaves the task: the apply applies only recorded plans.
+    if (input.phase === 'plan') await recordPlan(ctx, module, expectedSha);
     await putArtifact(ctx, keys.planFile, planBytes);
     await putArtifact(ctx, keys.planJson, showJson);
     await putArtifact(ctx, keys.summary, `${JSON.stringify(summary, null, 2)}\n`);

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { findAllowedRepository } from '../domain/repo-url';
+import { findAllowedRepository } from '../config/repo-url';
 import { RunnerPolicySchema, type Phase, type RunnerInput, type RunnerPolicy } from '../domain/runner-contract';
 import { InfraError, RefusedError } from './errors';
 import { quote, type PolicySource } from './inputs';
@@ -41,6 +41,10 @@ export async function loadPolicy(source: PolicySource, ssm?: SSMClient): Promise
   if (source.kind === 'ssm' && parsed.data.localStateDir !== undefined) {
     // A container's disk goes with the task: state kept there would be lost, so only the local mode may ask for it.
     throw new RefusedError('refused: invalid runner policy at localStateDir: only a local-mode policy file may keep Terraform state on disk');
+  }
+  if (source.kind === 'ssm' && !parsed.data.planRecords.startsWith('dynamodb://')) {
+    // Records on the container's disk would die with the plan task: no apply could ever find them.
+    throw new RefusedError('refused: invalid runner policy at planRecords: a policy from SSM must name the account\'s plan records table (dynamodb://<table>)');
   }
   return parsed.data;
 }

@@ -3,9 +3,12 @@
  * with the policy from a file. See the spawn contract at the top of ./main.ts.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RUNNER_ENV, type RunnerInput } from '../domain/runner-contract';
+import { RUNNER_ENV, RunnerPolicySchema, type RunnerInput } from '../domain/runner-contract';
+import { artifactStoreFromUri } from './artifacts';
+import { manifestFor, type WrittenManifest } from './manifest';
 
 /** The command line that starts the runner. */
 export interface RunnerCommand {
@@ -29,8 +32,20 @@ export function runnerCommand(opts: { policyFile: string; bundle?: string; repoR
   return { command: process.execPath, args: ['--import', tsx, path.join(root, 'runner', 'entrypoint.ts'), policyArg] };
 }
 
-/** The `TFSTEP_*` variables carrying one runner input. */
-export function runnerInputEnv(input: RunnerInput): Record<string, string> {
+/**
+ * One runner task as the pipeline hands it over: the `TFSTEP_*` variables of its overrides, and
+ * the manifest (modules, approved plans) that must be in the artifacts store under `manifest.key`
+ * before the task starts. The overrides name the manifest and its SHA-256, nothing that grows
+ * with the number of modules.
+ */
+export function runnerTask(input: RunnerInput): { env: Record<string, string>; manifest: WrittenManifest } {
+  const manifest = manifestFor({
+    account: input.account,
+    execution: input.execution,
+    phase: input.phase,
+    modules: input.modules,
+    ...(input.approvedPlans === undefined ? {} : { approvedPlans: input.approvedPlans }),
+  });
   const env: Record<string, string> = {
     [RUNNER_ENV.repository]: input.repository,
     [RUNNER_ENV.commit]: input.commit,
@@ -38,11 +53,11 @@ export function runnerInputEnv(input: RunnerInput): Record<string, string> {
     [RUNNER_ENV.account]: input.account,
     [RUNNER_ENV.stage]: input.stage,
     [RUNNER_ENV.phase]: input.phase,
-    [RUNNER_ENV.modules]: JSON.stringify(input.modules),
     [RUNNER_ENV.execution]: input.execution,
+    [RUNNER_ENV.manifest]: manifest.key,
+    [RUNNER_ENV.manifestSha256]: manifest.sha256,
   };
-  if (input.approvedPlans) env[RUNNER_ENV.approvedPlans] = JSON.stringify(input.approvedPlans);
-  return env;
+  return { env, manifest };
 }
 
 /** Options of {@link spawnRunner}. */
@@ -58,15 +73,19 @@ export interface SpawnRunnerOptions {
 }
 
 /**
- * Runs the runner as a child process (local mode) and resolves with its exit code.
+ * Runs the runner as a child process (local mode) and resolves with its exit code. First writes
+ * the task's manifest to the policy's artifacts store, as the pipeline does before a task.
  * Only PATH and HOME are inherited from this process unless given in `env`.
  */
-export function spawnRunner(opts: SpawnRunnerOptions): Promise<number> {
+export async function spawnRunner(opts: SpawnRunnerOptions): Promise<number> {
   const { command, args } = runnerCommand({ policyFile: opts.policyFile, bundle: opts.bundle });
+  const policy = RunnerPolicySchema.parse(JSON.parse(await readFile(opts.policyFile, 'utf8')));
+  const task = runnerTask(opts.input);
+  await artifactStoreFromUri(policy.artifacts).put(task.manifest.key, task.manifest.body);
   const env: Record<string, string> = {};
   for (const k of ['PATH', 'HOME']) if (process.env[k] !== undefined) env[k] = process.env[k];
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
-  Object.assign(env, runnerInputEnv(opts.input));
+  Object.assign(env, task.env);
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd ?? process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of ['stdout', 'stderr'] as const) {

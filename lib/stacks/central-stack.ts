@@ -16,6 +16,7 @@ import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
+import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction } from '../constructs/tfstep-function';
@@ -103,6 +104,8 @@ export class CentralStack extends Stack {
   readonly pipelineFunction: TfstepFunction;
   readonly pipeline: PipelineStateMachine;
   readonly gitPushRule: GitPushRule;
+  /** Hands executions that ended without their finish state to the pipeline function. */
+  readonly executionStatusRule: ExecutionStatusRule;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly approvalUrl: lambda.FunctionUrl;
   /** The topic the alarms notify. */
@@ -234,7 +237,7 @@ export class CentralStack extends Stack {
 
     this.grantWebhook(this.webhookFunction.role);
     this.grantApproval(this.approvalFunction.role, stateMachineArn);
-    this.grantPipelineSteps(this.pipelineFunction.role, config);
+    this.grantPipelineSteps(this.pipelineFunction.role, config, stateMachineArn);
 
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
@@ -260,6 +263,11 @@ export class CentralStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       maxEventAgeHours: 24,
       retryAttempts: 185,
+    });
+
+    this.executionStatusRule = new ExecutionStatusRule(this, 'ExecutionEnded', {
+      stateMachineArn: this.pipeline.stateMachine.stateMachineArn,
+      target: this.pipelineFunction.function,
     });
 
     this.alarms = this.addAlarms();
@@ -348,7 +356,7 @@ export class CentralStack extends Stack {
     this.acknowledgeArtifactReads(role);
   }
 
-  private grantPipelineSteps(role: iam.Role, config: Config): void {
+  private grantPipelineSteps(role: iam.Role, config: Config, stateMachineArn: string): void {
     this.table.grantReadWriteData(role);
     this.grantPublish(role);
     this.grantReadArtifacts(role);
@@ -365,6 +373,8 @@ export class CentralStack extends Stack {
         resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${names.stateMachine()}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
     );
+    // The run that releases a branch wakes the runs queued on it by answering their WaitForTurn task tokens.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeQueuedRuns', actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
     const tokenSecret = config.notifications.githubStatusTokenSecret;
     if (tokenSecret !== undefined) {
       const secret = tokenSecret.startsWith('arn:')

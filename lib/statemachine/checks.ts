@@ -1,7 +1,8 @@
 /**
  * Structural checks of the pipeline definition that asl-validator cannot know: they encode the
  * design's facts (every runner task runs through the account's launcher role, a Terraform
- * failure is never retried, only the approval waits for a token, a failed account is caught
+ * failure is never retried, only the approval and a queued run wait for a token (the queued run
+ * on a callback, never a poll), admit and finish never get the whole state, a failed account is caught
  * inside its Map, a stage's accounts and results never pass through the execution's state). `tfstep validate` runs them; so does the definition's test.
  */
 
@@ -29,6 +30,11 @@ function targetsOf(state: State): string[] {
 export const RUNNER_TASK_STATES = ['RunTerraform'] as const;
 /** The one Map state that fans out over a stage's accounts, in every phase. */
 export const ACCOUNT_MAP_STATES = ['Accounts'] as const;
+/** The states that wait for a task token: the approval, and a queued run waiting for its branch. */
+export const TOKEN_WAIT_STATES = ['RequestApproval', 'WaitForTurn'] as const;
+const QUEUE_WAIT_STATE = 'WaitForTurn';
+/** Pipeline function steps that must not be given the whole state. */
+const WHOLE_STATE_REFUSED = ['Admit', 'Finish'] as const;
 const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION', 'TFSTEP_APPROVED_PLANS'];
 
 /**
@@ -97,11 +103,30 @@ export function checkPipelineDefinition(machine: MachineLike): string[] {
   }
 
   const waiting = tasks.filter(([, t]) => String(t.Resource).endsWith('.waitForTaskToken'));
-  if (waiting.length !== 1 || waiting[0]![0] !== 'RequestApproval') {
-    problems.push(`the states waiting for a task token are ${waiting.map(([n]) => n).join(', ') || 'none'}; expected only RequestApproval`);
+  const waitingNames = waiting.map(([n]) => n).sort();
+  if (JSON.stringify(waitingNames) !== JSON.stringify([...TOKEN_WAIT_STATES].sort())) {
+    problems.push(`the states waiting for a task token are ${waitingNames.join(', ') || 'none'}; expected ${TOKEN_WAIT_STATES.join(' and ')}`);
   }
   for (const [name, task] of waiting) {
-    if (asRecord(asRecord(task.Parameters).Payload)['taskToken.$'] !== '$$.Task.Token') problems.push(`task ${name} does not pass $$.Task.Token to the approval function`);
+    if (asRecord(asRecord(task.Parameters).Payload)['taskToken.$'] !== '$$.Task.Token') problems.push(`task ${name} does not pass $$.Task.Token to the function it calls`);
+  }
+  // A queued run waits on a callback: a poll loop would write history events for every poll.
+  const queueWait = asRecord(asRecord(machine.States)[QUEUE_WAIT_STATE]);
+  if (queueWait.Type === 'Task') {
+    if (typeof queueWait.HeartbeatSeconds !== 'number' || typeof queueWait.TimeoutSeconds !== 'number' || queueWait.HeartbeatSeconds >= queueWait.TimeoutSeconds) {
+      problems.push(`task ${QUEUE_WAIT_STATE} needs a HeartbeatSeconds below its TimeoutSeconds: it bounds how long a lost wake-up keeps a run waiting`);
+    }
+    const back = asArray(queueWait.Catch).map(asRecord).find((c) => asArray(c.ErrorEquals).includes('States.HeartbeatTimeout'));
+    if (back?.Next !== 'Admit') problems.push(`task ${QUEUE_WAIT_STATE} does not go back to Admit when its heartbeat times out`);
+  } else problems.push(`state ${QUEUE_WAIT_STATE} is missing or not a Task: a queued run must wait on a callback`);
+  for (const [name, state] of states) {
+    if (state.Type === 'Wait' && targetsOf(state).includes('Admit')) problems.push(`Wait state ${name} loops back to Admit: a queued run must wait on a callback, not poll`);
+  }
+  // Admit and finish are given only what they need: a state grown by a large push could
+  // otherwise push their payload over 256 KiB and end the run without finish.
+  for (const name of WHOLE_STATE_REFUSED) {
+    const payload = asRecord(asRecord(asRecord(asRecord(machine.States)[name]).Parameters).Payload);
+    for (const [key, value] of Object.entries(payload)) if (key.endsWith('.$') && value === '$') problems.push(`task ${name} passes the whole state as ${key.slice(0, -2)}; pass only the fields it needs`);
   }
 
   const top = asRecord(machine.States);

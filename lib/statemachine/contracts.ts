@@ -119,7 +119,10 @@ export type StageItem = z.infer<typeof StageItemSchema>;
 
 export const AdmitRequestSchema = z.object({
   action: z.literal('admit'),
-  /** The whole execution input: the EventBridge event with the canonical push in `detail`. */
+  /**
+   * The execution input (`$$.Execution.Input`): the EventBridge event with the canonical push in
+   * `detail`. Never the state, which grows as the run goes on.
+   */
   input: z.unknown(),
   executionId: z.string(),
   executionName: z.string(),
@@ -133,15 +136,30 @@ export const AdmitResultSchema = z.object({
   repository: z.string(),
   branch: z.string(),
   commit: CommitShaSchema,
-  /** For WAIT: seconds until the next poll (grows with each poll, capped). */
-  waitSeconds: z.number().int().min(1).optional(),
   /** For DUPLICATE / SUPERSEDED: which run carries this push. */
   carriedBy: z.string().optional(),
   /** For ADMITTED: the branch lease's generation, the run's fencing token. */
   generation: z.number().int().min(0).optional(),
+  /** For WAIT: how many times this run was told to wait. */
   polls: z.number().int().min(0).optional(),
 });
 export type AdmitResult = z.infer<typeof AdmitResultSchema>;
+
+// ---- enqueue (the callback a queued run waits on) -------------------------------------------
+
+export const EnqueueRequestSchema = z.object({
+  action: z.literal('enqueue'),
+  /** The WaitForTurn state's task token: stored with the run's queue entry, sent back to wake it. */
+  taskToken: z.string().min(1).max(2048),
+  execution: z.string(),
+});
+/** What enqueue answers (the state waits for the token, not for this). */
+export const EnqueueResultSchema = z.object({
+  /** `queued`: the token waits in the queue; `woken`: the branch was free already, the token was sent at once. */
+  state: z.enum(['queued', 'woken']),
+});
+/** What the releasing run sends to a queued run's token. */
+export const WakeOutputSchema = z.object({ woken: z.literal(true), by: z.string() });
 
 // ---- targets --------------------------------------------------------------------------------
 
@@ -262,17 +280,74 @@ export const MAX_LISTED_FAILURES = 20;
 export const RunStatusSchema = z.enum(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED', 'SUPERSEDED', 'DUPLICATE']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
+/** A caught error as Step Functions writes it into the state. */
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough();
+
+/**
+ * How a run ended, built by the outcome states (RunSucceeded, RunFailed, ...): only what finish
+ * needs, never the whole state, so a large push cannot push finish's payload over 256 KiB.
+ */
+export const RunOutcomeSchema = z.object({
+  status: z.enum(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED']),
+  /** The caught error that ended the run (every outcome but SUCCEEDED). */
+  error: CaughtErrorSchema.optional(),
+  /** The stage the run ended in, where the definition knows it (rejected, expired). */
+  stage: z.string().optional(),
+});
+export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
+
 export const FinishRequestSchema = z.object({
   action: z.literal('finish'),
-  status: z.enum(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED']),
-  /** The whole state: run, plan, current stage, error, whatever exists at this point. */
-  input: z.unknown(),
+  outcome: RunOutcomeSchema,
   executionId: z.string(),
   executionName: z.string(),
 });
 export const FinishResultSchema = z.object({
   status: RunStatusSchema,
   reason: z.string(),
+});
+
+// ---- execution status change (EventBridge, not the state machine) ----------------------------
+
+/** The EventBridge detail-type Step Functions sends for every execution status change. */
+export const EXECUTION_STATUS_CHANGE = { source: 'aws.states', detailType: 'Step Functions Execution Status Change' } as const;
+
+/** The statuses an execution can end in without reaching its finish state. */
+export const ENDED_WITHOUT_FINISH = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+/**
+ * The "Step Functions Execution Status Change" event ("Step Functions events", EventBridge events
+ * reference): the rule forwards only those of the pipeline state machine that ended FAILED,
+ * TIMED_OUT or ABORTED. `input` and `output` may be left out when large; nothing here reads them.
+ */
+export const ExecutionStatusChangeSchema = z
+  .object({
+    source: z.literal(EXECUTION_STATUS_CHANGE.source),
+    'detail-type': z.literal(EXECUTION_STATUS_CHANGE.detailType),
+    detail: z
+      .object({
+        executionArn: z.string().min(1),
+        stateMachineArn: z.string().min(1),
+        name: z.string().min(1),
+        status: z.enum(['RUNNING', 'SUCCEEDED', 'PENDING_REDRIVE', ...ENDED_WITHOUT_FINISH]),
+        error: z.string().nullish(),
+        cause: z.string().nullish(),
+        stopDate: z.number().nullish(),
+      })
+      .passthrough(),
+  })
+  .passthrough();
+export type ExecutionStatusChange = z.infer<typeof ExecutionStatusChangeSchema>;
+
+/** What the pipeline function did about an ended execution. */
+export const ExecutionEndedResultSchema = z.object({
+  execution: z.string(),
+  /** Whether this call recorded the run's end (finish had not). */
+  recorded: z.boolean(),
+  /** Whether this call released the branch (the execution still held it). */
+  released: z.boolean(),
+  /** The queued runs woken. */
+  woken: z.array(z.string()),
 });
 
 /** Every payload the pipeline function accepts. */
@@ -284,6 +359,7 @@ export const PipelineRequestSchema = z.discriminatedUnion('action', [
   ClassifyFailureRequestSchema,
   StageCompleteRequestSchema,
   FinishRequestSchema,
+  EnqueueRequestSchema,
 ]);
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
 

@@ -18,6 +18,11 @@ export interface QueueEntry {
   /** The branch's commit before this push (the push's `before`): orders pushes without asking git. */
   readonly before?: string;
   readonly joinedAt: string;
+  /**
+   * The task token of the run's WaitForTurn state while it waits for a callback; whoever
+   * releases the branch takes it ({@link BranchQueue.takeQueueToken}) and sends it.
+   */
+  readonly token?: string;
 }
 
 /** A push that was admitted on a branch: what later pushes are ordered against. */
@@ -111,6 +116,52 @@ export class BranchQueue {
   /** Removes a push from its branch queue (no-op if gone). */
   async leaveQueue(repository: string, branch: string, sequence: string, execution: string): Promise<void> {
     await this.table.doc.send(new DeleteCommand({ TableName: this.table.tableName, Key: queueEntryKey(repository, branch, sequence, execution) }));
+  }
+
+  /**
+   * Stores the task token a queued run waits on with its queue entry; false when the entry is
+   * gone (the run was removed from the queue meanwhile).
+   */
+  async setQueueToken(repository: string, branch: string, sequence: string, execution: string, token: string): Promise<boolean> {
+    try {
+      await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: queueEntryKey(repository, branch, sequence, execution),
+          UpdateExpression: 'SET #t = :t, tokenAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#t': 'token' },
+          ExpressionAttributeValues: { ':t': token, ':now': this.table.now() },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Takes a queued run's task token off its entry, only if it is still that token: of two
+   * wakers (finish and the status change rule, or a retried call) exactly one sends it.
+   */
+  async takeQueueToken(entry: Pick<QueueEntry, 'repository' | 'branch' | 'sequence' | 'execution'>, token: string): Promise<boolean> {
+    try {
+      await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: queueEntryKey(entry.repository, entry.branch, entry.sequence, entry.execution),
+          UpdateExpression: 'REMOVE #t, tokenAt',
+          ConditionExpression: '#t = :t',
+          ExpressionAttributeNames: { '#t': 'token' },
+          ExpressionAttributeValues: { ':t': token },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   /** The branch lock item (an empty object when the branch never had one). */

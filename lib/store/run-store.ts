@@ -121,6 +121,12 @@ export class RunStore {
   leaveQueue(...a: Parameters<BranchQueue['leaveQueue']>): ReturnType<BranchQueue['leaveQueue']> {
     return this.queue.leaveQueue(...a);
   }
+  setQueueToken(...a: Parameters<BranchQueue['setQueueToken']>): ReturnType<BranchQueue['setQueueToken']> {
+    return this.queue.setQueueToken(...a);
+  }
+  takeQueueToken(...a: Parameters<BranchQueue['takeQueueToken']>): ReturnType<BranchQueue['takeQueueToken']> {
+    return this.queue.takeQueueToken(...a);
+  }
   getLock(...a: Parameters<BranchQueue['getLock']>): ReturnType<BranchQueue['getLock']> {
     return this.queue.getLock(...a);
   }

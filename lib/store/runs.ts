@@ -11,7 +11,7 @@ import { outcomesByAccount } from './outcomes';
 import { isConditionFailure, strip, type RunTable } from './table';
 
 /** A run's status in the table: the execution's life, beyond Step Functions' own. */
-export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'EXPIRED' | 'SUPERSEDED' | 'ABORTED';
+export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'EXPIRED' | 'SUPERSEDED' | 'ABORTED' | 'TIMED_OUT';
 
 /** The accounts and modules a run planned for one stage. */
 export interface PlannedStageRecord {
@@ -45,7 +45,7 @@ export interface RunRecord {
   readonly reason?: string;
   /** The execution input as JSON text, for replays. */
   readonly input: string;
-  /** How many times admit answered WAIT. */
+  /** How many times admit answered WAIT (once per wake-up or wait timeout). */
   readonly polls: number;
   /** For SUPERSEDED: the run that carries this push. */
   readonly carriedBy?: string;

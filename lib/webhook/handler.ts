@@ -70,6 +70,8 @@ function detectProvider(headers: Headers): { provider: GitProvider; event: strin
   if (gitlab !== undefined) return { provider: 'gitlab', event: gitlab };
   const github = headers.get('x-github-event');
   if (github !== undefined) return { provider: 'github', event: github };
+  // Signed as GitHub signs, but naming no event: checked like any delivery, then ignored (202).
+  if (headers.get('x-hub-signature-256') !== undefined) return { provider: 'github', event: '' };
   throw new MalformedRequestError('neither X-GitHub-Event nor X-Gitlab-Event is set; this is not a GitHub or GitLab webhook');
 }
 
@@ -159,7 +161,8 @@ async function handle(request: WebhookRequest, deps: WebhookDeps, log: Record<st
     read = readGitlabPush(payload);
   } else {
     deps.logger.info('event type ignored', { ...log });
-    return respond(202, { outcome: 'ignored' satisfies WebhookOutcome, reason: `event type ${JSON.stringify(clip(event, 60))} is ignored; only pushes deploy` });
+    const what = event === '' ? 'a delivery without X-GitHub-Event' : `event type ${JSON.stringify(clip(event, 60))}`;
+    return respond(202, { outcome: 'ignored' satisfies WebhookOutcome, reason: `${what} is ignored; only pushes deploy` });
   }
   log.repository = read.fullName;
   log.ref = read.ref;

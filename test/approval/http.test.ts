@@ -241,6 +241,10 @@ describe('POST /approvals/:id', () => {
 
     // THEN the step fails with Rejected and a cause naming bob and his reason
     expect(res.statusCode).toBe(200);
+    // AND the confirmation page is not styled as a success: nothing will be applied
+    expect(res.body).toContain('<h1>Rejected</h1>');
+    expect(res.body).toMatch(/class="banner stopped"/);
+    expect(res.body).not.toMatch(/class="banner ok"/);
     const calls = sfnMock.commandCalls(SendTaskFailureCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.args[0].input.error).toBe('Rejected');

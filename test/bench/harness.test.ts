@@ -80,16 +80,21 @@ describe('bench harness on tiny sizes', () => {
     expect(result.parallelS).toBeGreaterThanOrEqual(result.longestTaskS);
   });
 
-  it('counts the transitions of a run queued behind another with the admit backoff', async () => {
-    // GIVEN a holder that keeps the branch 10 simulated minutes
+  it('keeps a run queued 30 days under 1,000 history events: it waits on a callback, not a poll', async () => {
+    // GIVEN a holder that keeps the branch 30 simulated days
     // WHEN a second push waits for it
-    const result = await measureQueued(10);
-    // THEN it polls 6 times (10, 20, 40, 80, 160, 300 s), 3 transitions each, and is admitted at 610 s
-    expect(result.waitSeconds).toEqual([10, 20, 40, 80, 160, 300]);
-    expect(result.polls).toBe(6);
-    expect(result.expectedPolls).toBe(6);
-    expect(result.queuedPollTransitions).toBe(18);
-    expect(result.admittedAfterS).toBe(610);
+    const result = await measureQueued(30);
+    // THEN it was woken once, by the holder's finish, and admitted when the holder was done
+    expect(result.wakeUps).toBe(1);
+    expect(result.admittedAfterS).toBeGreaterThanOrEqual(result.holderS - 60);
+    expect(result.admittedAfterS).toBeLessThanOrEqual(result.holderS + 60);
+    // AND between, it looked again only once per 12-hour heartbeat interval
+    expect(result.heartbeatTimeouts).toBe(Math.floor(result.holderS / 43200));
+    expect(result.waits).toBe(result.heartbeatTimeouts + result.wakeUps);
+    // AND the history it wrote while queued stays under the budget
+    expect(result.historyBudget).toBe(1000);
+    expect(result.queuedHistoryEvents).toBeLessThanOrEqual(1000);
+    expect(result.queuedHistoryEvents).toBeGreaterThan(13 * result.waits);
   });
 
   it('runs the whole benchmark on tiny sizes and writes results.json with the schema', async () => {
@@ -101,7 +106,7 @@ describe('bench harness on tiny sizes', () => {
       sizes: [1, 2],
       fanoutTimeLimitS: undefined,
       makespanAccounts: 3,
-      queuedMinutes: 1,
+      queuedDays: 1,
       seed: 11,
       webhookIterations: 20,
       webhookColdRuns: 1,
@@ -113,7 +118,7 @@ describe('bench harness on tiny sizes', () => {
     expect(written).toEqual(results);
     expect(written.fanout.map((f) => f.accounts)).toEqual([1, 2]);
     expect(written.fanout.every((f) => f.status === 'completed' && f.peakRssMb > 0)).toBe(true);
-    expect(written.queuedPollTransitions).toBe(written.queued.queuedPollTransitions);
+    expect(written.queued.queuedHistoryEvents).toBeLessThanOrEqual(written.queued.historyBudget);
     expect(written.limits.historyEvents.max).toBe(Math.max(...written.fanout.map((f) => f.limits.historyEvents.max)));
     const text = formatResults(written);
     for (const heading of ['Fan-out:', 'Makespan:', 'Queue:', 'Webhook:']) expect(text).toContain(heading);

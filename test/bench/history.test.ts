@@ -3,7 +3,6 @@ import { benchConfigInput } from '../../bench/fixture';
 import { BenchInputError } from '../../bench/errors';
 import { AWS_HISTORY_EVENTS, costUsd, estimateExecution, largestPayloadBytes } from '../../bench/history';
 import { listScheduleMakespan, seededRandom, simulatedDurations } from '../../bench/makespan';
-import { expectedPolls } from '../../bench/queued';
 import { VirtualClock } from '../../bench/virtual-clock';
 import { parseBenchArgs } from '../../bench/run';
 
@@ -153,13 +152,6 @@ describe('simulated time', () => {
     expect(listScheduleMakespan([5, 3, 4, 2], 2)).toBe(7);
     expect(listScheduleMakespan([5, 3, 4, 2], 1)).toBe(14);
     expect(listScheduleMakespan([5, 3, 4, 2], 40)).toBe(5);
-  });
-
-  it('expects 6 polls behind a 10-minute holder with the admit backoff', () => {
-    // GIVEN admit's waits of 10, 20, 40, 80, 160, 300 s (610 s in all)
-    // THEN 6 polls cover 600 s, 5 cover 300 s
-    expect(expectedPolls(600)).toBe(6);
-    expect(expectedPolls(300)).toBe(5);
   });
 });
 

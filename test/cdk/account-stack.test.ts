@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
-import { InvalidPropsError, UndeployableConfigError } from '../../lib/constructs/errors';
+import { ConfigError } from '../../lib/config/errors';
+import { UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
 import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant, type Statement } from './support';
@@ -264,9 +265,9 @@ describe('account stack', () => {
       accounts[1]!.id = DEV;
       accounts[1]!.region = 'eu-west-1';
     });
-    // WHEN / THEN
-    expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
-    expect(() => buildExampleApp({}, file)).toThrow(/accounts "dev" and "stage" both use account 111111111111/);
+    // WHEN / THEN the config schema refuses it, as tfstep validate and the local mode do
+    expect(() => buildExampleApp({}, file)).toThrow(ConfigError);
+    expect(() => buildExampleApp({}, file)).toThrow(/accounts\[1\]\.id: got "111111111111"; expected each account id once \(111111111111 is also accounts\[0\]\)/);
   });
 
   it('fails when the runner memory does not fit its cpu', () => {
@@ -274,9 +275,9 @@ describe('account stack', () => {
     const file = writeExampleVariant((doc) => {
       doc.runner = { ...(doc.runner as object), cpu: 256, memoryMiB: 8192 };
     });
-    // WHEN / THEN
-    expect(() => buildExampleApp({}, file)).toThrow(InvalidPropsError);
-    expect(() => buildExampleApp({}, file)).toThrow(/PlanTask: memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
+    // WHEN / THEN the config schema refuses it, as tfstep validate does
+    expect(() => buildExampleApp({}, file)).toThrow(ConfigError);
+    expect(() => buildExampleApp({}, file)).toThrow(/runner\.memoryMiB: got 8192; expected memoryMiB 8192 does not fit cpu 256; expected 512 to 2048/);
   });
 
   it('fails when an account has no network, before any template is made', () => {

@@ -1,3 +1,4 @@
+import type { CfnElement } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { TfstepApp } from '../../lib/app';
 import { DEFAULT_BASE_URL_PARAMETER } from '../../lib/approval/deps';
@@ -158,7 +159,7 @@ describe('central stack', () => {
 
   it('routes canonical pushes on the tfstep bus to the state machine, with retries and a dead-letter queue', () => {
     // GIVEN
-    const queueId = logicalIdOf(template, 'AWS::SQS::Queue');
+    const queueId = built.central.getLogicalId(built.central.gitPushRule.deadLetterQueue.node.defaultChild as CfnElement);
     // THEN
     template.hasResourceProperties('AWS::Events::EventBus', { Name: names.eventBus() });
     template.hasResourceProperties('AWS::Events::Rule', {
@@ -172,6 +173,30 @@ describe('central stack', () => {
         }),
       ],
     });
+  });
+
+  it('hands every pipeline execution that ended FAILED, TIMED_OUT or ABORTED to the pipeline function, from the default bus', () => {
+    // GIVEN
+    const fnId = logicalIdOf(template, 'AWS::Lambda::Function', { Description: Match.stringLikeRegexp('pipeline steps') });
+    const queueId = built.central.getLogicalId(built.central.executionStatusRule.deadLetterQueue.node.defaultChild as CfnElement);
+    // THEN the rule is on the default bus (no EventBusName), matches only the pipeline's own executions
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: Match.absent(),
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine') }] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+        }),
+      ],
+    });
+    // AND EventBridge may invoke the function for that rule
+    template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] } });
   });
 
   it('encrypts the dead-letter queue and refuses it over plain HTTP', () => {
@@ -434,6 +459,8 @@ describe('central function grants', () => {
     expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
     // targets and the plan gates write item lists under <execution>/_stages/, which no runner may write (no account is named "_stages")
     expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*']);
-    expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|Send)|secretsmanager:)/.test(a))).toEqual([]);
+    // AND it answers task tokens of the pipeline only, to wake queued runs; it never fails or stops one
+    expect(grants['states:SendTaskSuccess']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`]);
+    expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|SendTaskFailure)|secretsmanager:)/.test(a))).toEqual([]);
   });
 });

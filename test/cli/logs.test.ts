@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, GetLogEventsCommand, ResourceNotFoundException } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, ListMapRunsCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { openLocalStore } from '../../lib/local/engine/store';
 import { ModuleLineFilter, runnerTasksFromHistory } from '../../lib/operator/logs';
@@ -12,6 +13,7 @@ import { RunStore } from '../../lib/store/run-store';
 import { runCli } from './run-cli';
 
 const CONFIG = join(__dirname, '..', '..', 'examples', 'tfstep.yaml');
+const CLI = join(__dirname, '..', '..', 'bin', 'tfstep.cjs');
 const EXEC = 'run-42';
 const EXEC_ARN = `arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:${EXEC}`;
 const DEV_TASK = 'arn:aws:ecs:us-east-1:111111111111:task/tfstep-us-east-1/0a1b2c3d4e5f';
@@ -101,6 +103,52 @@ describe('tfstep logs against AWS', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply (task 0a1b2c3d4e5f, stopped)\n[dev/us-east-1/network] terraform plan\nPlan: 1 to add, 0 to change, 0 to destroy.\n');
     expect(logs.commandCalls(GetLogEventsCommand)).toHaveLength(0);
+  });
+
+  it('follows the Distributed Map child executions: each account task is in its child\'s own history', async () => {
+    // GIVEN a parent whose history has no ECS event (the tasks ran in child executions), two Map
+    // Runs listed newest first, and the first Map Run's children on two pages
+    const MAP_RUN = (label: string) => `arn:aws:states:us-east-1:999999999999:mapRun:tfstep-pipeline/Accounts:${label}`;
+    const CHILD = (id: string) => `arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline/Accounts:${id}`;
+    sfn.on(GetExecutionHistoryCommand, { executionArn: EXEC_ARN }).resolves({
+      events: [{ id: 1, type: 'ExecutionStarted', timestamp: new Date('2026-11-26T10:00:00Z') }, { id: 2, type: 'MapRunStarted', timestamp: new Date('2026-11-26T10:00:01Z') }],
+    });
+    sfn.on(ListMapRunsCommand, { executionArn: EXEC_ARN }).resolves({
+      mapRuns: [
+        { mapRunArn: MAP_RUN('prod'), executionArn: EXEC_ARN, stateMachineArn: 'x', startDate: new Date('2026-11-26T11:00:00Z') },
+        { mapRunArn: MAP_RUN('dev'), executionArn: EXEC_ARN, stateMachineArn: 'x', startDate: new Date('2026-11-26T10:00:00Z') },
+      ],
+    });
+    sfn
+      .on(ListExecutionsCommand, { mapRunArn: MAP_RUN('dev'), nextToken: undefined })
+      .resolves({ executions: [{ executionArn: CHILD('dev-1'), stateMachineArn: 'x', name: 'dev-1', status: 'SUCCEEDED', startDate: new Date('2026-11-26T10:00:02Z') }], nextToken: 'page-2' })
+      .on(ListExecutionsCommand, { mapRunArn: MAP_RUN('dev'), nextToken: 'page-2' })
+      .resolves({ executions: [] })
+      .on(ListExecutionsCommand, { mapRunArn: MAP_RUN('prod') })
+      .resolves({ executions: [{ executionArn: CHILD('prod-1'), stateMachineArn: 'x', name: 'prod-1', status: 'FAILED', startDate: new Date('2026-11-26T11:00:02Z') }] });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: CHILD('dev-1') }).resolves({ events: taskEvents(3, DEV_TASK, 'dev', 'plan-and-apply', ['dev/us-east-1/network'], 'succeeded') });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: CHILD('prod-1') }).resolves({ events: taskEvents(3, PROD_TASK, 'prod', 'apply', ['prod/us-east-1/app'], 'failed') });
+    s3.on(GetObjectCommand, { Key: `accounts/dev/${EXEC}/plan-and-apply.log` }).resolves({ Body: body('dev line\n') });
+    s3.on(GetObjectCommand, { Key: `accounts/prod/${EXEC}/apply.log` }).resolves({ Body: body('prod line\n') });
+    // WHEN logs is asked for the parent execution
+    const res = await runCli(['logs', EXEC, '--config', CONFIG]);
+    // THEN both children's tasks are printed, in the order their Map Runs started
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('==> dev plan-and-apply (task 0a1b2c3d4e5f, stopped)\ndev line\n==> prod apply (task 9f8e7d6c5b4a, stopped)\nprod line\n');
+    // AND the children were listed by Map Run, every page of them
+    expect(sfn.commandCalls(ListExecutionsCommand).map((c) => [c.args[0].input.mapRunArn, c.args[0].input.nextToken])).toEqual([
+      [MAP_RUN('dev'), undefined],
+      [MAP_RUN('dev'), 'page-2'],
+      [MAP_RUN('prod'), undefined],
+    ]);
+  });
+
+  it('fails with the permission to add when ListMapRuns is refused', async () => {
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    sfn.on(ListMapRunsCommand).rejects(Object.assign(new Error('User is not authorized to perform: states:ListMapRuns'), { name: 'AccessDeniedException' }));
+    const res = await runCli(['logs', EXEC, '--config', CONFIG]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('states:ListMapRuns');
   });
 
   it('falls back to CloudWatch Logs when the artifacts copy is missing, reading every page', async () => {
@@ -234,6 +282,46 @@ describe('tfstep logs --local', () => {
     // THEN it printed every line once, the partial one joined, and returned after the run finished
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply\nfirst\npartial line\nlast line\n');
+  });
+
+  it('--follow survives the end of the process serving the state directory: it prints the last lines and exits 0', async () => {
+    // GIVEN `tfstep local serve` holding the state directory, and a running run whose log grows
+    const stateDir = mkdtempSync(join(tmpdir(), 'tfstep-logs-'));
+    const holder = spawn(process.execPath, [CLI, 'local', 'serve', '--config', CONFIG, '--port', '0', '--state-dir', stateDir], {
+      env: { ...process.env, TFSTEP_WEBHOOK_SECRET: 'secret-for-tests' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => holder.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (c: Buffer) => (c.toString('utf8').includes('tfstep local serve on') ? resolve() : undefined));
+      holder.on('exit', (code) => reject(new Error(`local serve exited with ${code}`)));
+    });
+    const seed = await openLocalStore(stateDir);
+    expect(seed.owner).toBe(false);
+    await new RunStore(seed.docClient, seed.tableName).createRun({
+      execution: 'local-3', executionId: 'local-3', repository: 'acme/x', branch: 'main', commit: 'a'.repeat(40), sequence: 's', status: 'RUNNING', startedAt: '2026-11-26T10:00:00Z', input: '{}',
+    });
+    await seed.close();
+    const file = join(stateDir, 'logs', 'local-3', 'prod', 'apply.log');
+    mkdirSync(join(stateDir, 'logs', 'local-3', 'prod'), { recursive: true });
+    writeFileSync(file, 'Plan: 0 to add, 1 to change\n');
+    const later = (async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      // the process serving the table ends (its run finished) between two polls of the follower
+      appendFileSync(file, 'Apply complete! Resources: 0 added, 1 changed, 0 destroyed.\n');
+      holder.kill('SIGTERM');
+      await exited;
+      const writer = await openLocalStore(stateDir);
+      await new RunStore(writer.docClient, writer.tableName).finishRun('local-3', 'SUCCEEDED');
+      await writer.close();
+    })();
+    // WHEN logs --local --follow follows it
+    const res = await runCli(['logs', 'local-3', '--local', '--state-dir', stateDir, '--follow', '--poll-ms', '50', '--config', CONFIG]);
+    await later;
+    // THEN it printed the last apply line and exited 0, with no connection error
+    expect(res.stderr).not.toMatch(/ECONNREFUSED|Error/);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('==> prod apply\nPlan: 0 to add, 1 to change\nApply complete! Resources: 0 added, 1 changed, 0 destroyed.\n');
   });
 
   it('fails when the execution is unknown to the local state', async () => {

@@ -44,15 +44,19 @@ describe('tfstep validate', () => {
     expect(report.sections.find((s) => s.name === 'definition')!.ok).toBe(true);
   });
 
-  it('fails when a clone URL is one the runner would refuse, or a branch makes an invalid policy ref', async () => {
+  it('fails when a clone URL is one the runner would refuse, or belongs to two repositories', async () => {
+    // GIVEN a remote helper as a clone URL, and a second repository reusing the first one's URL
     const file = writeConfig((cfg) => {
       cfg.repositories[0].cloneUrls.push('ext::sh -c touch% ~/pwned');
+      cfg.repositories.push({ provider: 'github', fullName: 'acme/other', cloneUrls: ['https://GitHub.com/acme/infrastructure-live'] });
     });
+    // WHEN validated
     const res = await runCli(['validate', '--config', file]);
+    // THEN the config itself fails, as it does for the CDK app and the local mode
     expect(res.code).toBe(1);
-    expect(res.stdout).toContain('allowlists  FAILED');
-    expect(res.stdout).toContain('  - repositories[0].cloneUrls[2]: "ext::sh -c touch% ~/pwned" is not a clone URL the runner accepts');
-    expect(res.stdout).toContain('1 problem found');
+    expect(res.stdout).toContain('config      FAILED');
+    expect(res.stdout).toContain('  - repositories[0].cloneUrls[2]: got "ext::sh -c touch% ~/pwned"; expected a clone URL the runner accepts');
+    expect(res.stdout).toContain('  - repositories[1].cloneUrls[0]: got "https://GitHub.com/acme/infrastructure-live"; expected a clone URL of one repository');
   });
 
   it('fails an account without a network, and state settings the roles cannot serve', async () => {

@@ -33,6 +33,7 @@ function realParts() {
     artifacts: { bucket: 'unused', get: () => Promise.resolve(undefined), put: () => Promise.reject(new Error('these tests stop at construction')) },
     repoReader: () => new GitRepoReader('.'),
     executions: { isRunning: () => Promise.resolve(false) },
+    tasks: new LocalTaskTokens().callback(),
     notifier: { publish: () => Promise.resolve() },
     clock: () => new Date(),
     logger: silentPipelineLogger,

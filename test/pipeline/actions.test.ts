@@ -357,9 +357,9 @@ describe('finish', () => {
     // GIVEN an admitted run whose dev account failed
     await admitted();
     await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: false, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'failed' }], reason: 'terraform apply exited with code 1' });
-    const state = { ...input(), error: { Error: 'StageFailed', Cause: 'stage dev failed: account dev (dev/us-east-1/app failed): terraform apply exited with code 1' } };
-    // WHEN finish runs
-    const res = await h.handler({ action: 'finish', status: 'FAILED', input: state, executionId: executionId('e1'), executionName: 'e1' });
+    const outcome = { status: 'FAILED', error: { Error: 'StageFailed', Cause: 'stage dev failed: account dev (dev/us-east-1/app failed): terraform apply exited with code 1' } };
+    // WHEN finish runs with the outcome alone
+    const res = await h.handler({ action: 'finish', outcome, executionId: executionId('e1'), executionName: 'e1' });
     // THEN
     expect(res).toEqual({ status: 'FAILED', reason: 'stage dev failed: account dev (dev/us-east-1/app failed): terraform apply exited with code 1' });
     expect(await store.getRunRecord('e1')).toMatchObject({ status: 'FAILED' });
@@ -373,8 +373,8 @@ describe('finish', () => {
   });
 
   it('reads a Lambda error cause and reports an invalid input run without a record', async () => {
-    const state = { source: 'nope', error: { Error: 'InvalidRequestError', Cause: JSON.stringify({ errorType: 'InvalidRequestError', errorMessage: 'the execution input is not a tfstep push event' }) } };
-    const res = await h.handler({ action: 'finish', status: 'FAILED', input: state, executionId: executionId('x'), executionName: 'x' });
+    const outcome = { status: 'FAILED', error: { Error: 'InvalidRequestError', Cause: JSON.stringify({ errorType: 'InvalidRequestError', errorMessage: 'the execution input is not a tfstep push event' }) } };
+    const res = await h.handler({ action: 'finish', outcome, executionId: executionId('x'), executionName: 'x' });
     expect(res).toEqual({ status: 'FAILED', reason: 'InvalidRequestError: the execution input is not a tfstep push event' });
     expect(h.published[0]!.text).toMatch(/replay: +tfstep replay x/);
   });
@@ -382,16 +382,16 @@ describe('finish', () => {
   it('says what succeeded and expired runs did', async () => {
     await admitted();
     await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }] });
-    expect(await h.handler({ action: 'finish', status: 'SUCCEEDED', input: input(), executionId: executionId('e1'), executionName: 'e1' })).toEqual({ status: 'SUCCEEDED', reason: 'applied 1 module(s) in dev' });
+    expect(await h.handler({ action: 'finish', outcome: { status: 'SUCCEEDED' }, executionId: executionId('e1'), executionName: 'e1' })).toEqual({ status: 'SUCCEEDED', reason: 'applied 1 module(s) in dev' });
     expect(h.published[0]!.text).not.toContain('replay');
-    const expired = await h.handler({ action: 'finish', status: 'EXPIRED', input: { ...input(), current: { stage: { name: 'prod' } } }, executionId: executionId('e9'), executionName: 'e9' });
+    const expired = await h.handler({ action: 'finish', outcome: { status: 'EXPIRED', error: { Error: 'States.Timeout' }, stage: 'prod' }, executionId: executionId('e9'), executionName: 'e9' });
     expect(expired).toEqual({ status: 'EXPIRED', reason: 'the approval for stage prod expired; nothing was applied there' });
   });
 
   it('still finishes when the notification cannot be sent', async () => {
     await admitted();
     h.deps.notifier.publish = () => Promise.reject(new Error('SNS down'));
-    await expect(h.handler({ action: 'finish', status: 'SUCCEEDED', input: input(), executionId: executionId('e1'), executionName: 'e1' })).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    await expect(h.handler({ action: 'finish', outcome: { status: 'SUCCEEDED' }, executionId: executionId('e1'), executionName: 'e1' })).resolves.toMatchObject({ status: 'SUCCEEDED' });
     expect((await store.getLock('acme/live', 'main')).holder).toBeUndefined();
   });
 });
@@ -399,7 +399,7 @@ describe('finish', () => {
 describe('handler', () => {
   it('fails when the payload is not a known action, saying what was wrong', async () => {
     await expect(h.handler({ action: 'launch' })).rejects.toThrow(InvalidRequestError);
-    await expect(h.handler({ action: 'launch' })).rejects.toThrow(/action "launch" is invalid.*expected one of admit, targets/);
+    await expect(h.handler({ action: 'launch' })).rejects.toThrow(/action "launch" is invalid.*expected one of admit, enqueue, targets/);
     await expect(h.handler({ action: 'classify-failure', attempt: -1 })).rejects.toThrow(/account|attempt/);
   });
 });

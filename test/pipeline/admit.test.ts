@@ -1,5 +1,4 @@
 import type { AdmitResult } from '../../lib/statemachine/contracts';
-import { waitSecondsFor } from '../../lib/pipeline/admit';
 import type { RunStore } from '../../lib/store';
 import { sha, testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
@@ -25,8 +24,8 @@ async function admit(name: string, input: unknown): Promise<AdmitResult> {
   return (await h.handler({ action: 'admit', input, executionId: executionId(name), executionName: name, startedAt: at(59) })) as AdmitResult;
 }
 
-async function finish(name: string, input: unknown, status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED'): Promise<void> {
-  await h.handler({ action: 'finish', status, input, executionId: executionId(name), executionName: name });
+async function finish(name: string, _input: unknown, status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED'): Promise<void> {
+  await h.handler({ action: 'finish', outcome: { status }, executionId: executionId(name), executionName: name });
   h.running.delete(executionId(name));
 }
 
@@ -60,13 +59,13 @@ describe('admit', () => {
     expect(await store.getRunRecord('e1-dup')).toBeUndefined();
   });
 
-  it('makes a later push WAIT with a growing interval while the branch is held', async () => {
+  it('makes a later push WAIT while the branch is held, counting each time it is told so', async () => {
     await admit('e1', p1);
     const first = await admit('e2', p2);
     const second = await admit('e2', p2);
-    expect(first).toMatchObject({ decision: 'WAIT', waitSeconds: 10, polls: 1 });
-    expect(second).toMatchObject({ decision: 'WAIT', waitSeconds: 20, polls: 2 });
-    expect([1, 2, 3, 4, 5, 6, 7].map(waitSecondsFor)).toEqual([10, 20, 40, 80, 160, 300, 300]);
+    expect(first).toMatchObject({ decision: 'WAIT', polls: 1 });
+    expect(second).toMatchObject({ decision: 'WAIT', polls: 2 });
+    expect(first).not.toHaveProperty('waitSeconds');
   });
 
   it('admits the waiting push once the holder finishes', async () => {
@@ -175,6 +174,23 @@ describe('admit', () => {
     // e3 is newer, so e2 (dead) would have been superseded anyway; a dead head must not block e3
     expect((await admit('e3', p3)).decision).toBe('ADMITTED');
     expect(await store.getRunRecord('e2')).toMatchObject({ status: 'ABORTED' });
+  });
+
+  it('records a waiting run aborted after a newer one was admitted as ABORTED, even when its replay is superseded', async () => {
+    // GIVEN e1 holds the branch and e2, e3 wait; e1 finishes and the newer e3 is admitted
+    await admit('e1', p1);
+    await admit('e2', p2);
+    await admit('e3', p3);
+    await finish('e1', p1);
+    expect((await admit('e3', p3)).decision).toBe('ADMITTED');
+    // WHEN e2 is stopped before its next poll, and an operator replays it
+    h.running.delete(executionId('e2'));
+    const replay = await admit('e2-replay-1', { ...p2, tfstep: { replayOf: 'e2' } });
+    // THEN the replay is superseded by e3, and e2 is no longer left WAITING in the queue
+    expect(replay).toMatchObject({ decision: 'SUPERSEDED', carriedBy: 'e3' });
+    expect(await store.getRunRecord('e2')).toMatchObject({ status: 'ABORTED' });
+    await finish('e3', p3);
+    expect(await store.listQueue('acme/live', 'main')).toEqual([]);
   });
 
   it('admits a replay of a failed run carrying the same push', async () => {

@@ -1,11 +1,11 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvError } from '../../lib/env';
 import { ConfigError } from '../../lib/config/errors';
-import { AWS_MAX_ATTEMPTS, createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions } from '../../lib/pipeline/aws-deps';
+import { AWS_MAX_ATTEMPTS, createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions, sfnTaskTokens } from '../../lib/pipeline/aws-deps';
 import { silentPipelineLogger } from '../../lib/pipeline/deps';
 import { GitHubRepoReader, GitLabRepoReader } from '../../lib/planning/repo-reader';
 import { createHandler } from '../../lambdas/pipeline/index';
@@ -53,6 +53,24 @@ describe('sfnExecutions', () => {
     expect(await ex.isRunning('live')).toBe(true);
     expect(await ex.isRunning('arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:done')).toBe(false);
     expect(await ex.isRunning('arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:gone')).toBe(false);
+  });
+});
+
+describe('sfnTaskTokens', () => {
+  it('wakes a queued run with SendTaskSuccess and its output as JSON', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    await expect(sfnTaskTokens(new SFNClient({})).sendSuccess('token-1', { woken: true, by: 'e1' })).resolves.toBe(true);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({ taskToken: 'token-1', output: '{"woken":true,"by":"e1"}' });
+  });
+
+  it('answers false for a token no state waits on any more, and throws any other failure', async () => {
+    sfn.on(SendTaskSuccessCommand, { taskToken: 'old' }).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
+    sfn.on(SendTaskSuccessCommand, { taskToken: 'bad' }).rejects(Object.assign(new Error('Invalid Token'), { name: 'InvalidToken' }));
+    sfn.on(SendTaskSuccessCommand, { taskToken: 'busy' }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const tasks = sfnTaskTokens(new SFNClient({}));
+    await expect(tasks.sendSuccess('old', {})).resolves.toBe(false);
+    await expect(tasks.sendSuccess('bad', {})).resolves.toBe(false);
+    await expect(tasks.sendSuccess('busy', {})).rejects.toThrow('Rate exceeded');
   });
 });
 

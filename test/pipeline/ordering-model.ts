@@ -157,13 +157,14 @@ class Simulation {
     const state: Record<string, unknown> = { ...input };
     const finish = async (status: 'SUCCEEDED' | 'FAILED' | 'REJECTED', error?: { Error: string; Cause: string }) => {
       if (error) state.error = error;
-      await this.call({ action: 'finish', status, input: state, executionId: id, executionName: name });
+      // The outcome states hand finish the outcome alone (RunSucceeded, RunFailed, ...).
+      await this.call({ action: 'finish', outcome: error ? { status, error } : { status }, executionId: id, executionName: name });
       return status;
     };
     let run: AdmitResult;
     for (;;) {
       try {
-        run = await this.call<AdmitResult>({ action: 'admit', input: state, executionId: id, executionName: name, startedAt: '2026-11-20T10:00:00.000Z' });
+        run = await this.call<AdmitResult>({ action: 'admit', input, executionId: id, executionName: name, startedAt: '2026-11-20T10:00:00.000Z' });
       } catch (err) {
         // Admit's Catch: a run that already ended (aborted while it waited) fails through Finish.
         return finish('FAILED', { Error: (err as Error).name, Cause: (err as Error).message });

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RunnerPolicy } from '../../lib/domain/runner-contract';
 import { runRunner, type RunnerDeps } from '../../lib/runner/main';
-import { runnerInputEnv } from '../../lib/runner/spawn';
+import { runnerTask } from '../../lib/runner/spawn';
+import type { WrittenManifest } from '../../lib/runner/manifest';
 import type { RunnerInput } from '../../lib/domain/runner-contract';
 
 export const DOUBLE = path.resolve(__dirname, '..', 'doubles', 'terraform');
@@ -93,6 +94,7 @@ export function makeWorld(policyOverrides: Partial<RunnerPolicy> = {}): World {
     allowedSubcommands: ['init', 'plan', 'show', 'apply'],
     phases: ['plan', 'apply', 'plan-and-apply'],
     artifacts: `file://${artifacts}`,
+    planRecords: `file://${path.join(root, 'plan-records')}`,
     ...policyOverrides,
   };
   const policyFile = path.join(root, 'policy.json');
@@ -135,6 +137,13 @@ export async function run(
   let stdout = '';
   let stderr = '';
   const before = readFileSync(world.doubleLog, 'utf8');
+  // The step before the task writes its manifest, as the pipeline does (only a file store here; an S3 test serves it itself).
+  const manifest = preparedManifests.get(env.TFSTEP_MANIFEST_SHA256 ?? '');
+  if (manifest && env.TFSTEP_MANIFEST === manifest.key && world.policy.artifacts.startsWith('file://')) {
+    const file = path.join(world.artifacts, manifest.key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, manifest.body);
+  }
   const fullEnv: NodeJS.ProcessEnv = { PATH: world.bin, HOME: world.root, TFSTEP_TEST_DOUBLE_LOG: world.doubleLog };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete fullEnv[k];
@@ -153,7 +162,17 @@ export async function run(
   return { code, stdout, stderr, doubleCalls };
 }
 
-/** The environment carrying `input`. */
+/** Manifests {@link envOf} made, by SHA-256: {@link run} writes the one its environment names before the runner starts. */
+const preparedManifests = new Map<string, WrittenManifest>();
+
+/** The manifest of `input` as the pipeline would write it. */
+export function manifestOf(input: RunnerInput): WrittenManifest {
+  return runnerTask(input).manifest;
+}
+
+/** The overrides' environment carrying `input`; its manifest is written to the world's artifacts by {@link run}. */
 export function envOf(input: RunnerInput): Record<string, string> {
-  return runnerInputEnv(input);
+  const task = runnerTask(input);
+  preparedManifests.set(task.manifest.sha256, task.manifest);
+  return task.env;
 }

@@ -2,9 +2,14 @@
  * Hostile inputs against real git repositories: each is refused with exit 3, one line on
  * stderr, and the terraform double never runs.
  */
+import { execFileSync } from 'node:child_process';
 import { EXIT, type RunnerInput } from '../../lib/domain/runner-contract';
 import { checkInputAgainstPolicy } from '../../lib/runner/policy';
-import { baseInput, envOf, makeWorld, run, type World } from './helpers';
+import { runnerTask } from '../../lib/runner/spawn';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { baseInput, envOf, makeWorld, manifestOf, run, type World } from './helpers';
 
 let world: World;
 beforeAll(() => {
@@ -32,19 +37,19 @@ describe('runner refusals', () => {
   });
 
   it('fails when a module path holds shell metacharacters', async () => {
-    await expectRefused(withInput({ modules: ['dev/network;rm -rf /'] }), /TFSTEP_MODULES\[0\]/);
+    await expectRefused(withInput({ modules: ['dev/network;rm -rf /'] }), /refused manifest accounts\/dev\/exec-1\/plan\.manifest\.json: modules\[0\]/);
   });
 
   it('fails when a module path holds a backtick substitution', async () => {
-    await expectRefused(withInput({ modules: ['dev/`id`'] }), /TFSTEP_MODULES\[0\]/);
+    await expectRefused(withInput({ modules: ['dev/`id`'] }), /refused manifest accounts\/dev\/exec-1\/plan\.manifest\.json: modules\[0\]/);
   });
 
   it('fails when a module path climbs out with ..', async () => {
-    await expectRefused(withInput({ modules: ['dev/../../outside'] }), /TFSTEP_MODULES\[0\]="dev\/\.\.\/\.\.\/outside": a path without "\." or "\.\." segments/);
+    await expectRefused(withInput({ modules: ['dev/../../outside'] }), /modules\[0\]="dev\/\.\.\/\.\.\/outside": a path without "\." or "\.\." segments/);
   });
 
   it('fails when a module path is absolute', async () => {
-    await expectRefused(withInput({ modules: ['/etc'] }), /TFSTEP_MODULES\[0\]="\/etc"/);
+    await expectRefused(withInput({ modules: ['/etc'] }), /modules\[0\]="\/etc"/);
   });
 
   it('fails when a module directory is a symlink out of the checkout', async () => {
@@ -77,6 +82,18 @@ describe('runner refusals', () => {
 
   it('fails when the SHA is not in the repository', async () => {
     await expectRefused(withInput({ commit: 'deadbeef'.repeat(5) }), /refused commit deadbeef.*not found in the repository/);
+  });
+
+  it('fails when the SHA names a tree, not a commit: a refusal (exit 3), not an infrastructure error', async () => {
+    // GIVEN the SHA of the tree of main's head, an object the repository really holds
+    const tree = execFileSync('git', ['-C', world.repo, 'rev-parse', `${world.main}^{tree}`], { encoding: 'utf8' }).trim();
+    // WHEN the runner is asked to deploy it THEN it refuses it as not a commit
+    await expectRefused(withInput({ commit: tree }), new RegExp(`refused commit ${tree}: .*not a commit`));
+  });
+
+  it('fails when the SHA names a blob, not a commit', async () => {
+    const blob = execFileSync('git', ['-C', world.repo, 'rev-parse', `${world.main}:README.md`], { encoding: 'utf8' }).trim();
+    await expectRefused(withInput({ commit: blob }), new RegExp(`refused commit ${blob}: .*not a commit`));
   });
 
   it('fails when the commit is not on the allowed ref', async () => {
@@ -143,12 +160,57 @@ describe('runner refusals', () => {
   });
 
   it('fails when apply has no approved plan hashes', async () => {
-    await expectRefused(withInput({ phase: 'apply' }), /TFSTEP_APPROVED_PLANS.*apply needs an approved plan hash for dev\/network/);
+    await expectRefused(withInput({ phase: 'apply' }), /approvedPlans.*apply needs an approved plan hash for dev\/network/);
   });
 
-  it('fails when TFSTEP_MODULES is not JSON', async () => {
-    await expectRefused({ ...withInput({}), TFSTEP_MODULES: 'dev/network' }, /TFSTEP_MODULES is not valid JSON/);
+  describe('the manifest', () => {
+    const file = (key: string) => path.join(world.artifacts, key);
+    const plant = (key: string, body: string) => {
+      mkdirSync(path.dirname(file(key)), { recursive: true });
+      writeFileSync(file(key), body);
+    };
+
+    it('fails when the manifest was changed after its SHA-256 was taken: nothing runs', async () => {
+      // GIVEN the task's manifest, then a module added to it in the store
+      const { env, manifest } = runnerTask(baseInput(world, { execution: 'exec-altered' }));
+      plant(manifest.key, manifest.body.replace('"dev/network"', '"dev/network","dev/app"'));
+      // WHEN the runner reads it THEN it refuses, naming both hashes
+      await expectRefused(env, /refused manifest accounts\/dev\/exec-altered\/plan\.manifest\.json: its SHA-256 is [0-9a-f]{64}, the task names [0-9a-f]{64}/);
+    });
+
+    it('fails when the task names a manifest under another account\'s prefix', async () => {
+      const input = baseInput(world, { execution: 'exec-other' });
+      const other = manifestOf({ ...input, account: 'prod' });
+      plant(other.key, other.body);
+      await expectRefused({ ...envOf(input), TFSTEP_MANIFEST: other.key, TFSTEP_MANIFEST_SHA256: other.sha256 }, /refused manifest "accounts\/prod\/exec-other\/plan\.manifest\.json": this task's manifest is accounts\/dev\/exec-other\/plan\.manifest\.json/);
+    });
+
+    it('fails when the manifest is not in the store', async () => {
+      const input = baseInput(world, { execution: 'exec-missing' });
+      const { key, sha256 } = manifestOf(input);
+      await expectRefused({ ...envOf(input), TFSTEP_MANIFEST_SHA256: sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')) }, new RegExp(`refused manifest ${key.replace(/[./]/g, '\\$&')}`));
+    });
+
+    it('fails when the manifest at the task\'s key is another task\'s, even with a matching hash', async () => {
+      // GIVEN a plan task's manifest that says phase apply (as if copied from the apply task)
+      const input = baseInput(world, { execution: 'exec-phase' });
+      const { key } = manifestOf(input);
+      const foreign = `${JSON.stringify({ account: 'dev', execution: 'exec-phase', phase: 'apply', modules: ['dev/network'], approvedPlans: { 'dev/network': 'a'.repeat(64) } })}\n`;
+      plant(key, foreign);
+      const sha = createHash('sha256').update(foreign).digest('hex');
+      await expectRefused({ ...envOf(input), TFSTEP_MANIFEST_SHA256: sha }, /refused manifest accounts\/dev\/exec-phase\/plan\.manifest\.json: it is for phase "apply", the task runs "plan"/);
+    });
+
+    it('fails when the overrides carry no manifest', async () => {
+      const env = envOf(baseInput(world, { execution: 'exec-none' }));
+      await expectRefused({ ...env, TFSTEP_MANIFEST: undefined }, /refused input: TFSTEP_MANIFEST: Required|refused input: TFSTEP_MANIFEST/);
+    });
   });
+
+  it('fails when the module list comes as an override: TFSTEP_MODULES is no longer an input', async () => {
+    await expectRefused({ ...withInput({}), TFSTEP_MODULES: '["dev/network"]' }, /unknown environment variable TFSTEP_MODULES/);
+  });
+
 });
 
 describe('repository spellings the policy allows', () => {
@@ -160,6 +222,7 @@ describe('repository spellings the policy allows', () => {
     allowedSubcommands: ['init', 'plan', 'show', 'apply'],
     phases: ['plan' as const],
     artifacts: 's3://bucket',
+    planRecords: 'dynamodb://tfstep-plan-records-us-east-1',
   };
   it.each([
     'git@github.com:acme/live.git',

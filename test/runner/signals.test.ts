@@ -5,10 +5,10 @@
  * stand-in lock file and records each SIGINT it receives.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { artifactKeys, EXIT, type RunnerInput } from '../../lib/domain/runner-contract';
-import { runnerCommand, runnerInputEnv } from '../../lib/runner/spawn';
+import { runnerCommand, runnerTask } from '../../lib/runner/spawn';
 import { baseInput, makeWorld, type World } from './helpers';
 
 let world: World;
@@ -33,7 +33,10 @@ interface Started {
 
 function startRunner(input: RunnerInput, extraEnv: Record<string, string>): Started {
   const { command, args } = runnerCommand({ policyFile: world.policyFile });
-  const env = { PATH: world.bin, HOME: world.root, TFSTEP_TEST_DOUBLE_LOG: world.doubleLog, ...extraEnv, ...runnerInputEnv(input) };
+  const task = runnerTask(input);
+  mkdirSync(path.dirname(path.join(world.artifacts, task.manifest.key)), { recursive: true });
+  writeFileSync(path.join(world.artifacts, task.manifest.key), task.manifest.body);
+  const env = { PATH: world.bin, HOME: world.root, TFSTEP_TEST_DOUBLE_LOG: world.doubleLog, ...extraEnv, ...task.env };
   const child = spawn(command, args, { cwd: world.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));

@@ -72,7 +72,7 @@ describe('pipeline.asl.json', () => {
   });
 
   it('gives every Task a timeout, a Retry and a Catch', () => {
-    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'Targets']);
+    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'Targets', 'WaitForTurn']);
     for (const [name, task] of TASKS) {
       expect({ name, timeout: typeof task.TimeoutSeconds === 'number' || typeof task.TimeoutSecondsPath === 'string' }).toEqual({ name, timeout: true });
       expect({ name, retry: Array.isArray(task.Retry) && task.Retry.length > 0 }).toEqual({ name, retry: true });
@@ -82,7 +82,7 @@ describe('pipeline.asl.json', () => {
 
   it('retries every pipeline function step on Lambda service errors and on AWS throttling, with backoff and jitter', () => {
     const steps = TASKS.filter(([, task]) => (task.Parameters as { FunctionName?: string } | undefined)?.FunctionName === SUBSTITUTIONS.PipelineFunctionArn);
-    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'Targets']);
+    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'Targets', 'WaitForTurn']);
     for (const [name, task] of steps) {
       const retrier = (task.Retry as { ErrorEquals: string[]; BackoffRate: number; JitterStrategy?: string }[]).find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
       expect({ name, errors: retrier?.ErrorEquals }).toEqual({ name, errors: expect.arrayContaining(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown']) });
@@ -111,14 +111,46 @@ describe('pipeline.asl.json', () => {
     expect(run.Parameters['TaskDefinition.$']).toBe('$.account.taskDefinition');
   });
 
-  it('hands the approval function the task token, and only the approval task waits for one', () => {
+  it('hands the approval function the task token, and only the approval and a queued run wait for one', () => {
     const waiting = TASKS.filter(([, t]) => String(t.Resource).endsWith('.waitForTaskToken'));
-    expect(waiting.map(([n]) => n)).toEqual(['RequestApproval']);
-    const [, approval] = waiting[0]!;
+    expect(waiting.map(([n]) => n).sort()).toEqual(['RequestApproval', 'WaitForTurn']);
+    const [, approval] = waiting.find(([n]) => n === 'RequestApproval')!;
     expect(approval.Parameters.Payload['taskToken.$']).toBe('$$.Task.Token');
     expect(approval.Parameters.FunctionName).toBe(SUBSTITUTIONS.ApprovalFunctionArn);
     const caught = (approval.Catch as State[]).map((c) => c.ErrorEquals.join(','));
     expect(caught).toEqual(['Rejected', 'States.Timeout,ApprovalExpired', 'States.ALL']);
+  });
+
+  it('makes a queued run wait on a callback with explicit timeouts, never a poll loop', () => {
+    // GIVEN the WAIT branch of Admitted?
+    const choice = ASL.States['Admitted?']!;
+    const waitBranch = (choice.Choices as State[]).find((c) => c.StringEquals === 'WAIT')!;
+    const wait = ASL.States[waitBranch.Next]!;
+    // THEN it is a callback task on the pipeline function that stores $$.Task.Token
+    expect(waitBranch.Next).toBe('WaitForTurn');
+    expect(wait.Type).toBe('Task');
+    expect(wait.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(wait.Parameters.FunctionName).toBe(SUBSTITUTIONS.PipelineFunctionArn);
+    expect(wait.Parameters.Payload).toEqual({ action: 'enqueue', 'taskToken.$': '$$.Task.Token', 'execution.$': '$$.Execution.Name' });
+    // AND it times out explicitly: 12 h without a wake-up sends the run back to admit, 30 days at most
+    expect({ heartbeat: wait.HeartbeatSeconds, timeout: wait.TimeoutSeconds }).toEqual({ heartbeat: 43200, timeout: 2592000 });
+    expect((wait.Catch as State[]).map((c) => [c.ErrorEquals.join(','), c.Next])).toEqual([
+      ['States.HeartbeatTimeout,States.Timeout', 'Admit'],
+      ['States.ALL', 'RunFailed'],
+    ]);
+    expect(wait.Next).toBe('Admit');
+    // AND no Wait state is left anywhere
+    expect(allStates(ASL as never).filter(([, st]) => st.Type === 'Wait' && st.Next === 'Admit')).toEqual([]);
+  });
+
+  it('gives admit the execution input and finish the outcome alone, never the whole state', () => {
+    const admit = ASL.States.Admit!;
+    const finish = ASL.States.Finish!;
+    expect(admit.Parameters.Payload['input.$']).toBe('$$.Execution.Input');
+    expect(finish.Parameters.Payload).toEqual({ action: 'finish', 'outcome.$': '$.outcome', 'executionId.$': '$$.Execution.Id', 'executionName.$': '$$.Execution.Name' });
+    for (const name of ['Admit', 'Finish']) expect(Object.values(ASL.States[name]!.Parameters.Payload)).not.toContain('$');
+    // AND every way into RunFailed carries the caught error the outcome reads
+    expect(ASL.States.RunFailed!.Parameters).toEqual({ status: 'FAILED', 'error.$': '$.error' });
   });
 
   it('catches a failed account inside the Map so its siblings finish, and gates the stage after', () => {

@@ -37,7 +37,7 @@ describe('checkPipelineDefinition', () => {
   it('fails when another state waits for a task token', () => {
     const m = machine();
     m.States.Targets.Resource = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
-    expect(checkPipelineDefinition(m)).toContain('the states waiting for a task token are Targets, RequestApproval; expected only RequestApproval');
+    expect(checkPipelineDefinition(m)).toContain('the states waiting for a task token are RequestApproval, Targets, WaitForTurn; expected RequestApproval and WaitForTurn');
   });
 
   it('fails when an account Map would put the stage through the execution state or its children could not outlast five minutes', () => {

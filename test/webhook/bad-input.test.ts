@@ -220,16 +220,37 @@ describe('webhook bad input', () => {
     expect(response.statusCode).toBe(401);
   });
 
-  it('fails when no git host event header is present', async () => {
-    // GIVEN a JSON POST that names neither GitHub nor GitLab
+  it('fails when no git host event header and no signature are present', async () => {
+    // GIVEN a JSON POST that names neither GitHub nor GitLab and carries no signature
+    const deps = testDeps();
+    const request = githubRequest(push(), { headers: { 'x-github-event': undefined, 'x-hub-signature-256': undefined } });
+
+    // WHEN it arrives
+    const response = await handleWebhook(request, deps);
+
+    // THEN it answers 400 and nothing is published
+    expect(response.statusCode).toBe(400);
+    expect(deps.publisher.events).toHaveLength(0);
+  });
+
+  it('ignores a signed push without X-GitHub-Event: 202, nothing published', async () => {
+    // GIVEN a push body correctly signed, but with no X-GitHub-Event header
     const deps = testDeps();
     const request = githubRequest(push(), { headers: { 'x-github-event': undefined } });
 
     // WHEN it arrives
     const response = await handleWebhook(request, deps);
 
-    // THEN it answers 400
-    expect(response.statusCode).toBe(400);
+    // THEN it is treated as an event that is not a push: 202 ignored, nothing published
+    expect(response.statusCode).toBe(202);
+    expect(bodyOf(response)).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/without X-GitHub-Event/) as unknown });
+    expect(deps.publisher.events).toHaveLength(0);
+  });
+
+  it('fails when a push without X-GitHub-Event is signed with a wrong secret (401)', async () => {
+    const deps = testDeps();
+    const request = githubRequest(push(), { secret: 'not the secret', headers: { 'x-github-event': undefined } });
+    expect((await handleWebhook(request, deps)).statusCode).toBe(401);
   });
 
   it('never logs the secret, the signature or the token', async () => {

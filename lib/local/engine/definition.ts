@@ -2,7 +2,9 @@
  * The pipeline definition as the local mode runs it: the real statemachines/pipeline.asl.json,
  * rendered with local values by the same {@link renderDefinition} CDK's substitutions mirror.
  *
- * Three engine limits of aws-local-stepfunctions 3.0.0 are worked around here, and only these:
+ * Four engine limits of aws-local-stepfunctions 3.0.0 are worked around here, and only these:
+ * - it does not know HeartbeatSeconds: the field is left out here, and the local handler of a
+ *   `.waitForTaskToken` state enforces it (lib/local/engine/task-tokens.ts);
  * - it arms timeouts with one `setTimeout`, which fires at once above 2^31-1 ms (24.8 days), so
  *   the 30-day execution timeout is lowered to what a timer can hold;
  * - it evaluates `TimeoutSecondsPath` against the task's effective input (after `Parameters`)
@@ -168,7 +170,7 @@ function inlineDistributedMaps(copy: JsonObject): void {
 }
 
 /**
- * The definition the engine runs: a deep copy with the three documented adjustments (see the
+ * The definition the engine runs: a deep copy with the four documented adjustments (see the
  * file comment). Nothing else changes.
  */
 export function adaptForLocalEngine(definition: JsonObject): JsonObject {
@@ -176,6 +178,7 @@ export function adaptForLocalEngine(definition: JsonObject): JsonObject {
   inlineDistributedMaps(copy);
   if (typeof copy.TimeoutSeconds === 'number' && copy.TimeoutSeconds > MAX_ENGINE_TIMEOUT_SECONDS) copy.TimeoutSeconds = MAX_ENGINE_TIMEOUT_SECONDS;
   for (const { state } of collectTaskStates(copy)) {
+    delete state.HeartbeatSeconds;
     if (typeof state.TimeoutSecondsPath === 'string') {
       delete state.TimeoutSecondsPath;
       state.TimeoutSeconds = MAX_ENGINE_TIMEOUT_SECONDS;

@@ -5,7 +5,8 @@
  * - `lambda:invoke` of a known function ARN calls that function in-process and wraps its answer
  *   as Lambda's integration does (`{ Payload }`);
  * - `lambda:invoke.waitForTaskToken` issues a fresh local task token, calls the function with it,
- *   then waits until the token is settled through {@link LocalTaskTokens} or the timeout passes;
+ *   then waits until the token is settled through {@link LocalTaskTokens} or the state's
+ *   TimeoutSeconds (or HeartbeatSeconds without a heartbeat) passes;
  * - `ecs:runTask.sync` hands the RunTask parameters to a {@link LocalTaskRunner} (the runner as
  *   a child process);
  * - a Distributed Map's ItemReader (`s3:getObject`, JSON) reads the object through
@@ -24,6 +25,7 @@ import {
   type DistributedMapRef,
   collectRetryStates, collectTaskStates, collectWaitStates, compileTimeoutResolver, type JsonObject } from './definition';
 import { AwsLimitExceededError, LimitMeter, payloadBytes, runTaskOverridesChars } from '../../domain/aws-limits';
+import { EXECUTION_STATUS_CHANGE, type ExecutionStatusChange } from '../../statemachine/contracts';
 import { HistoryCounter, LOCAL_ITEMS_FIELD } from '../../statemachine/history';
 import { LocalEngineError, StatesError } from './errors';
 import type { LocalTaskTokens } from './task-tokens';
@@ -242,12 +244,14 @@ export class LocalEngine {
       }
       const tokenKey = tokenKeyOf(name, params);
       const staticTimeout = typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined;
+      const heartbeatSeconds = typeof state.HeartbeatSeconds === 'number' ? state.HeartbeatSeconds : undefined;
       return async (input, ctx) => {
         const payload = isObject(input) && isObject(input.Payload) ? input.Payload : {};
-        const timeoutSeconds = timeoutOf?.(input) ?? staticTimeout ?? 365 * 24 * 3600;
+        // AWS's default TimeoutSeconds is 99999999 s; a wait that long is "never" here too.
+        const timeoutSeconds = timeoutOf?.(input) ?? staticTimeout ?? 99_999_999;
         const token = this.opts.tokens.issue();
         // Waiting starts before the function runs: an answer may arrive before it returns.
-        const answer = this.opts.tokens.wait(token, timeoutSeconds * 1000, ctx.signal);
+        const answer = this.opts.tokens.wait(token, timeoutSeconds * 1000, ctx.signal, heartbeatSeconds === undefined ? undefined : heartbeatSeconds * 1000);
         answer.catch(() => undefined);
         try {
           await fn({ ...payload, [tokenKey]: token });
@@ -432,6 +436,29 @@ export class LocalEngine {
       limits,
       history,
       stop: () => controller.abort(),
+    };
+  }
+
+  /**
+   * The "Step Functions Execution Status Change" event AWS would send to the default event bus
+   * for an execution that ended this way, or undefined for one that succeeded (the status
+   * change rule forwards only FAILED, TIMED_OUT and ABORTED).
+   */
+  statusChangeEvent(execution: Pick<LocalExecution, 'executionId' | 'name' | 'startedAt'>, result: LocalExecutionResult, stoppedAt: Date = new Date()): ExecutionStatusChange | undefined {
+    if (result.status === 'SUCCEEDED') return undefined;
+    return {
+      source: EXECUTION_STATUS_CHANGE.source,
+      'detail-type': EXECUTION_STATUS_CHANGE.detailType,
+      detail: {
+        executionArn: execution.executionId,
+        stateMachineArn: this.stateMachineArn,
+        name: execution.name,
+        status: result.status,
+        error: result.error ?? null,
+        cause: result.cause ?? null,
+        startDate: execution.startedAt.getTime(),
+        stopDate: stoppedAt.getTime(),
+      },
     };
   }
 

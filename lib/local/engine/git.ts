@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { GIT_ALLOW_PROTOCOL, gitOperand } from '../../domain/git-args';
 import { CommitShaSchema, ZERO_SHA } from '../../domain/push-event';
 import { NotAGitRepositoryError, UnknownCommitError, UnknownRefError } from './errors';
 
@@ -17,7 +18,7 @@ async function git(dir: string, args: readonly string[]): Promise<string | undef
   try {
     const { stdout } = await run('git', ['-C', dir, ...args], {
       maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ALLOW_PROTOCOL, LC_ALL: 'C' },
     });
     return stdout;
   } catch (e) {
@@ -50,7 +51,7 @@ export async function repositoryRoot(dir: string): Promise<string> {
  */
 export async function resolveRef(dir: string, ref: string): Promise<string> {
   if (!/^refs\/heads\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes('..')) throw new UnknownRefError(ref, dir);
-  const out = await git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  const out = await git(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${gitOperand('ref', ref)}^{commit}`]);
   const sha = out?.trim();
   if (!sha || !CommitShaSchema.safeParse(sha).success) throw new UnknownRefError(ref, dir);
   return sha;
@@ -66,9 +67,9 @@ export async function verifyCommitOnRef(dir: string, sha: string, ref: string): 
   if (!CommitShaSchema.safeParse(lower).success) {
     throw new UnknownCommitError(sha, dir, 'is not a full 40-character hex SHA, so it cannot name a commit in');
   }
-  const exists = await git(dir, ['cat-file', '-e', `${lower}^{commit}`]);
+  const exists = await git(dir, ['cat-file', '-e', '--end-of-options', `${lower}^{commit}`]);
   if (exists === undefined) throw new UnknownCommitError(sha, dir);
-  const onRef = await git(dir, ['merge-base', '--is-ancestor', lower, ref]);
+  const onRef = await git(dir, ['merge-base', '--is-ancestor', '--end-of-options', lower, gitOperand('ref', ref)]);
   if (onRef === undefined) throw new UnknownCommitError(sha, dir, `is not reachable from ${ref} in`);
   return lower;
 }
@@ -76,7 +77,7 @@ export async function verifyCommitOnRef(dir: string, sha: string, ref: string): 
 /** Whether `sha` names a commit in the repository. */
 export async function commitExists(dir: string, sha: string): Promise<boolean> {
   if (sha === ZERO_SHA || !CommitShaSchema.safeParse(sha).success) return false;
-  return (await git(dir, ['cat-file', '-e', `${sha}^{commit}`])) !== undefined;
+  return (await git(dir, ['cat-file', '-e', '--end-of-options', `${sha}^{commit}`])) !== undefined;
 }
 
 /** Splits NUL-separated git output. */
@@ -92,17 +93,17 @@ function splitZ(out: string): string[] {
 export async function changedPaths(dir: string, before: string, after: string): Promise<{ complete: boolean; paths: string[] }> {
   if (await commitExists(dir, before)) {
     // Without rename detection a move lists both the old and the new path: both modules changed.
-    const out = await git(dir, ['diff', '--name-only', '-z', '--no-renames', before, after]);
+    const out = await git(dir, ['diff', '--name-only', '-z', '--no-renames', '--end-of-options', before, gitOperand('commit', after)]);
     if (out !== undefined) return { complete: true, paths: splitZ(out) };
   }
-  const all = await git(dir, ['ls-tree', '-r', '--name-only', '-z', after]);
+  const all = await git(dir, ['ls-tree', '-r', '--name-only', '-z', '--end-of-options', gitOperand('commit', after)]);
   if (all === undefined) throw new UnknownCommitError(after, dir);
   return { complete: false, paths: splitZ(all) };
 }
 
 /** The commit's message and author email (the local stand-in for the pusher). */
 export async function commitInfo(dir: string, sha: string): Promise<{ message: string; author: string }> {
-  const out = await git(dir, ['log', '-1', '--format=%ae%x00%B', sha]);
+  const out = await git(dir, ['log', '-1', '--format=%ae%x00%B', '--end-of-options', gitOperand('commit', sha)]);
   if (out === undefined) throw new UnknownCommitError(sha, dir);
   const [author = '', ...rest] = out.split('\0');
   return {
@@ -121,7 +122,7 @@ export async function originUrl(dir: string): Promise<string | undefined> {
 export async function gitOrThrow(dir: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   try {
     const { stdout } = await run('git', ['-C', dir, ...args], {
-      env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0' },
+      env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0', GIT_ALLOW_PROTOCOL },
       maxBuffer: 64 * 1024 * 1024,
     });
     return stdout;

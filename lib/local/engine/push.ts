@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config, RepositoryConfig } from '../../config/schema';
 import { boundChangedPaths, boundCommitMessage, PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE, PushEventSchema, ZERO_SHA, type PipelineInput, type PushEvent } from '../../domain/push-event';
 import { appliedByNewerRun, type AppliedTarget } from '../../planning/targets';
-import { sameRepository } from '../../domain/repo-url';
+import { sameRepository } from '../../config/repo-url';
 import type { RunStore } from '../../store/run-store';
 import { LocalModeError } from './errors';
 import { changedPaths, commitExists, commitInfo, originUrl, repositoryRoot, resolveRef, verifyCommitOnRef } from './git';

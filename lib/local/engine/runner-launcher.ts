@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { AccountConfig, Config } from '../../config/schema';
 import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../../domain/runner-contract';
@@ -69,6 +70,15 @@ export function artifactsUri(stateDir: string): string {
 }
 
 /**
+ * Where an account's runner records the plans its plan phase made, and where its apply phase
+ * looks before applying one: `<stateDir>/plan-records/<account>`. Only that account's runner
+ * writes there; the local pipeline (the central side) never does.
+ */
+export function localPlanRecordsDir(stateDir: string, account: AccountConfig): string {
+  return path.join(path.resolve(stateDir), 'plan-records', safeSegment(account.name));
+}
+
+/**
  * Where the local mode keeps an account's Terraform state between runs:
  * `<stateDir>/terraform-state/<account>/<region>`, one `<module>/terraform.tfstate` below it.
  */
@@ -88,6 +98,7 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     allowedSubcommands: config.runner.allowedSubcommands,
     phases: ['plan', 'apply', 'plan-and-apply'] satisfies Phase[],
     artifacts: artifactsUri(stateDir),
+    planRecords: pathToFileURL(localPlanRecordsDir(stateDir, account)).href,
     region: account.region,
     localStateDir: localTerraformStateDir(stateDir, account),
   });

@@ -139,6 +139,8 @@ export class LocalPipeline {
   /** The limit meters of the executions running now, by execution name. */
   private readonly meters = new Map<string, LimitMeter>();
   private engine!: LocalEngine;
+  /** The pipeline function, also the target of the execution status change rule. */
+  private pipelineFn!: (payload: unknown) => Promise<unknown>;
 
   private constructor(
     readonly opts: LocalPipelineOptions,
@@ -175,6 +177,7 @@ export class LocalPipeline {
       // Another tfstep process may run executions against the same state directory (a replay or
       // an approve from a second terminal): theirs are running while their process lives.
       executions: { isRunning: (id) => Promise.resolve(this.running.has(id) || liveOwner(opts.stateDir, id.split(':').pop() ?? '') !== undefined) },
+      tasks: this.tokens.callback(),
       // SNS refuses a message over 256 KB; the local notifier checks what the real one would publish.
       notifier: {
         publish: (_subject, text, attributes = {}) => {
@@ -199,6 +202,7 @@ export class LocalPipeline {
       baseUrl: opts.approvalBaseUrl ?? 'http://127.0.0.1',
       artifacts: new FunctionArtifactReader(async (key) => (await artifacts.get(key))?.toString('utf8')),
     });
+    this.pipelineFn = pipelineFn;
     const timeouts = new Map<string, number>();
     const runner = opts.taskRunner ?? new ChildProcessTaskRunner({
       config,
@@ -316,9 +320,18 @@ export class LocalPipeline {
     for (const [name, use] of Object.entries(before.report())) if (use.max > 0) execution.limits.observe(name as keyof LimitsReport, use.max, use.at ?? '');
     this.meters.set(executionName, execution.limits);
     const done = execution.done.then(async (result) => {
+      this.running.delete(executionId);
+      // As in AWS: an execution that ended FAILED, TIMED_OUT or ABORTED sends a status change
+      // event, and the rule hands it to the pipeline function, which releases the branch and
+      // records the outcome when finish could not.
+      const ended = this.engine.statusChangeEvent(execution, result);
+      if (ended) {
+        await this.pipelineFn(ended).catch((err: unknown) =>
+          (this.opts.logger ?? silentPipelineLogger).error('the execution status change could not be handled', { execution: executionName, error: err instanceof Error ? err.message : String(err) }),
+        );
+      }
       await measureStoredItems(this.opts.store, execution.limits).catch(() => undefined);
       this.meters.delete(executionName);
-      this.running.delete(executionId);
       endExecution(this.opts.stateDir, executionName);
       for (const [token, follower] of this.followers) {
         if (!this.tokens.isWaiting(token)) {

@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import * as path from 'node:path';
-import { handleApprovalHttp } from '../../approval/http';
+import { MAX_FORM_BYTES, handleApprovalHttp } from '../../approval/http';
+import { SECURITY_HEADERS, renderMessagePage } from '../../approval/page';
 import { readBody } from '../../approval/server';
 import { StaticKeyProvider } from '../../approval/signing';
 import { ApprovalStore } from '../../approval/store';
@@ -15,9 +16,13 @@ import { TaskGoneError } from '../../approval/errors';
 import type { TaskTokenSender } from '../../approval/types';
 import type { ApprovalOutput } from '../../statemachine/contracts';
 import { loadConfig } from '../../config/loader';
-import type { RepositoryConfig } from '../../config/schema';
+import type { Config, RepositoryConfig } from '../../config/schema';
+import { gitOperand } from '../../domain/git-args';
+import { stateMachineArn } from '../../domain/names';
 import type { PushEvent } from '../../domain/push-event';
 import { requireEnv } from '../../env';
+import { executionArnOf } from '../../notify/links';
+import { pushSequence } from '../../planning/targets';
 import { RunStore } from '../../store/run-store';
 import { handleWebhook } from '../../webhook/handler';
 import { DynamoDeliveryStore } from '../../webhook/deliveries';
@@ -27,7 +32,7 @@ import type { Logger } from '../../webhook/types';
 import { gitOrThrow } from '../engine/git';
 import { pipelineInput } from '../engine/push';
 import { summaryLines, testDoubleNotice } from './run';
-import { LocalPipeline, reapAbandoned, signingKey, type LocalRunResult } from '../engine/session';
+import { LocalPipeline, newExecutionName, reapAbandoned, signingKey, type LocalRunResult } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 
 /** The environment variable holding the webhook secret of the local server. */
@@ -57,10 +62,16 @@ export interface LocalServer {
 
 const MAX_BODY = 1024 * 1024;
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+function json(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extraHeaders });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
+
+/**
+ * Answers before the request body was read to its end: the rest of it is still on the wire, so
+ * the connection cannot carry another request and is closed once the answer is sent.
+ */
+const CLOSE = { connection: 'close' } as const;
 
 function lineLogger(out: NodeJS.WritableStream): Logger {
   const write = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
@@ -70,27 +81,71 @@ function lineLogger(out: NodeJS.WritableStream): Logger {
 }
 
 /**
- * Keeps a bare mirror of a repository under the state directory, fetched from the first clone
- * URL that answers: the planner reads it and the runner clones it.
+ * Keeps a bare mirror of a repository under the state directory, fetched from the first of the
+ * config's clone URLs that answers: the planner reads it and the runner clones it. The push's
+ * own clone URLs are never used: a signed payload must not choose where the code comes from,
+ * nor pass options to git.
  */
-async function refreshMirror(stateDir: string, repo: RepositoryConfig, push: PushEvent): Promise<string> {
+async function refreshMirror(stateDir: string, repo: RepositoryConfig): Promise<string> {
   const dir = path.join(stateDir, 'repos', `${repo.fullName.replace(/[^A-Za-z0-9._-]/g, '__')}.git`);
-  const urls = [...new Set([...repo.cloneUrls, ...push.repository.cloneUrls])];
   const errors: string[] = [];
-  for (const url of urls) {
+  for (const url of repo.cloneUrls) {
     try {
+      gitOperand('clone URL', url);
       if (!existsSync(dir)) {
         mkdirSync(path.dirname(dir), { recursive: true });
-        await gitOrThrow(path.dirname(dir), ['clone', '--quiet', '--bare', url, dir]);
+        await gitOrThrow(path.dirname(dir), ['clone', '--quiet', '--bare', '--end-of-options', url, dir]);
       } else {
-        await gitOrThrow(dir, ['fetch', '--quiet', '--prune', url, '+refs/heads/*:refs/heads/*']);
+        await gitOrThrow(dir, ['fetch', '--quiet', '--prune', '--end-of-options', url, '+refs/heads/*:refs/heads/*']);
       }
       return dir;
     } catch (e) {
       errors.push((e as Error).message);
     }
   }
-  throw new Error(`cannot fetch ${repo.fullName} from any clone URL: ${errors.join('; ')}`);
+  throw new Error(
+    `cannot fetch ${repo.fullName} from any clone URL of the config (${repo.cloneUrls.join(', ')}): ${errors.join('; ')}. ` +
+      'The clone URLs must be fetchable from the machine running `tfstep local serve`; fix them, then push again',
+  );
+}
+
+/** Runs `task` after every task queued before it under the same key, one at a time. */
+function serialiser(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    const next = (tails.get(key) ?? Promise.resolve()).then(task, task);
+    const tail = next.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return next;
+  };
+}
+
+/**
+ * Records a push that could not start as a FAILED run with the reason, so that `GET /runs` and
+ * `tfstep runs --local` show it instead of a line in the server log only.
+ */
+async function recordUnstartedPush(runStore: RunStore, config: Config, push: PushEvent, reason: string): Promise<string> {
+  const execution = newExecutionName(push.after);
+  const now = new Date().toISOString();
+  await runStore.createRun({
+    execution,
+    executionId: executionArnOf(stateMachineArn('aws', config.central.region, config.central.account), execution),
+    repository: push.repository.fullName,
+    branch: push.branch,
+    commit: push.after,
+    sequence: pushSequence(push),
+    status: 'FAILED',
+    pusher: push.pusher,
+    receivedAt: push.receivedAt,
+    startedAt: now,
+    finishedAt: now,
+    reason,
+    input: JSON.stringify(pipelineInput(push)),
+  });
+  return execution;
 }
 
 /** Starts the server; resolves once it listens. */
@@ -132,10 +187,22 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     return p;
   };
 
-  const startRun = async (push: PushEvent) => {
-    const repo = config.repositories.find((r) => r.fullName.toLowerCase() === push.repository.fullName.toLowerCase());
+  const serialised = serialiser();
+  const startRun = async (received: PushEvent) => {
+    const repo = config.repositories.find((r) => r.fullName.toLowerCase() === received.repository.fullName.toLowerCase());
     if (!repo) return;
-    const mirror = await refreshMirror(stateDir, repo, push);
+    // The code comes from the config's clone URLs only, whatever the payload names.
+    const push: PushEvent = { ...received, repository: { ...received.repository, cloneUrls: [...repo.cloneUrls] } };
+    // One git process per mirror at a time: a concurrent clone and fetch into one directory fail.
+    let mirror: string;
+    try {
+      mirror = await serialised(repo.fullName, () => refreshMirror(stateDir, repo));
+    } catch (e) {
+      const reason = (e as Error).message;
+      const execution = await recordUnstartedPush(runStore, config, push, reason);
+      out.write(`FAILED ${execution} for ${push.repository.fullName} ${push.branch} ${push.after.slice(0, 7)}: ${reason}\n`);
+      return;
+    }
     const pipeline = await pipelineFor(repo, mirror);
     const run = pipeline.start(pipelineInput(push));
     out.write(`started ${run.executionName} for ${push.repository.fullName} ${push.branch} ${push.after.slice(0, 7)}\n`);
@@ -186,14 +253,19 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     const handle = async () => {
       if (url.pathname === '/webhook') {
         const body = await readBody(req, MAX_BODY + 1);
-        if (body === undefined) return json(res, 413, { reason: `the body is larger than ${MAX_BODY} bytes` });
+        if (body === undefined) return json(res, 413, { reason: `the body is larger than ${MAX_BODY} bytes` }, CLOSE);
         const answer = await handleWebhook({ method: req.method ?? 'GET', headers, body }, webhookDeps);
         res.writeHead(answer.statusCode, answer.headers);
         res.end(answer.body);
         return;
       }
       if (url.pathname === '/approvals' || url.pathname.startsWith('/approvals/')) {
-        const body = await readBody(req, MAX_BODY);
+        const body = await readBody(req, MAX_FORM_BYTES + 1);
+        if (body === undefined) {
+          res.writeHead(413, { ...SECURITY_HEADERS, ...CLOSE });
+          res.end(renderMessagePage('Too large', `the form is larger than ${MAX_FORM_BYTES} bytes`));
+          return;
+        }
         const query: Record<string, string> = {};
         for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
         const answer = await handleApprovalHttp(

@@ -1,4 +1,4 @@
-import { findAllowedRepository, normalizeRepoUrl, sameRepository } from '../../lib/domain/repo-url';
+import { findAllowedRepository, normalizeRepoUrl, sameRepository } from '../../lib/config/repo-url';
 
 describe('normalizeRepoUrl', () => {
   const spellings = [

@@ -1,0 +1,4 @@
+export * from './credentials';
+export * from './errors';
+export * from './github-app';
+export * from './http-credentials';
