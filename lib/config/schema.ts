@@ -214,6 +214,31 @@ export const NotificationsSchema = z
   })
   .strict();
 
+/** A Secrets Manager secret name (not an ARN): the same name in every target account. */
+const SecretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name such as tfstep/git-credentials (letters, digits and /_+=.@-)');
+
+/**
+ * Credentials for private repositories. Each secret holds one document: a GitHub App
+ * (`{"githubApp": {"appId", "installationId", "privateKey"}}`), an access token
+ * (`{"token": "..."}`: a GitHub personal access token, or a GitLab personal, project or group
+ * access token) or, for the runner over SSH, a deploy key (`{"sshPrivateKey": "..."}`).
+ */
+export const GitCredentialsSchema = z
+  .object({
+    /**
+     * The secret (name or ARN) in the central account the pipeline function reads repositories
+     * with (trees, diffs). @default `notifications.githubStatusTokenSecret`, else no credentials
+     */
+    centralSecret: z.string().min(1).optional(),
+    /**
+     * The name of the secret each account stack creates in its own account; the runner clones
+     * with it, read by the runner's own task role. Put its value after the first deploy.
+     * @default - the runner clones without credentials (public repositories)
+     */
+    accountSecretName: SecretName.optional(),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1),
@@ -236,6 +261,8 @@ export const ConfigSchema = z
       applyManagedPolicies: ['AdministratorAccess'],
     }),
     notifications: NotificationsSchema.default({}),
+    /** Credentials for private repositories; see docs/private-repositories.md. */
+    git: GitCredentialsSchema.default({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -10,7 +10,10 @@ export interface LauncherRoleProps {
   readonly stateMachineRoleArn: string;
   /**
    * The central state machine's ARN. For a cross-account Task, Step Functions assumes the
-   * `Credentials.RoleArn` role with the state machine ARN as `sts:ExternalId`.
+   * `Credentials.RoleArn` role with the state machine ARN as `sts:ExternalId`. Which ARN a
+   * Distributed Map child execution sends is not documented: it may be the labelled form
+   * `stateMachine:<name>/<label>` its metrics carry ("Viewing a Distributed Map Run execution",
+   * Step Functions developer guide), so both forms are trusted.
    */
   readonly stateMachineArn: string;
   /** The runner cluster's name (in this stack's account and region). */
@@ -19,6 +22,14 @@ export interface LauncherRoleProps {
   readonly taskDefinitionFamilies: readonly string[];
   /** Roles the tasks run with (task roles and execution role), the only ones it may pass. */
   readonly passableRoles: readonly iam.IRole[];
+}
+
+/**
+ * The `sts:ExternalId` values a launcher role accepts: the state machine ARN, and its labelled
+ * form `<arn>/<Map label>` that a Distributed Map child execution may send instead.
+ */
+export function launcherExternalIds(stateMachineArn: string): string[] {
+  return [stateMachineArn, `${stateMachineArn}/*`];
 }
 
 /**
@@ -39,7 +50,8 @@ export class LauncherRole extends Construct {
       roleName: props.roleName,
       description: 'tfstep launcher: the central state machine starts and watches runner tasks with it',
       assumedBy: new iam.ArnPrincipal(props.stateMachineRoleArn).withConditions({
-        StringEquals: { 'sts:ExternalId': props.stateMachineArn },
+        // A state machine name has no "/", so "<arn>/*" matches only this machine's labelled form.
+        StringLike: { 'sts:ExternalId': launcherExternalIds(props.stateMachineArn) },
       }),
     });
     const clusterArn = stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: props.clusterName });

@@ -106,6 +106,9 @@ export class PipelineStateMachine extends Construct {
     const ownArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const childArns = (label: string) =>
       stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${props.stateMachineName}/${label}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    // Children are named `execution:<machine>/<label>:<id>`: DescribeExecution and StopExecution are
+    // granted on `execution:<machine>/*`, the form "IAM policies for using Distributed Map states"
+    // (Step Functions developer guide) documents; `execution:<machine>:*` would match the parents only.
     this.role.addToPolicy(new iam.PolicyStatement({ sid: 'StartChildExecutions', actions: ['states:StartExecution'], resources: [ownArn] }));
     this.role.addToPolicy(
       new iam.PolicyStatement({ sid: 'FollowChildExecutions', actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [childArns('*')] }),

@@ -1,5 +1,6 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { PLAN_RECORD_TABLE_ACTIONS, PLAN_RECORD_WRITE_ACTIONS } from './runner-plan-records';
 
 /** What defends a target account: the resources the runner's enforcement rests on. */
 export interface RunnerGuard {
@@ -12,6 +13,10 @@ export interface RunnerGuard {
   readonly logGroupName: string;
   /** The account stack itself: CloudFormation could otherwise rewrite all of the above. */
   readonly stackName: string;
+  /** The plan records table: only the plan role may write a record, and nobody may loosen that. */
+  readonly planRecordsTableArn: string;
+  /** The runner's git credentials: Terraform must not replace what the runner clones with. @default - none */
+  readonly secretArns?: readonly string[];
 }
 
 /** IAM actions that change a role's trust, permissions or existence. */
@@ -36,7 +41,8 @@ export const ROLE_WRITE_ACTIONS = [
  * Explicit denies on `role` (the apply role: Terraform runs as it, usually with
  * AdministratorAccess) for every change to what guards the account: the runner policy
  * parameter, tfstep's roles (its own included, so it cannot drop these denies), the runner
- * cluster and task definitions, the runner logs and the account stack. An explicit deny wins
+ * cluster and task definitions, the runner logs, the plan records table and the account stack.
+ * An explicit deny wins
  * over any allow, whatever the managed policies attached.
  *
  * Not fully covered, and said in docs/security.md: a deny on `ecs:RegisterTaskDefinition` for the
@@ -67,6 +73,14 @@ export function guardRunner(role: iam.Role, guard: RunnerGuard): void {
   );
   role.addToPolicy(
     new iam.PolicyStatement({
+      sid: 'GuardPlanRecords',
+      effect: iam.Effect.DENY,
+      actions: [...PLAN_RECORD_WRITE_ACTIONS, 'dynamodb:DeleteItem', ...PLAN_RECORD_TABLE_ACTIONS],
+      resources: [guard.planRecordsTableArn],
+    }),
+  );
+  role.addToPolicy(
+    new iam.PolicyStatement({
       sid: 'GuardRunnerLogsAndStack',
       effect: iam.Effect.DENY,
       actions: ['logs:DeleteLogGroup', 'logs:DeleteLogStream', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:ExecuteChangeSet', 'cloudformation:SetStackPolicy', 'cloudformation:UpdateTerminationProtection'],
@@ -77,4 +91,26 @@ export function guardRunner(role: iam.Role, guard: RunnerGuard): void {
       ],
     }),
   );
+  if (guard.secretArns && guard.secretArns.length > 0) {
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'GuardRunnerGitCredentials',
+        effect: iam.Effect.DENY,
+        actions: [
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecret',
+          'secretsmanager:UpdateSecretVersionStage',
+          'secretsmanager:DeleteSecret',
+          'secretsmanager:RestoreSecret',
+          'secretsmanager:RotateSecret',
+          'secretsmanager:CancelRotateSecret',
+          'secretsmanager:PutResourcePolicy',
+          'secretsmanager:DeleteResourcePolicy',
+          'secretsmanager:TagResource',
+          'secretsmanager:UntagResource',
+        ],
+        resources: [...guard.secretArns],
+      }),
+    );
+  }
 }

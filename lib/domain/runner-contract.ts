@@ -229,6 +229,9 @@ export const ModuleResultSchema = z
   .strict();
 export type ModuleResult = z.infer<typeof ModuleResultSchema>;
 
+/** How a runner manifest's key ends: the central pipeline may write only such keys under `accounts/`. */
+export const MANIFEST_SUFFIX = '.manifest.json';
+
 /**
  * Keys in the artifacts store (the S3 bucket, or a folder with the same layout locally).
  *
@@ -252,7 +255,7 @@ export const artifactKeys = {
    * The manifest of one account's task in one phase ({@link RunnerManifestSchema}): written by
    * the central pipeline, read by the runner, bound by the SHA-256 the task's overrides carry.
    */
-  manifest: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}.manifest.json`,
+  manifest: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}${MANIFEST_SUFFIX}`,
   /**
    * Written by the central pipeline, never by a runner (runners write under `accounts/` only,
    * and `_stages` is no account's folder): a stage's account items, the apply items its plan gate

@@ -17,3 +17,12 @@ export function executionConsoleUrl(executionArn: string): string {
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
 }
+
+/**
+ * The execution name of an execution name or ARN (`arn:<partition>:states:<region>:<account>:execution:<state machine>:<name>`),
+ * so that every command takes either form. Anything else is returned unchanged.
+ */
+export function executionNameOf(nameOrArn: string): string {
+  const m = /^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:[^:]+:([^:]+)$/.exec(nameOrArn);
+  return m ? m[1]! : nameOrArn;
+}

@@ -21,6 +21,7 @@ import type { ApprovalView, TaskTokenSender } from '../approval/types';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { StateDirLockedError } from '../local/engine/errors';
+import { liveOwner } from '../local/engine/session';
 import { openLocalStore } from '../local/engine/store';
 import { replayExecution, type ReplayOutcome } from '../replay/replay';
 import { RunStore } from '../store/run-store';
@@ -63,6 +64,12 @@ export interface Backend {
   readonly approvals: ApprovalStore;
   /** Completes a decided approval's step: Step Functions in AWS; locally the waiting process does. */
   readonly tasks: TaskTokenSender;
+  /**
+   * Refuses a decision nothing is waiting for. In AWS the execution waits on its task token; in
+   * the local mode only a live tfstep process settles an approval, so without one the decision
+   * would apply nothing.
+   */
+  refuseUnwaited(approval: ApprovalView): void;
   /** Who is deciding `approval`, as one of its approvers (needs {@link BackendOptions.decide}). */
   approverFor(approval: ApprovalView): Promise<string>;
   /** Reads the runner tasks' logs of an execution. */
@@ -139,6 +146,7 @@ function openAws(opts: BackendOptions): Backend {
     runs: new AwsRunsSource({ sfn: clients.get(SFNClient), records, config, stateMachineArn: settings.stateMachineArn }),
     approvals,
     tasks: new SfnTaskTokenSender(clients.get(SFNClient)),
+    refuseUnwaited: () => undefined,
     approverFor: async (approval) => {
       const who = await clients.get(STSClient).send(new GetCallerIdentityCommand({}));
       if (!who.Arn) throw new OperatorError('STS GetCallerIdentity returned no ARN; cannot tell who is deciding');
@@ -285,6 +293,15 @@ async function openLocal(opts: BackendOptions): Promise<Backend> {
     },
     // The waiting `tfstep local` process follows the record and settles its own step.
     tasks: new RecordOnlyTaskTokenSender(),
+    refuseUnwaited: (approval) => {
+      if (approval.status === 'PENDING' && !liveOwner(stateDir, approval.executionName)) {
+        const flag = opts.stateDir ? ` --state-dir ${opts.stateDir}` : '';
+        throw new OperatorError(
+          `nothing is waiting for this decision: no tfstep process runs ${approval.executionName} any more (it was stopped, or its process is gone), so an approval would apply nothing. ` +
+            `Run it again with \`tfstep local replay ${approval.executionName}${flag}\` and decide at its prompt`,
+        );
+      }
+    },
     approverFor: () => (as ? Promise.resolve(as) : Promise.reject(new OperatorError('with --local, pass --as EMAIL to decide an approval'))),
     logReader: (options = {}) => new LocalLogReader({ stateDir, records, config, pollMs: options.pollMs }),
     replay: () => awsOnly('tfstep replay (use tfstep local replay)'),

@@ -22,7 +22,7 @@ import type { Config } from '../config/schema';
 import { mapLimit } from '../domain/concurrency';
 import { names } from '../domain/names';
 import { artifactKeys } from '../domain/runner-contract';
-import { executionArnOf } from '../notify/links';
+import { executionArnOf, executionNameOf } from '../notify/links';
 import { ExecutionNotFoundError, OperatorError, explainAwsError, isAccessDenied, isCredentialsError } from './errors';
 import type { RunRecords } from './run-records';
 
@@ -79,7 +79,8 @@ export class ModuleLineFilter {
 
   accept(line: string): boolean {
     const m = /^\[([^\]]+)\] /.exec(line);
-    if (m && this.modules.includes(m[1]!)) this.current = m[1];
+    // With no module list (the task's modules are in its manifest, not its overrides), any runner prefix starts a module.
+    if (m && (this.modules.length === 0 || this.modules.includes(m[1]!))) this.current = m[1];
     return this.current === this.module;
   }
 }
@@ -175,7 +176,8 @@ export function runnerTasksFromHistory(events: readonly HistoryEvent[]): RunnerT
 }
 
 function selectTasks(tasks: readonly RunnerTask[], req: LogsRequest): RunnerTask[] {
-  return tasks.filter((t) => (!req.account || t.account === req.account || t.accountId === req.account) && (!req.module || t.modules.includes(req.module)));
+  // A task whose overrides name a manifest carries no module list: its lines are filtered instead.
+  return tasks.filter((t) => (!req.account || t.account === req.account || t.accountId === req.account) && (!req.module || t.modules.length === 0 || t.modules.includes(req.module)));
 }
 
 /** Writes lines through the module filter, if any. */
@@ -458,7 +460,8 @@ export class LocalLogReader implements LogReader {
     return files;
   }
 
-  async run(req: LogsRequest, writer: LogWriter): Promise<void> {
+  async run(request: LogsRequest, writer: LogWriter): Promise<void> {
+    const req = { ...request, execution: executionNameOf(request.execution) };
     const run = await this.deps.records.getRun(req.execution);
     if (!run) throw new ExecutionNotFoundError(req.execution, `the local state directory ${this.deps.stateDir}`);
     const modules = [...new Set(run.modules.map((m) => m.module))];

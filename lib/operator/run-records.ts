@@ -31,6 +31,8 @@ export interface StoredApproval {
 /** One run, as stored. */
 export interface StoredRun {
   readonly execution: string;
+  /** The execution's ARN, as the run table recorded it. */
+  readonly executionArn?: string;
   readonly repository?: string;
   readonly branch?: string;
   readonly commit?: string;

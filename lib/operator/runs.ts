@@ -10,7 +10,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { Config } from '../config/schema';
-import { executionArnOf, executionConsoleUrl } from '../notify/links';
+import { executionArnOf, executionConsoleUrl, executionNameOf } from '../notify/links';
 import { mapLimit } from '../domain/concurrency';
 import { BadOptionError, ExecutionNotFoundError, explainAwsError } from './errors';
 import { buildStages, type RunRecords, type StoredRun } from './run-records';
@@ -50,7 +50,7 @@ function summaryOf(run: StoredRun, base: Partial<RunSummary>, now: Date): RunSum
   const stoppedAt = base.stoppedAt ?? run.finishedAt ?? null;
   return {
     execution: run.execution,
-    executionArn: base.executionArn ?? null,
+    executionArn: base.executionArn ?? run.executionArn ?? null,
     repository: run.repository ?? base.repository ?? null,
     branch: run.branch ?? base.branch ?? null,
     commit: run.commit ?? base.commit ?? null,
@@ -232,7 +232,7 @@ export class LocalRunsSource implements RunsSource {
   }
 
   async showRun(execution: string): Promise<RunDetail> {
-    const run = await this.records.getRun(execution);
+    const run = await this.records.getRun(executionNameOf(execution));
     if (!run) throw new ExecutionNotFoundError(execution, 'the local state directory');
     const summary = summaryOf(run, {}, this.now());
     const detail: RunDetail = {

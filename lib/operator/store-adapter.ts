@@ -42,6 +42,7 @@ export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: 
   }
   return {
     execution: run.execution,
+    executionArn: run.executionId.startsWith('arn:') ? run.executionId : undefined,
     repository: run.repository,
     branch: run.branch,
     commit: run.commit,

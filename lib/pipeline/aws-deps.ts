@@ -8,7 +8,7 @@
  * | `TFSTEP_ARTIFACTS_BUCKET`      | the artifacts bucket                                     |
  * | `TFSTEP_TOPIC_ARN`             | the SNS topic for run notifications                      |
  * | `TFSTEP_STATE_MACHINE_ARN`     | the pipeline state machine (execution ARNs from names)   |
- * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with a GitHub/GitLab token |
+ * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with git credentials (GitHub App or token) |
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -18,6 +18,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
+import { httpCredentialFor, parseGitCredential, type GitCredential } from '../git-auth';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
 import { RunStore } from '../store/run-store';
 import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
@@ -110,24 +111,40 @@ export function sfnTaskTokens(sfn: SFNClient): TaskTokenCallback {
 const TOKEN_CACHE_MS = 5 * 60 * 1000;
 
 /**
- * A token read from a Secrets Manager secret: the plain string, or the `token` field of a JSON
- * secret. Cached for a few minutes.
+ * The git credentials of a Secrets Manager secret (any shape `parseGitCredential` accepts), read
+ * again after a few minutes so a rotation is picked up. Kept in this process's memory only.
  */
-export function secretToken(secrets: SecretsManagerClient, secretArn: string, now: () => number = Date.now): () => Promise<string | undefined> {
-  let cached: { value: string; at: number } | undefined;
+export function secretCredential(secrets: SecretsManagerClient, secretArn: string, now: () => number = Date.now): () => Promise<GitCredential> {
+  let cached: { value: GitCredential; at: number } | undefined;
   return async () => {
     if (cached && now() - cached.at < TOKEN_CACHE_MS) return cached.value;
     const res = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
     const raw = res.SecretString?.trim();
-    if (!raw) throw new PipelineError(`secret ${secretArn} has no string value; expected a GitHub token or {"token": "..."}`);
-    let value = raw;
-    if (raw.startsWith('{')) {
-      const parsed = JSON.parse(raw) as { token?: unknown };
-      if (typeof parsed.token !== 'string') throw new PipelineError(`secret ${secretArn} is JSON without a "token" string field`);
-      value = parsed.token;
+    if (!raw) throw new PipelineError(`secret ${secretArn} has no string value; expected a GitHub App, a token or {"token": "..."}`);
+    let value: GitCredential;
+    try {
+      value = parseGitCredential(raw, `secret ${secretArn}`);
+    } catch (e) {
+      throw new PipelineError((e as Error).message, { cause: e });
     }
     cached = { value, at: now() };
     return value;
+  };
+}
+
+/**
+ * The API token for one repository: a GitHub App's installation token scoped to that repository
+ * (minted when needed, reused while it lives), or the secret's token as is.
+ */
+export function secretToken(secrets: SecretsManagerClient, secretArn: string, repository: string, now: () => number = Date.now): () => Promise<string | undefined> {
+  const credential = secretCredential(secrets, secretArn, now);
+  return async () => {
+    try {
+      return (await httpCredentialFor(await credential(), repository)()).token;
+    } catch (e) {
+      if (e instanceof PipelineError) throw e;
+      throw new PipelineError(`cannot read ${repository} with the credentials of secret ${secretArn}: ${(e as Error).message}`, { cause: e });
+    }
   };
 }
 
@@ -146,15 +163,16 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
   const topicArn = requireEnv(PIPELINE_ENV.topicArn, env);
   const stateMachineArn = requireEnv(PIPELINE_ENV.stateMachineArn, env);
   const tokenSecret = optionalEnv(PIPELINE_ENV.gitTokenSecretArn, '', env);
-  const token = tokenSecret ? secretToken(clients.secrets ?? new SecretsManagerClient({}), tokenSecret) : undefined;
+  const secrets = clients.secrets ?? new SecretsManagerClient({});
+  const token = (repository: string) => (tokenSecret ? secretToken(secrets, tokenSecret, repository) : undefined);
   const sfn = clients.sfn ?? new SFNClient({});
   return {
     config,
     store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS }), table),
     artifacts: s3Artifacts(clients.s3 ?? new S3Client({ maxAttempts: AWS_MAX_ATTEMPTS }), bucket),
     repoReader: (push) => {
-      if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token });
-      if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token, apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });
+      if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token: token(push.repository.fullName) });
+      if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token: token(push.repository.fullName), apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });
       throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
     executions: sfnExecutions(sfn, stateMachineArn),

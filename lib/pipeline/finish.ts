@@ -7,6 +7,7 @@
  * knows it), never the whole state: the push and everything else come from the run record, so a
  * large push cannot push finish's payload over 256 KiB and end the run without it.
  */
+import type { Config } from '../config/schema';
 import type { z } from 'zod';
 import type { RunRecord, RunRecordStatus } from '../store/run-store';
 import type { FinishRequestSchema, FinishResultSchema, RunOutcome } from '../statemachine/contracts';
@@ -44,14 +45,25 @@ export function causeText(error: unknown): string | undefined {
   return [name, message].filter(Boolean).join(': ') || undefined;
 }
 
-function reasonFor(outcome: RunOutcome, run: RunRecord | undefined): string {
+/** Where an account comes in a run: its stage's place in `stageOrder`, then its place in the config. */
+function accountRank(config: Config): (account: string) => number {
+  return (account) => {
+    const i = config.accounts.findIndex((a) => a.name === account);
+    const stage = i === -1 ? -1 : config.stageOrder.indexOf(config.accounts[i]!.stage);
+    return (stage === -1 ? config.stageOrder.length : stage) * (config.accounts.length + 1) + (i === -1 ? config.accounts.length : i);
+  };
+}
+
+function reasonFor(outcome: RunOutcome, run: RunRecord | undefined, config: Config): string {
   const stage = outcome.stage ?? run?.currentStage;
   const cause = causeText(outcome.error);
   switch (outcome.status) {
     case 'SUCCEEDED': {
       const applied = Object.values(run?.accounts ?? {}).flatMap((a) => a.modules.filter((m) => m.status === 'applied').map(() => a.account));
       if (applied.length === 0) return 'nothing to deploy: no module changed since its last apply';
-      return `applied ${applied.length} module(s) in ${[...new Set(applied)].join(', ')}`;
+      const rank = accountRank(config);
+      const accounts = [...new Set(applied)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+      return `applied ${applied.length} module(s) in ${accounts.join(', ')}`;
     }
     case 'REJECTED':
       return `rejected at stage ${stage ?? '?'}${cause ? `: ${cause}` : ''}`;
@@ -106,7 +118,7 @@ export async function finish(req: FinishRequest, deps: PipelineDeps): Promise<Fi
   const { outcome } = req;
   const execution = req.executionName;
   const run = await deps.store.getRunRecord(execution);
-  const reason = reasonFor(outcome, run);
+  const reason = reasonFor(outcome, run, deps.config);
   const status: RunRecordStatus = outcome.status;
 
   if (run) {

@@ -61,7 +61,7 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
     for (const m of outcome.modules) if (m.planSha256 && item.modules.includes(m.path)) approvedPlans[m.path] = m.planSha256;
     return applyItem(item, approvedPlans);
   });
-  const location = await writeItems(deps.artifacts, artifactKeys.stageApplyItems(req.execution, req.stage.index), applyItems);
+  const location = await writeItems(deps.artifacts, artifactKeys.stageApplyItems(req.execution, req.stage.index), applyItems, req.execution);
   await notifyRun(
     deps,
     'awaiting-approval',

@@ -136,7 +136,7 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   const planned = plannedStagesOf(deps.config, plan);
   // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
   const stages = await Promise.all(
-    planned.map(async (s, index) => stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts))),
+    planned.map(async (s, index) => stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution))),
   );
   await deps.store.updateRun(execution, {
     stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),

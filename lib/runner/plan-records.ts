@@ -125,7 +125,7 @@ export class DynamoPlanRecordStore implements PlanRecordStore {
       const res = await this.client.send(
         new GetItemCommand({ TableName: this.tableName, Key: { execution: { S: execution }, module: { S: module } }, ConsistentRead: true }),
       );
-      item = res.Item as Record<string, { S?: string }> | undefined;
+      item = res.Item;
     } catch (e) {
       if (isAccessDenied(e)) throw new PlanRecordAccessDeniedError(`this task's role may not read the plan records in ${this.tableName}: ${(e as Error).message}`);
       throw e;

@@ -2,6 +2,7 @@ import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'a
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { AccountConfig, Config } from '../config/schema';
@@ -11,6 +12,7 @@ import { runnerPolicyFor } from '../domain/runner-policy';
 import { guardRunner } from '../constructs/runner-guard';
 import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
+import { RunnerPlanRecords } from '../constructs/runner-plan-records';
 import { RunnerTaskRoles, type TerraformStateLocation } from '../constructs/runner-task-roles';
 import { centralStateMachineArn, centralStateMachineRoleArn } from './arns';
 
@@ -38,19 +40,24 @@ function managedPolicies(names: readonly string[], defaults: readonly string[]):
 
 /**
  * One target account: the runner cluster and task definitions, the plan, apply and execution
- * roles, the launcher role the central state machine assumes, and the runner policy. Lives in
+ * roles, the launcher role the central state machine assumes, the runner policy, and the table
+ * where the plan task records the plans it made. Lives in
  * the central region; Terraform inside the task can deploy to any region.
  */
 export class AccountStack extends Stack {
   /** The runner cluster (L1: the L2 would create a VPC; tasks use the account's own). */
   readonly cluster: ecs.CfnCluster;
   readonly roles: RunnerTaskRoles;
+  /** The runner's git credentials in this account, when `git.accountSecretName` is set. */
+  readonly gitCredentials?: secretsmanager.Secret;
   /** The runner output of both task definitions. */
   readonly runnerLogs: logs.LogGroup;
   readonly planTask: RunnerTaskDefinition;
   readonly applyTask: RunnerTaskDefinition;
   readonly launcher: LauncherRole;
   readonly policyParameter: ssm.StringParameter;
+  /** Where the plan task records each plan it made; the apply task applies nothing else. */
+  readonly planRecords: RunnerPlanRecords;
 
   constructor(scope: Construct, id: string, props: AccountStackProps) {
     const { config, account } = props;
@@ -119,6 +126,29 @@ export class AccountStack extends Stack {
     this.policyParameter.grantRead(this.roles.planRole);
     this.policyParameter.grantRead(this.roles.applyRole);
 
+    this.planRecords = new RunnerPlanRecords(this, 'PlanRecords', {
+      tableName: names.planRecordsTable(region),
+      planRole: this.roles.planRole,
+      applyRole: this.roles.applyRole,
+    });
+
+    // The runner's git credentials live in this account and are read by the runner's own task
+    // roles: never passed in task overrides (so never in DescribeTasks), and the runner gives
+    // them to git alone, never to Terraform's environment.
+    if (config.git.accountSecretName !== undefined) {
+      this.gitCredentials = new secretsmanager.Secret(this, 'GitCredentials', {
+        secretName: config.git.accountSecretName,
+        description: 'tfstep: the credentials the runner clones private repositories with (a GitHub App, an access token or a deploy key); put the value after the first deploy',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      this.gitCredentials.grantRead(this.roles.planRole);
+      this.gitCredentials.grantRead(this.roles.applyRole);
+      Validations.of(this.gitCredentials).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Git host credentials are issued by the git host (a GitHub App key, an access token): they are rotated there, then put here.',
+      });
+    }
+
     this.launcher = new LauncherRole(this, 'Launcher', {
       roleName: names.launcherRole(region),
       stateMachineRoleArn: centralStateMachineRoleArn(this.partition, config),
@@ -146,6 +176,8 @@ export class AccountStack extends Stack {
       taskDefinitionFamilies: [names.planTaskFamily(region), names.applyTaskFamily(region)],
       logGroupName: names.runnerLogGroup(region),
       stackName: this.stackName,
+      planRecordsTableArn: this.planRecords.tableArn,
+      secretArns: this.gitCredentials ? [this.gitCredentials.secretArn] : [],
     });
 
     new CfnOutput(this, 'LauncherRoleArn', { value: this.launcher.role.roleArn });

@@ -15,6 +15,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
+import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { GitPushRule } from '../constructs/git-push-rule';
@@ -32,7 +33,7 @@ export const CENTRAL_FUNCTION_ENV = {
   eventBus: 'TFSTEP_EVENT_BUS',
   webhookSecretArn: 'TFSTEP_WEBHOOK_SECRET_ARN',
   approvalKeySecretArn: 'TFSTEP_APPROVAL_KEY_SECRET_ARN',
-  /** Pipeline function only, when `notifications.githubStatusTokenSecret` is set: the GitHub token. */
+  /** Pipeline function only: the repository reader's git credentials (`git.centralSecret`, else `notifications.githubStatusTokenSecret`). */
   gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
 } as const;
 
@@ -225,7 +226,8 @@ export class CentralStack extends Stack {
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
-    const githubToken = config.notifications.githubStatusTokenSecret;
+    // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
+    const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
     this.pipelineFunction = new TfstepFunction(this, 'PipelineSteps', {
       entry: entries.pipeline,
       description: 'tfstep pipeline steps: admit, targets, record, stage gates, finish',
@@ -366,6 +368,13 @@ export class CentralStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*/_stages/*]`,
       reason: 'Each run writes its stages\' item lists under its own prefix (<execution>/_stages/); runners cannot write there.',
     });
+    // ...and each account task's manifest (its modules and approved plans), which the runner reads with its own role.
+    const manifests = this.artifacts.bucket.arnForObjects(`${artifactKeys.accountPrefix('*')}*${MANIFEST_SUFFIX}`);
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRunnerManifests', actions: ['s3:PutObject'], resources: [manifests] }));
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${artifactKeys.accountPrefix('*')}*${MANIFEST_SUFFIX}]`,
+      reason: 'Each account task\'s manifest goes under that account\'s prefix (accounts/<account>/<execution>/<phase>.manifest.json); the grant is limited to manifest objects.',
+    });
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
@@ -375,11 +384,17 @@ export class CentralStack extends Stack {
     );
     // The run that releases a branch wakes the runs queued on it by answering their WaitForTurn task tokens.
     role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeQueuedRuns', actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
-    const tokenSecret = config.notifications.githubStatusTokenSecret;
-    if (tokenSecret !== undefined) {
+    const tokenSecrets = [
+      ['GithubStatusToken', config.notifications.githubStatusTokenSecret],
+      ['GitCredentials', config.git.centralSecret],
+    ] as const;
+    const granted = new Set<string>();
+    for (const [id, tokenSecret] of tokenSecrets) {
+      if (tokenSecret === undefined || granted.has(tokenSecret)) continue;
+      granted.add(tokenSecret);
       const secret = tokenSecret.startsWith('arn:')
-        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'GithubStatusToken', tokenSecret)
-        : secretsmanager.Secret.fromSecretNameV2(this, 'GithubStatusToken', tokenSecret);
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, id, tokenSecret)
+        : secretsmanager.Secret.fromSecretNameV2(this, id, tokenSecret);
       secret.grantRead(role);
       if (!tokenSecret.startsWith('arn:')) {
         Validations.of(role).acknowledge({

@@ -35,7 +35,12 @@ export const TOKEN_WAIT_STATES = ['RequestApproval', 'WaitForTurn'] as const;
 const QUEUE_WAIT_STATE = 'WaitForTurn';
 /** Pipeline function steps that must not be given the whole state. */
 const WHOLE_STATE_REFUSED = ['Admit', 'Finish'] as const;
-const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION', 'TFSTEP_APPROVED_PLANS'];
+const REQUIRED_ENV = ['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_EXECUTION', 'TFSTEP_MANIFEST', 'TFSTEP_MANIFEST_SHA256'];
+/**
+ * Lists that grow with the number of modules never go into RunTask's overrides (8,192
+ * characters in all): they travel in the manifest.
+ */
+const FORBIDDEN_ENV = ['TFSTEP_MODULES', 'TFSTEP_APPROVED_PLANS'];
 
 /**
  * Problems of a parsed (rendered) pipeline definition, one readable sentence each; empty when
@@ -92,6 +97,12 @@ export function checkPipelineDefinition(machine: MachineLike): string[] {
     const env = asArray(overrides[0]?.Environment).map((e) => asRecord(e).Name);
     const missing = REQUIRED_ENV.filter((n) => !env.includes(n));
     if (missing.length > 0) problems.push(`task ${name} does not pass ${missing.join(', ')} to the runner`);
+    const growing = env.filter((n) => FORBIDDEN_ENV.includes(String(n)));
+    if (growing.length > 0) problems.push(`task ${name} passes ${growing.join(', ')} in its overrides: lists that grow with the modules go in the manifest (RunTask allows 8,192 characters of overrides)`);
+    const values = asArray(overrides[0]?.Environment).map(asRecord);
+    for (const v of values) {
+      if (typeof v['Value.$'] === 'string' && v['Value.$'].includes('JsonToString')) problems.push(`task ${name} serialises ${String(v.Name)} into its overrides with States.JsonToString: its size would grow with its data`);
+    }
   }
   for (const [name, task] of ecs) {
     const params = asRecord(task.Parameters);
@@ -100,6 +111,10 @@ export function checkPipelineDefinition(machine: MachineLike): string[] {
     const env = asArray(asRecord(asArray(asRecord(params.Overrides).ContainerOverrides)[0]).Environment).map(asRecord);
     const phase = env.find((e) => e.Name === 'TFSTEP_PHASE');
     if (phase && phase['Value.$'] !== '$.account.phase') problems.push(`task ${name} does not pass the item's $.account.phase as TFSTEP_PHASE`);
+    for (const [envName, path] of [['TFSTEP_MANIFEST', '$.account.manifest.key'], ['TFSTEP_MANIFEST_SHA256', '$.account.manifest.sha256']]) {
+      const e = env.find((x) => x.Name === envName);
+      if (e && e['Value.$'] !== path) problems.push(`task ${name} does not pass the item's ${path} as ${envName}`);
+    }
   }
 
   const waiting = tasks.filter(([, t]) => String(t.Resource).endsWith('.waitForTaskToken'));

@@ -55,6 +55,13 @@ export const AccountItemSchema = z
   taskDefinition: z.string(),
   /** module -> SHA-256 of the approved plan file; empty except on apply items. */
   approvedPlans: z.record(z.string(), Sha256Schema),
+  /**
+   * The runner task's manifest (its modules and approved plans) in the artifacts store, under
+   * the account's own prefix: the task's overrides carry only this key and SHA-256, so they stay
+   * far below RunTask's 8,192 characters whatever the number of modules. Set by `writeItems`
+   * when the item list is written.
+   */
+  manifest: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
   })
   .superRefine((item, ctx) => {
     // Plan runs provider code: it must never run on the apply task definition's role.

@@ -6,6 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { mapLimit } from '../domain/concurrency';
+import { artifactKeys, encodeManifest } from '../domain/runner-contract';
 import { AccountItemSchema, type AccountItem, type ItemsLocation } from './contracts';
 import { ItemListError } from './errors';
 
@@ -19,17 +21,45 @@ export interface ItemsWriter {
   put(key: string, body: string): Promise<void>;
 }
 
-/** Writes `items` under `key` and answers their location. */
-export async function writeItems(artifacts: ItemsWriter, key: string, items: readonly AccountItem[]): Promise<ItemsLocation> {
+/** How many manifests are written at once. */
+const MANIFEST_CONCURRENCY = 8;
+
+/**
+ * Writes the runner manifest of `item` (its modules and, on apply, approved plans) under the
+ * account's own prefix, and answers the item carrying the manifest's key and SHA-256: all its
+ * runner task's overrides will say about them.
+ */
+export async function withManifest(artifacts: ItemsWriter, execution: string, item: AccountItem): Promise<AccountItem> {
+  const phase = item.phase;
+  const body = encodeManifest({
+    account: item.name,
+    execution,
+    phase,
+    modules: item.modules,
+    ...(phase === 'apply' ? { approvedPlans: item.approvedPlans } : {}),
+  });
+  const key = artifactKeys.manifest(execution, item.name, phase);
+  await artifacts.put(key, body);
+  return { ...item, manifest: { key, sha256: sha256(body) } };
+}
+
+/**
+ * Writes each item's runner manifest, then `items` under `key`, and answers their location.
+ * @param execution the execution the items run in: the manifests' prefix
+ */
+export async function writeItems(artifacts: ItemsWriter, key: string, items: readonly AccountItem[], execution: string): Promise<ItemsLocation> {
   if (items.length === 0) throw new ItemListError(`refusing to write an empty item list to ${key}: a Map needs at least one item`);
-  const body = JSON.stringify(items);
+  const withManifests = await mapLimit(items, MANIFEST_CONCURRENCY, (item) => withManifest(artifacts, execution, item));
+  const body = JSON.stringify(withManifests);
   await artifacts.put(key, body);
   return { bucket: artifacts.bucket, key, count: items.length, sha256: sha256(body) };
 }
 
 /** The apply item of an account the plan phase planned: the apply task definition and the hashes of its approved plans. */
 export function applyItem(planned: AccountItem, approvedPlans: Record<string, string>): AccountItem {
-  return { ...planned, phase: 'apply', taskDefinition: planned.applyTaskDefinition, approvedPlans };
+  // The plan's manifest does not carry over: writeItems writes the apply's own.
+  const { manifest: _planManifest, ...rest } = planned;
+  return { ...rest, phase: 'apply', taskDefinition: planned.applyTaskDefinition, approvedPlans };
 }
 
 /** Reads objects as bytes (the pipeline's store) or as text (the approval's reader). */

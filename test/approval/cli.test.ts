@@ -7,6 +7,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { main } from '../../lib/cli/main';
 import { createApprovalRequestHandler } from '../../lib/approval/request';
 import { ApprovalStore } from '../../lib/approval/store';
+import { loadConfig } from '../../lib/config/loader';
+import { rememberExecution } from '../../lib/local/engine/session';
 import { openLocalStore } from '../../lib/local/engine/store';
 import { clearTable, harness, requestApproval, requestFixture, startDynalite, type Dynalite, type Harness } from './helpers';
 
@@ -138,6 +140,8 @@ describe('tfstep approve / reject', () => {
       const store = new ApprovalStore(local.docClient, local.tableName);
       const { approvalId } = await createApprovalRequestHandler({ ...h.requestDeps, store })(requestFixture());
       await local.close();
+      // (its run is followed by a live tfstep process: this one stands in for it)
+      rememberExecution(stateDir, 'run-2f1c9e0', { config: loadConfig(CONFIG), repoDir: stateDir, owner: { pid: process.pid } });
 
       // WHEN alice approves with --local
       const code = await main(['node', 'tfstep', 'approve', 'run-2f1c9e0', '--local', '--state-dir', stateDir, '--as', 'alice@example.com']);
@@ -152,6 +156,33 @@ describe('tfstep approve / reject', () => {
       const view = await new ApprovalStore(again.docClient, again.tableName).get(approvalId);
       await again.close();
       expect(view?.decisions['alice@example.com']).toMatchObject({ decision: 'approve', via: 'cli' });
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  test('fails when --local finds no process waiting for the decision: nothing is recorded, and it says how to go on (exit 2)', async () => {
+    // GIVEN a pending approval whose run's process is gone (Ctrl-C, a crash)
+    const stateDir = mkdtempSync(join(tmpdir(), 'tfstep-approve-'));
+    try {
+      const local = await openLocalStore(stateDir);
+      const store = new ApprovalStore(local.docClient, local.tableName);
+      const { approvalId } = await createApprovalRequestHandler({ ...h.requestDeps, store })(requestFixture());
+      await local.close();
+      rememberExecution(stateDir, 'run-2f1c9e0', { config: loadConfig(CONFIG), repoDir: stateDir });
+
+      // WHEN alice approves it with --local
+      const code = await main(['node', 'tfstep', 'approve', 'run-2f1c9e0', '--local', '--state-dir', stateDir, '--as', 'alice@example.com']);
+
+      // THEN it says nothing waits and names the command that goes on; no decision is recorded
+      expect(code).toBe(2);
+      expect(lines).toEqual([]);
+      expect(errors.join('\n')).toContain('nothing is waiting for this decision: no tfstep process runs run-2f1c9e0 any more');
+      expect(errors.join('\n')).toContain(`tfstep local replay run-2f1c9e0 --state-dir ${stateDir}`);
+      const again = await openLocalStore(stateDir);
+      const view = await new ApprovalStore(again.docClient, again.tableName).get(approvalId);
+      await again.close();
+      expect(view?.decisions).toEqual({});
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }

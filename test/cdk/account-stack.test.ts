@@ -54,7 +54,7 @@ describe('account stack', () => {
     expect([...built.accounts.values()].map((s) => s.account).sort()).toEqual(['111111111111', '222222222222', '333333333333']);
   });
 
-  it('trusts only the central state machine role, with the state machine ARN as external id', () => {
+  it('trusts only the central state machine role, with the state machine ARN, plain or labelled by a Map, as external id', () => {
     // WHEN
     const launcher = template.findResources('AWS::IAM::Role', { Properties: { RoleName: names.launcherRole(REGION) } });
     const [role] = Object.values(launcher);
@@ -66,9 +66,16 @@ describe('account stack', () => {
         Action: ['sts:AssumeRole'],
         Resource: [],
         Principal: { AWS: STATE_MACHINE_ROLE },
-        Condition: { StringEquals: { 'sts:ExternalId': STATE_MACHINE } },
+        Condition: { StringLike: { 'sts:ExternalId': [STATE_MACHINE, `${STATE_MACHINE}/*`] } },
       },
     ]);
+    // AND the pattern admits the Distributed Map child's labelled ARN and nothing else
+    const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+    const accepts = (value: string) => [STATE_MACHINE, `${STATE_MACHINE}/*`].some((p) => like(p, value));
+    expect(accepts(STATE_MACHINE)).toBe(true);
+    expect(accepts(`${STATE_MACHINE}/Accounts`)).toBe(true);
+    expect(accepts(`${STATE_MACHINE}-other`)).toBe(false);
+    expect(accepts(STATE_MACHINE.replace('999999999999', '888888888888'))).toBe(false);
   });
 
   it('lets the launcher run only the runner task definitions, on the runner cluster', () => {
@@ -114,9 +121,10 @@ describe('account stack', () => {
     expect(pass[0]!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 
-  it('gives the plan role no write permission beyond Terraform state locking and its artifacts prefix', () => {
-    // GIVEN what a plan may write: lock files in state buckets, lock tables, its own artifacts
+  it('gives the plan role no write permission beyond Terraform state locking, its artifacts prefix and its plan records', () => {
+    // GIVEN what a plan may write: lock files in state buckets, lock tables, its own artifacts, the account's plan records
     const allowedWrites = [
+      new RegExp(`^arn:aws:dynamodb:${REGION}:${DEV}:table/${names.planRecordsTable(REGION)}$`),
       /^arn:aws:s3:::[^/]*(tfstate|terraform-state|tf-state)[^/]*\/\*\.tflock$/,
       // lock tables live in the state's region, not necessarily the central one
       new RegExp(`^arn:aws:dynamodb:\\*:${DEV}:table/[^/]*(tfstate|terraform-state|tf-state|terraform-lock|tf-lock)[^/]*$`),
@@ -144,6 +152,78 @@ describe('account stack', () => {
         }
       }
     }
+  });
+
+  describe('plan records', () => {
+    const TABLE_ARN = `arn:aws:dynamodb:${REGION}:${DEV}:table/${names.planRecordsTable(REGION)}`;
+    const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate'];
+    /** Every Allow statement of every inline policy in the stack, with the role it is attached to. */
+    const allows = () =>
+      Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+        statementsOf(p.Properties.PolicyDocument)
+          .filter((st) => st.Effect === 'Allow')
+          .flatMap((st) => (p.Properties.Roles as { Ref: string }[]).map((r) => ({ role: r.Ref, actions: st.Action, resources: st.Resource }))),
+      );
+
+    it('creates a table in the account, keyed by execution and module, kept and expiring its items', () => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        TableName: names.planRecordsTable(REGION),
+        KeySchema: [
+          { AttributeName: 'execution', KeyType: 'HASH' },
+          { AttributeName: 'module', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+      const tables = template.findResources('AWS::DynamoDB::Table', { Properties: { TableName: names.planRecordsTable(REGION) } });
+      expect(Object.values(tables)[0]!.DeletionPolicy).toBe('Retain');
+      // Its logical id is a contract: renaming it would replace the table and lose the records of pending applies.
+      expect(Object.keys(tables)).toEqual(['PlanRecordsTable39B56756']);
+    });
+
+    it('lets only the plan role write a record: its policy allows PutItem alone, the apply role may only read, the launcher nothing', () => {
+      // WHEN every allow naming the table is collected, by role
+      const planRole = roleLogicalId(template, names.planRole(REGION));
+      const applyRole = roleLogicalId(template, names.applyRole(REGION));
+      const onTable = allows().filter((a) => a.resources.some((r) => r === TABLE_ARN || r === '*'));
+      // THEN the plan role may PutItem, the apply role GetItem, and no other role may do anything there
+      expect(onTable.filter((a) => a.resources.includes(TABLE_ARN)).map((a) => ({ role: a.role, actions: a.actions }))).toEqual(
+        expect.arrayContaining([
+          { role: planRole, actions: ['dynamodb:PutItem'] },
+          { role: applyRole, actions: ['dynamodb:GetItem'] },
+        ]),
+      );
+      const writers = onTable.filter((a) => a.actions.some((act) => WRITES.includes(act) || act === 'dynamodb:*' || act === '*')).map((a) => a.role);
+      expect([...new Set(writers)]).toEqual([planRole]);
+      const launcher = roleLogicalId(template, names.launcherRole(REGION));
+      expect(allows().filter((a) => a.role === launcher && a.actions.some((act) => act.startsWith('dynamodb:')))).toEqual([]);
+    });
+
+    it('denies item writes on the table to every principal but the plan role, in the table\'s own policy', () => {
+      // WHEN the table's resource policy is read
+      const [table] = Object.values(template.findResources('AWS::DynamoDB::Table', { Properties: { TableName: names.planRecordsTable(REGION) } }));
+      const statements = statementsOf((table!.Properties.ResourcePolicy as { PolicyDocument: unknown }).PolicyDocument);
+      // THEN one explicit deny: item writes, by anyone whose principal is not the plan role
+      const planRole = roleLogicalId(template, names.planRole(REGION));
+      expect(statements).toEqual([
+        {
+          Sid: 'OnlyThePlanRoleRecordsPlans',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: WRITES,
+          Resource: ['*'],
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': `<${planRole}.Arn>` } },
+        },
+      ]);
+    });
+
+    it('denies the apply role (AdministratorAccess) every write to the records and every change to the table or its policy', () => {
+      const applyRole = roleLogicalId(template, names.applyRole(REGION));
+      const guard = inlineStatements(template, applyRole).find((st) => st.Sid === 'GuardPlanRecords');
+      expect(guard).toMatchObject({ Effect: 'Deny', Resource: [TABLE_ARN] });
+      expect(guard!.Action).toEqual(expect.arrayContaining([...WRITES, 'dynamodb:DeleteItem', 'dynamodb:DeleteTable', 'dynamodb:UpdateTable', 'dynamodb:PutResourcePolicy', 'dynamodb:DeleteResourcePolicy']));
+    });
   });
 
   it('gives the apply role AdministratorAccess and its artifacts prefix', () => {
@@ -226,6 +306,8 @@ describe('account stack', () => {
       allowedSubcommands: ['init', 'plan', 'show', 'apply'],
       phases: ['plan', 'apply', 'plan-and-apply'],
       artifacts: `s3://${names.artifactsBucket(CENTRAL, REGION)}`,
+      // the account's own record of the plans its plan task made
+      planRecords: `dynamodb://${names.planRecordsTable(REGION)}`,
       // the account's region: terraform's AWS_REGION, whatever region the task runs in
       region: 'us-east-1',
       // a module must keep state remotely and commit its provider lock file

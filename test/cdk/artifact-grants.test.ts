@@ -22,9 +22,11 @@ export function iamMatches(pattern: string, arn: string): boolean {
   return new RegExp(`^${re}$`, 's').test(arn);
 }
 
-/** Every key a runner of `account` writes for `module` in `execution`. */
+/** Every key a runner of `account` reads or writes for `module` in `execution`. */
 function runnerKeys(execution: string, account: string, module: string): string[] {
   return [
+    artifactKeys.manifest(execution, account, 'plan'),
+    artifactKeys.manifest(execution, account, 'apply'),
     artifactKeys.planFile(execution, account, module),
     artifactKeys.planJson(execution, account, module),
     artifactKeys.summary(execution, account, module),

@@ -449,7 +449,7 @@ describe('central function grants', () => {
     expect(APPROVAL_BASE_URL_PARAMETER).toBe(DEFAULT_BASE_URL_PARAMETER);
   });
 
-  it('lets the pipeline function describe executions of the pipeline and read artifacts, and write only the stages\' item lists', () => {
+  it('lets the pipeline function describe executions of the pipeline and read artifacts, and write only the stages\' item lists and the runner manifests', () => {
     // WHEN
     const grants = grantsOf('tfstep pipeline steps');
     // THEN
@@ -458,7 +458,8 @@ describe('central function grants', () => {
     // A missing key answers NoSuchKey (not AccessDenied) only with ListBucket.
     expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
     // targets and the plan gates write item lists under <execution>/_stages/, which no runner may write (no account is named "_stages")
-    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*']);
+    // AND each account task's manifest under that account's prefix, only as a manifest object
+    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/accounts/*/*.manifest.json']);
     // AND it answers task tokens of the pipeline only, to wake queued runs; it never fails or stops one
     expect(grants['states:SendTaskSuccess']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`]);
     expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|SendTaskFailure)|secretsmanager:)/.test(a))).toEqual([]);

@@ -52,6 +52,21 @@ describe('template validation', () => {
   );
 
   it(
+    'passes both validators with git credentials for private repositories (a secret per account, one for the reader)',
+    () => {
+      // GIVEN git credentials in the config
+      const file = writeExampleVariant((doc) => {
+        doc.git = { accountSecretName: 'tfstep/git-credentials', centralSecret: 'tfstep/git-reader' };
+      });
+      const { app } = buildExampleApp({ validate: true }, file);
+      // WHEN / THEN
+      expect(() => app.synth({ force: true })).not.toThrow();
+      expect(readReport(app.outdir).pluginReports.flatMap((r) => r.violations)).toEqual([]);
+    },
+    SYNTH_TIMEOUT_MS,
+  );
+
+  it(
     "passes both validators with accounts' own state settings (prefix, lock file, lock table, KMS key, state account)",
     () => {
       // GIVEN state settings on every account

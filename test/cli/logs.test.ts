@@ -79,6 +79,24 @@ describe('ModuleLineFilter', () => {
   });
 });
 
+describe('a task whose overrides name a manifest instead of listing modules', () => {
+  it('is found, and the module filter keeps its lines of that module', () => {
+    // GIVEN a task whose overrides carry TFSTEP_MANIFEST (no TFSTEP_MODULES)
+    const events = taskEvents(10, DEV_TASK, 'dev', 'plan', [], 'succeeded');
+    const output = JSON.parse(events[2]!.taskSubmittedEventDetails!.output!) as { Tasks: { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } }[] };
+    const env = output.Tasks[0]!.Overrides.ContainerOverrides[0]!.Environment;
+    output.Tasks[0]!.Overrides.ContainerOverrides[0]!.Environment = [...env.filter((e) => e.Name !== 'TFSTEP_MODULES'), { Name: 'TFSTEP_MANIFEST', Value: `accounts/dev/${EXEC}/plan.manifest.json` }];
+    events[2]!.taskSubmittedEventDetails!.output = JSON.stringify(output);
+    // WHEN the tasks are read THEN it is found with no module list
+    const [task] = runnerTasksFromHistory(events);
+    expect(task).toMatchObject({ account: 'dev', phase: 'plan', modules: [] });
+    // AND a filter without a module list still keeps the lines of the module asked for
+    const filter = new ModuleLineFilter('b', task!.modules);
+    const lines = ['tfstep runner: plan of 2 module(s)', '[a] terraform plan', 'a output', '[b] terraform plan', 'b output', '[a] done'];
+    expect(lines.filter((l) => filter.accept(l))).toEqual(['[b] terraform plan', 'b output']);
+  });
+});
+
 describe('tfstep logs against AWS', () => {
   const sfn = mockClient(SFNClient);
   const s3 = mockClient(S3Client);
@@ -246,6 +264,9 @@ describe('tfstep logs --local', () => {
     // THEN dev comes before prod, and prod's plan before its apply
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('==> dev plan-and-apply\ndev line\n==> prod plan\nprod plan line\n==> prod apply\nprod apply line\n');
+    // AND the execution's ARN names the same run
+    const byArn = await runCli(['logs', 'arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:local-1', '--local', '--state-dir', stateDir, '--config', CONFIG]);
+    expect(byArn).toEqual(res);
   });
 
   it('--follow tails the files until the run record is finished', async () => {

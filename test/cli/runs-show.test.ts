@@ -49,7 +49,7 @@ describe('tfstep runs and show --local', () => {
     expect(parsed.runs).toEqual([
       {
         execution: 'run-failed',
-        executionArn: null,
+        executionArn: execArn('run-failed'),
         repository: REPO,
         branch: 'main',
         commit: SHA_FAILED,
@@ -103,6 +103,20 @@ describe('tfstep runs and show --local', () => {
     expect(detail.hints).toEqual(['tfstep approve run-waiting --local --as EMAIL --comment "..."', 'tfstep reject run-waiting --local --as EMAIL --comment "..."']);
     // the task token never leaves the store
     expect(res.stdout).not.toContain('token-that-never-shows');
+  });
+
+  it('takes the execution ARN as well as its name, and gives the ARN in --json', async () => {
+    // GIVEN the ARN that `local run --json` and `runs --json` print for a local run
+    const arn = execArn('run-failed');
+    // WHEN show is given the ARN
+    const byArn = await runCli(['show', arn, '--local', '--state-dir', stateDir, '--config', CONFIG, '--json']);
+    // THEN it shows the same run as by name, with the ARN filled in
+    expect(byArn.code).toBe(0);
+    const detail = RunDetailSchema.parse(JSON.parse(byArn.stdout));
+    expect(detail.execution).toBe('run-failed');
+    expect(detail.executionArn).toBe(arn);
+    const byName = RunDetailSchema.parse(JSON.parse((await runCli(['show', 'run-failed', '--local', '--state-dir', stateDir, '--config', CONFIG, '--json'])).stdout));
+    expect(byName).toEqual(detail);
   });
 
   it('fails when the execution does not exist, saying how to list them', async () => {

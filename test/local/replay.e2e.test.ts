@@ -29,10 +29,11 @@ describe('tfstep local replay', () => {
     });
     expect(first.result.status).toBe('FAILED');
 
-    // WHEN it is replayed once the failure is fixed
+    // WHEN it is replayed once the failure is fixed, named by the ARN `local run --json` printed
+    expect(first.result.report.executionId).toMatch(/^arn:aws:states:.*:execution:tfstep-pipeline:local-/);
     const log = path.join(tempDir('log'), 'double.log');
     const out = memoryIo();
-    const replay = await localReplay({ execution: first.result.report.executionName, stateDir, approve: 'auto', json: true, env: runnerEnv(bin, log), io: out.io });
+    const replay = await localReplay({ execution: first.result.report.executionId, stateDir, approve: 'auto', json: true, env: runnerEnv(bin, log), io: out.io });
 
     // THEN the replay succeeds as a new execution
     expect(replay.exitCode).toBe(0);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/statemachine/contracts';
 import { readItems, writeItems } from '../../lib/statemachine/items';
 import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
@@ -73,7 +74,12 @@ describe('targets', () => {
       phase: 'plan-and-apply',
       taskDefinition: 'tfstep-apply-us-east-1',
       approvedPlans: {},
+      manifest: { key: 'accounts/dev/e1/plan-and-apply.manifest.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
+    // AND the account's runner manifest is under its own prefix, bound by the SHA-256 its item carries
+    const manifest = (await h.artifacts.get('accounts/dev/e1/plan-and-apply.manifest.json'))!;
+    expect(createHash('sha256').update(manifest).digest('hex')).toBe(items[0]![0]!.manifest!.sha256);
+    expect(JSON.parse(manifest.toString('utf8'))).toEqual({ account: 'dev', execution: 'e1', phase: 'plan-and-apply', modules: ['dev/us-east-1/app', 'dev/us-east-1/network'] });
     // AND a stage without approval starts with plan-and-apply over its accounts; one with approval plans first, on the read-only task definition
     expect(dev.phase).toEqual({ name: 'plan-and-apply', items: dev.accounts });
     expect(res.stages[2]!.phase).toEqual({ name: 'plan', items: res.stages[2]!.accounts });
@@ -259,18 +265,19 @@ describe('account items', () => {
       [onApplyRole, 'a plan item must run tfstep-plan-us-east-1, not tfstep-apply-us-east-1'],
       [withPlans, 'only an apply item carries approved plans, not a plan item'],
     ] as const) {
-      const location = await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', [item]);
+      const location = await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', [item], 'e1');
       await expect(readItems(h.artifacts, location)).rejects.toThrow(why);
     }
-    // AND the untampered item reads back as it was written
-    await expect(readItems(h.artifacts, await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', [good]))).resolves.toEqual([good]);
+    // AND the untampered item reads back as it was written, with where its runner manifest is
+    const [back] = await readItems(h.artifacts, await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', [good], 'e1'));
+    expect(back).toEqual({ ...good, manifest: { key: 'accounts/prod/e1/plan.manifest.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
   });
 });
 
 describe('stage-complete', () => {
   const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'], 'plan');
   const stageWith = async (items: AccountItem[]): Promise<StageItem> =>
-    stageItem(config, 'e1', 2, 'prod', await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', items));
+    stageItem(config, 'e1', 2, 'prod', await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', items, 'e1'));
   const gate = (stage: StageItem, phase: 'plan' | 'apply' | 'plan-and-apply', run: AdmitResult) =>
     h.handler({ action: 'stage-complete', phase, stage, items: stage.accounts, execution: 'e1', run }) as Promise<StageCompleteResult>;
 
@@ -290,6 +297,10 @@ describe('stage-complete', () => {
     expect(res).toMatchObject({ failed: false, failedCount: 0, applyItems: { bucket: h.artifacts.bucket, key: 'e1/_stages/2/apply.json', count: 1 } });
     const applyItems = await readItems(h.artifacts, res.applyItems!);
     expect(applyItems[0]!.approvedPlans).toEqual({ 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) });
+    // AND the apply task's manifest carries those hashes, for the runner to read in the account
+    expect(applyItems[0]!.manifest?.key).toBe('accounts/prod/e1/apply.manifest.json');
+    const applyManifest = JSON.parse((await h.artifacts.get('accounts/prod/e1/apply.manifest.json'))!.toString('utf8')) as { phase: string; approvedPlans: unknown };
+    expect(applyManifest).toMatchObject({ phase: 'apply', approvedPlans: { 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) } });
     // AND they run the same account Map as the apply phase, on the apply task definition
     expect(applyItems[0]).toMatchObject({ phase: 'apply', taskDefinition: 'tfstep-apply-us-east-1' });
     // AND subscribers hear that the stage awaits approval, with the command to decide
@@ -377,6 +388,19 @@ describe('finish', () => {
     const res = await h.handler({ action: 'finish', outcome, executionId: executionId('x'), executionName: 'x' });
     expect(res).toEqual({ status: 'FAILED', reason: 'InvalidRequestError: the execution input is not a tfstep push event' });
     expect(h.published[0]!.text).toMatch(/replay: +tfstep replay x/);
+  });
+
+  it('lists the accounts of a succeeded run in stage order, not alphabetically', async () => {
+    // GIVEN a run that applied in prod, staging and dev (alphabetically: dev, prod, staging)
+    await admitted();
+    for (const [stage, account] of [['prod', 'prod'], ['stage', 'staging'], ['dev', 'dev']] as const) {
+      await store.setAccountOutcome('e1', stage, { account, ok: true, phase: 'plan-and-apply', modules: [{ path: `${account}/app`, status: 'applied' }] });
+    }
+    // WHEN it finishes THEN the summary follows stageOrder: dev, stage, prod
+    expect(await h.handler({ action: 'finish', outcome: { status: 'SUCCEEDED' }, executionId: executionId('e1'), executionName: 'e1' })).toEqual({
+      status: 'SUCCEEDED',
+      reason: 'applied 3 module(s) in dev, staging, prod',
+    });
   });
 
   it('says what succeeded and expired runs did', async () => {

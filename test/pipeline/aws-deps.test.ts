@@ -5,6 +5,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvError } from '../../lib/env';
 import { ConfigError } from '../../lib/config/errors';
+import { startFakeGitHub, type FakeGitHub } from '../git-auth/fake-github';
 import { AWS_MAX_ATTEMPTS, createAwsPipelineDeps, PIPELINE_ENV, s3Artifacts, secretToken, sfnExecutions, sfnTaskTokens } from '../../lib/pipeline/aws-deps';
 import { silentPipelineLogger } from '../../lib/pipeline/deps';
 import { GitHubRepoReader, GitLabRepoReader } from '../../lib/planning/repo-reader';
@@ -78,16 +79,43 @@ describe('secretToken', () => {
   it('reads a plain or JSON token and caches it', async () => {
     secrets.on(GetSecretValueCommand, { SecretId: 'plain' }).resolves({ SecretString: 'ghp_abc\n' });
     secrets.on(GetSecretValueCommand, { SecretId: 'json' }).resolves({ SecretString: '{"token":"ghp_json"}' });
-    const plain = secretToken(new SecretsManagerClient({}), 'plain');
+    const plain = secretToken(new SecretsManagerClient({}), 'plain', 'acme/live');
     expect(await plain()).toBe('ghp_abc');
     expect(await plain()).toBe('ghp_abc');
-    expect(await secretToken(new SecretsManagerClient({}), 'json')()).toBe('ghp_json');
+    expect(await secretToken(new SecretsManagerClient({}), 'json', 'acme/live')()).toBe('ghp_json');
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
-  it('fails when a JSON secret has no token field', async () => {
+  it('fails when a JSON secret has no accepted shape', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"key":"x"}' });
-    await expect(secretToken(new SecretsManagerClient({}), 's')()).rejects.toThrow(/without a "token" string field/);
+    await expect(secretToken(new SecretsManagerClient({}), 's', 'acme/live')()).rejects.toThrow(/secret s are not in an accepted shape/);
+  });
+
+  describe('GIVEN a GitHub App secret (GitHub stood in on loopback)', () => {
+    let gh: FakeGitHub;
+    beforeAll(async () => {
+      gh = await startFakeGitHub({ visible: ['live'] });
+    });
+    afterAll(() => gh.close());
+
+    beforeEach(() => {
+      secrets.on(GetSecretValueCommand, { SecretId: 'app' }).resolves({
+        SecretString: JSON.stringify({ githubApp: { appId: gh.appId, installationId: gh.installationId, privateKey: gh.privateKey, apiBaseUrl: gh.apiBaseUrl } }),
+      });
+    });
+
+    it('WHEN the reader asks for a token THEN it is an installation token for that repository alone, minted once', async () => {
+      const before = gh.requests.length;
+      const token = secretToken(new SecretsManagerClient({}), 'app', 'acme/live');
+      const first = await token();
+      expect(await token()).toBe(first);
+      expect(first).toBe(gh.issued.get(JSON.stringify(['live'])));
+      expect(gh.requests.slice(before)).toEqual([{ installationId: gh.installationId, repositories: ['live'], permissions: { contents: 'read' } }]);
+    });
+
+    it('fails when the installation cannot see the repository, naming it', async () => {
+      await expect(secretToken(new SecretsManagerClient({}), 'app', 'acme/private')()).rejects.toThrow(/cannot read acme\/private with the credentials of secret app: .*HTTP 422/);
+    });
   });
 });
 

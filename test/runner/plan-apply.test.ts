@@ -1,9 +1,11 @@
 /** Plan, apply and plan-and-apply against real git repositories and the terraform double. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { artifactKeys, EXIT, ModuleResultSchema, PlanSummarySchema } from '../../lib/domain/runner-contract';
-import { baseInput, envOf, git, makeWorld, run, type World } from './helpers';
+import { FolderPlanRecordStore } from '../../lib/runner/plan-records';
+import { baseInput, DOUBLE, envOf, git, makeWorld, run, type World } from './helpers';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -128,6 +130,74 @@ describe('apply', () => {
     expect(out.code).toBe(EXIT.REFUSED);
     expect(out.stderr).toMatch(/no saved plan at accounts\/dev\/exec-two\/dev\/network\/plan.tfplan/);
     expect(out.doubleCalls).toEqual([]);
+  });
+
+  describe('a plan this account did not make', () => {
+    /** A plan made outside the checkout, by whoever controls the central account: its own configuration, its own plan. */
+    function plantedPlan(): Buffer {
+      const dir = path.join(world.outside, 'planted');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'main.tf'), 'resource "null_resource" "backdoor" {\n  provisioner "local-exec" { command = "touch /tmp/pwned" }\n}\n');
+      const env = { ...process.env, TFSTEP_MODULE_PATH: 'dev/network' };
+      execFileSync(process.execPath, [DOUBLE, 'init'], { cwd: dir, env });
+      execFileSync(process.execPath, [DOUBLE, 'plan', '-out=planted.tfplan'], { cwd: dir, env });
+      return readFileSync(path.join(dir, 'planted.tfplan'));
+    }
+
+    it('fails when a plan made outside the checkout is in the store and its hash in the input, in an execution this account never planned: exit 3, nothing runs', async () => {
+      // GIVEN a plan made outside the checkout, saved where the apply reads it, with its hash as the approved one
+      const planted = plantedPlan();
+      const file = artifact(artifactKeys.planFile('exec-planted', 'dev', 'dev/network'));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, planted);
+      // WHEN the apply task is told to apply it
+      const out = await run(world, applyEnv('exec-planted', sha256(planted)));
+      // THEN the runner refuses before terraform runs at all
+      expect(out.code).toBe(EXIT.REFUSED);
+      expect(out.stderr.trim().split('\n')).toHaveLength(1);
+      expect(out.stderr).toMatch(/refused apply of module "dev\/network": this account's plan task recorded no plan of it in execution exec-planted/);
+      expect(out.doubleCalls).toEqual([]);
+    });
+
+    it('fails when a plan made outside the checkout replaces the one this account planned, and the input names the new hash: exit 3, nothing runs', async () => {
+      // GIVEN the account planned dev/network in this execution (and recorded that plan)
+      const recorded = await planned('exec-swapped');
+      // AND the saved plan is replaced by one made outside the checkout, the input naming its hash
+      const planted = plantedPlan();
+      writeFileSync(artifact(artifactKeys.planFile('exec-swapped', 'dev', 'dev/network')), planted);
+      // WHEN the apply task is told to apply it
+      const out = await run(world, applyEnv('exec-swapped', sha256(planted)));
+      // THEN it is refused: the account recorded another plan
+      expect(out.code).toBe(EXIT.REFUSED);
+      expect(out.stderr).toContain(`the saved plan's SHA-256 ${sha256(planted)} is not the plan this account's plan task recorded (${recorded})`);
+      expect(out.doubleCalls).toEqual([]);
+    });
+
+    it('fails when the plan was recorded for another commit of the same execution', async () => {
+      // GIVEN a plan recorded at main, then a newer commit on main
+      const hash = await planned('exec-commit');
+      writeFileSync(path.join(world.repo, 'README.md'), 'live, later\n');
+      git(world.repo, 'commit', '-q', '-am', 'later');
+      const later = git(world.repo, 'rev-parse', 'HEAD');
+      // WHEN an apply of the same execution is told to run at the newer commit
+      const out = await run(world, envOf(baseInput(world, { execution: 'exec-commit', commit: later, phase: 'apply', modules: ['dev/network'], approvedPlans: { 'dev/network': hash } })));
+      // THEN it is refused: the account recorded that plan at another commit
+      expect(out.code).toBe(EXIT.REFUSED);
+      expect(out.stderr).toContain(`recorded its plan at commit ${world.main} in account dev, not ${later} in dev`);
+      expect(out.doubleCalls).toEqual([]);
+    });
+
+    it('GIVEN the plan phase WHEN it plans THEN each plan is recorded in the account with its module, commit, execution and hash', async () => {
+      const hash = await planned('exec-record');
+      const record = await new FolderPlanRecordStore(path.join(world.root, 'plan-records')).get('exec-record', 'dev/network');
+      expect(record).toEqual({ execution: 'exec-record', module: 'dev/network', account: 'dev', commit: world.main, sha256: hash, recordedAt: expect.any(String) });
+    });
+
+    it('GIVEN plan-and-apply WHEN it runs THEN it records nothing: its plan never leaves the task before it is applied', async () => {
+      const out = await run(world, envOf(baseInput(world, { execution: 'exec-pa-record', phase: 'plan-and-apply', modules: ['dev/network'] })));
+      expect(out.code).toBe(EXIT.OK);
+      expect(await new FolderPlanRecordStore(path.join(world.root, 'plan-records')).get('exec-pa-record', 'dev/network')).toBeUndefined();
+    });
   });
 
   it('fails when terraform apply fails: exit 1 and result failed', async () => {

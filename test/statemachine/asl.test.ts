@@ -101,12 +101,17 @@ describe('pipeline.asl.json', () => {
       expect(retried).not.toContain('States.ALL');
       for (const r of task.Retry as State[]) expect(r.BackoffRate).toBeGreaterThan(1);
       const env = task.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
-      expect(env.map((e) => e.Name)).toEqual(expect.arrayContaining(['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_MODULES', 'TFSTEP_EXECUTION']));
+      expect(env.map((e) => e.Name)).toEqual(expect.arrayContaining(['TFSTEP_REPOSITORY', 'TFSTEP_COMMIT', 'TFSTEP_PHASE', 'TFSTEP_EXECUTION', 'TFSTEP_MANIFEST', 'TFSTEP_MANIFEST_SHA256']));
+      // Nothing that grows with the number of modules goes into the 8,192 characters of overrides.
+      expect(env.map((e) => e.Name)).not.toEqual(expect.arrayContaining(['TFSTEP_MODULES']));
+      expect(env.map((e) => e.Name)).not.toEqual(expect.arrayContaining(['TFSTEP_APPROVED_PLANS']));
+      expect(JSON.stringify(env)).not.toContain('JsonToString');
     }
     // The item chooses the phase's task definition; AccountItemSchema ties a plan item to the read-only one.
     const [, run] = ecs[0]!;
     const env = run.Parameters.Overrides.ContainerOverrides[0].Environment as State[];
-    expect(env.find((e) => e.Name === 'TFSTEP_APPROVED_PLANS')?.['Value.$']).toBe('States.JsonToString($.account.approvedPlans)');
+    expect(env.find((e) => e.Name === 'TFSTEP_MANIFEST')?.['Value.$']).toBe('$.account.manifest.key');
+    expect(env.find((e) => e.Name === 'TFSTEP_MANIFEST_SHA256')?.['Value.$']).toBe('$.account.manifest.sha256');
     expect(env.find((e) => e.Name === 'TFSTEP_PHASE')?.['Value.$']).toBe('$.account.phase');
     expect(run.Parameters['TaskDefinition.$']).toBe('$.account.taskDefinition');
   });
@@ -151,6 +156,10 @@ describe('pipeline.asl.json', () => {
     for (const name of ['Admit', 'Finish']) expect(Object.values(ASL.States[name]!.Parameters.Payload)).not.toContain('$');
     // AND every way into RunFailed carries the caught error the outcome reads
     expect(ASL.States.RunFailed!.Parameters).toEqual({ status: 'FAILED', 'error.$': '$.error' });
+  });
+
+  it('leaves StartedBy to Step Functions: no task sets it', () => {
+    for (const [name, task] of TASKS) expect({ name, startedBy: JSON.stringify(task.Parameters ?? {}).includes('"StartedBy') }).toEqual({ name, startedBy: false });
   });
 
   it('catches a failed account inside the Map so its siblings finish, and gates the stage after', () => {

@@ -34,6 +34,24 @@ describe('checkPipelineDefinition', () => {
     );
   });
 
+  it('fails when the module list goes back into the overrides, where RunTask allows 8,192 characters', () => {
+    // GIVEN the runner task passing its modules as an override again
+    const m = machine();
+    m.States.Accounts.ItemProcessor.States.RunTerraform.Parameters.Overrides.ContainerOverrides[0].Environment.push({ Name: 'TFSTEP_MODULES', 'Value.$': 'States.JsonToString($.account.modules)' });
+    // WHEN checked THEN both the variable and the serialisation are named
+    expect(checkPipelineDefinition(m)).toEqual([
+      'task RunTerraform passes TFSTEP_MODULES in its overrides: lists that grow with the modules go in the manifest (RunTask allows 8,192 characters of overrides)',
+      'task RunTerraform serialises TFSTEP_MODULES into its overrides with States.JsonToString: its size would grow with its data',
+    ]);
+  });
+
+  it('fails when the runner task does not name the item\'s manifest', () => {
+    const m = machine();
+    const env = m.States.Accounts.ItemProcessor.States.RunTerraform.Parameters.Overrides.ContainerOverrides[0].Environment as { Name: string }[];
+    m.States.Accounts.ItemProcessor.States.RunTerraform.Parameters.Overrides.ContainerOverrides[0].Environment = env.filter((e) => e.Name !== 'TFSTEP_MANIFEST_SHA256');
+    expect(checkPipelineDefinition(m)).toEqual(['task RunTerraform does not pass TFSTEP_MANIFEST_SHA256 to the runner']);
+  });
+
   it('fails when another state waits for a task token', () => {
     const m = machine();
     m.States.Targets.Resource = 'arn:aws:states:::lambda:invoke.waitForTaskToken';

@@ -43,6 +43,7 @@ export async function runDecision(decision: 'approve' | 'reject', target: string
   const backend = await openBackend({ ...opts, decide: { as: opts.as } });
   try {
     const approval = await resolveApproval(backend.approvals, target);
+    backend.refuseUnwaited(approval);
     const approver = await backend.approverFor(approval);
     const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli' }, { store: backend.approvals, tasks: backend.tasks });
     write(report(result, approver));

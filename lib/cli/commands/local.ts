@@ -15,6 +15,7 @@ interface RunOptions {
   approve: string;
   stateDir: string;
   json?: boolean;
+  fromRemote?: boolean;
 }
 
 function port(value: string): number {
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--approve <mode>', 'answer approvals: prompt (ask here), auto (approve as "auto"), reject', 'prompt')
     .option('--state-dir <dir>', 'where runs, queues, artifacts and logs are kept', DEFAULT_STATE_DIR)
     .option('--json', 'print one final JSON document on stdout')
+    .option('--from-remote', "clone and read the repository's configured URL (a private repository: credentials from TFSTEP_GIT_CREDENTIALS_FILE or TFSTEP_GIT_CREDENTIALS)")
     .addHelpText('after', '\nExit codes: 0 succeeded, 1 failed or rejected, 2 bad input (config, repository, ref, SHA).\n')
     .action(async (opts: RunOptions) => {
       const outcome = await localRun({
@@ -55,6 +57,7 @@ export function register(program: Command): void {
         approve: parseApproveMode(opts.approve),
         stateDir: opts.stateDir,
         json: opts.json,
+        fromRemote: opts.fromRemote,
       });
       process.exitCode = outcome.exitCode;
     });
@@ -73,7 +76,7 @@ export function register(program: Command): void {
   local
     .command('replay')
     .description('Run an execution of the state directory again with its original input (already applied modules are skipped)')
-    .argument('<execution>', 'the execution name')
+    .argument('<execution>', 'the execution name (or its ARN)')
     .option('--config <file>', 'use this config instead of the one the execution ran with')
     .option('--approve <mode>', 'answer approvals: prompt, auto, reject', 'prompt')
     .option('--state-dir <dir>', 'the state directory', DEFAULT_STATE_DIR)

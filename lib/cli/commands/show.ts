@@ -13,6 +13,13 @@ function planText(plan: RunDetail['stages'][number]['accounts'][number]['modules
   return plan ? `+${plan.add} ~${plan.change} -${plan.destroy}` : '';
 }
 
+/** "approve" -> "approved", "reject" -> "rejected"; anything else as stored. */
+function pastTense(decision: string): string {
+  if (decision === 'approve') return 'approved';
+  if (decision === 'reject') return 'rejected';
+  return decision;
+}
+
 /** Prints `tfstep show` output: the run, then stages, accounts and modules. */
 export function printRun(out: Output, run: RunDetail): void {
   const time = (t: string | null): string => (t ? t.replace('T', ' ').replace(/\.\d+Z$|Z$/, 'Z') : '-');
@@ -29,7 +36,7 @@ export function printRun(out: Output, run: RunDetail): void {
     out.line();
     out.line(`  ${out.style('bold', `stage ${stage.name}`)}  ${out.status(stage.status)}  ${formatDuration(stage.durationSeconds)}`);
     if (stage.approval) {
-      const decisions = stage.approval.decisions.map((d) => `${d.approver} ${d.decision}d${d.comment ? ` ("${d.comment}")` : ''}`);
+      const decisions = stage.approval.decisions.map((d) => `${d.approver} ${pastTense(d.decision)}${d.comment ? ` ("${d.comment}")` : ''}`);
       out.line(`    approval  ${out.status(stage.approval.status)}  approvers: ${stage.approval.approvers.join(', ') || '-'}`);
       if (decisions.length > 0) out.line(`              ${decisions.join('; ')}`);
     }

@@ -43,6 +43,11 @@ export interface ChildProcessTaskRunnerOptions {
   stateDir: string;
   /** Clone URLs every account's policy allows besides the configured ones (the local repository). */
   extraRepositories?: readonly string[];
+  /**
+   * An absolute path to the git credentials file the runners clone private repositories with
+   * (the local stand-in for each account's secret). @default - no credentials
+   */
+  gitCredentialsFile?: string;
   /** The runner bundle; see {@link ensureRunnerBundle}. Without it, the runner runs through tsx (slower). */
   bundle?: string;
   /**
@@ -87,7 +92,7 @@ export function localTerraformStateDir(stateDir: string, account: AccountConfig)
 }
 
 /** The account's own runner policy in the local mode (the account stack writes it to SSM in AWS). */
-export function localRunnerPolicy(config: Config, account: AccountConfig, stateDir: string, extraRepositories: readonly string[] = []): RunnerPolicy {
+export function localRunnerPolicy(config: Config, account: AccountConfig, stateDir: string, extraRepositories: readonly string[] = [], gitCredentialsFile?: string): RunnerPolicy {
   const repositories = [...new Set([...extraRepositories, ...config.repositories.flatMap((r) => r.cloneUrls)])];
   const refs = [...new Set(config.repositories.map((r) => `refs/heads/${r.deployBranch}`))];
   return RunnerPolicySchema.parse({
@@ -101,6 +106,7 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     planRecords: pathToFileURL(localPlanRecordsDir(stateDir, account)).href,
     region: account.region,
     localStateDir: localTerraformStateDir(stateDir, account),
+    ...(gitCredentialsFile === undefined ? {} : { gitCredentialsSecret: `file:${path.resolve(gitCredentialsFile)}` }),
   });
 }
 
@@ -187,7 +193,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
     if (cached) return cached;
     const file = path.join(this.opts.stateDir, 'policies', `${safeSegment(account.name)}.json`);
     mkdirSync(path.dirname(file), { recursive: true });
-    const policy = localRunnerPolicy(this.opts.config, account, this.opts.stateDir, this.opts.extraRepositories);
+    const policy = localRunnerPolicy(this.opts.config, account, this.opts.stateDir, this.opts.extraRepositories, this.opts.gitCredentialsFile);
     writeFileSync(file, `${JSON.stringify(policy, null, 2)}\n`, {
       mode: 0o600,
     });

@@ -24,6 +24,8 @@ import { silentPipelineLogger, type ArtifactStore } from '../../pipeline/deps';
 import { readItems } from '../../statemachine/items';
 import type { AccountOutcome, RunStatus, StageItem } from '../../statemachine/contracts';
 import { GitRepoReader } from '../../planning/repo-reader';
+import { RemoteGitRepoReader, type LocalGitCredentials } from './git-credentials';
+import { LocalModeError } from './errors';
 import { RunStore, type RunRecord } from '../../store/run-store';
 import { folderArtifacts } from './artifacts';
 import { localSubstitutions, renderLocalDefinition } from './definition';
@@ -49,6 +51,13 @@ export interface LocalPipelineOptions {
   stateDir: string;
   /** The git repository the runner clones and the planner reads (a local path). */
   repoDir: string;
+  /**
+   * Read and clone the configured remote (`cloneUrls[0]`) instead of `repoDir`, with
+   * `gitCredentials`: what the pipeline does in AWS with a private repository. @default false
+   */
+  cloneFromRemote?: boolean;
+  /** Credentials for a private remote (see loadLocalGitCredentials). */
+  gitCredentials?: LocalGitCredentials;
   store: LocalStore;
   /** The runner's environment (PATH, HOME, test double variables). @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -153,7 +162,7 @@ export class LocalPipeline {
   /** Builds the runner bundle (once), renders the definition and checks every Task state. */
   static async create(opts: LocalPipelineOptions): Promise<LocalPipeline> {
     const repoDir = path.resolve(opts.repoDir);
-    const pipeline = new LocalPipeline(opts, localConfig(opts.config, repoDir));
+    const pipeline = new LocalPipeline(opts, opts.cloneFromRemote ? opts.config : localConfig(opts.config, repoDir));
     checkItemSizes(opts.store.client);
     const bundle = opts.noBundle || opts.taskRunner ? undefined : await ensureRunnerBundle(opts.stateDir);
     pipeline.engine = pipeline.buildEngine(bundle, repoDir);
@@ -161,6 +170,13 @@ export class LocalPipeline {
     for (const name of reaped.runs) (opts.logger ?? silentPipelineLogger).warn('a run whose process is gone was recorded ABORTED and its branch released', { execution: name });
     if (reaped.runners.length > 0) (opts.logger ?? silentPipelineLogger).warn('stopped runners left behind by a process that is gone', { pids: reaped.runners });
     return pipeline;
+  }
+
+  /** The configured clone URL of a repository: what the runner clones when reading the remote. */
+  private remoteUrlOf(fullName: string): string {
+    const repo = this.config.repositories.find((r) => r.fullName.toLowerCase() === fullName.toLowerCase());
+    if (!repo?.cloneUrls[0]) throw new LocalModeError(`repository ${fullName} is not in the config`);
+    return repo.cloneUrls[0];
   }
 
   private buildEngine(bundle: string | undefined, repoDir: string): LocalEngine {
@@ -173,7 +189,9 @@ export class LocalPipeline {
       config,
       store: this.runStore,
       artifacts,
-      repoReader: () => new GitRepoReader(repoDir),
+      repoReader: opts.cloneFromRemote
+        ? (push) => new RemoteGitRepoReader(this.remoteUrlOf(push.repository.fullName), path.join(path.resolve(opts.stateDir), 'repo-cache'), opts.gitCredentials)
+        : () => new GitRepoReader(repoDir),
       // Another tfstep process may run executions against the same state directory (a replay or
       // an approve from a second terminal): theirs are running while their process lives.
       executions: { isRunning: (id) => Promise.resolve(this.running.has(id) || liveOwner(opts.stateDir, id.split(':').pop() ?? '') !== undefined) },
@@ -207,7 +225,8 @@ export class LocalPipeline {
     const runner = opts.taskRunner ?? new ChildProcessTaskRunner({
       config,
       stateDir: path.resolve(opts.stateDir),
-      extraRepositories: [repoDir],
+      extraRepositories: opts.cloneFromRemote ? [] : [repoDir],
+      gitCredentialsFile: opts.gitCredentials?.file,
       bundle,
       env: opts.env,
       timeoutSecondsFor: (account) => timeouts.get(account),

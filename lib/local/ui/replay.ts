@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { loadConfig, parseConfig } from '../../config/loader';
+import { executionNameOf } from '../../notify/links';
 import { REPLAY_FIELD } from '../../pipeline/push';
 import { RunStore } from '../../store/run-store';
 import { LocalModeError } from '../engine/errors';
@@ -33,6 +34,8 @@ export interface LocalReplayOptions {
 export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOutcome> {
   const io: LocalIo = { stdout: opts.io?.stdout ?? process.stdout, stderr: opts.io?.stderr ?? process.stderr, stdin: opts.io?.stdin ?? process.stdin };
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+  // The name or the ARN `local run --json` prints: both name the same execution.
+  opts = { ...opts, execution: executionNameOf(opts.execution) };
   const store = await openLocalStore(stateDir);
   try {
     const runs = new RunStore(store.docClient, store.tableName);

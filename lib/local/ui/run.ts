@@ -2,6 +2,7 @@
  * `tfstep local run`: one push of a local repository through the whole pipeline, with progress
  * on the terminal, approvals at the prompt (or automatic), and a final report.
  */
+import { loadLocalGitCredentials } from '../engine/git-credentials';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,6 +43,11 @@ export interface LocalRunOptions {
   io?: Partial<LocalIo>;
   /** Wait states' local pause in ms. */
   waitMs?: number;
+  /**
+   * Clone and read the configured remote (a private repository) instead of the work tree, with
+   * credentials from TFSTEP_GIT_CREDENTIALS_FILE or TFSTEP_GIT_CREDENTIALS in `env`. @default false
+   */
+  fromRemote?: boolean;
 }
 
 /** What a finished local run hands back. */
@@ -251,6 +257,8 @@ export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> 
       env,
       waitMs: opts.waitMs,
       onApprovalRequested: responder,
+      cloneFromRemote: opts.fromRemote,
+      gitCredentials: opts.fromRemote ? loadLocalGitCredentials(env, stateDir) : undefined,
     });
     pipelineRef.p = pipeline;
     if (!opts.json) io.stdout.write(`push ${repository.fullName} ${push.branch} ${push.before.slice(0, 7)}..${push.after.slice(0, 7)}: ${push.changes.paths.length} changed path(s)\n`);
