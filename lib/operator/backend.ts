@@ -22,7 +22,7 @@ import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { StateDirLockedError } from '../local/engine/errors';
 import { liveOwner } from '../local/engine/session';
-import { openLocalStore } from '../local/engine/store';
+import { DEFAULT_STATE_DIR, openLocalStore } from '../local/engine/store';
 import { replayExecution, type ReplayOutcome } from '../replay/replay';
 import { RunStore } from '../store/run-store';
 import { awsSettings, clientConfig, loadOperatorConfig, loadOptionalConfig, stateDirOf, type AwsSettings, type CommonOptions } from './context';
@@ -98,6 +98,16 @@ export function parseProfileFor(values: readonly string[]): Map<string, string> 
   return map;
 }
 
+/** The options the user gave that every command hinted at needs too, each quoted for a shell when needed. */
+export function hintOptions(opts: CommonOptions): string {
+  const quote = (v: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  // Defaults need not be repeated.
+  const pairs: [string, string | undefined][] = opts.local
+    ? [['--state-dir', opts.stateDir === DEFAULT_STATE_DIR ? undefined : opts.stateDir], ['--config', opts.config]]
+    : [['--config', opts.config], ['--profile', opts.profile], ['--region', opts.region], ['--partition', opts.partition === 'aws' ? undefined : opts.partition]];
+  return pairs.map(([flag, value]) => (value === undefined ? '' : ` ${flag} ${quote(value)}`)).join('');
+}
+
 type Destroyable = { destroy(): void };
 type ClientClass<T extends Destroyable> = new (config: { region: string; profile?: string }) => T;
 
@@ -143,7 +153,7 @@ function openAws(opts: BackendOptions): Backend {
     mode: 'aws',
     config,
     records,
-    runs: new AwsRunsSource({ sfn: clients.get(SFNClient), records, config, stateMachineArn: settings.stateMachineArn }),
+    runs: new AwsRunsSource({ sfn: clients.get(SFNClient), records, config, stateMachineArn: settings.stateMachineArn, hintOptions: hintOptions(opts) }),
     approvals,
     tasks: new SfnTaskTokenSender(clients.get(SFNClient)),
     refuseUnwaited: () => undefined,
@@ -287,7 +297,7 @@ async function openLocal(opts: BackendOptions): Promise<Backend> {
     mode: 'local',
     config,
     records,
-    runs: new LocalRunsSource(records, config),
+    runs: new LocalRunsSource(records, config, undefined, hintOptions(opts)),
     get approvals() {
       return table.approvals;
     },

@@ -75,11 +75,18 @@ function emptyRun(execution: string): StoredRun {
   return { execution, modules: [], approvals: [] };
 }
 
-function hintsFor(detail: Pick<RunDetail, 'status' | 'execution' | 'stages'>, local: boolean): string[] {
+/** Statuses after which the push is not deployed: a replay goes on. */
+const REPLAYABLE = new Set(['FAILED', 'TIMED_OUT', 'ABORTED', 'REJECTED', 'EXPIRED']);
+
+/**
+ * The commands that go on from a run. `options` are the options the user gave (`--state-dir`,
+ * `--config`, ...), repeated so that each hint runs as printed.
+ */
+function hintsFor(detail: Pick<RunDetail, 'status' | 'execution' | 'stages'>, local: boolean, options = ''): string[] {
   const e = detail.execution;
-  const flag = local ? ' --local' : '';
-  if (detail.status === 'FAILED' || detail.status === 'TIMED_OUT' || detail.status === 'ABORTED') {
-    return [local ? `tfstep local replay ${e}` : `tfstep replay ${e}`, `tfstep logs ${e}${flag}`];
+  const flag = `${local ? ' --local' : ''}${options}`;
+  if (REPLAYABLE.has(detail.status)) {
+    return [local ? `tfstep local replay ${e}${options}` : `tfstep replay ${e}${options}`, `tfstep logs ${e}${flag}`];
   }
   if (detail.status === 'RUNNING') {
     const waiting = detail.stages.some((s) => s.status === 'AWAITING_APPROVAL');
@@ -108,6 +115,8 @@ export interface AwsRunsDeps {
   readonly config: Config;
   readonly stateMachineArn: string;
   readonly now?: () => Date;
+  /** The options to repeat in hints, such as ` --config tfstep.yaml --profile ops`. */
+  readonly hintOptions?: string;
 }
 
 /** Push facts from an execution input (the EventBridge event), whatever else it holds. */
@@ -207,7 +216,7 @@ export class AwsRunsSource implements RunsSource {
       links: { console: executionConsoleUrl(executionArn) },
       hints: [],
     };
-    return { ...detail, hints: hintsFor(detail, false) };
+    return { ...detail, hints: hintsFor(detail, false, this.deps.hintOptions) };
   }
 }
 
@@ -218,6 +227,8 @@ export class LocalRunsSource implements RunsSource {
     private readonly records: RunRecords,
     private readonly config: Config | undefined,
     now?: () => Date,
+    /** The options to repeat in hints, such as ` --state-dir /srv/tfstep`. */
+    private readonly hintOptions = '',
   ) {
     this.now = now ?? (() => new Date());
   }
@@ -242,6 +253,6 @@ export class LocalRunsSource implements RunsSource {
       links: { console: null },
       hints: [],
     };
-    return { ...detail, hints: hintsFor(detail, true) };
+    return { ...detail, hints: hintsFor(detail, true, this.hintOptions) };
   }
 }

@@ -105,9 +105,9 @@ async function claimPush(ctx: Ctx, replayOf: string | undefined): Promise<Commit
         takeOver = !(await executions.isRunning(current.executionId));
       } else if (current.sequence !== ctx.sequence) {
         // The same commit pushed again after a newer push (a revert) is a new deploy; pushed again
-        // with nothing in between, it has nothing new to deploy.
+        // with nothing in between, it has nothing new to deploy, unless its run never deployed it.
         const lock = await store.getLock(ctx.repository, ctx.branch);
-        takeOver = lock.joinedHighWater !== undefined && lock.joinedHighWater > current.sequence;
+        takeOver = (lock.joinedHighWater !== undefined && lock.joinedHighWater > current.sequence) || (await carrierGaveUp(ctx, current));
       }
       if (!takeOver) return current;
     }
@@ -125,6 +125,22 @@ async function claimPush(ctx: Ctx, replayOf: string | undefined): Promise<Commit
     }
   }
   throw new PipelineError(`could not claim commit ${ctx.commit} of ${ctx.repository} ${ctx.branch} for ${ctx.execution}: other executions kept changing it`);
+}
+
+/** Run statuses that end without deploying the push: pushing the commit again deploys it. */
+const GAVE_UP = new Set(['FAILED', 'REJECTED', 'EXPIRED', 'ABORTED']);
+
+/**
+ * Whether the execution carrying a commit ended without deploying it (failed, rejected, expired,
+ * aborted) or was left RUNNING or WAITING with no execution behind it. DUPLICATE is only for a
+ * commit whose run succeeded or still runs.
+ */
+async function carrierGaveUp(ctx: Ctx, carrier: CommitRecord): Promise<boolean> {
+  const run = await ctx.deps.store.getRunItem(carrier.execution);
+  if (!run) return false;
+  if (GAVE_UP.has(run.status)) return true;
+  if (run.status === 'RUNNING' || run.status === 'WAITING') return !(await ctx.deps.executions.isRunning(carrier.executionId));
+  return false;
 }
 
 async function decide(ctx: Ctx, base: Omit<AdmitResult, 'decision'>): Promise<AdmitResult> {

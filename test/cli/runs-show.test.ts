@@ -87,8 +87,8 @@ describe('tfstep runs and show --local', () => {
     expect(out).toContain('terraform apply exited 1: Error: creating EC2 VPC: UnauthorizedOperation');
     expect(out).toMatch(/stage prod\s+PENDING/);
     expect(out).toContain('reason  stage stage failed: account stage, module stage/us-east-1/network failed');
-    expect(out).toContain('next: tfstep local replay run-failed');
-    expect(out).toContain('next: tfstep logs run-failed --local');
+    expect(out).toContain(`next: tfstep local replay run-failed --state-dir ${stateDir} --config ${CONFIG}\n`);
+    expect(out).toContain(`next: tfstep logs run-failed --local --state-dir ${stateDir} --config ${CONFIG}\n`);
   });
 
   it('shows a run waiting for approval with its plan summary and approvers as JSON', async () => {
@@ -100,7 +100,11 @@ describe('tfstep runs and show --local', () => {
     expect(prod.approval).toEqual({ status: 'PENDING', approvers: ['alice@example.com', 'bob@example.com'], decisions: [] });
     const app = prod.accounts[0]!.modules.find((m) => m.path === 'prod/us-east-1/app')!;
     expect(app).toEqual({ path: 'prod/us-east-1/app', phase: 'plan', status: 'PLANNED', plan: { add: 2, change: 1, destroy: 1 }, planSha256: 'd'.repeat(64), error: null, durationSeconds: 60 });
-    expect(detail.hints).toEqual(['tfstep approve run-waiting --local --as EMAIL --comment "..."', 'tfstep reject run-waiting --local --as EMAIL --comment "..."']);
+    // every hint carries the options this command was given, so it runs as printed
+    expect(detail.hints).toEqual([
+      `tfstep approve run-waiting --local --state-dir ${stateDir} --config ${CONFIG} --as EMAIL --comment "..."`,
+      `tfstep reject run-waiting --local --state-dir ${stateDir} --config ${CONFIG} --as EMAIL --comment "..."`,
+    ]);
     // the task token never leaves the store
     expect(res.stdout).not.toContain('token-that-never-shows');
   });
@@ -117,6 +121,23 @@ describe('tfstep runs and show --local', () => {
     expect(detail.executionArn).toBe(arn);
     const byName = RunDetailSchema.parse(JSON.parse((await runCli(['show', 'run-failed', '--local', '--state-dir', stateDir, '--config', CONFIG, '--json'])).stdout));
     expect(byName).toEqual(detail);
+  });
+
+  it.each(['REJECTED', 'ABORTED', 'EXPIRED'] as const)('names the command that goes on after a %s run', async (status) => {
+    // GIVEN a local run that ended without deploying its push
+    const dir = mkdtempSync(join(tmpdir(), 'tfstep-state-'));
+    const local = await openLocalStore(dir);
+    try {
+      const store = new RunStore(local.docClient, local.tableName);
+      await store.createRun({ execution: 'run-x', executionId: execArn('run-x'), repository: REPO, branch: 'main', commit: SHA_OK, sequence: 's', status: 'RUNNING', startedAt: '2026-11-20T10:00:00.000Z', input: '{}' });
+      await store.finishRun('run-x', status, { reason: 'stopped' });
+    } finally {
+      await local.close();
+    }
+    // WHEN it is shown THEN the hints replay it and read its logs, with the state directory given
+    const res = await runCli(['show', 'run-x', '--local', '--state-dir', dir, '--json']);
+    expect(res.code).toBe(0);
+    expect(RunDetailSchema.parse(JSON.parse(res.stdout)).hints).toEqual([`tfstep local replay run-x --state-dir ${dir}`, `tfstep logs run-x --local --state-dir ${dir}`]);
   });
 
   it('fails when the execution does not exist, saying how to list them', async () => {
@@ -237,7 +258,7 @@ describe('tfstep runs and show against AWS', () => {
         stages: [],
         durationSeconds: 4,
         reason: 'InvalidInput: detail.after: a full 40-character hex commit SHA',
-        hints: ['tfstep replay run-early', 'tfstep logs run-early'],
+        hints: [`tfstep replay run-early --config ${CONFIG}`, `tfstep logs run-early --config ${CONFIG}`],
       }),
     );
   });

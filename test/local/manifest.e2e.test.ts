@@ -59,5 +59,7 @@ describe('an account with 200 modules', () => {
     expect(apply.modules).toEqual(modules);
     expect(Object.keys(apply.approvedPlans)).toHaveLength(MODULES);
     expect(JSON.stringify(apply.modules).length + JSON.stringify(apply.approvedPlans).length).toBeGreaterThan(8192);
+    // AND the account's runner recorded each of its 200 plans in its own folder, which the apply checked
+    expect(readdirSync(path.join(stateDir, 'plan-records', 'prod', executions[0]!))).toHaveLength(MODULES);
   });
 });

@@ -173,19 +173,25 @@ describe('a private repository in the local mode', () => {
   it('fails when no credentials are given: the remote answers 401, the run fails and no runner starts', async () => {
     const stateDir = await stateDirWithBundle();
     const io = memoryIo();
-    const out = await localRun({ configFile, repoDir: work, approve: 'auto', stateDir, json: true, fromRemote: true, env: { PATH: bin, HOME: tempDir('home') }, io: io.io }).catch((e: unknown) => e as Error);
-    const text = out instanceof Error ? out.message : `${io.stdout()}\n${io.stderr()}`;
-    if (!(out instanceof Error)) expect(out.exitCode).not.toBe(0);
-    expect(text).toMatch(/cannot fetch http:\/\/127\.0\.0\.1:\d+\/live\.git \(a private repository needs TFSTEP_GIT_CREDENTIALS_FILE or TFSTEP_GIT_CREDENTIALS\)/);
-    expect(filesContaining(stateDir, 'fetching refs/heads/main')).toEqual([]);
+    const before = served.requests.length;
+    const out = await localRun({ configFile, repoDir: work, approve: 'auto', stateDir, json: true, fromRemote: true, env: { PATH: bin, HOME: tempDir('home') }, io: io.io });
+    expect(out.exitCode).not.toBe(0);
+    const report = JSON.parse(io.stdout()) as { status: string; stages: unknown[] };
+    expect({ status: report.status, stages: report.stages }).toEqual({ status: 'FAILED', stages: [] });
+    expect(`${out.result.reason ?? ''} ${JSON.stringify(out.result.execution)}`).toMatch(/a private repository needs TFSTEP_GIT_CREDENTIALS_FILE or TFSTEP_GIT_CREDENTIALS/);
+    expect(served.requests.slice(before).filter((r) => r.authorized)).toEqual([]);
   });
 
   it('fails when the token is wrong, saying the credentials were refused', async () => {
     const stateDir = await stateDirWithBundle();
     const io = memoryIo();
+    const before = served.requests.length;
     const env = { PATH: bin, HOME: tempDir('home'), [LOCAL_GIT_CREDENTIALS_ENV.value]: 'not-the-token' };
-    const out = await localRun({ configFile, repoDir: work, approve: 'auto', stateDir, json: true, fromRemote: true, env, io: io.io }).catch((e: unknown) => e as Error);
-    const text = out instanceof Error ? out.message : `${io.stdout()}\n${io.stderr()}`;
-    expect(text).toMatch(/cannot fetch http:\/\/127\.0\.0\.1:\d+\/live\.git with the git credentials given/);
+    const out = await localRun({ configFile, repoDir: work, approve: 'auto', stateDir, json: true, fromRemote: true, env, io: io.io });
+    expect(out.exitCode).not.toBe(0);
+    expect((JSON.parse(io.stdout()) as { stages: unknown[] }).stages).toEqual([]);
+    expect(`${out.result.reason ?? ''} ${JSON.stringify(out.result.execution)}`).toMatch(/cannot fetch http:\/\/127\.0\.0\.1:\d+\/live\.git with the git credentials given/);
+    expect(served.requests.slice(before).length).toBeGreaterThan(0);
+    expect(served.requests.slice(before).filter((r) => r.authorized)).toEqual([]);
   });
 });

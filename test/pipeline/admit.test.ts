@@ -59,6 +59,42 @@ describe('admit', () => {
     expect(await store.getRunRecord('e1-dup')).toBeUndefined();
   });
 
+  describe('the same commit pushed again', () => {
+    const again = envelope(pushOf(sha(1), sha(2), at(9), ['dev/us-east-1/app/main.tf']));
+
+    it('is DUPLICATE after a run of it that succeeded', async () => {
+      await admit('e1', p1);
+      await finish('e1', p1, 'SUCCEEDED');
+      expect(await admit('e1-again', again)).toMatchObject({ decision: 'DUPLICATE', carriedBy: 'e1' });
+    });
+
+    it.each(['FAILED', 'REJECTED', 'EXPIRED', 'ABORTED'] as const)('deploys again after a run of it that ended %s', async (status) => {
+      // GIVEN the commit's run ended without deploying it
+      await admit('e1', p1);
+      if (status === 'ABORTED' || status === 'REJECTED' || status === 'EXPIRED') {
+        await store.finishRun('e1', status, { reason: 'stopped' });
+        await store.releaseLock('acme/live', 'main', 'e1');
+        h.running.delete(executionId('e1'));
+      } else await finish('e1', p1, status);
+      // WHEN it is pushed (or run) again THEN the new execution carries it and is admitted
+      expect(await admit('e1-again', again)).toMatchObject({ decision: 'ADMITTED' });
+      expect((await store.getLock('acme/live', 'main')).holder).toBe('e1-again');
+    });
+
+    it('deploys again after a run of it that was left RUNNING with nothing behind it', async () => {
+      // GIVEN the commit's run is RUNNING, but its execution is gone (Ctrl-C, a killed process)
+      await admit('e1', p1);
+      h.running.delete(executionId('e1'));
+      // WHEN it is pushed again THEN it is admitted, not a duplicate of the dead run
+      expect(await admit('e1-again', again)).toMatchObject({ decision: 'ADMITTED' });
+    });
+
+    it('is DUPLICATE while the run of it still runs', async () => {
+      await admit('e1', p1);
+      expect(await admit('e1-again', again)).toMatchObject({ decision: 'DUPLICATE', carriedBy: 'e1' });
+    });
+  });
+
   it('makes a later push WAIT while the branch is held, counting each time it is told so', async () => {
     await admit('e1', p1);
     const first = await admit('e2', p2);
