@@ -77,6 +77,17 @@ export default tseslint.config(
     },
   },
   {
+    // Commands parse their options in lib/cli; lib/operator takes parsed options and stays usable
+    // without a command line.
+    files: ['lib/operator/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'commander', message: 'commander stays in lib/cli: lib/operator takes options already parsed (lib/cli/options.ts declares them).' }] },
+      ],
+    },
+  },
+  {
     files: ['test/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -1,21 +1,16 @@
 /**
  * What every operator command resolves first: the config file, the AWS settings (region,
- * partition, profile, the state machine ARN) or the local state directory, and the run table.
+ * partition, profile, the state machine ARN) or the local state directory. ./backend.ts opens
+ * the run table and clients from them.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ApprovalStore } from '../approval/store';
 import { loadConfig } from '../config/loader';
 import type { Config } from '../config/schema';
 import { PARTITION_PATTERN } from '../domain/arns';
-import { names, stateMachineArn } from '../domain/names';
-import { StateDirLockedError } from '../local/engine/errors';
-import { DEFAULT_STATE_DIR, openLocalStore } from '../local/engine/store';
-import { RunStore } from '../store/run-store';
+import { stateMachineArn } from '../domain/names';
+import { DEFAULT_STATE_DIR } from '../local/engine/store';
 import { BadOptionError, OperatorError } from './errors';
-import type { RunRecords } from './run-records';
-import { runRecordsFromStores } from './store-adapter';
 
 /** Options shared by the operator commands. */
 export interface CommonOptions {
@@ -75,77 +70,7 @@ export function clientConfig(settings: Pick<AwsSettings, 'region' | 'profile'>):
   return settings.profile ? { region: settings.region, profile: settings.profile } : { region: settings.region };
 }
 
-/** The run table, opened for reading, and how to let go of it. */
-export interface OpenRecords {
-  readonly records: RunRecords;
-  readonly close: () => Promise<void>;
-}
-
-/** The run table of the central account (`tfstep-runs`). */
-export function awsRecords(settings: AwsSettings): OpenRecords {
-  const client = new DynamoDBClient(clientConfig(settings));
-  const runs = RunStore.fromClient(client, names.runTable());
-  const approvals = new ApprovalStore(runs.doc, names.runTable());
-  return {
-    records: runRecordsFromStores(runs, approvals),
-    close: () => Promise.resolve(client.destroy()),
-  };
-}
-
 /** The state directory of `--local` (default `.tfstep`). */
 export function stateDirOf(opts: CommonOptions, cwd = process.cwd()): string {
   return resolve(cwd, opts.stateDir ?? DEFAULT_STATE_DIR);
-}
-
-async function openLocalRecords(stateDir: string): Promise<OpenRecords> {
-  const store = await openLocalStore(stateDir);
-  const runs = new RunStore(store.docClient, store.tableName);
-  const approvals = new ApprovalStore(store.docClient, store.tableName);
-  return { records: runRecordsFromStores(runs, approvals), close: () => store.close() };
-}
-
-/** Whether an error says the process serving the local table is gone. */
-function connectionLost(err: unknown): boolean {
-  const e = err as { code?: unknown; cause?: { code?: unknown }; message?: unknown };
-  const codes = [e.code, e.cause?.code];
-  return codes.some((c) => c === 'ECONNREFUSED' || c === 'ECONNRESET') || /\bECONNREFUSED\b|\bECONNRESET\b/.test(typeof e.message === 'string' ? e.message : '');
-}
-
-/**
- * The run table of the local mode, in the state directory. While another tfstep process holds
- * the directory the table is read through that process; when it ends (its run finished, say,
- * while `logs --follow` watches), the files are free again and are reopened here.
- */
-export async function localRecords(stateDir: string, options: { reopenTries?: number; reopenDelayMs?: number } = {}): Promise<OpenRecords> {
-  if (!existsSync(stateDir)) {
-    throw new OperatorError(`the state directory ${stateDir} does not exist; run \`tfstep local run\` first, or pass --state-dir DIR`);
-  }
-  let open = await openLocalRecords(stateDir);
-  const reopen = async (): Promise<void> => {
-    await open.close().catch(() => undefined);
-    const tries = options.reopenTries ?? 50;
-    for (let i = 1; ; i++) {
-      try {
-        open = await openLocalRecords(stateDir);
-        return;
-      } catch (err) {
-        // The ending process may still hold its lock for a moment after its server closed.
-        if (!(err instanceof StateDirLockedError) || i >= tries) throw err;
-        await new Promise((r) => setTimeout(r, options.reopenDelayMs ?? 100));
-      }
-    }
-  };
-  const read = async <T>(query: (records: RunRecords) => Promise<T>): Promise<T> => {
-    try {
-      return await query(open.records);
-    } catch (err) {
-      if (!connectionLost(err)) throw err;
-      await reopen();
-      return query(open.records);
-    }
-  };
-  return {
-    records: { getRun: (execution) => read((r) => r.getRun(execution)), listRuns: (o) => read((r) => r.listRuns(o)) },
-    close: () => open.close(),
-  };
 }

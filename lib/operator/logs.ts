@@ -46,6 +46,11 @@ export interface LogsRequest {
   readonly follow: boolean;
 }
 
+/** Prints an execution's runner logs; with `follow`, until the execution and its tasks stop. */
+export interface LogReader {
+  run(req: LogsRequest, writer: LogWriter): Promise<void>;
+}
+
 /** One runner task found in an execution's history. */
 export interface RunnerTask {
   readonly taskArn: string;
@@ -203,7 +208,7 @@ export interface AwsLogsDeps {
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Reads and, with `follow`, streams an execution's runner logs from AWS. */
-export class AwsLogReader {
+export class AwsLogReader implements LogReader {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly pollMs: number;
   /** CloudWatch position per task. */
@@ -425,7 +430,7 @@ const PHASE_ORDER = ['plan', 'plan-and-apply', 'apply'];
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'EXPIRED', 'SUPERSEDED', 'DUPLICATE', 'ABORTED', 'TIMED_OUT']);
 
 /** Reads and follows the runner's log files of the local mode. */
-export class LocalLogReader {
+export class LocalLogReader implements LogReader {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly pollMs: number;
 

@@ -31,6 +31,8 @@ const SNIPPETS = {
   // the local engine sits below the terminal UI of the local mode
   engineToUi: { code: "import { renderLines } from '../ui/progress';\nexport const used = renderLines;\n", filePath: 'lib/local/engine/session.ts' },
   uiToEngine: { code: "import { RunTracker } from '../engine/tracker';\nexport const used = RunTracker;\n", filePath: 'lib/local/ui/progress.ts' },
+  // option parsing belongs to the command line
+  commanderInOperator: { code: "import { Option } from 'commander';\nexport const used = Option;\n", filePath: 'lib/operator/backend.ts' },
   downward: {
     code: "import { AccountItemSchema } from '../statemachine/contracts';\nimport { PipelineError } from './errors';\nexport const used = [AccountItemSchema, PipelineError];\n",
     filePath: 'lib/pipeline/deps.ts',
@@ -88,6 +90,10 @@ describe('import boundaries of lib/', () => {
   it('refuses lib/local/ui in lib/local/engine, and lets the UI import the engine', () => {
     expect(lint('engineToUi')).toContainEqual({ rule: 'no-restricted-imports', message: expect.stringContaining('lib/local/engine does not import lib/local/ui') });
     expect(lint('uiToEngine')).toEqual([]);
+  });
+
+  it('refuses commander in lib/operator: options are parsed in lib/cli', () => {
+    expect(lint('commanderInOperator')).toContainEqual({ rule: 'no-restricted-imports', message: expect.stringContaining('commander stays in lib/cli') });
   });
 
   it('lets a folder import a lower floor and its own files', () => {

@@ -1,13 +1,8 @@
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { STSClient } from '@aws-sdk/client-sts';
 import type { Command } from 'commander';
-import { addCommonOptions } from '../../operator/cli-options';
-import { awsSettings, clientConfig, loadOperatorConfig, type CommonOptions } from '../../operator/context';
-import { DoctorReportSchema, runDoctor, type DoctorReport } from '../../operator/doctor';
+import { openBackend } from '../../operator/backend';
+import type { CommonOptions } from '../../operator/context';
+import { DoctorReportSchema, type DoctorReport } from '../../operator/doctor';
+import { addCommonOptions } from '../options';
 import { Output } from '../output';
 
 /** The exit code of `tfstep doctor` when it found problems in the AWS setup. */
@@ -48,25 +43,15 @@ export function register(program: Command): void {
       `\nExit codes: 0 no problems found, 1 unexpected error, 2 bad input (config, options), ${EXIT_SETUP_PROBLEMS} AWS setup problems found.`,
   );
   cmd.action(async (opts: DoctorOptions) => {
-    const config = loadOperatorConfig(opts.config);
-    const settings = awsSettings(config, opts);
-    const base = clientConfig(settings);
-    const clients = { sts: new STSClient(base), iam: new IAMClient(base), sfn: new SFNClient(base), secrets: new SecretsManagerClient(base), sns: new SNSClient(base) };
+    const backend = await openBackend({ ...opts, local: false });
     try {
-      const report = DoctorReportSchema.parse(
-        await runDoctor({
-          config,
-          partition: settings.partition,
-          ...clients,
-          ecsWith: (credentials, region) => new ECSClient({ region, credentials }),
-        }),
-      );
+      const report = DoctorReportSchema.parse(await backend.doctor());
       const out = new Output();
       if (opts.json) out.json(report);
       else printDoctor(out, report);
       process.exitCode = report.ok ? 0 : EXIT_SETUP_PROBLEMS;
     } finally {
-      for (const c of Object.values(clients)) c.destroy();
+      await backend.close();
     }
   });
 }

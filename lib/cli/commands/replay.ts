@@ -1,12 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { names } from '../../domain/names';
-import { addCommonOptions } from '../../operator/cli-options';
-import { awsSettings, clientConfig, loadOperatorConfig, type CommonOptions } from '../../operator/context';
+import { openBackend } from '../../operator/backend';
+import type { CommonOptions } from '../../operator/context';
 import { ReplayRefusedError } from '../../replay/errors';
-import { replayExecution, type ReplayOutcome } from '../../replay/replay';
-import { RunStore } from '../../store/run-store';
+import type { ReplayOutcome } from '../../replay/replay';
+import { addCommonOptions } from '../options';
 import { Output } from '../output';
 
 interface ReplayOptions extends CommonOptions {
@@ -34,26 +31,9 @@ export function register(program: Command): void {
   cmd.addHelpText('after', '\nExit codes: 0 replayed (or would be), 1 refused (still running, succeeded), 2 bad input.');
   cmd.action(async (execution: string, opts: ReplayOptions) => {
     const out = new Output();
-    const config = loadOperatorConfig(opts.config);
-    const settings = awsSettings(config, opts);
-    const sfn = new SFNClient(clientConfig(settings));
-    const dynamodb = new DynamoDBClient(clientConfig(settings));
-    const store = RunStore.fromClient(dynamodb, names.runTable());
+    const backend = await openBackend({ ...opts, local: false });
     try {
-      const result = await replayExecution(sfn, {
-        execution,
-        stateMachineArn: settings.stateMachineArn,
-        dryRun: opts.dryRun,
-        holdsBranch: async (name) => {
-          const run = await store.getRunIdentity(name);
-          if (!run) return false;
-          return (await store.getLock(run.repository, run.branch)).holder === name;
-        },
-        caughtFailures: async (name) => {
-          const run = await store.getRunRecord(name);
-          return [...new Set(Object.values(run?.accounts ?? {}).filter((o) => !o.ok).map((o) => o.account))];
-        },
-      });
+      const result = await backend.replay(execution, { dryRun: opts.dryRun });
       if (opts.json) out.json(result);
       else printReplay(out, result);
       process.exitCode = 0;
@@ -63,8 +43,7 @@ export function register(program: Command): void {
       else out.note(`tfstep: ${err.message}`);
       process.exitCode = 1;
     } finally {
-      sfn.destroy();
-      dynamodb.destroy();
+      await backend.close();
     }
   });
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { addCommonOptions } from '../../operator/cli-options';
+import { openBackend } from '../../operator/backend';
 import type { CommonOptions } from '../../operator/context';
 import { RunDetailSchema, type RunDetail } from '../../operator/views';
+import { addCommonOptions } from '../options';
 import { Output, formatDuration, shortSha } from '../output';
-import { openRunsSource } from './runs';
 
 interface ShowOptions extends CommonOptions {
   readonly json?: boolean;
@@ -71,14 +71,14 @@ export function register(program: Command): void {
   cmd.addHelpText('after', '\nExit codes: 0 shown (whatever the run status), 2 bad input (no such execution, options, config, no credentials).');
   cmd.action(async (execution: string, opts: ShowOptions) => {
     const out = new Output();
-    const { source, close } = await openRunsSource(opts);
+    const backend = await openBackend(opts);
     try {
-      const detail = RunDetailSchema.parse(await source.showRun(execution));
+      const detail = RunDetailSchema.parse(await backend.runs.showRun(execution));
       if (opts.json) out.json(detail);
       else printRun(out, detail);
       process.exitCode = 0;
     } finally {
-      await close();
+      await backend.close();
     }
   });
 }

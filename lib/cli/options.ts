@@ -1,4 +1,4 @@
-/** The options every operator command shares, declared once so their help reads the same. */
+/** The command-line options every operator command shares, declared once so their help reads the same. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Adds `--config`, `--region`, `--partition`, `--profile` and, if asked, `--local`/`--state-dir`. */
