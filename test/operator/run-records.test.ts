@@ -56,6 +56,7 @@ describe('toStoredRun', () => {
   it('lists planned modules without a result as pending, in their stage', () => {
     const run = {
       execution: 'r2',
+      executionId: 'arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:r2',
       repository: 'acme/x',
       branch: 'main',
       commit: 'a'.repeat(40),
@@ -66,6 +67,7 @@ describe('toStoredRun', () => {
       accounts: {},
     } as unknown as RunRecord;
     const stored = toStoredRun(run, { run, modules: [{ execution: 'r2', account: 'dev', module: 'm1', phase: 'plan-and-apply', status: 'applied', commit: 'a'.repeat(40), recordedAt: 'x' }] });
+    expect(stored.executionArn).toBe('arn:aws:states:us-east-1:111111111111:execution:tfstep-pipeline:r2');
     expect(stored.modules.map((m) => [m.stage, m.module, m.status])).toEqual([
       ['dev', 'm1', 'applied'],
       ['dev', 'm2', 'pending'],
