@@ -1,21 +1,17 @@
-import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ruleDelivery, type RuleDeliveryProps } from './rule-delivery';
 import { ENDED_WITHOUT_FINISH, EXECUTION_STATUS_CHANGE } from '../statemachine/contracts';
 
 /** Props of {@link ExecutionStatusRule}. */
-export interface ExecutionStatusRuleProps {
+export interface ExecutionStatusRuleProps extends RuleDeliveryProps {
   /** The pipeline state machine's ARN: only its own executions are forwarded, not its Map children. */
   readonly stateMachineArn: string;
   /** The function that releases the branch and records the outcome (the pipeline function). */
   readonly target: lambda.IFunction;
-  /** @default - 24 hours (EventBridge's maximum) */
-  readonly maxEventAgeHours?: number;
-  /** @default - 185 (EventBridge's maximum) */
-  readonly retryAttempts?: number;
 }
 
 /**
@@ -35,15 +31,8 @@ export class ExecutionStatusRule extends Construct {
 
   constructor(scope: Construct, id: string, props: ExecutionStatusRuleProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the execution status rule target.',
-    });
+    const delivery = ruleDelivery(this, 'execution status rule', props);
+    this.deadLetterQueue = delivery.deadLetterQueue;
     // No eventBus: Step Functions sends its events to the default bus only.
     this.rule = new events.Rule(this, 'Rule', {
       description: 'Releases the branch of a tfstep pipeline execution that ended without its finish state',
@@ -54,11 +43,7 @@ export class ExecutionStatusRule extends Construct {
       },
     });
     this.rule.addTarget(
-      new targets.LambdaFunction(props.target, {
-        deadLetterQueue: this.deadLetterQueue,
-        maxEventAge: Duration.hours(props.maxEventAgeHours ?? 24),
-        retryAttempts: props.retryAttempts ?? 185,
-      }),
+      new targets.LambdaFunction(props.target, delivery),
     );
   }
 }

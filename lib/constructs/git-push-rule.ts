@@ -1,20 +1,16 @@
-import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ruleDelivery, type RuleDeliveryProps } from './rule-delivery';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE } from '../domain/push-event';
 
 /** Props of {@link GitPushRule}. */
-export interface GitPushRuleProps {
+export interface GitPushRuleProps extends RuleDeliveryProps {
   readonly eventBus: events.IEventBus;
   /** The state machine each canonical push starts. */
   readonly stateMachine: sfn.IStateMachine;
-  /** @default - 24 hours (EventBridge's maximum) */
-  readonly maxEventAgeHours?: number;
-  /** @default - 185 (EventBridge's maximum) */
-  readonly retryAttempts?: number;
 }
 
 /**
@@ -28,26 +24,15 @@ export class GitPushRule extends Construct {
 
   constructor(scope: Construct, id: string, props: GitPushRuleProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the git push rule target.',
-    });
+    const delivery = ruleDelivery(this, 'git push rule', props);
+    this.deadLetterQueue = delivery.deadLetterQueue;
     this.rule = new events.Rule(this, 'Rule', {
       eventBus: props.eventBus,
       description: 'Starts the tfstep pipeline for each canonical git push',
       eventPattern: { source: [PUSH_EVENT_SOURCE], detailType: [PUSH_EVENT_DETAIL_TYPE] },
     });
     this.rule.addTarget(
-      new targets.SfnStateMachine(props.stateMachine, {
-        deadLetterQueue: this.deadLetterQueue,
-        maxEventAge: Duration.hours(props.maxEventAgeHours ?? 24),
-        retryAttempts: props.retryAttempts ?? 185,
-      }),
+      new targets.SfnStateMachine(props.stateMachine, delivery),
     );
   }
 }
