@@ -30,7 +30,7 @@ import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
 import { GitRepoReader, type RepoReader } from '../../lib/planning/repo-reader';
-import { baseFiles, envelope, executionId, makeHarness, pushOf, TestRepo, type Harness } from '../fixtures/pipeline/harness';
+import { baseFiles, envelope, executionId, makeHarness, pushOf, statusChangeEvent, TestRepo, type Harness } from '../fixtures/pipeline/harness';
 import { seededRandom } from '../../bench/random';
 
 const config = testConfig();
@@ -335,12 +335,18 @@ async function runInterleaving(s: Scenario, history: History): Promise<{ ended: 
       const { tfstep: _marker, ...push } = input;
       arrivals.push({ name: `${original}-replay-${n}`, input: { ...push, tfstep: { replayOf: name } }, depth: depth + 1 });
     };
+    /**
+     * The status change events of stopped executions: EventBridge delivers them late, in any
+     * order, or (best effort) never, and after a redrive as well.
+     */
+    const statusEvents: string[] = [];
     const abort = (name: string, mayGoOn = true) => {
       const ex = active.get(name)!;
       aborts++;
       active.delete(name);
       h.running.delete(executionId(name));
       sim.ended.set(name, 'ABORTED');
+      if (rand() < 0.6) statusEvents.push(name);
       // Sometimes the abort does not stop it: it goes on later, its branch perhaps taken by then.
       if (mayGoOn && ex.depth === 0 && rand() < 0.3) zombies.set(name, ex);
       replay(name, ex.input, ex.depth);
@@ -350,6 +356,12 @@ async function runInterleaving(s: Scenario, history: History): Promise<{ ended: 
     let guard = 0;
     while (arrivals.length > 0 || active.size > 0) {
       if (++guard > 4000) throw new Error(`no progress after ${guard} scheduling steps: ${[...active.keys()].join(', ')} still active`);
+      if (statusEvents.length > 0 && rand() < 0.15) {
+        // The status change rule hands a stopped execution's event to the pipeline function.
+        const [stopped] = statusEvents.splice(Math.floor(rand() * statusEvents.length), 1);
+        await h.handler(statusChangeEvent(stopped!, 'ABORTED'));
+        continue;
+      }
       const names = [...active.keys()];
       const pick = Math.floor(rand() * (names.length + (arrivals.length > 0 ? 1 : 0)));
       if (pick === names.length) {

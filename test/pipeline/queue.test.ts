@@ -3,7 +3,7 @@ import { InvalidRequestError } from '../../lib/pipeline/errors';
 import type { RunStore } from '../../lib/store';
 import { sha, testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
-import { envelope, executionId, makeHarness, pushOf, type Harness } from '../fixtures/pipeline/harness';
+import { envelope, executionId, makeHarness, statusChangeEvent, pushOf, type Harness } from '../fixtures/pipeline/harness';
 
 let db: DynaliteTable;
 let store: RunStore;
@@ -29,34 +29,7 @@ async function admit(name: string, input: unknown): Promise<AdmitResult> {
 
 const enqueue = (name: string, token: string) => h.handler({ action: 'enqueue', taskToken: token, execution: name });
 
-/** The "Step Functions Execution Status Change" event of an execution, as EventBridge delivers it. */
-function statusChange(name: string, status: 'FAILED' | 'TIMED_OUT' | 'ABORTED', fields: Record<string, unknown> = {}) {
-  return {
-    version: '0',
-    id: `ev-${name}`,
-    'detail-type': 'Step Functions Execution Status Change',
-    source: 'aws.states',
-    account: '111111111111',
-    time: '2026-11-20T12:00:00Z',
-    region: 'us-east-1',
-    resources: [executionId(name)],
-    detail: {
-      executionArn: executionId(name),
-      stateMachineArn: 'arn:aws:states:us-east-1:111111111111:stateMachine:tfstep-pipeline',
-      name,
-      status,
-      startDate: 1763632800000,
-      stopDate: 1763640000000,
-      input: '{}',
-      inputDetails: { included: true },
-      output: null,
-      outputDetails: null,
-      error: null,
-      cause: null,
-      ...fields,
-    },
-  };
-}
+const statusChange = statusChangeEvent;
 
 describe('a queued run waits on a callback', () => {
   it('stores the task token with the run\'s queue entry while a live run holds the branch, and sends nothing', async () => {
