@@ -85,7 +85,7 @@ describe('runner with AWS services', () => {
   });
 
   it('refuses an SSM policy that asks to keep Terraform state on the task disk (local mode only)', async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: ssmPolicy({ localStateDir: '/var/tmp/state' }) } });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: ssmPolicy({ localStateDir: '/srv/tfstep-state' }) } });
     const out = await run(world, envOf(baseInput(world)), { argv: ssmArgv, deps: clients() });
     expect(out.code).toBe(EXIT.REFUSED);
     expect(out.stderr).toMatch(/localStateDir: only a local-mode policy file/);

@@ -137,7 +137,7 @@ describe('apply', () => {
     function plantedPlan(): Buffer {
       const dir = path.join(world.outside, 'planted');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, 'main.tf'), 'resource "null_resource" "backdoor" {\n  provisioner "local-exec" { command = "touch /tmp/pwned" }\n}\n');
+      writeFileSync(path.join(dir, 'main.tf'), 'resource "null_resource" "backdoor" {\n  provisioner "local-exec" { command = "touch pwned" }\n}\n');
       const env = { ...process.env, TFSTEP_MODULE_PATH: 'dev/network' };
       execFileSync(process.execPath, [DOUBLE, 'init'], { cwd: dir, env });
       execFileSync(process.execPath, [DOUBLE, 'plan', '-out=planted.tfplan'], { cwd: dir, env });
