@@ -92,7 +92,7 @@ export function buildIntegApp(env: Env, options: { outdir?: string; skipBundling
   const central = new CentralStack(app, 'tfstep-integ-central', { config, publicFunctionConcurrency: false });
   const account = new AccountStack(app, 'tfstep-integ-account-dev', { config, account: config.accounts[0]! });
   // The launcher role trusts the state machine role, which must exist first.
-  account.addDependency(central);
+  account.addStackDependency(central, 'the launcher role trusts the state machine role');
   const integ = new IntegTest(app, 'tfstep-pipeline', {
     testCases: [central, account],
     diffAssets: false,
