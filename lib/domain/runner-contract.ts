@@ -78,6 +78,12 @@ export const RunnerEnvInputSchema = z
 export type RunnerEnvInput = z.infer<typeof RunnerEnvInputSchema>;
 
 /**
+ * The most modules one runner task takes: an account with more fails when its items are
+ * written (the Targets step), naming the account, rather than in the account's runner.
+ */
+export const MAX_MODULES_PER_TASK = 500;
+
+/**
  * The manifest of one runner task, written to the artifacts store (under the account's own
  * prefix, at {@link artifactKeys.manifest}) by the pipeline step that builds the account's items,
  * and read by the runner with its own role. It repeats the account, execution and phase so a
@@ -88,7 +94,7 @@ export const RunnerManifestSchema = z
     account: NameSchema,
     execution: ExecutionNameSchema,
     phase: PhaseSchema,
-    modules: z.array(ModulePathSchema).min(1).max(500),
+    modules: z.array(ModulePathSchema).min(1).max(MAX_MODULES_PER_TASK),
     /** module path -> SHA-256 of the approved plan file; apply only. */
     approvedPlans: z.record(ModulePathSchema, Sha256Schema).optional(),
   })
@@ -110,7 +116,7 @@ export const RunnerInputSchema = z
     account: NameSchema,
     stage: NameSchema,
     phase: PhaseSchema,
-    modules: z.array(ModulePathSchema).min(1).max(500),
+    modules: z.array(ModulePathSchema).min(1).max(MAX_MODULES_PER_TASK),
     /** The execution name: the artifacts prefix. */
     execution: ExecutionNameSchema,
     /** module path -> SHA-256 of the approved plan file; required for `apply`. */

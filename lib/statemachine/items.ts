@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { mapLimit } from '../domain/concurrency';
-import { artifactKeys, encodeManifest } from '../domain/runner-contract';
+import { artifactKeys, encodeManifest, MAX_MODULES_PER_TASK } from '../domain/runner-contract';
 import { AccountItemSchema, type AccountItem, type ItemsLocation } from './contracts';
 import { ItemListError } from './errors';
 
@@ -31,6 +31,11 @@ const MANIFEST_CONCURRENCY = 8;
  */
 export async function withManifest(artifacts: ItemsWriter, execution: string, item: AccountItem): Promise<AccountItem> {
   const phase = item.phase;
+  if (item.modules.length > MAX_MODULES_PER_TASK) {
+    throw new ItemListError(
+      `account ${item.name} has ${item.modules.length} modules to ${phase} in one task; a runner task takes at most ${MAX_MODULES_PER_TASK}: split the account's modules between accounts or push fewer changes at once`,
+    );
+  }
   const body = encodeManifest({
     account: item.name,
     execution,
