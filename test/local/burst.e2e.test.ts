@@ -5,36 +5,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { localServe, type LocalServer } from '../../lib/local/ui/serve';
 import { seededRandom } from '../../bench/random';
-import { commit, makeInfraRepo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform } from './helpers';
+import { commit, makeInfraRepo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, devConfigFor } from './helpers';
 
 jest.setTimeout(300_000);
 
 const SECRET = 'local-webhook-secret-for-tests';
 const PUSHES = 20;
 
-function configFor(repo: string): string {
-  const file = path.join(tempDir('config'), 'tfstep.yaml');
-  writeFileSync(
-    file,
-    [
-      'version: 1',
-      'central: { account: "999999999999", region: us-east-1 }',
-      'repositories:',
-      `  - { provider: github, fullName: acme/live, cloneUrls: [${JSON.stringify(repo)}] }`,
-      'stageOrder: [dev]',
-      'stages: { dev: {} }',
-      'accounts:',
-      '  - { name: dev-a, id: "111111111111", region: us-east-1, stage: dev }',
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
 
 interface RunRow {
   readonly execution: string;
@@ -70,7 +51,7 @@ describe('a burst of pushes through tfstep local serve', () => {
     const repo = makeInfraRepo();
     const state = await stateDirWithBundle();
     server = await localServe({
-      configFile: configFor(repo),
+      configFile: devConfigFor(repo),
       port: 0,
       stateDir: state,
       env: { ...runnerEnv(toolPathWithoutTerraform(), path.join(tempDir('log'), 'double.log')), TFSTEP_WEBHOOK_SECRET: SECRET },

@@ -130,3 +130,26 @@ export async function until(predicate: () => boolean, timeoutMs = 60000, what = 
 export function runnerEnv(bin: string, logFile: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: bin, HOME: os.homedir(), TFSTEP_TEST_DOUBLE_LOG: logFile, ...extra };
 }
+
+/**
+ * A config file for `local serve` tests: acme/live cloned from `repo`, one dev stage with the
+ * accounts named (dev-a, dev-b, ...: ids 111111111111, 111111111112, ...).
+ */
+export function devConfigFor(repo: string, accounts: readonly string[] = ['dev-a']): string {
+  const file = path.join(tempDir('config'), 'tfstep.yaml');
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      'central: { account: "999999999999", region: us-east-1 }',
+      'repositories:',
+      `  - { provider: github, fullName: acme/live, cloneUrls: [${JSON.stringify(repo)}] }`,
+      'stageOrder: [dev]',
+      'stages: { dev: {} }',
+      'accounts:',
+      ...accounts.map((name, i) => `  - { name: ${name}, id: "${111111111111 + i}", region: us-east-1, stage: dev }`),
+      '',
+    ].join('\n'),
+  );
+  return file;
+}

@@ -4,36 +4,16 @@
  * a signed request that names no event is not published.
  */
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { localServe, type LocalServer } from '../../lib/local/ui/serve';
-import { makeInfraRepo, tempDir } from './helpers';
+import { makeInfraRepo, tempDir, devConfigFor } from './helpers';
 
 jest.setTimeout(60_000);
 
 const SECRET = 'local-webhook-secret-for-tests';
 const TWO_MIB = 2 * 1024 * 1024;
 
-function configFor(repo: string): string {
-  const file = path.join(tempDir('config'), 'tfstep.yaml');
-  writeFileSync(
-    file,
-    [
-      'version: 1',
-      'central: { account: "999999999999", region: us-east-1 }',
-      'repositories:',
-      `  - { provider: github, fullName: acme/live, cloneUrls: [${JSON.stringify(repo)}] }`,
-      'stageOrder: [dev]',
-      'stages: { dev: {} }',
-      'accounts:',
-      '  - { name: dev-a, id: "111111111111", region: us-east-1, stage: dev }',
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
 
 interface Answer {
   readonly status: number;
@@ -66,7 +46,7 @@ describe('local serve HTTP hygiene', () => {
     const out = new PassThrough();
     lines = [];
     out.on('data', (c: Buffer) => lines.push(c.toString('utf8')));
-    server = await localServe({ configFile: configFor(makeInfraRepo()), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out });
+    server = await localServe({ configFile: devConfigFor(makeInfraRepo()), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out });
     agent = new Agent({ keepAlive: true, maxSockets: 1 });
   });
   afterEach(async () => {

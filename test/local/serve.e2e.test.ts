@@ -4,40 +4,23 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { EnvError } from '../../lib/env';
 import { localServe, type LocalServer } from '../../lib/local/ui/serve';
-import { doubleLog, makeInfraRepo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform } from './helpers';
+import { doubleLog, makeInfraRepo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, devConfigFor } from './helpers';
 
 jest.setTimeout(120_000);
 
 const SECRET = 'local-webhook-secret-for-tests';
 
-function configFor(repo: string): string {
-  const file = path.join(tempDir('config'), 'tfstep.yaml');
-  writeFileSync(
-    file,
-    [
-      'version: 1',
-      'central: { account: "999999999999", region: us-east-1 }',
-      'repositories:',
-      `  - { provider: github, fullName: acme/live, cloneUrls: [${JSON.stringify(repo)}] }`,
-      'stageOrder: [dev]',
-      'stages: { dev: {} }',
-      'accounts:',
-      '  - { name: dev-a, id: "111111111111", region: us-east-1, stage: dev }',
-      '  - { name: dev-b, id: "111111111112", region: us-east-1, stage: dev }',
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
 
 function headOf(repo: string): string {
   return execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
 }
+
+const DEV_ACCOUNTS = ['dev-a', 'dev-b'];
 
 describe('tfstep local serve', () => {
   let server: LocalServer | undefined;
@@ -55,7 +38,7 @@ describe('tfstep local serve', () => {
     const lines: string[] = [];
     out.on('data', (c: Buffer) => lines.push(c.toString('utf8')));
     server = await localServe({
-      configFile: configFor(repo),
+      configFile: devConfigFor(repo, DEV_ACCOUNTS),
       port: 0,
       stateDir: await stateDirWithBundle(),
       env: { ...runnerEnv(toolPathWithoutTerraform(), log), TFSTEP_WEBHOOK_SECRET: SECRET },
@@ -146,7 +129,7 @@ describe('tfstep local serve', () => {
     const out = new PassThrough();
     const lines: string[] = [];
     out.on('data', (c: Buffer) => lines.push(c.toString('utf8')));
-    server = await localServe({ configFile: configFor(gone), port: 0, stateDir: state, env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out });
+    server = await localServe({ configFile: devConfigFor(gone, DEV_ACCOUNTS), port: 0, stateDir: state, env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out });
 
     // WHEN a correctly signed push names a clone URL that git would read as an option
     const { body, headers } = signedPush(after, { clone_url: `--upload-pack=touch ${marker};`, ssh_url: `--upload-pack=touch ${marker};` }, 'delivery-hostile');
@@ -170,7 +153,7 @@ describe('tfstep local serve', () => {
     const repo = makeInfraRepo();
     const after = headOf(repo);
     const gone = path.join(tempDir('gone'), 'live');
-    server = await localServe({ configFile: configFor(gone), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out: new PassThrough() });
+    server = await localServe({ configFile: devConfigFor(gone, DEV_ACCOUNTS), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out: new PassThrough() });
     // WHEN a signed push names a reachable repository of its own choosing
     const { body, headers } = signedPush(after, { clone_url: repo, ssh_url: repo }, 'delivery-elsewhere');
     expect((await fetch(`${server.url}/webhook`, { method: 'POST', headers, body })).status).toBe(200);
@@ -184,7 +167,7 @@ describe('tfstep local serve', () => {
   it('fails when a push is not signed with the secret: nothing starts', async () => {
     // GIVEN a running server
     const repo = makeInfraRepo();
-    server = await localServe({ configFile: configFor(repo), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out: new PassThrough() });
+    server = await localServe({ configFile: devConfigFor(repo, DEV_ACCOUNTS), port: 0, stateDir: tempDir('state'), env: { ...process.env, TFSTEP_WEBHOOK_SECRET: SECRET }, out: new PassThrough() });
     // WHEN a push arrives with a wrong signature
     const body = JSON.stringify({ ref: 'refs/heads/main' });
     const res = await fetch(`${server.url}/webhook`, {
@@ -201,7 +184,7 @@ describe('tfstep local serve', () => {
     // GIVEN no webhook secret in the environment
     const repo = makeInfraRepo();
     // WHEN the server starts THEN it refuses, naming the variable
-    await expect(localServe({ configFile: configFor(repo), port: 0, stateDir: tempDir('state'), env: {}, out: new PassThrough() })).rejects.toThrow(EnvError);
-    await expect(localServe({ configFile: configFor(repo), port: 0, stateDir: tempDir('state'), env: {}, out: new PassThrough() })).rejects.toThrow(/TFSTEP_WEBHOOK_SECRET/);
+    await expect(localServe({ configFile: devConfigFor(repo, DEV_ACCOUNTS), port: 0, stateDir: tempDir('state'), env: {}, out: new PassThrough() })).rejects.toThrow(EnvError);
+    await expect(localServe({ configFile: devConfigFor(repo, DEV_ACCOUNTS), port: 0, stateDir: tempDir('state'), env: {}, out: new PassThrough() })).rejects.toThrow(/TFSTEP_WEBHOOK_SECRET/);
   });
 });
