@@ -83,6 +83,9 @@ export type RunnerEnvInput = z.infer<typeof RunnerEnvInputSchema>;
  */
 export const MAX_MODULES_PER_TASK = 500;
 
+/** The most modules one runner task runs at once (`runner.moduleConcurrency`). */
+export const MAX_MODULE_CONCURRENCY = 8;
+
 /**
  * The manifest of one runner task, written to the artifacts store (under the account's own
  * prefix, at {@link artifactKeys.manifest}) by the pipeline step that builds the account's items,
@@ -97,14 +100,31 @@ export const RunnerManifestSchema = z
     modules: z.array(ModulePathSchema).min(1).max(MAX_MODULES_PER_TASK),
     /** module path -> SHA-256 of the approved plan file; apply only. */
     approvedPlans: z.record(ModulePathSchema, Sha256Schema).optional(),
+    /**
+     * module path -> the modules of this task it depends on (its upstreams). The runner runs the
+     * modules in an order that respects these edges, never runs a dependent of a failed module
+     * (its result is `skipped`, naming the upstream), and in apply re-plans a dependent after its
+     * upstreams applied. Modules absent here depend on nothing in this task.
+     */
+    dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
+    /** How many independent modules run at once (`runner.moduleConcurrency`); 1 when absent. */
+    moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
   })
   .strict();
 export type RunnerManifest = z.infer<typeof RunnerManifestSchema>;
 
 /** The manifest's bytes as written: the SHA-256 in the overrides is of exactly these. */
 export function encodeManifest(manifest: RunnerManifest): string {
-  const { account, execution, phase, modules, approvedPlans } = manifest;
-  return `${JSON.stringify(approvedPlans === undefined ? { account, execution, phase, modules } : { account, execution, phase, modules, approvedPlans })}\n`;
+  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency } = manifest;
+  return `${JSON.stringify({
+    account,
+    execution,
+    phase,
+    modules,
+    ...(approvedPlans === undefined ? {} : { approvedPlans }),
+    ...(dependencies === undefined ? {} : { dependencies }),
+    ...(moduleConcurrency === undefined ? {} : { moduleConcurrency }),
+  })}\n`;
 }
 
 /** The runner's inputs once its overrides ({@link RUNNER_ENV}) and its manifest are read. */
@@ -121,6 +141,9 @@ export const RunnerInputSchema = z
     execution: ExecutionNameSchema,
     /** module path -> SHA-256 of the approved plan file; required for `apply`. */
     approvedPlans: z.record(ModulePathSchema, Sha256Schema).optional(),
+    /** module path -> its upstream modules in this task (see {@link RunnerManifestSchema}). */
+    dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
+    moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -222,7 +245,28 @@ export const ModuleResultSchema = z
     account: z.string(),
     commit: CommitShaSchema,
     phase: PhaseSchema,
-    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted']),
+    /**
+     * `awaiting-approval` (apply only): the module was planned again after its upstreams applied,
+     * and the new plan differs from the approved one, so it was not applied; `replan` describes it.
+     */
+    status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval']),
+    /** `skipped` because this upstream module failed (or was itself skipped, refused or interrupted). */
+    skippedBecause: ModulePathSchema.optional(),
+    /**
+     * Plan phase: upstream modules of this task whose own plans have changes, so this module's
+     * plan may change after they apply (shown to the approver as "plan may change after ...").
+     */
+    mayChangeAfter: z.array(ModulePathSchema).optional(),
+    /** `awaiting-approval`: the new plan made after the upstreams applied, not yet approved. */
+    replan: z
+      .object({
+        planSha256: Sha256Schema,
+        plan: PlanSummarySchema,
+        /** The SHA-256 of the plan that was approved, which this one replaces. */
+        approvedSha256: Sha256Schema,
+      })
+      .strict()
+      .optional(),
     plan: PlanSummarySchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),

@@ -191,7 +191,7 @@ export type TargetsResult = z.infer<typeof TargetsResultSchema>;
 
 export const ModuleOutcomeSchema = z.object({
   path: ModulePathSchema,
-  status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'not-run']),
+  status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval', 'not-run']),
   plan: PlanSummarySchema.optional(),
   planSha256: Sha256Schema.optional(),
 });
