@@ -313,5 +313,7 @@ export const artifactKeys = {
    */
   stageAccounts: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/accounts.json`,
   stageApplyItems: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/apply.json`,
+  /** The items of one wave of a stage's phase (those of `all` whose `wave` is `wave`). */
+  stageWaveItems: (execution: string, stageIndex: number, phase: string, wave: number) => `${execution}/_stages/${stageIndex}/${phase}-wave-${wave}.json`,
   stageResults: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/results`,
 };

@@ -62,6 +62,8 @@ export const AccountItemSchema = z
    * when the item list is written.
    */
   manifest: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
+  /** The account's rollout wave in its stage (0 first; lib/planning/waves.ts). @default 0 */
+  wave: z.number().int().min(0).optional(),
   })
   .superRefine((item, ctx) => {
     // Plan runs provider code: it must never run on the apply task definition's role.
@@ -90,6 +92,31 @@ export const ItemsLocationSchema = z.object({
 });
 export type ItemsLocation = z.infer<typeof ItemsLocationSchema>;
 
+/**
+ * Where a phase that rolls out in waves stands: the wave its `items` hold and the phase's full
+ * item list, from which the gate takes the next wave.
+ */
+export const PhaseWaveSchema = z.object({
+  /** The wave the phase's `items` hold (0 first). */
+  index: z.number().int().min(0),
+  /** How many waves the stage has (some may hold none of this phase's accounts; they are skipped). */
+  count: z.number().int().min(1),
+  /** Every item of the phase, each with its `wave`. */
+  all: ItemsLocationSchema,
+});
+export type PhaseWave = z.infer<typeof PhaseWaveSchema>;
+
+/** The phase the stage's account Map runs next and its items. */
+export const StagePhaseSchema = z.object({
+  name: StagePhaseNameSchema,
+  items: ItemsLocationSchema,
+  /** On the apply phase: the approval that approved its items. */
+  approvalId: z.string().optional(),
+  /** Where a phase that rolls out in waves stands; absent: the items are the whole phase. */
+  wave: PhaseWaveSchema.optional(),
+});
+export type StagePhase = z.infer<typeof StagePhaseSchema>;
+
 /** One stage of a run, in the configured order. Its accounts are in S3, not in the state. */
 export const StageItemSchema = z.object({
   name: z.string(),
@@ -113,12 +140,7 @@ export const StageItemSchema = z.object({
    * over {@link accounts}; after an approval, `apply` over the approved items (the approval
    * step writes it here).
    */
-  phase: z.object({
-    name: StagePhaseNameSchema,
-    items: ItemsLocationSchema,
-    /** On the apply phase: the approval that approved its items. */
-    approvalId: z.string().optional(),
-  }),
+  phase: StagePhaseSchema,
 });
 export type StageItem = z.infer<typeof StageItemSchema>;
 
@@ -219,6 +241,8 @@ export const AccountOutcomeSchema = z.object({
   reason: z.string().optional(),
   /** The lease generation the account's task ran under. */
   fence: z.number().int().min(0).optional(),
+  /** The account's rollout wave in its stage (0 first). */
+  wave: z.number().int().min(0).optional(),
 });
 export type AccountOutcome = z.infer<typeof AccountOutcomeSchema>;
 
@@ -277,7 +301,23 @@ export const StageCompleteResultSchema = z.object({
   failedCount: z.number().int().min(0),
   /** After a plan phase: where the apply items are, each with the hashes of the plans just made. */
   applyItems: ItemsLocationSchema.optional(),
+  /** After a wave within the failure budget with a later wave left: the phase of that wave, which the Map runs next. */
+  nextWave: StagePhaseSchema.optional(),
+  /** With `nextWave`: how long to wait before it starts (the stage's bake time). */
+  bakeSeconds: z.number().int().min(0).optional(),
 });
+
+// ---- start-waves (after an approval: the apply phase's first wave) --------------------------------
+
+export const StartWavesRequestSchema = z.object({
+  action: z.literal('start-waves'),
+  stage: StageItemSchema,
+  /** The approved phase: `apply` over every approved item. */
+  phase: StagePhaseSchema,
+  execution: z.string(),
+});
+/** The phase the Map runs: its first wave that holds any of the phase's items. */
+export const StartWavesResultSchema = StagePhaseSchema;
 
 /** A gate names at most this many failed accounts in its answer (the state stays small). */
 export const MAX_LISTED_FAILURES = 20;
@@ -367,6 +407,7 @@ export const PipelineRequestSchema = z.discriminatedUnion('action', [
   StageCompleteRequestSchema,
   FinishRequestSchema,
   EnqueueRequestSchema,
+  StartWavesRequestSchema,
 ]);
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
 
