@@ -13,6 +13,7 @@
  */
 import type { AccountConfig, Config } from '../config/schema';
 import { globInAccount, globMatcher, isLiteralGlob } from '../config/module-glob';
+import { mapLimit } from '../domain/concurrency';
 import { DependencyGraphError } from './errors';
 import { findCycles, formatCycle, type AccountGraph } from './module-graph';
 import { accountRoot, modulesOfAccount } from './targets';
@@ -43,6 +44,9 @@ interface DeclaredEdge {
   /** Where it was declared, for messages: `dependsOn[0]`, `dev/us-east-1/app/terragrunt.hcl`. */
   readonly source: string;
 }
+
+/** How many terragrunt files are read at once (API calls in the pipeline function). */
+const READ_CONCURRENCY = 8;
 
 /** The terragrunt file of a module. */
 export const TERRAGRUNT_FILE = 'terragrunt.hcl';
@@ -182,13 +186,14 @@ export async function discoverDependencies(input: DiscoverInput): Promise<Discov
   const known = new Set(allModules);
   const problems: string[] = [];
 
-  let hclEdges = new Map<string, DeclaredEdge[]>();
+  const hclEdges = new Map<string, DeclaredEdge[]>();
   if (config.runner.tool === 'terragrunt') {
     const read = input.readFile;
     if (read === undefined) throw new DependencyGraphError(['terragrunt dependencies cannot be read: this repository reader cannot read files']);
-    hclEdges = new Map();
-    for (const module of [...owner.keys()].sort()) {
-      const text = await read(`${module}/${TERRAGRUNT_FILE}`);
+    const modules = [...owner.keys()].sort();
+    const texts = await mapLimit(modules, READ_CONCURRENCY, (module) => read(`${module}/${TERRAGRUNT_FILE}`));
+    for (const [i, module] of modules.entries()) {
+      const text = texts[i];
       if (text === undefined) continue;
       const found = await terragruntEdges(module, text);
       hclEdges.set(module, found.edges);
