@@ -26,7 +26,8 @@ export interface PlannedTarget {
 
 /** The mark of a plan that may change after its upstreams apply. */
 export function mayChangeMark(upstreams: readonly string[] | undefined): string {
-  return upstreams && upstreams.length > 0 ? `plan may change after ${upstreams.join(', ')} applies` : '';
+  if (!upstreams || upstreams.length === 0) return '';
+  return `plan may change after ${upstreams.join(' and ')} ${upstreams.length === 1 ? 'applies' : 'apply'}`;
 }
 
 /** The run facts a notification is made of. */
