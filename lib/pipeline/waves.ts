@@ -45,6 +45,8 @@ export async function phaseAtWave(
     readonly allLocation: ItemsLocation;
     readonly waveCount: number;
     readonly from: number;
+    /** The re-plan round (0 the first): its wave lists have keys of their own. */
+    readonly round?: number;
     readonly approvalId?: string;
   },
 ): Promise<StagePhase | undefined> {
@@ -55,7 +57,7 @@ export async function phaseAtWave(
     if (members.length === 0) continue;
     const waveInfo = { index: wave, count: input.waveCount, all: input.allLocation };
     if (members.length === input.all.length) return { name: input.phase, items: input.allLocation, ...extra, wave: waveInfo };
-    const items = await writeItems(artifacts, artifactKeys.stageWaveItems(input.execution, input.stage.index, input.phase, wave), members, input.execution);
+    const items = await writeItems(artifacts, artifactKeys.stageWaveItems(input.execution, input.stage.index, input.phase, wave, input.round ?? 0), members, input.execution);
     return { name: input.phase, items, ...extra, wave: waveInfo };
   }
   return undefined;
@@ -77,6 +79,7 @@ export async function startWaves(req: StartWavesRequest, deps: PipelineDeps): Pr
     allLocation: req.phase.items,
     waveCount: waveCountOf(stageAccounts),
     from: 0,
+    round: req.round ?? 0,
     approvalId: req.phase.approvalId,
   });
   if (!phase) throw new PipelineError(`stage ${req.stage.name}: the ${req.phase.name} phase has no item in any wave`);
