@@ -152,7 +152,7 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
     }),
   );
   await deps.store.updateRun(execution, {
-    stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),
+    stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules, ...(a.wave ? { wave: a.wave } : {}) })) })),
     removed: plan.removed.map((r) => ({ ...r })),
   });
   deps.logger.info('targets planned', {

@@ -16,7 +16,7 @@ export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | '
 /** The accounts and modules a run planned for one stage. */
 export interface PlannedStageRecord {
   readonly name: string;
-  readonly accounts: readonly { readonly name: string; readonly modules: readonly string[] }[];
+  readonly accounts: readonly { readonly name: string; readonly modules: readonly string[]; readonly wave?: number }[];
 }
 
 /** A run (`RUN#<execution>` / `RUN`). */
