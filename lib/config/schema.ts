@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { globProblem } from './module-glob';
 import { normalizeRepoUrl } from './repo-url';
 
 /** A stage or account name: lower-case, usable in resource names and S3 keys. */
@@ -154,6 +155,12 @@ export const FARGATE_MEMORY_MIB: Readonly<Record<number, { readonly min: number;
   16384: { min: 32768, max: 122880, step: 8192 },
 };
 
+/**
+ * The most modules one runner task runs at once: the runner contract's MAX_MODULE_CONCURRENCY
+ * (the config floor cannot import it; a test ties the two).
+ */
+export const MAX_MODULE_CONCURRENCY = 8;
+
 /** CPU units Fargate accepts. */
 const FARGATE_CPU: readonly number[] = Object.keys(FARGATE_MEMORY_MIB).map(Number);
 
@@ -197,6 +204,11 @@ export const RunnerSchema = z
     planManagedPolicies: z.array(ManagedPolicyName).min(1).default(['ReadOnlyAccess']),
     /** AWS managed policies (by name) of the apply role: what Terraform may change. */
     applyManagedPolicies: z.array(ManagedPolicyName).min(1).default(['AdministratorAccess']),
+    /**
+     * How many independent modules of one account a runner task runs at once; dependent modules
+     * always wait for their upstreams (see docs/dependencies.md).
+     */
+    moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).default(1),
   })
   .strict()
   .superRefine((runner, ctx) => {
@@ -204,6 +216,22 @@ export const RunnerSchema = z
     const problem = FARGATE_CPU.includes(runner.cpu) ? fargateMemoryProblem(runner.cpu, runner.memoryMiB) : undefined;
     if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['memoryMiB'], message: problem });
   });
+
+/** A module path pattern of a `dependsOn` rule; see {@link globProblem} for what is accepted. */
+const ModuleGlob = z.string().superRefine((glob, ctx) => {
+  const problem = globProblem(glob);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** One `dependsOn` rule: the modules matching `module` depend on the modules matching `on`. */
+export const DependsOnRuleSchema = z
+  .object({
+    /** The dependent modules. */
+    module: ModuleGlob,
+    /** Their upstreams: modules of the same account that run (and apply) first. */
+    on: z.array(ModuleGlob).min(1, 'at least one module pattern'),
+  })
+  .strict();
 
 export const NotificationsSchema = z
   .object({
@@ -259,7 +287,14 @@ export const ConfigSchema = z
       timeoutMinutes: 120,
       planManagedPolicies: ['ReadOnlyAccess'],
       applyManagedPolicies: ['AdministratorAccess'],
+      moduleConcurrency: 1,
     }),
+    /**
+     * Module dependencies for every account: each module matching `module` runs after the modules
+     * matching `on`, in the same account. Patterns are relative to each account's root, or to the
+     * repository's root when they start with "/". See docs/dependencies.md.
+     */
+    dependsOn: z.array(DependsOnRuleSchema).default([]),
     notifications: NotificationsSchema.default({}),
     /** Credentials for private repositories; see docs/private-repositories.md. */
     git: GitCredentialsSchema.default({}),
@@ -428,3 +463,4 @@ export type RepositoryConfig = z.output<typeof RepositorySchema>;
 export type ApprovalRule = z.output<typeof ApprovalRuleSchema>;
 export type RunnerConfig = z.output<typeof RunnerSchema>;
 export type StateConfig = z.output<typeof StateSchema>;
+export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;

@@ -20,6 +20,14 @@ export interface PlannedTarget {
   readonly add: number;
   readonly change: number;
   readonly destroy: number;
+  /** Upstream modules whose changes may change this plan once they apply (it is planned again then). */
+  readonly mayChangeAfter?: readonly string[];
+}
+
+/** The mark of a plan that may change after its upstreams apply. */
+export function mayChangeMark(upstreams: readonly string[] | undefined): string {
+  if (!upstreams || upstreams.length === 0) return '';
+  return `plan may change after ${upstreams.join(' and ')} ${upstreams.length === 1 ? 'applies' : 'apply'}`;
 }
 
 /** The run facts a notification is made of. */
@@ -106,7 +114,10 @@ export function formatNotification(kind: NotificationKind, run: NotificationRun,
     lines.push('', 'plan:');
     // Destroys first: a long list is cut, and those are what an approver must not miss.
     const plans = [...run.plans.filter((p) => p.destroy > 0), ...run.plans.filter((p) => p.destroy === 0)];
-    for (const p of plans.slice(0, MAX_LISTED)) lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
+    for (const p of plans.slice(0, MAX_LISTED)) {
+      const mark = mayChangeMark(p.mayChangeAfter);
+      lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy${mark ? ` (${mark})` : ''}`);
+    }
     if (plans.length > MAX_LISTED) lines.push(`  ... and ${plans.length - MAX_LISTED} more module plan(s) on the approval page`);
   }
   if ((kind === 'rejected' || kind === 'expired') && run.decisions && run.decisions.length > 0) {

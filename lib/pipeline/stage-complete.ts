@@ -5,10 +5,21 @@
  * writes the apply items, each carrying the SHA-256 of the plans just made (which the runner
  * checks before applying), and hands the approval their location.
  */
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { artifactKeys } from '../domain/runner-contract';
-import { MAX_LISTED_FAILURES, type AccountItem, type AccountOutcome, type StageCompleteRequestSchema, type StageCompleteResultSchema } from '../statemachine/contracts';
-import { applyItem, readItems, writeItems } from '../statemachine/items';
+import {
+  MAX_LISTED_FAILURES,
+  type AccountItem,
+  type AccountOutcome,
+  type ReplanNotes,
+  type StageCompleteRequestSchema,
+  type StageCompleteResultSchema,
+} from '../statemachine/contracts';
+import { applyItem, readItems, replanItem, writeItems } from '../statemachine/items';
+import { heldBack } from '../domain/replan';
+import { mapLimit } from '../domain/concurrency';
+import { PlanSummarySchema, type PlanSummary } from '../domain/runner-contract';
 import type { PipelineDeps } from './deps';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
@@ -53,6 +64,11 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
   if (lock.holder !== req.execution) throw new LockLostError(req.execution, lock.holder);
 
   const done = `stage ${req.stage.name} ${req.phase} succeeded in ${items.length} account(s)`;
+  const round = req.round ?? 0;
+  if (req.phase === 'apply') {
+    const replan = await planHeldBackAgain(req, deps, items, byAccount, round);
+    if (replan) return { failed: false, reason: replan.reason, failedAccounts: [], failedCount: 0, replan: replan.next };
+  }
   if (req.phase !== 'plan') return { failed: false, reason: done, failedAccounts: [], failedCount: 0 };
 
   const applyItems = items.map((item): AccountItem => {
@@ -61,7 +77,7 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
     for (const m of outcome.modules) if (m.planSha256 && item.modules.includes(m.path)) approvedPlans[m.path] = m.planSha256;
     return applyItem(item, approvedPlans);
   });
-  const location = await writeItems(deps.artifacts, artifactKeys.stageApplyItems(req.execution, req.stage.index), applyItems, req.execution);
+  const location = await writeItems(deps.artifacts, artifactKeys.stageApplyItems(req.execution, req.stage.index, round), applyItems, req.execution);
   await notifyRun(
     deps,
     'awaiting-approval',
@@ -76,10 +92,77 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
         byAccount
           .get(item.name)!
           .modules.filter((m) => m.plan)
-          .map((m) => ({ account: item.name, module: m.path, add: m.plan!.add, change: m.plan!.change, destroy: m.plan!.destroy })),
+          .map((m) => ({
+            account: item.name,
+            module: m.path,
+            add: m.plan!.add,
+            change: m.plan!.change,
+            destroy: m.plan!.destroy,
+            ...(m.mayChangeAfter?.length ? { mayChangeAfter: m.mayChangeAfter } : {}),
+          })),
       ),
+      ...(round > 0 ? { reason: `approval asked again (round ${round}): these plans were made again after their upstream modules applied, and changed` } : {}),
     },
     'AWAITING_APPROVAL',
   );
   return { failed: false, reason: done, failedAccounts: [], failedCount: 0, applyItems: location };
+}
+
+/**
+ * After an apply: the modules held back because their plans changed once their upstreams applied
+ * (and the modules below them). When there are any, writes the plan items of the next round (those
+ * modules alone, on the plan task definition, whose plans the account records) and the notes the
+ * next approval shows, and answers where they are. Nothing held back is lost: the state machine
+ * plans them again and asks for approval again before anything of theirs applies.
+ */
+async function planHeldBackAgain(
+  req: StageCompleteRequest,
+  deps: PipelineDeps,
+  items: readonly AccountItem[],
+  byAccount: ReadonlyMap<string, AccountOutcome>,
+  round: number,
+): Promise<{ reason: string; next: NonNullable<StageCompleteResult['replan']> } | undefined> {
+  const held = items
+    .map((item) => ({ item, outcome: byAccount.get(item.name)!, held: heldBack(byAccount.get(item.name)!.modules) }))
+    .filter((a) => a.held.size > 0);
+  if (held.length === 0) return undefined;
+  const next = round + 1;
+  const replanItems = held.map(({ item, held: h }) => replanItem(item, [...h.keys()]));
+  const location = await writeItems(deps.artifacts, artifactKeys.stageReplanItems(req.execution, req.stage.index, next), replanItems, req.execution);
+
+  const work = held.flatMap(({ item, outcome, held: h }) => [...h].map(([module, why]) => ({ item, outcome, module, why })));
+  const modules = await mapLimit(work, 8, async ({ item, outcome, module, why }): Promise<ReplanNotes['modules'][number]> => {
+    const result = outcome.modules.find((m) => m.path === module);
+    const approvedSha256 = item.approvedPlans[module];
+    // The approved plan's summary: from the apply task when it planned the module again, else the plan task's summary.
+    const approved = result?.replan?.approvedPlan ?? (await readSummary(deps, artifactKeys.summary(req.execution, item.name, module)));
+    return {
+      account: item.name,
+      module,
+      reason: why.reason,
+      ...(why.reason === 'upstream-held' ? { upstream: why.upstream } : {}),
+      ...(approvedSha256 ? { approvedSha256 } : {}),
+      ...(approved ? { approved } : {}),
+      ...(result?.replan ? { replanned: result.replan.plan } : {}),
+      ...(result?.replan?.differences ? { differences: result.replan.differences } : {}),
+    };
+  });
+  const notes: ReplanNotes = { round: next, ...(req.stage.phase.approvalId ? { previousApprovalId: req.stage.phase.approvalId } : {}), modules };
+  const body = `${JSON.stringify(notes)}\n`;
+  const key = artifactKeys.stageReplanNotes(req.execution, req.stage.index, next);
+  await deps.artifacts.put(key, body);
+  const changed = modules.filter((m) => m.reason === 'changed').length;
+  const reason = `stage ${req.stage.name} apply held back ${modules.length} module(s) in ${held.length} account(s) for a new approval: ${changed} planned again after their upstreams applied and changed, ${modules.length - changed} below them`;
+  deps.logger.info('modules held back for a new approval', { execution: req.execution, stage: req.stage.name, round: next, modules: modules.length });
+  return { reason, next: { items: location, round: next, notes: { key, sha256: createHash('sha256').update(body).digest('hex') } } };
+}
+
+async function readSummary(deps: PipelineDeps, key: string): Promise<PlanSummary | undefined> {
+  const body = await deps.artifacts.get(key);
+  if (!body) return undefined;
+  try {
+    return PlanSummarySchema.parse(JSON.parse(body.toString('utf8')));
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { CommitShaSchema } from '../domain/push-event';
-import { ModulePathSchema, PlanSummarySchema, Sha256Schema } from '../domain/runner-contract';
+import { ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
 
 /** Where the runner fetches the code: the same for every account of a run. */
 export const SourceSchema = z.object({
@@ -55,6 +55,11 @@ export const AccountItemSchema = z
   taskDefinition: z.string(),
   /** module -> SHA-256 of the approved plan file; empty except on apply items. */
   approvedPlans: z.record(z.string(), Sha256Schema),
+  /**
+   * module -> the modules of this item it depends on (its upstreams), written into the runner's
+   * manifest. Absent or empty: the modules depend on nothing in this item.
+   */
+  dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
   /**
    * The runner task's manifest (its modules and approved plans) in the artifacts store, under
    * the account's own prefix: the task's overrides carry only this key and SHA-256, so they stay
@@ -118,6 +123,12 @@ export const StageItemSchema = z.object({
     items: ItemsLocationSchema,
     /** On the apply phase: the approval that approved its items. */
     approvalId: z.string().optional(),
+    /**
+     * On a re-plan (a plan phase the stage runs again for the modules whose plans changed after
+     * their upstreams applied): the notes the gate wrote about them ({@link ReplanNotesSchema}),
+     * which the next approval shows beside the new plans.
+     */
+    replan: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
   }),
 });
 export type StageItem = z.infer<typeof StageItemSchema>;
@@ -194,6 +205,12 @@ export const ModuleOutcomeSchema = z.object({
   status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval', 'not-run']),
   plan: PlanSummarySchema.optional(),
   planSha256: Sha256Schema.optional(),
+  /** `skipped` because of this upstream module (see ModuleResultSchema). */
+  skippedBecause: ModulePathSchema.optional(),
+  /** Plan phase: the upstreams whose changes may change this module's plan once they apply. */
+  mayChangeAfter: z.array(ModulePathSchema).optional(),
+  /** `awaiting-approval`: the plan made after its upstreams applied, which differs from the approved one. */
+  replan: ReplanSchema.optional(),
 });
 export type ModuleOutcome = z.infer<typeof ModuleOutcomeSchema>;
 
@@ -260,6 +277,11 @@ export const ClassifyFailureResultSchema = z.object({
 export const StageCompleteRequestSchema = z.object({
   action: z.literal('stage-complete'),
   phase: StagePhaseNameSchema,
+  /**
+   * How many times the stage was planned again for modules whose plans changed after their
+   * upstreams applied (0 the first time): the gate's item lists of each round have keys of their own.
+   */
+  round: z.number().int().min(0).optional(),
   stage: StageItemSchema,
   /** The items the phase ran: the stage's accounts, or the approved apply items. */
   items: ItemsLocationSchema,
@@ -277,7 +299,51 @@ export const StageCompleteResultSchema = z.object({
   failedCount: z.number().int().min(0),
   /** After a plan phase: where the apply items are, each with the hashes of the plans just made. */
   applyItems: ItemsLocationSchema.optional(),
+  /**
+   * After an apply phase in which modules were held back because their plans changed after their
+   * upstreams applied (or an upstream was held back): the stage plans them again (`items`, a plan
+   * phase over those modules alone), in round `round`, and asks for approval again.
+   */
+  replan: z
+    .object({
+      items: ItemsLocationSchema,
+      round: z.number().int().min(1),
+      notes: z.object({ key: z.string().min(1), sha256: Sha256Schema }),
+    })
+    .optional(),
 });
+
+/** Why a module is planned again and approved again. */
+export const ReplanReasonSchema = z.enum(['changed', 'upstream-held']);
+
+/**
+ * What the gate writes about a re-plan round (at {@link artifactKeys.stageReplanNotes}): for each
+ * held-back module, the plan that had been approved and, when the apply task planned it again,
+ * what it found. The approval of the round shows these beside the new plans.
+ */
+export const ReplanNotesSchema = z.object({
+  round: z.number().int().min(1),
+  /** The approval whose plans these modules no longer match. */
+  previousApprovalId: z.string().optional(),
+  modules: z.array(
+    z.object({
+      account: z.string(),
+      module: ModulePathSchema,
+      /** `changed`: planned again after its upstreams applied, and different; `upstream-held`: an upstream was held back, so it did not run. */
+      reason: ReplanReasonSchema,
+      /** The held-back upstream (reason `upstream-held`). */
+      upstream: ModulePathSchema.optional(),
+      approvedSha256: Sha256Schema.optional(),
+      /** The approved plan's summary. */
+      approved: PlanSummarySchema.optional(),
+      /** The plan the apply task made after the upstreams applied (reason `changed`). */
+      replanned: PlanSummarySchema.optional(),
+      /** How the apply task's plan differs from the approved one: addresses and actions, no values. */
+      differences: z.array(z.string()).optional(),
+    }),
+  ),
+});
+export type ReplanNotes = z.infer<typeof ReplanNotesSchema>;
 
 /** A gate names at most this many failed accounts in its answer (the state stays small). */
 export const MAX_LISTED_FAILURES = 20;
