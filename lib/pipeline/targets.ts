@@ -151,10 +151,12 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
       return phase ? { ...item, phase } : item;
     }),
   );
-  await deps.store.updateRun(execution, {
-    stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),
-    removed: plan.removed.map((r) => ({ ...r })),
-  });
+  // What the run plans goes into one item per account: the run item must not grow with the fleet.
+  await deps.store.putPlannedStages(
+    execution,
+    planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules, ...(a.wave ? { wave: a.wave } : {}) })) })),
+  );
+  await deps.store.updateRun(execution, { removed: plan.removed.map((r) => ({ ...r })) });
   deps.logger.info('targets planned', {
     execution,
     stages: planned.map((s) => `${s.name}: ${s.accounts.length} account(s), ${s.accounts.reduce((n, a) => n + a.modules.length, 0)} module(s)`),
