@@ -14,6 +14,8 @@ import { mapLimit } from '../domain/concurrency';
 import { artifactKeys } from '../domain/runner-contract';
 import type { AccountItem, ItemsLocation, StageItem, TargetsRequestSchema, TargetsResult } from '../statemachine/contracts';
 import { writeItems } from '../statemachine/items';
+import { assignWaves } from '../planning/waves';
+import { phaseAtWave, rolloutOf, waveCountOf } from './waves';
 import type { PipelineDeps } from './deps';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
@@ -100,21 +102,34 @@ export function stageItem(config: Config, execution: string, index: number, stag
   };
 }
 
-/** Turns the planner's answer into each stage's account items, with each account's module order from `graphs`. */
+/**
+ * Turns the planner's answer into each stage's account items, each with its rollout wave (the
+ * waves are those of the accounts this push deploys in the stage, lib/planning/waves.ts) and its
+ * module order from `graphs`.
+ */
 export function plannedStagesOf(config: Config, plan: TargetPlan, graphs: readonly AccountGraph[] = []): PlannedStage[] {
   const byAccount = new Map(graphs.map((g) => [g.account, g]));
-  return plan.stages.map((s) => ({
-    name: s.name,
-    accounts: s.accounts.map((a) =>
-      accountItem(
-        config,
-        a.account,
-        a.modules.map((m) => m.path),
-        firstPhaseOf(config, s.name),
-        byAccount.get(a.account.name),
-      ),
-    ),
-  }));
+  return plan.stages.map((s) => {
+    const waves = assignWaves(
+      s.name,
+      s.accounts.map((a) => a.account.name),
+      rolloutOf(config, s.name),
+    );
+    const waveOf = new Map(waves.flatMap((members, wave) => members.map((name) => [name, wave] as const)));
+    return {
+      name: s.name,
+      accounts: s.accounts.map((a) => ({
+        ...accountItem(
+          config,
+          a.account,
+          a.modules.map((m) => m.path),
+          firstPhaseOf(config, s.name),
+          byAccount.get(a.account.name),
+        ),
+        wave: waveOf.get(a.account.name) ?? 0,
+      })),
+    };
+  });
 }
 
 /** Runs the targets action. */
@@ -143,7 +158,14 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   const planned = plannedStagesOf(deps.config, plan, graphs);
   // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
   const stages = await Promise.all(
-    planned.map(async (s, index) => stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution))),
+    planned.map(async (s, index) => {
+      const item = stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution));
+      // A plan phase plans every account at once (plans change nothing); the phase that changes
+      // accounts starts at its first wave.
+      const waveCount = item.phase.name === 'plan' ? 1 : waveCountOf(s.accounts);
+      const phase = await phaseAtWave(deps.artifacts, { execution, stage: item, phase: item.phase.name, all: s.accounts, allLocation: item.accounts, waveCount, from: 0 });
+      return phase ? { ...item, phase } : item;
+    }),
   );
   await deps.store.updateRun(execution, {
     stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),

@@ -4,7 +4,7 @@
  * gathers them.
  */
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import type { PlanSummary } from '../domain/runner-contract';
+import type { PlanSummary, Replan } from '../domain/runner-contract';
 import type { AccountOutcome } from '../statemachine/contracts';
 import { moduleKey, runKey } from './keys';
 import { outcomesByAccount } from './outcomes';
@@ -74,6 +74,10 @@ export interface ModuleRecord {
   readonly commit: string;
   readonly plan?: PlanSummary;
   readonly planSha256?: string;
+  /** Plan phase: the upstreams whose changes may change this plan once they apply. */
+  readonly mayChangeAfter?: readonly string[];
+  /** `awaiting-approval`: the plan made after the upstreams applied, which differs from the approved one. */
+  readonly replan?: Replan;
   readonly error?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;

@@ -70,6 +70,7 @@ describe('targets', () => {
       applyTaskDefinition: 'tfstep-apply-us-east-1',
       network: { subnets: ['subnet-0123456789abcdef0'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'ENABLED' },
       timeoutSeconds: 7200,
+      wave: 0,
       modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
       phase: 'plan-and-apply',
       taskDefinition: 'tfstep-apply-us-east-1',
@@ -81,8 +82,8 @@ describe('targets', () => {
     expect(createHash('sha256').update(manifest).digest('hex')).toBe(items[0]![0]!.manifest!.sha256);
     expect(JSON.parse(manifest.toString('utf8'))).toEqual({ account: 'dev', execution: 'e1', phase: 'plan-and-apply', modules: ['dev/us-east-1/app', 'dev/us-east-1/network'] });
     // AND a stage without approval starts with plan-and-apply over its accounts; one with approval plans first, on the read-only task definition
-    expect(dev.phase).toEqual({ name: 'plan-and-apply', items: dev.accounts });
-    expect(res.stages[2]!.phase).toEqual({ name: 'plan', items: res.stages[2]!.accounts });
+    expect(dev.phase).toEqual({ name: 'plan-and-apply', items: dev.accounts, wave: { index: 0, count: 1, all: dev.accounts } });
+    expect(res.stages[2]!.phase).toEqual({ name: 'plan', items: res.stages[2]!.accounts, wave: { index: 0, count: 1, all: res.stages[2]!.accounts } });
     expect(items[2]![0]).toMatchObject({ phase: 'plan', taskDefinition: 'tfstep-plan-us-east-1', approvedPlans: {} });
     expect(items[1]![0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
     expect(res.stages[2]!.approval).toEqual({ required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 7200 });
