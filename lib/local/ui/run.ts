@@ -192,6 +192,10 @@ export function summaryLines(result: LocalRunResult): string[] {
   const r = result.report;
   const lines = [`run ${r.executionName}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`];
   for (const s of r.stages) {
+    for (const w of s.waves ?? []) {
+      const parts = [`${w.accounts.length} account(s)`, w.failed.length ? `failed: ${w.failed.join(', ')}` : '', w.notStarted.length && w.status !== 'not started' ? `not started: ${w.notStarted.join(', ')}` : ''];
+      lines.push(`  ${s.name} wave ${w.wave}: ${w.status} (${parts.filter(Boolean).join('; ')})`);
+    }
     for (const a of s.accounts) {
       for (const m of a.modules) lines.push(`  ${s.name}/${a.name}  ${m.path}: ${m.status}${m.plan ? `  ${formatPlanLine(m.plan)}` : ''}`);
     }
