@@ -25,6 +25,8 @@ export const TEST_DOUBLE_ENV = {
   lockDir: 'TFSTEP_TEST_DOUBLE_LOCK_DIR',
   /** A file the double appends the AWS region and plugin cache settings it was given to. */
   envLog: 'TFSTEP_TEST_DOUBLE_ENV_LOG',
+  /** A file the double appends `<module path> <subcommand> start` and `... end <code>` to. */
+  timeline: 'TFSTEP_TEST_DOUBLE_TIMELINE',
 } as const;
 
 /** Set by the runner (not accepted as input) for the double: the repository-relative module path. */

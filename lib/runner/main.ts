@@ -59,6 +59,7 @@ import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
 import { checkModules, type ModuleFacts } from './module-checks';
 import { resolveModules } from './modules';
+import { schedule, checkDependencies, type SkipReason } from './schedule';
 import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
 import { resolveTool, testDoublePath, toolEnv, type ResolvedTool } from './tool';
 
@@ -180,6 +181,8 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     // The module list and approved plans come from the manifest, read with this task's own role.
     const input = await readManifest(store, task, policy.account);
     const { cloneUrl } = checkInputAgainstPolicy(input, policy);
+    // A cycle or an edge to a module outside the task is refused before anything is fetched.
+    checkDependencies(input.modules, input.dependencies);
     logger.info(`tfstep runner: ${input.phase} of ${input.modules.length} module(s) in account ${input.account} at ${input.commit}`);
 
     const searchPath = deps.searchPath ?? (source.kind === 'ssm' ? IMAGE_SEARCH_PATH : (env.PATH ?? ''));
@@ -227,7 +230,21 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     const facts = await checkModules(dirs, policy);
     const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, records, input) : new Map<string, Uint8Array>();
 
-    const ctx: ModuleContext = { input, policy, tool, store, records, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
+    const ctx: ModuleContext = {
+      input,
+      policy,
+      tool,
+      store,
+      records,
+      logger,
+      env,
+      searchPath,
+      home,
+      pluginCacheDir,
+      interruption,
+      now: deps.now ?? (() => new Date()),
+      initLock: new Mutex(),
+    };
     return await runModules(ctx, dirs, approved, facts);
   } catch (e) {
     // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
@@ -307,46 +324,81 @@ interface ModuleContext {
   pluginCacheDir: string;
   interruption: Interruption;
   now: () => Date;
+  /** Serializes `init` across the modules running at once (see runModule). */
+  initLock: Mutex;
 }
 
+/** Runs one function at a time, in call order. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * Runs the modules in dependency order ({@link schedule}): independent ones at once, up to the
+ * input's `moduleConcurrency`, each in its own module directory. A module that failed, was
+ * interrupted or is held back never has its dependents started: they are written `skipped`, with
+ * `skippedBecause` naming it. Modules that do not depend on it still run.
+ */
 async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>, facts: Map<string, ModuleFacts>): Promise<number> {
   const { input } = ctx;
-  let failed = false;
-  let interrupted = false;
-  for (const [module, dir] of dirs) {
+  const concurrency = input.moduleConcurrency ?? 1;
+  const statuses = new Map<string, ModuleResult['status']>();
+  if (concurrency > 1) ctx.logger.info(`tfstep runner: up to ${concurrency} modules at once; their tools' lines start with [<module>]`);
+  const base = (module: string) => ({ module, account: input.account, commit: input.commit, phase: input.phase, ...facts.get(module) });
+
+  const runOne = async (module: string): Promise<boolean> => {
+    const dir = dirs.get(module)!;
     const startedAt = ctx.now().toISOString();
-    const base = { module, account: input.account, commit: input.commit, phase: input.phase, startedAt, ...facts.get(module) };
-    if (interrupted || ctx.interruption.requestedBy) {
-      interrupted = true;
-      ctx.logger.info(`[${module}] skipped: the runner was interrupted by ${ctx.interruption.requestedBy ?? 'a stop signal'}`);
-      await writeResult(ctx, { ...base, status: 'skipped', error: 'interrupted before this module started', finishedAt: ctx.now().toISOString() });
-      continue;
-    }
-    // Modules of one account often depend on each other in order: after a failed apply the rest wait.
-    if (failed && input.phase !== 'plan') {
-      ctx.logger.info(`[${module}] skipped: an earlier module failed`);
-      await writeResult(ctx, { ...base, status: 'skipped', finishedAt: ctx.now().toISOString() });
-      continue;
-    }
     const progress: { plan?: PlanSummary; planSha256?: string } = {};
+    const finish = async (status: ModuleResult['status'], error?: string) => {
+      statuses.set(module, status);
+      await writeResult(ctx, { ...base(module), startedAt, ...progress, status, ...(error === undefined ? {} : { error }), finishedAt: ctx.now().toISOString() });
+      return status === 'planned' || status === 'applied';
+    };
     try {
-      const status = await runModule(ctx, module, dir, approved.get(module), progress);
-      await writeResult(ctx, { ...base, ...progress, status, finishedAt: ctx.now().toISOString() });
+      return await finish(await runModule(ctx, module, dir, approved.get(module), progress, concurrency > 1));
     } catch (e) {
       if (e instanceof InterruptedError) {
-        interrupted = true;
         ctx.logger.info(`[${module}] interrupted: ${e.message}`);
-        await writeResult(ctx, { ...base, ...progress, status: 'interrupted', error: e.message, finishedAt: ctx.now().toISOString() });
-        continue;
+        return finish('interrupted', e.message);
       }
       if (!(e instanceof ToolFailedError)) throw e;
-      failed = true;
       ctx.logger.info(`[${module}] failed: ${e.message}`);
-      await writeResult(ctx, { ...base, ...progress, status: 'failed', error: e.message, finishedAt: ctx.now().toISOString() });
+      return finish('failed', e.message);
     }
-  }
-  if (interrupted) return EXIT.INTERRUPTED;
-  return failed ? EXIT.TERRAFORM : EXIT.OK;
+  };
+
+  const onSkip = async (module: string, reason: SkipReason) => {
+    const at = ctx.now().toISOString();
+    statuses.set(module, 'skipped');
+    if (reason.kind === 'upstream') {
+      const why = `${reason.upstream} ${statuses.get(reason.upstream) ?? 'failed'}`;
+      ctx.logger.info(`[${module}] skipped: ${why}`);
+      await writeResult(ctx, { ...base(module), startedAt: at, status: 'skipped', skippedBecause: reason.upstream, error: `not run: ${why}`, finishedAt: at });
+    } else {
+      ctx.logger.info(`[${module}] skipped: the runner was interrupted by ${ctx.interruption.requestedBy ?? 'a stop signal'}`);
+      await writeResult(ctx, { ...base(module), startedAt: at, status: 'skipped', error: 'interrupted before this module started', finishedAt: at });
+    }
+  };
+
+  await schedule({
+    modules: input.modules,
+    dependencies: input.dependencies,
+    concurrency,
+    run: runOne,
+    onSkip,
+    stopped: () => ctx.interruption.requestedBy !== undefined,
+  });
+  const all = [...statuses.values()];
+  if (ctx.interruption.requestedBy || all.includes('interrupted')) return EXIT.INTERRUPTED;
+  // A skipped module always has a failed (or interrupted) one upstream, which decides the code.
+  return all.some((s) => s === 'failed' || s === 'refused') ? EXIT.TERRAFORM : EXIT.OK;
 }
 
 async function writeResult(ctx: ModuleContext, result: ModuleResult): Promise<void> {
@@ -378,8 +430,11 @@ async function runModule(
   dir: string,
   approvedPlan: Uint8Array | undefined,
   progress: { plan?: PlanSummary; planSha256?: string },
+  prefixToolLines = false,
 ): Promise<ModuleResult['status']> {
   const { input, tool, logger } = ctx;
+  // With several modules at once, the tools' interleaved lines say whose they are.
+  const toolLogger = prefixToolLines ? logger.withPrefix(`[${module}] `) : logger;
   const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
   env.TF_PLUGIN_CACHE_DIR = ctx.pluginCacheDir;
   if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
@@ -388,7 +443,7 @@ async function runModule(
     assertSubcommandAllowed(ctx.policy, sub);
     ctx.interruption.throwIfRequested(`${tool.name} ${sub}`);
     logger.info(`[${module}] ${tool.name} ${[sub, ...args].join(' ')}`);
-    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger, captureStdout: capture, interruption: ctx.interruption });
+    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger: toolLogger, captureStdout: capture, interruption: ctx.interruption });
     // A tool that finished its work before the signal reached it succeeded; the next step stops.
     if (res.code !== 0 && ctx.interruption.requestedBy) {
       throw new InterruptedError(`${tool.name} ${sub} stopped on SIGINT after ${ctx.interruption.requestedBy} (exit code ${res.code})`);
@@ -410,7 +465,9 @@ async function runModule(
     logger.info(`[${module}] local mode: state in ${stateFile}`);
   }
   // With a required lock file, init may not change it: the committed providers are the ones used.
-  await run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']);
+  // One init at a time: the plugin cache all modules share is not safe for concurrent installs
+  // (two inits unpacking the same provider corrupt it: hashicorp/terraform issue 31964).
+  await ctx.initLock.run(() => run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']));
   let expectedSha: string;
   if (input.phase === 'apply') {
     if (!approvedPlan) throw new RefusedError(`refused apply of module ${quote(module)}: no approved plan`);
