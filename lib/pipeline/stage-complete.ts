@@ -17,7 +17,7 @@ import {
   type StageCompleteResultSchema,
 } from '../statemachine/contracts';
 import { applyItem, readItems, replanItem, writeItems } from '../statemachine/items';
-import { heldBack } from '../domain/replan';
+import { heldBack, mayChangeMark } from '../domain/replan';
 import { mapLimit } from '../domain/concurrency';
 import { PlanSummarySchema, type PlanSummary } from '../domain/runner-contract';
 import type { PipelineDeps } from './deps';
@@ -156,7 +156,7 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
             add: m.plan!.add,
             change: m.plan!.change,
             destroy: m.plan!.destroy,
-            ...(m.mayChangeAfter?.length ? { mayChangeAfter: m.mayChangeAfter } : {}),
+            ...(m.mayChangeAfter?.length ? { note: mayChangeMark(m.mayChangeAfter) } : {}),
           })),
       ),
       ...(round > 0 ? { reason: `approval asked again (round ${round}): these plans were made again after their upstream modules applied, and changed` } : {}),

@@ -7,6 +7,8 @@ import type { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
 import { launcherRoleArn, partitionOf } from '../domain/arns';
 import { names } from '../domain/names';
+import { dependencyGraphs } from '../planning/dependencies';
+import { taskDependencies, type AccountGraph } from '../planning/module-graph';
 import { basesToCompare, planTargets, targetKey, type AppliedTarget, type TargetPlan } from '../planning/targets';
 import { mapLimit } from '../domain/concurrency';
 import { artifactKeys } from '../domain/runner-contract';
@@ -28,7 +30,14 @@ const COMPARE_CONCURRENCY = 4;
  * The item the state machine's Map gets for one account: where and how its runner task runs.
  * `phase` is the stage's first phase (`plan` where the stage needs approval).
  */
-export function accountItem(config: Config, account: AccountConfig, modules: readonly string[], phase: 'plan' | 'plan-and-apply' = 'plan-and-apply'): AccountItem {
+export function accountItem(
+  config: Config,
+  account: AccountConfig,
+  modules: readonly string[],
+  phase: 'plan' | 'plan-and-apply' = 'plan-and-apply',
+  graph?: AccountGraph,
+): AccountItem {
+  const dependencies = graph === undefined ? undefined : taskDependencies(graph, modules);
   const central = config.central.region;
   const planTaskDefinition = names.planTaskFamily(central);
   const applyTaskDefinition = names.applyTaskFamily(central);
@@ -48,6 +57,8 @@ export function accountItem(config: Config, account: AccountConfig, modules: rea
     },
     timeoutSeconds: config.runner.timeoutMinutes * 60,
     modules: [...modules],
+    ...(dependencies === undefined ? {} : { dependencies }),
+    ...(config.runner.moduleConcurrency === 1 ? {} : { moduleConcurrency: config.runner.moduleConcurrency }),
     phase,
     taskDefinition: phase === 'plan' ? planTaskDefinition : applyTaskDefinition,
     approvedPlans: {},
@@ -92,10 +103,12 @@ export function stageItem(config: Config, execution: string, index: number, stag
 }
 
 /**
- * Turns the planner's answer into each stage's account items, each with its rollout wave: the
- * waves are those of the accounts this push deploys in the stage (lib/planning/waves.ts).
+ * Turns the planner's answer into each stage's account items, each with its rollout wave (the
+ * waves are those of the accounts this push deploys in the stage, lib/planning/waves.ts) and its
+ * module order from `graphs`.
  */
-export function plannedStagesOf(config: Config, plan: TargetPlan): PlannedStage[] {
+export function plannedStagesOf(config: Config, plan: TargetPlan, graphs: readonly AccountGraph[] = []): PlannedStage[] {
+  const byAccount = new Map(graphs.map((g) => [g.account, g]));
   return plan.stages.map((s) => {
     const waves = assignWaves(
       s.name,
@@ -111,6 +124,7 @@ export function plannedStagesOf(config: Config, plan: TargetPlan): PlannedStage[
           a.account,
           a.modules.map((m) => m.path),
           firstPhaseOf(config, s.name),
+          byAccount.get(a.account.name),
         ),
         wave: waveOf.get(a.account.name) ?? 0,
       })),
@@ -138,8 +152,10 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   );
   bases.forEach((base, i) => changes.set(base, answers[i]));
 
-  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes, generation: req.run.generation });
-  const planned = plannedStagesOf(deps.config, plan);
+  // A cycle, a dependency on no module or on another account's module fails the run here, before anything is planned.
+  const graphs = await dependencyGraphs({ config: deps.config, modules, readFile: reader.readFile ? (path) => reader.readFile!(push.after, path) : undefined });
+  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes, generation: req.run.generation, graphs });
+  const planned = plannedStagesOf(deps.config, plan, graphs);
   // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
   const stages = await Promise.all(
     planned.map(async (s, index) => {

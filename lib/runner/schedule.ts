@@ -161,92 +161,96 @@ export async function schedule(opts: ScheduleOptions): Promise<ScheduleReport> {
     return undefined;
   };
 
-  const skip = async (m: string, reason: SkipReason) => {
-    pending.delete(m);
-    report.skipped.set(m, reason);
-    await opts.onSkip?.(m, reason);
-  };
-
-  /** Skips every pending module downstream of `m`, in `modules` order. */
-  const skipDownstream = async (m: string) => {
-    const below = new Set<string>();
-    const walk = (x: string) => {
-      for (const d of downstreams.get(x)!) {
-        if (below.has(d)) continue;
-        below.add(d);
-        walk(d);
-      }
-    };
-    walk(m);
-    for (const d of modules) {
-      if (below.has(d) && pending.has(d)) await skip(d, { kind: 'upstream', upstream: nearestFailed(d) ?? m });
-    }
-  };
-
-  const ready = (m: string) => upstreams.get(m)!.every((up) => succeeded.has(up));
-
   return new Promise<ScheduleReport>((resolve, reject) => {
-    // One pump at a time: callbacks are awaited, so a second pump must wait for the first.
-    let pumping: Promise<void> = Promise.resolve();
-    const pump = () => {
-      pumping = pumping.then(step).catch((e: unknown) => {
-        thrown ??= { error: e };
-      });
-      void pumping.then(finishIfDone);
+    // All bookkeeping is synchronous; only the onSkip callbacks wait, in order, on this chain.
+    let callbacks: Promise<void> = Promise.resolve();
+    let finished = false;
+    const fail = (e: unknown) => {
+      thrown ??= { error: e };
     };
-    const finishIfDone = () => {
-      if (running > 0) return;
-      if (thrown) reject(thrown.error instanceof Error ? thrown.error : new Error(String(thrown.error)));
-      else if (pending.size === 0) resolve(report);
+
+    const skip = (m: string, reason: SkipReason) => {
+      pending.delete(m);
+      report.skipped.set(m, reason);
+      callbacks = callbacks.then(() => opts.onSkip?.(m, reason)).catch(fail);
     };
-    const step = async () => {
-      if (thrown) return;
-      if (opts.stopped?.()) {
-        // Wait for the running modules: a module still running may yet fail and be the reason.
-        if (running > 0) return;
-        for (const m of modules) {
-          if (!pending.has(m)) continue;
-          const up = nearestFailed(m);
-          await skip(m, up ? { kind: 'upstream', upstream: up } : { kind: 'stopped' });
+
+    /** Skips every pending module downstream of `m`, in `modules` order. */
+    const skipDownstream = (m: string) => {
+      const below = new Set<string>();
+      const walk = (x: string) => {
+        for (const d of downstreams.get(x)!) {
+          if (below.has(d)) continue;
+          below.add(d);
+          walk(d);
         }
-        return;
-      }
-      for (const m of modules) {
-        if (running >= opts.concurrency) break;
-        if (!pending.has(m) || !ready(m)) continue;
-        if (opts.stopped?.()) break;
-        pending.delete(m);
-        running++;
-        report.started.push(m);
-        void start(m);
-      }
-      // Nothing running, nothing ready, yet modules pending: impossible after checkDependencies.
-      if (running === 0 && pending.size > 0 && !opts.stopped?.()) {
-        throw new Error(`no module can start: ${[...pending].join(', ')} wait for modules that never finish`);
+      };
+      walk(m);
+      for (const d of modules) {
+        if (below.has(d) && pending.has(d)) skip(d, { kind: 'upstream', upstream: nearestFailed(d) ?? m });
       }
     };
+
+    const ready = (m: string) => upstreams.get(m)!.every((up) => succeeded.has(up));
+
+    const finishIfDone = () => {
+      if (finished || running > 0 || (!thrown && pending.size > 0)) return;
+      finished = true;
+      void callbacks.then(() => {
+        if (thrown) reject(thrown.error instanceof Error ? thrown.error : new Error(String(thrown.error)));
+        else resolve(report);
+      });
+    };
+
+    const step = () => {
+      if (!thrown && opts.stopped?.()) {
+        // Wait for the running modules: one still running may yet fail and be the reason.
+        if (running === 0) {
+          for (const m of modules) {
+            if (!pending.has(m)) continue;
+            const up = nearestFailed(m);
+            skip(m, up ? { kind: 'upstream', upstream: up } : { kind: 'stopped' });
+          }
+        }
+      } else if (!thrown) {
+        for (const m of modules) {
+          if (running >= opts.concurrency) break;
+          if (!pending.has(m) || !ready(m)) continue;
+          pending.delete(m);
+          running++;
+          report.started.push(m);
+          void start(m);
+          if (thrown || opts.stopped?.()) break;
+        }
+        // Nothing running, nothing ready, yet modules pending: impossible after checkDependencies.
+        if (running === 0 && pending.size > 0) fail(new Error(`no module can start: ${[...pending].join(', ')} wait for modules that never finish`));
+      }
+      finishIfDone();
+    };
+
     const start = async (m: string) => {
       let ok = false;
+      let threw = false;
       try {
         ok = await opts.run(m);
       } catch (e) {
-        thrown ??= { error: e };
+        threw = true;
+        fail(e);
       }
       running--;
-      if (!thrown) {
+      if (!threw) {
         if (ok) {
           succeeded.add(m);
           report.succeeded.push(m);
         } else {
           failed.add(m);
           report.failed.push(m);
-          pumping = pumping.then(() => skipDownstream(m)).catch((e: unknown) => {
-            thrown ??= { error: e };
-          });
+          skipDownstream(m);
         }
       }
-      pump();
+      step();
     };
-    pump();
+
+    step();
   });
 }

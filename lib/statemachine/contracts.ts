@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { CommitShaSchema } from '../domain/push-event';
-import { ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
+import { MAX_MODULE_CONCURRENCY, ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
 
 /** Where the runner fetches the code: the same for every account of a run. */
 export const SourceSchema = z.object({
@@ -49,17 +49,20 @@ export const AccountItemSchema = z
   timeoutSeconds: z.number().int().positive(),
   /** Repository-relative module paths to run, in order. */
   modules: z.array(ModulePathSchema).min(1),
+  /**
+   * module -> the modules of this item it depends on (its upstreams, also through modules the
+   * item does not run), written into the runner's manifest: the runner's order. Absent or empty:
+   * the modules depend on nothing in this item.
+   */
+  dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
+  /** How many independent modules the runner task runs at once (`runner.moduleConcurrency`). */
+  moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
   /** The phase this item runs. */
   phase: StagePhaseNameSchema,
   /** The task definition of this phase: the read-only plan task definition for `plan`, else the apply one. */
   taskDefinition: z.string(),
   /** module -> SHA-256 of the approved plan file; empty except on apply items. */
   approvedPlans: z.record(z.string(), Sha256Schema),
-  /**
-   * module -> the modules of this item it depends on (its upstreams), written into the runner's
-   * manifest. Absent or empty: the modules depend on nothing in this item.
-   */
-  dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
   /**
    * The runner task's manifest (its modules and approved plans) in the artifacts store, under
    * the account's own prefix: the task's overrides carry only this key and SHA-256, so they stay
@@ -75,6 +78,14 @@ export const AccountItemSchema = z
     const expected = item.phase === 'plan' ? item.planTaskDefinition : item.applyTaskDefinition;
     if (item.taskDefinition !== expected) {
       ctx.addIssue({ code: 'custom', path: ['taskDefinition'], message: `a ${item.phase} item must run ${expected}, not ${item.taskDefinition}` });
+    }
+    // The runner orders only the modules it runs: an edge to any other would never be satisfied.
+    const modules = new Set(item.modules);
+    for (const [module, upstreams] of Object.entries(item.dependencies ?? {})) {
+      const outside = [module, ...upstreams].filter((m) => !modules.has(m));
+      if (outside.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['dependencies', module], message: `dependencies between the item's own modules; ${outside.join(', ')} is not one of them` });
+      }
     }
     if (item.phase !== 'apply' && Object.keys(item.approvedPlans).length > 0) {
       ctx.addIssue({ code: 'custom', path: ['approvedPlans'], message: `only an apply item carries approved plans, not a ${item.phase} item` });

@@ -82,6 +82,8 @@ export interface ModuleRecord {
   readonly commit: string;
   readonly plan?: PlanSummary;
   readonly planSha256?: string;
+  /** `skipped`: the upstream module of its task that failed (or was interrupted), so this one never ran. */
+  readonly skippedBecause?: string;
   /** Plan phase: the upstreams whose changes may change this plan once they apply. */
   readonly mayChangeAfter?: readonly string[];
   /** `awaiting-approval`: the plan made after the upstreams applied, which differs from the approved one. */

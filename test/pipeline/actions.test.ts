@@ -121,6 +121,51 @@ describe('targets', () => {
   });
 });
 
+describe('targets with module dependencies', () => {
+  it("writes each account's dependencies and module concurrency into its item and runner manifest, and runs the dependents of a change", async () => {
+    // GIVEN app depends on network, four modules at once, and every module applied at c0
+    const withDeps = testConfig({ dependsOn: [{ module: 'app', on: ['network'] }], runner: { moduleConcurrency: 4 } });
+    h = makeHarness(withDeps, store, repo.dir);
+    for (const module of ['dev/us-east-1/app', 'dev/us-east-1/network']) {
+      await store.recordApplied({ repository: 'acme/live', account: 'dev', module, commit: c0, sequence: `2026-11-19T00:00:00.000Z#${c0}`, execution: 'e0' });
+    }
+    // AND a push that changes only dev's network
+    const c2 = repo.commit({ 'dev/us-east-1/network/main.tf': 'n2' }, 'network change');
+    const push = envelope(pushOf(c1, c2, '2026-11-20T10:00:05.000Z', ['dev/us-east-1/network/main.tf']));
+    h.running.add(executionId('e2'));
+    const run = (await h.handler({ action: 'admit', input: push, executionId: executionId('e2'), executionName: 'e2', startedAt: '2026-11-20T10:00:06.000Z' })) as AdmitResult;
+    // WHEN targets runs
+    const res = (await h.handler({ action: 'targets', input: push, run, executionName: 'e2' })) as TargetsResult;
+    // THEN dev runs network and its dependent app, app after network
+    const dev = (await readItems(h.artifacts, res.stages[0]!.accounts))[0]!;
+    expect(dev).toMatchObject({ modules: ['dev/us-east-1/app', 'dev/us-east-1/network'], dependencies: { 'dev/us-east-1/app': ['dev/us-east-1/network'] }, moduleConcurrency: 4 });
+    const manifest = JSON.parse((await h.artifacts.get('accounts/dev/e2/plan-and-apply.manifest.json'))!.toString('utf8')) as unknown;
+    expect(manifest).toEqual({
+      account: 'dev',
+      execution: 'e2',
+      phase: 'plan-and-apply',
+      modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
+      dependencies: { 'dev/us-east-1/app': ['dev/us-east-1/network'] },
+      moduleConcurrency: 4,
+    });
+  });
+
+  it('fails before planning anything when the dependencies form a cycle, naming it', async () => {
+    const cyclic = testConfig({
+      dependsOn: [
+        { module: 'app', on: ['network'] },
+        { module: 'network', on: ['app'] },
+      ],
+    });
+    h = makeHarness(cyclic, store, repo.dir);
+    const run = await admitted();
+    await expect(h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })).rejects.toThrow(
+      /account dev: the dependencies form a cycle: dev\/us-east-1\/app -> dev\/us-east-1\/network -> dev\/us-east-1\/app/,
+    );
+    expect(await h.artifacts.get('e1/_stages/0/accounts.json')).toBeUndefined();
+  });
+});
+
 describe('record-account', () => {
   const account = () => accountItem(config, config.accounts[0]!, ['dev/us-east-1/app', 'dev/us-east-1/network']);
   const source = () => ({ repository: 'https://github.com/acme/live.git', commit: c1, ref: 'refs/heads/main' });
@@ -276,7 +321,8 @@ describe('account items', () => {
 });
 
 describe('stage-complete', () => {
-  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'], 'plan');
+  const prodGraph = { account: 'prod', root: 'prod/eu-west-1', modules: ['prod/eu-west-1/app', 'prod/eu-west-1/network'], dependencies: { 'prod/eu-west-1/app': ['prod/eu-west-1/network'] } };
+  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'], 'plan', prodGraph);
   const stageWith = async (items: AccountItem[]): Promise<StageItem> =>
     stageItem(config, 'e1', 2, 'prod', await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', items, 'e1'));
   const gate = (stage: StageItem, phase: 'plan' | 'apply' | 'plan-and-apply', run: AdmitResult) =>
@@ -304,6 +350,9 @@ describe('stage-complete', () => {
     expect(applyManifest).toMatchObject({ phase: 'apply', approvedPlans: { 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) } });
     // AND they run the same account Map as the apply phase, on the apply task definition
     expect(applyItems[0]).toMatchObject({ phase: 'apply', taskDefinition: 'tfstep-apply-us-east-1' });
+    // AND the apply keeps the plan's module order: its manifest carries the same dependencies
+    expect(applyItems[0]!.dependencies).toEqual({ 'prod/eu-west-1/app': ['prod/eu-west-1/network'] });
+    expect(applyManifest).toMatchObject({ dependencies: { 'prod/eu-west-1/app': ['prod/eu-west-1/network'] } });
     // AND subscribers hear that the stage awaits approval, with the command to decide
     expect(h.published).toHaveLength(1);
     expect(h.published[0]!.attributes).toMatchObject({ status: 'AWAITING_APPROVAL', stage: 'prod' });

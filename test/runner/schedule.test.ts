@@ -68,6 +68,14 @@ describe('schedule', () => {
     expect([...r.runs.keys()].sort()).toEqual(['network', 'other']);
   });
 
+  it('GIVEN a failure while other modules finish at the same moment THEN its dependent is skipped, not left waiting', async () => {
+    // Found by the property below: a start queued by another module's end ran before the failure's dependents were skipped.
+    const r = recorder({ fail: ['m02'], delays: { m00: 0, m01: 0, m02: 0, m03: 0, m04: 0 } });
+    const report = await schedule({ modules: ['m00', 'm01', 'm02', 'm03', 'm04'], dependencies: { m03: ['m02'] }, concurrency: 4, run: r.run });
+    expect(report.skipped).toEqual(new Map([['m03', { kind: 'upstream', upstream: 'm02' }]]));
+    expect(report.succeeded.sort()).toEqual(['m00', 'm01', 'm04']);
+  });
+
   it('names the nearest upstream that failed, not a farther one or a skipped one', async () => {
     // app -> cache -> db; db and network fail (network is independent of the chain)
     const chain = recorder({ fail: ['network', 'db'] });
@@ -170,15 +178,16 @@ const dagArb = fc
   )
   .map(({ n, order, edges, failing, delays, concurrency }) => {
     const names = [...Array(n).keys()].map((i) => `m${String(i).padStart(2, '0')}`);
+    const name = (i: number): string => names[i] ?? `m${i}`;
     // rank in a random topological order: an edge goes from the higher rank to the lower
     const rank = new Map(order.map((v, i) => [v, i]));
     const deps: Record<string, string[]> = {};
     for (const [x, y] of edges) {
       if (x === y) continue;
       const [down, up] = rank.get(x)! > rank.get(y)! ? [x, y] : [y, x];
-      (deps[names[down]] ??= []).push(names[up]);
+      (deps[name(down)] ??= []).push(name(up));
     }
-    return { modules: names, deps, failing: new Set(failing.map((i) => names[i])), delays: Object.fromEntries(names.map((m, i) => [m, delays[i]])), concurrency };
+    return { modules: names, deps, failing: new Set(failing.map(name)), delays: Object.fromEntries(names.map((m, i) => [m, delays[i] ?? 0])), concurrency };
   });
 
 describe('schedule over random graphs', () => {
@@ -190,7 +199,7 @@ describe('schedule over random graphs', () => {
         const ended = new Map<string, number>();
         const started = new Map<string, number>();
         r.events.forEach((e, i) => {
-          const [kind, m] = e.split(' ');
+          const [kind = '', m = ''] = e.split(' ');
           (kind === 'start' ? started : ended).set(m, i);
         });
         // downstream of a failure, computed independently of the scheduler
