@@ -13,6 +13,7 @@ import { artifactKeys } from '../domain/runner-contract';
 import type { AccountItem, ItemsLocation, StageItem, TargetsRequestSchema, TargetsResult } from '../statemachine/contracts';
 import { writeItems } from '../statemachine/items';
 import type { PipelineDeps } from './deps';
+import { runConfig } from './fleet';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
 import { parseExecutionInput, repositoryOf } from './push';
@@ -115,20 +116,22 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   if (lock.holder !== execution) throw new LockLostError(execution, lock.holder);
 
   const reader = deps.repoReader(push);
-  const [modules, applied] = await Promise.all([reader.listModules(push.after), deps.store.listApplied(repo.fullName)]);
+  // The fleet registry's accounts join the listed ones: an account added to an OU is deployed
+  // without redeploying the central stack.
+  const [modules, applied, config] = await Promise.all([reader.listModules(push.after), deps.store.listApplied(repo.fullName), runConfig(deps.config, deps.store)]);
   const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, generation: t.generation }]));
-  const bases = basesToCompare({ config: deps.config, push, modules, lastApplied });
+  const bases = basesToCompare({ config, push, modules, lastApplied });
   const changes = new Map<string, readonly string[] | undefined>();
   const answers = await mapLimit(bases, COMPARE_CONCURRENCY, async (base) =>
     base === push.before && push.changes.complete ? push.changes.paths : reader.changedPaths(base, push.after),
   );
   bases.forEach((base, i) => changes.set(base, answers[i]));
 
-  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes, generation: req.run.generation });
-  const planned = plannedStagesOf(deps.config, plan);
+  const plan = planTargets({ config, push, modules, lastApplied, changes, generation: req.run.generation });
+  const planned = plannedStagesOf(config, plan);
   // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
   const stages = await Promise.all(
-    planned.map(async (s, index) => stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution))),
+    planned.map(async (s, index) => stageItem(config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution))),
   );
   await deps.store.updateRun(execution, {
     stages: planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })),
