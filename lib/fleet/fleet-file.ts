@@ -15,6 +15,7 @@
  * The file is read on every call, so an account added to it is seen by the next run.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { FleetError } from './errors';
@@ -87,4 +88,14 @@ export function fleetFileReader(file: string): OrganizationsReader {
     },
     listTags: (id) => Promise.resolve(Object.fromEntries((read().Accounts.find((a) => a.Id === id)?.Tags ?? []).map((t) => [t.Key, t.Value]))),
   };
+}
+
+/**
+ * The fleet file the local mode reads: `override` (the `--fleet-file` option) if given, else the
+ * config's `fleet.file`, relative to the config file's folder. Undefined without either.
+ */
+export function localFleetFile(configFile: string, config: { readonly fleet?: { readonly file?: string } }, override?: string): string | undefined {
+  if (override) return resolve(override);
+  const file = config.fleet?.file;
+  return file === undefined ? undefined : resolve(dirname(resolve(configFile)), file);
 }

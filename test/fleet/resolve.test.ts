@@ -10,6 +10,7 @@ import {
   ListTagsForResourceCommand,
   OrganizationsClient,
   TooManyRequestsException,
+  type AccountState,
   DescribeOrganizationalUnitCommand,
   ListParentsCommand,
 } from '@aws-sdk/client-organizations';
@@ -36,7 +37,7 @@ function fleetConfig(fleet: Record<string, unknown>) {
 const noSleep = { sleep: () => Promise.resolve(), random: () => 0 };
 
 /** The organization: /workloads/prod/team-a and /workloads/dev. */
-function organization(accounts: Record<string, { Id: string; Name: string; State?: string }[]>) {
+function organization(accounts: Record<string, { Id: string; Name: string; State?: AccountState }[]>) {
   org.on(ListRootsCommand).resolves({ Roots: [{ Id: ROOT, Name: 'Root' }] });
   const ous: Record<string, { Id: string; Name: string }[]> = {
     [ROOT]: [{ Id: WORKLOADS, Name: 'workloads' }],
@@ -48,7 +49,7 @@ function organization(accounts: Record<string, { Id: string; Name: string; State
   };
   for (const parent of [ROOT, WORKLOADS, PROD, TEAM, DEV]) {
     org.on(ListOrganizationalUnitsForParentCommand, { ParentId: parent }).resolves({ OrganizationalUnits: ous[parent] ?? [] });
-    org.on(ListAccountsForParentCommand, { ParentId: parent }).resolves({ Accounts: (accounts[parent] ?? []).map((a) => ({ State: 'ACTIVE', ...a })) });
+    org.on(ListAccountsForParentCommand, { ParentId: parent }).resolves({ Accounts: (accounts[parent] ?? []).map((a) => ({ State: 'ACTIVE' as const, ...a })) });
   }
 }
 
@@ -115,7 +116,7 @@ describe('fleet resolution from AWS Organizations', () => {
       [PROD]: [
         { Id: '700000000001', Name: 'Shop Prod' },
         { Id: '444444444444', Name: 'listed' },
-        { Id: '700000000009', Name: 'closing', State: 'SUSPENDED' },
+        { Id: '700000000009', Name: 'closing', State: 'SUSPENDED' as const },
       ],
       [TEAM]: [
         { Id: '700000000002', Name: 'team-a' },
@@ -123,7 +124,7 @@ describe('fleet resolution from AWS Organizations', () => {
       ],
     });
     org.on(ListAccountsCommand).resolves({
-      Accounts: ['700000000001', '444444444444', '700000000002', '700000000003'].map((Id) => ({ Id, Name: Id, State: 'ACTIVE' })),
+      Accounts: ['700000000001', '444444444444', '700000000002', '700000000003'].map((Id) => ({ Id, Name: Id, State: 'ACTIVE' as const })),
     });
     org.on(ListTagsForResourceCommand).resolves({ Tags: [] });
     org.on(ListTagsForResourceCommand, { ResourceId: '700000000003' }).resolves({ Tags: [{ Key: 'tfstep:stage', Value: 'dev' }] });
