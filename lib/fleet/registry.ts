@@ -11,6 +11,9 @@
 import type { AccountConfig } from '../config/schema';
 import type { FleetAccount, FleetSource } from './resolve';
 
+/** The `action` of the payload the schedule sends the pipeline function to refresh the fleet. */
+export const FLEET_REFRESH_ACTION = 'fleet-refresh';
+
 /** One account's record in the registry. */
 export interface FleetRecord {
   readonly id: string;

@@ -10,8 +10,7 @@ import { readOrganization, type OrganizationsReader } from '../fleet/walk';
 import type { Logger } from '../log';
 import type { RunStore } from '../store/run-store';
 
-/** The payload the schedule sends the pipeline function to refresh the fleet. */
-export const FLEET_REFRESH_ACTION = 'fleet-refresh';
+export { FLEET_REFRESH_ACTION } from '../fleet/registry';
 
 /** What a refresh needs. */
 export interface FleetRefreshDeps {

@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { UndeployableConfigError } from '../../lib/constructs/errors';
 import { names } from '../../lib/domain/names';
 import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../../lib/domain/runner-contract';
-import { buildExampleApp, removeTempDirs, writeExampleVariant } from './support';
+import { buildExampleApp, removeTempDirs, render, statementsOf, writeExampleVariant } from './support';
 
 const NETWORK = { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] };
 const PROD_OU = 'ou-ab12-22222222';
@@ -101,5 +101,46 @@ describe('fleet StackSet', () => {
     const file = fleetVariant((fleet) => delete fleet.ous[1].id);
     expect(() => buildExampleApp({}, file)).toThrow(UndeployableConfigError);
     expect(() => buildExampleApp({}, file)).toThrow('fleet.ous[1].id: the OU id of /workloads/dev: a StackSet targets OUs by id');
+  });
+});
+
+describe('central stack with a fleet', () => {
+  afterAll(removeTempDirs);
+
+  it('refreshes the fleet on a schedule through the pipeline function, which may assume the Organizations role', () => {
+    // GIVEN the fleet variant (refreshMinutes defaults to 60) WHEN built
+    const built = buildExampleApp({}, fleetVariant((fleet) => (fleet.organizations.refreshMinutes = 30)));
+    const template = Template.fromStack(built.central);
+    const fnId = built.central.getLogicalId(built.central.pipelineFunction.function.node.defaultChild as never);
+    // THEN a rule sends the refresh action to the pipeline function every 30 minutes
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(30 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, Input: JSON.stringify({ action: 'fleet-refresh' }), RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 1800 } })],
+    });
+    // AND the function may assume the Organizations role and nothing else in the management account
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => statementsOf(render(p.Properties.PolicyDocument)));
+    expect(policies.filter((st) => st.Sid === 'ReadOrganizations')).toEqual([expect.objectContaining({ Action: ['sts:AssumeRole'], Resource: [`arn:aws:iam::${ADMIN}:role/tfstep-organizations-read`] })]);
+  });
+
+  it("lets the state machine assume any launcher role of the organization's accounts, and their runners write only their own artifacts prefix", () => {
+    const built = buildExampleApp({}, fleetVariant());
+    const template = Template.fromStack(built.central);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => statementsOf(render(p.Properties.PolicyDocument)));
+    expect(statements.filter((st) => st.Sid === 'AssumeFleetLauncherRoles')).toEqual([
+      expect.objectContaining({ Action: ['sts:AssumeRole'], Resource: [`arn:aws:iam::*:role/${names.launcherRole('us-east-1')}`], Condition: { StringEquals: { 'aws:ResourceOrgID': 'o-a1b2c3d4e5' } } }),
+    ]);
+    const bucketPolicy = Object.values(template.findResources('AWS::S3::BucketPolicy')).flatMap((p) => statementsOf(render(p.Properties.PolicyDocument)));
+    const fleet = bucketPolicy.filter((st) => st.Sid === 'FleetRunnerArtifacts');
+    expect(fleet).toHaveLength(1);
+    expect(fleet[0]!.Resource).toEqual([expect.stringMatching(/\/accounts\/acct-\$\{aws:PrincipalAccount\}\/\*$/)]);
+    expect(fleet[0]!.Condition).toEqual({
+      StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' },
+      ArnLike: { 'aws:PrincipalArn': [`arn:aws:iam::*:role/${names.planRole('us-east-1')}`, `arn:aws:iam::*:role/${names.applyRole('us-east-1')}`] },
+    });
+  });
+
+  it('adds nothing for a config without a fleet', () => {
+    const template = Template.fromStack(buildExampleApp().central);
+    expect(Object.values(template.findResources('AWS::Events::Rule')).filter((r) => r.Properties.ScheduleExpression !== undefined)).toEqual([]);
   });
 });
