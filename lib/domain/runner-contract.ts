@@ -238,6 +238,27 @@ export const PlanSummarySchema = z
   .strict();
 export type PlanSummary = z.infer<typeof PlanSummarySchema>;
 
+/** The most differences a re-plan lists (see lib/domain/plan-compare.ts), and one line counting the rest. */
+export const MAX_REPLAN_DIFFERENCES = 51;
+
+/**
+ * A plan made again in the apply phase after the module's upstreams applied, when its changes
+ * differ from the approved plan's: it is not applied, and the stage asks for approval again.
+ */
+export const ReplanSchema = z
+  .object({
+    planSha256: Sha256Schema,
+    plan: PlanSummarySchema,
+    /** The SHA-256 of the plan that was approved, which this one replaces. */
+    approvedSha256: Sha256Schema,
+    /** The approved plan's summary. */
+    approvedPlan: PlanSummarySchema.optional(),
+    /** What differs from the approved plan: addresses and actions, never a value. */
+    differences: z.array(z.string().max(2048)).max(MAX_REPLAN_DIFFERENCES).optional(),
+  })
+  .strict();
+export type Replan = z.infer<typeof ReplanSchema>;
+
 /** What the runner writes per module as `result.json`, read by the central record step. */
 export const ModuleResultSchema = z
   .object({
@@ -258,15 +279,7 @@ export const ModuleResultSchema = z
      */
     mayChangeAfter: z.array(ModulePathSchema).optional(),
     /** `awaiting-approval`: the new plan made after the upstreams applied, not yet approved. */
-    replan: z
-      .object({
-        planSha256: Sha256Schema,
-        plan: PlanSummarySchema,
-        /** The SHA-256 of the plan that was approved, which this one replaces. */
-        approvedSha256: Sha256Schema,
-      })
-      .strict()
-      .optional(),
+    replan: ReplanSchema.optional(),
     plan: PlanSummarySchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),
@@ -312,6 +325,14 @@ export const artifactKeys = {
    * made, and where its Distributed Maps write their results.
    */
   stageAccounts: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/accounts.json`,
-  stageApplyItems: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/apply.json`,
+  stageApplyItems: (execution: string, stageIndex: number, round = 0) =>
+    round === 0 ? `${execution}/_stages/${stageIndex}/apply.json` : `${execution}/_stages/${stageIndex}/apply-${round}.json`,
+  /** The plan items of a re-plan round (the modules held back at apply, planned again). */
+  stageReplanItems: (execution: string, stageIndex: number, round: number) => `${execution}/_stages/${stageIndex}/replan-${round}.json`,
+  /** What the gate found about a re-plan round's modules, shown by the round's approval. */
+  stageReplanNotes: (execution: string, stageIndex: number, round: number) => `${execution}/_stages/${stageIndex}/replan-${round}-notes.json`,
+  /** The items of one wave of a stage's phase (those of `all` whose `wave` is `wave`), in re-plan round `round`. */
+  stageWaveItems: (execution: string, stageIndex: number, phase: string, wave: number, round = 0) =>
+    `${execution}/_stages/${stageIndex}/${phase}-wave-${wave}${round === 0 ? '' : `-round-${round}`}.json`,
   stageResults: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/results`,
 };

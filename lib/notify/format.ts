@@ -20,6 +20,8 @@ export interface PlannedTarget {
   readonly add: number;
   readonly change: number;
   readonly destroy: number;
+  /** A remark shown after the counts, such as "plan may change after <upstream> applies". */
+  readonly note?: string;
 }
 
 /** The run facts a notification is made of. */
@@ -106,7 +108,9 @@ export function formatNotification(kind: NotificationKind, run: NotificationRun,
     lines.push('', 'plan:');
     // Destroys first: a long list is cut, and those are what an approver must not miss.
     const plans = [...run.plans.filter((p) => p.destroy > 0), ...run.plans.filter((p) => p.destroy === 0)];
-    for (const p of plans.slice(0, MAX_LISTED)) lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy`);
+    for (const p of plans.slice(0, MAX_LISTED)) {
+      lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy${p.note ? ` (${p.note})` : ''}`);
+    }
     if (plans.length > MAX_LISTED) lines.push(`  ... and ${plans.length - MAX_LISTED} more module plan(s) on the approval page`);
   }
   if ((kind === 'rejected' || kind === 'expired') && run.decisions && run.decisions.length > 0) {

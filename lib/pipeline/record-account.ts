@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
 import { mapLimit } from '../domain/concurrency';
+import { heldBack } from '../domain/replan';
 import type { AccountOutcome, ModuleOutcome, RecordAccountRequestSchema } from '../statemachine/contracts';
 import type { PipelineDeps } from './deps';
 import { PipelineError } from './errors';
@@ -69,6 +70,8 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       commit: req.source.commit,
       plan: r?.plan,
       planSha256: r?.planSha256,
+      ...(r?.mayChangeAfter?.length ? { mayChangeAfter: r.mayChangeAfter } : {}),
+      ...(r?.replan ? { replan: r.replan } : {}),
       error: r?.error ?? read.problem,
       startedAt: r?.startedAt,
       finishedAt: r?.finishedAt ?? now,
@@ -86,10 +89,21 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       if (!moved) deps.logger.info('target already at this or a newer push; record left as it is', { account: req.account.name, module: read.module });
     }
   });
+  // Held back for a new approval (apply only): not a failure, the stage plans them again.
+  const held = req.phase === 'apply' ? heldBack(reads.map((r) => ({ path: r.module, status: r.result?.status ?? 'not-run', skippedBecause: r.result?.skippedBecause }))) : new Map();
   for (const read of reads) {
-    const status = read.result?.status ?? 'not-run';
-    modules.push({ path: read.module, status, plan: read.result?.plan, planSha256: read.result?.planSha256 });
-    if (status !== success) problems.push(`${read.module} ${status}${read.result?.error ? `: ${read.result.error}` : read.problem ? `: ${read.problem}` : ''}`);
+    const r = read.result;
+    const status = r?.status ?? 'not-run';
+    modules.push({
+      path: read.module,
+      status,
+      plan: r?.plan,
+      planSha256: r?.planSha256,
+      ...(r?.skippedBecause ? { skippedBecause: r.skippedBecause } : {}),
+      ...(r?.mayChangeAfter?.length ? { mayChangeAfter: r.mayChangeAfter } : {}),
+      ...(r?.replan ? { replan: r.replan } : {}),
+    });
+    if (status !== success && !held.has(read.module)) problems.push(`${read.module} ${status}${read.result?.error ? `: ${read.result.error}` : read.problem ? `: ${read.problem}` : ''}`);
   }
 
   const ok = req.ok && problems.length === 0;
@@ -98,7 +112,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     const taskError = req.error ? `the runner task failed (${req.error.Error}${req.error.Cause ? `: ${shortCause(req.error.Cause)}` : ''})` : undefined;
     reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
   }
-  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}) };
+  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}), ...(req.account.wave !== undefined ? { wave: req.account.wave } : {}) };
   await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
   return outcome;
 }

@@ -26,3 +26,11 @@ export class RepoReadError extends PlanningError {
     this.name = 'RepoReadError';
   }
 }
+
+/** The module dependencies are wrong: a cycle, a path that is no module, a module of another account. */
+export class DependencyGraphError extends PlanningError {
+  constructor(readonly problems: readonly string[]) {
+    super(`the module dependencies cannot be used (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.join('; ')}`);
+    this.name = 'DependencyGraphError';
+  }
+}

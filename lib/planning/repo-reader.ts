@@ -25,6 +25,25 @@ export interface RepoReader {
    * arrive out of order.
    */
   isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined>;
+  /**
+   * The text of the file at `path` (repository-relative) at `sha`; undefined when there is no
+   * such file. Reads terragrunt files for their dependencies.
+   */
+  readFile?(sha: string, path: string): Promise<string | undefined>;
+}
+
+/** A repository-relative file path that a reader may pass on to git or an API. */
+function checkFilePath(path: string): void {
+  if (path === '' || path.startsWith('/') || path.split('/').some((s) => s === '' || s === '.' || s === '..') || path.includes('\0')) {
+    throw new RepoReadError(`file path "${path}" is not a repository-relative path without "." or ".." segments`);
+  }
+}
+
+/** The text of a contents answer (GitHub and GitLab both answer base64 with `encoding`). */
+function decodeContent(content: string, encoding: string | undefined, where: string): string {
+  if (encoding === undefined || encoding === 'base64') return Buffer.from(content, 'base64').toString('utf8');
+  if (encoding === 'text' || encoding === 'utf-8') return content;
+  throw new RepoReadError(`${where} came back in the encoding "${encoding}"; expected base64`);
 }
 
 /** Whether a file marks its directory as a module; hidden directories (`.terraform`, caches) never count. */
@@ -96,6 +115,16 @@ export class GitRepoReader implements RepoReader {
     return [...new Set(out.split('\0').filter(Boolean))].sort();
   }
 
+  /** {@inheritDoc RepoReader.readFile} */
+  async readFile(sha: string, path: string): Promise<string | undefined> {
+    checkSha(sha, 'commit');
+    checkFilePath(path);
+    // ls-tree first: a missing file is an answer (undefined), not an error of `git show`.
+    const entry = await this.git(['ls-tree', '-z', '--end-of-options', sha, '--', path]);
+    if (!entry.split('\0').some((line) => /^\d+ blob /.test(line))) return undefined;
+    return this.git(['show', '--end-of-options', `${sha}:${path}`]);
+  }
+
   /** {@inheritDoc RepoReader.isAncestor} */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
     checkSha(ancestor, 'commit');
@@ -132,6 +161,7 @@ const TreeSchema = z.object({
   truncated: z.boolean(),
   tree: z.array(z.object({ path: z.string(), type: z.string() })),
 });
+const ContentsSchema = z.object({ type: z.literal('file'), content: z.string(), encoding: z.string().optional(), size: z.number().optional() });
 const CompareSchema = z.object({
   status: z.string(),
   files: z.array(z.object({ filename: z.string(), previous_filename: z.string().optional() })).optional(),
@@ -224,6 +254,26 @@ export class GitHubRepoReader implements RepoReader {
     const cmp = CompareSchema.safeParse(body);
     if (!cmp.success) throw new RepoReadError(`GitHub compare answer for ${this.options.fullName} is not the expected shape: ${cmp.error.issues[0]?.message ?? ''}`);
     return cmp.data.status === 'ahead' || cmp.data.status === 'identical';
+  }
+
+  /**
+   * {@inheritDoc RepoReader.readFile}
+   * The contents API answers a file of up to 1 MB with its base64 `content` ("Get repository
+   * content", GitHub REST API); a terragrunt file is far smaller.
+   */
+  async readFile(sha: string, path: string): Promise<string | undefined> {
+    checkSha(sha, 'commit');
+    checkFilePath(path);
+    const { status, body } = await this.get(`/contents/${path.split('/').map(encodeURIComponent).join('/')}?ref=${sha}`);
+    if (status === 404) return undefined;
+    if (status !== 200) throw new RepoReadError(`GitHub could not read ${path} at ${this.options.fullName}@${sha}: HTTP ${status} ${messageOf(body)}`);
+    const file = ContentsSchema.safeParse(body);
+    // A directory answers a list, and a submodule or symlink another type: none is a file.
+    if (!file.success) return undefined;
+    if (file.data.content === '' && (file.data.size ?? 0) > 0) {
+      throw new RepoReadError(`GitHub did not return the content of ${path} at ${this.options.fullName}@${sha} (${file.data.size} bytes: too large for the contents API)`);
+    }
+    return decodeContent(file.data.content, file.data.encoding, `GitHub's content of ${path}`);
   }
 }
 
@@ -348,5 +398,17 @@ export class GitLabRepoReader implements RepoReader {
     const base = z.object({ id: z.string() }).safeParse(body);
     if (!base.success) throw new RepoReadError(`GitLab merge base answer for ${this.options.fullName} is not the expected shape: ${base.error.issues[0]?.message ?? ''}`);
     return base.data.id === ancestor;
+  }
+
+  /** {@inheritDoc RepoReader.readFile} */
+  async readFile(sha: string, path: string): Promise<string | undefined> {
+    checkSha(sha, 'commit');
+    checkFilePath(path);
+    const { status, body } = await this.get(`/repository/files/${encodeURIComponent(path)}?ref=${sha}`);
+    if (status === 404) return undefined;
+    if (status !== 200) throw new RepoReadError(`GitLab could not read ${path} at ${this.options.fullName}@${sha}: HTTP ${status} ${messageOf(body)}`);
+    const file = z.object({ content: z.string(), encoding: z.string().optional() }).safeParse(body);
+    if (!file.success) throw new RepoReadError(`GitLab file answer for ${path} in ${this.options.fullName} is not the expected shape: ${file.error.issues[0]?.message ?? ''}`);
+    return decodeContent(file.data.content, file.data.encoding, `GitLab's content of ${path}`);
   }
 }

@@ -25,6 +25,11 @@ export const TEST_DOUBLE_ENV = {
   lockDir: 'TFSTEP_TEST_DOUBLE_LOCK_DIR',
   /** A file the double appends the AWS region and plugin cache settings it was given to. */
   envLog: 'TFSTEP_TEST_DOUBLE_ENV_LOG',
+  /**
+   * Comma-separated `<module>=<upstream>` pairs: the double plans the module's values from the
+   * upstream's applied state, so its plan changes once the upstream applies.
+   */
+  reads: 'TFSTEP_TEST_DOUBLE_READS',
 } as const;
 
 /** Set by the runner (not accepted as input) for the double: the repository-relative module path. */

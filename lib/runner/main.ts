@@ -38,13 +38,16 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
+import { comparePlans, normalizePlan, type PlanComparison } from '../domain/plan-compare';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
+import { mayChangeMark } from '../domain/replan';
 import {
   artifactKeys,
   EXIT,
   ModuleResultSchema,
   type ModuleResult,
   type PlanSummary,
+  type Replan,
   type RunnerInput,
   type RunnerPolicy,
 } from '../domain/runner-contract';
@@ -70,6 +73,9 @@ export const IMAGE_SEARCH_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** The saved plan's name inside each module directory. */
 export const PLAN_FILE = 'plan.tfplan';
+
+/** The plan an apply makes again after the module's upstreams applied, beside the approved one. */
+export const REPLAN_FILE = 'replan.tfplan';
 
 /**
  * The override file the runner writes into a module in the local mode, so that Terraform keeps
@@ -227,8 +233,22 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     const facts = await checkModules(dirs, policy);
     const approved = input.phase === 'apply' ? await fetchApprovedPlans(store, records, input) : new Map<string, Uint8Array>();
 
-    const ctx: ModuleContext = { input, policy, tool, store, records, logger, env, searchPath, home, pluginCacheDir, interruption, now: deps.now ?? (() => new Date()) };
-    return await runModules(ctx, dirs, approved, facts);
+    const ctx: ModuleContext = {
+      input,
+      policy,
+      tool,
+      store,
+      records,
+      logger,
+      env,
+      searchPath,
+      home,
+      pluginCacheDir,
+      interruption,
+      now: deps.now ?? (() => new Date()),
+      done: new Map(),
+    };
+    return await runModules(ctx, inDependencyOrder(dirs, input.dependencies), approved, facts);
   } catch (e) {
     // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
     if (e instanceof InterruptedError || interruption.requestedBy) {
@@ -307,6 +327,51 @@ interface ModuleContext {
   pluginCacheDir: string;
   interruption: Interruption;
   now: () => Date;
+  /** What each module that ran in this task came to, for the modules that depend on it. */
+  done: Map<string, DoneModule>;
+}
+
+/** A module that ran in this task, as its dependents see it. */
+interface DoneModule {
+  status: ModuleResult['status'];
+  /**
+   * Plan phase: its plan changes something (a resource or an output), or may change after its own
+   * upstreams apply; either way a module reading it may plan differently once it applies.
+   */
+  mayChange: boolean;
+}
+
+/** What a module's run found, written into its result even when the run fails half way. */
+interface Progress {
+  /** See {@link DoneModule.mayChange}; not written into the result. */
+  mayChange?: boolean;
+  plan?: PlanSummary;
+  planSha256?: string;
+  mayChangeAfter?: string[];
+  replan?: Replan;
+}
+
+/** The upstreams of `module` in this task (the manifest's dependencies). */
+function upstreamsOf(input: RunnerInput, module: string): string[] {
+  return (input.dependencies?.[module] ?? []).filter((u) => input.modules.includes(u) && u !== module);
+}
+
+/**
+ * `dirs` in an order in which every module comes after its upstreams, otherwise in the
+ * manifest's order.
+ * @throws RefusedError when the dependencies have a cycle
+ */
+export function inDependencyOrder(dirs: Map<string, string>, dependencies: Readonly<Record<string, readonly string[]>> | undefined): Map<string, string> {
+  if (!dependencies) return dirs;
+  const out = new Map<string, string>();
+  const pending = [...dirs.keys()];
+  while (pending.length > 0) {
+    const i = pending.findIndex((m) => (dependencies[m] ?? []).every((u) => !dirs.has(u) || u === m || out.has(u)));
+    if (i < 0) throw new RefusedError(`refused: the module dependencies have a cycle among ${pending.map(quote).join(', ')}`);
+    const [m] = pending.splice(i, 1) as [string];
+    out.set(m, dirs.get(m)!);
+  }
+  return out;
 }
 
 async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>, facts: Map<string, ModuleFacts>): Promise<number> {
@@ -322,27 +387,43 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
       await writeResult(ctx, { ...base, status: 'skipped', error: 'interrupted before this module started', finishedAt: ctx.now().toISOString() });
       continue;
     }
+    // A module never runs before its upstreams have: one that did not succeed holds its dependents back.
+    const success = input.phase === 'plan' ? 'planned' : 'applied';
+    const blockedBy = upstreamsOf(input, module).find((u) => ctx.done.has(u) && ctx.done.get(u)?.status !== success);
+    if (blockedBy !== undefined) {
+      const why = ctx.done.get(blockedBy)?.status === 'awaiting-approval' ? 'awaits a new approval' : `is ${ctx.done.get(blockedBy)?.status}`;
+      ctx.logger.info(`[${module}] skipped: its upstream ${blockedBy} ${why}`);
+      ctx.done.set(module, { status: 'skipped', mayChange: false });
+      await writeResult(ctx, { ...base, status: 'skipped', skippedBecause: blockedBy, finishedAt: ctx.now().toISOString() });
+      continue;
+    }
     // Modules of one account often depend on each other in order: after a failed apply the rest wait.
     if (failed && input.phase !== 'plan') {
       ctx.logger.info(`[${module}] skipped: an earlier module failed`);
+      ctx.done.set(module, { status: 'skipped', mayChange: false });
       await writeResult(ctx, { ...base, status: 'skipped', finishedAt: ctx.now().toISOString() });
       continue;
     }
-    const progress: { plan?: PlanSummary; planSha256?: string } = {};
+    const progress: Progress = {};
     try {
       const status = await runModule(ctx, module, dir, approved.get(module), progress);
-      await writeResult(ctx, { ...base, ...progress, status, finishedAt: ctx.now().toISOString() });
+      ctx.done.set(module, { status, mayChange: progress.mayChange ?? false });
+      const { mayChange: _mayChange, ...found } = progress;
+      await writeResult(ctx, { ...base, ...found, status, finishedAt: ctx.now().toISOString() });
     } catch (e) {
+      const { mayChange: _mayChange, ...found } = progress;
       if (e instanceof InterruptedError) {
         interrupted = true;
+        ctx.done.set(module, { status: 'interrupted', mayChange: false });
         ctx.logger.info(`[${module}] interrupted: ${e.message}`);
-        await writeResult(ctx, { ...base, ...progress, status: 'interrupted', error: e.message, finishedAt: ctx.now().toISOString() });
+        await writeResult(ctx, { ...base, ...found, status: 'interrupted', error: e.message, finishedAt: ctx.now().toISOString() });
         continue;
       }
       if (!(e instanceof ToolFailedError)) throw e;
       failed = true;
+      ctx.done.set(module, { status: 'failed', mayChange: false });
       ctx.logger.info(`[${module}] failed: ${e.message}`);
-      await writeResult(ctx, { ...base, ...progress, status: 'failed', error: e.message, finishedAt: ctx.now().toISOString() });
+      await writeResult(ctx, { ...base, ...found, status: 'failed', error: e.message, finishedAt: ctx.now().toISOString() });
     }
   }
   if (interrupted) return EXIT.INTERRUPTED;
@@ -377,7 +458,7 @@ async function runModule(
   module: string,
   dir: string,
   approvedPlan: Uint8Array | undefined,
-  progress: { plan?: PlanSummary; planSha256?: string },
+  progress: Progress,
 ): Promise<ModuleResult['status']> {
   const { input, tool, logger } = ctx;
   const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
@@ -412,11 +493,53 @@ async function runModule(
   // With a required lock file, init may not change it: the committed providers are the ones used.
   await run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']);
   let expectedSha: string;
+  // The plan file applied: the approved one, or the apply's own new plan when it makes the same changes.
+  let applyPath = planPath;
+  let applyArg = planArg;
   if (input.phase === 'apply') {
     if (!approvedPlan) throw new RefusedError(`refused apply of module ${quote(module)}: no approved plan`);
     await writeFile(planPath, approvedPlan);
     expectedSha = sha256Hex(approvedPlan);
     progress.planSha256 = expectedSha;
+    const appliedUpstreams = upstreamsOf(input, module).filter((u) => ctx.done.get(u)?.status === 'applied');
+    if (appliedUpstreams.length > 0) {
+      const replanPath = path.join(dir, REPLAN_FILE);
+      const replanArg = tool.name === 'terragrunt' ? replanPath : REPLAN_FILE;
+      const after = `planned again after ${appliedUpstreams.join(', ')} applied`;
+      const approvedJson = await run('show', ['-json', planArg], true);
+      await run('plan', ['-input=false', `-out=${replanArg}`]);
+      const newJson = await run('show', ['-json', replanArg], true);
+      const newSha = sha256Hex(await readFile(replanPath));
+      let approvedDoc: unknown;
+      let newDoc: unknown;
+      let comparison: PlanComparison;
+      try {
+        approvedDoc = JSON.parse(approvedJson);
+        newDoc = JSON.parse(newJson);
+        comparison = newSha === expectedSha ? { identical: true, differences: [] } : comparePlans(approvedDoc, newDoc);
+      } catch (e) {
+        throw new ToolFailedError(`cannot compare the new plan with the approved one: ${(e as Error).message}`);
+      }
+      if (!comparison.identical) {
+        progress.replan = {
+          planSha256: newSha,
+          plan: summarizePlan(newDoc),
+          approvedSha256: expectedSha,
+          approvedPlan: summarizePlan(approvedDoc),
+          differences: comparison.differences,
+        };
+        logger.info(`[${module}] ${after}: its changes differ from the approved plan ${expectedSha}; not applied, it needs a new approval (new plan sha256 ${newSha})`);
+        for (const d of comparison.differences) logger.info(`[${module}]   ${d}`);
+        return 'awaiting-approval';
+      }
+      // The same changes the approver approved, planned by this task itself against the state as it is now.
+      logger.info(`[${module}] ${after}: same changes as the approved plan ${expectedSha}; applying the new plan ${newSha}`);
+      progress.plan = summarizePlan(newDoc);
+      expectedSha = newSha;
+      progress.planSha256 = newSha;
+      applyPath = replanPath;
+      applyArg = replanArg;
+    }
   } else {
     await run('plan', ['-input=false', `-out=${planArg}`]);
     const showJson = await run('show', ['-json', planArg], true);
@@ -430,6 +553,22 @@ async function runModule(
     }
     progress.plan = summary;
     progress.planSha256 = expectedSha;
+    if (input.phase === 'plan') {
+      // A module reading an upstream that changes may plan differently once that upstream applies.
+      const mayChangeAfter = upstreamsOf(input, module).filter((u) => ctx.done.get(u)?.mayChange);
+      if (mayChangeAfter.length > 0) {
+        progress.mayChangeAfter = mayChangeAfter;
+        logger.info(`[${module}] ${mayChangeMark(mayChangeAfter)}: it is planned again then, and approved again if it changes`);
+      }
+      let changes: boolean;
+      try {
+        const normalized = normalizePlan(JSON.parse(showJson));
+        changes = normalized.resources.size + normalized.outputs.size > 0;
+      } catch (e) {
+        throw new ToolFailedError(`cannot read the plan's changes: ${(e as Error).message}`);
+      }
+      progress.mayChange = changes || mayChangeAfter.length > 0;
+    }
     // Recorded in the account before the plan leaves the task: the apply applies only recorded plans.
     if (input.phase === 'plan') await recordPlan(ctx, module, expectedSha);
     await putArtifact(ctx, keys.planFile, planBytes);
@@ -439,11 +578,11 @@ async function runModule(
     if (input.phase === 'plan') return 'planned';
   }
   // The file on disk is hashed once more right before apply: exactly the approved bytes run.
-  const onDisk = sha256Hex(await readFile(planPath));
+  const onDisk = sha256Hex(await readFile(applyPath));
   if (onDisk !== expectedSha) {
     throw new RefusedError(`refused apply of module ${quote(module)}: the plan file on disk (${onDisk}) is not the approved plan (${expectedSha})`);
   }
-  await run('apply', ['-input=false', planArg]);
+  await run('apply', ['-input=false', applyArg]);
   logger.info(`[${module}] applied plan ${expectedSha}`);
   return 'applied';
 }

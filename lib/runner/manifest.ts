@@ -90,6 +90,8 @@ export async function readManifest(store: ArtifactStore, env: RunnerEnvInput, ac
     modules: manifest.modules,
     execution: env.execution,
     ...(manifest.approvedPlans === undefined ? {} : { approvedPlans: manifest.approvedPlans }),
+    ...(manifest.dependencies === undefined ? {} : { dependencies: manifest.dependencies }),
+    ...(manifest.moduleConcurrency === undefined ? {} : { moduleConcurrency: manifest.moduleConcurrency }),
   };
   const input = RunnerInputSchema.safeParse(raw);
   if (!input.success) throw new RefusedError(`refused manifest ${expectedKey}: ${describeIssue(input.error, raw, (f) => f)}`);

@@ -45,6 +45,8 @@ export function runnerTask(input: RunnerInput): { env: Record<string, string>; m
     phase: input.phase,
     modules: input.modules,
     ...(input.approvedPlans === undefined ? {} : { approvedPlans: input.approvedPlans }),
+    ...(input.dependencies === undefined ? {} : { dependencies: input.dependencies }),
+    ...(input.moduleConcurrency === undefined ? {} : { moduleConcurrency: input.moduleConcurrency }),
   });
   const env: Record<string, string> = {
     [RUNNER_ENV.repository]: input.repository,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { CommitShaSchema } from '../domain/push-event';
-import { ModulePathSchema, PlanSummarySchema, Sha256Schema } from '../domain/runner-contract';
+import { MAX_MODULE_CONCURRENCY, ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
 
 /** Where the runner fetches the code: the same for every account of a run. */
 export const SourceSchema = z.object({
@@ -49,6 +49,14 @@ export const AccountItemSchema = z
   timeoutSeconds: z.number().int().positive(),
   /** Repository-relative module paths to run, in order. */
   modules: z.array(ModulePathSchema).min(1),
+  /**
+   * module -> the modules of this item it depends on (its upstreams, also through modules the
+   * item does not run), written into the runner's manifest: the runner's order. Absent or empty:
+   * the modules depend on nothing in this item.
+   */
+  dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
+  /** How many independent modules the runner task runs at once (`runner.moduleConcurrency`). */
+  moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
   /** The phase this item runs. */
   phase: StagePhaseNameSchema,
   /** The task definition of this phase: the read-only plan task definition for `plan`, else the apply one. */
@@ -62,12 +70,22 @@ export const AccountItemSchema = z
    * when the item list is written.
    */
   manifest: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
+  /** The account's rollout wave in its stage (0 first; lib/planning/waves.ts). @default 0 */
+  wave: z.number().int().min(0).optional(),
   })
   .superRefine((item, ctx) => {
     // Plan runs provider code: it must never run on the apply task definition's role.
     const expected = item.phase === 'plan' ? item.planTaskDefinition : item.applyTaskDefinition;
     if (item.taskDefinition !== expected) {
       ctx.addIssue({ code: 'custom', path: ['taskDefinition'], message: `a ${item.phase} item must run ${expected}, not ${item.taskDefinition}` });
+    }
+    // The runner orders only the modules it runs: an edge to any other would never be satisfied.
+    const modules = new Set(item.modules);
+    for (const [module, upstreams] of Object.entries(item.dependencies ?? {})) {
+      const outside = [module, ...upstreams].filter((m) => !modules.has(m));
+      if (outside.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['dependencies', module], message: `dependencies between the item's own modules; ${outside.join(', ')} is not one of them` });
+      }
     }
     if (item.phase !== 'apply' && Object.keys(item.approvedPlans).length > 0) {
       ctx.addIssue({ code: 'custom', path: ['approvedPlans'], message: `only an apply item carries approved plans, not a ${item.phase} item` });
@@ -89,6 +107,37 @@ export const ItemsLocationSchema = z.object({
   sha256: Sha256Schema,
 });
 export type ItemsLocation = z.infer<typeof ItemsLocationSchema>;
+
+/**
+ * Where a phase that rolls out in waves stands: the wave its `items` hold and the phase's full
+ * item list, from which the gate takes the next wave.
+ */
+export const PhaseWaveSchema = z.object({
+  /** The wave the phase's `items` hold (0 first). */
+  index: z.number().int().min(0),
+  /** How many waves the stage has (some may hold none of this phase's accounts; they are skipped). */
+  count: z.number().int().min(1),
+  /** Every item of the phase, each with its `wave`. */
+  all: ItemsLocationSchema,
+});
+export type PhaseWave = z.infer<typeof PhaseWaveSchema>;
+
+/** The phase the stage's account Map runs next and its items. */
+export const StagePhaseSchema = z.object({
+  name: StagePhaseNameSchema,
+  items: ItemsLocationSchema,
+  /** On the apply phase: the approval that approved its items. */
+  approvalId: z.string().optional(),
+  /**
+   * On a re-plan (a plan phase the stage runs again for the modules whose plans changed after
+   * their upstreams applied): the notes the gate wrote about them ({@link ReplanNotesSchema}),
+   * which the next approval shows beside the new plans.
+   */
+  replan: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
+  /** Where a phase that rolls out in waves stands; absent: the items are the whole phase. */
+  wave: PhaseWaveSchema.optional(),
+});
+export type StagePhase = z.infer<typeof StagePhaseSchema>;
 
 /** One stage of a run, in the configured order. Its accounts are in S3, not in the state. */
 export const StageItemSchema = z.object({
@@ -113,12 +162,7 @@ export const StageItemSchema = z.object({
    * over {@link accounts}; after an approval, `apply` over the approved items (the approval
    * step writes it here).
    */
-  phase: z.object({
-    name: StagePhaseNameSchema,
-    items: ItemsLocationSchema,
-    /** On the apply phase: the approval that approved its items. */
-    approvalId: z.string().optional(),
-  }),
+  phase: StagePhaseSchema,
 });
 export type StageItem = z.infer<typeof StageItemSchema>;
 
@@ -194,6 +238,12 @@ export const ModuleOutcomeSchema = z.object({
   status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval', 'not-run']),
   plan: PlanSummarySchema.optional(),
   planSha256: Sha256Schema.optional(),
+  /** `skipped` because of this upstream module (see ModuleResultSchema). */
+  skippedBecause: ModulePathSchema.optional(),
+  /** Plan phase: the upstreams whose changes may change this module's plan once they apply. */
+  mayChangeAfter: z.array(ModulePathSchema).optional(),
+  /** `awaiting-approval`: the plan made after its upstreams applied, which differs from the approved one. */
+  replan: ReplanSchema.optional(),
 });
 export type ModuleOutcome = z.infer<typeof ModuleOutcomeSchema>;
 
@@ -219,6 +269,8 @@ export const AccountOutcomeSchema = z.object({
   reason: z.string().optional(),
   /** The lease generation the account's task ran under. */
   fence: z.number().int().min(0).optional(),
+  /** The account's rollout wave in its stage (0 first). */
+  wave: z.number().int().min(0).optional(),
 });
 export type AccountOutcome = z.infer<typeof AccountOutcomeSchema>;
 
@@ -260,6 +312,11 @@ export const ClassifyFailureResultSchema = z.object({
 export const StageCompleteRequestSchema = z.object({
   action: z.literal('stage-complete'),
   phase: StagePhaseNameSchema,
+  /**
+   * How many times the stage was planned again for modules whose plans changed after their
+   * upstreams applied (0 the first time): the gate's item lists of each round have keys of their own.
+   */
+  round: z.number().int().min(0).optional(),
   stage: StageItemSchema,
   /** The items the phase ran: the stage's accounts, or the approved apply items. */
   items: ItemsLocationSchema,
@@ -277,7 +334,69 @@ export const StageCompleteResultSchema = z.object({
   failedCount: z.number().int().min(0),
   /** After a plan phase: where the apply items are, each with the hashes of the plans just made. */
   applyItems: ItemsLocationSchema.optional(),
+  /** After a wave within the failure budget with a later wave left: the phase of that wave, which the Map runs next. */
+  nextWave: StagePhaseSchema.optional(),
+  /** With `nextWave`: how long to wait before it starts (the stage's bake time). */
+  bakeSeconds: z.number().int().min(0).optional(),
+  /**
+   * After an apply phase in which modules were held back because their plans changed after their
+   * upstreams applied (or an upstream was held back): the stage plans them again (`items`, a plan
+   * phase over those modules alone), in round `round`, and asks for approval again.
+   */
+  replan: z
+    .object({
+      items: ItemsLocationSchema,
+      round: z.number().int().min(1),
+      notes: z.object({ key: z.string().min(1), sha256: Sha256Schema }),
+    })
+    .optional(),
 });
+
+/** Why a module is planned again and approved again. */
+export const ReplanReasonSchema = z.enum(['changed', 'upstream-held']);
+
+/**
+ * What the gate writes about a re-plan round (at {@link artifactKeys.stageReplanNotes}): for each
+ * held-back module, the plan that had been approved and, when the apply task planned it again,
+ * what it found. The approval of the round shows these beside the new plans.
+ */
+export const ReplanNotesSchema = z.object({
+  round: z.number().int().min(1),
+  /** The approval whose plans these modules no longer match. */
+  previousApprovalId: z.string().optional(),
+  modules: z.array(
+    z.object({
+      account: z.string(),
+      module: ModulePathSchema,
+      /** `changed`: planned again after its upstreams applied, and different; `upstream-held`: an upstream was held back, so it did not run. */
+      reason: ReplanReasonSchema,
+      /** The held-back upstream (reason `upstream-held`). */
+      upstream: ModulePathSchema.optional(),
+      approvedSha256: Sha256Schema.optional(),
+      /** The approved plan's summary. */
+      approved: PlanSummarySchema.optional(),
+      /** The plan the apply task made after the upstreams applied (reason `changed`). */
+      replanned: PlanSummarySchema.optional(),
+      /** How the apply task's plan differs from the approved one: addresses and actions, no values. */
+      differences: z.array(z.string()).optional(),
+    }),
+  ),
+});
+export type ReplanNotes = z.infer<typeof ReplanNotesSchema>;
+
+// ---- start-waves (after an approval: the apply phase's first wave) --------------------------------
+
+export const StartWavesRequestSchema = z.object({
+  action: z.literal('start-waves'),
+  stage: StageItemSchema,
+  /** The approved phase: `apply` over every approved item. */
+  phase: StagePhaseSchema,
+  execution: z.string(),
+  /** The re-plan round the approval was for (0 the first): its wave item lists have keys of their own. */
+  round: z.number().int().min(0).optional(),
+});
+/** The phase the Map runs: its first wave that holds any of the phase's items. */
+export const StartWavesResultSchema = StagePhaseSchema;
 
 /** A gate names at most this many failed accounts in its answer (the state stays small). */
 export const MAX_LISTED_FAILURES = 20;
@@ -367,6 +486,7 @@ export const PipelineRequestSchema = z.discriminatedUnion('action', [
   StageCompleteRequestSchema,
   FinishRequestSchema,
   EnqueueRequestSchema,
+  StartWavesRequestSchema,
 ]);
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
 

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { mapLimit } from '../domain/concurrency';
+import { restrictDependencies } from '../domain/replan';
 import { artifactKeys, encodeManifest, MAX_MODULES_PER_TASK } from '../domain/runner-contract';
 import { AccountItemSchema, type AccountItem, type ItemsLocation } from './contracts';
 import { ItemListError } from './errors';
@@ -25,7 +26,8 @@ export interface ItemsWriter {
 const MANIFEST_CONCURRENCY = 8;
 
 /**
- * Writes the runner manifest of `item` (its modules and, on apply, approved plans) under the
+ * Writes the runner manifest of `item` (its modules, their dependencies, the module concurrency
+ * and, on apply, approved plans) under the
  * account's own prefix, and answers the item carrying the manifest's key and SHA-256: all its
  * runner task's overrides will say about them.
  */
@@ -42,6 +44,8 @@ export async function withManifest(artifacts: ItemsWriter, execution: string, it
     phase,
     modules: item.modules,
     ...(phase === 'apply' ? { approvedPlans: item.approvedPlans } : {}),
+    ...(item.dependencies && Object.keys(item.dependencies).length > 0 ? { dependencies: item.dependencies } : {}),
+    ...(item.moduleConcurrency === undefined ? {} : { moduleConcurrency: item.moduleConcurrency }),
   });
   const key = artifactKeys.manifest(execution, item.name, phase);
   await artifacts.put(key, body);
@@ -65,6 +69,24 @@ export function applyItem(planned: AccountItem, approvedPlans: Record<string, st
   // The plan's manifest does not carry over: writeItems writes the apply's own.
   const { manifest: _planManifest, ...rest } = planned;
   return { ...rest, phase: 'apply', taskDefinition: planned.applyTaskDefinition, approvedPlans };
+}
+
+/**
+ * The plan item of a re-plan round: the account's `modules` alone (in the item's order), planned
+ * again on the read-only plan task definition, with the dependencies between them.
+ */
+export function replanItem(applied: AccountItem, modules: readonly string[]): AccountItem {
+  const { manifest: _applyManifest, dependencies, ...rest } = applied;
+  const kept = applied.modules.filter((m) => modules.includes(m));
+  const deps = restrictDependencies(dependencies, kept);
+  return {
+    ...rest,
+    modules: kept,
+    phase: 'plan',
+    taskDefinition: applied.planTaskDefinition,
+    approvedPlans: {},
+    ...(deps && Object.keys(deps).length > 0 ? { dependencies: deps } : {}),
+  };
 }
 
 /** Reads objects as bytes (the pipeline's store) or as text (the approval's reader). */

@@ -130,4 +130,9 @@ export class RemoteGitRepoReader implements RepoReader {
   async isAncestor(ancestor: string, descendant: string): Promise<boolean | undefined> {
     return (await this.get()).isAncestor(ancestor, descendant);
   }
+
+  /** {@inheritDoc RepoReader.readFile} */
+  async readFile(sha: string, file: string): Promise<string | undefined> {
+    return (await this.get()).readFile(sha, file);
+  }
 }
