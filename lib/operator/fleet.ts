@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema';
 import type { FleetRecord, FleetRefreshRecord } from '../fleet/registry';
+import { waveMembership } from '../planning/waves';
 import type { RunStore } from '../store/run-store';
 
 const AppliedSchema = z.object({ repository: z.string(), module: z.string(), commit: z.string(), appliedAt: z.string() }).strict();
@@ -15,7 +16,11 @@ export const FleetRowSchema = z
     name: z.string(),
     id: z.string(),
     stage: z.string(),
-    /** The rollout wave within the stage; null until the stage rolls out in waves. */
+    /**
+     * The account's wave in its stage as `<wave>/<waves>` (`1/1` for a stage without waves), when
+     * every active account of the stage deploys; null for an account that left. A run that deploys
+     * only some accounts forms its waves from those.
+     */
     wave: z.string().nullable(),
     region: z.string(),
     /** `explicit` (listed in the config), `ou` or `tag`. */
@@ -63,7 +68,7 @@ export async function fleetListing(config: Config, store: RunStore): Promise<Fle
   }
   const appliedOf = (name: string) => (byAccount.get(name) ?? []).sort((x, y) => `${x.repository}#${x.module}`.localeCompare(`${y.repository}#${y.module}`));
   const listed = new Set(config.accounts.map((a) => a.id));
-  const rows: FleetRow[] = [
+  const rows: { -readonly [K in keyof FleetRow]: FleetRow[K] }[] = [
     ...config.accounts.map((a) => ({ name: a.name, id: a.id, stage: a.stage, wave: null, region: a.region, source: 'explicit' as const, matched: '', status: 'active' as const, applied: appliedOf(a.name) })),
     ...records
       .filter((r) => !listed.has(r.id))
@@ -80,6 +85,15 @@ export async function fleetListing(config: Config, store: RunStore): Promise<Fle
         applied: appliedOf(r.name),
       })),
   ];
+  // Waves are formed over the stage's active accounts, as lib/planning/waves.ts forms them.
+  const waves = waveMembership(
+    rows.filter((r) => r.status === 'active'),
+    config.stages,
+  );
+  for (const row of rows) {
+    const w = waves.get(row.name);
+    if (w && row.status === 'active') row.wave = `${w.wave + 1}/${w.waves}`;
+  }
   return FleetOutputSchema.parse({ accounts: rows, ...(lastRefresh ? { lastRefresh: pickRefresh(lastRefresh) } : {}) });
 }
 

@@ -1,7 +1,7 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { openLocalStore } from '../../lib/local/engine/store';
 import { FleetOutputSchema } from '../../lib/operator/fleet';
 import { RunStore } from '../../lib/store/run-store';
@@ -75,9 +75,9 @@ describe('tfstep fleet --local', () => {
     const parsed = FleetOutputSchema.parse(JSON.parse(json.stdout));
     // THEN the listed account comes first, then the fleet's, each with its source and applied modules
     expect(parsed.accounts.map((a) => [a.name, a.stage, a.source, a.matched, a.status, a.wave, a.applied.map((m) => `${m.module}@${m.commit.slice(0, 7)}`)])).toEqual([
-      ['dev-a', 'dev', 'explicit', '', 'active', null, ['dev-a/us-east-1/app@ccccccc']],
-      ['acct-500000000001', 'dev', 'ou', '/workloads/dev', 'active', null, ['baseline/us-east-1/app@ccccccc']],
-      ['acct-500000000002', 'dev', 'ou', '/workloads/dev', 'active', null, []],
+      ['dev-a', 'dev', 'explicit', '', 'active', '1/1', ['dev-a/us-east-1/app@ccccccc']],
+      ['acct-500000000001', 'dev', 'ou', '/workloads/dev', 'active', '1/1', ['baseline/us-east-1/app@ccccccc']],
+      ['acct-500000000002', 'dev', 'ou', '/workloads/dev', 'active', '1/1', []],
     ]);
     expect(parsed.lastRefresh).toMatchObject({ from: 'file', active: 2, added: 2 });
 
@@ -89,9 +89,25 @@ describe('tfstep fleet --local', () => {
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ACCOUNT\s+ID\s+STAGE\s+WAVE\s+SOURCE\s+STATUS\s+LAST APPLIED$/);
-    expect(lines[1]).toMatch(/^dev-a\s+111111111111\s+dev\s+-\s+explicit\s+active\s+dev-a\/us-east-1\/app@ccccccc$/);
-    expect(lines[2]).toMatch(/^acct-500000000001\s+500000000001\s+dev\s+-\s+ou \/workloads\/dev\s+active\s+baseline\/us-east-1\/app@ccccccc$/);
+    expect(lines[1]).toMatch(/^dev-a\s+111111111111\s+dev\s+1\/1\s+explicit\s+active\s+dev-a\/us-east-1\/app@ccccccc$/);
+    expect(lines[2]).toMatch(/^acct-500000000001\s+500000000001\s+dev\s+1\/1\s+ou \/workloads\/dev\s+active\s+baseline\/us-east-1\/app@ccccccc$/);
     expect(lines[3]).toMatch(/^acct-500000000002\s+500000000002\s+dev\s+-\s+ou \/workloads\/dev\s+left\s+-$/);
+  });
+
+  it("shows each active account's wave when its stage rolls out in waves", async () => {
+    // GIVEN the same fleet with dev rolled out in two waves: one account, then the rest
+    const waved = join(dir, 'waved.yaml');
+    const doc = parse(readFileSync(config, 'utf8')) as { stages: Record<string, Record<string, unknown>> };
+    doc.stages.dev = { ...doc.stages.dev, waves: [{ accounts: 1 }, { percent: 100 }] };
+    writeFileSync(waved, stringify(doc));
+    writeFileSync(fleetFile, organization([{ Id: '500000000001', ParentId: 'ou-ab12-22222222' }, { Id: '500000000002', ParentId: 'ou-ab12-22222222' }]));
+    await runCli(['fleet', 'refresh', '--local', '--state-dir', stateDir, '--config', waved]);
+    // WHEN listed
+    const res = await runCli(['fleet', '--local', '--state-dir', stateDir, '--config', waved, '--json']);
+    // THEN one account is in the first of two waves, the other two in the second
+    const waves = FleetOutputSchema.parse(JSON.parse(res.stdout)).accounts.map((a) => a.wave);
+    expect(waves.filter((w) => w === '1/2')).toHaveLength(1);
+    expect(waves.filter((w) => w === '2/2')).toHaveLength(2);
   });
 
   it('fails when the fleet file names a parent that does not exist, saying what was expected', async () => {
