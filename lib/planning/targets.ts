@@ -120,9 +120,9 @@ export function pushSequence(push: Pick<PushEvent, 'receivedAt' | 'after'>): str
   return `${new Date(push.receivedAt).toISOString()}#${push.after}`;
 }
 
-/** The account's root directory: `layout.accountRoot` with `{account}`, `{region}`, `{stage}` filled. */
+/** The account's root directory: its own `root` (fleet rules set one), else `layout.accountRoot`, with `{account}`, `{region}`, `{stage}` filled. */
 export function accountRoot(config: Config, account: AccountConfig): string {
-  return config.layout.accountRoot.replaceAll('{account}', account.name).replaceAll('{region}', account.region).replaceAll('{stage}', account.stage);
+  return (account.root ?? config.layout.accountRoot).replaceAll('{account}', account.name).replaceAll('{region}', account.region).replaceAll('{stage}', account.stage);
 }
 
 function isUnder(path: string, dir: string): boolean {
