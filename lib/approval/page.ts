@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { approvalsOf, findApprover, isPusher, remainingApprovals } from './decide';
-import { totalsLine, type ApprovalView } from './types';
+import { mayChangeMark } from '../domain/replan';
+import type { PlanSummary } from '../domain/runner-contract';
+import { previousReason, replanHeadline } from './request';
+import { totalsLine, type ApprovalView, type ModuleSummary } from './types';
 
 /** The page's only stylesheet; the Content-Security-Policy allows exactly this text by hash. */
 export const PAGE_CSS = `
@@ -41,6 +44,9 @@ button.reject{background:#fff;color:var(--red);border-color:var(--red)}
 button:disabled{background:#eaeef2;color:var(--muted);border-color:var(--line);cursor:not-allowed}
 button:focus-visible,textarea:focus-visible{outline:3px solid var(--blue);outline-offset:2px}
 .small{font-size:.9rem;color:var(--muted)}
+.mark{display:block;font-size:.85rem;color:var(--blue)}
+.again{margin:.25rem 0 .75rem;padding:.5rem .75rem;border-left:4px solid var(--blue);background:var(--bg);border-radius:4px}
+.again ul{margin:.25rem 0 0;padding-left:1.25rem}
 `;
 
 const CSS_HASH = createHash('sha256').update(PAGE_CSS).digest('base64');
@@ -91,17 +97,43 @@ function relative(seconds: number): string {
   return h > 0 ? `in ${h} h ${m} min` : `in ${Math.max(1, m)} min`;
 }
 
+function shaCell(sha: string | undefined): string {
+  return sha ? `<code title="${escapeHtml(sha)}">${escapeHtml(sha.slice(0, 12))}</code>` : '<span class="note">none</span>';
+}
+
+function countCells(plan: PlanSummary | undefined): string {
+  if (!plan) return '<td colspan="3" class="note">summary not available</td>';
+  return `<td class="n">${plan.add}</td><td class="n">${plan.change}</td><td class="n">${plan.destroy > 0 ? `<span class="danger">${plan.destroy}</span>` : '0'}</td>`;
+}
+
+/** A module asked again: the plan approved before beside the new one, and what differs. */
+function againNote(m: ModuleSummary): string {
+  const prev = m.previous;
+  if (!prev) return '';
+  const differs = (prev.differences ?? []).map((d) => `<li>${escapeHtml(d)}</li>`).join('');
+  return `<div class="again" role="note"><strong>Asked again for <code>${escapeHtml(m.path)}</code>:</strong> ${escapeHtml(previousReason(prev))}.
+<table>
+<thead><tr><th scope="col">Plan</th><th scope="col" class="n">Add</th><th scope="col" class="n">Change</th><th scope="col" class="n">Destroy</th><th scope="col">Plan SHA-256</th></tr></thead>
+<tbody>
+<tr><td>Approved before</td>${countCells(prev.plan)}<td>${shaCell(prev.planSha256)}</td></tr>
+<tr><td>New plan, to approve</td>${countCells(m.plan)}<td>${shaCell(m.planSha256)}</td></tr>
+</tbody>
+</table>
+${differs ? `<p class="small">What differs, as found when it was planned again after its upstreams applied:</p><ul>${differs}</ul>` : ''}</div>`;
+}
+
 function planTables(approval: ApprovalView): string {
   return approval.summaries
     .map((account) => {
       const rows = account.modules
         .map((m) => {
-          const sha = m.planSha256 ? `<code title="${escapeHtml(m.planSha256)}">${escapeHtml(m.planSha256.slice(0, 12))}</code>` : '<span class="note">none</span>';
+          const sha = shaCell(m.planSha256);
+          const mark = mayChangeMark(m.mayChangeAfter);
+          const name = `<code>${escapeHtml(m.path)}</code>${mark ? `<span class="mark">${escapeHtml(mark)}</span>` : ''}`;
           if (!m.plan) {
-            return `<tr><td><code>${escapeHtml(m.path)}</code></td><td colspan="3" class="note">${escapeHtml(m.note ?? 'plan summary not available')}</td><td>${sha}</td></tr>`;
+            return `<tr><td>${name}</td><td colspan="3" class="note">${escapeHtml(m.note ?? 'plan summary not available')}</td><td>${sha}</td></tr>`;
           }
-          const destroy = m.plan.destroy > 0 ? `<span class="danger">${m.plan.destroy}</span>` : '0';
-          return `<tr><td><code>${escapeHtml(m.path)}</code></td><td class="n">${m.plan.add}</td><td class="n">${m.plan.change}</td><td class="n">${destroy}</td><td>${sha}</td></tr>`;
+          return `<tr><td>${name}</td>${countCells(m.plan)}<td>${sha}</td></tr>`;
         })
         .join('\n');
       const risky = account.modules
@@ -112,6 +144,10 @@ function planTables(approval: ApprovalView): string {
           return `<div class="addr" role="note"><strong>Deletions in <code>${escapeHtml(m.path)}</code>:</strong><ul>${del}${rep}</ul></div>`;
         })
         .join('\n');
+      const again = account.modules.map(againNote).join('\n');
+      const marked = account.modules.some((m) => m.mayChangeAfter?.length)
+        ? '<p class="small">A plan marked "may change" is planned again after its upstreams apply: it applies if its changes are the same, and is brought back for approval if they differ.</p>'
+        : '';
       return `<section class="card" aria-labelledby="acct-${escapeHtml(account.account)}">
 <h2 id="acct-${escapeHtml(account.account)}">Account ${escapeHtml(account.account)} <span class="small">${escapeHtml(account.accountId)} · ${escapeHtml(account.region)}</span></h2>
 <table>
@@ -121,7 +157,9 @@ function planTables(approval: ApprovalView): string {
 ${rows}
 </tbody>
 </table>
+${marked}
 ${risky}
+${again}
 </section>`;
     })
     .join('\n');
@@ -152,6 +190,7 @@ export function renderApprovalPage(approval: ApprovalView, ctx: ApprovalPageCont
       ? `<p class="note" role="note">${approval.omittedAccounts} more account(s) are not listed here: the page lists accounts with deletions, replacements or unreadable plans first. Every account is counted in the totals: ${escapeHtml(totalsLine(approval.totals))}.</p>`
       : '';
 
+  const askedAgain = approval.replan ? `<p class="banner" role="note">${escapeHtml(replanHeadline(approval.replan))}</p>` : '';
   let banner = '';
   if (approval.status === 'APPROVED') banner = `<p class="banner ok" role="status">Approved by ${escapeHtml(approvals.map((d) => d.approver).join(', '))}. The apply has started.</p>`;
   else if (approval.status === 'REJECTED') banner = `<p class="banner bad" role="status">${escapeHtml(approval.closedReason ?? 'Rejected.')}</p>`;
@@ -187,6 +226,7 @@ ${selfNote}
   const body = `<h1>Apply to ${escapeHtml(approval.stage)}?</h1>
 <p class="sub">${escapeHtml(approval.push.repository)} · ${escapeHtml(approval.push.branch)} · ${accounts} account${accounts === 1 ? '' : 's'}${destroys > 0 ? ` · <span class="danger">${destroys} to destroy</span>` : ''}</p>
 ${banner}
+${askedAgain}
 <section class="card" aria-label="Push">
 <dl>
 <dt>Repository</dt><dd>${escapeHtml(approval.push.repository)}</dd>

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { formatPlanLine } from '../domain/plan-summary';
-import { artifactKeys, PlanSummarySchema } from '../domain/runner-contract';
-import { ApprovalRequestSchema, type AccountItem, type ApprovalRequest } from '../statemachine/contracts';
+import { artifactKeys, ModuleResultSchema, PlanSummarySchema } from '../domain/runner-contract';
+import { mayChangeMark } from '../domain/replan';
+import { ApprovalRequestSchema, ReplanNotesSchema, type AccountItem, type ApprovalRequest, type ReplanNotes } from '../statemachine/contracts';
 import { mapLimit } from '../domain/concurrency';
 import { readItems } from '../statemachine/items';
 import { ApprovalRequestError } from './errors';
@@ -94,11 +95,65 @@ function cap(addresses: readonly string[]): string[] {
   return [...addresses.slice(0, MAX_ADDRESSES), `... and ${addresses.length - MAX_ADDRESSES} more`];
 }
 
-async function summarize(items: readonly AccountItem[], executionName: string, deps: ApprovalRequestDeps, logger: Logger): Promise<AccountSummary[]> {
+/** The upstreams whose changes may change `module`'s plan, from the plan task's result (none when unreadable). */
+async function mayChangeAfterOf(deps: ApprovalRequestDeps, executionName: string, account: string, module: string): Promise<string[] | undefined> {
+  const text = await deps.artifacts.get(artifactKeys.result(executionName, account, module)).catch(() => undefined);
+  if (text === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = ModuleResultSchema.safeParse(json);
+  if (!parsed.success || parsed.data.phase !== 'plan' || !parsed.data.mayChangeAfter?.length) return undefined;
+  return parsed.data.mayChangeAfter;
+}
+
+/** The notes of a re-plan round, checked against their SHA-256. */
+async function replanNotesOf(request: ApprovalRequest, deps: ApprovalRequestDeps): Promise<ReplanNotes | undefined> {
+  const where = request.stage.phase.replan;
+  if (!where) return undefined;
+  const problem = (why: string) => new ApprovalRequestError(`stage ${request.stage.name}: cannot read the notes of the plans made again (${where.key}): ${why}`);
+  const text = await deps.artifacts.get(where.key);
+  if (text === undefined) throw problem('not in the artifacts store');
+  if (createHash('sha256').update(text, 'utf8').digest('hex') !== where.sha256) throw problem('changed after they were written');
+  try {
+    return ReplanNotesSchema.parse(JSON.parse(text));
+  } catch (err) {
+    throw problem(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function previousOf(note: ReplanNotes['modules'][number]): NonNullable<ModuleSummary['previous']> {
+  return {
+    reason: note.reason,
+    ...(note.upstream ? { upstream: note.upstream } : {}),
+    ...(note.approvedSha256 ? { planSha256: note.approvedSha256 } : {}),
+    ...(note.approved ? { plan: { ...note.approved, deleted: cap(note.approved.deleted), replaced: cap(note.approved.replaced) } } : {}),
+    ...(note.differences?.length ? { differences: note.differences } : {}),
+  };
+}
+
+async function summarize(
+  items: readonly AccountItem[],
+  executionName: string,
+  deps: ApprovalRequestDeps,
+  logger: Logger,
+  notes: ReplanNotes | undefined,
+): Promise<AccountSummary[]> {
+  const previous = new Map((notes?.modules ?? []).map((n) => [`${n.account}\0${n.module}`, previousOf(n)]));
   const work = items.flatMap((item) => item.modules.map((module) => ({ item, module })));
   const modules = await mapLimit(work, 8, async ({ item, module }): Promise<ModuleSummary> => {
     const planSha256 = item.approvedPlans?.[module];
-    const base: ModuleSummary = { path: module, ...(planSha256 ? { planSha256 } : {}) };
+    const mayChangeAfter = await mayChangeAfterOf(deps, executionName, item.name, module);
+    const before = previous.get(`${item.name}\0${module}`);
+    const base: ModuleSummary = {
+      path: module,
+      ...(planSha256 ? { planSha256 } : {}),
+      ...(mayChangeAfter ? { mayChangeAfter } : {}),
+      ...(before ? { previous: before } : {}),
+    };
     const key = artifactKeys.summary(executionName, item.name, module);
     try {
       const text = await deps.artifacts.get(key);
@@ -161,6 +216,37 @@ async function applyItemsOf(request: ApprovalRequest, deps: ApprovalRequestDeps)
   }
 }
 
+/** The first words of an approval asked again. */
+export function replanHeadline(replan: NonNullable<ApprovalView['replan']>): string {
+  const before = replan.previousApprovalId ? ` (approval ${replan.previousApprovalId})` : '';
+  return `Asked again: the plans approved before${before} changed once their upstream modules applied, so the modules below were not applied. Only they are here, each with the plan approved before and the new plan.`;
+}
+
+/** Why a module is asked again, in words. */
+export function previousReason(previous: NonNullable<ModuleSummary['previous']>): string {
+  return previous.reason === 'changed'
+    ? 'planned again after its upstreams applied: its changes differ from the approved plan'
+    : `not run: its upstream ${previous.upstream ?? ''} needed a new approval first`.replace('  ', ' ');
+}
+
+/**
+ * One module as text (notices, the terminal): its plan, the "may change" mark, and on an
+ * approval asked again the plan approved before and what differs. Addresses only, never values.
+ */
+export function moduleLines(m: ModuleSummary): string[] {
+  const mark = mayChangeMark(m.mayChangeAfter);
+  const lines = [`${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}${mark ? ` (${mark})` : ''}`];
+  for (const a of m.plan?.deleted ?? []) lines.push(`  DESTROY  ${a}`);
+  for (const a of m.plan?.replaced ?? []) lines.push(`  REPLACE  ${a}`);
+  if (m.previous) {
+    lines.push(`  asked again: ${previousReason(m.previous)}`);
+    lines.push(`  approved before: ${m.previous.plan ? formatPlanLine(m.previous.plan) : 'summary not available'}${m.previous.planSha256 ? ` (plan ${m.previous.planSha256.slice(0, 12)})` : ''}`);
+    lines.push(`  new plan:        ${m.plan ? formatPlanLine(m.plan) : 'summary not available'}${m.planSha256 ? ` (plan ${m.planSha256.slice(0, 12)})` : ''}`);
+    for (const d of m.previous.differences ?? []) lines.push(`  differs: ${d}`);
+  }
+  return lines;
+}
+
 /** The plain-text part of an approval notice, shared by SNS email and the local terminal. */
 export function noticeText(approval: ApprovalView, link: string): string {
   const lines = [
@@ -174,15 +260,12 @@ export function noticeText(approval: ApprovalView, link: string): string {
     `Stage:      ${approval.stage} (${approval.requiredApprovals} approval${approval.requiredApprovals === 1 ? '' : 's'} needed)`,
     `Expires:    ${new Date(approval.deadline * 1000).toISOString()}`,
     '',
+    ...(approval.replan ? [replanHeadline(approval.replan), ''] : []),
     `Plan: ${totalsLine(approval.totals)}`,
   ];
   for (const account of approval.summaries.slice(0, NOTICE_MAX_ACCOUNTS)) {
     lines.push(`  ${account.account} (${account.accountId}, ${account.region})`);
-    for (const m of account.modules) {
-      lines.push(`    ${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}`);
-      for (const a of m.plan?.deleted ?? []) lines.push(`      DESTROY  ${a}`);
-      for (const a of m.plan?.replaced ?? []) lines.push(`      REPLACE  ${a}`);
-    }
+    for (const m of account.modules) lines.push(...moduleLines(m).map((l) => `    ${l}`));
   }
   const unlisted = approval.omittedAccounts + Math.max(0, approval.summaries.length - NOTICE_MAX_ACCOUNTS);
   if (unlisted > 0) lines.push(`  ... and ${unlisted} more account(s): see the page`);
@@ -192,7 +275,7 @@ export function noticeText(approval: ApprovalView, link: string): string {
 
 /** The notice subject: one line, at most 100 characters (the SNS limit). */
 export function noticeSubject(approval: ApprovalView): string {
-  const subject = `Approve ${approval.push.repository}@${approval.push.commit.slice(0, 7)} to ${approval.stage}`.replace(/[\r\n]+/g, ' ');
+  const subject = `Approve ${approval.replan ? 'again ' : ''}${approval.push.repository}@${approval.push.commit.slice(0, 7)} to ${approval.stage}`.replace(/[\r\n]+/g, ' ');
   return subject.length > 100 ? `${subject.slice(0, 97)}...` : subject;
 }
 
@@ -228,6 +311,7 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
       reused = approval !== undefined;
     }
     if (!approval) {
+      const notes = await replanNotesOf(request, deps);
       const now = clock.now();
       const { push, pusher } = pushInfo(request);
       const fresh: NewApproval = {
@@ -244,7 +328,8 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
         createdAt: now.toISOString(),
         deadline: Math.floor(now.getTime() / 1000) + rule.timeoutSeconds,
         items: request.applyItems,
-        ...bounded(await summarize(await applyItemsOf(request, deps), request.executionName, deps, logger)),
+        ...bounded(await summarize(await applyItemsOf(request, deps), request.executionName, deps, logger, notes)),
+        ...(notes ? { replan: { round: notes.round, ...(notes.previousApprovalId ? { previousApprovalId: notes.previousApprovalId } : {}) } } : {}),
         decisions: {},
         taskToken: request.taskToken,
         tokenHash: hash,

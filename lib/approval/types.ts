@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ItemsLocationSchema, type ApprovalOutput } from '../statemachine/contracts';
+import { ItemsLocationSchema, ReplanReasonSchema, type ApprovalOutput } from '../statemachine/contracts';
 import { PlanSummarySchema } from '../domain/runner-contract';
 
 /** Where approval code writes its log lines: tfstep's one structured logger. */
@@ -44,6 +44,23 @@ export const ModuleSummarySchema = z.object({
   plan: PlanSummarySchema.optional(),
   /** Why `plan` is absent. */
   note: z.string().optional(),
+  /** Upstream modules with changes: this plan may change after they apply (it is then planned again). */
+  mayChangeAfter: z.array(z.string()).optional(),
+  /**
+   * On an approval asked again: the plan approved before, and why this module needs a new
+   * approval (its plan changed after its upstreams applied, or an upstream's did).
+   */
+  previous: z
+    .object({
+      reason: ReplanReasonSchema,
+      /** The held-back upstream (reason `upstream-held`). */
+      upstream: z.string().optional(),
+      planSha256: z.string().optional(),
+      plan: PlanSummarySchema.optional(),
+      /** What the apply found when it planned the module again after its upstreams applied: addresses and actions, no values. */
+      differences: z.array(z.string()).optional(),
+    })
+    .optional(),
 });
 export type ModuleSummary = z.infer<typeof ModuleSummarySchema>;
 
@@ -118,6 +135,11 @@ export const ApprovalViewSchema = z.object({
   summaries: z.array(AccountSummarySchema),
   omittedAccounts: z.number().int().min(0),
   totals: PlanTotalsSchema,
+  /**
+   * Set when this approval is asked again: the apply of an earlier approval held modules back
+   * because their plans changed after their upstreams applied. Only those modules are here.
+   */
+  replan: z.object({ round: z.number().int().min(1), previousApprovalId: z.string().optional() }).optional(),
   /** Lower-cased approver -> decision. */
   decisions: z.record(z.string(), DecisionSchema),
   /**

@@ -33,11 +33,38 @@ export const ApprovalRuleSchema = z.discriminatedUnion('required', [
     .strict(),
 ]);
 
+/**
+ * One rollout wave: the CUMULATIVE number (`accounts`) or share (`percent`, rounded up) of the
+ * stage's accounts deployed once the wave is done (lib/planning/waves.ts, docs/waves.md).
+ */
+export const WaveSpecSchema = z.union([
+  z.object({ accounts: z.number().int().min(1, 'at least 1 account') }).strict(),
+  z.object({ percent: z.number().gt(0, 'a share above 0').max(100, 'at most 100 (percent)') }).strict(),
+]);
+
+/** How many failed accounts a stage tolerates, over all its waves: a number, or a share of its accounts (rounded down). */
+export const FailureBudgetSchema = z.union([
+  z.object({ count: z.number().int().min(0, 'a count of 0 or more') }).strict(),
+  z.object({ percent: z.number().min(0).max(100, 'at most 100 (percent)') }).strict(),
+]);
+
 export const StageSchema = z
   .object({
     /** Accounts of this stage that run at the same time. Above 40, a Distributed Map is used. */
     concurrency: z.number().int().min(1).max(1000).default(10),
     approval: ApprovalRuleSchema.default({ required: false }),
+    /**
+     * Roll the stage out in waves, each starting only when the one before finished within the
+     * failure budget. The last wave must be `{percent: 100}`.
+     * @default - one wave of every account
+     */
+    waves: z.array(WaveSpecSchema).min(1, 'at least one wave (or leave waves out)').max(20, 'at most 20 waves').optional(),
+    /** Minutes to wait between two waves (to let alarms fire). @default 0 */
+    bakeMinutes: z.number().int().min(0).max(24 * 60, 'at most 1440 minutes (a day)').optional(),
+    /** Failed accounts tolerated over all the stage's waves. @default - {count: 0}: the first failure stops the stage */
+    toleratedFailures: FailureBudgetSchema.optional(),
+    /** Accounts of the stage that go first (they make up at least the first wave), in this order. */
+    canaries: z.array(Name).min(1, 'at least one canary (or leave canaries out)').optional(),
   })
   .strict();
 
@@ -347,6 +374,7 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
     } else if (!accounts.some((a) => a.stage === name)) {
       problems.push({ path: ['stages', name], message: `at least one account in stage "${name}", or no such stage` });
     }
+    problems.push(...rolloutProblems(name, asRecord(raw), accounts));
     const approval = asRecord(asRecord(raw).approval);
     const approvers = asArray(approval.approvers);
     const min = typeof approval.minApprovals === 'number' ? approval.minApprovals : 1;
@@ -397,6 +425,58 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
       urlOwners.set(urlKey, fullName);
     });
   });
+  return problems;
+}
+
+/** Combinations of a stage's rollout settings (waves, canaries, bake time) that cannot work. */
+function rolloutProblems(stage: string, raw: Record<string, unknown>, accounts: readonly Record<string, unknown>[]): CrossFieldProblem[] {
+  const problems: CrossFieldProblem[] = [];
+  const at = (...path: (string | number)[]) => ['stages', stage, ...path];
+  const waves = Array.isArray(raw.waves) ? raw.waves.map(asRecord) : undefined;
+  if (waves && waves.length > 0) {
+    const last = waves[waves.length - 1]!;
+    if (last.percent !== 100) {
+      problems.push({ path: at('waves', waves.length - 1), message: `the last wave {percent: 100}, so every account of stage "${stage}" is deployed (waves are cumulative shares of the stage)` });
+    }
+    let prevAccounts = 0;
+    let prevPercent = 0;
+    waves.forEach((w, i) => {
+      if (typeof w.accounts === 'number') {
+        if (w.accounts >= 1 && w.accounts <= prevAccounts) problems.push({ path: at('waves', i, 'accounts'), message: `more accounts than the wave before (${prevAccounts}): waves are cumulative, each reaches further than the last` });
+        prevAccounts = Math.max(prevAccounts, w.accounts);
+      }
+      if (typeof w.percent === 'number') {
+        if (w.percent > 0 && w.percent <= prevPercent) problems.push({ path: at('waves', i, 'percent'), message: `a larger share than the wave before (${prevPercent}%): waves are cumulative, each reaches further than the last` });
+        prevPercent = Math.max(prevPercent, w.percent);
+      }
+    });
+  }
+  const bake = raw.bakeMinutes;
+  if (typeof bake === 'number' && bake > 0 && (!waves || waves.length < 2)) {
+    problems.push({ path: at('bakeMinutes'), message: `bakeMinutes is the wait between waves, and stage "${stage}" has ${waves ? 'one wave' : 'no waves'}: add waves or remove bakeMinutes` });
+  }
+  const canaries = Array.isArray(raw.canaries) ? raw.canaries : undefined;
+  if (canaries) {
+    const inStage = new Set(accounts.filter((a) => a.stage === stage).map((a) => str(a.name)));
+    const seen = new Set<unknown>();
+    canaries.forEach((c, i) => {
+      if (seen.has(c)) problems.push({ path: at('canaries', i), message: `each canary once (${JSON.stringify(c)} is listed twice)` });
+      seen.add(c);
+      if (typeof c === 'string' && !inStage.has(c)) problems.push({ path: at('canaries', i), message: `an account of stage "${stage}"; "${c}" is not one` });
+    });
+    if (!waves || waves.length < 2) {
+      problems.push({ path: at('canaries'), message: `canaries go in the first of several waves, and stage "${stage}" has ${waves ? 'one wave' : 'no waves'}: add waves such as [{accounts: ${canaries.length}}, {percent: 100}]` });
+    } else {
+      const first = waves[0]!;
+      if (typeof first.accounts === 'number' && first.accounts < canaries.length) {
+        problems.push({ path: at('waves', 0, 'accounts'), message: `at least ${canaries.length} accounts in the first wave, which holds every canary (${canaries.length} named)` });
+      }
+    }
+  }
+  const budget = asRecord(raw.toleratedFailures);
+  if (typeof budget.percent === 'number' && budget.percent >= 100) {
+    problems.push({ path: at('toleratedFailures', 'percent'), message: 'less than 100 (percent): a budget of every account would never stop the stage' });
+  }
   return problems;
 }
 
@@ -459,6 +539,8 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;
 export type AccountConfig = z.output<typeof AccountSchema>;
 export type StageConfig = z.output<typeof StageSchema>;
+export type WaveSpecConfig = z.output<typeof WaveSpecSchema>;
+export type FailureBudgetConfig = z.output<typeof FailureBudgetSchema>;
 export type RepositoryConfig = z.output<typeof RepositorySchema>;
 export type ApprovalRule = z.output<typeof ApprovalRuleSchema>;
 export type RunnerConfig = z.output<typeof RunnerSchema>;

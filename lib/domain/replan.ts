@@ -48,3 +48,9 @@ export function restrictDependencies(dependencies: Readonly<Record<string, reado
   }
   return out;
 }
+
+/** The mark of a plan that may change after its upstreams apply ('' when it has none). */
+export function mayChangeMark(upstreams: readonly string[] | undefined): string {
+  if (!upstreams || upstreams.length === 0) return '';
+  return `plan may change after ${upstreams.join(' and ')} ${upstreams.length === 1 ? 'applies' : 'apply'}`;
+}

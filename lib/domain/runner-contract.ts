@@ -331,5 +331,8 @@ export const artifactKeys = {
   stageReplanItems: (execution: string, stageIndex: number, round: number) => `${execution}/_stages/${stageIndex}/replan-${round}.json`,
   /** What the gate found about a re-plan round's modules, shown by the round's approval. */
   stageReplanNotes: (execution: string, stageIndex: number, round: number) => `${execution}/_stages/${stageIndex}/replan-${round}-notes.json`,
+  /** The items of one wave of a stage's phase (those of `all` whose `wave` is `wave`), in re-plan round `round`. */
+  stageWaveItems: (execution: string, stageIndex: number, phase: string, wave: number, round = 0) =>
+    `${execution}/_stages/${stageIndex}/${phase}-wave-${wave}${round === 0 ? '' : `-round-${round}`}.json`,
   stageResults: (execution: string, stageIndex: number) => `${execution}/_stages/${stageIndex}/results`,
 };

@@ -20,14 +20,8 @@ export interface PlannedTarget {
   readonly add: number;
   readonly change: number;
   readonly destroy: number;
-  /** Upstream modules whose changes may change this plan once they apply (it is planned again then). */
-  readonly mayChangeAfter?: readonly string[];
-}
-
-/** The mark of a plan that may change after its upstreams apply. */
-export function mayChangeMark(upstreams: readonly string[] | undefined): string {
-  if (!upstreams || upstreams.length === 0) return '';
-  return `plan may change after ${upstreams.join(' and ')} ${upstreams.length === 1 ? 'applies' : 'apply'}`;
+  /** A remark shown after the counts, such as "plan may change after <upstream> applies". */
+  readonly note?: string;
 }
 
 /** The run facts a notification is made of. */
@@ -115,8 +109,7 @@ export function formatNotification(kind: NotificationKind, run: NotificationRun,
     // Destroys first: a long list is cut, and those are what an approver must not miss.
     const plans = [...run.plans.filter((p) => p.destroy > 0), ...run.plans.filter((p) => p.destroy === 0)];
     for (const p of plans.slice(0, MAX_LISTED)) {
-      const mark = mayChangeMark(p.mayChangeAfter);
-      lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy${mark ? ` (${mark})` : ''}`);
+      lines.push(`  - ${p.account} ${p.module}: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy${p.note ? ` (${p.note})` : ''}`);
     }
     if (plans.length > MAX_LISTED) lines.push(`  ... and ${plans.length - MAX_LISTED} more module plan(s) on the approval page`);
   }

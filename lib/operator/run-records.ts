@@ -3,7 +3,7 @@
  * run store (lib/store) satisfies; {@link buildStages} turns stored module results into the
  * stages, accounts and modules `tfstep show` prints.
  */
-import type { AccountView, ApprovalView, ModuleView, StageView } from './views';
+import type { AccountView, ApprovalView, ModuleView, StageView, WaveView } from './views';
 import { secondsBetween } from './views';
 
 /** One module result of a run, as stored. */
@@ -20,6 +20,8 @@ export interface StoredModule {
   readonly error?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
+  /** The account's rollout wave in its stage (0 first), where the run planned it. */
+  readonly wave?: number;
 }
 
 /** One approval of a run, as stored. */
@@ -79,6 +81,32 @@ function span(items: readonly { startedAt?: string; finishedAt?: string }[]): nu
 }
 
 /**
+ * A stage's accounts wave by wave (what ran, failed and never started), or null for a stage
+ * that ran in one wave. An account of a finished run that never left PENDING never started.
+ */
+export function wavesOf(accounts: readonly AccountView[], runStatus: string | undefined): WaveView[] | null {
+  const count = accounts.reduce((n, a) => Math.max(n, a.wave ?? 1), 1);
+  if (count < 2) return null;
+  const finished = runStatus !== undefined && runStatus.toUpperCase() !== 'RUNNING' && runStatus.toUpperCase() !== 'WAITING';
+  const waves: WaveView[] = [];
+  for (let wave = 1; wave <= count; wave++) {
+    const members = accounts.filter((a) => (a.wave ?? 1) === wave);
+    const failed = members.filter((a) => a.status === 'FAILED').map((a) => a.name);
+    const pending = members.filter((a) => a.status === 'PENDING').map((a) => a.name);
+    const status =
+      members.length > 0 && pending.length === members.length
+        ? finished
+          ? 'NOT STARTED'
+          : 'PENDING'
+        : failed.length > 0
+          ? 'FAILED'
+          : aggregate(members.map((a) => a.status));
+    waves.push({ wave, status, accounts: members.map((a) => a.name), failed, notStarted: finished ? pending : [] });
+  }
+  return waves;
+}
+
+/**
  * Groups module results by stage (in `stageOrder`, unknown stages last), then account, and
  * attaches each stage's approval. `stageOfAccount` fills in the stage of results stored
  * without one.
@@ -118,7 +146,8 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
           // A module's latest phase decides: planned then applied is applied.
           const latest = new Map<string, string>();
           for (const v of moduleViews) latest.set(v.path, v.status);
-          return { name: account, status: aggregate([...latest.values()]), durationSeconds: span(modules), modules: moduleViews };
+          const wave = modules.find((m) => m.wave !== undefined)?.wave;
+          return { name: account, status: aggregate([...latest.values()]), durationSeconds: span(modules), modules: moduleViews, wave: wave === undefined ? null : wave + 1 };
         });
       const stored = run.approvals.filter((a) => a.stage === name).pop();
       const approval: ApprovalView | null = stored
@@ -133,6 +162,6 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
       if (approval && (approval.status === 'PENDING' || approval.status === 'REJECTED' || approval.status === 'EXPIRED') && status !== 'FAILED') {
         status = approval.status === 'PENDING' ? 'AWAITING_APPROVAL' : approval.status;
       }
-      return { name, status, durationSeconds: span(all), approval, accounts: accountViews };
+      return { name, status, durationSeconds: span(all), approval, accounts: accountViews, waves: wavesOf(accountViews, run.status) };
     });
 }

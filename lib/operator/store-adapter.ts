@@ -10,14 +10,18 @@ import type { RunRecords, StoredApproval, StoredModule, StoredRun } from './run-
 type RunReader = Pick<RunStore, 'getRun' | 'listRuns'>;
 type ApprovalReader = Pick<ApprovalStore, 'listPointers' | 'get'>;
 
-function stageOf(run: RunRecord, account: string): string | undefined {
-  return run.stages?.find((s) => s.accounts.some((a) => a.name === account))?.name;
+function plannedOf(run: RunRecord): Map<string, { stage: string; wave?: number }> {
+  const planned = new Map<string, { stage: string; wave?: number }>();
+  for (const s of run.stages ?? []) for (const a of s.accounts) planned.set(a.name, { stage: s.name, wave: a.wave });
+  return planned;
 }
 
 /** A run record (and, when given, its module results and approvals) as the operator sees it. */
 export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: readonly StoredApproval[] = []): StoredRun {
+  const planned = plannedOf(run);
   const modules: StoredModule[] = (detail?.modules ?? []).map((m) => ({
-    stage: stageOf(run, m.account),
+    stage: planned.get(m.account)?.stage,
+    wave: planned.get(m.account)?.wave ?? (planned.has(m.account) ? 0 : undefined),
     account: m.account,
     module: m.module,
     phase: m.phase,
@@ -35,7 +39,7 @@ export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: 
       for (const account of stage.accounts) {
         for (const module of account.modules) {
           if (!modules.some((m) => m.account === account.name && m.module === module)) {
-            modules.push({ stage: stage.name, account: account.name, module, status: 'pending' });
+            modules.push({ stage: stage.name, account: account.name, module, status: 'pending', wave: account.wave ?? 0 });
           }
         }
       }

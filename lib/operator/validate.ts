@@ -2,7 +2,8 @@
  * `tfstep validate`: the config, the allowlists the runners will enforce, and the pipeline
  * definition with its substitutions, each problem listed, nothing deployed or called.
  */
-import { relative } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors';
 import { loadConfig } from '../config/loader';
@@ -13,11 +14,14 @@ import { runnerPolicyInput } from '../domain/runner-policy';
 import { checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
 import { allStates, PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
 import { formatPath } from '../config/loader';
+import { discoverDependencies } from '../planning/dependencies';
+import type { AccountGraph } from '../planning/module-graph';
+import { moduleDirsOf } from '../planning/repo-reader';
 
 /** One checked area and what is wrong with it. */
 export const ValidationSectionSchema = z
   .object({
-    name: z.enum(['config', 'deployment', 'allowlists', 'definition']),
+    name: z.enum(['config', 'deployment', 'allowlists', 'definition', 'dependencies']),
     ok: z.boolean(),
     /** What was checked, for the reader (`3 accounts, 3 stages`). */
     summary: z.string(),
@@ -26,8 +30,29 @@ export const ValidationSectionSchema = z
   .strict();
 export type ValidationSection = z.infer<typeof ValidationSectionSchema>;
 
+/** One account's module graph as `tfstep validate` shows it. */
+export const AccountGraphReportSchema = z
+  .object({
+    account: z.string(),
+    root: z.string(),
+    /** The account's modules, each after the modules it depends on (then in path order). */
+    order: z.array(z.string()),
+    /** module -> the modules it depends on; modules without any are absent. */
+    dependencies: z.record(z.string(), z.array(z.string())),
+  })
+  .strict();
+export type AccountGraphReport = z.infer<typeof AccountGraphReportSchema>;
+
 /** `tfstep validate --json`. */
-export const ValidationReportSchema = z.object({ file: z.string(), ok: z.boolean(), sections: z.array(ValidationSectionSchema) }).strict();
+export const ValidationReportSchema = z
+  .object({
+    file: z.string(),
+    ok: z.boolean(),
+    sections: z.array(ValidationSectionSchema),
+    /** With `--repo`: each account's module graph (the valid edges, when there are problems). */
+    graphs: z.array(AccountGraphReportSchema).optional(),
+  })
+  .strict();
 export type ValidationReport = z.infer<typeof ValidationReportSchema>;
 
 
@@ -145,4 +170,85 @@ export function validateAll(file: string, partition = 'aws'): ValidationReport {
   const definition = checkDefinition(config, partition);
   sections.push({ name: 'definition', ok: definition.problems.length === 0, summary: definition.summary, problems: definition.problems });
   return { file, ok: sections.every((s) => s.ok), sections };
+}
+
+/** The files of a working tree, repository-relative, hidden folders (`.git`, `.terraform`) left out. */
+function workingTreeFiles(root: string): string[] {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) files.push(path);
+    }
+  };
+  walk('');
+  return files;
+}
+
+/** The modules of a graph, each after its upstreams, ties in path order. Cycles come last, in path order. */
+export function topologicalOrder(graph: AccountGraph): string[] {
+  const waiting = new Map(graph.modules.map((m) => [m, new Set(graph.dependencies[m] ?? [])]));
+  const order: string[] = [];
+  while (waiting.size > 0) {
+    const ready = [...waiting].filter(([, ups]) => [...ups].every((u) => !waiting.has(u))).map(([m]) => m).sort();
+    const next = ready[0] ?? [...waiting.keys()].sort()[0]!;
+    order.push(next);
+    waiting.delete(next);
+  }
+  return order;
+}
+
+/**
+ * Builds each account's module graph from a checkout's working tree (what is on disk, committed
+ * or not) with the same discovery the pipeline uses, and answers the section and the graphs.
+ */
+export async function checkDependencies(config: Config, repoDir: string): Promise<{ section: ValidationSection; graphs: AccountGraphReport[] }> {
+  let files: string[];
+  try {
+    if (!statSync(repoDir).isDirectory()) throw new Error('not a directory');
+    files = workingTreeFiles(repoDir);
+  } catch (err) {
+    return { section: { name: 'dependencies', ok: false, summary: repoDir, problems: [`cannot read the repository ${repoDir}: ${(err as Error).message}`] }, graphs: [] };
+  }
+  const modules = moduleDirsOf(files);
+  const found = await discoverDependencies({
+    config,
+    modules,
+    readFile: (path) => {
+      try {
+        return Promise.resolve(readFileSync(join(repoDir, path), 'utf8'));
+      } catch {
+        return Promise.resolve(undefined);
+      }
+    },
+  });
+  const edges = found.accounts.reduce((n, g) => n + Object.values(g.dependencies).reduce((k, ups) => k + ups.length, 0), 0);
+  const moduleCount = found.accounts.reduce((n, g) => n + g.modules.length, 0);
+  return {
+    section: {
+      name: 'dependencies',
+      ok: found.problems.length === 0,
+      summary: `${moduleCount} modules of ${found.accounts.length} accounts, ${edges} dependenc${edges === 1 ? 'y' : 'ies'} (${relative(process.cwd(), repoDir) || '.'})`,
+      problems: [...found.problems],
+    },
+    graphs: found.accounts.map((g) => ({ account: g.account, root: g.root, order: topologicalOrder(g), dependencies: Object.fromEntries(Object.entries(g.dependencies).map(([m, ups]) => [m, [...ups]])) })),
+  };
+}
+
+/** {@link validateAll}, and with `repoDir` the module graph of each account. */
+export async function validateWithRepository(file: string, partition = 'aws', repoDir?: string): Promise<ValidationReport> {
+  const report = validateAll(file, partition);
+  if (repoDir === undefined) return report;
+  let config: Config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const section: ValidationSection = { name: 'dependencies', ok: false, summary: 'not checked', problems: ['not checked: the config must be valid first'] };
+    return { ...report, ok: false, sections: [...report.sections, section] };
+  }
+  const { section, graphs } = await checkDependencies(config, repoDir);
+  return { ...report, ok: report.ok && section.ok, sections: [...report.sections, section], graphs };
 }

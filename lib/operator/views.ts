@@ -53,6 +53,8 @@ export const AccountViewSchema = z
     status: ViewStatusSchema,
     durationSeconds: z.number().nullable(),
     modules: z.array(ModuleViewSchema),
+    /** The account's rollout wave in its stage (1 first), where known. */
+    wave: z.number().int().min(1).nullable(),
   })
   .strict();
 export type AccountView = z.infer<typeof AccountViewSchema>;
@@ -66,6 +68,20 @@ export const ApprovalViewSchema = z
   .strict();
 export type ApprovalView = z.infer<typeof ApprovalViewSchema>;
 
+/** One rollout wave of a stage: what ran, failed and never started. */
+export const WaveViewSchema = z
+  .object({
+    /** 1 for the first wave. */
+    wave: z.number().int().min(1),
+    /** APPLIED, PLANNED, FAILED, RUNNING, PENDING or NOT STARTED (the stage stopped before it). */
+    status: ViewStatusSchema,
+    accounts: z.array(z.string()),
+    failed: z.array(z.string()),
+    notStarted: z.array(z.string()),
+  })
+  .strict();
+export type WaveView = z.infer<typeof WaveViewSchema>;
+
 export const StageViewSchema = z
   .object({
     name: z.string(),
@@ -73,6 +89,8 @@ export const StageViewSchema = z
     durationSeconds: z.number().nullable(),
     approval: ApprovalViewSchema.nullable(),
     accounts: z.array(AccountViewSchema),
+    /** The stage's rollout waves; null for a stage that ran in one wave. */
+    waves: z.array(WaveViewSchema).nullable(),
   })
   .strict();
 export type StageView = z.infer<typeof StageViewSchema>;

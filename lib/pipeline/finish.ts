@@ -107,10 +107,43 @@ export function runNotification(args: {
     { console: args.executionId.startsWith('arn:') ? executionConsoleUrl(args.executionId) : undefined },
   );
   const removed = args.run?.removed ?? [];
-  if (removed.length === 0) return notification;
-  const lines = ['modules removed from the repository (their resources were NOT destroyed):'];
-  for (const r of removed) lines.push(`  - account ${r.account}, module ${r.module} (last applied at ${shortSha(r.lastAppliedCommit)})`);
+  const lines = args.run ? waveLines(args.run) : [];
+  if (removed.length > 0) {
+    lines.push('modules removed from the repository (their resources were NOT destroyed):');
+    for (const r of removed) lines.push(`  - account ${r.account}, module ${r.module} (last applied at ${shortSha(r.lastAppliedCommit)})`);
+  }
+  if (lines.length === 0) return notification;
   return { subject: notification.subject, text: `${notification.text}\n${lines.join('\n')}\n` };
+}
+
+/** At most this many account names per wave line of a notification; the rest are counted. */
+const NAMES_PER_WAVE_LINE = 10;
+
+function names(list: readonly string[]): string {
+  const more = list.length > NAMES_PER_WAVE_LINE ? ` and ${list.length - NAMES_PER_WAVE_LINE} more` : '';
+  return `${list.slice(0, NAMES_PER_WAVE_LINE).join(', ')}${more}`;
+}
+
+/**
+ * The notification's lines about stages that rolled out in waves: per wave, how many accounts
+ * ran, which failed and how many never started.
+ */
+export function waveLines(run: Pick<RunRecord, 'stages' | 'accounts'>): string[] {
+  const lines: string[] = [];
+  for (const stage of run.stages ?? []) {
+    const count = stage.accounts.reduce((n, a) => Math.max(n, (a.wave ?? 0) + 1), 1);
+    if (count < 2) continue;
+    lines.push(`stage ${stage.name} in ${count} waves:`);
+    for (let wave = 0; wave < count; wave++) {
+      const members = stage.accounts.filter((a) => (a.wave ?? 0) === wave).map((a) => a.name);
+      const ran = members.filter((a) => run.accounts[a] !== undefined);
+      const failed = ran.filter((a) => run.accounts[a]?.ok === false);
+      const notStarted = members.length - ran.length;
+      const parts = [`${ran.length} of ${members.length} account(s) ran`, failed.length ? `failed: ${names(failed)}` : '', notStarted ? `${notStarted} never started` : ''];
+      lines.push(`  - wave ${wave + 1}: ${parts.filter(Boolean).join('; ')}`);
+    }
+  }
+  return lines;
 }
 
 /** Runs the finish action. */

@@ -34,6 +34,7 @@ import { enqueue } from './queue';
 import { recordAccount } from './record-account';
 import { stageComplete } from './stage-complete';
 import { targets } from './targets';
+import { startWaves } from './waves';
 
 export type { ArtifactGetter, ArtifactStore, ExecutionTracker, Notifier, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 
@@ -60,7 +61,7 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
       const action = payload && typeof payload === 'object' && 'action' in payload ? JSON.stringify(payload.action) : '(none)';
       const problems = parsed.error.issues.map((i) => `${formatPath(i.path) || '(top level)'}: ${i.message}`).join('; ');
       throw new InvalidRequestError(
-        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, enqueue, targets, check-lease, record-account, classify-failure, stage-complete, finish with the fields in lib/statemachine/contracts.ts`,
+        `pipeline function payload with action ${action} is invalid: ${problems}; expected one of admit, enqueue, targets, check-lease, record-account, classify-failure, stage-complete, start-waves, finish with the fields in lib/statemachine/contracts.ts`,
       );
     }
     const req = parsed.data;
@@ -81,6 +82,8 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
         return finish(req, deps);
       case 'enqueue':
         return enqueue(req, deps);
+      case 'start-waves':
+        return startWaves(req, deps);
     }
   };
 }

@@ -113,7 +113,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     const taskError = req.error ? `the runner task failed (${req.error.Error}${req.error.Cause ? `: ${shortCause(req.error.Cause)}` : ''})` : undefined;
     reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
   }
-  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}) };
+  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}), ...(req.account.wave !== undefined ? { wave: req.account.wave } : {}) };
   await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
   return outcome;
 }

@@ -17,12 +17,14 @@ import {
   type StageCompleteResultSchema,
 } from '../statemachine/contracts';
 import { applyItem, readItems, replanItem, writeItems } from '../statemachine/items';
-import { heldBack } from '../domain/replan';
+import { heldBack, mayChangeMark } from '../domain/replan';
 import { mapLimit } from '../domain/concurrency';
 import { PlanSummarySchema, type PlanSummary } from '../domain/runner-contract';
 import type { PipelineDeps } from './deps';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
+import { decideAfterWave } from '../planning/waves';
+import { bakeSecondsOf, phaseAtWave, waveOfItem } from './waves';
 
 export type StageCompleteRequest = z.infer<typeof StageCompleteRequestSchema>;
 export type StageCompleteResult = z.infer<typeof StageCompleteResultSchema>;
@@ -32,6 +34,11 @@ export function describeFailure(outcome: AccountOutcome): string {
   const bad = outcome.modules.filter((m) => !['planned', 'applied'].includes(m.status));
   const mods = bad.length ? ` (${bad.map((m) => `${m.path} ${m.status}`).join(', ')})` : '';
   return `account ${outcome.account}${mods}: ${outcome.reason ?? 'failed'}`;
+}
+
+/** What a failure budget tolerates, in words. */
+function budgetText(tolerated: number): string {
+  return tolerated === 0 ? 'no failure tolerated' : `${tolerated} failure(s) tolerated`;
 }
 
 /** Runs the stage-complete action. */
@@ -51,27 +58,78 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
       failures.push(describeFailure(outcome));
     }
   }
+  // The failure budget spans the stage's waves and phases: accounts failed in an earlier wave (or
+  // whose plan failed within the budget) still count.
+  const inThisWave = new Set(items.map((i) => i.name));
+  const earlier = outcomes.filter((o) => !o.ok && !inThisWave.has(o.account));
+  const wave = req.stage.phase.wave;
+  const waveIndex = wave?.index ?? 0;
+  const waveCount = req.phase === 'plan' ? 1 : (wave?.count ?? 1);
+  const decision = decideAfterWave({
+    wave: waveIndex,
+    waveCount,
+    failed: failedAccounts.length + earlier.length,
+    total: req.stage.accounts.count,
+    budget: deps.config.stages[req.stage.name]?.toleratedFailures,
+  });
+  const waved = waveCount > 1;
+  const waveText = waved ? `wave ${waveIndex + 1} of ${waveCount}: ` : '';
   await deps.store.updateRun(req.execution, { currentStage: req.stage.name });
-  if (failures.length > 0) {
-    const more = failures.length > MAX_LISTED_FAILURES ? `; and ${failures.length - MAX_LISTED_FAILURES} more account(s)` : '';
-    const reason = `stage ${req.stage.name} ${req.phase === 'plan' ? 'plan ' : ''}failed in ${failures.length} of ${items.length} account(s): ${failures.slice(0, MAX_LISTED_FAILURES).join('; ')}${more}`;
-    deps.logger.warn('stage failed', { execution: req.execution, stage: req.stage.name, failedAccounts });
-    return { failed: true, reason, failedAccounts: failedAccounts.slice(0, MAX_LISTED_FAILURES), failedCount: failedAccounts.length };
+  if (decision.kind === 'stop') {
+    const all = [...failures, ...earlier.map(describeFailure)];
+    const more = all.length > MAX_LISTED_FAILURES ? `; and ${all.length - MAX_LISTED_FAILURES} more account(s)` : '';
+    let notStarted = '';
+    if (waved && wave && waveIndex + 1 < waveCount) {
+      const later = (await readItems(deps.artifacts, wave.all)).filter((i) => waveOfItem(i) > waveIndex);
+      if (later.length > 0) notStarted = `; ${later.length} account(s) in later waves never started`;
+    }
+    const budget = decision.tolerated > 0 || earlier.length > 0 ? ` (${decision.failed} failed in the stage, ${budgetText(decision.tolerated)})` : '';
+    const reason = `stage ${req.stage.name} ${req.phase === 'plan' ? 'plan ' : ''}${waveText}failed in ${failures.length} of ${items.length} account(s)${budget}: ${all.slice(0, MAX_LISTED_FAILURES).join('; ')}${more}${notStarted}`;
+    deps.logger.warn('stage failed', { execution: req.execution, stage: req.stage.name, wave: waveIndex, failedAccounts });
+    return { failed: true, reason, failedAccounts: [...failedAccounts, ...earlier.map((o) => o.account)].slice(0, MAX_LISTED_FAILURES), failedCount: decision.failed };
   }
+  const toleratedText = decision.failed > 0 ? `; ${decision.failed} account(s) failed, within the budget (${budgetText(decision.tolerated)}): ${[...failures, ...earlier.map(describeFailure)].slice(0, MAX_LISTED_FAILURES).join('; ')}` : '';
 
   // Going on to a later step: make sure this run still holds its branch (see LockLostError).
   const lock = await deps.store.getLock(req.run.repository, req.run.branch);
   if (lock.holder !== req.execution) throw new LockLostError(req.execution, lock.holder);
 
-  const done = `stage ${req.stage.name} ${req.phase} succeeded in ${items.length} account(s)`;
   const round = req.round ?? 0;
-  if (req.phase === 'apply') {
-    const replan = await planHeldBackAgain(req, deps, items, byAccount, round);
-    if (replan) return { failed: false, reason: replan.reason, failedAccounts: [], failedCount: 0, replan: replan.next };
+  if (decision.kind === 'next' && wave) {
+    const next = await phaseAtWave(deps.artifacts, {
+      execution: req.execution,
+      stage: req.stage,
+      phase: req.phase,
+      all: await readItems(deps.artifacts, wave.all),
+      allLocation: wave.all,
+      waveCount,
+      from: decision.nextWave,
+      round,
+      approvalId: req.stage.phase.approvalId,
+    });
+    if (next) {
+      const reason = `stage ${req.stage.name} ${req.phase} ${waveText}succeeded in ${items.length - failedAccounts.length} of ${items.length} account(s)${toleratedText}; next: wave ${(next.wave?.index ?? 0) + 1}`;
+      deps.logger.info('wave done', { execution: req.execution, stage: req.stage.name, wave: waveIndex, next: next.wave?.index });
+      return { failed: false, reason, failedAccounts: failedAccounts.slice(0, MAX_LISTED_FAILURES), failedCount: decision.failed, nextWave: next, bakeSeconds: bakeSecondsOf(deps.config, req.stage.name) };
+    }
   }
-  if (req.phase !== 'plan') return { failed: false, reason: done, failedAccounts: [], failedCount: 0 };
 
-  const applyItems = items.map((item): AccountItem => {
+  const done = `stage ${req.stage.name} ${req.phase} ${waveText}succeeded in ${items.length - failedAccounts.length} of ${items.length} account(s)${toleratedText}`;
+  if (req.phase === 'apply') {
+    // After the phase's last wave: the modules held back in any of its waves are planned and
+    // approved again together (earlier waves' apply outcomes are still the accounts' latest).
+    const applied = wave && waveCount > 1 ? await readItems(deps.artifacts, wave.all) : items;
+    const replan = await planHeldBackAgain(req, deps, applied.filter((item) => byAccount.get(item.name)?.ok === true), byAccount, round);
+    if (replan) return { failed: false, reason: replan.reason, failedAccounts: failedAccounts.slice(0, MAX_LISTED_FAILURES), failedCount: decision.failed, replan: replan.next };
+  }
+  if (req.phase !== 'plan') return { failed: false, reason: done, failedAccounts: failedAccounts.slice(0, MAX_LISTED_FAILURES), failedCount: decision.failed };
+
+  // Within the budget, an account whose plan failed is left out of the approval and the apply.
+  const planned = items.filter((item) => byAccount.get(item.name)?.ok === true);
+  if (planned.length === 0) {
+    return { failed: true, reason: `stage ${req.stage.name} plan failed in every account: ${failures.slice(0, MAX_LISTED_FAILURES).join('; ')}`, failedAccounts: failedAccounts.slice(0, MAX_LISTED_FAILURES), failedCount: failedAccounts.length };
+  }
+  const applyItems = planned.map((item): AccountItem => {
     const outcome = byAccount.get(item.name)!;
     const approvedPlans: Record<string, string> = {};
     for (const m of outcome.modules) if (m.planSha256 && item.modules.includes(m.path)) approvedPlans[m.path] = m.planSha256;
@@ -88,7 +146,7 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
       branch: req.run.branch,
       commit: req.run.commit,
       stage: req.stage.name,
-      plans: items.flatMap((item) =>
+      plans: planned.flatMap((item) =>
         byAccount
           .get(item.name)!
           .modules.filter((m) => m.plan)
@@ -98,14 +156,14 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
             add: m.plan!.add,
             change: m.plan!.change,
             destroy: m.plan!.destroy,
-            ...(m.mayChangeAfter?.length ? { mayChangeAfter: m.mayChangeAfter } : {}),
+            ...(m.mayChangeAfter?.length ? { note: mayChangeMark(m.mayChangeAfter) } : {}),
           })),
       ),
       ...(round > 0 ? { reason: `approval asked again (round ${round}): these plans were made again after their upstream modules applied, and changed` } : {}),
     },
     'AWAITING_APPROVAL',
   );
-  return { failed: false, reason: done, failedAccounts: [], failedCount: 0, applyItems: location };
+  return { failed: false, reason: done, failedAccounts: failedAccounts.slice(0, MAX_LISTED_FAILURES), failedCount: decision.failed, applyItems: location };
 }
 
 /**

@@ -13,6 +13,7 @@ import type { AccountConfig, Config } from '../config/schema';
 import { ZERO_SHA, type PushEvent } from '../domain/push-event';
 import { ModulePathSchema } from '../domain/runner-contract';
 import { InvalidModulePathError } from './errors';
+import { dependentsIndex, upstreamClosure, type AccountGraph } from './module-graph';
 
 /** What the run table knows about a target's last apply. */
 export interface AppliedTarget {
@@ -50,10 +51,15 @@ export interface PlanTargetsInput {
    * unknown, and every target with that base is included. {@link basesToCompare} says which to read.
    */
   readonly changes: ReadonlyMap<string, readonly string[] | undefined>;
+  /**
+   * Each account's module graph (see `discoverDependencies`): a module whose upstream changed, or
+   * runs in this push, runs too. Absent: modules are independent.
+   */
+  readonly graphs?: readonly AccountGraph[];
 }
 
 /** Why a module is in the plan. */
-export type InclusionReason = 'never-applied' | 'module-changed' | 'account-changed' | 'repository-changed' | 'changes-unknown';
+export type InclusionReason = 'never-applied' | 'module-changed' | 'account-changed' | 'repository-changed' | 'changes-unknown' | 'dependency-changed';
 
 /** Why a module is not in the plan although it exists. */
 export type SkipReason = 'applied-at-commit' | 'newer-commit-applied' | 'unchanged';
@@ -63,6 +69,8 @@ export interface PlannedModule {
   readonly reason: InclusionReason;
   /** The commit it was last applied at, if any. */
   readonly since?: string;
+  /** `dependency-changed`: the upstream module (of the same account) that changed or runs. */
+  readonly upstream?: string;
 }
 
 export interface PlannedAccount {
@@ -229,17 +237,20 @@ export function planTargets(input: PlanTargetsInput): TargetPlan {
     return impacts.get(base);
   };
 
+  const graphs = new Map((input.graphs ?? []).map((g) => [g.account, g]));
   const skipped: SkippedTarget[] = [];
   const stages: PlannedStage[] = [];
   for (const stageName of config.stageOrder) {
     const accounts: PlannedAccount[] = [];
     for (const account of config.accounts.filter((a) => a.stage === stageName)) {
-      const planned: PlannedModule[] = [];
+      const planned = new Map<string, PlannedModule>();
+      const unchanged = new Map<string, AppliedTarget>();
+      const graph = graphs.get(account.name);
       for (const module of modulesByAccount.get(account.name) ?? []) {
         const applied = input.lastApplied.get(targetKey(account.name, module));
         const skip = (reason: SkipReason) => skipped.push({ account: account.name, module, reason });
         if (!applied) {
-          planned.push({ path: module, reason: 'never-applied' });
+          planned.set(module, { path: module, reason: 'never-applied' });
           continue;
         }
         if (applied.commit === push.after) {
@@ -257,10 +268,35 @@ export function planTargets(input: PlanTargetsInput): TargetPlan {
         else if (impact.everything) reason = 'repository-changed';
         else if (impact.accounts.has(account.name)) reason = 'account-changed';
         else if (impact.modules.has(module)) reason = 'module-changed';
-        if (reason) planned.push({ path: module, reason, since: applied.commit });
-        else skip('unchanged');
+        if (reason) planned.set(module, { path: module, reason, since: applied.commit });
+        else if (graph) {
+          // An upstream changed since this module's own last apply (even when that upstream
+          // was applied since, by a run this module failed in): its inputs may have changed.
+          const upstream = [...upstreamClosure(graph, module)].sort().find((up) => impact!.modules.has(up));
+          if (upstream !== undefined) planned.set(module, { path: module, reason: 'dependency-changed', since: applied.commit, upstream });
+          else unchanged.set(module, applied);
+        } else skip('unchanged');
       }
-      if (planned.length > 0) accounts.push({ account, root: roots.get(account.name)!, modules: planned });
+      if (graph) {
+        // The dependents of every module that runs run too, transitively: a change to network runs app.
+        const dependents = dependentsIndex(graph);
+        const queue = [...planned.keys()].sort();
+        while (queue.length > 0) {
+          const upstream = queue.shift()!;
+          for (const module of (dependents.get(upstream) ?? []).sort()) {
+            const applied = unchanged.get(module);
+            if (applied === undefined) continue;
+            unchanged.delete(module);
+            planned.set(module, { path: module, reason: 'dependency-changed', since: applied.commit, upstream });
+            queue.push(module);
+          }
+        }
+        for (const module of unchanged.keys()) skipped.push({ account: account.name, module, reason: 'unchanged' });
+      }
+      if (planned.size > 0) {
+        const modules = [...planned.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+        accounts.push({ account, root: roots.get(account.name)!, modules });
+      }
     }
     if (accounts.length > 0) stages.push({ name: stageName, accounts });
   }

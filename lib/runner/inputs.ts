@@ -27,6 +27,11 @@ export const TEST_DOUBLE_ENV = {
   envLog: 'TFSTEP_TEST_DOUBLE_ENV_LOG',
   /** A file the double appends `<module path> <subcommand> start` and `... end <code>` to. */
   timeline: 'TFSTEP_TEST_DOUBLE_TIMELINE',
+  /**
+   * Comma-separated `<module>=<upstream>` pairs: the double plans the module's values from the
+   * upstream's applied state, so its plan changes once the upstream applies.
+   */
+  reads: 'TFSTEP_TEST_DOUBLE_READS',
 } as const;
 
 /** Set by the runner (not accepted as input) for the double: the repository-relative module path. */

@@ -38,13 +38,16 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
+import { comparePlans, normalizePlan, type PlanComparison } from '../domain/plan-compare';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
+import { mayChangeMark } from '../domain/replan';
 import {
   artifactKeys,
   EXIT,
   ModuleResultSchema,
   type ModuleResult,
   type PlanSummary,
+  type Replan,
   type RunnerInput,
   type RunnerPolicy,
 } from '../domain/runner-contract';
@@ -59,7 +62,7 @@ import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
 import { checkModules, type ModuleFacts } from './module-checks';
 import { resolveModules } from './modules';
-import { schedule, checkDependencies, type SkipReason } from './schedule';
+import { checkDependencies, schedule, type SkipReason } from './schedule';
 import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
 import { resolveTool, testDoublePath, toolEnv, type ResolvedTool } from './tool';
 
@@ -71,6 +74,9 @@ export const IMAGE_SEARCH_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** The saved plan's name inside each module directory. */
 export const PLAN_FILE = 'plan.tfplan';
+
+/** The plan an apply makes again after the module's upstreams applied, beside the approved one. */
+export const REPLAN_FILE = 'replan.tfplan';
 
 /**
  * The override file the runner writes into a module in the local mode, so that Terraform keeps
@@ -243,6 +249,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       pluginCacheDir,
       interruption,
       now: deps.now ?? (() => new Date()),
+      done: new Map(),
       initLock: new Mutex(),
     };
     return await runModules(ctx, dirs, approved, facts);
@@ -324,6 +331,8 @@ interface ModuleContext {
   pluginCacheDir: string;
   interruption: Interruption;
   now: () => Date;
+  /** What each module that ran in this task came to, for the modules that depend on it. */
+  done: Map<string, DoneModule>;
   /** Serializes `init` across the modules running at once (see runModule). */
   initLock: Mutex;
 }
@@ -339,30 +348,56 @@ class Mutex {
   }
 }
 
+/** A module that ran in this task, as its dependents see it. */
+interface DoneModule {
+  status: ModuleResult['status'];
+  /**
+   * Plan phase: its plan changes something (a resource or an output), or may change after its own
+   * upstreams apply; either way a module reading it may plan differently once it applies.
+   */
+  mayChange: boolean;
+}
+
+/** What a module's run found, written into its result even when the run fails half way. */
+interface Progress {
+  /** See {@link DoneModule.mayChange}; not written into the result. */
+  mayChange?: boolean;
+  plan?: PlanSummary;
+  planSha256?: string;
+  mayChangeAfter?: string[];
+  replan?: Replan;
+}
+
+/** The upstreams of `module` in this task (the manifest's dependencies). */
+function upstreamsOf(input: RunnerInput, module: string): string[] {
+  return (input.dependencies?.[module] ?? []).filter((u) => input.modules.includes(u) && u !== module);
+}
+
 /**
  * Runs the modules in dependency order ({@link schedule}): independent ones at once, up to the
- * input's `moduleConcurrency`, each in its own module directory. A module that failed, was
- * interrupted or is held back never has its dependents started: they are written `skipped`, with
- * `skippedBecause` naming it. Modules that do not depend on it still run.
+ * input's `moduleConcurrency`, each in its own module directory. A module that did not succeed
+ * (failed, interrupted, or in apply held back for a new approval) never has its dependents
+ * started: they are written `skipped`, with `skippedBecause` naming the nearest such upstream.
+ * Modules that do not depend on it still run to the end.
  */
 async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>, facts: Map<string, ModuleFacts>): Promise<number> {
   const { input } = ctx;
   const concurrency = input.moduleConcurrency ?? 1;
-  const statuses = new Map<string, ModuleResult['status']>();
+  const success: ModuleResult['status'] = input.phase === 'plan' ? 'planned' : 'applied';
   if (concurrency > 1) ctx.logger.info(`tfstep runner: up to ${concurrency} modules at once; their tools' lines start with [<module>]`);
   const base = (module: string) => ({ module, account: input.account, commit: input.commit, phase: input.phase, ...facts.get(module) });
 
   const runOne = async (module: string): Promise<boolean> => {
-    const dir = dirs.get(module)!;
     const startedAt = ctx.now().toISOString();
-    const progress: { plan?: PlanSummary; planSha256?: string } = {};
+    const progress: Progress = {};
     const finish = async (status: ModuleResult['status'], error?: string) => {
-      statuses.set(module, status);
-      await writeResult(ctx, { ...base(module), startedAt, ...progress, status, ...(error === undefined ? {} : { error }), finishedAt: ctx.now().toISOString() });
-      return status === 'planned' || status === 'applied';
+      ctx.done.set(module, { status, mayChange: status === success && progress.mayChange === true });
+      const { mayChange: _mayChange, ...found } = progress;
+      await writeResult(ctx, { ...base(module), startedAt, ...found, status, ...(error === undefined ? {} : { error }), finishedAt: ctx.now().toISOString() });
+      return status === success;
     };
     try {
-      return await finish(await runModule(ctx, module, dir, approved.get(module), progress, concurrency > 1));
+      return await finish(await runModule(ctx, module, dirs.get(module)!, approved.get(module), progress, concurrency > 1));
     } catch (e) {
       if (e instanceof InterruptedError) {
         ctx.logger.info(`[${module}] interrupted: ${e.message}`);
@@ -376,9 +411,10 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
 
   const onSkip = async (module: string, reason: SkipReason) => {
     const at = ctx.now().toISOString();
-    statuses.set(module, 'skipped');
+    ctx.done.set(module, { status: 'skipped', mayChange: false });
     if (reason.kind === 'upstream') {
-      const why = `${reason.upstream} ${statuses.get(reason.upstream) ?? 'failed'}`;
+      const status = ctx.done.get(reason.upstream)?.status;
+      const why = status === 'awaiting-approval' ? `${reason.upstream} awaits a new approval` : `${reason.upstream} ${status ?? 'did not succeed'}`;
       ctx.logger.info(`[${module}] skipped: ${why}`);
       await writeResult(ctx, { ...base(module), startedAt: at, status: 'skipped', skippedBecause: reason.upstream, error: `not run: ${why}`, finishedAt: at });
     } else {
@@ -395,9 +431,9 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
     onSkip,
     stopped: () => ctx.interruption.requestedBy !== undefined,
   });
-  const all = [...statuses.values()];
+  const all = [...ctx.done.values()].map((d) => d.status);
   if (ctx.interruption.requestedBy || all.includes('interrupted')) return EXIT.INTERRUPTED;
-  // A skipped module always has a failed (or interrupted) one upstream, which decides the code.
+  // A skipped module always has one upstream that did not succeed, which decides the code.
   return all.some((s) => s === 'failed' || s === 'refused') ? EXIT.TERRAFORM : EXIT.OK;
 }
 
@@ -429,7 +465,7 @@ async function runModule(
   module: string,
   dir: string,
   approvedPlan: Uint8Array | undefined,
-  progress: { plan?: PlanSummary; planSha256?: string },
+  progress: Progress,
   prefixToolLines = false,
 ): Promise<ModuleResult['status']> {
   const { input, tool, logger } = ctx;
@@ -469,11 +505,53 @@ async function runModule(
   // (two inits unpacking the same provider corrupt it: hashicorp/terraform issue 31964).
   await ctx.initLock.run(() => run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']));
   let expectedSha: string;
+  // The plan file applied: the approved one, or the apply's own new plan when it makes the same changes.
+  let applyPath = planPath;
+  let applyArg = planArg;
   if (input.phase === 'apply') {
     if (!approvedPlan) throw new RefusedError(`refused apply of module ${quote(module)}: no approved plan`);
     await writeFile(planPath, approvedPlan);
     expectedSha = sha256Hex(approvedPlan);
     progress.planSha256 = expectedSha;
+    const appliedUpstreams = upstreamsOf(input, module).filter((u) => ctx.done.get(u)?.status === 'applied');
+    if (appliedUpstreams.length > 0) {
+      const replanPath = path.join(dir, REPLAN_FILE);
+      const replanArg = tool.name === 'terragrunt' ? replanPath : REPLAN_FILE;
+      const after = `planned again after ${appliedUpstreams.join(', ')} applied`;
+      const approvedJson = await run('show', ['-json', planArg], true);
+      await run('plan', ['-input=false', `-out=${replanArg}`]);
+      const newJson = await run('show', ['-json', replanArg], true);
+      const newSha = sha256Hex(await readFile(replanPath));
+      let approvedDoc: unknown;
+      let newDoc: unknown;
+      let comparison: PlanComparison;
+      try {
+        approvedDoc = JSON.parse(approvedJson);
+        newDoc = JSON.parse(newJson);
+        comparison = newSha === expectedSha ? { identical: true, differences: [] } : comparePlans(approvedDoc, newDoc);
+      } catch (e) {
+        throw new ToolFailedError(`cannot compare the new plan with the approved one: ${(e as Error).message}`);
+      }
+      if (!comparison.identical) {
+        progress.replan = {
+          planSha256: newSha,
+          plan: summarizePlan(newDoc),
+          approvedSha256: expectedSha,
+          approvedPlan: summarizePlan(approvedDoc),
+          differences: comparison.differences,
+        };
+        logger.info(`[${module}] ${after}: its changes differ from the approved plan ${expectedSha}; not applied, it needs a new approval (new plan sha256 ${newSha})`);
+        for (const d of comparison.differences) logger.info(`[${module}]   ${d}`);
+        return 'awaiting-approval';
+      }
+      // The same changes the approver approved, planned by this task itself against the state as it is now.
+      logger.info(`[${module}] ${after}: same changes as the approved plan ${expectedSha}; applying the new plan ${newSha}`);
+      progress.plan = summarizePlan(newDoc);
+      expectedSha = newSha;
+      progress.planSha256 = newSha;
+      applyPath = replanPath;
+      applyArg = replanArg;
+    }
   } else {
     await run('plan', ['-input=false', `-out=${planArg}`]);
     const showJson = await run('show', ['-json', planArg], true);
@@ -487,6 +565,22 @@ async function runModule(
     }
     progress.plan = summary;
     progress.planSha256 = expectedSha;
+    if (input.phase === 'plan') {
+      // A module reading an upstream that changes may plan differently once that upstream applies.
+      const mayChangeAfter = upstreamsOf(input, module).filter((u) => ctx.done.get(u)?.mayChange);
+      if (mayChangeAfter.length > 0) {
+        progress.mayChangeAfter = mayChangeAfter;
+        logger.info(`[${module}] ${mayChangeMark(mayChangeAfter)}: it is planned again then, and approved again if it changes`);
+      }
+      let changes: boolean;
+      try {
+        const normalized = normalizePlan(JSON.parse(showJson));
+        changes = normalized.resources.size + normalized.outputs.size > 0;
+      } catch (e) {
+        throw new ToolFailedError(`cannot read the plan's changes: ${(e as Error).message}`);
+      }
+      progress.mayChange = changes || mayChangeAfter.length > 0;
+    }
     // Recorded in the account before the plan leaves the task: the apply applies only recorded plans.
     if (input.phase === 'plan') await recordPlan(ctx, module, expectedSha);
     await putArtifact(ctx, keys.planFile, planBytes);
@@ -496,11 +590,11 @@ async function runModule(
     if (input.phase === 'plan') return 'planned';
   }
   // The file on disk is hashed once more right before apply: exactly the approved bytes run.
-  const onDisk = sha256Hex(await readFile(planPath));
+  const onDisk = sha256Hex(await readFile(applyPath));
   if (onDisk !== expectedSha) {
     throw new RefusedError(`refused apply of module ${quote(module)}: the plan file on disk (${onDisk}) is not the approved plan (${expectedSha})`);
   }
-  await run('apply', ['-input=false', planArg]);
+  await run('apply', ['-input=false', applyArg]);
   logger.info(`[${module}] applied plan ${expectedSha}`);
   return 'applied';
 }

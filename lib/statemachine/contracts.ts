@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { CommitShaSchema } from '../domain/push-event';
-import { ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
+import { MAX_MODULE_CONCURRENCY, ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
 
 /** Where the runner fetches the code: the same for every account of a run. */
 export const SourceSchema = z.object({
@@ -49,6 +49,14 @@ export const AccountItemSchema = z
   timeoutSeconds: z.number().int().positive(),
   /** Repository-relative module paths to run, in order. */
   modules: z.array(ModulePathSchema).min(1),
+  /**
+   * module -> the modules of this item it depends on (its upstreams, also through modules the
+   * item does not run), written into the runner's manifest: the runner's order. Absent or empty:
+   * the modules depend on nothing in this item.
+   */
+  dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
+  /** How many independent modules the runner task runs at once (`runner.moduleConcurrency`). */
+  moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
   /** The phase this item runs. */
   phase: StagePhaseNameSchema,
   /** The task definition of this phase: the read-only plan task definition for `plan`, else the apply one. */
@@ -56,23 +64,28 @@ export const AccountItemSchema = z
   /** module -> SHA-256 of the approved plan file; empty except on apply items. */
   approvedPlans: z.record(z.string(), Sha256Schema),
   /**
-   * module -> the modules of this item it depends on (its upstreams), written into the runner's
-   * manifest. Absent or empty: the modules depend on nothing in this item.
-   */
-  dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
-  /**
    * The runner task's manifest (its modules and approved plans) in the artifacts store, under
    * the account's own prefix: the task's overrides carry only this key and SHA-256, so they stay
    * far below RunTask's 8,192 characters whatever the number of modules. Set by `writeItems`
    * when the item list is written.
    */
   manifest: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
+  /** The account's rollout wave in its stage (0 first; lib/planning/waves.ts). @default 0 */
+  wave: z.number().int().min(0).optional(),
   })
   .superRefine((item, ctx) => {
     // Plan runs provider code: it must never run on the apply task definition's role.
     const expected = item.phase === 'plan' ? item.planTaskDefinition : item.applyTaskDefinition;
     if (item.taskDefinition !== expected) {
       ctx.addIssue({ code: 'custom', path: ['taskDefinition'], message: `a ${item.phase} item must run ${expected}, not ${item.taskDefinition}` });
+    }
+    // The runner orders only the modules it runs: an edge to any other would never be satisfied.
+    const modules = new Set(item.modules);
+    for (const [module, upstreams] of Object.entries(item.dependencies ?? {})) {
+      const outside = [module, ...upstreams].filter((m) => !modules.has(m));
+      if (outside.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['dependencies', module], message: `dependencies between the item's own modules; ${outside.join(', ')} is not one of them` });
+      }
     }
     if (item.phase !== 'apply' && Object.keys(item.approvedPlans).length > 0) {
       ctx.addIssue({ code: 'custom', path: ['approvedPlans'], message: `only an apply item carries approved plans, not a ${item.phase} item` });
@@ -94,6 +107,37 @@ export const ItemsLocationSchema = z.object({
   sha256: Sha256Schema,
 });
 export type ItemsLocation = z.infer<typeof ItemsLocationSchema>;
+
+/**
+ * Where a phase that rolls out in waves stands: the wave its `items` hold and the phase's full
+ * item list, from which the gate takes the next wave.
+ */
+export const PhaseWaveSchema = z.object({
+  /** The wave the phase's `items` hold (0 first). */
+  index: z.number().int().min(0),
+  /** How many waves the stage has (some may hold none of this phase's accounts; they are skipped). */
+  count: z.number().int().min(1),
+  /** Every item of the phase, each with its `wave`. */
+  all: ItemsLocationSchema,
+});
+export type PhaseWave = z.infer<typeof PhaseWaveSchema>;
+
+/** The phase the stage's account Map runs next and its items. */
+export const StagePhaseSchema = z.object({
+  name: StagePhaseNameSchema,
+  items: ItemsLocationSchema,
+  /** On the apply phase: the approval that approved its items. */
+  approvalId: z.string().optional(),
+  /**
+   * On a re-plan (a plan phase the stage runs again for the modules whose plans changed after
+   * their upstreams applied): the notes the gate wrote about them ({@link ReplanNotesSchema}),
+   * which the next approval shows beside the new plans.
+   */
+  replan: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
+  /** Where a phase that rolls out in waves stands; absent: the items are the whole phase. */
+  wave: PhaseWaveSchema.optional(),
+});
+export type StagePhase = z.infer<typeof StagePhaseSchema>;
 
 /** One stage of a run, in the configured order. Its accounts are in S3, not in the state. */
 export const StageItemSchema = z.object({
@@ -118,18 +162,7 @@ export const StageItemSchema = z.object({
    * over {@link accounts}; after an approval, `apply` over the approved items (the approval
    * step writes it here).
    */
-  phase: z.object({
-    name: StagePhaseNameSchema,
-    items: ItemsLocationSchema,
-    /** On the apply phase: the approval that approved its items. */
-    approvalId: z.string().optional(),
-    /**
-     * On a re-plan (a plan phase the stage runs again for the modules whose plans changed after
-     * their upstreams applied): the notes the gate wrote about them ({@link ReplanNotesSchema}),
-     * which the next approval shows beside the new plans.
-     */
-    replan: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
-  }),
+  phase: StagePhaseSchema,
 });
 export type StageItem = z.infer<typeof StageItemSchema>;
 
@@ -236,6 +269,8 @@ export const AccountOutcomeSchema = z.object({
   reason: z.string().optional(),
   /** The lease generation the account's task ran under. */
   fence: z.number().int().min(0).optional(),
+  /** The account's rollout wave in its stage (0 first). */
+  wave: z.number().int().min(0).optional(),
 });
 export type AccountOutcome = z.infer<typeof AccountOutcomeSchema>;
 
@@ -299,6 +334,10 @@ export const StageCompleteResultSchema = z.object({
   failedCount: z.number().int().min(0),
   /** After a plan phase: where the apply items are, each with the hashes of the plans just made. */
   applyItems: ItemsLocationSchema.optional(),
+  /** After a wave within the failure budget with a later wave left: the phase of that wave, which the Map runs next. */
+  nextWave: StagePhaseSchema.optional(),
+  /** With `nextWave`: how long to wait before it starts (the stage's bake time). */
+  bakeSeconds: z.number().int().min(0).optional(),
   /**
    * After an apply phase in which modules were held back because their plans changed after their
    * upstreams applied (or an upstream was held back): the stage plans them again (`items`, a plan
@@ -344,6 +383,20 @@ export const ReplanNotesSchema = z.object({
   ),
 });
 export type ReplanNotes = z.infer<typeof ReplanNotesSchema>;
+
+// ---- start-waves (after an approval: the apply phase's first wave) --------------------------------
+
+export const StartWavesRequestSchema = z.object({
+  action: z.literal('start-waves'),
+  stage: StageItemSchema,
+  /** The approved phase: `apply` over every approved item. */
+  phase: StagePhaseSchema,
+  execution: z.string(),
+  /** The re-plan round the approval was for (0 the first): its wave item lists have keys of their own. */
+  round: z.number().int().min(0).optional(),
+});
+/** The phase the Map runs: its first wave that holds any of the phase's items. */
+export const StartWavesResultSchema = StagePhaseSchema;
 
 /** A gate names at most this many failed accounts in its answer (the state stays small). */
 export const MAX_LISTED_FAILURES = 20;
@@ -433,6 +486,7 @@ export const PipelineRequestSchema = z.discriminatedUnion('action', [
   StageCompleteRequestSchema,
   FinishRequestSchema,
   EnqueueRequestSchema,
+  StartWavesRequestSchema,
 ]);
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
 

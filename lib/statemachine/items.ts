@@ -26,7 +26,8 @@ export interface ItemsWriter {
 const MANIFEST_CONCURRENCY = 8;
 
 /**
- * Writes the runner manifest of `item` (its modules and, on apply, approved plans) under the
+ * Writes the runner manifest of `item` (its modules, their dependencies, the module concurrency
+ * and, on apply, approved plans) under the
  * account's own prefix, and answers the item carrying the manifest's key and SHA-256: all its
  * runner task's overrides will say about them.
  */
@@ -44,6 +45,7 @@ export async function withManifest(artifacts: ItemsWriter, execution: string, it
     modules: item.modules,
     ...(phase === 'apply' ? { approvedPlans: item.approvedPlans } : {}),
     ...(item.dependencies && Object.keys(item.dependencies).length > 0 ? { dependencies: item.dependencies } : {}),
+    ...(item.moduleConcurrency === undefined ? {} : { moduleConcurrency: item.moduleConcurrency }),
   });
   const key = artifactKeys.manifest(execution, item.name, phase);
   await artifacts.put(key, body);

@@ -11,6 +11,7 @@
  * | `RUN#<executionName>`               | `RUN`                              | lib/store/runs.ts        | a run: push, status, times, input, stages   |
  * | `RUN#<executionName>`               | `MODULE#<account>#<module>#<phase>`| lib/store/runs.ts        | one module's result in that run             |
  * | `RUN#<executionName>`               | `OUTCOME#<stage>#<account>`        | lib/store/outcomes.ts    | an account's latest outcome in that run     |
+ * | `RUN#<executionName>`               | `PLANNED#<stage>#<account>`        | lib/store/runs.ts        | what the run plans for an account: modules, wave |
  * | `TARGET#<repo>#<account>#<module>`  | `APPLIED`                          | lib/store/outcomes.ts    | last applied commit and its push sequence   |
  * | `TARGETS#<repo>`                    | `<account>#<module>`               | lib/store/outcomes.ts    | the same, listable per repository           |
  * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | lib/store/queue.ts       | a push waiting for (or holding) its branch  |
@@ -43,6 +44,9 @@ export const moduleKey = (execution: string, account: string, module: string, ph
   sk: `MODULE#${account}#${module}#${phase}`,
 });
 export const outcomePrefix = (stage: string) => `OUTCOME#${stage}#`;
+/** Sort key prefix of a run's planned accounts (one item each, so a run of any size stays under the item limit). */
+export const PLANNED_PREFIX = 'PLANNED#';
+export const plannedKey = (execution: string, stage: string, account: string) => ({ pk: `RUN#${execution}`, sk: `${PLANNED_PREFIX}${stage}#${account}` });
 export const outcomeKey = (execution: string, stage: string, account: string) => ({ pk: `RUN#${execution}`, sk: `${outcomePrefix(stage)}${account}` });
 export const targetKeyOf = (repository: string, account: string, module: string) => ({ pk: `TARGET#${repository}#${account}#${module}`, sk: 'APPLIED' });
 export const targetIndexKey = (repository: string, account: string, module: string) => ({ pk: `TARGETS#${repository}`, sk: `${account}#${module}` });

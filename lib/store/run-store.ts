@@ -85,6 +85,9 @@ export class RunStore {
   putModuleResult(...a: Parameters<Runs['putModuleResult']>): ReturnType<Runs['putModuleResult']> {
     return this.runs.putModuleResult(...a);
   }
+  putPlannedStages(...a: Parameters<Runs['putPlannedStages']>): ReturnType<Runs['putPlannedStages']> {
+    return this.runs.putPlannedStages(...a);
+  }
 
   // ---- account outcomes and targets (./outcomes.ts) ------------------------------------------
 

@@ -3,12 +3,12 @@
  * (layout in ./keys.ts). A run's per-account outcomes live in ./outcomes.ts; reading a whole run
  * gathers them.
  */
-import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { PlanSummary, Replan } from '../domain/runner-contract';
 import type { AccountOutcome } from '../statemachine/contracts';
-import { moduleKey, runKey } from './keys';
+import { moduleKey, PLANNED_PREFIX, plannedKey, runKey } from './keys';
 import { outcomesByAccount } from './outcomes';
-import { isConditionFailure, strip, type RunTable } from './table';
+import { isConditionFailure, strip, type Item, type RunTable } from './table';
 
 /** A run's status in the table: the execution's life, beyond Step Functions' own. */
 export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'EXPIRED' | 'SUPERSEDED' | 'ABORTED' | 'TIMED_OUT';
@@ -16,7 +16,7 @@ export type RunRecordStatus = 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | '
 /** The accounts and modules a run planned for one stage. */
 export interface PlannedStageRecord {
   readonly name: string;
-  readonly accounts: readonly { readonly name: string; readonly modules: readonly string[] }[];
+  readonly accounts: readonly { readonly name: string; readonly modules: readonly string[]; readonly wave?: number }[];
 }
 
 /** A run (`RUN#<execution>` / `RUN`). */
@@ -53,7 +53,15 @@ export interface RunRecord {
   readonly replayOf?: string;
   /** The stage running or last run. */
   readonly currentStage?: string;
+  /**
+   * The accounts and modules planned per stage. Kept in items of their own (`PLANNED#`, one per
+   * account: a run item that grew with the fleet passed DynamoDB's 400 KB at about 5,000
+   * accounts) and gathered by {@link Runs.getRunRecord} and {@link Runs.getRun}; the run item
+   * holds only the stage names and counts ({@link RunRecord.plannedStages}).
+   */
   readonly stages?: readonly PlannedStageRecord[];
+  /** The stages planned, in order, with how many accounts each: what the run item itself holds. */
+  readonly plannedStages?: readonly { readonly name: string; readonly accounts: number }[];
   /** Modules applied once but gone at this commit: reported, never destroyed. */
   readonly removed?: readonly { account: string; module: string; lastAppliedCommit: string }[];
   /**
@@ -101,6 +109,23 @@ export interface RunDetail {
   readonly modules: readonly ModuleRecord[];
 }
 
+/** DynamoDB's BatchWriteItem takes at most 25 items. */
+const BATCH_WRITE_MAX = 25;
+
+/**
+ * The run's planned stages gathered from its `PLANNED#` items, in the order the run item lists
+ * them; a run item written before those items keeps its own `stages`.
+ */
+function withPlanned(run: Pick<RunRecord, 'stages' | 'plannedStages'>, planned: readonly Item[]): Pick<RunRecord, 'stages'> {
+  if (!run.plannedStages) return run.stages ? { stages: run.stages } : {};
+  const byStage = new Map<string, { name: string; modules: string[]; wave?: number }[]>();
+  for (const item of planned) {
+    const stage = String(item.stage);
+    byStage.set(stage, [...(byStage.get(stage) ?? []), { name: String(item.account), modules: (item.modules as string[]) ?? [], ...(typeof item.wave === 'number' && item.wave > 0 ? { wave: item.wave } : {}) }]);
+  }
+  return { stages: run.plannedStages.map((s) => ({ name: s.name, accounts: byStage.get(s.name) ?? [] })) };
+}
+
 /** Run records and module results in the run table. */
 export class Runs {
   constructor(private readonly table: RunTable) {}
@@ -121,7 +146,30 @@ export class Runs {
   async getRunRecord(execution: string): Promise<RunRecord | undefined> {
     const run = await this.getRunItem(execution);
     if (!run) return undefined;
-    return { ...run, accounts: outcomesByAccount(await this.table.queryAll(runKey(execution).pk, 'OUTCOME#')) };
+    const [outcomes, planned] = await Promise.all([this.table.queryAll(runKey(execution).pk, 'OUTCOME#'), run.plannedStages ? this.table.queryAll(runKey(execution).pk, PLANNED_PREFIX) : Promise.resolve([])]);
+    return { ...run, ...withPlanned(run, planned), accounts: outcomesByAccount(outcomes) };
+  }
+
+  /**
+   * Records what a run plans: one item per account (its modules and wave) and, on the run item,
+   * the stages' names and sizes. Written before any account of the run starts.
+   */
+  async putPlannedStages(execution: string, stages: readonly PlannedStageRecord[]): Promise<void> {
+    const expiresAt = this.table.expiresAt();
+    const items = stages.flatMap((s) =>
+      s.accounts.map((a) => ({ ...plannedKey(execution, s.name, a.name), type: 'planned', stage: s.name, account: a.name, modules: [...a.modules], ...(a.wave ? { wave: a.wave } : {}), expiresAt })),
+    );
+    for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
+      let pending: Record<string, unknown>[] = items.slice(i, i + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } }));
+      // BatchWriteItem may leave items unprocessed under load: write them again, backing off.
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        if (attempt > 8) throw new Error(`writing the planned accounts of run ${execution}: ${pending.length} item(s) still unprocessed after ${attempt} attempts`);
+        const res = await this.table.doc.send(new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending as never } }));
+        pending = (res.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
+      }
+    }
+    await this.updateRun(execution, { plannedStages: stages.map((s) => ({ name: s.name, accounts: s.accounts.length })) });
   }
 
   /** The run's own item, without its accounts' outcomes (one read): status, push, input, planned stages. */
@@ -257,7 +305,9 @@ export class Runs {
       .filter((i) => typeof i.sk === 'string' && i.sk.startsWith('MODULE#'))
       .map((i) => strip<ModuleRecord>(i)!)
       .sort((a, b) => `${a.account}#${a.module}#${a.phase}`.localeCompare(`${b.account}#${b.module}#${b.phase}`));
-    const run: RunRecord = { ...strip<Omit<RunRecord, 'accounts'>>(runItem)!, accounts: outcomesByAccount(items.filter((i) => typeof i.sk === 'string' && i.sk.startsWith('OUTCOME#'))) };
+    const stored = strip<Omit<RunRecord, 'accounts'>>(runItem)!;
+    const planned = items.filter((i) => typeof i.sk === 'string' && i.sk.startsWith(PLANNED_PREFIX));
+    const run: RunRecord = { ...stored, ...withPlanned(stored, planned), accounts: outcomesByAccount(items.filter((i) => typeof i.sk === 'string' && i.sk.startsWith('OUTCOME#'))) };
     return { run, modules };
   }
 

@@ -1,7 +1,8 @@
 /** What `tfstep show` prints for a run's approvals. */
 import { printRun } from '../../lib/cli/commands/show';
 import { Output } from '../../lib/cli/output';
-import type { RunDetail } from '../../lib/operator/views';
+import { buildStages, type StoredRun } from '../../lib/operator/run-records';
+import { RunDetailSchema, type RunDetail } from '../../lib/operator/views';
 
 function printed(run: RunDetail): string {
   const chunks: string[] = [];
@@ -39,6 +40,7 @@ describe('tfstep show text', () => {
             ],
           },
           accounts: [],
+          waves: null,
         },
       ],
       links: { console: null },
@@ -48,5 +50,57 @@ describe('tfstep show text', () => {
     const text = printed(run);
     expect(text).toContain('alice@example.com approved; bob@example.com rejected ("not now")');
     expect(text).not.toContain('rejectd');
+  });
+
+  it('shows a stopped stage wave by wave: what ran, what failed and what never started', () => {
+    // GIVEN a run whose prod canary failed in wave 1, so wave 2 (prod-2, prod-3) never started
+    const stored: StoredRun = {
+      execution: 'run-2',
+      status: 'FAILED',
+      reason: 'stage prod wave 1 of 2: failed in 1 of 1 account(s)',
+      modules: [
+        { stage: 'prod', account: 'prod-1', module: 'prod-1/app', phase: 'plan-and-apply', status: 'failed', wave: 0, error: 'terraform failed' },
+        { stage: 'prod', account: 'prod-2', module: 'prod-2/app', status: 'pending', wave: 1 },
+        { stage: 'prod', account: 'prod-3', module: 'prod-3/app', status: 'pending', wave: 1 },
+      ],
+      approvals: [],
+    };
+    // WHEN its stages are built
+    const stages = buildStages(stored, ['prod'], () => 'prod');
+    // THEN the stage lists its waves, with what failed and what never started
+    expect(stages[0]!.waves).toEqual([
+      { wave: 1, status: 'FAILED', accounts: ['prod-1'], failed: ['prod-1'], notStarted: [] },
+      { wave: 2, status: 'NOT STARTED', accounts: ['prod-2', 'prod-3'], failed: [], notStarted: ['prod-2', 'prod-3'] },
+    ]);
+    expect(stages[0]!.accounts.map((a) => [a.name, a.wave])).toEqual([
+      ['prod-1', 1],
+      ['prod-2', 2],
+      ['prod-3', 2],
+    ]);
+    // AND the JSON output contract holds, and the text shows each wave
+    const run: RunDetail = RunDetailSchema.parse({
+      execution: 'run-2',
+      executionArn: null,
+      repository: null,
+      branch: null,
+      commit: null,
+      status: 'FAILED',
+      stage: 'prod',
+      startedAt: null,
+      stoppedAt: null,
+      durationSeconds: null,
+      reason: stored.reason,
+      stages,
+      links: { console: null },
+      hints: [],
+    });
+    const text = printed(run);
+    expect(text).toContain('wave 1  FAILED  1 account(s); failed: prod-1');
+    expect(text).toContain('wave 2  NOT STARTED  2 account(s); never started: 2');
+  });
+
+  it('shows no waves for a stage that ran in one wave', () => {
+    const stages = buildStages({ execution: 'r', status: 'SUCCEEDED', modules: [{ stage: 'dev', account: 'dev', module: 'dev/app', status: 'applied', wave: 0 }], approvals: [] }, ['dev'], () => 'dev');
+    expect(stages[0]!.waves).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../../lib/config/loader';
 import { checkDefinition, ValidationReportSchema } from '../../lib/operator/validate';
@@ -116,5 +116,106 @@ describe('tfstep validate', () => {
     const res = await runCli(['validate', '--config', EXAMPLE, '--partition', 'mars']);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('--partition: got "mars"');
+  });
+});
+
+describe('tfstep validate --repo: module dependencies', () => {
+  const LIVE = join(__dirname, '..', '..', 'examples', 'infrastructure-live');
+
+  /** A working tree holding `files` (no git needed: validate reads what is on disk). */
+  function treeWith(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'tfstep-validate-repo-'));
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    }
+    return dir;
+  }
+
+  it("prints each account's graph of the example, each module after what it depends on", async () => {
+    // WHEN validate runs on the example config and the example repository
+    const res = await runCli(['validate', '--config', EXAMPLE, '--repo', LIVE]);
+    // THEN it is valid, and each account's app comes after network, on which it depends
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/\ndependencies ok {2}6 modules of 3 accounts, 3 dependencies \(.*examples\/infrastructure-live\)\n/);
+    expect(res.stdout).toContain(
+      [
+        'graph of dev (dev/us-east-1), each module after what it depends on:',
+        '  network',
+        '  app -> network',
+        '',
+        'graph of stage (stage/us-east-1), each module after what it depends on:',
+        '  network',
+        '  app -> network',
+      ].join('\n'),
+    );
+    expect(res.stdout.endsWith('\nvalid\n')).toBe(true);
+  });
+
+  it('gives the graphs in --json', async () => {
+    const res = await runCli(['validate', '--config', EXAMPLE, '--repo', LIVE, '--json']);
+    const report = ValidationReportSchema.parse(JSON.parse(res.stdout));
+    expect(report.graphs?.[2]).toEqual({
+      account: 'prod',
+      root: 'prod/us-east-1',
+      order: ['prod/us-east-1/network', 'prod/us-east-1/app'],
+      dependencies: { 'prod/us-east-1/app': ['prod/us-east-1/network'] },
+    });
+  });
+
+  it('fails a cycle with its path, a dependency on no module and one on another account, exit code 1', async () => {
+    // GIVEN rules where network and app depend on each other, app on a missing cache, and dev's db on stage's network
+    const file = writeConfig((cfg) => {
+      cfg.dependsOn = [
+        { module: 'app', on: ['network', 'cache'] },
+        { module: 'network', on: ['app'] },
+        { module: '/dev/us-east-1/db', on: ['/stage/us-east-1/network'] },
+      ];
+    });
+    const repo = treeWith({
+      'dev/us-east-1/app/main.tf': '',
+      'dev/us-east-1/network/main.tf': '',
+      'dev/us-east-1/db/main.tf': '',
+      'stage/us-east-1/network/main.tf': '',
+      'stage/us-east-1/app/main.tf': '',
+    });
+    // WHEN validated with the repository
+    const res = await runCli(['validate', '--config', file, '--repo', repo]);
+    // THEN each problem is listed and the exit code is 1
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain('dependencies FAILED');
+    expect(res.stdout).toContain('  - account dev: the dependencies form a cycle: dev/us-east-1/app -> dev/us-east-1/network -> dev/us-east-1/app\n');
+    expect(res.stdout).toContain('  - account dev: dev/us-east-1/app depends on dev/us-east-1/cache (dependsOn[0]: on "cache"), which is not a module (no *.tf or terragrunt.hcl there)\n');
+    expect(res.stdout).toContain(
+      '  - account dev: dev/us-east-1/db depends on stage/us-east-1/network (dependsOn[2]: on "/stage/us-east-1/network"), a module of account stage; a dependency stays within one account, and accounts are ordered by the stages (stageOrder)\n',
+    );
+  });
+
+  it('reads terragrunt dependency blocks of the working tree', async () => {
+    const file = writeConfig((cfg) => {
+      cfg.runner.tool = 'terragrunt';
+      delete cfg.dependsOn;
+    });
+    const repo = treeWith({
+      'dev/us-east-1/vpc/terragrunt.hcl': '',
+      'dev/us-east-1/app/terragrunt.hcl': 'dependency "vpc" {\n  config_path = "../vpc"\n}\n',
+      'dev/us-east-1/app/.terragrunt-cache/x/main.tf': '',
+    });
+    const res = await runCli(['validate', '--config', file, '--repo', repo, '--json']);
+    const report = ValidationReportSchema.parse(JSON.parse(res.stdout));
+    expect(report.sections.find((s) => s.name === 'dependencies')!.problems).toEqual([]);
+    expect(report.graphs?.[0]).toMatchObject({ order: ['dev/us-east-1/vpc', 'dev/us-east-1/app'], dependencies: { 'dev/us-east-1/app': ['dev/us-east-1/vpc'] } });
+  });
+
+  it('fails when --repo is not a directory, saying so', async () => {
+    const res = await runCli(['validate', '--config', EXAMPLE, '--repo', join(tmpdir(), 'no-such-checkout')]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/dependencies FAILED .*\n {2}- cannot read the repository .*no-such-checkout: /);
+  });
+
+  it('says on stderr that dependencies were not checked when rules exist and no --repo is given', async () => {
+    const res = await runCli(['validate', '--config', EXAMPLE]);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain('module dependencies not checked: pass --repo');
   });
 });

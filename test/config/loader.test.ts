@@ -56,6 +56,16 @@ describe('config loader', () => {
     ['a layout without {account}', (c) => (c.layout.accountRoot = 'live/{region}'), 'layout.accountRoot', '{account}'],
     ['a bad subnet id', (c) => (c.accounts[0].network.subnetIds = ['subnet-xyz']), 'accounts[0].network.subnetIds[0]', 'subnet id'],
     ['the same account and region twice', (c) => (c.accounts[1].id = c.accounts[0].id), 'accounts[1].id', 'is also accounts[0]'],
+    ['waves whose last wave is not 100%', (c) => (c.stages.prod.waves = [{ accounts: 1 }, { percent: 50 }]), 'stages.prod.waves[1]', 'the last wave {percent: 100}'],
+    ['waves that shrink', (c) => (c.stages.prod.waves = [{ percent: 20 }, { percent: 10 }, { percent: 100 }]), 'stages.prod.waves[1].percent', 'a larger share than the wave before (20%)'],
+    ['a wave of 0 accounts', (c) => (c.stages.prod.waves = [{ accounts: 0 }, { percent: 100 }]), 'stages.prod.waves[0].accounts', 'at least 1 account'],
+    ['a wave with both accounts and percent', (c) => (c.stages.prod.waves = [{ accounts: 1, percent: 5 }, { percent: 100 }]), 'stages.prod.waves[0]', ''],
+    ['a bake time without waves', (c) => (c.stages.prod.bakeMinutes = 30), 'stages.prod.bakeMinutes', 'the wait between waves'],
+    ['a canary that is not in the stage', (c) => ((c.stages.prod.waves = [{ accounts: 1 }, { percent: 100 }]), (c.stages.prod.canaries = ['dev'])), 'stages.prod.canaries[0]', '"dev" is not one'],
+    ['canaries without waves', (c) => (c.stages.prod.canaries = ['prod']), 'stages.prod.canaries', 'add waves'],
+    ['more canaries than the first wave holds', (c) => ((c.accounts[1].stage = 'prod'), (c.stages.prod.waves = [{ accounts: 1 }, { percent: 100 }]), (c.stages.prod.canaries = ['prod', 'stage']), c.stageOrder.splice(1, 1), delete c.stages.stage), 'stages.prod.waves[0].accounts', 'at least 2 accounts in the first wave'],
+    ['a failure budget of 100%', (c) => (c.stages.prod.toleratedFailures = { percent: 100 }), 'stages.prod.toleratedFailures.percent', 'less than 100'],
+    ['a negative failure budget', (c) => (c.stages.prod.toleratedFailures = { count: -1 }), 'stages.prod.toleratedFailures.count', '0 or more'],
   ];
 
   it.each(cases)('fails when the config has %s', (_name, breakIt, path, expected) => {

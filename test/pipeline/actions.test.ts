@@ -70,6 +70,7 @@ describe('targets', () => {
       applyTaskDefinition: 'tfstep-apply-us-east-1',
       network: { subnets: ['subnet-0123456789abcdef0'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'ENABLED' },
       timeoutSeconds: 7200,
+      wave: 0,
       modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
       phase: 'plan-and-apply',
       taskDefinition: 'tfstep-apply-us-east-1',
@@ -81,8 +82,8 @@ describe('targets', () => {
     expect(createHash('sha256').update(manifest).digest('hex')).toBe(items[0]![0]!.manifest!.sha256);
     expect(JSON.parse(manifest.toString('utf8'))).toEqual({ account: 'dev', execution: 'e1', phase: 'plan-and-apply', modules: ['dev/us-east-1/app', 'dev/us-east-1/network'] });
     // AND a stage without approval starts with plan-and-apply over its accounts; one with approval plans first, on the read-only task definition
-    expect(dev.phase).toEqual({ name: 'plan-and-apply', items: dev.accounts });
-    expect(res.stages[2]!.phase).toEqual({ name: 'plan', items: res.stages[2]!.accounts });
+    expect(dev.phase).toEqual({ name: 'plan-and-apply', items: dev.accounts, wave: { index: 0, count: 1, all: dev.accounts } });
+    expect(res.stages[2]!.phase).toEqual({ name: 'plan', items: res.stages[2]!.accounts, wave: { index: 0, count: 1, all: res.stages[2]!.accounts } });
     expect(items[2]![0]).toMatchObject({ phase: 'plan', taskDefinition: 'tfstep-plan-us-east-1', approvedPlans: {} });
     expect(items[1]![0]!.network).toEqual({ subnets: [], securityGroups: [], assignPublicIp: 'DISABLED' });
     expect(res.stages[2]!.approval).toEqual({ required: true, approvers: ['ops@example.com'], minApprovals: 1, allowSelfApproval: false, timeoutSeconds: 7200 });
@@ -117,6 +118,51 @@ describe('targets', () => {
     const run = await admitted();
     await store.releaseLock('acme/live', 'main', 'e1');
     await expect(h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })).rejects.toThrow(LockLostError);
+  });
+});
+
+describe('targets with module dependencies', () => {
+  it("writes each account's dependencies and module concurrency into its item and runner manifest, and runs the dependents of a change", async () => {
+    // GIVEN app depends on network, four modules at once, and every module applied at c0
+    const withDeps = testConfig({ dependsOn: [{ module: 'app', on: ['network'] }], runner: { moduleConcurrency: 4 } });
+    h = makeHarness(withDeps, store, repo.dir);
+    for (const module of ['dev/us-east-1/app', 'dev/us-east-1/network']) {
+      await store.recordApplied({ repository: 'acme/live', account: 'dev', module, commit: c0, sequence: `2026-11-19T00:00:00.000Z#${c0}`, execution: 'e0' });
+    }
+    // AND a push that changes only dev's network
+    const c2 = repo.commit({ 'dev/us-east-1/network/main.tf': 'n2' }, 'network change');
+    const push = envelope(pushOf(c1, c2, '2026-11-20T10:00:05.000Z', ['dev/us-east-1/network/main.tf']));
+    h.running.add(executionId('e2'));
+    const run = (await h.handler({ action: 'admit', input: push, executionId: executionId('e2'), executionName: 'e2', startedAt: '2026-11-20T10:00:06.000Z' })) as AdmitResult;
+    // WHEN targets runs
+    const res = (await h.handler({ action: 'targets', input: push, run, executionName: 'e2' })) as TargetsResult;
+    // THEN dev runs network and its dependent app, app after network
+    const dev = (await readItems(h.artifacts, res.stages[0]!.accounts))[0]!;
+    expect(dev).toMatchObject({ modules: ['dev/us-east-1/app', 'dev/us-east-1/network'], dependencies: { 'dev/us-east-1/app': ['dev/us-east-1/network'] }, moduleConcurrency: 4 });
+    const manifest = JSON.parse((await h.artifacts.get('accounts/dev/e2/plan-and-apply.manifest.json'))!.toString('utf8')) as unknown;
+    expect(manifest).toEqual({
+      account: 'dev',
+      execution: 'e2',
+      phase: 'plan-and-apply',
+      modules: ['dev/us-east-1/app', 'dev/us-east-1/network'],
+      dependencies: { 'dev/us-east-1/app': ['dev/us-east-1/network'] },
+      moduleConcurrency: 4,
+    });
+  });
+
+  it('fails before planning anything when the dependencies form a cycle, naming it', async () => {
+    const cyclic = testConfig({
+      dependsOn: [
+        { module: 'app', on: ['network'] },
+        { module: 'network', on: ['app'] },
+      ],
+    });
+    h = makeHarness(cyclic, store, repo.dir);
+    const run = await admitted();
+    await expect(h.handler({ action: 'targets', input: input(), run, executionName: 'e1' })).rejects.toThrow(
+      /account dev: the dependencies form a cycle: dev\/us-east-1\/app -> dev\/us-east-1\/network -> dev\/us-east-1\/app/,
+    );
+    expect(await h.artifacts.get('e1/_stages/0/accounts.json')).toBeUndefined();
   });
 });
 
@@ -275,7 +321,8 @@ describe('account items', () => {
 });
 
 describe('stage-complete', () => {
-  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'], 'plan');
+  const prodGraph = { account: 'prod', root: 'prod/eu-west-1', modules: ['prod/eu-west-1/app', 'prod/eu-west-1/network'], dependencies: { 'prod/eu-west-1/app': ['prod/eu-west-1/network'] } };
+  const prodItem = () => accountItem(config, config.accounts[2]!, ['prod/eu-west-1/app', 'prod/eu-west-1/network'], 'plan', prodGraph);
   const stageWith = async (items: AccountItem[]): Promise<StageItem> =>
     stageItem(config, 'e1', 2, 'prod', await writeItems(h.artifacts, 'e1/_stages/2/accounts.json', items, 'e1'));
   const gate = (stage: StageItem, phase: 'plan' | 'apply' | 'plan-and-apply', run: AdmitResult) =>
@@ -303,6 +350,9 @@ describe('stage-complete', () => {
     expect(applyManifest).toMatchObject({ phase: 'apply', approvedPlans: { 'prod/eu-west-1/app': '1'.repeat(64), 'prod/eu-west-1/network': '2'.repeat(64) } });
     // AND they run the same account Map as the apply phase, on the apply task definition
     expect(applyItems[0]).toMatchObject({ phase: 'apply', taskDefinition: 'tfstep-apply-us-east-1' });
+    // AND the apply keeps the plan's module order: its manifest carries the same dependencies
+    expect(applyItems[0]!.dependencies).toEqual({ 'prod/eu-west-1/app': ['prod/eu-west-1/network'] });
+    expect(applyManifest).toMatchObject({ dependencies: { 'prod/eu-west-1/app': ['prod/eu-west-1/network'] } });
     // AND subscribers hear that the stage awaits approval, with the command to decide
     expect(h.published).toHaveLength(1);
     expect(h.published[0]!.attributes).toMatchObject({ status: 'AWAITING_APPROVAL', stage: 'prod' });

@@ -181,7 +181,7 @@ describe('terragrunt dependency blocks', () => {
         'dependency "d" {\n  config_path = find_in_parent_folders("network")\n}\n',
       ].join('\n'),
     });
-    expect(found.problems.sort()).toEqual(
+    expect([...found.problems].sort()).toEqual(
       [
         'account dev: dev/us-east-1/app depends on dev/us-east-1/vpc (dev/us-east-1/app/terragrunt.hcl: dependency "a" config_path), which is not a module (no *.tf or terragrunt.hcl there)',
         'account dev: dev/us-east-1/app depends on staging/us-east-1/network (dev/us-east-1/app/terragrunt.hcl: dependency "b" config_path), a module of account staging; a dependency stays within one account, and accounts are ordered by the stages (stageOrder)',

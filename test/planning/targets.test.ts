@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { ZERO_SHA } from '../../lib/domain/push-event';
 import { InvalidModulePathError } from '../../lib/planning/errors';
 import { basesToCompare, planTargets, pushSequence, targetKey, type AppliedTarget, type PlanTargetsInput, type TargetPlan } from '../../lib/planning/targets';
+import type { AccountGraph } from '../../lib/planning/module-graph';
 import { sha, TEST_MODULES, testConfig, testPush } from '../fixtures/pipeline/config';
 
 const config = testConfig();
@@ -146,6 +147,64 @@ describe('planTargets', () => {
   it('fails when a module directory name cannot be passed to the runner', () => {
     expect(() => planTargets(input({ modules: ['dev/us-east-1/my module'] }))).toThrow(InvalidModulePathError);
     expect(() => planTargets(input({ modules: ['dev/us-east-1/my module'] }))).toThrow(/my module.*cannot be deployed/);
+  });
+});
+
+describe('planTargets with module dependencies', () => {
+  const modules = ['dev/us-east-1/network', 'dev/us-east-1/db', 'dev/us-east-1/app', 'dev/us-east-1/docs-site'];
+  // app -> db -> network; docs-site depends on nothing
+  const graphs: AccountGraph[] = [
+    { account: 'dev', root: 'dev/us-east-1', modules: [...modules].sort(), dependencies: { 'dev/us-east-1/app': ['dev/us-east-1/db'], 'dev/us-east-1/db': ['dev/us-east-1/network'] } },
+  ];
+  const appliedAt = (commit: string) => new Map(modules.map((m) => [targetKey('dev', m), { commit, sequence: '2026-11-19T00:00:00.000Z#' + commit }]));
+
+  it('runs the dependents of a changed module too, transitively: a change to network runs db and app', () => {
+    // GIVEN everything applied at before, and only network changed
+    const before = sha(1);
+    const plan = planTargets(input({ push: testPush({ before }), modules, lastApplied: appliedAt(before), changes: new Map([[before, ['dev/us-east-1/network/main.tf']]]), graphs }));
+    // THEN network runs for its change, db and app because of it (each naming the changed module), docs-site not at all
+    expect(plan.stages[0]!.accounts[0]!.modules).toEqual([
+      { path: 'dev/us-east-1/app', reason: 'dependency-changed', since: before, upstream: 'dev/us-east-1/network' },
+      { path: 'dev/us-east-1/db', reason: 'dependency-changed', since: before, upstream: 'dev/us-east-1/network' },
+      { path: 'dev/us-east-1/network', reason: 'module-changed', since: before },
+    ]);
+    expect(plan.skipped).toEqual([{ account: 'dev', module: 'dev/us-east-1/docs-site', reason: 'unchanged' }]);
+  });
+
+  it('runs nothing upstream of a change: a change to app runs app alone', () => {
+    const before = sha(1);
+    const plan = planTargets(input({ push: testPush({ before }), modules, lastApplied: appliedAt(before), changes: new Map([[before, ['dev/us-east-1/app/main.tf']]]), graphs }));
+    expect(planned(plan)).toEqual(['dev:dev/us-east-1/app']);
+  });
+
+  it('runs a dependent whose upstream changed since its own last apply, although that upstream is applied already', () => {
+    // GIVEN network applied at after by an earlier run of this commit, and app still at before
+    const before = sha(1);
+    const after = sha(2);
+    const lastApplied = appliedAt(before);
+    lastApplied.set(targetKey('dev', 'dev/us-east-1/network'), { commit: after, sequence: 'z' });
+    lastApplied.set(targetKey('dev', 'dev/us-east-1/db'), { commit: after, sequence: 'z' });
+    const plan = planTargets(input({ push: testPush({ before, after }), modules, lastApplied, changes: new Map([[before, ['dev/us-east-1/network/main.tf']]]), graphs }));
+    // THEN app runs (its upstream network changed since app's own last apply), network and db do not
+    expect(plan.stages[0]!.accounts[0]!.modules).toEqual([{ path: 'dev/us-east-1/app', reason: 'dependency-changed', since: before, upstream: 'dev/us-east-1/network' }]);
+  });
+
+  it('never brings back a dependent applied at this commit or by a newer run', () => {
+    const before = sha(1);
+    const after = sha(2);
+    const lastApplied = appliedAt(before);
+    lastApplied.set(targetKey('dev', 'dev/us-east-1/app'), { commit: after, sequence: 'z' });
+    const plan = planTargets(input({ push: testPush({ before, after }), modules, lastApplied, changes: new Map([[before, ['dev/us-east-1/network/main.tf']]]), graphs }));
+    expect(planned(plan)).toEqual(['dev:dev/us-east-1/db', 'dev:dev/us-east-1/network']);
+    expect(plan.skipped).toContainEqual({ account: 'dev', module: 'dev/us-east-1/app', reason: 'applied-at-commit' });
+  });
+
+  it('runs the dependents of a module that was never applied', () => {
+    const before = sha(1);
+    const lastApplied = appliedAt(before);
+    lastApplied.delete(targetKey('dev', 'dev/us-east-1/db'));
+    const plan = planTargets(input({ push: testPush({ before }), modules, lastApplied, changes: new Map([[before, []]]), graphs }));
+    expect(planned(plan)).toEqual(['dev:dev/us-east-1/app', 'dev:dev/us-east-1/db']);
   });
 });
 

@@ -72,7 +72,7 @@ describe('pipeline.asl.json', () => {
   });
 
   it('gives every Task a timeout, a Retry and a Catch', () => {
-    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'Targets', 'WaitForTurn']);
+    expect(TASKS.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'RequestApproval', 'RunTerraform', 'StageGate', 'StartWaves', 'Targets', 'WaitForTurn']);
     for (const [name, task] of TASKS) {
       expect({ name, timeout: typeof task.TimeoutSeconds === 'number' || typeof task.TimeoutSecondsPath === 'string' }).toEqual({ name, timeout: true });
       expect({ name, retry: Array.isArray(task.Retry) && task.Retry.length > 0 }).toEqual({ name, retry: true });
@@ -82,7 +82,7 @@ describe('pipeline.asl.json', () => {
 
   it('retries every pipeline function step on Lambda service errors and on AWS throttling, with backoff and jitter', () => {
     const steps = TASKS.filter(([, task]) => (task.Parameters as { FunctionName?: string } | undefined)?.FunctionName === SUBSTITUTIONS.PipelineFunctionArn);
-    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'Targets', 'WaitForTurn']);
+    expect(steps.map(([n]) => n).sort()).toEqual(['Admit', 'CheckLease', 'ClassifyFailure', 'Finish', 'RecordFailure', 'RecordOutcome', 'StageGate', 'StartWaves', 'Targets', 'WaitForTurn']);
     for (const [name, task] of steps) {
       const retrier = (task.Retry as { ErrorEquals: string[]; BackoffRate: number; JitterStrategy?: string }[]).find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
       expect({ name, errors: retrier?.ErrorEquals }).toEqual({ name, errors: expect.arrayContaining(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown']) });
@@ -191,8 +191,22 @@ describe('pipeline.asl.json', () => {
     const approval = ASL.States.RequestApproval!;
     expect(approval.ResultPath).toBe('$.current.stage.phase');
     expect(approval.ResultSelector).toEqual({ name: 'apply', 'items.$': '$.items', 'approvalId.$': '$.approvalId' });
-    expect(approval.Next).toBe('Accounts');
+    // the approved apply starts at its first wave, then runs in the same account Map
+    expect(approval.Next).toBe('StartWaves');
+    expect(ASL.States.StartWaves!.ResultPath).toBe('$.current.stage.phase');
+    expect(ASL.States.StartWaves!.Next).toBe('Accounts');
     expect(ASL.States.Accounts!.ItemReader.Parameters).toEqual({ 'Bucket.$': '$.current.stage.phase.items.bucket', 'Key.$': '$.current.stage.phase.items.key' });
+  });
+
+  it('runs a stage wave by wave: the gate hands on the next wave after the bake time, into the same account Map', () => {
+    // GIVEN the gate's choice
+    const done = ASL.States['StageDone?']! as { Choices: { Variable: string; Next: string; IsPresent?: boolean }[] };
+    // THEN a failed stage stops before any later wave is looked at
+    expect(done.Choices[0]).toMatchObject({ Variable: '$.current.gate.value.failed', Next: 'StageFailed' });
+    // AND a next wave waits the bake time, becomes the stage's phase and runs in the one Map
+    expect(done.Choices[1]).toEqual({ Variable: '$.current.gate.value.nextWave', IsPresent: true, Next: 'BakeBeforeWave' });
+    expect(ASL.States.BakeBeforeWave).toMatchObject({ Type: 'Wait', SecondsPath: '$.current.gate.value.bakeSeconds', Next: 'NextWave' });
+    expect(ASL.States.NextWave).toMatchObject({ Type: 'Pass', InputPath: '$.current.gate.value.nextWave', ResultPath: '$.current.stage.phase', Next: 'Accounts' });
   });
 
   it('ends every path through Finish, except a duplicate or superseded run', () => {

@@ -1,5 +1,5 @@
 import { MAX_MODULES_PER_TASK, RunnerManifestSchema } from '../../lib/domain/runner-contract';
-import type { AccountItem } from '../../lib/statemachine/contracts';
+import { AccountItemSchema, type AccountItem } from '../../lib/statemachine/contracts';
 import { writeItems, type ItemsWriter } from '../../lib/statemachine/items';
 
 /** An in-memory artifacts store: the items and manifests as written. */
@@ -42,5 +42,32 @@ describe('the runner manifests of an item list', () => {
       `account big has ${MAX_MODULES_PER_TASK + 1} modules to plan-and-apply in one task; a runner task takes at most ${MAX_MODULES_PER_TASK}`,
     );
     expect([...artifacts.objects.keys()]).toEqual([]);
+  });
+});
+
+describe('module dependencies in the runner manifest', () => {
+  it('writes the item dependencies and module concurrency into a manifest the runner accepts', async () => {
+    // GIVEN an item whose m0001 depends on m0000, running two modules at once
+    const item = { ...itemWith(3), dependencies: { 'big/us-east-1/m0001': ['big/us-east-1/m0000'] }, moduleConcurrency: 2 };
+    const artifacts = memoryArtifacts();
+    await writeItems(artifacts, 'items/dev.json', [item], 'exec-1');
+    const [written] = JSON.parse(artifacts.objects.get('items/dev.json')!) as AccountItem[];
+    const manifest = RunnerManifestSchema.parse(JSON.parse(artifacts.objects.get(written!.manifest!.key)!));
+    expect(manifest.dependencies).toEqual({ 'big/us-east-1/m0001': ['big/us-east-1/m0000'] });
+    expect(manifest.moduleConcurrency).toBe(2);
+  });
+
+  it('leaves both out of the manifest of an item without them, byte for byte as before', async () => {
+    const artifacts = memoryArtifacts();
+    await writeItems(artifacts, 'items/dev.json', [itemWith(1)], 'exec-1');
+    const [written] = JSON.parse(artifacts.objects.get('items/dev.json')!) as AccountItem[];
+    expect(artifacts.objects.get(written!.manifest!.key)).toBe('{"account":"big","execution":"exec-1","phase":"plan-and-apply","modules":["big/us-east-1/m0000"]}\n');
+  });
+
+  it('refuses an item whose dependencies name a module it does not run', () => {
+    const item = { ...itemWith(2), dependencies: { 'big/us-east-1/m0001': ['big/us-east-1/elsewhere'] } };
+    const parsed = AccountItemSchema.safeParse(item);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toBe("dependencies between the item's own modules; big/us-east-1/elsewhere is not one of them");
   });
 });

@@ -48,8 +48,13 @@ export function printRun(out: Output, run: RunDetail): void {
       out.line(`    approval  ${out.status(stage.approval.status)}  approvers: ${stage.approval.approvers.join(', ') || '-'}`);
       if (decisions.length > 0) out.line(`              ${decisions.join('; ')}`);
     }
+    for (const w of stage.waves ?? []) {
+      const parts = [`${w.accounts.length} account(s)`, w.failed.length ? `failed: ${w.failed.join(', ')}` : '', w.notStarted.length ? `never started: ${w.notStarted.length}` : ''];
+      out.line(`    wave ${w.wave}  ${out.status(w.status)}  ${parts.filter(Boolean).join('; ')}`);
+    }
     for (const account of stage.accounts) {
-      out.line(`    ${account.name}  ${out.status(account.status)}  ${formatDuration(account.durationSeconds)}`);
+      const wave = stage.waves && account.wave !== null ? `  wave ${account.wave}` : '';
+      out.line(`    ${account.name}  ${out.status(account.status)}  ${formatDuration(account.durationSeconds)}${wave}`);
       const width = Math.max(...account.modules.map((m) => m.path.length));
       for (const m of account.modules) {
         const cells = [m.path.padEnd(width), (m.phase ?? '').padEnd(14), out.status(m.status.padEnd(8)), planText(m.plan).padEnd(12), formatDuration(m.durationSeconds)];

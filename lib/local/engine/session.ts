@@ -267,7 +267,7 @@ export class LocalPipeline {
         const stages = (result.stages ?? []) as StageItem[];
         const planned = await Promise.all(stages.map(async (s) => ({ name: s.name, accounts: await readItems(artifacts, s.accounts) })));
         for (const s of planned) for (const a of s.accounts) timeouts.set(a.name, a.timeoutSeconds);
-        tracker?.onTargets(planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules })) })));
+        tracker?.onTargets(planned.map((s) => ({ name: s.name, accounts: s.accounts.map((a) => ({ name: a.name, modules: a.modules, wave: a.wave })) })));
         break;
       }
       case 'record-account':

@@ -26,6 +26,18 @@ export interface ReportAccount {
   /** Why it failed, and where its log is. */
   reason?: string;
   logFile?: string;
+  /** The account's rollout wave in its stage (0 first). */
+  wave?: number;
+}
+
+/** One rollout wave of a stage in the final report: what ran, failed and never started. */
+export interface ReportWave {
+  /** 1 for the first wave. */
+  wave: number;
+  status: 'succeeded' | 'failed' | 'running' | 'pending' | 'not started';
+  accounts: string[];
+  failed: string[];
+  notStarted: string[];
 }
 
 /** One stage in the final report. */
@@ -33,6 +45,8 @@ export interface ReportStage {
   name: string;
   status: ProgressStatus;
   accounts: ReportAccount[];
+  /** Only for a stage that rolls out in more than one wave. */
+  waves?: ReportWave[];
 }
 
 /** The `--json` document. */
@@ -53,6 +67,7 @@ interface AccountState {
   phase?: string;
   reason?: string;
   logFile?: string;
+  wave?: number;
 }
 
 interface StageState {
@@ -99,12 +114,12 @@ export class RunTracker {
   }
 
   /** The targets step answered: the stages, accounts and modules this run will touch. */
-  onTargets(stages: readonly { name: string; accounts: readonly { name: string; modules: readonly string[] }[] }[]): void {
+  onTargets(stages: readonly { name: string; accounts: readonly { name: string; modules: readonly string[]; wave?: number }[] }[]): void {
     this.stages.length = 0;
     for (const s of stages) {
       const accounts = new Map<string, AccountState>();
       for (const a of s.accounts) {
-        accounts.set(a.name, { name: a.name, status: 'pending', busyMs: 0, modules: new Map(a.modules.map((m) => [m, { path: m, status: 'pending' }])) });
+        accounts.set(a.name, { name: a.name, status: 'pending', busyMs: 0, wave: a.wave, modules: new Map(a.modules.map((m) => [m, { path: m, status: 'pending' }])) });
       }
       this.stages.push({ name: s.name, status: 'pending', accounts });
     }
@@ -197,18 +212,23 @@ export class RunTracker {
       executionName: this.executionName,
       status: this.status ?? 'FAILED',
       ...(this.reason ? { reason: this.reason } : {}),
-      stages: this.stages.map((s) => ({
-        name: s.name,
-        status: s.status,
-        accounts: [...s.accounts.values()].map((a) => ({
-          name: a.name,
-          status: a.status,
-          modules: [...a.modules.values()],
-          durationMs: a.busyMs + (a.startedAt !== undefined ? now - a.startedAt : 0),
-          ...(a.reason ? { reason: a.reason } : {}),
-          ...(a.logFile ? { logFile: a.logFile } : {}),
-        })),
-      })),
+      stages: this.stages.map((s) => {
+        const waves = wavesOf([...s.accounts.values()]);
+        return {
+          name: s.name,
+          status: s.status,
+          accounts: [...s.accounts.values()].map((a) => ({
+            name: a.name,
+            status: a.status,
+            modules: [...a.modules.values()],
+            durationMs: a.busyMs + (a.startedAt !== undefined ? now - a.startedAt : 0),
+            ...(a.reason ? { reason: a.reason } : {}),
+            ...(a.logFile ? { logFile: a.logFile } : {}),
+            ...(a.wave !== undefined ? { wave: a.wave } : {}),
+          })),
+          ...(waves ? { waves } : {}),
+        };
+      }),
     };
   }
 
@@ -216,4 +236,28 @@ export class RunTracker {
   phaseOf(account: string): string | undefined {
     return this.account(account)?.phase;
   }
+}
+
+/** A stage's accounts wave by wave, or undefined when the stage has one wave. */
+function wavesOf(accounts: readonly AccountState[]): ReportWave[] | undefined {
+  const count = accounts.reduce((n, a) => Math.max(n, (a.wave ?? 0) + 1), 1);
+  if (count < 2) return undefined;
+  const waves: ReportWave[] = [];
+  for (let w = 0; w < count; w++) {
+    const members = accounts.filter((a) => (a.wave ?? 0) === w);
+    const failed = members.filter((a) => a.status === 'failed').map((a) => a.name);
+    const notStarted = members.filter((a) => a.status === 'not run').map((a) => a.name);
+    const status: ReportWave['status'] =
+      notStarted.length === members.length
+        ? 'not started'
+        : failed.length > 0
+          ? 'failed'
+          : members.every((a) => a.status === 'succeeded')
+            ? 'succeeded'
+            : members.some((a) => a.status !== 'pending')
+              ? 'running'
+              : 'pending';
+    waves.push({ wave: w + 1, status, accounts: members.map((a) => a.name), failed, notStarted });
+  }
+  return waves;
 }

@@ -10,14 +10,17 @@ export function jsonReport(report: RunReport): unknown {
   return {
     executionId: report.executionId,
     status: report.status,
+    ...(report.reason ? { reason: report.reason } : {}),
     stages: report.stages.map((s) => ({
       name: s.name,
       status: s.status,
       accounts: s.accounts.map((a) => ({
         name: a.name,
         status: a.status,
+        ...(s.waves && a.wave !== undefined ? { wave: a.wave + 1 } : {}),
         modules: a.modules.map((m) => ({ path: m.path, status: m.status, ...(m.plan ? { plan: m.plan } : {}) })),
       })),
+      ...(s.waves ? { waves: s.waves } : {}),
     })),
   };
 }
@@ -44,6 +47,7 @@ export function renderLines(report: RunReport, phaseOf: (account: string) => str
   if (report.stages.length === 0) lines.push('  (admitting the push and computing targets...)');
   for (const s of report.stages) {
     lines.push(`  ${MARK[s.status]} stage ${s.name}: ${s.status}`);
+    for (const w of s.waves ?? []) lines.push(`    wave ${w.wave}: ${w.status}, ${w.accounts.length} account(s)${w.failed.length ? `, ${w.failed.length} failed` : ''}${w.notStarted.length && w.status !== 'not started' ? `, ${w.notStarted.length} not started` : ''}`);
     for (const a of s.accounts) {
       const phase = a.status === 'running' ? ` (${phaseOf(a.name) ?? 'task'})` : '';
       lines.push(`      ${MARK[a.status]} ${a.name.padEnd(20)} ${`${a.status}${phase}`.padEnd(34)} ${seconds(a.durationMs)}`);

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatPlanLine } from '../../domain/plan-summary';
 import { totalsLine } from '../../approval/types';
+import { moduleLines, replanHeadline } from '../../approval/request';
 import { loadConfig } from '../../config/loader';
 import type { Config } from '../../config/schema';
 import { RunStore } from '../../store/run-store';
@@ -83,15 +84,12 @@ export function approvalSummary(request: LocalApprovalRequest): string[] {
   const a = request.approval;
   const lines = [
     `Approval needed: stage ${a.stage} of ${a.push.repository} at ${a.push.commit.slice(0, 12)} (${a.push.message.split('\n')[0] ?? ''})`,
+    ...(a.replan ? [`  ${replanHeadline(a.replan)}`] : []),
     `  plan: ${totalsLine(a.totals)}`,
   ];
   for (const account of a.summaries) {
     lines.push(`  account ${account.account} (${account.accountId}, ${account.region})`);
-    for (const m of account.modules) {
-      lines.push(`    ${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}`);
-      for (const d of m.plan?.deleted ?? []) lines.push(`      DESTROY  ${d}`);
-      for (const r of m.plan?.replaced ?? []) lines.push(`      REPLACE  ${r}`);
-    }
+    for (const m of account.modules) lines.push(...moduleLines(m).map((l) => `    ${l}`));
   }
   if (a.omittedAccounts > 0) lines.push(`  ... and ${a.omittedAccounts} more account(s) not listed (those with deletions, replacements or unreadable plans come first)`);
   return lines;
@@ -194,6 +192,10 @@ export function summaryLines(result: LocalRunResult): string[] {
   const r = result.report;
   const lines = [`run ${r.executionName}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`];
   for (const s of r.stages) {
+    for (const w of s.waves ?? []) {
+      const parts = [`${w.accounts.length} account(s)`, w.failed.length ? `failed: ${w.failed.join(', ')}` : '', w.notStarted.length && w.status !== 'not started' ? `not started: ${w.notStarted.join(', ')}` : ''];
+      lines.push(`  ${s.name} wave ${w.wave}: ${w.status} (${parts.filter(Boolean).join('; ')})`);
+    }
     for (const a of s.accounts) {
       for (const m of a.modules) lines.push(`  ${s.name}/${a.name}  ${m.path}: ${m.status}${m.plan ? `  ${formatPlanLine(m.plan)}` : ''}`);
     }
