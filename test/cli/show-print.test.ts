@@ -137,6 +137,7 @@ describe('tfstep show text of a skipped module', () => {
           status: 'FAILED',
           durationSeconds: null,
           approval: null,
+          waves: null,
           accounts: [
             {
               name: 'dev',
