@@ -25,13 +25,13 @@ export const TEST_DOUBLE_ENV = {
   lockDir: 'TFSTEP_TEST_DOUBLE_LOCK_DIR',
   /** A file the double appends the AWS region and plugin cache settings it was given to. */
   envLog: 'TFSTEP_TEST_DOUBLE_ENV_LOG',
-  /** A file the double appends `<module path> <subcommand> start` and `... end <code>` to. */
-  timeline: 'TFSTEP_TEST_DOUBLE_TIMELINE',
   /**
    * Comma-separated `<module>=<upstream>` pairs: the double plans the module's values from the
    * upstream's applied state, so its plan changes once the upstream applies.
    */
   reads: 'TFSTEP_TEST_DOUBLE_READS',
+  /** A file the double appends `<module path> <subcommand> start` and `... end <code>` to. */
+  timeline: 'TFSTEP_TEST_DOUBLE_TIMELINE',
 } as const;
 
 /** Set by the runner (not accepted as input) for the double: the repository-relative module path. */

@@ -62,7 +62,7 @@ import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
 import { checkModules, type ModuleFacts } from './module-checks';
 import { resolveModules } from './modules';
-import { checkDependencies, schedule, type SkipReason } from './schedule';
+import { schedule, checkDependencies, type SkipReason } from './schedule';
 import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
 import { resolveTool, testDoublePath, toolEnv, type ResolvedTool } from './tool';
 
@@ -249,8 +249,8 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       pluginCacheDir,
       interruption,
       now: deps.now ?? (() => new Date()),
-      done: new Map(),
       initLock: new Mutex(),
+      done: new Map(),
     };
     return await runModules(ctx, dirs, approved, facts);
   } catch (e) {
@@ -337,17 +337,6 @@ interface ModuleContext {
   initLock: Mutex;
 }
 
-/** Runs one function at a time, in call order. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
-
 /** A module that ran in this task, as its dependents see it. */
 interface DoneModule {
   status: ModuleResult['status'];
@@ -373,31 +362,43 @@ function upstreamsOf(input: RunnerInput, module: string): string[] {
   return (input.dependencies?.[module] ?? []).filter((u) => input.modules.includes(u) && u !== module);
 }
 
+/** Runs one function at a time, in call order. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
 /**
  * Runs the modules in dependency order ({@link schedule}): independent ones at once, up to the
- * input's `moduleConcurrency`, each in its own module directory. A module that did not succeed
- * (failed, interrupted, or in apply held back for a new approval) never has its dependents
- * started: they are written `skipped`, with `skippedBecause` naming the nearest such upstream.
- * Modules that do not depend on it still run to the end.
+ * input's `moduleConcurrency`, each in its own module directory. A module that failed, was
+ * interrupted or is held back never has its dependents started: they are written `skipped`, with
+ * `skippedBecause` naming it. Modules that do not depend on it still run.
  */
 async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>, facts: Map<string, ModuleFacts>): Promise<number> {
   const { input } = ctx;
   const concurrency = input.moduleConcurrency ?? 1;
-  const success: ModuleResult['status'] = input.phase === 'plan' ? 'planned' : 'applied';
+  const statuses = new Map<string, ModuleResult['status']>();
   if (concurrency > 1) ctx.logger.info(`tfstep runner: up to ${concurrency} modules at once; their tools' lines start with [<module>]`);
   const base = (module: string) => ({ module, account: input.account, commit: input.commit, phase: input.phase, ...facts.get(module) });
 
   const runOne = async (module: string): Promise<boolean> => {
+    const dir = dirs.get(module)!;
     const startedAt = ctx.now().toISOString();
     const progress: Progress = {};
     const finish = async (status: ModuleResult['status'], error?: string) => {
-      ctx.done.set(module, { status, mayChange: status === success && progress.mayChange === true });
+      statuses.set(module, status);
+      ctx.done.set(module, { status, mayChange: progress.mayChange ?? false });
       const { mayChange: _mayChange, ...found } = progress;
       await writeResult(ctx, { ...base(module), startedAt, ...found, status, ...(error === undefined ? {} : { error }), finishedAt: ctx.now().toISOString() });
-      return status === success;
+      return status === 'planned' || status === 'applied';
     };
     try {
-      return await finish(await runModule(ctx, module, dirs.get(module)!, approved.get(module), progress, concurrency > 1));
+      return await finish(await runModule(ctx, module, dir, approved.get(module), progress, concurrency > 1));
     } catch (e) {
       if (e instanceof InterruptedError) {
         ctx.logger.info(`[${module}] interrupted: ${e.message}`);
@@ -411,10 +412,12 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
 
   const onSkip = async (module: string, reason: SkipReason) => {
     const at = ctx.now().toISOString();
+    statuses.set(module, 'skipped');
     ctx.done.set(module, { status: 'skipped', mayChange: false });
     if (reason.kind === 'upstream') {
-      const status = ctx.done.get(reason.upstream)?.status;
-      const why = status === 'awaiting-approval' ? `${reason.upstream} awaits a new approval` : `${reason.upstream} ${status ?? 'did not succeed'}`;
+      const upstream = statuses.get(reason.upstream);
+      // Held back is not a failure: the stage plans it again, and this module with it.
+      const why = upstream === 'awaiting-approval' ? `${reason.upstream} awaits a new approval` : `${reason.upstream} ${upstream ?? 'failed'}`;
       ctx.logger.info(`[${module}] skipped: ${why}`);
       await writeResult(ctx, { ...base(module), startedAt: at, status: 'skipped', skippedBecause: reason.upstream, error: `not run: ${why}`, finishedAt: at });
     } else {
@@ -431,9 +434,9 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
     onSkip,
     stopped: () => ctx.interruption.requestedBy !== undefined,
   });
-  const all = [...ctx.done.values()].map((d) => d.status);
+  const all = [...statuses.values()];
   if (ctx.interruption.requestedBy || all.includes('interrupted')) return EXIT.INTERRUPTED;
-  // A skipped module always has one upstream that did not succeed, which decides the code.
+  // A skipped module always has a failed (or interrupted) one upstream, which decides the code.
   return all.some((s) => s === 'failed' || s === 'refused') ? EXIT.TERRAFORM : EXIT.OK;
 }
 

@@ -128,11 +128,4 @@ describe('apply after the upstream applied', () => {
     expect(result('exec-round', 'dev/app').status).toBe('applied');
     expect(result('exec-round', 'dev/fixture').status).toBe('applied');
   });
-
-  it('fails when the dependencies have a cycle: nothing runs', async () => {
-    const out = await run(world, envOf(baseInput(world, { execution: 'exec-cycle', modules: ['dev/network', 'dev/app'], dependencies: { 'dev/app': ['dev/network'], 'dev/network': ['dev/app'] } })));
-    expect(out.code).toBe(EXIT.REFUSED);
-    expect(out.stderr).toContain('refused dependencies: a cycle dev/network -> dev/app -> dev/network');
-    expect(out.doubleCalls).toEqual([]);
-  });
 });
