@@ -104,3 +104,62 @@ describe('tfstep show text', () => {
     expect(stages[0]!.waves).toBeNull();
   });
 });
+
+describe('tfstep show text of a skipped module', () => {
+  it('names the upstream that failed, with its status in the same phase', () => {
+    const module = (path: string, status: string, extra: Partial<RunDetail['stages'][number]['accounts'][number]['modules'][number]> = {}) => ({
+      path,
+      phase: 'plan-and-apply',
+      status,
+      plan: null,
+      planSha256: null,
+      skippedBecause: null,
+      error: null,
+      durationSeconds: null,
+      ...extra,
+    });
+    // GIVEN app skipped because network failed, and db, which does not depend on network, applied
+    const run: RunDetail = {
+      execution: 'run-2',
+      executionArn: null,
+      repository: 'acme/live',
+      branch: 'main',
+      commit: 'b'.repeat(40),
+      status: 'FAILED',
+      stage: 'dev',
+      startedAt: null,
+      stoppedAt: null,
+      durationSeconds: null,
+      reason: null,
+      stages: [
+        {
+          name: 'dev',
+          status: 'FAILED',
+          durationSeconds: null,
+          approval: null,
+          waves: null,
+          accounts: [
+            {
+              name: 'dev',
+              status: 'FAILED',
+              durationSeconds: null,
+              wave: null,
+              modules: [
+                module('dev/app', 'SKIPPED', { skippedBecause: 'dev/network', error: 'not run: dev/network failed' }),
+                module('dev/db', 'APPLIED'),
+                module('dev/network', 'FAILED', { error: 'terraform apply exited with code 1' }),
+              ],
+            },
+          ],
+        },
+      ],
+      links: { console: null },
+      hints: [],
+    };
+    // WHEN it is printed THEN app's line names network and how it ended
+    const text = printed(run);
+    expect(text).toContain('dev/app skipped: dev/network failed');
+    expect(text).toContain('terraform apply exited with code 1');
+    expect(text).not.toContain('not run: dev/network failed');
+  });
+});

@@ -212,6 +212,16 @@ describe('record-account', () => {
     expect(await store.getApplied('acme/live', 'dev', 'dev/us-east-1/network')).toBeUndefined();
   });
 
+  it('records a skipped module with the upstream it waited for, in the outcome and in the run table', async () => {
+    await admitted();
+    h.artifacts.writeResult('e1', result('dev/us-east-1/network', 'failed'));
+    h.artifacts.writeResult('e1', { ...result('dev/us-east-1/app', 'skipped'), skippedBecause: 'dev/us-east-1/network', error: 'not run: dev/us-east-1/network failed' });
+    const out = (await h.handler({ action: 'record-account', phase: 'plan-and-apply', ok: false, account: account(), source: source(), execution: 'e1' })) as AccountOutcome;
+    expect(out.modules.find((m) => m.path === 'dev/us-east-1/app')).toEqual({ path: 'dev/us-east-1/app', status: 'skipped', skippedBecause: 'dev/us-east-1/network' });
+    const detail = await store.getRun('e1');
+    expect(detail?.modules.find((m) => m.module === 'dev/us-east-1/app')).toMatchObject({ status: 'skipped', skippedBecause: 'dev/us-east-1/network' });
+  });
+
   it('counts a module without a result for this phase as not run, even when the task said ok', async () => {
     await admitted();
     // a plan-phase result left in place: the key has no phase

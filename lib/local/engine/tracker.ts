@@ -14,6 +14,8 @@ export interface ReportModule {
   path: string;
   status: string;
   plan?: { add: number; change: number; destroy: number };
+  /** `skipped`: the upstream module of the same task that did not succeed, so this one never ran. */
+  skippedBecause?: string;
 }
 
 /** One account in the final report. */
@@ -151,7 +153,7 @@ export class RunTracker {
     for (const m of outcome.modules) {
       const prev = account.modules.get(m.path);
       const plan = m.plan ? { add: m.plan.add, change: m.plan.change, destroy: m.plan.destroy } : prev?.plan;
-      account.modules.set(m.path, { path: m.path, status: m.status, ...(plan ? { plan } : {}) });
+      account.modules.set(m.path, { path: m.path, status: m.status, ...(plan ? { plan } : {}), ...(m.skippedBecause ? { skippedBecause: m.skippedBecause } : {}) });
     }
     if (!outcome.ok) {
       account.status = 'failed';

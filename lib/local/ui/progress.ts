@@ -18,7 +18,7 @@ export function jsonReport(report: RunReport): unknown {
         name: a.name,
         status: a.status,
         ...(s.waves && a.wave !== undefined ? { wave: a.wave + 1 } : {}),
-        modules: a.modules.map((m) => ({ path: m.path, status: m.status, ...(m.plan ? { plan: m.plan } : {}) })),
+        modules: a.modules.map((m) => ({ path: m.path, status: m.status, ...(m.plan ? { plan: m.plan } : {}), ...(m.skippedBecause ? { skippedBecause: m.skippedBecause } : {}) })),
       })),
       ...(s.waves ? { waves: s.waves } : {}),
     })),

@@ -200,7 +200,11 @@ export function summaryLines(result: LocalRunResult): string[] {
       lines.push(`  ${s.name} wave ${w.wave}: ${w.status} (${parts.filter(Boolean).join('; ')})`);
     }
     for (const a of s.accounts) {
-      for (const m of a.modules) lines.push(`  ${s.name}/${a.name}  ${m.path}: ${m.status}${m.plan ? `  ${formatPlanLine(m.plan)}` : ''}`);
+      for (const m of a.modules) {
+        // "app: skipped: network failed": the upstream's own status, as this report has it.
+        const because = m.skippedBecause ? `: ${m.skippedBecause} ${a.modules.find((u) => u.path === m.skippedBecause)?.status ?? 'did not succeed'}` : '';
+        lines.push(`  ${s.name}/${a.name}  ${m.path}: ${m.status}${because}${m.plan ? `  ${formatPlanLine(m.plan)}` : ''}`);
+      }
     }
   }
   if (result.status === 'FAILED') lines.push(...failureDetails(r));
