@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { loadConfig } from '../lib/config/loader';
 import { StageSchema, type Config, type ConfigInput } from '../lib/config/schema';
-import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE, PushEventSchema, ZERO_SHA, type PipelineInput } from '../lib/domain/push-event';
+import { boundChangedPaths, PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE, PushEventSchema, ZERO_SHA, type PipelineInput } from '../lib/domain/push-event';
 import { BenchInputError } from './errors';
 
 const run = promisify(execFile);
@@ -45,10 +45,16 @@ export function maxStageConcurrency(): number {
   return shape.maxValue ?? Number.POSITIVE_INFINITY;
 }
 
+/** The most accounts a benchmark config holds. */
+export const MAX_BENCH_ACCOUNTS = 20_000;
+
+/** A stage's rollout settings in a benchmark config (see docs/waves.md). */
+export type BenchRollout = Pick<NonNullable<ConfigInput['stages'][string]>, 'waves' | 'canaries' | 'toleratedFailures' | 'bakeMinutes'>;
+
 /** The config, as it is written to the file, of N accounts in one stage without approval. */
-export function benchConfigInput(accounts: number, concurrency = BENCH_CONCURRENCY, repoDir?: string): ConfigInput {
-  if (!Number.isInteger(accounts) || accounts < 1 || accounts > 9999) {
-    throw new BenchInputError(`account count ${accounts} is not usable; expected a whole number from 1 to 9999`);
+export function benchConfigInput(accounts: number, concurrency = BENCH_CONCURRENCY, repoDir?: string, rollout: BenchRollout = {}): ConfigInput {
+  if (!Number.isInteger(accounts) || accounts < 1 || accounts > MAX_BENCH_ACCOUNTS) {
+    throw new BenchInputError(`account count ${accounts} is not usable; expected a whole number from 1 to ${MAX_BENCH_ACCOUNTS}`);
   }
   return {
     version: 1,
@@ -62,7 +68,7 @@ export function benchConfigInput(accounts: number, concurrency = BENCH_CONCURREN
       },
     ],
     stageOrder: [BENCH_STAGE],
-    stages: { [BENCH_STAGE]: { concurrency, approval: { required: false } } },
+    stages: { [BENCH_STAGE]: { concurrency, approval: { required: false }, ...rollout } },
     accounts: Array.from({ length: accounts }, (_, k) => ({
       name: benchAccountName(k + 1),
       id: benchAccountId(k + 1),
@@ -101,10 +107,10 @@ async function git(dir: string, args: readonly string[]): Promise<string> {
  * Writes `config.yaml` and a git repository (`repo/`, branch main) under `dir`, validated by the
  * same loader the CLI uses. Each commit touches every module, so each push targets every account.
  */
-export async function makeBenchFixture(dir: string, accounts: number, options: { concurrency?: number; commits?: number } = {}): Promise<BenchFixture> {
+export async function makeBenchFixture(dir: string, accounts: number, options: { concurrency?: number; commits?: number; rollout?: BenchRollout } = {}): Promise<BenchFixture> {
   const repoDir = path.join(dir, 'repo');
   const configFile = path.join(dir, 'config.yaml');
-  const input = benchConfigInput(accounts, options.concurrency ?? BENCH_CONCURRENCY, repoDir);
+  const input = benchConfigInput(accounts, options.concurrency ?? BENCH_CONCURRENCY, repoDir, options.rollout);
   await mkdir(repoDir, { recursive: true });
   await writeFile(configFile, stringify(input));
   const config = loadConfig(configFile);
@@ -124,10 +130,18 @@ export async function makeBenchFixture(dir: string, accounts: number, options: {
   return { config, configFile, repoDir, commits };
 }
 
+/** The push's changes as the webhook carries them: the paths, or none when they pass the budget. */
+function changesOf(paths: string[]): { complete: boolean; paths: string[] } {
+  const bounded = boundChangedPaths(paths);
+  return bounded ? { complete: true, paths: bounded } : { complete: false, paths: [] };
+}
+
 /**
  * The execution input of a push of `commits[index]` to main, as the rule delivers it: `before`
  * is the previous revision (all zeros for the first), and the changed paths are every module's
- * `main.tf`, which each revision rewrites.
+ * `main.tf`, which each revision rewrites. As the webhook does, a list of paths past the push's
+ * budget is dropped and the push marked incomplete: the targets step then reads the changes from
+ * the repository, and the execution input stays small whatever the number of accounts.
  */
 export function benchPushInput(fixture: BenchFixture, index: number, receivedAt: Date): PipelineInput {
   const after = fixture.commits[index];
@@ -141,7 +155,7 @@ export function benchPushInput(fixture: BenchFixture, index: number, receivedAt:
     branch: repository.deployBranch,
     before: index === 0 ? ZERO_SHA : fixture.commits[index - 1]!,
     after,
-    changes: { complete: true, paths: fixture.config.accounts.map((a) => `${a.name}/${a.region}/main.tf`) },
+    changes: changesOf(fixture.config.accounts.map((a) => `${a.name}/${a.region}/main.tf`)),
     pusher: 'bench@example.com',
     headCommit: { message: `bench revision ${index + 1}` },
     receivedAt: receivedAt.toISOString(),

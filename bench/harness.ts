@@ -77,6 +77,8 @@ export interface InProcessTaskRunnerOptions {
   delayFor?: (task: SimulatedTask) => Promise<void>;
   /** The clock the results are stamped with. @default the wall clock */
   clock?: () => Date;
+  /** Accounts whose task fails as terraform failing would: a `failed` result and exit code 1. @default none */
+  failAccounts?: ReadonlySet<string>;
 }
 
 /** The ECS task stand-in; see the file comment. */
@@ -115,7 +117,8 @@ export class InProcessTaskRunner implements LocalTaskRunner {
 
     const t0 = performance.now();
     const finishedAt = (this.opts.clock ?? (() => new Date()))();
-    const status: ModuleResult['status'] = input.phase === 'plan' ? 'planned' : 'applied';
+    const fails = this.opts.failAccounts?.has(input.account) === true;
+    const status: ModuleResult['status'] = fails ? 'failed' : input.phase === 'plan' ? 'planned' : 'applied';
     for (const module of input.modules) {
       const result = ModuleResultSchema.parse({
         module,
@@ -123,6 +126,7 @@ export class InProcessTaskRunner implements LocalTaskRunner {
         commit: input.commit,
         phase: input.phase,
         status,
+        ...(fails ? { error: 'terraform apply exited with code 1 (failure injected by the benchmark)' } : {}),
         plan: { add: 0, change: 0, destroy: 0, deleted: [], replaced: [] },
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
@@ -145,6 +149,8 @@ export class InProcessTaskRunner implements LocalTaskRunner {
     };
     this.busyMs += performance.now() - t0;
     this.tasks++;
+    // A non-zero exit fails the .sync task (States.TaskFailed, the task description as the cause).
+    if (fails) throw new StatesError('States.TaskFailed', JSON.stringify({ ...description, Containers: [{ Name: 'runner', LastStatus: 'STOPPED', ExitCode: 1 }] }));
     return description;
   }
 }
@@ -161,6 +167,8 @@ export interface BenchPipelineOptions {
   taskMsFor?: (task: SimulatedTask) => number;
   /** Called with each admit answer. */
   onAdmit?: (answer: JsonObject) => void;
+  /** Accounts whose runner task fails. @default none */
+  failAccounts?: ReadonlySet<string>;
 }
 
 /** The pipeline under measurement; see the file comment. */
@@ -197,6 +205,7 @@ export class BenchPipeline {
       config,
       artifactsDir,
       clock: now,
+      failAccounts: opts.failAccounts,
       delayFor: clock && opts.taskMsFor ? (task) => clock.sleep(opts.taskMsFor!(task)) : undefined,
     });
     const artifacts = folderArtifacts(artifactsDir);

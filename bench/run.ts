@@ -4,8 +4,10 @@
  *   npm run bench                         sizes 1, 10, 100, 1000; the 1000 run stops at 60 s
  *   npm run bench -- --full               no time limit on the 1000-account run
  *   npm run bench -- --quick              small sizes, for a smoke run
+ *   npm run bench -- --only fanout,waves --sizes 1000,10000
+ *                                         only those rows; the other sections of --out are kept
  *   options: --sizes 1,10  --makespan-accounts 100  --queued-days 30  --fanout-time-limit-s 60
- *            --webhook-iterations 2000  --webhook-cold-runs 7  --out <file>  --seed <n>
+ *            --waves-accounts 1000  --webhook-iterations 2000  --webhook-cold-runs 7  --out <file>  --seed <n>
  *
  * Each fan-out size runs in a fresh child process, so its peak RSS is its own. The makespan and
  * queue scenarios run in simulated time in this process; the webhook figures come from
@@ -25,6 +27,12 @@ import { measureMakespan, DEFAULT_SEED } from './makespan';
 import { measureQueued } from './queued';
 import { BenchResultsSchema, type BenchResults } from './schema';
 import { benchWebhook } from './webhook';
+import { measureWaves, type WavesResult } from './waves';
+import { readFileSync } from 'node:fs';
+
+/** The benchmark's rows, as `--only` names them. */
+export const BENCH_ROWS = ['fanout', 'waves', 'makespan', 'queued', 'webhook'] as const;
+export type BenchRow = (typeof BENCH_ROWS)[number];
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..');
@@ -40,6 +48,10 @@ export interface BenchOptions {
   seed: number;
   webhookIterations: number;
   webhookColdRuns: number;
+  /** Accounts of the waves row. */
+  wavesAccounts: number;
+  /** The rows to run. @default every row */
+  only: BenchRow[];
   /** Where results.json goes; undefined to write nothing. */
   out?: string;
   /** Where progress lines go. @default stderr */
@@ -48,8 +60,11 @@ export interface BenchOptions {
 
 /** The default options: the figures the README performance section quotes. */
 export const DEFAULT_OPTIONS: BenchOptions = {
-  sizes: [1, 10, 100, 1000],
-  fanoutTimeLimitS: 60,
+  sizes: [1, 10, 100, 1000, 10000],
+  // The 10,000-account row takes minutes; the limit stops a run that got stuck.
+  fanoutTimeLimitS: 1200,
+  wavesAccounts: 1000,
+  only: [...BENCH_ROWS],
   makespanAccounts: 100,
   queuedDays: 30,
   seed: DEFAULT_SEED,
@@ -66,7 +81,7 @@ function positiveInt(flag: string, raw: string | undefined): number {
 
 /** Parses the command line; unknown flags are refused. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  const opts: BenchOptions = { ...DEFAULT_OPTIONS, sizes: [...DEFAULT_OPTIONS.sizes] };
+  const opts: BenchOptions = { ...DEFAULT_OPTIONS, sizes: [...DEFAULT_OPTIONS.sizes], only: [...DEFAULT_OPTIONS.only] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const next = (): string | undefined => argv[++i];
@@ -75,7 +90,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         opts.fanoutTimeLimitS = undefined;
         break;
       case '--quick':
-        Object.assign(opts, { sizes: [1, 10], makespanAccounts: 20, webhookIterations: 200, webhookColdRuns: 2 });
+        Object.assign(opts, { sizes: [1, 10], makespanAccounts: 20, webhookIterations: 200, webhookColdRuns: 2, wavesAccounts: 100 });
         break;
       case '--sizes': {
         const raw = next();
@@ -92,6 +107,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--makespan-accounts':
         opts.makespanAccounts = positiveInt(flag, next());
         break;
+      case '--waves-accounts':
+        opts.wavesAccounts = positiveInt(flag, next());
+        break;
+      case '--only': {
+        const raw = (next() ?? '').split(',').map((s) => s.trim());
+        const bad = raw.filter((r) => !(BENCH_ROWS as readonly string[]).includes(r));
+        if (raw.length === 0 || bad.length > 0) throw new BenchInputError(`--only ${raw.join(',')} is not usable; expected rows from ${BENCH_ROWS.join(', ')}, separated by commas`);
+        opts.only = raw as BenchRow[];
+        break;
+      }
       case '--queued-days':
         opts.queuedDays = positiveInt(flag, next());
         break;
@@ -112,7 +137,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       }
       default:
         throw new BenchInputError(
-          `unknown option ${flag}; expected --full, --quick, --sizes, --fanout-time-limit-s, --makespan-accounts, --queued-days, --seed, --webhook-iterations, --webhook-cold-runs or --out`,
+          `unknown option ${flag}; expected --full, --quick, --only, --sizes, --fanout-time-limit-s, --makespan-accounts, --waves-accounts, --queued-days, --seed, --webhook-iterations, --webhook-cold-runs or --out`,
         );
     }
   }
@@ -159,27 +184,63 @@ export function worstLimits(fanout: readonly FanoutResult[]): LimitsReport {
   return worst;
 }
 
+/** The results file as it stands, or undefined when there is none (or it is not a results file). */
+function readPrevious(file: string | undefined): BenchResults | undefined {
+  if (!file) return undefined;
+  try {
+    const parsed = BenchResultsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs every benchmark; writes `opts.out` when set; returns the validated results. */
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = performance.now();
-  const fanout: FanoutResult[] = [];
-  for (const size of opts.sizes) {
-    log(`fan-out: ${size} account(s) in a fresh process${opts.fanoutTimeLimitS ? `, stopped at ${opts.fanoutTimeLimitS} s` : ''} ...`);
-    fanout.push(await fanoutInChild(size, opts.fanoutTimeLimitS));
+  const runs = (row: BenchRow): boolean => opts.only.includes(row);
+  // Rows left out keep their figures from the results file, so one row can be measured again alone.
+  const previous = opts.only.length < BENCH_ROWS.length ? readPrevious(opts.out) : undefined;
+  if (opts.only.length < BENCH_ROWS.length && !previous) {
+    throw new BenchInputError(`--only ${opts.only.join(',')} needs the other rows from an existing results file; ${opts.out ?? '(no --out)'} has none: run the whole benchmark once`);
   }
-  log(`makespan: ${opts.makespanAccounts} accounts in simulated time ...`);
-  const makespan = await measureMakespan(opts.makespanAccounts, { seed: opts.seed });
-  log(`queue: a run waiting ${opts.queuedDays} days behind another, simulated ...`);
-  const queued = await measureQueued(opts.queuedDays);
-  log('webhook: handler latency, bundle, cold load ...');
-  const webhook = await benchWebhook({ iterations: opts.webhookIterations, coldRuns: opts.webhookColdRuns });
+  const fanout: FanoutResult[] = [];
+  if (runs('fanout')) {
+    for (const size of opts.sizes) {
+      log(`fan-out: ${size} account(s) in a fresh process${opts.fanoutTimeLimitS ? `, stopped at ${opts.fanoutTimeLimitS} s` : ''} ...`);
+      fanout.push(await fanoutInChild(size, opts.fanoutTimeLimitS));
+    }
+  }
+  const keptFanout = (previous?.fanout ?? []).filter((f) => !fanout.some((x) => x.accounts === f.accounts));
+  const allFanout = [...keptFanout, ...fanout].sort((a, b) => a.accounts - b.accounts);
+  let waves: WavesResult | undefined = previous?.waves;
+  if (runs('waves')) {
+    log(`waves: ${opts.wavesAccounts} accounts in 3 waves, the canary failing; then the same without waves ...`);
+    waves = await measureWaves(opts.wavesAccounts);
+  }
+  let makespan = previous?.makespan;
+  if (runs('makespan')) {
+    log(`makespan: ${opts.makespanAccounts} accounts in simulated time ...`);
+    makespan = await measureMakespan(opts.makespanAccounts, { seed: opts.seed });
+  }
+  let queued = previous?.queued;
+  if (runs('queued')) {
+    log(`queue: a run waiting ${opts.queuedDays} days behind another, simulated ...`);
+    queued = await measureQueued(opts.queuedDays);
+  }
+  let webhook = previous?.webhook;
+  if (runs('webhook')) {
+    log('webhook: handler latency, bundle, cold load ...');
+    webhook = await benchWebhook({ iterations: opts.webhookIterations, coldRuns: opts.webhookColdRuns });
+  }
   const results = BenchResultsSchema.parse({
-    fanout,
-    limits: worstLimits(fanout),
+    fanout: allFanout,
+    limits: worstLimits(allFanout),
     makespan,
     webhook,
     queued,
+    ...(waves ? { waves } : {}),
     meta: {
       date: new Date().toISOString(),
       commit: gitCommit(),
@@ -235,6 +296,33 @@ export function formatResults(r: BenchResults): string {
   out.push(
     `  * estimated AWS history events of the largest execution (limit ${AWS_HISTORY_LIMIT.toLocaleString('en-US')} each): the parent's, or the largest of its child executions (one per account); transitions at $0.025 per 1,000`,
   );
+  const big = r.fanout.find((f) => f.accounts === 10_000 && f.status === 'completed');
+  if (big) {
+    const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+    out.push(
+      `  10,000 accounts: parent history ${big.parentHistoryEvents} events (goal <= 100: ${verdict(big.parentHistoryEvents <= 100)}), overhead ${fmtMs(big.overheadMsPerAccount)}/account (goal <= 5 ms: ${verdict(big.overheadMsPerAccount <= 5)}), ${(big.transitions / big.accounts).toFixed(2)} transitions/account (goal <= 4: ${verdict(big.transitions / big.accounts <= 4)}), peak RSS ${big.peakRssMb.toFixed(0)} MB, $${big.costUsd.toFixed(4)}/run = $${(big.costUsd / big.accounts).toFixed(6)}/account, run item ${fmtKb(big.runRecordBytes)}`,
+    );
+  }
+  const base = r.fanout.find((f) => f.accounts === 1000 && f.status === 'completed');
+  if (big && base) {
+    out.push(`  10,000 vs 1,000 in this run: overhead/account x${(big.overheadMsPerAccount / base.overheadMsPerAccount).toFixed(2)}, transitions/account x${(big.transitions / big.accounts / (base.transitions / base.accounts)).toFixed(3)}, peak RSS x${(big.peakRssMb / base.peakRssMb).toFixed(2)}`);
+  }
+  if (r.waves) {
+    const w = r.waves;
+    out.push('');
+    out.push(`Waves: ${w.accounts} accounts in waves of ${w.waveSizes.join(', ')} (canary first), the task of ${w.failedAccount} failing; baseline: the same without waves`);
+    out.push(
+      ...table(
+        ['', 'accounts started', 'wall', 'transitions', 'parent history', 'cost/run'],
+        [
+          ['waves', String(w.waves.accountsStarted), fmtMs(w.waves.wallMs), String(w.waves.transitions), String(w.waves.parentHistoryEvents), `$${w.waves.costUsd.toFixed(4)}`],
+          ['no waves (baseline)', String(w.baseline.accountsStarted), fmtMs(w.baseline.wallMs), String(w.baseline.transitions), String(w.baseline.parentHistoryEvents), `$${w.baseline.costUsd.toFixed(4)}`],
+          ['ratio', `${w.startedRatio}`, `${(w.waves.wallMs / w.baseline.wallMs).toFixed(2)}`, `${(w.waves.transitions / w.baseline.transitions).toFixed(2)}`, '', ''],
+        ],
+      ),
+    );
+    out.push(`  stop: ${w.waves.reason.length > 200 ? `${w.waves.reason.slice(0, 197)}...` : w.waves.reason}`);
+  }
   out.push('');
   const s = r.makespan;
   out.push(

@@ -43,6 +43,27 @@ export const FanoutEntrySchema = z.object({
   limits: LimitsSchema,
 });
 
+/** One run of the waves row. */
+const WavesRunSchema = z.object({
+  accountsStarted: z.number().int(),
+  status: z.string(),
+  reason: z.string(),
+  wallMs: n,
+  transitions: z.number().int(),
+  parentHistoryEvents: z.number().int(),
+  costUsd: n,
+});
+
+/** The waves row: a failing canary stops the stage after its first wave; the baseline has no waves. */
+export const WavesEntrySchema = z.object({
+  accounts: z.number().int(),
+  waveSizes: z.array(z.number().int()),
+  failedAccount: z.string(),
+  waves: WavesRunSchema,
+  baseline: WavesRunSchema,
+  startedRatio: n,
+});
+
 /** The results file. */
 export const BenchResultsSchema = z.object({
   fanout: z.array(FanoutEntrySchema),
@@ -72,6 +93,8 @@ export const BenchResultsSchema = z.object({
     payloadBytes: z.number().int(),
     iterations: z.number().int(),
   }),
+  /** Rollout waves with a failure injected in the first wave (absent from results made before waves). */
+  waves: WavesEntrySchema.optional(),
   /** A run queued behind another for days: it waits on a callback, not a poll. */
   queued: z.object({
     holderS: n,

@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -36,6 +36,44 @@ export interface TfstepFunctionProps {
    * @default - none
    */
   readonly bundledFiles?: Readonly<Record<string, string>>;
+  /**
+   * npm packages left out of the bundle and copied, with the packages they depend on, into
+   * `node_modules` beside the handler: packages that read their own files at run time, which a
+   * bundle would leave behind (the HCL parser loads its WebAssembly from its package folder).
+   * @default - none
+   */
+  readonly externalPackages?: readonly string[];
+}
+
+/** The folder of package `name` as Node resolves it from `fromDir`: the nearest `node_modules/<name>` above it. */
+function packageDir(name: string, fromDir: string): string | undefined {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * The folders of `names` and of every package they depend on (their `dependencies`, resolved as
+ * Node resolves them), each once, as paths relative to the `node_modules` they were found in.
+ * @throws InvalidPropsError when a package is not installed
+ */
+export function packageClosure(names: readonly string[], fromDir: string): { dir: string; name: string }[] {
+  const found = new Map<string, { dir: string; name: string }>();
+  const queue = names.map((name) => ({ name, from: fromDir }));
+  while (queue.length > 0) {
+    const { name, from } = queue.shift()!;
+    const dir = packageDir(name, from);
+    if (dir === undefined) throw new InvalidPropsError('externalPackages', [`package ${name} is not installed (looked in node_modules above ${from}); run npm ci`]);
+    if (found.has(dir)) continue;
+    // Nested copies (node_modules/a/node_modules/b) land at the same relative place.
+    const modulesRoot = dir.slice(0, dir.lastIndexOf(join('node_modules', name))) + 'node_modules';
+    found.set(dir, { dir, name: relative(modulesRoot, dir) });
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const dep of Object.keys(manifest.dependencies ?? {})) queue.push({ name: dep, from: dir });
+  }
+  return [...found.values()];
 }
 
 /**
@@ -91,8 +129,11 @@ export class TfstepFunction extends Construct {
         minify: true,
         sourceMap: true,
         // The Lambda runtime ships an SDK, but bundling pins the version the code was tested with.
-        externalModules: [],
-        commandHooks: props.bundledFiles ? copyFilesHooks(props.bundledFiles) : undefined,
+        externalModules: [...(props.externalPackages ?? [])],
+        commandHooks:
+          props.bundledFiles || props.externalPackages?.length
+            ? copyFilesHooks(props.bundledFiles ?? {}, packageClosure(props.externalPackages ?? [], props.projectRoot ?? __dirname))
+            : undefined,
       },
     });
     Validations.of(this.function).acknowledge({
@@ -102,8 +143,8 @@ export class TfstepFunction extends Construct {
   }
 }
 
-/** Bundling hooks that copy the given files into the function's output folder. */
-function copyFilesHooks(files: Readonly<Record<string, string>>): ICommandHooks {
+/** Bundling hooks that copy the given files, and the given package folders under node_modules, into the function's output folder. */
+function copyFilesHooks(files: Readonly<Record<string, string>>, packages: readonly { dir: string; name: string }[] = []): ICommandHooks {
   const dir = mkdtempSync(join(tmpdir(), 'tfstep-bundled-'));
   const sources: string[] = [];
   for (const [name, content] of Object.entries(files)) {
@@ -115,6 +156,9 @@ function copyFilesHooks(files: Readonly<Record<string, string>>): ICommandHooks 
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    afterBundling: (_inputDir: string, outputDir: string) => sources.map((source) => `cp "${source}" "${outputDir}/${basename(source)}"`),
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      ...sources.map((source) => `cp "${source}" "${outputDir}/${basename(source)}"`),
+      ...packages.flatMap((p) => [`mkdir -p "${dirname(join(outputDir, 'node_modules', p.name))}"`, `cp -R "${p.dir}" "${join(outputDir, 'node_modules', p.name)}"`]),
+    ],
   };
 }

@@ -15,6 +15,8 @@ export interface StoredModule {
   readonly status: string;
   readonly plan?: { readonly add: number; readonly change: number; readonly destroy: number };
   readonly planSha256?: string;
+  /** `skipped`: the upstream module that failed (or was interrupted), so this one never ran. */
+  readonly skippedBecause?: string;
   readonly error?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -136,6 +138,7 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
               status: m.status.toUpperCase(),
               plan: m.plan ? { add: m.plan.add, change: m.plan.change, destroy: m.plan.destroy } : null,
               planSha256: m.planSha256 ?? null,
+              skippedBecause: m.skippedBecause ?? null,
               error: m.error ?? null,
               durationSeconds: secondsBetween(m.startedAt, m.finishedAt),
             }),

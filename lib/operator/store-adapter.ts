@@ -28,6 +28,7 @@ export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: 
     status: m.status,
     plan: m.plan,
     planSha256: m.planSha256,
+    ...(m.skippedBecause ? { skippedBecause: m.skippedBecause } : {}),
     error: m.error,
     startedAt: m.startedAt,
     finishedAt: m.finishedAt,

@@ -39,6 +39,8 @@ export const ModuleViewSchema = z
     status: ViewStatusSchema,
     plan: PlanCountsSchema.nullable(),
     planSha256: z.string().nullable(),
+    /** SKIPPED: the upstream module of the same task that failed or was interrupted, so this one never ran. */
+    skippedBecause: z.string().nullable(),
     error: z.string().nullable(),
     durationSeconds: z.number().nullable(),
   })

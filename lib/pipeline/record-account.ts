@@ -70,6 +70,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       commit: req.source.commit,
       plan: r?.plan,
       planSha256: r?.planSha256,
+      ...(r?.skippedBecause ? { skippedBecause: r.skippedBecause } : {}),
       ...(r?.mayChangeAfter?.length ? { mayChangeAfter: r.mayChangeAfter } : {}),
       ...(r?.replan ? { replan: r.replan } : {}),
       error: r?.error ?? read.problem,

@@ -95,10 +95,17 @@ export function ruleEdges(config: Config, account: AccountConfig, accountModules
   return { edges, problems };
 }
 
+/**
+ * The npm package of the HCL parser. It loads its WebAssembly from its own folder, so the
+ * pipeline function ships it beside its bundle rather than inside it (see the central stack).
+ */
+export const HCL_PARSER_PACKAGE = '@cdktf/hcl2json';
+
 /** The HCL parser, loaded only for terragrunt repositories (it is a WebAssembly build). */
 type HclParse = (filename: string, text: string) => Promise<Record<string, unknown>>;
 let hclParse: HclParse | undefined;
 function loadHclParser(): HclParse {
+  // A literal, not HCL_PARSER_PACKAGE: the bundler sees which package this is (a test ties the two).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   hclParse ??= (require('@cdktf/hcl2json') as { parse: HclParse }).parse;
   return hclParse;

@@ -30,6 +30,8 @@ export const TEST_DOUBLE_ENV = {
    * upstream's applied state, so its plan changes once the upstream applies.
    */
   reads: 'TFSTEP_TEST_DOUBLE_READS',
+  /** A file the double appends `<module path> <subcommand> start` and `... end <code>` to. */
+  timeline: 'TFSTEP_TEST_DOUBLE_TIMELINE',
 } as const;
 
 /** Set by the runner (not accepted as input) for the double: the repository-relative module path. */

@@ -6,11 +6,12 @@
  * lost, so the runner:
  *
  * - catches SIGTERM (and SIGINT: Ctrl-C in the local mode) instead of dying;
- * - sends terraform exactly one SIGINT: terraform's graceful stop, which finishes the
- *   operations in flight, writes the state and releases the lock (a second SIGINT would make
- *   it exit at once, so it is never sent);
- * - runs nothing more, records the module as interrupted and the modules after it as skipped,
- *   and exits EXIT.INTERRUPTED (5), which the state machine classifies as interrupted.
+ * - sends every running tool (several when modules run at once) exactly one SIGINT:
+ *   terraform's graceful stop, which finishes the operations in flight, writes the state and
+ *   releases the lock (a second SIGINT would make it exit at once, so it is never sent);
+ * - starts nothing more, waits for every running tool, records those modules as interrupted and
+ *   the modules not started as skipped, and exits EXIT.INTERRUPTED (5), which the state machine
+ *   classifies as interrupted.
  *
  * The tool runs in its own process group (see ./exec.ts), so a terminal's Ctrl-C reaches the
  * runner only and terraform gets one SIGINT, from the runner. In the container, the task
@@ -51,7 +52,9 @@ export class Interruption {
     const running = [...this.children].filter((c) => c.exitCode === null && c.signalCode === null);
     this.logger.info(
       running.length > 0
-        ? `tfstep runner: ${signal} received; sent SIGINT to the running tool and waiting for it to stop and release its lock`
+        ? running.length === 1
+          ? `tfstep runner: ${signal} received; sent SIGINT to the running tool and waiting for it to stop and release its lock`
+          : `tfstep runner: ${signal} received; sent SIGINT to the ${running.length} running tools and waiting for them to stop and release their locks`
         : `tfstep runner: ${signal} received; stopping before the next step`,
     );
     for (const child of running) child.kill('SIGINT');

@@ -13,8 +13,9 @@ export const MASK = '***';
 
 /** Masks secrets in lines before they leave the process. */
 export class Logger {
-  private readonly secrets = new Set<string>();
-  private readonly kept: string[] = [];
+  private readonly secrets: Set<string>;
+  private readonly kept: string[];
+  private readonly prefix: string;
 
   /**
    * @param out where log lines go (process.stdout in the container)
@@ -23,7 +24,20 @@ export class Logger {
   constructor(
     private readonly out: LineSink,
     private readonly err: LineSink,
-  ) {}
+    shared?: { secrets: Set<string>; kept: string[]; prefix: string },
+  ) {
+    this.secrets = shared?.secrets ?? new Set<string>();
+    this.kept = shared?.kept ?? [];
+    this.prefix = shared?.prefix ?? '';
+  }
+
+  /**
+   * The same log with `prefix` before every line (`[dev/app] `): for a module's tool output when
+   * several modules run at once. Secrets and kept lines are shared with this logger.
+   */
+  withPrefix(prefix: string): Logger {
+    return new Logger(this.out, this.err, { secrets: this.secrets, kept: this.kept, prefix: this.prefix + prefix });
+  }
 
   /**
    * Registers a secret: from now on it never appears in a line. Each line of a multi-line
@@ -48,7 +62,7 @@ export class Logger {
   /** Writes one or more lines to stdout, masked. */
   info(text: string): void {
     for (const line of text.replace(/\r?\n$/, '').split(/\r?\n/)) {
-      const masked = this.mask(line);
+      const masked = this.prefix + this.mask(line);
       this.kept.push(masked);
       this.out.write(`${masked}\n`);
     }
@@ -56,7 +70,7 @@ export class Logger {
 
   /** Writes the single refusal or failure line to stderr (and keeps it in the log). */
   error(text: string): void {
-    const masked = this.mask(text.replace(/\r?\n/g, ' ').trim());
+    const masked = this.prefix + this.mask(text.replace(/\r?\n/g, ' ').trim());
     this.kept.push(masked);
     this.err.write(`${masked}\n`);
   }

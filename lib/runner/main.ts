@@ -62,6 +62,7 @@ import { InterruptedError, Interruption } from './interrupt';
 import { Logger, type LineSink } from './logger';
 import { checkModules, type ModuleFacts } from './module-checks';
 import { resolveModules } from './modules';
+import { schedule, checkDependencies, type SkipReason } from './schedule';
 import { assertSubcommandAllowed, checkInputAgainstPolicy, loadPolicy } from './policy';
 import { resolveTool, testDoublePath, toolEnv, type ResolvedTool } from './tool';
 
@@ -186,6 +187,8 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     // The module list and approved plans come from the manifest, read with this task's own role.
     const input = await readManifest(store, task, policy.account);
     const { cloneUrl } = checkInputAgainstPolicy(input, policy);
+    // A cycle or an edge to a module outside the task is refused before anything is fetched.
+    checkDependencies(input.modules, input.dependencies);
     logger.info(`tfstep runner: ${input.phase} of ${input.modules.length} module(s) in account ${input.account} at ${input.commit}`);
 
     const searchPath = deps.searchPath ?? (source.kind === 'ssm' ? IMAGE_SEARCH_PATH : (env.PATH ?? ''));
@@ -246,9 +249,10 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       pluginCacheDir,
       interruption,
       now: deps.now ?? (() => new Date()),
+      initLock: new Mutex(),
       done: new Map(),
     };
-    return await runModules(ctx, inDependencyOrder(dirs, input.dependencies), approved, facts);
+    return await runModules(ctx, dirs, approved, facts);
   } catch (e) {
     // A step cut short by the stop request (a git clone killed by SIGINT, say) is the stop, not its own failure.
     if (e instanceof InterruptedError || interruption.requestedBy) {
@@ -329,6 +333,8 @@ interface ModuleContext {
   now: () => Date;
   /** What each module that ran in this task came to, for the modules that depend on it. */
   done: Map<string, DoneModule>;
+  /** Serializes `init` across the modules running at once (see runModule). */
+  initLock: Mutex;
 }
 
 /** A module that ran in this task, as its dependents see it. */
@@ -356,78 +362,82 @@ function upstreamsOf(input: RunnerInput, module: string): string[] {
   return (input.dependencies?.[module] ?? []).filter((u) => input.modules.includes(u) && u !== module);
 }
 
-/**
- * `dirs` in an order in which every module comes after its upstreams, otherwise in the
- * manifest's order.
- * @throws RefusedError when the dependencies have a cycle
- */
-export function inDependencyOrder(dirs: Map<string, string>, dependencies: Readonly<Record<string, readonly string[]>> | undefined): Map<string, string> {
-  if (!dependencies) return dirs;
-  const out = new Map<string, string>();
-  const pending = [...dirs.keys()];
-  while (pending.length > 0) {
-    const i = pending.findIndex((m) => (dependencies[m] ?? []).every((u) => !dirs.has(u) || u === m || out.has(u)));
-    if (i < 0) throw new RefusedError(`refused: the module dependencies have a cycle among ${pending.map(quote).join(', ')}`);
-    const [m] = pending.splice(i, 1) as [string];
-    out.set(m, dirs.get(m)!);
+/** Runs one function at a time, in call order. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
   }
-  return out;
 }
 
+/**
+ * Runs the modules in dependency order ({@link schedule}): independent ones at once, up to the
+ * input's `moduleConcurrency`, each in its own module directory. A module that failed, was
+ * interrupted or is held back never has its dependents started: they are written `skipped`, with
+ * `skippedBecause` naming it. Modules that do not depend on it still run.
+ */
 async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approved: Map<string, Uint8Array>, facts: Map<string, ModuleFacts>): Promise<number> {
   const { input } = ctx;
-  let failed = false;
-  let interrupted = false;
-  for (const [module, dir] of dirs) {
+  const concurrency = input.moduleConcurrency ?? 1;
+  const statuses = new Map<string, ModuleResult['status']>();
+  if (concurrency > 1) ctx.logger.info(`tfstep runner: up to ${concurrency} modules at once; their tools' lines start with [<module>]`);
+  const base = (module: string) => ({ module, account: input.account, commit: input.commit, phase: input.phase, ...facts.get(module) });
+
+  const runOne = async (module: string): Promise<boolean> => {
+    const dir = dirs.get(module)!;
     const startedAt = ctx.now().toISOString();
-    const base = { module, account: input.account, commit: input.commit, phase: input.phase, startedAt, ...facts.get(module) };
-    if (interrupted || ctx.interruption.requestedBy) {
-      interrupted = true;
-      ctx.logger.info(`[${module}] skipped: the runner was interrupted by ${ctx.interruption.requestedBy ?? 'a stop signal'}`);
-      await writeResult(ctx, { ...base, status: 'skipped', error: 'interrupted before this module started', finishedAt: ctx.now().toISOString() });
-      continue;
-    }
-    // A module never runs before its upstreams have: one that did not succeed holds its dependents back.
-    const success = input.phase === 'plan' ? 'planned' : 'applied';
-    const blockedBy = upstreamsOf(input, module).find((u) => ctx.done.has(u) && ctx.done.get(u)?.status !== success);
-    if (blockedBy !== undefined) {
-      const why = ctx.done.get(blockedBy)?.status === 'awaiting-approval' ? 'awaits a new approval' : `is ${ctx.done.get(blockedBy)?.status}`;
-      ctx.logger.info(`[${module}] skipped: its upstream ${blockedBy} ${why}`);
-      ctx.done.set(module, { status: 'skipped', mayChange: false });
-      await writeResult(ctx, { ...base, status: 'skipped', skippedBecause: blockedBy, finishedAt: ctx.now().toISOString() });
-      continue;
-    }
-    // Modules of one account often depend on each other in order: after a failed apply the rest wait.
-    if (failed && input.phase !== 'plan') {
-      ctx.logger.info(`[${module}] skipped: an earlier module failed`);
-      ctx.done.set(module, { status: 'skipped', mayChange: false });
-      await writeResult(ctx, { ...base, status: 'skipped', finishedAt: ctx.now().toISOString() });
-      continue;
-    }
     const progress: Progress = {};
-    try {
-      const status = await runModule(ctx, module, dir, approved.get(module), progress);
+    const finish = async (status: ModuleResult['status'], error?: string) => {
+      statuses.set(module, status);
       ctx.done.set(module, { status, mayChange: progress.mayChange ?? false });
       const { mayChange: _mayChange, ...found } = progress;
-      await writeResult(ctx, { ...base, ...found, status, finishedAt: ctx.now().toISOString() });
+      await writeResult(ctx, { ...base(module), startedAt, ...found, status, ...(error === undefined ? {} : { error }), finishedAt: ctx.now().toISOString() });
+      return status === 'planned' || status === 'applied';
+    };
+    try {
+      return await finish(await runModule(ctx, module, dir, approved.get(module), progress, concurrency > 1));
     } catch (e) {
-      const { mayChange: _mayChange, ...found } = progress;
       if (e instanceof InterruptedError) {
-        interrupted = true;
-        ctx.done.set(module, { status: 'interrupted', mayChange: false });
         ctx.logger.info(`[${module}] interrupted: ${e.message}`);
-        await writeResult(ctx, { ...base, ...found, status: 'interrupted', error: e.message, finishedAt: ctx.now().toISOString() });
-        continue;
+        return finish('interrupted', e.message);
       }
       if (!(e instanceof ToolFailedError)) throw e;
-      failed = true;
-      ctx.done.set(module, { status: 'failed', mayChange: false });
       ctx.logger.info(`[${module}] failed: ${e.message}`);
-      await writeResult(ctx, { ...base, ...found, status: 'failed', error: e.message, finishedAt: ctx.now().toISOString() });
+      return finish('failed', e.message);
     }
-  }
-  if (interrupted) return EXIT.INTERRUPTED;
-  return failed ? EXIT.TERRAFORM : EXIT.OK;
+  };
+
+  const onSkip = async (module: string, reason: SkipReason) => {
+    const at = ctx.now().toISOString();
+    statuses.set(module, 'skipped');
+    ctx.done.set(module, { status: 'skipped', mayChange: false });
+    if (reason.kind === 'upstream') {
+      const upstream = statuses.get(reason.upstream);
+      // Held back is not a failure: the stage plans it again, and this module with it.
+      const why = upstream === 'awaiting-approval' ? `${reason.upstream} awaits a new approval` : `${reason.upstream} ${upstream ?? 'failed'}`;
+      ctx.logger.info(`[${module}] skipped: ${why}`);
+      await writeResult(ctx, { ...base(module), startedAt: at, status: 'skipped', skippedBecause: reason.upstream, error: `not run: ${why}`, finishedAt: at });
+    } else {
+      ctx.logger.info(`[${module}] skipped: the runner was interrupted by ${ctx.interruption.requestedBy ?? 'a stop signal'}`);
+      await writeResult(ctx, { ...base(module), startedAt: at, status: 'skipped', error: 'interrupted before this module started', finishedAt: at });
+    }
+  };
+
+  await schedule({
+    modules: input.modules,
+    dependencies: input.dependencies,
+    concurrency,
+    run: runOne,
+    onSkip,
+    stopped: () => ctx.interruption.requestedBy !== undefined,
+  });
+  const all = [...statuses.values()];
+  if (ctx.interruption.requestedBy || all.includes('interrupted')) return EXIT.INTERRUPTED;
+  // A skipped module always has a failed (or interrupted) one upstream, which decides the code.
+  return all.some((s) => s === 'failed' || s === 'refused') ? EXIT.TERRAFORM : EXIT.OK;
 }
 
 async function writeResult(ctx: ModuleContext, result: ModuleResult): Promise<void> {
@@ -459,8 +469,11 @@ async function runModule(
   dir: string,
   approvedPlan: Uint8Array | undefined,
   progress: Progress,
+  prefixToolLines = false,
 ): Promise<ModuleResult['status']> {
   const { input, tool, logger } = ctx;
+  // With several modules at once, the tools' interleaved lines say whose they are.
+  const toolLogger = prefixToolLines ? logger.withPrefix(`[${module}] `) : logger;
   const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
   env.TF_PLUGIN_CACHE_DIR = ctx.pluginCacheDir;
   if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
@@ -469,7 +482,7 @@ async function runModule(
     assertSubcommandAllowed(ctx.policy, sub);
     ctx.interruption.throwIfRequested(`${tool.name} ${sub}`);
     logger.info(`[${module}] ${tool.name} ${[sub, ...args].join(' ')}`);
-    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger, captureStdout: capture, interruption: ctx.interruption });
+    const res = await exec(tool.bin, [sub, ...args], { cwd: dir, env, logger: toolLogger, captureStdout: capture, interruption: ctx.interruption });
     // A tool that finished its work before the signal reached it succeeded; the next step stops.
     if (res.code !== 0 && ctx.interruption.requestedBy) {
       throw new InterruptedError(`${tool.name} ${sub} stopped on SIGINT after ${ctx.interruption.requestedBy} (exit code ${res.code})`);
@@ -491,7 +504,9 @@ async function runModule(
     logger.info(`[${module}] local mode: state in ${stateFile}`);
   }
   // With a required lock file, init may not change it: the committed providers are the ones used.
-  await run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']);
+  // One init at a time: the plugin cache all modules share is not safe for concurrent installs
+  // (two inits unpacking the same provider corrupt it: hashicorp/terraform issue 31964).
+  await ctx.initLock.run(() => run('init', ctx.policy.requireLockFile && tool.name !== 'terragrunt' ? ['-input=false', '-lockfile=readonly'] : ['-input=false']));
   let expectedSha: string;
   // The plan file applied: the approved one, or the apply's own new plan when it makes the same changes.
   let applyPath = planPath;

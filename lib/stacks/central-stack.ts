@@ -27,6 +27,7 @@ import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from '../domain/arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
+import { HCL_PARSER_PACKAGE } from '../planning/dependencies';
 
 /** Secrets Manager names of the generated secrets, so operators can find them. */
 export const CENTRAL_SECRET_NAMES = {
@@ -212,6 +213,8 @@ export class CentralStack extends Stack {
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
     });
     this.pipelineFunction = tfstepFunction('PipelineSteps', entries.pipeline, 'tfstep pipeline steps: admit, targets, record, stage gates, finish', {
+      // The HCL parser of terragrunt dependencies loads its WebAssembly from its own package folder.
+      externalPackages: [HCL_PARSER_PACKAGE],
       environment: {
         [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
         [FUNCTION_ENV.topicArn]: this.topic.topicArn,

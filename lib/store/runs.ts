@@ -82,6 +82,8 @@ export interface ModuleRecord {
   readonly commit: string;
   readonly plan?: PlanSummary;
   readonly planSha256?: string;
+  /** `skipped`: the upstream module of its task that failed (or was interrupted), so this one never ran. */
+  readonly skippedBecause?: string;
   /** Plan phase: the upstreams whose changes may change this plan once they apply. */
   readonly mayChangeAfter?: readonly string[];
   /** `awaiting-approval`: the plan made after the upstreams applied, which differs from the approved one. */
@@ -163,8 +165,8 @@ export class Runs {
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
         if (attempt > 8) throw new Error(`writing the planned accounts of run ${execution}: ${pending.length} item(s) still unprocessed after ${attempt} attempts`);
-        const res = await this.table.doc.send(new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending as never } }));
-        pending = (res.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
+        const res = await this.table.doc.send(new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending } }));
+        pending = (res.UnprocessedItems?.[this.table.tableName] ?? []);
       }
     }
     await this.updateRun(execution, { plannedStages: stages.map((s) => ({ name: s.name, accounts: s.accounts.length })) });

@@ -6,6 +6,7 @@ import { makeBenchFixture } from '../../bench/fixture';
 import { measureMakespan, simulatedDurations } from '../../bench/makespan';
 import { measureQueued } from '../../bench/queued';
 import { formatResults, runBench } from '../../bench/run';
+import { measureWaves } from '../../bench/waves';
 import { BenchResultsSchema, FanoutEntrySchema } from '../../bench/schema';
 import { GitRepoReader } from '../../lib/planning/repo-reader';
 
@@ -52,6 +53,20 @@ describe('bench harness on tiny sizes', () => {
       expect([name, use.max > 0, use.max <= use.limit]).toEqual([name, true, true]);
     }
     expect(result.limits.historyEvents.max).toBe(result.historyEvents);
+  });
+
+  it('stops a stage after its first wave when the canary fails: no account of a later wave starts', async () => {
+    // GIVEN 200 accounts in waves of 10, 10 and 180, the canary failing; and the same without waves
+    const result = await measureWaves(200);
+    // THEN with waves only the first wave's accounts started, and the run failed naming the stop
+    expect(result.waveSizes).toEqual([10, 10, 180]);
+    expect(result.waves.accountsStarted).toBe(10);
+    expect(result.waves.reason).toContain('wave 1 of 3');
+    expect(result.waves.reason).toContain('190 account(s) in later waves never started');
+    // AND without waves every account started before the failure stopped the stage
+    expect(result.baseline.accountsStarted).toBe(200);
+    expect(result.startedRatio).toBe(0.05);
+    expect(result.waves.transitions).toBeLessThan(result.baseline.transitions);
   });
 
   it('keeps the parent history and the largest state the same size for a stage of 250 accounts as for 3', async () => {
@@ -110,6 +125,8 @@ describe('bench harness on tiny sizes', () => {
       seed: 11,
       webhookIterations: 20,
       webhookColdRuns: 1,
+      wavesAccounts: 30,
+      only: ['fanout', 'waves', 'makespan', 'queued', 'webhook'],
       out,
       log: (l) => lines.push(l),
     });
@@ -121,7 +138,7 @@ describe('bench harness on tiny sizes', () => {
     expect(written.queued.queuedHistoryEvents).toBeLessThanOrEqual(written.queued.historyBudget);
     expect(written.limits.historyEvents.max).toBe(Math.max(...written.fanout.map((f) => f.limits.historyEvents.max)));
     const text = formatResults(written);
-    for (const heading of ['Fan-out:', 'Makespan:', 'Queue:', 'Webhook:']) expect(text).toContain(heading);
+    for (const heading of ['Fan-out:', 'Waves:', 'Makespan:', 'Queue:', 'Webhook:']) expect(text).toContain(heading);
     expect(lines.some((l) => l.startsWith('fan-out: 2 account(s)'))).toBe(true);
   });
 });

@@ -158,7 +158,10 @@ describe('simulated time', () => {
 describe('bench input', () => {
   it('fails when an account count is not a positive whole number', () => {
     expect(() => benchConfigInput(0)).toThrow(BenchInputError);
-    expect(() => benchConfigInput(1.5)).toThrow(/expected a whole number from 1 to 9999/);
+    expect(() => benchConfigInput(1.5)).toThrow(/expected a whole number from 1 to 20000/);
+    expect(() => benchConfigInput(20_001)).toThrow(BenchInputError);
+    // 10,000 accounts is a usable size
+    expect(benchConfigInput(10_000).accounts).toHaveLength(10_000);
   });
 
   it('fails when an option is unknown or a size is not usable', () => {
@@ -169,7 +172,9 @@ describe('bench input', () => {
 
   it('reads --full, --quick and sizes', () => {
     expect(parseBenchArgs(['--full']).fanoutTimeLimitS).toBeUndefined();
-    expect(parseBenchArgs([]).sizes).toEqual([1, 10, 100, 1000]);
+    expect(parseBenchArgs([]).sizes).toEqual([1, 10, 100, 1000, 10000]);
+    expect(parseBenchArgs(['--only', 'fanout,waves']).only).toEqual(['fanout', 'waves']);
+    expect(() => parseBenchArgs(['--only', 'fanout,speed'])).toThrow(/--only fanout,speed is not usable; expected rows from fanout, waves, makespan, queued, webhook/);
     expect(parseBenchArgs(['--quick', '--sizes', '2,3']).sizes).toEqual([2, 3]);
   });
 });

@@ -103,3 +103,24 @@ const modulesOf = (report: Report) => Object.fromEntries((report.stages[0]?.acco
     expect(readFileSync(appState, 'utf8')).toContain('"cidr": "10.20.0.0/16"');
   });
 });
+
+describe('module dependencies in a local run', () => {
+  it('fails the run before anything is planned when the dependencies form a cycle, naming it', async () => {
+    // GIVEN app and network depending on each other
+    const repo = tempDir('repo');
+    execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q', '-b', 'main', repo]);
+    commit(repo, { 'dev/us-east-1/network/main.tf': networkTf(), 'dev/us-east-1/app/main.tf': appTf() }, 'network and app');
+    const configFile = path.join(tempDir('config'), 'tfstep.yaml');
+    writeFileSync(configFile, `${CONFIG.replace('runner:', '  - module: network\n    on: [app]\nrunner:')}`);
+    const stateDir = await stateDirWithBundle();
+    // WHEN it runs
+    const io = memoryIo();
+    const run = await localRun({ configFile, repoDir: repo, approve: 'auto', stateDir, json: true, io: io.io });
+    // THEN it fails with the cycle's path, and no module ran
+    expect(run.exitCode).toBe(1);
+    const report = JSON.parse(io.stdout()) as Report & { reason?: string };
+    expect(report.status).toBe('FAILED');
+    expect(JSON.stringify(report)).toContain('account dev: the dependencies form a cycle: dev/us-east-1/app -> dev/us-east-1/network -> dev/us-east-1/app');
+    expect(report.stages.flatMap((s) => s.accounts.flatMap((a) => a.modules))).toEqual([]);
+  });
+});

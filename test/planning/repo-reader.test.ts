@@ -70,6 +70,14 @@ describe('GitRepoReader', () => {
     await expect(new GitRepoReader(dir).changedPaths('e'.repeat(40), second)).resolves.toBeUndefined();
   });
 
+  it('reads a file at a commit, and answers undefined for a missing file or a directory', async () => {
+    const reader = new GitRepoReader(dir);
+    await expect(reader.readFile(first, 'dev/us-east-1/app/terragrunt.hcl')).resolves.toBe('b');
+    await expect(reader.readFile(second, 'dev/us-east-1/app/terragrunt.hcl')).resolves.toBeUndefined();
+    await expect(reader.readFile(second, 'dev/us-east-1/network')).resolves.toBeUndefined();
+    await expect(reader.readFile(second, '../outside')).rejects.toThrow(/not a repository-relative path/);
+  });
+
   it('fails when the commit is not a full SHA or does not exist', async () => {
     const reader = new GitRepoReader(dir);
     await expect(reader.listModules('HEAD')).rejects.toThrow(/not a full 40-character hex commit SHA/);
@@ -146,6 +154,18 @@ describe('GitHubRepoReader', () => {
     await expect(new GitHubRepoReader({ fullName: 'acme/live', apiBaseUrl: baseUrl }).changedPaths(A, B)).resolves.toBeUndefined();
   });
 
+  it('reads a file from the contents API, and answers undefined for a missing file or a directory', async () => {
+    routes[`/repos/acme/live/contents/dev/us-east-1/app/terragrunt.hcl?ref=${B}`] = {
+      status: 200,
+      body: { type: 'file', encoding: 'base64', size: 34, content: Buffer.from('dependency "vpc" {\n  config_path = "../vpc"\n}\n').toString('base64') },
+    };
+    routes[`/repos/acme/live/contents/dev/us-east-1?ref=${B}`] = { status: 200, body: [{ type: 'dir', name: 'app' }] };
+    const reader = new GitHubRepoReader({ fullName: 'acme/live', apiBaseUrl: baseUrl });
+    await expect(reader.readFile(B, 'dev/us-east-1/app/terragrunt.hcl')).resolves.toBe('dependency "vpc" {\n  config_path = "../vpc"\n}\n');
+    await expect(reader.readFile(B, 'dev/us-east-1/network/terragrunt.hcl')).resolves.toBeUndefined();
+    await expect(reader.readFile(B, 'dev/us-east-1')).resolves.toBeUndefined();
+  });
+
   it('fails when the API answers an error other than not found', async () => {
     routes[`/repos/acme/live/compare/${A}...${B}`] = { status: 500, body: { message: 'boom' } };
     await expect(new GitHubRepoReader({ fullName: 'acme/live', apiBaseUrl: baseUrl }).changedPaths(A, B)).rejects.toThrow(/HTTP 500 \(boom\)/);
@@ -184,6 +204,15 @@ describe('GitHubRepoReader', () => {
     ])('answers unknown for %s', async (_n, route) => {
       routes[`${P}/repository/compare?from=${A}&to=${B}&straight=true`] = route;
       await expect(reader().changedPaths(A, B)).resolves.toBeUndefined();
+    });
+
+    it('reads a file through the files API, and answers undefined for a missing one', async () => {
+      routes[`${P}/repository/files/dev%2Fus-east-1%2Fapp%2Fterragrunt.hcl?ref=${B}`] = {
+        status: 200,
+        body: { file_path: 'dev/us-east-1/app/terragrunt.hcl', encoding: 'base64', content: Buffer.from('dependencies {\n  paths = ["../db"]\n}\n').toString('base64') },
+      };
+      await expect(reader().readFile(B, 'dev/us-east-1/app/terragrunt.hcl')).resolves.toBe('dependencies {\n  paths = ["../db"]\n}\n');
+      await expect(reader().readFile(B, 'dev/us-east-1/db/terragrunt.hcl')).resolves.toBeUndefined();
     });
 
     it('fails when the tree cannot be read', async () => {

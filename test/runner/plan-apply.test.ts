@@ -223,14 +223,24 @@ describe('plan-and-apply', () => {
     });
   });
 
-  it('fails when the first module fails: later modules are skipped, not applied', async () => {
+  it('GIVEN app depends on network WHEN network fails THEN app is skipped naming network, never planned or applied', async () => {
     const out = await run(world, {
-      ...envOf(baseInput(world, { execution: 'exec-pa-fail', phase: 'plan-and-apply', modules: ['dev/network', 'dev/app'] })),
+      ...envOf(baseInput(world, { execution: 'exec-pa-fail', phase: 'plan-and-apply', modules: ['dev/network', 'dev/app'], dependencies: { 'dev/app': ['dev/network'] } })),
       TFSTEP_TEST_DOUBLE_FAIL: 'dev/network',
     });
     expect(out.code).toBe(EXIT.TERRAFORM);
     expect(out.doubleCalls.some((c) => c.startsWith('dev/app'))).toBe(false);
-    expect(readJson(artifactKeys.result('exec-pa-fail', 'dev', 'dev/app'))).toMatchObject({ status: 'skipped' });
+    expect(readJson(artifactKeys.result('exec-pa-fail', 'dev', 'dev/app'))).toMatchObject({ status: 'skipped', skippedBecause: 'dev/network' });
+  });
+
+  it('GIVEN no dependency between them WHEN network fails THEN app is still applied', async () => {
+    const out = await run(world, {
+      ...envOf(baseInput(world, { execution: 'exec-pa-indep', phase: 'plan-and-apply', modules: ['dev/network', 'dev/app'] })),
+      TFSTEP_TEST_DOUBLE_FAIL: 'dev/network',
+    });
+    expect(out.code).toBe(EXIT.TERRAFORM);
+    expect(readJson(artifactKeys.result('exec-pa-indep', 'dev', 'dev/network'))).toMatchObject({ status: 'failed' });
+    expect(readJson(artifactKeys.result('exec-pa-indep', 'dev', 'dev/app'))).toMatchObject({ status: 'applied' });
   });
 });
 

@@ -106,4 +106,38 @@ describe('runner on SIGTERM', () => {
     expect(resultOf('exec-apply-sigterm', 'dev/network')).toMatchObject({ status: 'interrupted', phase: 'apply' });
     expect(resultOf('exec-apply-sigterm', 'dev/app')).toMatchObject({ status: 'skipped', phase: 'apply' });
   }, 90_000);
+  it('GIVEN two modules planning at once WHEN the runner gets SIGTERM THEN each tool gets exactly one SIGINT, both locks are released, and their dependent is skipped naming its upstream', async () => {
+    const lockDir = path.join(world.root, 'locks-parallel');
+    mkdirSync(lockDir);
+    const sleepMs = 60_000;
+    const input = baseInput(world, {
+      execution: 'exec-sigterm-parallel',
+      modules: ['dev/app', 'dev/fixture', 'dev/network'],
+      dependencies: { 'dev/fixture': ['dev/network'] },
+      moduleConcurrency: 2,
+    });
+    const before = readFileSync(world.doubleLog, 'utf8').length;
+    const runner = startRunner(input, { TFSTEP_TEST_DOUBLE_SLEEP_MS: String(sleepMs), TFSTEP_TEST_DOUBLE_LOCK_DIR: lockDir });
+
+    // WHEN both plans hold their locks
+    await until('both plans to take their locks', () => readdirSync(lockDir).length === 2);
+    expect(readdirSync(lockDir).sort()).toEqual(['dev__app.tflock', 'dev__network.tflock']);
+    const sentAt = Date.now();
+    process.kill(runner.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 50));
+    process.kill(runner.pid, 'SIGTERM');
+    const end = await runner.exited;
+
+    // THEN
+    expect({ code: end.code, signal: end.signal }).toEqual({ code: EXIT.INTERRUPTED, signal: null });
+    expect(end.at - sentAt).toBeLessThan(sleepMs / 2);
+    const calls = readFileSync(world.doubleLog, 'utf8').slice(before).split('\n').filter((l) => l.startsWith('dev/'));
+    expect(calls.filter((l) => l.endsWith('SIGINT')).sort()).toEqual(['dev/app plan SIGINT', 'dev/network plan SIGINT']);
+    expect(calls.some((l) => l.startsWith('dev/fixture'))).toBe(false);
+    expect(readdirSync(lockDir)).toEqual([]);
+    expect(runner.output()).toContain('SIGTERM received; sent SIGINT to the 2 running tools');
+    expect(resultOf('exec-sigterm-parallel', 'dev/app')).toMatchObject({ status: 'interrupted' });
+    expect(resultOf('exec-sigterm-parallel', 'dev/network')).toMatchObject({ status: 'interrupted' });
+    expect(resultOf('exec-sigterm-parallel', 'dev/fixture')).toMatchObject({ status: 'skipped', skippedBecause: 'dev/network', error: 'not run: dev/network interrupted' });
+  }, 60_000);
 });

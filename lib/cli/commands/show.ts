@@ -13,6 +13,14 @@ function planText(plan: RunDetail['stages'][number]['accounts'][number]['modules
   return plan ? `+${plan.add} ~${plan.change} -${plan.destroy}` : '';
 }
 
+type ModuleRow = RunDetail['stages'][number]['accounts'][number]['modules'][number];
+
+/** "dev/app skipped: dev/network failed": the upstream's own status in the same phase, when shown. */
+export function skippedLine(m: ModuleRow, siblings: readonly ModuleRow[]): string {
+  const upstream = siblings.find((s) => s.path === m.skippedBecause && s.phase === m.phase);
+  return `${m.path} skipped: ${m.skippedBecause ?? ''} ${upstream ? upstream.status.toLowerCase() : 'did not succeed'}`;
+}
+
 /** "approve" -> "approved", "reject" -> "rejected"; anything else as stored. */
 function pastTense(decision: string): string {
   if (decision === 'approve') return 'approved';
@@ -51,7 +59,8 @@ export function printRun(out: Output, run: RunDetail): void {
       for (const m of account.modules) {
         const cells = [m.path.padEnd(width), (m.phase ?? '').padEnd(14), out.status(m.status.padEnd(8)), planText(m.plan).padEnd(12), formatDuration(m.durationSeconds)];
         out.line(`      ${cells.join('  ').trimEnd()}`);
-        if (m.error) out.line(`        ${out.style('red', m.error)}`);
+        if (m.skippedBecause) out.line(`        ${out.style('yellow', skippedLine(m, account.modules))}`);
+        else if (m.error) out.line(`        ${out.style('red', m.error)}`);
       }
     }
   }
