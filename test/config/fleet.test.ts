@@ -52,8 +52,15 @@ describe('fleet config', () => {
     ['nowhere to read the fleet', { organizations: undefined }, 'fleet', 'fleet.organizations (AWS Organizations) and/or fleet.file'],
     ['a bad organization id', { organizations: { id: 'org-1', roleArn: 'arn:aws:iam::555555555555:role/r' } }, 'fleet.organizations.id', 'o-a1b2c3d4e5'],
   ])('refuses %s, saying what was expected', (_name, fleet, path, expected) => {
-    const found = problems(fleetOnly(fleet as Record<string, unknown>));
+    const found = problems(fleetOnly(fleet));
     expect(found).toEqual(expect.arrayContaining([{ path, expected: expect.stringContaining(expected) as string }]));
+  });
+
+  it('accepts canaries named in a stage filled by fleet rules: its accounts are known at run time', () => {
+    // GIVEN prod filled by an OU rule, rolled out in waves with a named canary
+    const input = fleetOnly({}, { stages: { dev: {}, prod: { waves: [{ accounts: 1 }, { percent: 100 }], canaries: ['prod-payments'] } } });
+    // THEN the config is valid (a stage of explicit accounts only refuses an unknown canary: see loader.test.ts)
+    expect(parseConfig(input).stages.prod?.canaries).toEqual(['prod-payments']);
   });
 
   it('refuses a config with neither accounts nor a fleet', () => {
