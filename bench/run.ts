@@ -300,7 +300,7 @@ export function formatResults(r: BenchResults): string {
   if (big) {
     const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     out.push(
-      `  10,000 accounts: parent history ${big.parentHistoryEvents} events (goal <= 100: ${verdict(big.parentHistoryEvents <= 100)}), overhead ${fmtMs(big.overheadMsPerAccount)}/account (goal <= 5 ms: ${verdict(big.overheadMsPerAccount <= 5)}), ${(big.transitions / big.accounts).toFixed(2)} transitions/account (goal <= 4: ${verdict(big.transitions / big.accounts <= 4)}), peak RSS ${big.peakRssMb.toFixed(0)} MB, $${big.costUsd.toFixed(4)}/run = $${(big.costUsd / big.accounts).toFixed(6)}/account, run item ${fmtKb(big.runRecordBytes)}`,
+      `  10,000 accounts: parent history ${big.parentHistoryEvents} events (goal <= 100: ${verdict(big.parentHistoryEvents <= 100)}), overhead ${fmtMs(big.overheadMsPerAccount)}/account (goal <= 5 ms: ${verdict(big.overheadMsPerAccount <= 5)}), ${(big.transitions / big.accounts).toFixed(4)} transitions/account (goal <= 4: ${verdict(big.transitions / big.accounts <= 4)}), peak RSS ${big.peakRssMb.toFixed(0)} MB, $${big.costUsd.toFixed(4)}/run = $${(big.costUsd / big.accounts).toFixed(6)}/account, run item ${fmtKb(big.runRecordBytes)}`,
     );
   }
   const base = r.fanout.find((f) => f.accounts === 1000 && f.status === 'completed');

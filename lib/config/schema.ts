@@ -384,7 +384,7 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
     } else if (!accounts.some((a) => a.stage === name) && !fleetStageNames.has(name)) {
       problems.push({ path: ['stages', name], message: `at least one account (or fleet rule) in stage "${name}", or no such stage` });
     }
-    problems.push(...rolloutProblems(name, asRecord(raw), accounts));
+    problems.push(...rolloutProblems(name, asRecord(raw), accounts, fleetStageNames.has(name)));
     const approval = asRecord(asRecord(raw).approval);
     const approvers = asArray(approval.approvers);
     const min = typeof approval.minApprovals === 'number' ? approval.minApprovals : 1;
@@ -440,7 +440,7 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
 }
 
 /** Combinations of a stage's rollout settings (waves, canaries, bake time) that cannot work. */
-function rolloutProblems(stage: string, raw: Record<string, unknown>, accounts: readonly Record<string, unknown>[]): CrossFieldProblem[] {
+function rolloutProblems(stage: string, raw: Record<string, unknown>, accounts: readonly Record<string, unknown>[], fromFleet: boolean): CrossFieldProblem[] {
   const problems: CrossFieldProblem[] = [];
   const at = (...path: (string | number)[]) => ['stages', stage, ...path];
   const waves = Array.isArray(raw.waves) ? raw.waves.map(asRecord) : undefined;
@@ -473,7 +473,8 @@ function rolloutProblems(stage: string, raw: Record<string, unknown>, accounts: 
     canaries.forEach((c, i) => {
       if (seen.has(c)) problems.push({ path: at('canaries', i), message: `each canary once (${JSON.stringify(c)} is listed twice)` });
       seen.add(c);
-      if (typeof c === 'string' && !inStage.has(c)) problems.push({ path: at('canaries', i), message: `an account of stage "${stage}"; "${c}" is not one` });
+      // A stage fed by fleet rules gets its accounts at run time: a canary that is not among them then is skipped.
+      if (typeof c === 'string' && !inStage.has(c) && !fromFleet) problems.push({ path: at('canaries', i), message: `an account of stage "${stage}"; "${c}" is not one` });
     });
     if (!waves || waves.length < 2) {
       problems.push({ path: at('canaries'), message: `canaries go in the first of several waves, and stage "${stage}" has ${waves ? 'one wave' : 'no waves'}: add waves such as [{accounts: ${canaries.length}}, {percent: 100}]` });

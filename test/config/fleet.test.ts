@@ -56,6 +56,13 @@ describe('fleet config', () => {
     expect(found).toEqual(expect.arrayContaining([{ path, expected: expect.stringContaining(expected) as string }]));
   });
 
+  it('accepts canaries named in a stage filled by fleet rules: its accounts are known at run time', () => {
+    // GIVEN prod filled by an OU rule, rolled out in waves with a named canary
+    const input = fleetOnly({}, { stages: { dev: {}, prod: { waves: [{ accounts: 1 }, { percent: 100 }], canaries: ['prod-payments'] } } });
+    // THEN the config is valid (a stage of explicit accounts only refuses an unknown canary: see loader.test.ts)
+    expect(parseConfig(input).stages.prod?.canaries).toEqual(['prod-payments']);
+  });
+
   it('refuses a config with neither accounts nor a fleet', () => {
     const input = fleetOnly({});
     delete input.fleet;
