@@ -107,7 +107,8 @@ export async function measureFanout(accounts: number, options: FanoutOptions = {
     await pipeline.measureStoredItems(execution);
     const estimate = estimateExecution(execution.events, pipeline.definition);
     const applied = execution.events.filter((e) => e.type === 'StateExited' && (e.state as { name?: string } | undefined)?.name === 'RecordOutcome').length;
-    const record = await pipeline.runStore.getRunRecord(name);
+    // The run's own item as stored (its planned accounts and outcomes are items of their own).
+    const record = await pipeline.runStore.getRunItem(name);
     const completed = result.status === 'SUCCEEDED' && (estimate.entriesByState.Succeeded ?? 0) === 1 && applied === accounts;
     if (!completed && !stopped) {
       throw new BenchRunError(
@@ -135,7 +136,7 @@ export async function measureFanout(accounts: number, options: FanoutOptions = {
       rssBeforeRunMb: mb(rssBefore),
       largestPayloadBytes: largestPayloadBytes(execution.events),
       setupMs: round(setupMs, 1),
-      runRecordBytes: record ? Buffer.byteLength(JSON.stringify({ ...record, accounts: undefined })) : 0,
+      runRecordBytes: record ? Buffer.byteLength(JSON.stringify(record)) : 0,
       limits: execution.limits.report(),
     };
   } finally {

@@ -54,6 +54,9 @@ function accountRank(config: Config): (account: string) => number {
   };
 }
 
+/** A succeeded run's reason names at most this many accounts; the rest are counted. */
+export const MAX_NAMED_ACCOUNTS = 20;
+
 function reasonFor(outcome: RunOutcome, run: RunRecord | undefined, config: Config): string {
   const stage = outcome.stage ?? run?.currentStage;
   const cause = causeText(outcome.error);
@@ -63,7 +66,9 @@ function reasonFor(outcome: RunOutcome, run: RunRecord | undefined, config: Conf
       if (applied.length === 0) return 'nothing to deploy: no module changed since its last apply';
       const rank = accountRank(config);
       const accounts = [...new Set(applied)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-      return `applied ${applied.length} module(s) in ${accounts.join(', ')}`;
+      // The reason is stored on the run item and is finish's output: it must not grow with the fleet.
+      const more = accounts.length > MAX_NAMED_ACCOUNTS ? ` and ${accounts.length - MAX_NAMED_ACCOUNTS} more account(s)` : '';
+      return `applied ${applied.length} module(s) in ${accounts.slice(0, MAX_NAMED_ACCOUNTS).join(', ')}${more}`;
     }
     case 'REJECTED':
       return `rejected at stage ${stage ?? '?'}${cause ? `: ${cause}` : ''}`;

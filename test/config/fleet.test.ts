@@ -52,7 +52,7 @@ describe('fleet config', () => {
     ['nowhere to read the fleet', { organizations: undefined }, 'fleet', 'fleet.organizations (AWS Organizations) and/or fleet.file'],
     ['a bad organization id', { organizations: { id: 'org-1', roleArn: 'arn:aws:iam::555555555555:role/r' } }, 'fleet.organizations.id', 'o-a1b2c3d4e5'],
   ])('refuses %s, saying what was expected', (_name, fleet, path, expected) => {
-    const found = problems(fleetOnly(fleet as Record<string, unknown>));
+    const found = problems(fleetOnly(fleet));
     expect(found).toEqual(expect.arrayContaining([{ path, expected: expect.stringContaining(expected) as string }]));
   });
 

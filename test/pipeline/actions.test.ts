@@ -463,6 +463,19 @@ describe('finish', () => {
     });
   });
 
+  it('names at most 20 accounts in the reason of a large succeeded run and counts the rest: the run item and the output stay small', async () => {
+    // GIVEN a run that applied in 25 accounts of one stage
+    await admitted();
+    for (let i = 0; i < 25; i++) {
+      const account = `acct-${String(i).padStart(2, '0')}`;
+      await store.setAccountOutcome('e1', 'dev', { account, ok: true, phase: 'plan-and-apply', modules: [{ path: `${account}/app`, status: 'applied' }] });
+    }
+    // WHEN it finishes THEN 20 are named and 5 counted, on the answer and on the run item
+    const res = (await h.handler({ action: 'finish', outcome: { status: 'SUCCEEDED' }, executionId: executionId('e1'), executionName: 'e1' })) as { reason: string };
+    expect(res.reason).toMatch(/^applied 25 module\(s\) in acct-00, acct-01, .*acct-19 and 5 more account\(s\)$/);
+    expect((await store.getRunItem('e1'))?.reason).toBe(res.reason);
+  });
+
   it('says what succeeded and expired runs did', async () => {
     await admitted();
     await store.setAccountOutcome('e1', 'dev', { account: 'dev', ok: true, phase: 'plan-and-apply', modules: [{ path: 'dev/us-east-1/app', status: 'applied' }] });
