@@ -12,17 +12,30 @@
  *   cwd:  any directory
  *   env:  TFSTEP_REPOSITORY, TFSTEP_COMMIT, TFSTEP_REF, TFSTEP_ACCOUNT, TFSTEP_STAGE,
  *         TFSTEP_PHASE, TFSTEP_EXECUTION, TFSTEP_MANIFEST (the key of the task's manifest in the
- *         artifacts store: modules and, for apply, approved plan hashes; see ./manifest.ts),
+ *         artifacts store: modules, the dependencies between them, the module concurrency and,
+ *         for apply, approved plan hashes; see ./manifest.ts),
  *         TFSTEP_MANIFEST_SHA256 (the SHA-256 of its bytes),
  *         PATH (where git and terraform are found), HOME, AWS_PROFILE or other AWS_* credentials,
- *         optionally TFSTEP_TEST_DOUBLE_FAIL and TFSTEP_TEST_DOUBLE_LOG;
+ *         optionally the terraform test double's TFSTEP_TEST_DOUBLE_* (TEST_DOUBLE_ENV in ./inputs.ts);
  *         any other TFSTEP_* variable is refused.
- *   exit: EXIT.OK 0, EXIT.TERRAFORM 1, EXIT.REFUSED 3 (one line on stderr, nothing ran), EXIT.INFRA 4,
- *         EXIT.INTERRUPTED 5 (SIGTERM or SIGINT: the tool got one SIGINT and stopped; see ./interrupt.ts).
+ *   order: modules run in dependency order (./schedule.ts): a module starts once every module
+ *         it depends on succeeded; up to `moduleConcurrency` independent modules run at once,
+ *         each in its own module folder, their tools' lines prefixed `[<module>] ` when more
+ *         than one may run; among ready modules the manifest's order decides. A module that
+ *         did not succeed (failed, interrupted, or held back for a new approval) has its
+ *         dependents written `skipped` with `skippedBecause` naming the nearest such upstream,
+ *         never initialised, planned or applied; independent modules still run to the end.
+ *   exit: EXIT.OK 0 (also when modules are only held back for a new approval), EXIT.TERRAFORM 1
+ *         (a module failed), EXIT.REFUSED 3 (one line on stderr, nothing ran; among others a
+ *         cycle in the dependencies or an edge to a module outside the task), EXIT.INFRA 4,
+ *         EXIT.INTERRUPTED 5 (SIGTERM or SIGINT: every running tool got one SIGINT and stopped,
+ *         nothing more started; see ./interrupt.ts).
  *   output: log lines on stdout (secrets masked); artifacts (plan.tfplan, plan.json,
  *         summary.json, result.json per module, <phase>.log) under artifactKeys in the policy's
- *         `artifacts` store; for each plan of the plan phase, a record in the policy's
- *         `planRecords` store, the only plans the apply phase applies (see ./plan-records.ts).
+ *         `artifacts` store: every module of the task gets a result.json, a skipped one too
+ *         (unless the task fails as a whole, exit 4: then the modules not started get none);
+ *         for each plan of the plan phase, a record in the policy's `planRecords` store, the
+ *         only plans the apply phase applies (see ./plan-records.ts).
  *
  * In the container the policy source is fixed by the image's ENTRYPOINT
  * (`--policy-source=ssm:/tfstep/runner/policy`); ECS overrides cannot change it.
