@@ -2,6 +2,7 @@
  * The CDK app: load and validate the config, create the central stack and one stack per
  * target account, and attach cdk-nag and CDK's own template validation.
  */
+import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { TfstepError } from './config/errors';
@@ -10,6 +11,7 @@ import { deploymentProblems, type Config } from './config/schema';
 import { names } from './domain/names';
 import { AccountStack } from './stacks/account-stack';
 import { CentralStack, type CentralFunctionEntries } from './stacks/central-stack';
+import { FleetStackSetStack } from './stacks/fleet-stackset-stack';
 import { UndeployableConfigError } from './constructs/errors';
 
 /** The context key naming the config file (cdk.json sets it; `-c tfstep:config=...` overrides). */
@@ -39,6 +41,8 @@ export interface TfstepApp {
   readonly central: CentralStack;
   /** Account stacks by account name. */
   readonly accounts: ReadonlyMap<string, AccountStack>;
+  /** The fleet's StackSet and its template stack, when `fleet.stackSet` is set. */
+  readonly fleet?: { readonly stackSet: FleetStackSetStack; readonly template: AccountStack };
 }
 
 /**
@@ -50,17 +54,19 @@ export interface TfstepApp {
  */
 export function buildApp(configFile?: string, outdir?: string, options: BuildAppOptions = {}): TfstepApp {
   const validate = options.validate ?? true;
-  const app = new App({
-    outdir,
-    builtinCloudFormationValidation: validate,
-    context: {
-      // Findings of CDK's default CloudFormation rules fail the synth instead of being warnings.
-      '@aws-cdk/core:validateAgainstDefaultRules': true,
-      // Access logs are delivered under a bucket policy, so the log bucket can stay owner-enforced.
-      '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
-      ...(options.skipBundling ? { 'aws:cdk:bundling-stacks': [] } : {}),
-    },
-  });
+  const newApp = (dir: string | undefined) =>
+    new App({
+      outdir: dir,
+      builtinCloudFormationValidation: validate,
+      context: {
+        // Findings of CDK's default CloudFormation rules fail the synth instead of being warnings.
+        '@aws-cdk/core:validateAgainstDefaultRules': true,
+        // Access logs are delivered under a bucket policy, so the log bucket can stay owner-enforced.
+        '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+        ...(options.skipBundling ? { 'aws:cdk:bundling-stacks': [] } : {}),
+      },
+    });
+  const app = newApp(outdir);
   const file = configFile ?? (app.node.tryGetContext(CONFIG_CONTEXT_KEY) as unknown);
   if (typeof file !== 'string' || file.trim() === '') {
     throw new TfstepError(`no config file: expected a path in the "${CONFIG_CONTEXT_KEY}" context value (cdk.json or -c ${CONFIG_CONTEXT_KEY}=path/to/tfstep.yaml)`);
@@ -77,5 +83,19 @@ export function buildApp(configFile?: string, outdir?: string, options: BuildApp
     accounts.set(account.name, new AccountStack(app, names.accountStack(account.name), { config, account }));
   }
   if (validate) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, config, central, accounts };
+  return { app, config, central, accounts, ...(config.fleet?.stackSet ? { fleet: fleetStackSet(app, config, newApp, validate) } : {}) };
+}
+
+/**
+ * The fleet's StackSet. Its template is the account stack rendered for any account of the fleet,
+ * synthesized in an app of its own with the same cdk-nag and CloudFormation validation as every
+ * account stack, then handed to the StackSet as its body.
+ */
+function fleetStackSet(app: App, config: Config, newApp: (dir: string) => App, validate: boolean): { stackSet: FleetStackSetStack; template: AccountStack } {
+  const templateApp = newApp(join(app.outdir, 'fleet-stackset-template'));
+  const account = { name: 'fleet', id: '000000000000', region: config.central.region, stage: config.stageOrder[0]! };
+  const template = new AccountStack(templateApp, names.fleetStackSet(), { config, account, stackSetTemplate: true });
+  if (validate) Validations.of(templateApp).addPlugins(new AwsSolutionsChecks(templateApp));
+  const body = JSON.stringify(templateApp.synth().getStackByName(template.stackName).template);
+  return { stackSet: new FleetStackSetStack(app, names.fleetStackSetStack(), { config, templateBody: body }), template };
 }

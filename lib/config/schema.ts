@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fleetCrossFieldProblems, fleetSchemaOf, fleetStages } from './fleet-schema';
 import { globProblem } from './module-glob';
 import { normalizeRepoUrl } from './repo-url';
 
@@ -107,6 +108,19 @@ export const StateSchema = z
   })
   .strict();
 
+/** Where runner tasks run in an account (ECS awsvpc networking, central region). */
+export const NetworkSchema = z
+  .object({
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id such as vpc-0123456789abcdef0'),
+    subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as subnet-0123456789abcdef0')).min(1),
+    securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id such as sg-0123456789abcdef0')).default([]),
+    assignPublicIp: z.boolean().default(false),
+  })
+  .strict();
+
+/** A repository directory pattern: relative, no leading or trailing "/". */
+const RootPattern = z.string().regex(/^[^/].*[^/]$|^[^/]$/, 'a relative path without leading or trailing "/"');
+
 export const AccountSchema = z
   .object({
     name: Name,
@@ -114,15 +128,9 @@ export const AccountSchema = z
     region: AwsRegion,
     stage: Name,
     /** Where the runner tasks run in this account (ECS awsvpc networking, central region). */
-    network: z
-      .object({
-        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id such as vpc-0123456789abcdef0'),
-        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as subnet-0123456789abcdef0')).min(1),
-        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id such as sg-0123456789abcdef0')).default([]),
-        assignPublicIp: z.boolean().default(false),
-      })
-      .strict()
-      .optional(),
+    network: NetworkSchema.optional(),
+    /** The account's directory pattern, overriding `layout.accountRoot` (fleet rules set it). */
+    root: RootPattern.optional(),
     /** Local mode only: the AWS profile the runner uses for this account. */
     profile: z.string().min(1).optional(),
     /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
@@ -158,10 +166,7 @@ export const LayoutSchema = z
      * are replaced by the account's values; every directory below it holding `*.tf` or
      * `terragrunt.hcl` is a module.
      */
-    accountRoot: z
-      .string()
-      .regex(/^[^/].*[^/]$|^[^/]$/, 'a relative path without leading or trailing "/"')
-      .refine((v) => v.includes('{account}'), 'a pattern that contains {account}')
+    accountRoot: RootPattern.refine((v) => v.includes('{account}'), 'a pattern that contains {account}')
       .default('{account}/{region}'),
     /** Changed paths matching these prefixes trigger nothing (documentation, CI files). */
     ignore: z.array(z.string()).default(['README.md', 'docs/', '.github/', '.gitlab-ci.yml']),
@@ -303,7 +308,10 @@ export const ConfigSchema = z
     /** Stages run in this order; a later stage never starts after a failure in an earlier one. */
     stageOrder: z.array(Name).min(1, 'at least one stage'),
     stages: z.record(Name, StageSchema),
-    accounts: z.array(AccountSchema).min(1, 'at least one account'),
+    /** Accounts listed one by one; they override what `fleet` rules say about the same account id. */
+    accounts: z.array(AccountSchema).default([]),
+    /** Accounts from AWS Organizations by OU and tag; see docs/fleet.md. */
+    fleet: fleetSchemaOf({ name: Name, region: AwsRegion, accountId: AccountIdSchema, roleArn: RoleArn, network: NetworkSchema, root: RootPattern }).optional(),
     layout: LayoutSchema.default({ accountRoot: '{account}/{region}', ignore: ['README.md', 'docs/', '.github/', '.gitlab-ci.yml'] }),
     runner: RunnerSchema.default({
       tool: 'terraform',
@@ -368,11 +376,13 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
     }
   });
   const accounts = asArray(cfg.accounts).map(asRecord);
+  const fleetStageNames = fleetStages(cfg);
+  if (accounts.length === 0 && cfg.fleet === undefined) problems.push({ path: ['accounts'], message: 'at least one account, or a fleet section (docs/fleet.md)' });
   for (const [name, raw] of Object.entries(stages)) {
     if (!order.includes(name)) {
       problems.push({ path: ['stages', name], message: `a stage that is also in stageOrder (${order.join(', ')}); add "${name}" there or remove it` });
-    } else if (!accounts.some((a) => a.stage === name)) {
-      problems.push({ path: ['stages', name], message: `at least one account in stage "${name}", or no such stage` });
+    } else if (!accounts.some((a) => a.stage === name) && !fleetStageNames.has(name)) {
+      problems.push({ path: ['stages', name], message: `at least one account (or fleet rule) in stage "${name}", or no such stage` });
     }
     problems.push(...rolloutProblems(name, asRecord(raw), accounts));
     const approval = asRecord(asRecord(raw).approval);
@@ -425,6 +435,7 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
       urlOwners.set(urlKey, fullName);
     });
   });
+  problems.push(...fleetCrossFieldProblems(input));
   return problems;
 }
 
@@ -530,6 +541,34 @@ export function deploymentProblems(cfg: Config): CrossFieldProblem[] {
       }
     }
   });
+  problems.push(...fleetDeploymentProblems(cfg));
+  return problems;
+}
+
+/** What the fleet needs in AWS: Organizations to read, a network per rule, OU ids for the StackSet. */
+function fleetDeploymentProblems(cfg: Config): CrossFieldProblem[] {
+  const fleet = cfg.fleet;
+  if (!fleet) return [];
+  const problems: CrossFieldProblem[] = [];
+  if (!fleet.organizations) {
+    problems.push({ path: ['fleet', 'organizations'], message: 'where the central side reads AWS Organizations (id and roleArn); fleet.file serves the local mode only' });
+  } else if (fleet.organizations.roleArn.split(':')[4] === cfg.central.account && fleet.stackSet?.account !== cfg.central.account) {
+    problems.push({
+      path: ['fleet', 'organizations', 'roleArn'],
+      message: `a role in the management account or a delegated administrator; ${cfg.central.account} is the central account, which can read Organizations only if it is one of them (then also set fleet.stackSet.account to it)`,
+    });
+  }
+  const rules = [...fleet.ous.map((r, i) => ['ous', i, r] as const), ...fleet.tags.map((r, i) => ['tags', i, r] as const)];
+  for (const [kind, i, rule] of rules) {
+    if (!rule.network) {
+      problems.push({ path: ['fleet', kind, i, 'network'], message: `fleet.${kind}[${i}] has no network: ECS RunTask needs the subnets its runner tasks run in, the same in every matched account (a shared VPC or one made by the account vending process)` });
+    }
+  }
+  if (fleet.stackSet) {
+    fleet.ous.forEach((rule, i) => {
+      if (rule.id === undefined) problems.push({ path: ['fleet', 'ous', i, 'id'], message: `the OU id of ${rule.path ?? 'this rule'}: a StackSet targets OUs by id` });
+    });
+  }
   return problems;
 }
 
@@ -545,4 +584,6 @@ export type RepositoryConfig = z.output<typeof RepositorySchema>;
 export type ApprovalRule = z.output<typeof ApprovalRuleSchema>;
 export type RunnerConfig = z.output<typeof RunnerSchema>;
 export type StateConfig = z.output<typeof StateSchema>;
+export type FleetConfig = NonNullable<Config['fleet']>;
+export type NetworkConfig = z.output<typeof NetworkSchema>;
 export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;

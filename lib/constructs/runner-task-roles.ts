@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { StateConfig } from '../config/schema';
@@ -27,6 +27,8 @@ export interface RunnerTaskRolesProps {
   readonly artifactsBucketName: string;
   /** This account's name: its artifacts prefix is `accounts/<account>/`. */
   readonly accountName: string;
+  /** {@link accountName} as cdk-nag renders it, when the name is computed in the template. @default accountName */
+  readonly nagAccountName?: string;
   /**
    * The account's own state settings (`accounts[].state`): the roles are granted exactly these.
    * @default - the {@link stateLocation} name patterns
@@ -117,7 +119,7 @@ export class RunnerTaskRoles extends Construct {
     }
     for (const role of [this.planRole, this.applyRole]) {
       Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.artifactsBucketName}/${artifactKeys.accountPrefix(props.accountName)}*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.artifactsBucketName}/${artifactKeys.accountPrefix(props.nagAccountName ?? props.accountName)}*]`,
         reason: 'The runner writes under accounts/<account>/<execution>/<module>/; the grant is limited to this account\'s own prefix.',
       });
     }
@@ -126,7 +128,10 @@ export class RunnerTaskRoles extends Construct {
   /** Acknowledges a wildcard resource for cdk-nag, with the reason it is scoped as it is. */
   private acknowledgeWildcard(role: iam.Role, resource: string, reason: string): void {
     const stack = Stack.of(this);
-    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource.replace(`arn:${stack.partition}:`, 'arn:<AWS::Partition>:')}]`, reason });
+    let rendered = resource.replace(`arn:${stack.partition}:`, 'arn:<AWS::Partition>:');
+    // An account-agnostic stack (the fleet's StackSet template): cdk-nag shows the pseudo parameter.
+    if (Token.isUnresolved(stack.account)) rendered = rendered.replaceAll(stack.account, '<AWS::AccountId>');
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${rendered}]`, reason });
   }
 
   /** No `state:` in the config: lock writes in buckets and tables named like state storage. */

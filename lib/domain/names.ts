@@ -29,6 +29,9 @@ export const names = {
   alarmTopic: () => 'tfstep-alarms',
   centralStack: () => 'tfstep-central',
   accountStack: (accountName: string) => `tfstep-account-${accountName}`,
+  /** The service-managed StackSet of the fleet's account stacks, and the stack that holds it. */
+  fleetStackSet: () => 'tfstep-account-fleet',
+  fleetStackSetStack: () => 'tfstep-fleet-stackset',
   /** CloudWatch Logs group of the runner tasks in each target account (awslogs driver). */
   runnerLogGroup: (centralRegion: string) => `/tfstep/runner-${centralRegion}`,
   /** The awslogs stream prefix: a task's stream is `<prefix>/<container>/<task id>`. */

@@ -25,7 +25,12 @@ import { liveOwner } from '../local/engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../local/engine/store';
 import { replayExecution, type ReplayOutcome } from '../replay/replay';
 import { RunStore } from '../store/run-store';
-import { awsSettings, clientConfig, loadOperatorConfig, loadOptionalConfig, stateDirOf, type AwsSettings, type CommonOptions } from './context';
+import { awsSettings, clientConfig, loadOperatorConfig, loadOptionalConfig, resolveConfigFile, stateDirOf, type AwsSettings, type CommonOptions } from './context';
+import { fleetListing, type FleetOutput } from './fleet';
+import { fleetFileReader, localFleetFile } from '../fleet/fleet-file';
+import { awsOrganizationsReader, organizationsClientFor } from '../fleet/organizations';
+import type { FleetRefreshRecord } from '../fleet/registry';
+import { refreshFleet } from '../pipeline/fleet';
 import { runDoctor, type DoctorReport } from './doctor';
 import { BadOptionError, OperatorError } from './errors';
 import { AwsLogReader, LocalLogReader, type LogReader, type RunnerTask } from './logs';
@@ -78,6 +83,10 @@ export interface Backend {
   replay(execution: string, options?: { readonly dryRun?: boolean }): Promise<ReplayOutcome>;
   /** Checks the AWS installation (AWS only). */
   doctor(): Promise<DoctorReport>;
+  /** `tfstep fleet`: the accounts runs deploy, where each came from, what was applied there. */
+  fleet(): Promise<FleetOutput>;
+  /** `tfstep fleet refresh`: reads Organizations (or, locally, the fleet file) into the registry now. */
+  refreshFleet(options?: { readonly fleetFile?: string }): Promise<FleetRefreshRecord>;
   /** Lets go of every client and the local store. */
   close(): Promise<void>;
 }
@@ -135,6 +144,11 @@ class AwsClients {
     for (const ofKind of this.made.values()) for (const c of ofKind.values()) c.destroy();
     this.made.clear();
   }
+}
+
+function needConfig(config: Config | undefined, what: string): Config {
+  if (!config) throw new OperatorError(`${what} needs the config: pass --config FILE`);
+  return config;
 }
 
 function awsOnly(what: string): Promise<never> {
@@ -207,6 +221,14 @@ function openAws(opts: BackendOptions): Backend {
         // Launcher-role credentials: a client per assumed role, not kept.
         ecsWith: (credentials, region) => new ECSClient({ region, credentials }),
       }),
+    fleet: () => fleetListing(config, store),
+    refreshFleet: async () => {
+      const org = config.fleet?.organizations;
+      if (!org) throw new OperatorError('the config has no fleet.organizations: there is no organization to read (docs/fleet.md)');
+      // The operator's own credentials assume the Organizations role, as the schedule's function does.
+      const reader = awsOrganizationsReader(organizationsClientFor(org.roleArn, config.central.region, clients.get(STSClient)));
+      return refreshFleet({ config, store, reader, from: 'organizations', clock: () => new Date() });
+    },
     close: () => Promise.resolve(clients.destroy()),
   };
 }
@@ -214,6 +236,8 @@ function openAws(opts: BackendOptions): Backend {
 /** The local run table as opened once: its stores and how to let go of it. */
 interface LocalTable {
   readonly records: RunRecords;
+  /** The run table itself (the fleet registry and target records). */
+  readonly store: RunStore;
   readonly approvals: ApprovalStore;
   readonly close: () => Promise<void>;
 }
@@ -227,7 +251,8 @@ function requireStateDir(stateDir: string): void {
 async function openLocalTable(stateDir: string): Promise<LocalTable> {
   const store = await openLocalStore(stateDir);
   const approvals = new ApprovalStore(store.docClient, store.tableName);
-  return { records: runRecordsFromStores(new RunStore(store.docClient, store.tableName), approvals), approvals, close: () => store.close() };
+  const runStore = new RunStore(store.docClient, store.tableName);
+  return { records: runRecordsFromStores(runStore, approvals), store: runStore, approvals, close: () => store.close() };
 }
 
 /** Whether an error says the process serving the local table is gone. */
@@ -281,6 +306,9 @@ export async function localTable(stateDir: string, options: LocalTableOptions = 
     get approvals() {
       return open.approvals;
     },
+    get store() {
+      return open.store;
+    },
     close: () => open.close(),
   };
 }
@@ -316,6 +344,13 @@ async function openLocal(opts: BackendOptions): Promise<Backend> {
     logReader: (options = {}) => new LocalLogReader({ stateDir, records, config, pollMs: options.pollMs }),
     replay: () => awsOnly('tfstep replay (use tfstep local replay)'),
     doctor: () => awsOnly('tfstep doctor'),
+    fleet: () => fleetListing(needConfig(config, 'tfstep fleet'), table.store),
+    refreshFleet: (options = {}) => {
+      const cfg = needConfig(config, 'tfstep fleet refresh');
+      const file = localFleetFile(resolveConfigFile(opts.config), cfg, options.fleetFile);
+      if (!file) return Promise.reject(new OperatorError('no fleet file: set fleet.file in the config or pass --fleet-file FILE'));
+      return refreshFleet({ config: cfg, store: table.store, reader: fleetFileReader(file), from: 'file', clock: () => new Date() });
+    },
     close: () => table.close(),
   };
 }

@@ -21,6 +21,7 @@ import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { httpCredentialFor, parseGitCredential, type GitCredential } from '../git-auth';
 import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
+import { awsOrganizationsReader, organizationsClientFor } from '../fleet/organizations';
 import { RunStore } from '../store/run-store';
 import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 import { PipelineError } from './errors';
@@ -195,5 +196,9 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
     }),
     clock: () => new Date(),
     logger,
+    // The fleet refresh reads Organizations through the role the config names (docs/fleet.md).
+    ...(config.fleet?.organizations
+      ? { organizations: { from: 'organizations', reader: () => awsOrganizationsReader(organizationsClientFor(config.fleet!.organizations!.roleArn, config.central.region)) } }
+      : {}),
   };
 }

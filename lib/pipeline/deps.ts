@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema';
 import type { PushEvent } from '../domain/push-event';
+import type { OrganizationsReader } from '../fleet/walk';
 import type { RepoReader } from '../planning/repo-reader';
 import type { RunStore } from '../store/run-store';
 import type { LogFields, Logger } from '../log';
@@ -60,6 +61,11 @@ export interface PipelineDeps {
   readonly notifier: Notifier;
   readonly clock: () => Date;
   readonly logger: PipelineLogger;
+  /**
+   * Where the fleet refresh reads the organization (AWS Organizations through
+   * `fleet.organizations.roleArn`, or the local fleet file). @default - no fleet refresh
+   */
+  readonly organizations?: { readonly from: string; readonly reader: () => OrganizationsReader };
 }
 
 /** A logger that drops everything. */

@@ -30,6 +30,7 @@ import type { PipelineDeps } from './deps';
 import { InvalidRequestError } from './errors';
 import { executionEnded } from './execution-ended';
 import { finish } from './finish';
+import { FLEET_REFRESH_ACTION, refreshFleet } from './fleet';
 import { enqueue } from './queue';
 import { recordAccount } from './record-account';
 import { stageComplete } from './stage-complete';
@@ -55,6 +56,11 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
         throw new InvalidRequestError(`an aws.states event the pipeline function cannot handle: ${problems}; expected a "${EXECUTION_STATUS_CHANGE.detailType}" event`);
       }
       return executionEnded(event.data, deps);
+    }
+    if (payload && typeof payload === 'object' && 'action' in payload && payload.action === FLEET_REFRESH_ACTION) {
+      // Sent by the fleet schedule, not by the state machine.
+      if (!deps.organizations) throw new InvalidRequestError('a fleet refresh was asked for, but the config has no fleet.organizations to read');
+      return refreshFleet({ config: deps.config, store: deps.store, reader: deps.organizations.reader(), from: deps.organizations.from, clock: deps.clock, logger: deps.logger });
     }
     const parsed = PipelineRequestSchema.safeParse(payload);
     if (!parsed.success) {

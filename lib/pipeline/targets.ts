@@ -17,6 +17,7 @@ import { writeItems } from '../statemachine/items';
 import { assignWaves } from '../planning/waves';
 import { phaseAtWave, rolloutOf, waveCountOf } from './waves';
 import type { PipelineDeps } from './deps';
+import { runConfig } from './fleet';
 import { notifyRun } from './notify';
 import { LockLostError } from './errors';
 import { parseExecutionInput, repositoryOf } from './push';
@@ -143,9 +144,11 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   if (lock.holder !== execution) throw new LockLostError(execution, lock.holder);
 
   const reader = deps.repoReader(push);
-  const [modules, applied] = await Promise.all([reader.listModules(push.after), deps.store.listApplied(repo.fullName)]);
+  // The fleet registry's accounts join the listed ones: an account added to an OU is deployed
+  // without redeploying the central stack.
+  const [modules, applied, config] = await Promise.all([reader.listModules(push.after), deps.store.listApplied(repo.fullName), runConfig(deps.config, deps.store)]);
   const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, generation: t.generation }]));
-  const bases = basesToCompare({ config: deps.config, push, modules, lastApplied });
+  const bases = basesToCompare({ config, push, modules, lastApplied });
   const changes = new Map<string, readonly string[] | undefined>();
   const answers = await mapLimit(bases, COMPARE_CONCURRENCY, async (base) =>
     base === push.before && push.changes.complete ? push.changes.paths : reader.changedPaths(base, push.after),
@@ -153,13 +156,13 @@ export async function targets(req: TargetsRequest, deps: PipelineDeps): Promise<
   bases.forEach((base, i) => changes.set(base, answers[i]));
 
   // A cycle, a dependency on no module or on another account's module fails the run here, before anything is planned.
-  const graphs = await dependencyGraphs({ config: deps.config, modules, readFile: reader.readFile ? (path) => reader.readFile!(push.after, path) : undefined });
-  const plan = planTargets({ config: deps.config, push, modules, lastApplied, changes, generation: req.run.generation, graphs });
-  const planned = plannedStagesOf(deps.config, plan, graphs);
+  const graphs = await dependencyGraphs({ config, modules, readFile: reader.readFile ? (path) => reader.readFile!(push.after, path) : undefined });
+  const plan = planTargets({ config, push, modules, lastApplied, changes, generation: req.run.generation, graphs });
+  const planned = plannedStagesOf(config, plan, graphs);
   // Each stage's accounts go to the artifacts store: its Distributed Maps read them from there.
   const stages = await Promise.all(
     planned.map(async (s, index) => {
-      const item = stageItem(deps.config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution));
+      const item = stageItem(config, execution, index, s.name, await writeItems(deps.artifacts, artifactKeys.stageAccounts(execution, index), s.accounts, execution));
       // A plan phase plans every account at once (plans change nothing); the phase that changes
       // accounts starts at its first wave.
       const waveCount = item.phase.name === 'plan' ? 1 : waveCountOf(s.accounts);

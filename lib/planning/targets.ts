@@ -120,9 +120,9 @@ export function pushSequence(push: Pick<PushEvent, 'receivedAt' | 'after'>): str
   return `${new Date(push.receivedAt).toISOString()}#${push.after}`;
 }
 
-/** The account's root directory: `layout.accountRoot` with `{account}`, `{region}`, `{stage}` filled. */
+/** The account's root directory: its own `root` (fleet rules set one), else `layout.accountRoot`, with `{account}`, `{region}`, `{stage}` filled. */
 export function accountRoot(config: Config, account: AccountConfig): string {
-  return config.layout.accountRoot.replaceAll('{account}', account.name).replaceAll('{region}', account.region).replaceAll('{stage}', account.stage);
+  return (account.root ?? config.layout.accountRoot).replaceAll('{account}', account.name).replaceAll('{region}', account.region).replaceAll('{stage}', account.stage);
 }
 
 function isUnder(path: string, dir: string): boolean {
@@ -278,17 +278,23 @@ export function planTargets(input: PlanTargetsInput): TargetPlan {
         } else skip('unchanged');
       }
       if (graph) {
-        // The dependents of every module that runs run too, transitively: a change to network runs app.
+        // The dependents of every module that runs run too, transitively: a change to network runs
+        // app. The walk goes on through a dependent that does not run (applied at this commit), so
+        // the modules below it still run, as they would for a change to it.
         const dependents = dependentsIndex(graph);
-        const queue = [...planned.keys()].sort();
+        const queue = [...planned.keys()].sort().map((module) => ({ module, cause: module }));
+        const reached = new Set(queue.map((q) => q.module));
         while (queue.length > 0) {
-          const upstream = queue.shift()!;
-          for (const module of (dependents.get(upstream) ?? []).sort()) {
+          const { module: from, cause } = queue.shift()!;
+          for (const module of (dependents.get(from) ?? []).sort()) {
+            if (reached.has(module)) continue;
+            reached.add(module);
             const applied = unchanged.get(module);
-            if (applied === undefined) continue;
-            unchanged.delete(module);
-            planned.set(module, { path: module, reason: 'dependency-changed', since: applied.commit, upstream });
-            queue.push(module);
+            if (applied !== undefined) {
+              unchanged.delete(module);
+              planned.set(module, { path: module, reason: 'dependency-changed', since: applied.commit, upstream: cause });
+            }
+            queue.push({ module, cause: planned.has(module) ? module : cause });
           }
         }
         for (const module of unchanged.keys()) skipped.push({ account: account.name, module, reason: 'unchanged' });

@@ -1,4 +1,4 @@
-import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,6 +9,7 @@ import type { AccountConfig, Config } from '../config/schema';
 import { names } from '../domain/names';
 import { RUNNER_POLICY_PARAMETER } from '../domain/runner-contract';
 import { runnerPolicyFor } from '../domain/runner-policy';
+import { FLEET_NAME_PREFIX } from '../fleet/resolve';
 import { guardRunner } from '../constructs/runner-guard';
 import { LauncherRole } from '../constructs/launcher-role';
 import { RunnerTaskDefinition } from '../constructs/runner-task-definition';
@@ -29,7 +30,21 @@ export interface AccountStackProps extends StackProps {
   readonly applyPolicies?: readonly iam.IManagedPolicy[];
   /** @default - X86_64 */
   readonly runnerCpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * Render the template of the fleet's service-managed StackSet instead of one account's stack:
+   * the account id is `AWS::AccountId`, the account name `acct-<id>` (the fleet's naming), and
+   * Terraform's region the `TerraformRegion` parameter (set per OU by the StackSet). `account`
+   * then only gives the parameter's default. No bootstrap parameter: a StackSet instance has none.
+   * @default false
+   */
+  readonly stackSetTemplate?: boolean;
 }
+
+/** The parameter of the StackSet template that carries an OU's region. */
+export const TERRAFORM_REGION_PARAMETER = 'TerraformRegion';
+
+/** Placeholders replaced in the runner policy of the StackSet template (through Fn::Sub). */
+const PLACEHOLDER_ID = '000000000000';
 
 
 /** The named AWS managed policies, or undefined when they are the default (the roles' own default and its acknowledgement apply). */
@@ -60,13 +75,30 @@ export class AccountStack extends Stack {
   readonly planRecords: RunnerPlanRecords;
 
   constructor(scope: Construct, id: string, props: AccountStackProps) {
-    const { config, account } = props;
+    const { config } = props;
+    const templated = props.stackSetTemplate ?? false;
+    // The template's account is whichever account the StackSet deploys it in.
+    const account = templated ? { ...props.account, name: `${FLEET_NAME_PREFIX}${PLACEHOLDER_ID}`, id: PLACEHOLDER_ID, state: undefined } : props.account;
     const region = config.central.region;
     super(scope, id, {
       ...props,
-      env: { account: account.id, region },
-      description: `tfstep runner for account ${account.name} (${account.id}), driven from ${config.central.account}/${region}`,
+      env: templated ? { region } : { account: account.id, region },
+      ...(templated ? { synthesizer: new BootstraplessSynthesizer() } : {}),
+      description: templated
+        ? `tfstep runner for each account of the fleet, driven from ${config.central.account}/${region}`
+        : `tfstep runner for account ${account.name} (${account.id}), driven from ${config.central.account}/${region}`,
     });
+    const regionParameter = templated
+      ? new CfnParameter(this, TERRAFORM_REGION_PARAMETER, {
+          type: 'String',
+          default: account.region,
+          allowedPattern: '^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d$',
+          description: "Terraform's default region in this account (the fleet rule's region)",
+        })
+      : undefined;
+    // The account's name and id as the template writes them, and as cdk-nag renders them.
+    const accountName = templated ? Fn.join('', [FLEET_NAME_PREFIX, Aws.ACCOUNT_ID]) : account.name;
+    const nagAccountId = templated ? '<AWS::AccountId>' : account.id;
 
     this.cluster = new ecs.CfnCluster(this, 'Cluster', {
       clusterName: names.cluster(region),
@@ -77,7 +109,8 @@ export class AccountStack extends Stack {
       planRoleName: names.planRole(region),
       applyRoleName: names.applyRole(region),
       artifactsBucketName: names.artifactsBucket(config.central.account, region),
-      accountName: account.name,
+      accountName,
+      nagAccountName: templated ? `${FLEET_NAME_PREFIX}<AWS::AccountId>` : undefined,
       state: account.state,
       accountRegion: account.region,
       stateLocation: props.stateLocation,
@@ -120,7 +153,7 @@ export class AccountStack extends Stack {
     this.policyParameter = new ssm.StringParameter(this, 'RunnerPolicy', {
       parameterName: RUNNER_POLICY_PARAMETER,
       description: 'tfstep runner policy: what the runner in this account may run (never taken from the task input)',
-      stringValue: JSON.stringify(runnerPolicyFor(config, account)),
+      stringValue: templated ? templatedPolicy(JSON.stringify(runnerPolicyFor(config, account)), account.region, regionParameter!.logicalId) : JSON.stringify(runnerPolicyFor(config, account)),
       tier: ssm.ParameterTier.STANDARD,
     });
     this.policyParameter.grantRead(this.roles.planRole);
@@ -158,12 +191,12 @@ export class AccountStack extends Stack {
       passableRoles: [this.roles.planRole, this.roles.applyRole, this.roles.executionRole],
     });
     Validations.of(this.launcher.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${account.id}:task/${names.cluster(region)}/*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${nagAccountId}:task/${names.cluster(region)}/*]`,
       reason: 'Task ids are only known once RunTask returns; the grant is limited to tasks of the runner cluster (ecs:cluster condition).',
     });
     for (const family of [names.planTaskFamily(region), names.applyTaskFamily(region)]) {
       Validations.of(this.launcher.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${account.id}:task-definition/${family}:*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:${region}:${nagAccountId}:task-definition/${family}:*]`,
         reason: 'Every revision of the runner task definition family; a new image or size creates a new revision.',
       });
     }
@@ -175,7 +208,8 @@ export class AccountStack extends Stack {
       clusterName: names.cluster(region),
       taskDefinitionFamilies: [names.planTaskFamily(region), names.applyTaskFamily(region)],
       logGroupName: names.runnerLogGroup(region),
-      stackName: this.stackName,
+      // A StackSet names its instances `StackSet-<name>-<id>`.
+      stackName: templated ? `StackSet-${names.fleetStackSet()}-*` : this.stackName,
       planRecordsTableArn: this.planRecords.tableArn,
       secretArns: this.gitCredentials ? [this.gitCredentials.secretArn] : [],
     });
@@ -183,4 +217,14 @@ export class AccountStack extends Stack {
     new CfnOutput(this, 'LauncherRoleArn', { value: this.launcher.role.roleArn });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.ref });
   }
+}
+
+/**
+ * The runner policy of the StackSet template: validated with placeholder values, then written
+ * with `Fn::Sub` so each instance names its own account and the region its OU gives.
+ */
+function templatedPolicy(json: string, placeholderRegion: string, regionParameter: string): string {
+  const escaped = json.replaceAll('${', '${!');
+  const withId = escaped.replaceAll(`${FLEET_NAME_PREFIX}${PLACEHOLDER_ID}`, `${FLEET_NAME_PREFIX}\${AWS::AccountId}`);
+  return Fn.sub(withId.replaceAll(`"region":"${placeholderRegion}"`, `"region":"\${${regionParameter}}"`));
 }

@@ -19,6 +19,9 @@ import { names } from '../domain/names';
 import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
 import { ExecutionStatusRule } from '../constructs/execution-status-rule';
+import { FleetAccess } from '../constructs/fleet-access';
+import { FLEET_NAME_PREFIX } from '../fleet/resolve';
+import { FLEET_REFRESH_ACTION } from '../fleet/registry';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
@@ -104,6 +107,8 @@ export class CentralStack extends Stack {
   readonly alarms: { readonly deadLetters: cloudwatch.Alarm; readonly failedRuns: cloudwatch.Alarm; readonly unrecordedEnds: cloudwatch.Alarm };
   /** Where the approval function finds its own URL. */
   readonly approvalBaseUrl: ssm.StringParameter;
+  /** The fleet's grants and refresh schedule, when `fleet.organizations` is set. */
+  readonly fleet?: FleetAccess;
 
   constructor(scope: Construct, id: string, props: CentralStackProps) {
     const { config } = props;
@@ -244,6 +249,24 @@ export class CentralStack extends Stack {
       launcherRoleArns: config.accounts.map((account) => launcherRoleArn(this.partition, config, account)),
       artifactsBucket: this.artifacts.bucket,
     });
+
+    // Accounts from AWS Organizations: trusted within the organization, refreshed on a schedule.
+    const org = config.fleet?.organizations;
+    if (org) {
+      this.fleet = new FleetAccess(this, 'Fleet', {
+        organizationId: org.id,
+        organizationsRoleArn: org.roleArn,
+        refreshMinutes: org.refreshMinutes,
+        refreshFunction: this.pipelineFunction.function,
+        refreshPayload: { action: FLEET_REFRESH_ACTION },
+        stateMachineRole: this.pipeline.role,
+        artifactsBucket: this.artifacts.bucket,
+        accountNamePrefix: FLEET_NAME_PREFIX,
+        launcherRoleName: names.launcherRole(config.central.region),
+        planRoleName: names.planRole(config.central.region),
+        applyRoleName: names.applyRole(config.central.region),
+      });
+    }
 
     this.gitPushRule = new GitPushRule(this, 'GitPush', {
       eventBus: this.eventBus,

@@ -17,11 +17,13 @@
  * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | lib/store/queue.ts       | a push waiting for (or holding) its branch  |
  * | `QUEUE#<repo>#<branch>`             | `LOCK`                             | lib/store/queue.ts       | the branch lease: holder, generation, high waters, last admitted pushes |
  * | `COMMIT#<repo>#<branch>#<sha>`      | `COMMIT`                           | lib/store/queue.ts       | which execution carries that push (dedup)   |
+ * | `FLEET`                             | `ACCOUNT#<accountId>`              | lib/store/fleet.ts       | one fleet account: stage, defaults, source, active or left |
+ * | `FLEET`                             | `REFRESH`                          | lib/store/fleet.ts       | the last fleet refresh: when, from where, counts |
  *
  * `<repo>` is the repository's `owner/name`; a push sequence is `<receivedAt ISO>#<commit>`
  * (lib/planning/targets.ts `pushSequence`), so queue entries sort in push order. Target records
  * never expire: losing one would only make the next run plan that module again, but there is no
- * reason to. Runs, module results, outcomes and commit admissions expire after {@link RUN_TTL_DAYS};
+ * reason to. Fleet records never expire either: an account that leaves is marked, not deleted. Runs, module results, outcomes and commit admissions expire after {@link RUN_TTL_DAYS};
  * an approval and its pointer expire a retention period after the approval's deadline, and a
  * delivery after `DELIVERY_TTL_SECONDS`. Queue entries and the lock carry no TTL: admission
  * removes entries, and the lock is one item per branch. Reading a whole run (`RUN#<executionName>`) returns the approval pointers too; run readers pick
@@ -57,3 +59,7 @@ export const queueEntryKey = (repository: string, branch: string, sequence: stri
 });
 export const lockKey = (repository: string, branch: string) => ({ pk: queuePk(repository, branch), sk: 'LOCK' });
 export const commitKey = (repository: string, branch: string, sha: string) => ({ pk: `COMMIT#${repository}#${branch}#${sha}`, sk: 'COMMIT' });
+export const FLEET_PK = 'FLEET';
+export const FLEET_ACCOUNT_PREFIX = 'ACCOUNT#';
+export const fleetAccountKey = (accountId: string) => ({ pk: FLEET_PK, sk: `${FLEET_ACCOUNT_PREFIX}${accountId}` });
+export const fleetRefreshKey = () => ({ pk: FLEET_PK, sk: 'REFRESH' });

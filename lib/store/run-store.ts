@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Outcomes } from './outcomes';
 import { BranchQueue } from './queue';
+import { FleetRegistry } from './fleet';
 import { Runs } from './runs';
 import { RunTable } from './table';
 
@@ -36,6 +37,8 @@ export class RunStore {
   readonly outcomes: Outcomes;
   /** Commit claims, the branch queue and its lock. */
   readonly queue: BranchQueue;
+  /** The fleet registry: accounts from AWS Organizations (./fleet.ts). */
+  readonly fleet: FleetRegistry;
 
   constructor(
     readonly doc: DynamoDBDocumentClient,
@@ -46,6 +49,7 @@ export class RunStore {
     this.runs = new Runs(table);
     this.outcomes = new Outcomes(table);
     this.queue = new BranchQueue(table);
+    this.fleet = new FleetRegistry(table);
   }
 
   /** Wraps a plain DynamoDB client (undefined attributes are dropped on write). */

@@ -51,7 +51,7 @@ describe('config loader', () => {
     ['an unknown repository provider', (c) => (c.repositories[0].provider = 'bitbucket'), 'repositories[0].provider', '"github"'],
     ['a repository without clone URLs', (c) => (c.repositories[0].cloneUrls = []), 'repositories[0].cloneUrls', 'at least one clone URL'],
     ['a zero concurrency', (c) => (c.stages.dev.concurrency = 0), 'stages.dev.concurrency', '>=1'],
-    ['a stage without accounts', (c) => ((c.stages.qa = {}), c.stageOrder.push('qa')), 'stages.qa', 'at least one account in stage "qa"'],
+    ['a stage without accounts', (c) => ((c.stages.qa = {}), c.stageOrder.push('qa')), 'stages.qa', 'at least one account (or fleet rule) in stage "qa"'],
     ['an invalid Fargate cpu', (c) => (c.runner.cpu = 300), 'runner.cpu', '1024'],
     ['a layout without {account}', (c) => (c.layout.accountRoot = 'live/{region}'), 'layout.accountRoot', '{account}'],
     ['a bad subnet id', (c) => (c.accounts[0].network.subnetIds = ['subnet-xyz']), 'accounts[0].network.subnetIds[0]', 'subnet id'],

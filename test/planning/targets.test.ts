@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { ZERO_SHA } from '../../lib/domain/push-event';
 import { InvalidModulePathError } from '../../lib/planning/errors';
 import { basesToCompare, planTargets, pushSequence, targetKey, type AppliedTarget, type PlanTargetsInput, type TargetPlan } from '../../lib/planning/targets';
-import type { AccountGraph } from '../../lib/planning/module-graph';
+import { upstreamClosure, type AccountGraph } from '../../lib/planning/module-graph';
 import { sha, TEST_MODULES, testConfig, testPush } from '../fixtures/pipeline/config';
 
 const config = testConfig();
@@ -205,6 +205,53 @@ describe('planTargets with module dependencies', () => {
     lastApplied.delete(targetKey('dev', 'dev/us-east-1/db'));
     const plan = planTargets(input({ push: testPush({ before }), modules, lastApplied, changes: new Map([[before, []]]), graphs }));
     expect(planned(plan)).toEqual(['dev:dev/us-east-1/app', 'dev:dev/us-east-1/db']);
+  });
+});
+
+describe('planTargets with module dependencies, property', () => {
+  it('runs every dependent of a module that runs, unless applied at this commit, and nothing else because of the graph', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }).chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            // i depends on j < i: acyclic
+            fc.array(fc.tuple(fc.integer({ min: 1, max: Math.max(1, n - 1) }), fc.nat()), { maxLength: 20 }),
+            fc.subarray(Array.from({ length: n }, (_, i) => i)),
+            fc.subarray(Array.from({ length: n }, (_, i) => i)),
+            fc.subarray(Array.from({ length: n }, (_, i) => i)),
+          ),
+        ),
+        ([n, rawEdges, changedIdx, neverIdx, atAfterIdx]) => {
+          const name = (i: number) => `dev/us-east-1/m${i}`;
+          const modules = Array.from({ length: n }, (_, i) => name(i));
+          const dependencies: Record<string, string[]> = {};
+          for (const [i, r] of rawEdges) {
+            if (i >= n) continue;
+            dependencies[name(i)] = [...new Set([...(dependencies[name(i)] ?? []), name(r % i)])].sort();
+          }
+          const graph: AccountGraph = { account: 'dev', root: 'dev/us-east-1', modules: [...modules].sort(), dependencies };
+          const before = sha(1);
+          const after = sha(2);
+          const lastApplied = new Map<string, AppliedTarget>();
+          modules.forEach((m, i) => {
+            if (neverIdx.includes(i)) return;
+            lastApplied.set(targetKey('dev', m), atAfterIdx.includes(i) ? { commit: after, sequence: 'z' } : { commit: before, sequence: `0#${before}` });
+          });
+          const changed = changedIdx.map((i) => `${name(i)}/main.tf`);
+          const plan = planTargets(input({ push: testPush({ before, after }), modules, lastApplied, changes: new Map([[before, changed]]), graphs: [graph] }));
+          const runs = new Set(plan.stages.flatMap((s) => s.accounts.flatMap((a) => a.modules.map((m) => m.path))));
+          const atAfter = (m: string) => lastApplied.get(targetKey('dev', m))?.commit === after;
+          const changedSince = (m: string) => !atAfter(m) && (changedIdx.includes(modules.indexOf(m)) || !lastApplied.has(targetKey('dev', m)));
+          for (const m of modules) {
+            const ups = upstreamClosure(graph, m);
+            const expected = !atAfter(m) && (changedSince(m) || [...ups].some((u) => changed.includes(`${u}/main.tf`) || runs.has(u)));
+            expect(runs.has(m)).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { approvalKeys } from '../../lib/approval/store';
-import { commitKey, lockKey, moduleKey, outcomeKey, queueEntryKey, runKey, targetIndexKey, targetKeyOf } from '../../lib/store/keys';
+import { commitKey, fleetAccountKey, fleetRefreshKey, lockKey, moduleKey, outcomeKey, queueEntryKey, runKey, targetIndexKey, targetKeyOf } from '../../lib/store/keys';
 import { deliveryKey } from '../../lib/webhook/deliveries';
 
 /** The rows of the layout table in lib/store/keys.ts, as patterns over real keys. */
@@ -34,6 +34,8 @@ describe('run table key layout', () => {
       approval: approvalKeys.approval('ap-1'),
       approvalPointer: approvalKeys.pointer('exec-1', 'prod'),
       delivery: deliveryKey('github', 'd-1'),
+      fleetAccount: fleetAccountKey('111111111111'),
+      fleetRefresh: fleetRefreshKey(),
     };
     const layout = documentedLayout();
     // WHEN each key is looked up in the documented layout

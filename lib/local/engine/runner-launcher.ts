@@ -40,6 +40,8 @@ export type RunnerEvent = (RunnerTask & { kind: 'started' }) | (RunnerTask & { k
 /** Options of {@link ChildProcessTaskRunner}. */
 export interface ChildProcessTaskRunnerOptions {
   config: Config;
+  /** Accounts not in the config (the fleet registry's). @default - only the config's accounts */
+  accountNamed?: (name: string) => Promise<AccountConfig | undefined>;
   stateDir: string;
   /** Clone URLs every account's policy allows besides the configured ones (the local repository). */
   extraRepositories?: readonly string[];
@@ -204,7 +206,7 @@ export class ChildProcessTaskRunner implements LocalTaskRunner {
   /** {@inheritDoc LocalTaskRunner.runTask} */
   async runTask(parameters: JsonObject, ctx: LocalTaskContext): Promise<JsonObject> {
     const { env: containerEnv, account: accountName, stage, phase, execution } = overrideEnv(parameters);
-    const account = this.opts.config.accounts.find((a) => a.name === accountName);
+    const account = this.opts.config.accounts.find((a) => a.name === accountName) ?? (await this.opts.accountNamed?.(accountName));
     const cluster = typeof parameters.Cluster === 'string' ? parameters.Cluster : 'tfstep-local';
     const region = account?.region ?? this.opts.config.central.region;
     const taskArn = `arn:aws:ecs:${region}:${account?.id ?? '000000000000'}:task/${cluster}/${randomBytes(16).toString('hex')}`;

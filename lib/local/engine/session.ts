@@ -35,6 +35,9 @@ import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './
 import type { LocalStore } from './store';
 import { LocalTaskTokens } from './task-tokens';
 import { processAlive, stopOrphanedRunners } from './orphans';
+import { fleetFileReader } from '../../fleet/fleet-file';
+import type { FleetRefreshRecord } from '../../fleet/registry';
+import { fleetAccounts, refreshFleet } from '../../pipeline/fleet';
 
 /** An approval the local run waits for. */
 export interface LocalApprovalRequest {
@@ -77,6 +80,12 @@ export interface LocalPipelineOptions {
   taskRunner?: LocalTaskRunner;
   /** The pipeline function's logger. @default silent */
   logger?: PipelineLogger;
+  /**
+   * The fleet file standing in for AWS Organizations (`fleet.file` resolved against the config's
+   * folder, or `--fleet-file`): read into the fleet registry before each run plans its targets.
+   * @default - no fleet refresh; the registry is used as it is
+   */
+  fleetFile?: string;
 }
 
 /** How a local run ended. */
@@ -209,6 +218,7 @@ export class LocalPipeline {
       },
       clock: () => new Date(),
       logger: opts.logger ?? silentPipelineLogger,
+      ...(opts.fleetFile ? { organizations: { from: 'file', reader: () => fleetFileReader(opts.fleetFile!) } } : {}),
     });
     const approvalFn = createApprovalRequestHandler({
       store: this.approvals,
@@ -230,6 +240,8 @@ export class LocalPipeline {
       bundle,
       env: opts.env,
       timeoutSecondsFor: (account) => timeouts.get(account),
+      // Fleet accounts are in the registry, not the config.
+      accountNamed: async (name) => (await fleetAccounts(config, this.runStore)).find((a) => a.name === name),
       onEvent: (event) => {
         this.trackers.get(event.execution)?.onRunner(event);
         opts.onRunner?.(event);
@@ -239,6 +251,8 @@ export class LocalPipeline {
       definition: renderLocalDefinition(subs),
       functions: {
         [subs.PipelineFunctionArn]: async (payload) => {
+          // The local stand-in for the fleet schedule: the fleet file is read before each run plans.
+          if (opts.fleetFile && isObject(payload) && payload.action === 'targets') await this.refreshFleet();
           const result = await pipelineFn(payload);
           await this.observe(payload, result, timeouts, artifacts);
           return result;
@@ -321,6 +335,12 @@ export class LocalPipeline {
    */
   decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = ''): Promise<DecideResult> {
     return decide({ approvalId, approver, decision, comment, via: 'local' }, { store: this.approvals, tasks: this.tokens, allowAutoApprover: true });
+  }
+
+  /** Reads the fleet file into the fleet registry (what the schedule does in AWS). */
+  async refreshFleet(): Promise<FleetRefreshRecord> {
+    if (!this.opts.fleetFile) throw new LocalModeError('no fleet file: set fleet.file in the config or pass --fleet-file');
+    return refreshFleet({ config: this.config, store: this.runStore, reader: fleetFileReader(this.opts.fleetFile), from: 'file', clock: () => new Date(), logger: this.opts.logger });
   }
 
   /** Starts an execution of the pipeline with an execution input (the EventBridge envelope). */

@@ -5,6 +5,7 @@
 import { loadLocalGitCredentials } from '../engine/git-credentials';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { localFleetFile } from '../../fleet/fleet-file';
 import { createInterface } from 'node:readline';
 import { formatPlanLine } from '../../domain/plan-summary';
 import { totalsLine } from '../../approval/types';
@@ -49,6 +50,8 @@ export interface LocalRunOptions {
    * credentials from TFSTEP_GIT_CREDENTIALS_FILE or TFSTEP_GIT_CREDENTIALS in `env`. @default false
    */
   fromRemote?: boolean;
+  /** The fleet file standing in for AWS Organizations. @default - the config's `fleet.file` */
+  fleetFile?: string;
 }
 
 /** What a finished local run hands back. */
@@ -302,6 +305,7 @@ export async function localRun(opts: LocalRunOptions): Promise<LocalRunOutcome> 
         waitMs: opts.waitMs,
         cloneFromRemote: opts.fromRemote,
         gitCredentials: opts.fromRemote ? loadLocalGitCredentials(env, stateDir) : undefined,
+        fleetFile: localFleetFile(opts.configFile, config, opts.fleetFile),
       },
       { approve: opts.approve, json: opts.json, io, stateDir: opts.stateDir, announce: `push ${repository.fullName} ${push.branch} ${push.before.slice(0, 7)}..${push.after.slice(0, 7)}: ${push.changes.paths.length} changed path(s)` },
       (pipeline) => pipeline.start(input),

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import * as path from 'node:path';
+import { localFleetFile } from '../../fleet/fleet-file';
 import { MAX_FORM_BYTES, handleApprovalHttp } from '../../approval/http';
 import { SECURITY_HEADERS, renderMessagePage } from '../../approval/page';
 import { readBody } from '../../approval/server';
@@ -180,6 +181,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
         env,
         waitMs: opts.waitMs,
         approvalBaseUrl: baseUrl,
+        fleetFile: localFleetFile(opts.configFile, config),
         onNotice: (n) => out.write(`approval needed: ${n.subject}\n  ${n.approver}: ${n.text.split('\n').find((l) => l.startsWith('http')) ?? ''}\n`),
       });
       pipelines.set(repo.fullName, p);
