@@ -15,7 +15,7 @@
  *         artifacts store: modules and, for apply, approved plan hashes; see ./manifest.ts),
  *         TFSTEP_MANIFEST_SHA256 (the SHA-256 of its bytes),
  *         PATH (where git and terraform are found), HOME, AWS_PROFILE or other AWS_* credentials,
- *         optionally TFSTEP_TEST_DOUBLE_FAIL and TFSTEP_TEST_DOUBLE_LOG;
+ *         optionally the TFSTEP_TEST_DOUBLE_* variables of ./inputs.ts (TEST_DOUBLE_ENV);
  *         any other TFSTEP_* variable is refused.
  *   exit: EXIT.OK 0, EXIT.TERRAFORM 1, EXIT.REFUSED 3 (one line on stderr, nothing ran), EXIT.INFRA 4,
  *         EXIT.INTERRUPTED 5 (SIGTERM or SIGINT: the tool got one SIGINT and stopped; see ./interrupt.ts).
