@@ -17,12 +17,24 @@ export interface StoredModule {
   readonly planSha256?: string;
   /** `skipped`: the upstream module that failed (or was interrupted), so this one never ran. */
   readonly skippedBecause?: string;
+  /** Plan phase: the upstreams after whose apply this plan may change. */
+  readonly mayChangeAfter?: readonly string[];
+  /** `awaiting-approval`: the plan made at apply that differs from the approved one. */
+  readonly replan?: {
+    readonly planSha256: string;
+    readonly approvedSha256: string;
+    readonly plan: { readonly add: number; readonly change: number; readonly destroy: number };
+    readonly approvedPlan?: { readonly add: number; readonly change: number; readonly destroy: number };
+    readonly differences?: readonly string[];
+  };
   readonly error?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
   /** The account's rollout wave in its stage (0 first), where the run planned it. */
   readonly wave?: number;
 }
+
+const counts = (p: { readonly add: number; readonly change: number; readonly destroy: number }) => ({ add: p.add, change: p.change, destroy: p.destroy });
 
 /** One approval of a run, as stored. */
 export interface StoredApproval {
@@ -139,6 +151,16 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
               plan: m.plan ? { add: m.plan.add, change: m.plan.change, destroy: m.plan.destroy } : null,
               planSha256: m.planSha256 ?? null,
               skippedBecause: m.skippedBecause ?? null,
+              mayChangeAfter: m.mayChangeAfter?.length ? [...m.mayChangeAfter] : null,
+              replan: m.replan
+                ? {
+                    planSha256: m.replan.planSha256,
+                    approvedSha256: m.replan.approvedSha256,
+                    plan: counts(m.replan.plan),
+                    approvedPlan: m.replan.approvedPlan ? counts(m.replan.approvedPlan) : null,
+                    differences: [...(m.replan.differences ?? [])],
+                  }
+                : null,
               error: m.error ?? null,
               durationSeconds: secondsBetween(m.startedAt, m.finishedAt),
             }),

@@ -29,6 +29,8 @@ export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: 
     plan: m.plan,
     planSha256: m.planSha256,
     ...(m.skippedBecause ? { skippedBecause: m.skippedBecause } : {}),
+    ...(m.mayChangeAfter?.length ? { mayChangeAfter: m.mayChangeAfter } : {}),
+    ...(m.replan ? { replan: m.replan } : {}),
     error: m.error,
     startedAt: m.startedAt,
     finishedAt: m.finishedAt,

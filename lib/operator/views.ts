@@ -41,6 +41,22 @@ export const ModuleViewSchema = z
     planSha256: z.string().nullable(),
     /** SKIPPED: the upstream module of the same task that failed or was interrupted, so this one never ran. */
     skippedBecause: z.string().nullable(),
+    /** PLAN: upstream modules with changes, after whose apply this plan may change (it is then planned again). */
+    mayChangeAfter: z.array(z.string()).nullable(),
+    /**
+     * AWAITING-APPROVAL: the plan made at apply after the module's upstreams applied, which differs
+     * from the approved one; the stage plans the module again and asks for approval again.
+     */
+    replan: z
+      .object({
+        planSha256: z.string(),
+        approvedSha256: z.string(),
+        plan: PlanCountsSchema,
+        approvedPlan: PlanCountsSchema.nullable(),
+        differences: z.array(z.string()),
+      })
+      .strict()
+      .nullable(),
     error: z.string().nullable(),
     durationSeconds: z.number().nullable(),
   })

@@ -103,6 +103,59 @@ describe('tfstep show text', () => {
     const stages = buildStages({ execution: 'r', status: 'SUCCEEDED', modules: [{ stage: 'dev', account: 'dev', module: 'dev/app', status: 'applied', wave: 0 }], approvals: [] }, ['dev'], () => 'dev');
     expect(stages[0]!.waves).toBeNull();
   });
+
+  it('shows a plan that may change after its upstream applies, and a module waiting for a new approval with what differs', () => {
+    // GIVEN prod's app planned with the mark, then held back at apply because its re-plan differed
+    const stored: StoredRun = {
+      execution: 'run-3',
+      status: 'RUNNING',
+      modules: [
+        { stage: 'prod', account: 'prod', module: 'prod/app', phase: 'plan', status: 'planned', plan: { add: 1, change: 0, destroy: 0 }, mayChangeAfter: ['prod/network'] },
+        {
+          stage: 'prod',
+          account: 'prod',
+          module: 'prod/app',
+          phase: 'apply',
+          status: 'awaiting-approval',
+          replan: { planSha256: 'b'.repeat(64), approvedSha256: 'a'.repeat(64), plan: { add: 1, change: 1, destroy: 0 }, approvedPlan: { add: 1, change: 0, destroy: 0 }, differences: ['aws_instance.app: update (not in the approved plan)'] },
+        },
+        { stage: 'prod', account: 'prod', module: 'prod/network', phase: 'apply', status: 'applied' },
+      ],
+      approvals: [],
+    };
+    // WHEN it is shown
+    const stages = buildStages(stored, ['prod'], () => 'prod');
+    const run: RunDetail = RunDetailSchema.parse({
+      execution: 'run-3',
+      executionArn: null,
+      repository: null,
+      branch: null,
+      commit: null,
+      status: 'RUNNING',
+      stage: 'prod',
+      startedAt: null,
+      stoppedAt: null,
+      durationSeconds: null,
+      reason: null,
+      stages,
+      links: { console: null },
+      hints: [],
+    });
+    // THEN the JSON carries the mark and the re-plan, and the text shows both, with the difference
+    const app = stages[0]!.accounts[0]!.modules.filter((m) => m.path === 'prod/app');
+    expect(app.map((m) => m.mayChangeAfter)).toEqual([['prod/network'], null]);
+    expect(app[1]!.replan).toEqual({
+      planSha256: 'b'.repeat(64),
+      approvedSha256: 'a'.repeat(64),
+      plan: { add: 1, change: 1, destroy: 0 },
+      approvedPlan: { add: 1, change: 0, destroy: 0 },
+      differences: ['aws_instance.app: update (not in the approved plan)'],
+    });
+    const text = printed(run);
+    expect(text).toContain('plan may change after prod/network applies');
+    expect(text).toMatch(/planned again after its upstreams applied: \+1 ~1 -0 \(plan bbbbbbb\w*\), approved \+1 ~0 -0 \(plan aaaaaaa\w*\); waits for a new approval/);
+    expect(text).toContain('differs: aws_instance.app: update (not in the approved plan)');
+  });
 });
 
 describe('tfstep show text of a skipped module', () => {

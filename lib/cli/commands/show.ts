@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { mayChangeMark } from '../../domain/replan';
 import { openBackend } from '../../operator/backend';
 import type { CommonOptions } from '../../operator/context';
 import { RunDetailSchema, type RunDetail } from '../../operator/views';
@@ -59,6 +60,11 @@ export function printRun(out: Output, run: RunDetail): void {
       for (const m of account.modules) {
         const cells = [m.path.padEnd(width), (m.phase ?? '').padEnd(14), out.status(m.status.padEnd(8)), planText(m.plan).padEnd(12), formatDuration(m.durationSeconds)];
         out.line(`      ${cells.join('  ').trimEnd()}`);
+        if (m.mayChangeAfter) out.line(`        ${mayChangeMark(m.mayChangeAfter)}`);
+        if (m.replan) {
+          out.line(`        ${out.style('yellow', `planned again after its upstreams applied: ${planText(m.replan.plan)} (plan ${shortSha(m.replan.planSha256)}), approved ${m.replan.approvedPlan ? planText(m.replan.approvedPlan) : ''} (plan ${shortSha(m.replan.approvedSha256)}); waits for a new approval`)}`);
+          for (const d of m.replan.differences) out.line(`          differs: ${d}`);
+        }
         if (m.skippedBecause) out.line(`        ${out.style('yellow', skippedLine(m, account.modules))}`);
         else if (m.error) out.line(`        ${out.style('red', m.error)}`);
       }
