@@ -167,6 +167,8 @@ describe('tfstep show text of a skipped module', () => {
       plan: null,
       planSha256: null,
       skippedBecause: null,
+      mayChangeAfter: null,
+      replan: null,
       error: null,
       durationSeconds: null,
       ...extra,
