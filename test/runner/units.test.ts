@@ -39,6 +39,16 @@ describe('Logger', () => {
     expect(err).toEqual(['refused something\n']);
   });
 
+  it('GIVEN a prefixed logger for one module WHEN a secret is registered later on the runner\'s logger THEN the prefixed lines are masked and kept in the one log', () => {
+    const { out, logger } = collect();
+    const app = logger.withPrefix('[dev/app] ');
+    logger.addSecret('ghp_supersecrettoken123');
+    app.info('token ghp_supersecrettoken123\nsecond line');
+    logger.info('runner line');
+    expect(out.join('')).toBe(`[dev/app] token ${MASK}\n[dev/app] second line\nrunner line\n`);
+    expect(logger.lines()).toEqual([`[dev/app] token ${MASK}`, '[dev/app] second line', 'runner line']);
+  });
+
   it('GIVEN chunks split mid-line WHEN split THEN whole lines come out', () => {
     const lines: string[] = [];
     const s = new LineSplitter((l) => lines.push(l));
