@@ -113,6 +113,15 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     const taskError = req.error ? `the runner task failed (${req.error.Error}${req.error.Cause ? `: ${shortCause(req.error.Cause)}` : ''})` : undefined;
     reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
   }
+  // A re-plan round's task runs only the modules held back; the modules applied earlier in this
+  // run stay applied, so the account's outcome (read by finish and show) keeps them.
+  const previous = await deps.store.getAccountOutcome(req.execution, req.account.stage, req.account.name);
+  const inTask = new Set(req.account.modules);
+  const appliedBefore = (previous?.modules ?? []).filter((m) => m.status === 'applied' && !inTask.has(m.path));
+  if (appliedBefore.length > 0) {
+    modules.push(...appliedBefore);
+    modules.sort((a, b) => a.path.localeCompare(b.path));
+  }
   const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}), ...(req.account.wave !== undefined ? { wave: req.account.wave } : {}) };
   await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
   return outcome;

@@ -45,6 +45,12 @@ export class Outcomes {
     );
   }
 
+  /** An account's latest outcome in a run, or undefined. */
+  async getAccountOutcome(execution: string, stage: string, account: string): Promise<AccountOutcome | undefined> {
+    const item = await this.table.get(outcomeKey(execution, stage, account));
+    return item ? (item.outcome as AccountOutcome) : undefined;
+  }
+
   /** The latest outcome of each account of a stage that has one: what a stage gate reads. */
   async listAccountOutcomes(execution: string, stage: string): Promise<AccountOutcome[]> {
     const items = await this.table.queryAll(runKey(execution).pk, outcomePrefix(stage));

@@ -98,6 +98,9 @@ export class RunStore {
   setAccountOutcome(...a: Parameters<Outcomes['setAccountOutcome']>): ReturnType<Outcomes['setAccountOutcome']> {
     return this.outcomes.setAccountOutcome(...a);
   }
+  getAccountOutcome(...a: Parameters<Outcomes['getAccountOutcome']>): ReturnType<Outcomes['getAccountOutcome']> {
+    return this.outcomes.getAccountOutcome(...a);
+  }
   listAccountOutcomes(...a: Parameters<Outcomes['listAccountOutcomes']>): ReturnType<Outcomes['listAccountOutcomes']> {
     return this.outcomes.listAccountOutcomes(...a);
   }

@@ -193,6 +193,30 @@ describe('record-account', () => {
     expect(detail?.run.accounts.dev?.ok).toBe(true);
   });
 
+  it('keeps the modules applied earlier in the run when a re-plan round records the account again', async () => {
+    // GIVEN network applied and app held back for a new approval in the first apply
+    await admitted();
+    await store.setAccountOutcome('e1', 'dev', {
+      account: 'dev',
+      ok: true,
+      phase: 'apply',
+      modules: [
+        { path: 'dev/us-east-1/app', status: 'awaiting-approval' },
+        { path: 'dev/us-east-1/network', status: 'applied' },
+      ],
+    });
+    // WHEN the next round's task, which runs app alone, is recorded
+    h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied'));
+    const appOnly = accountItem(config, config.accounts[0]!, ['dev/us-east-1/app']);
+    const out = (await h.handler({ action: 'record-account', phase: 'plan-and-apply', ok: true, account: appOnly, source: source(), execution: 'e1' })) as AccountOutcome;
+    // THEN the account's outcome has both modules applied, and the run record counts both
+    expect(out.modules).toEqual([
+      { path: 'dev/us-east-1/app', status: 'applied' },
+      { path: 'dev/us-east-1/network', status: 'applied' },
+    ]);
+    expect((await store.getRunRecord('e1'))?.accounts.dev?.modules.map((m) => `${m.path}:${m.status}`)).toEqual(['dev/us-east-1/app:applied', 'dev/us-east-1/network:applied']);
+  });
+
   it('reports a failed task with the failed module and its cause; applied siblings still move forward', async () => {
     await admitted();
     h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied'));
