@@ -111,9 +111,11 @@ describe('definition adjustments for the engine', () => {
     const original = states(definition).Accounts!;
     // WHEN it is adapted
     const adapted = states(adaptForLocalEngine(definition));
-    // THEN whatever led to the Map (a stage's first phase, and the approval's apply phase) leads to its item reader first
-    expect(adapted.SelectStage!.Next).toBe('AccountsReadItems');
-    expect(adapted.RequestApproval!.Next).toBe('AccountsReadItems');
+    // THEN every state that led to the Map (a stage's first phase, the apply's first wave after
+    // the approval, the next wave after the bake time) leads to its item reader first
+    const ledToMap = Object.entries(states(definition)).filter(([, s]) => s.Next === 'Accounts').map(([name]) => name);
+    expect(ledToMap).toEqual(expect.arrayContaining(['SelectStage', 'StartWaves']));
+    for (const name of ledToMap) expect([name, adapted[name]!.Next]).toEqual([name, 'AccountsReadItems']);
     expect(adapted.AccountsReadItems).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::s3:getObject',
