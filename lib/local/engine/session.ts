@@ -289,7 +289,7 @@ export class LocalPipeline {
         break;
       case 'stage-complete': {
         const stage = payload.stage as StageItem | undefined;
-        if (stage) tracker?.onStageComplete(stage.name, String(payload.phase), result.failed === true);
+        if (stage) tracker?.onStageComplete(stage.name, String(payload.phase), result.failed === true, result.replan !== undefined && result.replan !== null);
         break;
       }
       case 'finish':

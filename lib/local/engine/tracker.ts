@@ -7,7 +7,7 @@ import type { AccountOutcome, RunStatus } from '../../statemachine/contracts';
 import type { RunnerEvent } from './runner-launcher';
 
 /** Status of an account or a stage as the local views show it. */
-export type ProgressStatus = 'pending' | 'running' | 'planned' | 'waiting for approval' | 'succeeded' | 'failed' | 'rejected' | 'expired' | 'not run';
+export type ProgressStatus = 'pending' | 'running' | 'planned' | 'waiting for approval' | 'planning again' | 'succeeded' | 'failed' | 'rejected' | 'expired' | 'not run';
 
 /** One module in the final report. */
 export interface ReportModule {
@@ -162,11 +162,14 @@ export class RunTracker {
     this.changed();
   }
 
-  /** stage-complete answered. */
-  onStageComplete(stageName: string, phase: string, failed: boolean): void {
+  /**
+   * stage-complete answered. `replan`: the apply held modules back because their plans changed
+   * after their upstreams applied; the stage plans them again and asks for approval again.
+   */
+  onStageComplete(stageName: string, phase: string, failed: boolean, replan = false): void {
     const stage = this.stage(stageName);
     if (!stage) return;
-    stage.status = failed ? 'failed' : phase === 'plan' ? 'waiting for approval' : 'succeeded';
+    stage.status = failed ? 'failed' : replan ? 'planning again' : phase === 'plan' ? 'waiting for approval' : 'succeeded';
     if (!failed && phase === 'plan') for (const a of stage.accounts.values()) if (a.status === 'planned') a.status = 'waiting for approval';
     this.changed();
   }

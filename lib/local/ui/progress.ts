@@ -34,6 +34,7 @@ const MARK: Record<ProgressStatus, string> = {
   running: '▶',
   planned: '◆',
   'waiting for approval': '?',
+  'planning again': '↻',
   succeeded: '✔',
   failed: '✘',
   rejected: '✘',
@@ -109,7 +110,8 @@ export class ProgressView {
       return;
     }
     for (const s of report.stages) {
-      this.plain(`stage ${s.name}`, `stage ${s.name}: ${s.status}`, s.status);
+      const why = s.status === 'planning again' ? ': plans changed after their upstream modules applied, so they are planned and approved again' : '';
+      this.plain(`stage ${s.name}`, `stage ${s.name}: ${s.status}${why}`, s.status);
       for (const a of s.accounts) {
         const phase = a.status === 'running' ? ` (${this.tracker.phaseOf(a.name) ?? 'task'})` : '';
         const took = TERMINAL.has(a.status) && a.durationMs ? ` in ${seconds(a.durationMs)}` : '';
