@@ -114,8 +114,9 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     reason = [taskError, ...problems].filter(Boolean).join('; ') || 'the runner task failed';
   }
   // A re-plan round's task runs only the modules held back; the modules applied earlier in this
-  // run stay applied, so the account's outcome (read by finish and show) keeps them.
-  const previous = await deps.store.getAccountOutcome(req.execution, req.account.stage, req.account.name);
+  // run stay applied, so the account's outcome (read by finish and show) keeps them. Rounds exist
+  // only in stages with approval (plan, then apply), so a plan-and-apply stage needs no read.
+  const previous = req.phase === 'plan-and-apply' ? undefined : await deps.store.getAccountOutcome(req.execution, req.account.stage, req.account.name);
   const inTask = new Set(req.account.modules);
   const appliedBefore = (previous?.modules ?? []).filter((m) => m.status === 'applied' && !inTask.has(m.path));
   if (appliedBefore.length > 0) {

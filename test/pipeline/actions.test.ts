@@ -169,7 +169,7 @@ describe('targets with module dependencies', () => {
 describe('record-account', () => {
   const account = () => accountItem(config, config.accounts[0]!, ['dev/us-east-1/app', 'dev/us-east-1/network']);
   const source = () => ({ repository: 'https://github.com/acme/live.git', commit: c1, ref: 'refs/heads/main' });
-  const result = (module: string, status: 'applied' | 'failed' | 'skipped' | 'planned', phase: 'plan' | 'plan-and-apply' = 'plan-and-apply') => ({
+  const result = (module: string, status: 'applied' | 'failed' | 'skipped' | 'planned', phase: 'plan' | 'apply' | 'plan-and-apply' = 'plan-and-apply') => ({
     module,
     account: 'dev',
     commit: c1,
@@ -206,9 +206,9 @@ describe('record-account', () => {
       ],
     });
     // WHEN the next round's task, which runs app alone, is recorded
-    h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied'));
+    h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied', 'apply'));
     const appOnly = accountItem(config, config.accounts[0]!, ['dev/us-east-1/app']);
-    const out = (await h.handler({ action: 'record-account', phase: 'plan-and-apply', ok: true, account: appOnly, source: source(), execution: 'e1' })) as AccountOutcome;
+    const out = (await h.handler({ action: 'record-account', phase: 'apply', ok: true, account: appOnly, source: source(), execution: 'e1' })) as AccountOutcome;
     // THEN the account's outcome has both modules applied, and the run record counts both
     expect(out.modules).toEqual([
       { path: 'dev/us-east-1/app', status: 'applied' },
