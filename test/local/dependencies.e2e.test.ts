@@ -5,25 +5,14 @@
  * with a printed notice, where no terraform is on PATH.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { localRun } from '../../lib/local/ui/run';
-import { commit, memoryIo, stateDirWithBundle, tempDir } from './helpers';
+import { commit, memoryIo, realTerraform, stateDirWithBundle, tempDir, toolPathWithTerraform } from './helpers';
 
 jest.setTimeout(240_000);
 
-function which(bin: string): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const terraform = which('terraform');
-if (!terraform) {
-  process.stderr.write('NOTICE: no terraform on PATH: the end-to-end test of module dependencies with the real binary is skipped\n');
-}
+const terraform = realTerraform('the end-to-end test of module dependencies');
 
 const CONFIG = `version: 1
 central:
@@ -65,8 +54,7 @@ const modulesOf = (report: Report) => Object.fromEntries((report.stages[0]?.acco
 (terraform ? describe : describe.skip)('module dependencies with the real terraform', () => {
   it("applies network before app, and a change to network's output runs app, whose plan shows the new value", async () => {
     // GIVEN the example's dev network and app, app depending on network, and the real terraform on PATH
-    const bin = tempDir('bin');
-    for (const tool of ['git', 'node', 'terraform']) symlinkSync(which(tool)!, path.join(bin, tool));
+    const bin = toolPathWithTerraform();
     const repo = tempDir('repo');
     execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q', '-b', 'main', repo]);
     commit(repo, { 'dev/us-east-1/network/main.tf': networkTf(), 'dev/us-east-1/app/main.tf': appTf() }, 'network and app');

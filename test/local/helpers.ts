@@ -23,12 +23,34 @@ function which(bin: string): string {
 }
 
 /**
+ * The real terraform binary on PATH, or undefined after printing a notice that `what` (an
+ * end-to-end test that needs it) is skipped.
+ */
+export function realTerraform(what: string): string | undefined {
+  let found = '';
+  try {
+    found = which('terraform');
+  } catch {
+    // not on PATH
+  }
+  if (!found) process.stderr.write(`NOTICE: no terraform on PATH: ${what} with the real binary is skipped\n`);
+  return found || undefined;
+}
+
+/**
  * A folder holding only git and node: as PATH it hides any installed terraform, so the runner
  * falls back to the terraform test double.
  */
 export function toolPathWithoutTerraform(): string {
   const dir = tempDir('bin');
   for (const bin of ['git', 'node']) symlinkSync(which(bin), path.join(dir, bin));
+  return dir;
+}
+
+/** A folder holding git, node and the real terraform (see {@link realTerraform}): a PATH with nothing else. */
+export function toolPathWithTerraform(): string {
+  const dir = toolPathWithoutTerraform();
+  symlinkSync(which('terraform'), path.join(dir, 'terraform'));
   return dir;
 }
 

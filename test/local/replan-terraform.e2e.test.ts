@@ -5,25 +5,14 @@
  * changes, not by SHA-256. Skipped, with a printed notice, where no terraform is on PATH.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { localRun } from '../../lib/local/ui/run';
-import { commit, memoryIo, stateDirWithBundle, tempDir, until } from './helpers';
+import { commit, memoryIo, realTerraform, stateDirWithBundle, tempDir, toolPathWithTerraform, until } from './helpers';
 
 jest.setTimeout(300_000);
 
-function which(bin: string): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const terraform = which('terraform');
-if (!terraform) {
-  process.stderr.write('NOTICE: no terraform on PATH: the end-to-end test of re-plans under approval with the real binary is skipped\n');
-}
+const terraform = realTerraform('the end-to-end test of re-plans under approval');
 
 const CONFIG = `version: 1
 central:
@@ -58,8 +47,7 @@ const prompts = (text: string) => text.split('Decide as approver').length - 1;
 (terraform ? describe : describe.skip)('re-plans under approval with the real terraform', () => {
   it('asks again when app\'s plan changes once network applies, and applies an unchanged re-plan without asking', async () => {
     // GIVEN the example's network and app in a stage with approval, and the real terraform on PATH
-    const bin = tempDir('bin');
-    for (const tool of ['git', 'node', 'terraform']) symlinkSync(which(tool)!, path.join(bin, tool));
+    const bin = toolPathWithTerraform();
     const repo = tempDir('repo');
     execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q', '-b', 'main', repo]);
     commit(repo, { [`${NETWORK}/main.tf`]: networkTf(), [`${APP}/main.tf`]: appTf() }, 'network and app');

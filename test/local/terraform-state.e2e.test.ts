@@ -4,25 +4,14 @@
  * resource. Skipped, with a printed notice, where no terraform is on PATH.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { localRun } from '../../lib/local/ui/run';
-import { commit, memoryIo, stateDirWithBundle, tempDir } from './helpers';
+import { commit, memoryIo, realTerraform, stateDirWithBundle, tempDir, toolPathWithTerraform } from './helpers';
 
 jest.setTimeout(180_000);
 
-function which(bin: string): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const terraform = which('terraform');
-if (!terraform) {
-  process.stderr.write('NOTICE: no terraform on PATH: the end-to-end test of local Terraform state with the real binary is skipped\n');
-}
+const terraform = realTerraform('the end-to-end test of local Terraform state');
 
 const CONFIG = `version: 1
 central:
@@ -52,8 +41,7 @@ interface Report {
 (terraform ? describe : describe.skip)('local runs with the real terraform', () => {
   it('keep state between runs: replicas 1 -> 2 plans 1 to change', async () => {
     // GIVEN a repository with one module and a PATH with git, node and the real terraform
-    const bin = tempDir('bin');
-    for (const tool of ['git', 'node', 'terraform']) symlinkSync(which(tool)!, path.join(bin, tool));
+    const bin = toolPathWithTerraform();
     const repo = tempDir('repo');
     execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q', '-b', 'main', repo]);
     commit(repo, { 'dev/eu-west-1/app/main.tf': appTf(1) }, 'app with one replica');
