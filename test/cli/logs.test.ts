@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { openLocalStore } from '../../lib/local/engine/store';
 import { ModuleLineFilter, runnerTasksFromHistory } from '../../lib/operator/logs';
 import { RunStore } from '../../lib/store/run-store';
+import { endAfterTest } from '../setup/children';
 import { runCli } from './run-cli';
 
 const CONFIG = join(__dirname, '..', '..', 'examples', 'tfstep.yaml');
@@ -308,10 +309,10 @@ describe('tfstep logs --local', () => {
   it('--follow survives the end of the process serving the state directory: it prints the last lines and exits 0', async () => {
     // GIVEN `tfstep local serve` holding the state directory, and a running run whose log grows
     const stateDir = mkdtempSync(join(tmpdir(), 'tfstep-logs-'));
-    const holder = spawn(process.execPath, [CLI, 'local', 'serve', '--config', CONFIG, '--port', '0', '--state-dir', stateDir], {
+    const holder = endAfterTest(spawn(process.execPath, [CLI, 'local', 'serve', '--config', CONFIG, '--port', '0', '--state-dir', stateDir], {
       env: { ...process.env, TFSTEP_WEBHOOK_SECRET: 'secret-for-tests' },
       stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    }));
     const exited = new Promise((resolve) => holder.on('exit', resolve));
     await new Promise<void>((resolve, reject) => {
       holder.stdout.on('data', (c: Buffer) => (c.toString('utf8').includes('tfstep local serve on') ? resolve() : undefined));

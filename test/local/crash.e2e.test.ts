@@ -14,6 +14,7 @@ import { openLocalStore } from '../../lib/local/engine/store';
 import { processAlive } from '../../lib/local/engine/orphans';
 import { RunStore } from '../../lib/store/run-store';
 import { doubleLog, makeInfraRepo, memoryIo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG, until } from './helpers';
+import { endAfterTest } from '../setup/children';
 
 jest.setTimeout(180_000);
 
@@ -34,10 +35,10 @@ describe('a local run whose process was killed', () => {
     const lockDir = path.join(tempDir('locks'), 'locks');
     mkdirSync(lockDir);
     const slow = { ...runnerEnv(bin, log), TFSTEP_TEST_DOUBLE_SLEEP_MS: '600000', TFSTEP_TEST_DOUBLE_LOCK_DIR: lockDir, NO_COLOR: '1' };
-    const first = spawn(process.execPath, [CLI, 'local', 'run', '--config', TWO_DEV_CONFIG, '--repo', repo, '--state-dir', stateDir, '--approve', 'auto'], {
+    const first = endAfterTest(spawn(process.execPath, [CLI, 'local', 'run', '--config', TWO_DEV_CONFIG, '--repo', repo, '--state-dir', stateDir, '--approve', 'auto'], {
       env: { ...process.env, ...slow },
       stdio: 'ignore',
-    });
+    }));
     const exited = new Promise((resolve) => first.on('exit', resolve));
     // (both dev accounts run at once: two runners, each with terraform holding its module's lock)
     await until(() => runnerPids(stateDir).length === 2 && readdirSync(lockDir).length === 2, 120_000, 'two runners holding their locks');

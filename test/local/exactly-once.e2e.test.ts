@@ -10,6 +10,7 @@ import { localRun } from '../../lib/local/ui/run';
 import { openLocalStore } from '../../lib/local/engine/store';
 import { RunStore } from '../../lib/store/run-store';
 import { doubleLog, makeInfraRepo, memoryIo, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG, until } from './helpers';
+import { endAfterTest } from '../setup/children';
 
 jest.setTimeout(180_000);
 
@@ -29,10 +30,10 @@ describe('exactly once', () => {
     const stateDir = await stateDirWithBundle();
     const log = path.join(tempDir('log'), 'double.log');
     const env = { ...runnerEnv(bin, log), NO_COLOR: '1' };
-    const first: ChildProcess = spawn(process.execPath, [CLI, 'local', 'run', '--config', TWO_DEV_CONFIG, '--repo', repo, '--state-dir', stateDir, '--approve', 'prompt'], {
+    const first: ChildProcess = endAfterTest(spawn(process.execPath, [CLI, 'local', 'run', '--config', TWO_DEV_CONFIG, '--repo', repo, '--state-dir', stateDir, '--approve', 'prompt'], {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    }));
     let out = '';
     first.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
     first.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));

@@ -38,6 +38,13 @@ export interface LocalStore {
 /** Servers this process owns, by lock file: a second open in the same process shares one. */
 const owned = new Map<string, { endpoint: string; users: number; shutdown: () => Promise<void> }>();
 
+/**
+ * Opens in progress in this process, by lock file. Opens of one state directory take turns:
+ * without that, a second open arriving while the first starts its server finds this process's
+ * own pid in the lock, takes the lock for stale and starts a second server on the same files.
+ */
+const opening = new Map<string, Promise<void>>();
+
 interface LockInfo {
   pid: number;
   port?: number;
@@ -97,6 +104,21 @@ export async function openLocalStore(stateDir: string, options: { tableName?: st
   const tableName = options.tableName ?? names.runTable();
   const lockFile = path.join(dir, 'dynamodb.lock');
 
+  const before = opening.get(lockFile) ?? Promise.resolve();
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const turn = before.then(() => finished);
+  opening.set(lockFile, turn);
+  await before;
+  try {
+    return await openInTurn(dir, lockFile, tableName);
+  } finally {
+    done();
+    if (opening.get(lockFile) === turn) opening.delete(lockFile);
+  }
+}
+
+async function openInTurn(dir: string, lockFile: string, tableName: string): Promise<LocalStore> {
   const mine = owned.get(lockFile);
   if (mine) {
     // Opened twice in one process: share the server, close it with its last user.

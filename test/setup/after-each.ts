@@ -1,0 +1,3 @@
+import { endLeftoverChildren } from './children';
+
+afterEach(endLeftoverChildren);
