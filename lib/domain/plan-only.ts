@@ -54,10 +54,12 @@ export const MAX_PLAN_ONLY_TARGETS = 10_000;
 export const PlanOnlyRequestSchema = z
   .object({
     kind: PlanOnlyKindSchema,
-    /** The run's id and execution name: unique, letters, digits, `-` and `_`. */
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'an execution name'),
-    /** The repository, `owner/name` as in the config. */
-    repository: z.string().min(1).max(200),
+    /** The run's id: the execution name when absent (a schedule cannot name its executions). */
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'an execution name').optional(),
+    /** The repository, `owner/name` as in the config; a drift sweep without one sweeps every repository. */
+    repository: z.string().min(1).max(200).optional(),
+    /** Restricts a drift sweep to the accounts of these stages (each stage's schedule names its own). */
+    stages: z.array(z.string().min(1)).optional(),
     /** Absent for a scheduled drift sweep: every target at its last applied commit. */
     targets: z.array(PlanOnlyTargetSchema).max(MAX_PLAN_ONLY_TARGETS).optional(),
     /** Restricts a drift sweep to these accounts. */
@@ -71,8 +73,8 @@ export const PlanOnlyRequestSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.kind === 'pull-request' && (!r.pullRequest || !r.targets)) {
-      ctx.addIssue({ code: 'custom', path: ['pullRequest'], message: 'a pull-request run names its pull request and its targets' });
+    if (r.kind === 'pull-request' && (!r.pullRequest || !r.targets || !r.repository)) {
+      ctx.addIssue({ code: 'custom', path: ['pullRequest'], message: 'a pull-request run names its repository, its pull request and its targets' });
     }
   });
 export type PlanOnlyRequest = z.infer<typeof PlanOnlyRequestSchema>;

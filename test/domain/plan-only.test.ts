@@ -11,7 +11,7 @@ describe('plan-only contract', () => {
     expect(PlanOnlyRequestSchema.safeParse({ kind: 'drift', id: 'drift-1', repository: 'acme/infra' }).success).toBe(true);
     const pr = PlanOnlyRequestSchema.safeParse({ kind: 'pull-request', id: 'pr-1', repository: 'acme/infra' });
     expect(pr.success).toBe(false);
-    expect(JSON.stringify(pr.error?.issues)).toContain('names its pull request and its targets');
+    expect(JSON.stringify(pr.error?.issues)).toContain('names its repository, its pull request and its targets');
   });
 
   test('actions of terraform show -json map to one action, replacements included', () => {
