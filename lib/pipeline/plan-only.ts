@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { AccountConfig, Config } from '../config/schema';
 import { mapLimit } from '../domain/concurrency';
 import { countByStatus, nextDriftEntry, orderEvents, type DriftEntry, type DriftEvent } from '../domain/drift';
-import { planOnlyOutcome, PlanOnlyRequestSchema, type PlanOnlyKind, type PlanOnlyRequest, type PlanOnlyTarget, type PlanOnlyTargetResult } from '../domain/plan-only';
+import { planOnlyOutcome, PlanOnlyRequestSchema, type PlanOnlyKind, type PlanOnlyRequest, type PlanOnlyTarget } from '../domain/plan-only';
 import { artifactKeys, ModuleResultSchema } from '../domain/runner-contract';
 import { formatDriftNotice } from '../notify/format';
 import { AccountItemSchema, type AccountItem } from '../statemachine/contracts';
@@ -185,7 +185,7 @@ export async function planOnlyRecord(payload: unknown, deps: PipelineDeps): Prom
 function describeTaskError(error: unknown): string {
   if (error && typeof error === 'object') {
     const e = error as { Error?: unknown; Cause?: unknown };
-    return `the runner task failed: ${String(e.Error ?? 'error')}${typeof e.Cause === 'string' ? `: ${e.Cause.slice(0, 400)}` : ''}`;
+    return `the runner task failed: ${typeof e.Error === 'string' ? e.Error : 'error'}${typeof e.Cause === 'string' ? `: ${e.Cause.slice(0, 400)}` : ''}`;
   }
   return 'the runner task failed';
 }
@@ -224,7 +224,7 @@ async function finishDriftSweep(run: string, results: readonly StoredPlanOnlyRes
     const id = targetId(r.repository, r.account, r.module);
     swept.add(id);
     const { repository, ...result } = r;
-    const next = nextDriftEntry(previous.get(id), result as PlanOnlyTargetResult, { id: run, at, repository });
+    const next = nextDriftEntry(previous.get(id), result, { id: run, at, repository });
     entries.push(next.entry);
     if (next.event) events.push({ kind: next.event, entry: next.entry });
   }

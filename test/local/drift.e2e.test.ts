@@ -11,7 +11,8 @@ import { openLocalStore } from '../../lib/local/engine/store';
 import { buildLocalPush, resolveLocalSource } from '../../lib/local/engine/push';
 import { loadConfig } from '../../lib/config/loader';
 import { RunStore } from '../../lib/store/run-store';
-import { commit, doubleLog, makeInfraRepo, memoryIo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, TWO_DEV_CONFIG, until } from './helpers';
+import { execFileSync } from 'node:child_process';
+import { commit, devConfigFor, doubleLog, memoryIo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, until } from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -19,40 +20,48 @@ const APP_B = 'dev-b/us-east-1/app';
 /** dev-b's app changed outside Terraform: its input is now "v2" where the code says "v1". */
 const DRIFT_APP_B = `${APP_B}:terraform_data.app=input = "v2"`;
 
+/** The example: one dev stage of two accounts, an app module in each and a db module in dev-b. */
+function example(): { repo: string; configFile: string } {
+  const repo = tempDir('repo');
+  execFileSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q', '-b', 'main', repo]);
+  commit(repo, { 'dev-a/us-east-1/app/main.tf': moduleTf('app'), [`${APP_B}/main.tf`]: moduleTf('app'), 'dev-b/us-east-1/db/main.tf': moduleTf('db') }, 'the example');
+  return { repo, configFile: devConfigFor(repo, ['dev-a', 'dev-b']) };
+}
+
 describe('drift sweeps in the local mode', () => {
   it('reports exactly the drifted target with its addresses, notices once, and reports it resolved after matching code is pushed', async () => {
     // GIVEN the example applied to every account
-    const repo = makeInfraRepo();
+    const { repo, configFile } = example();
     const stateDir = await stateDirWithBundle();
     const bin = toolPathWithoutTerraform();
     const log = path.join(tempDir('log'), 'double.log');
     const env = runnerEnv(bin, log);
-    const applied = await localRun({ configFile: TWO_DEV_CONFIG, repoDir: repo, approve: 'auto', stateDir, json: true, env, io: memoryIo().io });
+    const applied = await localRun({ configFile, repoDir: repo, approve: 'auto', stateDir, json: true, env, io: memoryIo().io });
     expect(applied.result.status).toBe('SUCCEEDED');
 
     // WHEN a sweep runs
-    const first = await localDrift({ configFile: TWO_DEV_CONFIG, repoDir: repo, stateDir, json: true, env, io: memoryIo().io });
+    const first = await localDrift({ configFile, repoDir: repo, stateDir, json: true, env, io: memoryIo().io });
     // THEN every target is clean, nobody hears about it, and the plans took no state lock
-    expect(first.report.counts).toEqual({ clean: 5, drifted: 0, error: 0, skipped: 0 });
+    expect(first.report.counts).toEqual({ clean: 3, drifted: 0, error: 0, skipped: 0 });
     expect(first.notices).toEqual([]);
     expect(first.exitCode).toBe(0);
     expect(doubleLog(log).filter((l) => l.endsWith(' plan')).length).toBeGreaterThan(0);
 
     // WHEN dev-b's app drifts and a sweep runs
     const driftEnv = { ...env, TFSTEP_TEST_DOUBLE_DRIFT: DRIFT_APP_B };
-    const second = await localDrift({ configFile: TWO_DEV_CONFIG, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
+    const second = await localDrift({ configFile, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
     // THEN exactly that target is reported, with its address and action, and one notice names it
     expect(second.exitCode).toBe(2);
     const drifted = second.report.targets.filter((t) => t.status === 'drifted');
     expect(drifted.map((t) => [t.account, t.module, t.changes])).toEqual([['dev-b', APP_B, [{ address: 'terraform_data.app', action: 'update' }]]]);
     expect(drifted[0]?.firstSeen).toBeDefined();
-    expect(second.report.counts).toEqual({ clean: 4, drifted: 1, error: 0, skipped: 0 });
+    expect(second.report.counts).toEqual({ clean: 2, drifted: 1, error: 0, skipped: 0 });
     expect(second.notices).toHaveLength(1);
     expect(second.notices[0]?.text).toContain(`DRIFTED dev-b ${APP_B}`);
     expect(second.notices[0]?.text).toContain('update terraform_data.app');
 
     // WHEN another sweep finds the same
-    const third = await localDrift({ configFile: TWO_DEV_CONFIG, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
+    const third = await localDrift({ configFile, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
     // THEN the report keeps when it was first seen, and no new notice goes out
     expect(third.notices).toEqual([]);
     const still = third.report.targets.find((t) => t.module === APP_B)!;
@@ -62,11 +71,11 @@ describe('drift sweeps in the local mode', () => {
 
     // WHEN code that matches what is there now is pushed and applied, and a sweep runs
     commit(repo, { [`${APP_B}/main.tf`]: moduleTf('app', 'v2') }, 'dev-b app: input v2, as it is in the account');
-    const pushed = await localRun({ configFile: TWO_DEV_CONFIG, repoDir: repo, approve: 'auto', stateDir, json: true, env: driftEnv, io: memoryIo().io });
+    const pushed = await localRun({ configFile, repoDir: repo, approve: 'auto', stateDir, json: true, env: driftEnv, io: memoryIo().io });
     expect(pushed.result.status).toBe('SUCCEEDED');
-    const fourth = await localDrift({ configFile: TWO_DEV_CONFIG, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
+    const fourth = await localDrift({ configFile, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
     // THEN the target is clean again and one notice says it was resolved
-    expect(fourth.report.counts).toEqual({ clean: 5, drifted: 0, error: 0, skipped: 0 });
+    expect(fourth.report.counts).toEqual({ clean: 3, drifted: 0, error: 0, skipped: 0 });
     expect(fourth.notices).toHaveLength(1);
     expect(fourth.notices[0]?.subject).toContain('1 resolved');
     expect(fourth.notices[0]?.text).toContain(`RESOLVED dev-b ${APP_B}`);
@@ -74,12 +83,12 @@ describe('drift sweeps in the local mode', () => {
 
   it('reports the targets of a branch held by a running deploy as skipped, and the deploy goes on undisturbed', async () => {
     // GIVEN the example applied, then a slow deploy holding branch main
-    const repo = makeInfraRepo();
+    const { repo, configFile } = example();
     const stateDir = await stateDirWithBundle();
     const log = path.join(tempDir('log'), 'double.log');
     const env = runnerEnv(toolPathWithoutTerraform(), log);
-    const config = loadConfig(TWO_DEV_CONFIG);
-    expect((await localRun({ configFile: TWO_DEV_CONFIG, repoDir: repo, approve: 'auto', stateDir, json: true, env, io: memoryIo().io })).result.status).toBe('SUCCEEDED');
+    const config = loadConfig(configFile);
+    expect((await localRun({ configFile, repoDir: repo, approve: 'auto', stateDir, json: true, env, io: memoryIo().io })).result.status).toBe('SUCCEEDED');
     commit(repo, { 'dev-a/us-east-1/app/main.tf': moduleTf('app', 'v3') }, 'dev-a app v3');
     const store = await openLocalStore(stateDir);
     try {
@@ -100,7 +109,7 @@ describe('drift sweeps in the local mode', () => {
       // THEN every target of the held branch is skipped, naming the deploy, and none was planned by the sweep
       expect(sweep.execution.status).toBe('SUCCEEDED');
       const results = await runStore.planOnly.listResults(sweep.name);
-      expect(results).toHaveLength(5);
+      expect(results).toHaveLength(3);
       for (const r of results) {
         expect(r.status).toBe('skipped');
         expect(r.skippedBecause).toContain(deploy.executionName);

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { loadConfig } from '../../config/loader';
-import { driftExitCode, formatDriftReport, readDriftReport, type DriftReport } from '../../operator/drift';
+import { driftExitCode, formatDriftReport, type DriftReport } from '../../domain/drift';
 import { RunStore } from '../../store/run-store';
 import { LocalPipeline } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
@@ -63,7 +63,7 @@ export async function localDrift(opts: LocalDriftOptions): Promise<LocalDriftOut
     if (run.execution.status !== 'SUCCEEDED') {
       throw new LocalModeError(`drift sweep ${run.name} ended ${run.execution.status}${run.execution.error ? `: ${run.execution.error}` : ''}${run.execution.cause ? ` (${run.execution.cause})` : ''}`);
     }
-    const report = await readDriftReport(config, new RunStore(store.docClient, store.tableName), opts.accounts?.length === 1 ? { account: opts.accounts[0] } : {});
+    const report = await new RunStore(store.docClient, store.tableName).planOnly.report(config.repositories.map((r) => r.fullName), opts.accounts?.length === 1 ? opts.accounts[0] : undefined);
     if (opts.json) io.stdout.write(`${JSON.stringify({ sweep: run.name, notices, ...report }, null, 2)}\n`);
     else io.stdout.write(`${formatDriftReport(report).join('\n')}\n`);
     return { exitCode: driftExitCode(report.counts), sweep: run.name, report, notices };
