@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
 import { register as registerDoctor } from './commands/doctor';
+import { register as registerDrift } from './commands/drift';
 import { register as registerFleet } from './commands/fleet';
 import { register as registerLocal } from './commands/local';
 import { register as registerLogs } from './commands/logs';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   // commands: one line each, keep sorted
   registerApprove(program);
   registerDoctor(program);
+  registerDrift(program);
   registerFleet(program);
   registerLocal(program);
   registerLogs(program);
