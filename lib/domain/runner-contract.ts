@@ -3,6 +3,7 @@
  * Pure data: no AWS imports, shared by the ASL checks, CDK, the runner and the local mode.
  */
 import { z } from 'zod';
+import { MAX_CHANGES_PER_TARGET, ResourceChangeSchema, RunnerPlanOnlySchema } from './plan-only';
 import { CommitShaSchema } from './push-event';
 
 /** The runner's exit codes; the state machine retries only {@link EXIT.INFRA}. */
@@ -109,13 +110,19 @@ export const RunnerManifestSchema = z
     dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
     /** How many independent modules run at once (`runner.moduleConcurrency`); 1 when absent. */
     moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
+    /**
+     * Plan phase only: a plan-only task (lib/domain/plan-only.ts). It plans without a state lock,
+     * records no plan hash (nothing can apply its plans) and writes the resource changes.
+     */
+    planOnly: RunnerPlanOnlySchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.planOnly === undefined || m.phase === 'plan', { message: 'a plan-only manifest is for the plan phase', path: ['planOnly'] });
 export type RunnerManifest = z.infer<typeof RunnerManifestSchema>;
 
 /** The manifest's bytes as written: the SHA-256 in the overrides is of exactly these. */
 export function encodeManifest(manifest: RunnerManifest): string {
-  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency } = manifest;
+  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency, planOnly } = manifest;
   return `${JSON.stringify({
     account,
     execution,
@@ -124,6 +131,7 @@ export function encodeManifest(manifest: RunnerManifest): string {
     ...(approvedPlans === undefined ? {} : { approvedPlans }),
     ...(dependencies === undefined ? {} : { dependencies }),
     ...(moduleConcurrency === undefined ? {} : { moduleConcurrency }),
+    ...(planOnly === undefined ? {} : { planOnly }),
   })}\n`;
 }
 
@@ -144,9 +152,14 @@ export const RunnerInputSchema = z
     /** module path -> its upstream modules in this task (see {@link RunnerManifestSchema}). */
     dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
     moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
+    /** A plan-only task (see {@link RunnerManifestSchema}). */
+    planOnly: RunnerPlanOnlySchema.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
+    if (input.planOnly && input.phase !== 'plan') {
+      ctx.addIssue({ code: 'custom', path: ['planOnly'], message: 'a plan-only task runs the plan phase' });
+    }
     if (input.phase === 'apply') {
       const missing = input.modules.filter((m) => !input.approvedPlans?.[m]);
       if (missing.length > 0) {
@@ -271,6 +284,10 @@ export const ModuleResultSchema = z
      * and the new plan differs from the approved one, so it was not applied; `replan` describes it.
      */
     status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval']),
+    /** Plan-only tasks: every resource the plan would change, destroys first (lib/domain/plan-only.ts). */
+    changes: z.array(ResourceChangeSchema).max(MAX_CHANGES_PER_TARGET).optional(),
+    /** Plan-only tasks: how many changes beyond `changes`. */
+    moreChanges: z.number().int().min(1).optional(),
     /** `skipped` because this upstream module failed (or was itself skipped, refused or interrupted). */
     skippedBecause: ModulePathSchema.optional(),
     /**
