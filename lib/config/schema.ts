@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { fleetCrossFieldProblems, fleetSchemaOf, fleetStages } from './fleet-schema';
 import { globProblem } from './module-glob';
 import { normalizeRepoUrl } from './repo-url';
-import { celProblemText, compileCel } from '../policy/cel';
+import { celProblemText, compileCel } from './cel';
 
 /** A stage or account name: lower-case, usable in resource names and S3 keys. */
 const Name = z

@@ -12,8 +12,8 @@
  * a guard that cannot look does not let the plan through.
  */
 import type { StagePolicies } from '../config/schema';
-import { MAX_POLICY_ADDRESSES, MAX_POLICY_FINDINGS, type PolicyFinding, type PolicyResult } from '../domain/runner-contract';
-import { compileCel, celProblemText, runCel } from './cel';
+import { MAX_POLICY_ADDRESSES, MAX_POLICY_FINDINGS, type PolicyFinding, type PolicyResult } from './runner-contract';
+import { compileCel, celProblemText, runCel } from '../config/cel';
 
 /** A managed resource change as the rules read it. */
 interface ResourceChange {

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { StagePoliciesSchema, type StagePoliciesInput } from '../../lib/config/schema';
-import { addressMatches, destroyedAddresses, evaluateModulePlan, evaluatePlans, resultOf } from '../../lib/policy/evaluate';
-import { compileCel } from '../../lib/policy/cel';
+import { addressMatches, destroyedAddresses, evaluateModulePlan, evaluatePlans, resultOf } from '../../lib/domain/plan-policy';
+import { compileCel } from '../../lib/config/cel';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'terraform-show-json', `${name}.json`), 'utf8'));
 const policies = (input: StagePoliciesInput) => StagePoliciesSchema.parse(input);
