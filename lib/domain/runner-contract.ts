@@ -272,6 +272,35 @@ export const ReplanSchema = z
   .strict();
 export type Replan = z.infer<typeof ReplanSchema>;
 
+/** The most findings a module's policy result keeps, and the most addresses one finding names. */
+export const MAX_POLICY_FINDINGS = 50;
+export const MAX_POLICY_ADDRESSES = 50;
+
+/** One plan policy rule that matched: which rule, what it does, why, and the resources it found. */
+export const PolicyFindingSchema = z
+  .object({
+    rule: z.string().max(63),
+    kind: z.enum(['protect', 'maxDestroys', 'custom']),
+    effect: z.enum(['deny', 'warn']),
+    message: z.string().max(1000),
+    /** The resource addresses the rule found (no attribute values, ever); capped, the last line counting the rest. */
+    addresses: z.array(z.string().max(2048)).max(MAX_POLICY_ADDRESSES + 1),
+  })
+  .strict();
+export type PolicyFinding = z.infer<typeof PolicyFindingSchema>;
+
+/**
+ * The plan policies' verdict on one module's plan, made by the runner in the account: `deny` when
+ * any deny rule matched, else `warn` when any warn rule did, else `pass`.
+ */
+export const PolicyResultSchema = z
+  .object({
+    status: z.enum(['pass', 'warn', 'deny']),
+    findings: z.array(PolicyFindingSchema).max(MAX_POLICY_FINDINGS),
+  })
+  .strict();
+export type PolicyResult = z.infer<typeof PolicyResultSchema>;
+
 /** What the runner writes per module as `result.json`, read by the central record step. */
 export const ModuleResultSchema = z
   .object({
@@ -298,6 +327,12 @@ export const ModuleResultSchema = z
     /** `awaiting-approval`: the new plan made after the upstreams applied, not yet approved. */
     replan: ReplanSchema.optional(),
     plan: PlanSummarySchema.optional(),
+    /**
+     * The plan policies' verdict on this module's plan, made in the account after the plan (absent
+     * where the stage has no policies). In `plan-and-apply`, a `warn` or `deny` keeps the module
+     * from applying: its status is then `awaiting-approval`.
+     */
+    policy: PolicyResultSchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),
     /** SHA-256 of the module's committed `.terraform.lock.hcl`, when it has one. */
