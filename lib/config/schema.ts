@@ -135,6 +135,14 @@ export const AccountSchema = z
     profile: z.string().min(1).optional(),
     /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
     state: StateSchema.optional(),
+    /**
+     * Whether this account's runner plans pull requests, and from which refs: `branches` takes
+     * the source branch of a same-repository pull request (a fork's commits are on no branch of
+     * the repository, so the runner cannot reach them); `pull-refs` takes the host's pull request
+     * ref (`refs/pull/<n>/head`, `refs/merge-requests/<n>/head`), which forks write to as well.
+     * See docs/pull-requests.md. @default - pull requests are never planned in this account
+     */
+    pullRequestPlans: z.enum(['branches', 'pull-refs']).optional(),
   })
   .strict();
 
@@ -274,6 +282,24 @@ export const NotificationsSchema = z
   })
   .strict();
 
+/** A GitHub login (`octocat`), a GitHub team (`@acme/platform`) or a GitLab username. */
+const PullRequestAuthor = z
+  .string()
+  .regex(/^(@[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}|[A-Za-z0-9][A-Za-z0-9._-]{0,254})$/, 'a login such as octocat or a team such as @acme/platform');
+
+/** Plans of pull requests (merge requests) before merge; see docs/pull-requests.md. */
+export const PullRequestsSchema = z
+  .object({
+    /**
+     * Only pull requests by these authors are planned: logins, or GitHub teams as `@org/team`.
+     * @default - every author of a same-repository pull request
+     */
+    authors: z.array(PullRequestAuthor).min(1, 'at least one author (or leave authors out)').optional(),
+    /** The GitHub check run's name. */
+    checkName: z.string().min(1).max(100).default('tfstep plan'),
+  })
+  .strict();
+
 /** A Secrets Manager secret name (not an ARN): the same name in every target account. */
 const SecretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name such as tfstep/git-credentials (letters, digits and /_+=.@-)');
 
@@ -333,6 +359,8 @@ export const ConfigSchema = z
     notifications: NotificationsSchema.default({}),
     /** Credentials for private repositories; see docs/private-repositories.md. */
     git: GitCredentialsSchema.default({}),
+    /** Plans of pull requests before merge; absent: pull request events are ignored. */
+    pullRequests: PullRequestsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -588,3 +616,4 @@ export type StateConfig = z.output<typeof StateSchema>;
 export type FleetConfig = NonNullable<Config['fleet']>;
 export type NetworkConfig = z.output<typeof NetworkSchema>;
 export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;
+export type PullRequestsConfig = z.output<typeof PullRequestsSchema>;
