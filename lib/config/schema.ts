@@ -136,13 +136,13 @@ export const AccountSchema = z
     /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
     state: StateSchema.optional(),
     /**
-     * Whether this account's runner plans pull requests, and from which refs: `branches` takes
-     * the source branch of a same-repository pull request (a fork's commits are on no branch of
-     * the repository, so the runner cannot reach them); `pull-refs` takes the host's pull request
-     * ref (`refs/pull/<n>/head`, `refs/merge-requests/<n>/head`), which forks write to as well.
-     * See docs/pull-requests.md. @default - pull requests are never planned in this account
+     * Whether this account's runner plans pull requests. Its policy then lets plan-only
+     * pull-request tasks plan any branch of the configured repositories, and never a host's pull
+     * request ref (`refs/pull/<n>/head`): a fork's commits are on no branch of the repository, so
+     * the runner cannot reach them. See docs/pull-requests.md.
+     * @default false - pull requests are never planned in this account
      */
-    pullRequestPlans: z.enum(['branches', 'pull-refs']).optional(),
+    pullRequestPlans: z.boolean().optional(),
   })
   .strict();
 
