@@ -223,6 +223,14 @@ export const AccountSchema = z
     profile: z.string().min(1).optional(),
     /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
     state: StateSchema.optional(),
+    /**
+     * Whether this account's runner plans pull requests. Its policy then lets plan-only
+     * pull-request tasks plan any branch of the configured repositories, and never a host's pull
+     * request ref (`refs/pull/<n>/head`): a fork's commits are on no branch of the repository, so
+     * the runner cannot reach them. See docs/pull-requests.md.
+     * @default false - pull requests are never planned in this account
+     */
+    pullRequestPlans: z.boolean().optional(),
   })
   .strict();
 
@@ -362,6 +370,24 @@ export const NotificationsSchema = z
   })
   .strict();
 
+/** A GitHub login (`octocat`), a GitHub team (`@acme/platform`) or a GitLab username. */
+const PullRequestAuthor = z
+  .string()
+  .regex(/^(@[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}|[A-Za-z0-9][A-Za-z0-9._-]{0,254})$/, 'a login such as octocat or a team such as @acme/platform');
+
+/** Plans of pull requests (merge requests) before merge; see docs/pull-requests.md. */
+export const PullRequestsSchema = z
+  .object({
+    /**
+     * Only pull requests by these authors are planned: logins, or GitHub teams as `@org/team`.
+     * @default - every author of a same-repository pull request
+     */
+    authors: z.array(PullRequestAuthor).min(1, 'at least one author (or leave authors out)').optional(),
+    /** The GitHub check run's name. */
+    checkName: z.string().min(1).max(100).default('tfstep plan'),
+  })
+  .strict();
+
 /** A Secrets Manager secret name (not an ARN): the same name in every target account. */
 const SecretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name such as tfstep/git-credentials (letters, digits and /_+=.@-)');
 
@@ -426,6 +452,8 @@ export const ConfigSchema = z
     notifications: NotificationsSchema.default({}),
     /** Credentials for private repositories; see docs/private-repositories.md. */
     git: GitCredentialsSchema.default({}),
+    /** Plans of pull requests before merge; absent: pull request events are ignored. */
+    pullRequests: PullRequestsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -689,3 +717,4 @@ export type StateConfig = z.output<typeof StateSchema>;
 export type FleetConfig = NonNullable<Config['fleet']>;
 export type NetworkConfig = z.output<typeof NetworkSchema>;
 export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;
+export type PullRequestsConfig = z.output<typeof PullRequestsSchema>;
