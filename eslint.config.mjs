@@ -10,8 +10,8 @@ import { importFloors } from './eslint-rules/import-floors.mjs';
  */
 export const LIB_FLOORS = [
   ['config'],
-  ['domain', 'env', 'log', 'notify', 'git-auth'],
-  ['planning', 'statemachine', 'runner', 'webhook', 'fleet', 'audit'],
+  ['domain', 'env', 'log', 'git-auth'],
+  ['planning', 'statemachine', 'runner', 'webhook', 'fleet', 'audit', 'notify'],
   ['store', 'approval', 'constructs'],
   ['pipeline', 'stacks'],
   ['app', 'local', 'replay'],
