@@ -11,7 +11,7 @@ import { importFloors } from './eslint-rules/import-floors.mjs';
 export const LIB_FLOORS = [
   ['config'],
   ['domain', 'env', 'log', 'notify', 'git-auth'],
-  ['planning', 'statemachine', 'runner', 'webhook', 'fleet'],
+  ['planning', 'statemachine', 'runner', 'webhook', 'fleet', 'pull-requests'],
   ['store', 'approval', 'constructs'],
   ['pipeline', 'stacks'],
   ['app', 'local', 'replay'],
