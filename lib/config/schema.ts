@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { fleetCrossFieldProblems, fleetSchemaOf, fleetStages } from './fleet-schema';
 import { globProblem } from './module-glob';
 import { normalizeRepoUrl } from './repo-url';
+import { celProblemText, compileCel } from './cel';
 
 /** A stage or account name: lower-case, usable in resource names and S3 keys. */
 const Name = z
@@ -49,6 +50,91 @@ export const FailureBudgetSchema = z.union([
   z.object({ percent: z.number().min(0).max(100, 'at most 100 (percent)') }).strict(),
 ]);
 
+/** What a plan policy rule does when it matches: `deny` stops the apply, `warn` asks for approval. */
+export const PolicyEffectSchema = z.enum(['deny', 'warn']);
+
+const PolicyRuleId = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a rule id of lower-case letters, digits and "-" (at most 63 characters, starting with a letter)');
+
+/** A Terraform resource address pattern: `*` matches any characters (dots included), `?` one. */
+const AddressGlob = z.string().min(1).max(512);
+
+/** A resource type such as aws_db_instance. */
+const ResourceType = z.string().regex(/^[a-z0-9_]+$/, 'a resource type such as aws_db_instance');
+
+const ruleBase = {
+  id: PolicyRuleId,
+  /** @default deny */
+  effect: PolicyEffectSchema.default('deny'),
+  /** Shown to the approver with the rule's id and the addresses it found. @default - a message naming the rule */
+  message: z.string().min(1).max(500).optional(),
+};
+
+/** `protect`: resources that may not be deleted or replaced (by type or by address pattern). */
+export const ProtectRuleSchema = z
+  .object({
+    ...ruleBase,
+    types: z.array(ResourceType).default([]),
+    addresses: z.array(AddressGlob).default([]),
+  })
+  .strict()
+  .refine((r) => r.types.length + r.addresses.length > 0, 'at least one resource type (types) or address pattern (addresses)');
+
+/** `maxDestroys`: at most this many resources destroyed (deleted or replaced). */
+export const MaxDestroysRuleSchema = z
+  .object({
+    ...ruleBase,
+    /** In any one module. */
+    perModule: z.number().int().min(0).optional(),
+    /** Over every module the run plans in one account. */
+    perRun: z.number().int().min(0).optional(),
+  })
+  .strict()
+  .refine((r) => r.perModule !== undefined || r.perRun !== undefined, 'perModule, perRun or both');
+
+/** A custom rule: a CEL expression over the plan (`plan`, the `terraform show -json` document). */
+export const CustomRuleSchema = z
+  .object({
+    ...ruleBase,
+    /**
+     * True (or a non-empty list of resource addresses) when the rule matches, such as
+     * `plan.resource_changes.exists(rc, rc.type == "aws_db_instance" && "delete" in rc.change.actions)`.
+     */
+    expression: z
+      .string()
+      .min(1)
+      .max(2000)
+      .superRefine((expression, ctx) => {
+        const compiled = compileCel(expression);
+        if (!compiled.ok) ctx.addIssue({ code: 'custom', message: `a CEL expression that compiles; at ${celProblemText(compiled.problem)}` });
+      }),
+  })
+  .strict();
+
+/**
+ * A stage's plan policies, evaluated by the runner in each account after every plan, on the
+ * account's own copy (its runner policy). See docs/policies.md.
+ */
+export const StagePoliciesSchema = z
+  .object({
+    protect: z.array(ProtectRuleSchema).default([]),
+    maxDestroys: z.array(MaxDestroysRuleSchema).default([]),
+    custom: z.array(CustomRuleSchema).default([]),
+    /** A push that changes more accounts of the stage than this needs approval, even in a stage without approval. */
+    maxAccounts: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .superRefine((policies, ctx) => {
+    const seen = new Set<string>();
+    for (const kind of ['protect', 'maxDestroys', 'custom'] as const) {
+      policies[kind].forEach((rule, i) => {
+        if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: [kind, i, 'id'], message: `a rule id used once in the stage ("${rule.id}" is used twice)` });
+        seen.add(rule.id);
+      });
+    }
+  });
+export type StagePolicies = z.output<typeof StagePoliciesSchema>;
+export type StagePoliciesInput = z.input<typeof StagePoliciesSchema>;
+
 export const StageSchema = z
   .object({
     /** Accounts of this stage that run at the same time. Above 40, a Distributed Map is used. */
@@ -66,6 +152,8 @@ export const StageSchema = z
     toleratedFailures: FailureBudgetSchema.optional(),
     /** Accounts of the stage that go first (they make up at least the first wave), in this order. */
     canaries: z.array(Name).min(1, 'at least one canary (or leave canaries out)').optional(),
+    /** Plan policies checked in each account after every plan; see docs/policies.md. */
+    policies: StagePoliciesSchema.optional(),
   })
   .strict();
 
@@ -334,6 +422,11 @@ export const ConfigSchema = z
     /** Stages run in this order; a later stage never starts after a failure in an earlier one. */
     stageOrder: z.array(Name).min(1, 'at least one stage'),
     stages: z.record(Name, StageSchema),
+    /**
+     * Who may override a plan policy's deny (with a reason), and who approves a stage without
+     * approval when a policy asks for one. A list apart from the approvers; see docs/policies.md.
+     */
+    policyOwners: z.array(Approver).default([]),
     /** Accounts listed one by one; they override what `fleet` rules say about the same account id. */
     accounts: z.array(AccountSchema).default([]),
     /** Accounts from AWS Organizations by OU and tag; see docs/fleet.md. */
@@ -413,6 +506,14 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
       problems.push({ path: ['stages', name], message: `at least one account (or fleet rule) in stage "${name}", or no such stage` });
     }
     problems.push(...rolloutProblems(name, asRecord(raw), accounts, fleetStageNames.has(name)));
+    const policies = asRecord(asRecord(raw).policies);
+    const rules = ['protect', 'maxDestroys', 'custom'].reduce((n, k) => n + asArray(policies[k]).length, 0);
+    if ((rules > 0 || policies.maxAccounts !== undefined) && asArray(cfg.policyOwners).length === 0) {
+      problems.push({
+        path: ['stages', name, 'policies'],
+        message: `at least one address in policyOwners: stage "${name}" has plan policies, and only a policy owner can override a deny (policy owners also approve a stage without approval when a policy asks for approval)`,
+      });
+    }
     const approval = asRecord(asRecord(raw).approval);
     const approvers = asArray(approval.approvers);
     const min = typeof approval.minApprovals === 'number' ? approval.minApprovals : 1;

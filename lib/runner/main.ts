@@ -54,6 +54,7 @@ import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
 import { comparePlans, normalizePlan, type PlanComparison } from '../domain/plan-compare';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
 import { mayChangeMark } from '../domain/replan';
+import { DETAILED_EXITCODE_CHANGES, planOnlyOutcome, planOnlyPlanArgs, resourceAction, type ResourceChange } from '../domain/plan-only';
 import {
   artifactKeys,
   EXIT,
@@ -368,6 +369,8 @@ interface Progress {
   planSha256?: string;
   mayChangeAfter?: string[];
   replan?: Replan;
+  changes?: ResourceChange[];
+  moreChanges?: number;
 }
 
 /** The upstreams of `module` in this task (the manifest's dependencies). */
@@ -468,6 +471,52 @@ async function recordPlan(ctx: ModuleContext, module: string, sha256: string): P
   }
 }
 
+/**
+ * A plan-only task's plan (lib/domain/plan-only.ts): no state lock, `-detailed-exitcode` for
+ * drift, and never a plan record or a saved plan file, so nothing can apply it. It keeps the
+ * summary and the resource changes, addresses and actions only.
+ */
+async function planOnly(
+  ctx: ModuleContext,
+  module: string,
+  a: { run: (sub: string, args: string[], capture?: boolean, okCodes?: readonly number[]) => Promise<string>; planPath: string; planArg: string; progress: Progress },
+): Promise<ModuleResult['status']> {
+  const { input, logger } = ctx;
+  const kind = input.planOnly!.kind;
+  const okCodes = kind === 'drift' ? [0, DETAILED_EXITCODE_CHANGES] : [0];
+  await a.run('plan', ['-input=false', ...planOnlyPlanArgs(kind), `-out=${a.planArg}`], false, okCodes);
+  const showJson = await a.run('show', ['-json', a.planArg], true);
+  await rm(a.planPath, { force: true });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(showJson);
+  } catch (e) {
+    throw new ToolFailedError(`cannot read the plan: ${(e as Error).message}`);
+  }
+  const summary = summarizePlan(doc);
+  const outcome = planOnlyOutcome(resourceChangesOf(doc));
+  a.progress.plan = summary;
+  a.progress.changes = outcome.changes;
+  a.progress.moreChanges = outcome.moreChanges;
+  await putArtifact(ctx, artifactKeys.summary(input.execution, input.account, module), `${JSON.stringify(summary, null, 2)}\n`);
+  logger.info(`[${module}] ${kind} plan: ${formatPlanLine(summary)} ${outcome.status === 'clean' ? 'no changes' : `${(outcome.changes?.length ?? 0) + (outcome.moreChanges ?? 0)} resource change(s)`}`);
+  for (const c of outcome.changes ?? []) logger.info(`[${module}]   ${c.action} ${c.address}`);
+  return 'planned';
+}
+
+/** The changed resources of a `terraform show -json` plan document: address and action, never a value. */
+export function resourceChangesOf(doc: unknown): ResourceChange[] {
+  const list = (doc as { resource_changes?: unknown }).resource_changes;
+  if (!Array.isArray(list)) return [];
+  const out: ResourceChange[] = [];
+  for (const rc of list as { address?: unknown; change?: { actions?: unknown } }[]) {
+    const actions = Array.isArray(rc?.change?.actions) ? (rc.change.actions as string[]) : [];
+    const action = resourceAction(actions);
+    if (action && typeof rc.address === 'string') out.push({ address: rc.address, action });
+  }
+  return out;
+}
+
 async function putArtifact(ctx: ModuleContext, key: string, body: Uint8Array | string): Promise<void> {
   try {
     await ctx.store.put(key, body);
@@ -490,7 +539,7 @@ async function runModule(
   const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
   env.TF_PLUGIN_CACHE_DIR = ctx.pluginCacheDir;
   if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
-  const run = async (sub: string, args: string[], capture = false) => {
+  const run = async (sub: string, args: string[], capture = false, okCodes: readonly number[] = [0]) => {
     // Checked again before every invocation, not only up front.
     assertSubcommandAllowed(ctx.policy, sub);
     ctx.interruption.throwIfRequested(`${tool.name} ${sub}`);
@@ -500,7 +549,7 @@ async function runModule(
     if (res.code !== 0 && ctx.interruption.requestedBy) {
       throw new InterruptedError(`${tool.name} ${sub} stopped on SIGINT after ${ctx.interruption.requestedBy} (exit code ${res.code})`);
     }
-    if (res.code !== 0) throw new ToolFailedError(`${tool.name} ${sub} exited with code ${res.code}`);
+    if (!okCodes.includes(res.code)) throw new ToolFailedError(`${tool.name} ${sub} exited with code ${res.code}`);
     return res.stdout;
   };
   // terragrunt runs terraform in its cache folder, so a relative plan path would land there.
@@ -568,6 +617,8 @@ async function runModule(
       applyPath = replanPath;
       applyArg = replanArg;
     }
+  } else if (input.planOnly) {
+    return planOnly(ctx, module, { run, planPath, planArg, progress });
   } else {
     await run('plan', ['-input=false', `-out=${planArg}`]);
     const showJson = await run('show', ['-json', planArg], true);
