@@ -108,7 +108,7 @@ describe('S3AuditLog', () => {
     // THEN
     const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
     expect(put).toMatchObject({ Bucket: 'tfstep-audit-999999999999-us-east-1', Key: auditKey(record), IfNoneMatch: '*', ChecksumAlgorithm: 'SHA256' });
-    expect(JSON.parse(String(put.Body))).toEqual(record);
+    expect(JSON.parse(put.Body as string)).toEqual(record);
   });
 
   it('fails with an AuditWriteError when S3 refuses the record', async () => {
