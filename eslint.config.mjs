@@ -16,6 +16,7 @@ export const LIB_FLOORS = [
   ['pipeline', 'stacks'],
   ['app', 'local', 'replay'],
   ['operator'],
+  ['dashboard'],
   ['cli'],
 ];
 

@@ -9,6 +9,7 @@ import { register as registerLogs } from './commands/logs';
 import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
+import { register as registerUi } from './commands/ui';
 import { register as registerValidate } from './commands/validate';
 
 /**
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerRuns(program);
   registerShow(program);
+  registerUi(program);
   registerValidate(program);
   return program;
 }

@@ -370,6 +370,52 @@ export const NotificationsSchema = z
   })
   .strict();
 
+/** Audit records are locked this many days unless `audit.retentionDays` says otherwise. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
+
+/** Longest audit retention accepted: 100 years (Object Lock takes a whole number of days). */
+export const MAX_AUDIT_RETENTION_DAYS = 36500;
+
+/** The audit trail in the central account; see docs/security.md. */
+export const AuditSchema = z
+  .object({
+    /**
+     * Days each audit record stays locked (S3 Object Lock, compliance mode): nobody, the root
+     * user included, can delete or change it before then, and the retention cannot be shortened
+     * for records already written. @default 400 (more than a year of evidence)
+     */
+    retentionDays: z.number().int().min(1, 'at least 1 day').max(MAX_AUDIT_RETENTION_DAYS, `at most ${MAX_AUDIT_RETENTION_DAYS} days`).default(DEFAULT_AUDIT_RETENTION_DAYS),
+  })
+  .strict();
+
+/** A regular expression as a string, checked to compile. */
+const RegexSource = z
+  .string()
+  .min(1)
+  .max(500)
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source, 'i');
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(e as Error).message}` });
+    }
+  });
+
+/**
+ * What summaries, pages, notifications, run JSON and logs never show besides the values
+ * Terraform marks sensitive; see docs/security.md.
+ */
+export const RedactSchema = z
+  .object({
+    /** Attribute names (regular expressions, case-insensitive) whose values are hidden, added to the defaults. */
+    names: z.array(RegexSource).default([]),
+    /** Value shapes (regular expressions) hidden wherever they appear, added to the defaults. */
+    values: z.array(RegexSource).default([]),
+    /** Keep the built-in patterns (passwords, secrets, tokens, private keys, AWS secret keys). @default true */
+    defaults: z.boolean().default(true),
+  })
+  .strict();
+
 /** A GitHub login (`octocat`), a GitHub team (`@acme/platform`) or a GitLab username. */
 const PullRequestAuthor = z
   .string()
@@ -452,6 +498,10 @@ export const ConfigSchema = z
     notifications: NotificationsSchema.default({}),
     /** Credentials for private repositories; see docs/private-repositories.md. */
     git: GitCredentialsSchema.default({}),
+    /** The permanent audit trail of decisions, overrides, applies and replays. */
+    audit: AuditSchema.default({ retentionDays: DEFAULT_AUDIT_RETENTION_DAYS }),
+    /** Patterns of secrets kept out of everything tfstep shows, on top of Terraform's sensitive values. */
+    redact: RedactSchema.default({ names: [], values: [], defaults: true }),
     /** Plans of pull requests before merge; absent: pull request events are ignored. */
     pullRequests: PullRequestsSchema.optional(),
   })
@@ -717,4 +767,5 @@ export type StateConfig = z.output<typeof StateSchema>;
 export type FleetConfig = NonNullable<Config['fleet']>;
 export type NetworkConfig = z.output<typeof NetworkSchema>;
 export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;
+export type RedactConfig = z.output<typeof RedactSchema>;
 export type PullRequestsConfig = z.output<typeof PullRequestsSchema>;

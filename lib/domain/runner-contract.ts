@@ -213,6 +213,18 @@ export const RunnerPolicySchema = z
      * backends keep the state.
      */
     localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+    /**
+     * The config's `redact` patterns: besides what Terraform marks sensitive, values under these
+     * attribute names or of these shapes never appear in the log or a result. @default - the built-in patterns
+     */
+    redact: z
+      .object({
+        names: z.array(z.string().max(500)).max(100).optional(),
+        values: z.array(z.string().max(500)).max(100).optional(),
+        defaults: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
