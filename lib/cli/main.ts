@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
+import { register as registerAudit } from './commands/audit';
 import { register as registerDoctor } from './commands/doctor';
 import { register as registerFleet } from './commands/fleet';
 import { register as registerLocal } from './commands/local';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     );
   // commands: one line each, keep sorted
   registerApprove(program);
+  registerAudit(program);
   registerDoctor(program);
   registerFleet(program);
   registerLocal(program);

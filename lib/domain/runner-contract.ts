@@ -3,6 +3,7 @@
  * Pure data: no AWS imports, shared by the ASL checks, CDK, the runner and the local mode.
  */
 import { z } from 'zod';
+import { MAX_CHANGES_PER_TARGET, ResourceChangeSchema, RunnerPlanOnlySchema } from './plan-only';
 import { CommitShaSchema } from './push-event';
 
 /** The runner's exit codes; the state machine retries only {@link EXIT.INFRA}. */
@@ -109,13 +110,19 @@ export const RunnerManifestSchema = z
     dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
     /** How many independent modules run at once (`runner.moduleConcurrency`); 1 when absent. */
     moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
+    /**
+     * Plan phase only: a plan-only task (lib/domain/plan-only.ts). It plans without a state lock,
+     * records no plan hash (nothing can apply its plans) and writes the resource changes.
+     */
+    planOnly: RunnerPlanOnlySchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.planOnly === undefined || m.phase === 'plan', { message: 'a plan-only manifest is for the plan phase', path: ['planOnly'] });
 export type RunnerManifest = z.infer<typeof RunnerManifestSchema>;
 
 /** The manifest's bytes as written: the SHA-256 in the overrides is of exactly these. */
 export function encodeManifest(manifest: RunnerManifest): string {
-  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency } = manifest;
+  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency, planOnly } = manifest;
   return `${JSON.stringify({
     account,
     execution,
@@ -124,6 +131,7 @@ export function encodeManifest(manifest: RunnerManifest): string {
     ...(approvedPlans === undefined ? {} : { approvedPlans }),
     ...(dependencies === undefined ? {} : { dependencies }),
     ...(moduleConcurrency === undefined ? {} : { moduleConcurrency }),
+    ...(planOnly === undefined ? {} : { planOnly }),
   })}\n`;
 }
 
@@ -144,9 +152,14 @@ export const RunnerInputSchema = z
     /** module path -> its upstream modules in this task (see {@link RunnerManifestSchema}). */
     dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
     moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
+    /** A plan-only task (see {@link RunnerManifestSchema}). */
+    planOnly: RunnerPlanOnlySchema.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
+    if (input.planOnly && input.phase !== 'plan') {
+      ctx.addIssue({ code: 'custom', path: ['planOnly'], message: 'a plan-only task runs the plan phase' });
+    }
     if (input.phase === 'apply') {
       const missing = input.modules.filter((m) => !input.approvedPlans?.[m]);
       if (missing.length > 0) {
@@ -200,6 +213,18 @@ export const RunnerPolicySchema = z
      * backends keep the state.
      */
     localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+    /**
+     * The config's `redact` patterns: besides what Terraform marks sensitive, values under these
+     * attribute names or of these shapes never appear in the log or a result. @default - the built-in patterns
+     */
+    redact: z
+      .object({
+        names: z.array(z.string().max(500)).max(100).optional(),
+        values: z.array(z.string().max(500)).max(100).optional(),
+        defaults: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
@@ -259,6 +284,35 @@ export const ReplanSchema = z
   .strict();
 export type Replan = z.infer<typeof ReplanSchema>;
 
+/** The most findings a module's policy result keeps, and the most addresses one finding names. */
+export const MAX_POLICY_FINDINGS = 50;
+export const MAX_POLICY_ADDRESSES = 50;
+
+/** One plan policy rule that matched: which rule, what it does, why, and the resources it found. */
+export const PolicyFindingSchema = z
+  .object({
+    rule: z.string().max(63),
+    kind: z.enum(['protect', 'maxDestroys', 'custom']),
+    effect: z.enum(['deny', 'warn']),
+    message: z.string().max(1000),
+    /** The resource addresses the rule found (no attribute values, ever); capped, the last line counting the rest. */
+    addresses: z.array(z.string().max(2048)).max(MAX_POLICY_ADDRESSES + 1),
+  })
+  .strict();
+export type PolicyFinding = z.infer<typeof PolicyFindingSchema>;
+
+/**
+ * The plan policies' verdict on one module's plan, made by the runner in the account: `deny` when
+ * any deny rule matched, else `warn` when any warn rule did, else `pass`.
+ */
+export const PolicyResultSchema = z
+  .object({
+    status: z.enum(['pass', 'warn', 'deny']),
+    findings: z.array(PolicyFindingSchema).max(MAX_POLICY_FINDINGS),
+  })
+  .strict();
+export type PolicyResult = z.infer<typeof PolicyResultSchema>;
+
 /** What the runner writes per module as `result.json`, read by the central record step. */
 export const ModuleResultSchema = z
   .object({
@@ -271,6 +325,10 @@ export const ModuleResultSchema = z
      * and the new plan differs from the approved one, so it was not applied; `replan` describes it.
      */
     status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval']),
+    /** Plan-only tasks: every resource the plan would change, destroys first (lib/domain/plan-only.ts). */
+    changes: z.array(ResourceChangeSchema).max(MAX_CHANGES_PER_TARGET).optional(),
+    /** Plan-only tasks: how many changes beyond `changes`. */
+    moreChanges: z.number().int().min(1).optional(),
     /** `skipped` because this upstream module failed (or was itself skipped, refused or interrupted). */
     skippedBecause: ModulePathSchema.optional(),
     /**
@@ -281,6 +339,12 @@ export const ModuleResultSchema = z
     /** `awaiting-approval`: the new plan made after the upstreams applied, not yet approved. */
     replan: ReplanSchema.optional(),
     plan: PlanSummarySchema.optional(),
+    /**
+     * The plan policies' verdict on this module's plan, made in the account after the plan (absent
+     * where the stage has no policies). In `plan-and-apply`, a `warn` or `deny` keeps the module
+     * from applying: its status is then `awaiting-approval`.
+     */
+    policy: PolicyResultSchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),
     /** SHA-256 of the module's committed `.terraform.lock.hcl`, when it has one. */

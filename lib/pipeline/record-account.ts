@@ -4,6 +4,7 @@
  * backwards), and answers the compact outcome the stage gate reads.
  */
 import type { z } from 'zod';
+import { auditRecord } from '../domain/audit';
 import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
 import { capAddresses, capSummary } from '../domain/plan-summary';
 import { mapLimit } from '../domain/concurrency';
@@ -126,6 +127,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
   }
   const outcome = fitOutcome({ account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}), ...(req.account.wave !== undefined ? { wave: req.account.wave } : {}) });
   await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
+  if (req.phase !== 'plan') await auditApply(deps, req, run, reads, ok, reason);
   return outcome;
 }
 
@@ -164,6 +166,43 @@ export function fitOutcome(outcome: AccountOutcome, maxBytes = OUTCOME_MAX_BYTES
   }
   // Still too big with counts only: too many modules in one account for one item.
   throw new PipelineError(`the outcome of account ${outcome.account} takes ${size(fitted)} bytes with every address list left out, over the ${maxBytes} bytes one outcome may take; split its modules across more accounts or runner tasks`);
+}
+
+/**
+ * Appends the account's apply to the audit trail: which plans (by SHA-256) were applied at
+ * which commit, and what became of each module. Written before the outcome is answered, so a
+ * failed write fails the step (the state machine retries it) rather than losing the record.
+ */
+async function auditApply(
+  deps: PipelineDeps,
+  req: RecordAccountRequest,
+  run: { repository?: string; branch?: string },
+  reads: readonly Read[],
+  ok: boolean,
+  reason: string | undefined,
+): Promise<void> {
+  if (!deps.audit) return;
+  const ran = reads.filter((r) => r.result && r.result.status !== 'skipped');
+  if (ran.length === 0 && ok) return;
+  await deps.audit.append(
+    auditRecord(
+      {
+        kind: 'apply',
+        who: 'pipeline',
+        channel: deps.auditChannel ?? 'pipeline',
+        run: req.execution,
+        stage: req.account.stage,
+        ...(run.repository ? { repository: run.repository } : {}),
+        ...(run.branch ? { branch: run.branch } : {}),
+        commit: req.source.commit,
+        accounts: [req.account.name],
+        plans: ran.filter((r) => r.result?.planSha256).map((r) => ({ account: req.account.name, module: r.module, sha256: r.result!.planSha256!, status: r.result!.status })),
+        outcome: ok ? 'succeeded' : 'failed',
+        ...(reason ? { detail: reason.slice(0, 2000) } : {}),
+      },
+      deps.clock(),
+    ),
+  );
 }
 
 /** A readable cause: the ECS stopped reason or exit code rather than the whole task description. */
