@@ -105,7 +105,7 @@ describe('dashboard rendering', () => {
 
   test('the fleet lists accounts by stage and wave, with drift and policy columns only when present', () => {
     const row = (name: string, stage: string, wave: string | null, extra: object = {}): FleetRow =>
-      ({ name, id: '111111111111', stage, wave, region: 'us-east-1', source: 'explicit', matched: '', status: 'active', applied: [], ...extra }) as FleetRow;
+      ({ name, id: '111111111111', stage, wave, region: 'us-east-1', source: 'explicit', matched: '', status: 'active', applied: [], ...extra });
     const rows = [row('p2', 'prod', '2/2'), row('p1', 'prod', '1/2'), row('d', 'dev', '1/1'), row('s', 'stage', null)];
     expect(fleetOrder(rows, ['dev', 'stage', 'prod']).map((r) => r.name)).toEqual(['d', 's', 'p1', 'p2']);
     const plain = renderFleetPage({ accounts: rows }, ['dev', 'stage', 'prod'], 'x');
