@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
+import { register as registerAudit } from './commands/audit';
 import { register as registerDoctor } from './commands/doctor';
 import { register as registerDrift } from './commands/drift';
 import { register as registerFleet } from './commands/fleet';
@@ -9,6 +10,7 @@ import { register as registerLogs } from './commands/logs';
 import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
+import { register as registerUi } from './commands/ui';
 import { register as registerValidate } from './commands/validate';
 
 /**
@@ -25,6 +27,7 @@ export function buildProgram(): Command {
     );
   // commands: one line each, keep sorted
   registerApprove(program);
+  registerAudit(program);
   registerDoctor(program);
   registerDrift(program);
   registerFleet(program);
@@ -33,6 +36,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerRuns(program);
   registerShow(program);
+  registerUi(program);
   registerValidate(program);
   return program;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { fleetCrossFieldProblems, fleetSchemaOf, fleetStages } from './fleet-schema';
 import { globProblem } from './module-glob';
 import { normalizeRepoUrl } from './repo-url';
+import { celProblemText, compileCel } from './cel';
 
 /** A stage or account name: lower-case, usable in resource names and S3 keys. */
 const Name = z
@@ -63,6 +64,91 @@ export const DriftScheduleSchema = z
   )
   .refine((v) => !/^rate\(1 (minutes|hours|days)\)$/.test(v) && !/^rate\(([2-9]|\d{2,}) (minute|hour|day)\)$/.test(v), 'a rate in the singular for 1 ("rate(1 day)") and the plural otherwise ("rate(2 days)")');
 
+/** What a plan policy rule does when it matches: `deny` stops the apply, `warn` asks for approval. */
+export const PolicyEffectSchema = z.enum(['deny', 'warn']);
+
+const PolicyRuleId = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a rule id of lower-case letters, digits and "-" (at most 63 characters, starting with a letter)');
+
+/** A Terraform resource address pattern: `*` matches any characters (dots included), `?` one. */
+const AddressGlob = z.string().min(1).max(512);
+
+/** A resource type such as aws_db_instance. */
+const ResourceType = z.string().regex(/^[a-z0-9_]+$/, 'a resource type such as aws_db_instance');
+
+const ruleBase = {
+  id: PolicyRuleId,
+  /** @default deny */
+  effect: PolicyEffectSchema.default('deny'),
+  /** Shown to the approver with the rule's id and the addresses it found. @default - a message naming the rule */
+  message: z.string().min(1).max(500).optional(),
+};
+
+/** `protect`: resources that may not be deleted or replaced (by type or by address pattern). */
+export const ProtectRuleSchema = z
+  .object({
+    ...ruleBase,
+    types: z.array(ResourceType).default([]),
+    addresses: z.array(AddressGlob).default([]),
+  })
+  .strict()
+  .refine((r) => r.types.length + r.addresses.length > 0, 'at least one resource type (types) or address pattern (addresses)');
+
+/** `maxDestroys`: at most this many resources destroyed (deleted or replaced). */
+export const MaxDestroysRuleSchema = z
+  .object({
+    ...ruleBase,
+    /** In any one module. */
+    perModule: z.number().int().min(0).optional(),
+    /** Over every module the run plans in one account. */
+    perRun: z.number().int().min(0).optional(),
+  })
+  .strict()
+  .refine((r) => r.perModule !== undefined || r.perRun !== undefined, 'perModule, perRun or both');
+
+/** A custom rule: a CEL expression over the plan (`plan`, the `terraform show -json` document). */
+export const CustomRuleSchema = z
+  .object({
+    ...ruleBase,
+    /**
+     * True (or a non-empty list of resource addresses) when the rule matches, such as
+     * `plan.resource_changes.exists(rc, rc.type == "aws_db_instance" && "delete" in rc.change.actions)`.
+     */
+    expression: z
+      .string()
+      .min(1)
+      .max(2000)
+      .superRefine((expression, ctx) => {
+        const compiled = compileCel(expression);
+        if (!compiled.ok) ctx.addIssue({ code: 'custom', message: `a CEL expression that compiles; at ${celProblemText(compiled.problem)}` });
+      }),
+  })
+  .strict();
+
+/**
+ * A stage's plan policies, evaluated by the runner in each account after every plan, on the
+ * account's own copy (its runner policy). See docs/policies.md.
+ */
+export const StagePoliciesSchema = z
+  .object({
+    protect: z.array(ProtectRuleSchema).default([]),
+    maxDestroys: z.array(MaxDestroysRuleSchema).default([]),
+    custom: z.array(CustomRuleSchema).default([]),
+    /** A push that changes more accounts of the stage than this needs approval, even in a stage without approval. */
+    maxAccounts: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .superRefine((policies, ctx) => {
+    const seen = new Set<string>();
+    for (const kind of ['protect', 'maxDestroys', 'custom'] as const) {
+      policies[kind].forEach((rule, i) => {
+        if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: [kind, i, 'id'], message: `a rule id used once in the stage ("${rule.id}" is used twice)` });
+        seen.add(rule.id);
+      });
+    }
+  });
+export type StagePolicies = z.output<typeof StagePoliciesSchema>;
+export type StagePoliciesInput = z.input<typeof StagePoliciesSchema>;
+
 export const StageSchema = z
   .object({
     /** Accounts of this stage that run at the same time. Above 40, a Distributed Map is used. */
@@ -86,6 +172,8 @@ export const StageSchema = z
      * @default - no drift sweeps
      */
     drift: z.object({ schedule: DriftScheduleSchema }).strict().optional(),
+    /** Plan policies checked in each account after every plan; see docs/policies.md. */
+    policies: StagePoliciesSchema.optional(),
   })
   .strict();
 
@@ -155,6 +243,14 @@ export const AccountSchema = z
     profile: z.string().min(1).optional(),
     /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
     state: StateSchema.optional(),
+    /**
+     * Whether this account's runner plans pull requests. Its policy then lets plan-only
+     * pull-request tasks plan any branch of the configured repositories, and never a host's pull
+     * request ref (`refs/pull/<n>/head`): a fork's commits are on no branch of the repository, so
+     * the runner cannot reach them. See docs/pull-requests.md.
+     * @default false - pull requests are never planned in this account
+     */
+    pullRequestPlans: z.boolean().optional(),
   })
   .strict();
 
@@ -294,6 +390,70 @@ export const NotificationsSchema = z
   })
   .strict();
 
+/** Audit records are locked this many days unless `audit.retentionDays` says otherwise. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
+
+/** Longest audit retention accepted: 100 years (Object Lock takes a whole number of days). */
+export const MAX_AUDIT_RETENTION_DAYS = 36500;
+
+/** The audit trail in the central account; see docs/security.md. */
+export const AuditSchema = z
+  .object({
+    /**
+     * Days each audit record stays locked (S3 Object Lock, compliance mode): nobody, the root
+     * user included, can delete or change it before then, and the retention cannot be shortened
+     * for records already written. @default 400 (more than a year of evidence)
+     */
+    retentionDays: z.number().int().min(1, 'at least 1 day').max(MAX_AUDIT_RETENTION_DAYS, `at most ${MAX_AUDIT_RETENTION_DAYS} days`).default(DEFAULT_AUDIT_RETENTION_DAYS),
+  })
+  .strict();
+
+/** A regular expression as a string, checked to compile. */
+const RegexSource = z
+  .string()
+  .min(1)
+  .max(500)
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source, 'i');
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(e as Error).message}` });
+    }
+  });
+
+/**
+ * What summaries, pages, notifications, run JSON and logs never show besides the values
+ * Terraform marks sensitive; see docs/security.md.
+ */
+export const RedactSchema = z
+  .object({
+    /** Attribute names (regular expressions, case-insensitive) whose values are hidden, added to the defaults. */
+    names: z.array(RegexSource).default([]),
+    /** Value shapes (regular expressions) hidden wherever they appear, added to the defaults. */
+    values: z.array(RegexSource).default([]),
+    /** Keep the built-in patterns (passwords, secrets, tokens, private keys, AWS secret keys). @default true */
+    defaults: z.boolean().default(true),
+  })
+  .strict();
+
+/** A GitHub login (`octocat`), a GitHub team (`@acme/platform`) or a GitLab username. */
+const PullRequestAuthor = z
+  .string()
+  .regex(/^(@[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}|[A-Za-z0-9][A-Za-z0-9._-]{0,254})$/, 'a login such as octocat or a team such as @acme/platform');
+
+/** Plans of pull requests (merge requests) before merge; see docs/pull-requests.md. */
+export const PullRequestsSchema = z
+  .object({
+    /**
+     * Only pull requests by these authors are planned: logins, or GitHub teams as `@org/team`.
+     * @default - every author of a same-repository pull request
+     */
+    authors: z.array(PullRequestAuthor).min(1, 'at least one author (or leave authors out)').optional(),
+    /** The GitHub check run's name. */
+    checkName: z.string().min(1).max(100).default('tfstep plan'),
+  })
+  .strict();
+
 /** A Secrets Manager secret name (not an ARN): the same name in every target account. */
 const SecretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name such as tfstep/git-credentials (letters, digits and /_+=.@-)');
 
@@ -328,6 +488,11 @@ export const ConfigSchema = z
     /** Stages run in this order; a later stage never starts after a failure in an earlier one. */
     stageOrder: z.array(Name).min(1, 'at least one stage'),
     stages: z.record(Name, StageSchema),
+    /**
+     * Who may override a plan policy's deny (with a reason), and who approves a stage without
+     * approval when a policy asks for one. A list apart from the approvers; see docs/policies.md.
+     */
+    policyOwners: z.array(Approver).default([]),
     /** Accounts listed one by one; they override what `fleet` rules say about the same account id. */
     accounts: z.array(AccountSchema).default([]),
     /** Accounts from AWS Organizations by OU and tag; see docs/fleet.md. */
@@ -353,6 +518,12 @@ export const ConfigSchema = z
     notifications: NotificationsSchema.default({}),
     /** Credentials for private repositories; see docs/private-repositories.md. */
     git: GitCredentialsSchema.default({}),
+    /** The permanent audit trail of decisions, overrides, applies and replays. */
+    audit: AuditSchema.default({ retentionDays: DEFAULT_AUDIT_RETENTION_DAYS }),
+    /** Patterns of secrets kept out of everything tfstep shows, on top of Terraform's sensitive values. */
+    redact: RedactSchema.default({ names: [], values: [], defaults: true }),
+    /** Plans of pull requests before merge; absent: pull request events are ignored. */
+    pullRequests: PullRequestsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -405,6 +576,14 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
       problems.push({ path: ['stages', name], message: `at least one account (or fleet rule) in stage "${name}", or no such stage` });
     }
     problems.push(...rolloutProblems(name, asRecord(raw), accounts, fleetStageNames.has(name)));
+    const policies = asRecord(asRecord(raw).policies);
+    const rules = ['protect', 'maxDestroys', 'custom'].reduce((n, k) => n + asArray(policies[k]).length, 0);
+    if ((rules > 0 || policies.maxAccounts !== undefined) && asArray(cfg.policyOwners).length === 0) {
+      problems.push({
+        path: ['stages', name, 'policies'],
+        message: `at least one address in policyOwners: stage "${name}" has plan policies, and only a policy owner can override a deny (policy owners also approve a stage without approval when a policy asks for approval)`,
+      });
+    }
     const approval = asRecord(asRecord(raw).approval);
     const approvers = asArray(approval.approvers);
     const min = typeof approval.minApprovals === 'number' ? approval.minApprovals : 1;
@@ -608,3 +787,5 @@ export type StateConfig = z.output<typeof StateSchema>;
 export type FleetConfig = NonNullable<Config['fleet']>;
 export type NetworkConfig = z.output<typeof NetworkSchema>;
 export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;
+export type RedactConfig = z.output<typeof RedactSchema>;
+export type PullRequestsConfig = z.output<typeof PullRequestsSchema>;

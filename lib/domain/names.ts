@@ -24,6 +24,8 @@ export const names = {
   /** The container name inside both runner task definitions. */
   runnerContainer: () => 'runner',
   artifactsBucket: (centralAccount: string, centralRegion: string) => `tfstep-artifacts-${centralAccount}-${centralRegion}`,
+  /** The audit trail: S3 Object Lock in compliance mode, one object per record. */
+  auditBucket: (centralAccount: string, centralRegion: string) => `tfstep-audit-${centralAccount}-${centralRegion}`,
   runTable: () => 'tfstep-runs',
   eventBus: () => 'tfstep',
   topic: () => 'tfstep-notifications',

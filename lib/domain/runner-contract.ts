@@ -181,6 +181,13 @@ export const RunnerPolicySchema = z
     repositories: z.array(z.string().min(1)).min(1),
     /** Branch refs whose commits may run (`refs/heads/main`). */
     refs: z.array(z.string().regex(/^refs\/heads\/.+$/)).min(1),
+    /**
+     * Whether plan-only pull-request tasks may plan any branch (`refs/heads/*`) of the allowed
+     * repositories, not only `refs`. Never a host's pull request ref (`refs/pull/<n>/head`):
+     * forks write those, while a fork's commits are on no branch of the repository, so the
+     * checkout (commit reachable from the fetched branch) refuses them here too. Absent: off.
+     */
+    pullRequestBranches: z.boolean().optional(),
     tool: z.enum(['terraform', 'tofu', 'terragrunt']),
     allowedSubcommands: z.array(z.string()).min(1),
     /** The phases this task definition may run (plan task: plan only). */
@@ -213,6 +220,18 @@ export const RunnerPolicySchema = z
      * backends keep the state.
      */
     localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+    /**
+     * The config's `redact` patterns: besides what Terraform marks sensitive, values under these
+     * attribute names or of these shapes never appear in the log or a result. @default - the built-in patterns
+     */
+    redact: z
+      .object({
+        names: z.array(z.string().max(500)).max(100).optional(),
+        values: z.array(z.string().max(500)).max(100).optional(),
+        defaults: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
@@ -272,6 +291,35 @@ export const ReplanSchema = z
   .strict();
 export type Replan = z.infer<typeof ReplanSchema>;
 
+/** The most findings a module's policy result keeps, and the most addresses one finding names. */
+export const MAX_POLICY_FINDINGS = 50;
+export const MAX_POLICY_ADDRESSES = 50;
+
+/** One plan policy rule that matched: which rule, what it does, why, and the resources it found. */
+export const PolicyFindingSchema = z
+  .object({
+    rule: z.string().max(63),
+    kind: z.enum(['protect', 'maxDestroys', 'custom']),
+    effect: z.enum(['deny', 'warn']),
+    message: z.string().max(1000),
+    /** The resource addresses the rule found (no attribute values, ever); capped, the last line counting the rest. */
+    addresses: z.array(z.string().max(2048)).max(MAX_POLICY_ADDRESSES + 1),
+  })
+  .strict();
+export type PolicyFinding = z.infer<typeof PolicyFindingSchema>;
+
+/**
+ * The plan policies' verdict on one module's plan, made by the runner in the account: `deny` when
+ * any deny rule matched, else `warn` when any warn rule did, else `pass`.
+ */
+export const PolicyResultSchema = z
+  .object({
+    status: z.enum(['pass', 'warn', 'deny']),
+    findings: z.array(PolicyFindingSchema).max(MAX_POLICY_FINDINGS),
+  })
+  .strict();
+export type PolicyResult = z.infer<typeof PolicyResultSchema>;
+
 /** What the runner writes per module as `result.json`, read by the central record step. */
 export const ModuleResultSchema = z
   .object({
@@ -298,6 +346,12 @@ export const ModuleResultSchema = z
     /** `awaiting-approval`: the new plan made after the upstreams applied, not yet approved. */
     replan: ReplanSchema.optional(),
     plan: PlanSummarySchema.optional(),
+    /**
+     * The plan policies' verdict on this module's plan, made in the account after the plan (absent
+     * where the stage has no policies). In `plan-and-apply`, a `warn` or `deny` keeps the module
+     * from applying: its status is then `awaiting-approval`.
+     */
+    policy: PolicyResultSchema.optional(),
     /** SHA-256 of the saved plan file. */
     planSha256: Sha256Schema.optional(),
     /** SHA-256 of the module's committed `.terraform.lock.hcl`, when it has one. */

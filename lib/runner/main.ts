@@ -53,6 +53,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
 import { comparePlans, normalizePlan, type PlanComparison } from '../domain/plan-compare';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
+import { compileRedaction, sensitiveValues } from '../domain/redact';
 import { mayChangeMark } from '../domain/replan';
 import { DETAILED_EXITCODE_CHANGES, planOnlyOutcome, planOnlyPlanArgs, resourceAction, type ResourceChange } from '../domain/plan-only';
 import {
@@ -190,6 +191,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     const source = parseArgs(argv);
     const task = parseRunnerEnv(env);
     const policy = await loadPolicy(source, deps.ssm);
+    logger.setRedaction(compileRedaction(policy.redact));
     let store: ArtifactStore;
     let records: PlanRecordStore;
     try {
@@ -456,8 +458,22 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
   return all.some((s) => s === 'failed' || s === 'refused') ? EXIT.TERRAFORM : EXIT.OK;
 }
 
+/**
+ * Registers every value a plan marks sensitive (or holds under a secret name) with the logger:
+ * from now on no log line, error or result of this task shows it, whatever prints it.
+ */
+function registerPlanSecrets(ctx: ModuleContext, showJson: unknown): void {
+  for (const value of sensitiveValues(showJson, compileRedaction(ctx.policy.redact))) ctx.logger.addSecret(value);
+}
+
 async function writeResult(ctx: ModuleContext, result: ModuleResult): Promise<void> {
-  const valid = ModuleResultSchema.parse(result);
+  // A result travels to the run table, pages and notifications: its free text is masked like a log line.
+  const masked: ModuleResult = {
+    ...result,
+    ...(result.error === undefined ? {} : { error: ctx.logger.mask(result.error) }),
+    ...(result.replan?.differences ? { replan: { ...result.replan, differences: result.replan.differences.map((d) => ctx.logger.mask(d)) } } : {}),
+  };
+  const valid = ModuleResultSchema.parse(masked);
   await putArtifact(ctx, artifactKeys.result(ctx.input.execution, ctx.input.account, result.module), `${JSON.stringify(valid, null, 2)}\n`);
 }
 
@@ -593,6 +609,8 @@ async function runModule(
       try {
         approvedDoc = JSON.parse(approvedJson);
         newDoc = JSON.parse(newJson);
+        registerPlanSecrets(ctx, approvedDoc);
+        registerPlanSecrets(ctx, newDoc);
         comparison = newSha === expectedSha ? { identical: true, differences: [] } : comparePlans(approvedDoc, newDoc);
       } catch (e) {
         throw new ToolFailedError(`cannot compare the new plan with the approved one: ${(e as Error).message}`);
@@ -626,7 +644,9 @@ async function runModule(
     expectedSha = sha256Hex(planBytes);
     let summary: PlanSummary;
     try {
-      summary = summarizePlan(JSON.parse(showJson));
+      const doc: unknown = JSON.parse(showJson);
+      registerPlanSecrets(ctx, doc);
+      summary = summarizePlan(doc);
     } catch (e) {
       throw new ToolFailedError(`cannot summarise the plan: ${(e as Error).message}`);
     }

@@ -45,7 +45,7 @@ export async function runDecision(decision: 'approve' | 'reject', target: string
     const approval = await resolveApproval(backend.approvals, target);
     backend.refuseUnwaited(approval);
     const approver = await backend.approverFor(approval);
-    const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli' }, { store: backend.approvals, tasks: backend.tasks });
+    const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli' }, { store: backend.approvals, tasks: backend.tasks, audit: backend.audit });
     write(report(result, approver));
     return result;
   } finally {

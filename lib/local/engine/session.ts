@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from 'node:path';
 import { createApprovalRequestHandler } from '../../approval/request';
 import { decide, type DecideResult } from '../../approval/decide';
+import { LocalAuditLog } from '../../audit/local';
 import { FunctionArtifactReader } from '../../approval/artifacts';
 import { MemoryApprovalNotifier } from '../../approval/notifier';
 import { StaticKeyProvider } from '../../approval/signing';
@@ -155,6 +156,8 @@ export class LocalPipeline {
   readonly tokens = new LocalTaskTokens();
   readonly runStore: RunStore;
   readonly approvals: ApprovalStore;
+  /** The state directory's audit trail (audit.jsonl): decisions, applies and replays. */
+  readonly audit: LocalAuditLog;
   private readonly trackers = new Map<string, RunTracker>();
   private readonly running = new Set<string>();
   private readonly followers = new Map<string, AbortController>();
@@ -172,6 +175,7 @@ export class LocalPipeline {
   ) {
     this.runStore = new RunStore(opts.store.docClient, opts.store.tableName);
     this.approvals = new ApprovalStore(opts.store.docClient, opts.store.tableName);
+    this.audit = new LocalAuditLog(path.resolve(opts.stateDir));
   }
 
   /** Builds the runner bundle (once), renders the definition and checks every Task state. */
@@ -225,6 +229,8 @@ export class LocalPipeline {
       },
       clock: () => new Date(),
       logger: opts.logger ?? silentPipelineLogger,
+      audit: this.audit,
+      auditChannel: 'local',
       ...(opts.fleetFile ? { organizations: { from: 'file', reader: () => fleetFileReader(opts.fleetFile!) } } : {}),
     });
     const approvalFn = createApprovalRequestHandler({
@@ -363,7 +369,7 @@ export class LocalPipeline {
    * approver is accepted here and nowhere in AWS.
    */
   decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = ''): Promise<DecideResult> {
-    return decide({ approvalId, approver, decision, comment, via: 'local' }, { store: this.approvals, tasks: this.tokens, allowAutoApprover: true });
+    return decide({ approvalId, approver, decision, comment, via: 'local' }, { store: this.approvals, tasks: this.tokens, allowAutoApprover: true, audit: this.audit });
   }
 
   /** Reads the fleet file into the fleet registry (what the schedule does in AWS). */
