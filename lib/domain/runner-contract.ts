@@ -3,6 +3,7 @@
  * Pure data: no AWS imports, shared by the ASL checks, CDK, the runner and the local mode.
  */
 import { z } from 'zod';
+import { StagePoliciesSchema } from '../config/schema';
 import { CommitShaSchema } from './push-event';
 
 /** The runner's exit codes; the state machine retries only {@link EXIT.INFRA}. */
@@ -200,6 +201,11 @@ export const RunnerPolicySchema = z
      * backends keep the state.
      */
     localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+    /**
+     * The plan policies of the account's stage (`stages.<stage>.policies`), checked by the runner
+     * after every plan. The account's own copy: the task's input cannot change or drop them.
+     */
+    planPolicies: StagePoliciesSchema.optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;

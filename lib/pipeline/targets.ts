@@ -11,6 +11,7 @@ import { dependencyGraphs } from '../planning/dependencies';
 import { taskDependencies, type AccountGraph } from '../planning/module-graph';
 import { basesToCompare, planTargets, targetKey, type AppliedTarget, type TargetPlan } from '../planning/targets';
 import { mapLimit } from '../domain/concurrency';
+import { hasRules } from '../domain/plan-policy';
 import { artifactKeys } from '../domain/runner-contract';
 import type { AccountItem, ItemsLocation, StageItem, TargetsRequestSchema, TargetsResult } from '../statemachine/contracts';
 import { writeItems } from '../statemachine/items';
@@ -66,9 +67,23 @@ export function accountItem(
   };
 }
 
-/** The first phase of a stage: `plan` where it needs approval, else `plan-and-apply`. */
-export function firstPhaseOf(config: Config, stage: string): 'plan' | 'plan-and-apply' {
-  return config.stages[stage]?.approval?.required ? 'plan' : 'plan-and-apply';
+/**
+ * Why a stage without approval asks for one from the start, or undefined: the push changes more
+ * of its accounts than its plan policies' `maxAccounts`.
+ */
+export function escalationOf(config: Config, stage: string, accountCount: number): string | undefined {
+  const cfg = config.stages[stage];
+  const max = cfg?.policies?.maxAccounts;
+  if (cfg?.approval?.required || max === undefined || accountCount <= max) return undefined;
+  return `policy maxAccounts: this push changes ${accountCount} accounts of stage ${stage}, more than ${max}; it needs a policy owner's approval`;
+}
+
+/**
+ * The first phase of a stage: `plan` where it needs approval (or asks for one, see
+ * {@link escalationOf}), else `plan-and-apply`.
+ */
+export function firstPhaseOf(config: Config, stage: string, accountCount = 0): 'plan' | 'plan-and-apply' {
+  return config.stages[stage]?.approval?.required || escalationOf(config, stage, accountCount) !== undefined ? 'plan' : 'plan-and-apply';
 }
 
 /** Used as the approval timeout of stages without approval (the state is never entered). */
@@ -84,6 +99,9 @@ export interface PlannedStage {
 export function stageItem(config: Config, execution: string, index: number, stage: string, accounts: ItemsLocation): StageItem {
   const cfg = config.stages[stage];
   const rule = cfg?.approval ?? { required: false as const };
+  const escalated = escalationOf(config, stage, accounts.count);
+  // A stage without approval asks its policy owners when a plan policy wants an approval.
+  const owners = cfg?.policies !== undefined && (cfg.policies.maxAccounts !== undefined || hasRules(cfg.policies)) ? [...config.policyOwners] : [];
   return {
     name: stage,
     index,
@@ -97,9 +115,11 @@ export function stageItem(config: Config, execution: string, index: number, stag
           timeoutSeconds: Math.max(1, Math.round(rule.expiryHours * 3600)),
         }
       : { required: false, approvers: [], minApprovals: 0, allowSelfApproval: false, timeoutSeconds: NO_APPROVAL_TIMEOUT_SECONDS },
+    ...(owners.length > 0 ? { policyOwners: owners } : {}),
+    ...(escalated ? { escalated } : {}),
     accounts,
     resultsPrefix: artifactKeys.stageResults(execution, index),
-    phase: { name: firstPhaseOf(config, stage), items: accounts },
+    phase: { name: firstPhaseOf(config, stage, accounts.count), items: accounts },
   };
 }
 
@@ -124,7 +144,7 @@ export function plannedStagesOf(config: Config, plan: TargetPlan, graphs: readon
           config,
           a.account,
           a.modules.map((m) => m.path),
-          firstPhaseOf(config, s.name),
+          firstPhaseOf(config, s.name, s.accounts.length),
           byAccount.get(a.account.name),
         ),
         wave: waveOf.get(a.account.name) ?? 0,
