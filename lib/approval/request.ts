@@ -425,7 +425,12 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
     const key = await deps.keys.getKey();
     const baseUrl = typeof deps.baseUrl === 'string' ? deps.baseUrl : await deps.baseUrl();
     const current = approval;
-    await mapLimit(current.approvers, 4, async (approver) => {
+    // On a deny, the policy owners get their own links too: only they can override it.
+    const recipients = [...current.approvers];
+    if (current.policy?.status === 'deny') {
+      for (const owner of current.policy.owners) if (!recipients.some((r) => r.toLowerCase() === owner.toLowerCase())) recipients.push(owner);
+    }
+    await mapLimit(recipients, 4, async (approver) => {
       const link = buildLink(baseUrl, key, current.approvalId, approver, current.deadline);
       await deps.notifier.notify({ approvalId: current.approvalId, approver, subject: noticeSubject(current), text: noticeText(current, link) });
     });
@@ -435,8 +440,9 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
       stage: current.stage,
       approvers: current.approvers.length,
       requiredApprovals: current.requiredApprovals,
+      policy: current.policy?.status,
       reused,
     });
-    return { approvalId: current.approvalId, notified: current.approvers.length, reused };
+    return { approvalId: current.approvalId, notified: recipients.length, reused };
   };
 }

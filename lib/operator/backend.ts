@@ -174,7 +174,8 @@ function openAws(opts: BackendOptions): Backend {
     approverFor: async (approval) => {
       const who = await clients.get(STSClient).send(new GetCallerIdentityCommand({}));
       if (!who.Arn) throw new OperatorError('STS GetCallerIdentity returned no ARN; cannot tell who is deciding');
-      return approverForCaller(parseCallerArn(who.Arn), approval.approvers);
+      // Policy owners decide too (an override of a deny); decide() holds who may do what.
+      return approverForCaller(parseCallerArn(who.Arn), [...approval.approvers, ...(approval.policy?.owners ?? [])]);
     },
     logReader: (options = {}) => {
       const profiles = parseProfileFor(options.profileFor ?? []);
