@@ -10,12 +10,13 @@ import { importFloors } from './eslint-rules/import-floors.mjs';
  */
 export const LIB_FLOORS = [
   ['config'],
-  ['domain', 'env', 'log', 'notify', 'git-auth'],
-  ['planning', 'statemachine', 'runner', 'webhook', 'fleet'],
-  ['store', 'approval', 'constructs'],
+  ['domain', 'env', 'log', 'git-auth'],
+  ['planning', 'statemachine', 'runner', 'webhook', 'fleet', 'audit', 'notify'],
+  ['store', 'approval', 'constructs', 'pull-requests'],
   ['pipeline', 'stacks'],
   ['app', 'local', 'replay'],
   ['operator'],
+  ['dashboard'],
   ['cli'],
 ];
 

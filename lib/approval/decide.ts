@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { AuditWriter } from '../domain/audit';
 import type { ApprovalOutput } from '../statemachine/contracts';
+import { decisionAuditRecord, type DecisionAuditExtras } from './audit';
 import {
   ApprovalGoneError,
   ApprovalNotFoundError,
@@ -38,6 +40,12 @@ export interface DecideDeps {
   readonly logger?: Logger;
   /** Accept the approver `auto` (local `--approve auto` only; never set in AWS). */
   readonly allowAutoApprover?: boolean;
+  /**
+   * Where every recorded decision is appended as an audit record. A decision that completes the
+   * approval is undone when its record cannot be written, so nothing is applied or rejected
+   * without a record. @default - no audit record (tests of the rules alone)
+   */
+  readonly audit?: AuditWriter;
 }
 
 /** One decision as the link, the CLI or the local prompt submits it. */
@@ -162,7 +170,7 @@ export async function findApprovalForExecution(execution: string, deps: { readon
  * nothing after the deadline or a redrive. Reaching the required count sends SendTaskSuccess
  * with {@link ApprovalOutput}; any rejection sends SendTaskFailure `Rejected`.
  */
-export async function decide(input: DecideInput, deps: DecideDeps): Promise<DecideResult> {
+export async function decide(input: DecideInput, deps: DecideDeps, extras: DecisionAuditExtras = {}): Promise<DecideResult> {
   const parsed = DecideInputSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -225,6 +233,16 @@ export async function decide(input: DecideInput, deps: DecideDeps): Promise<Deci
     }
   }
   logger.info('approval decision recorded', { approvalId, approver, decision, via, executionName: approval.executionName, stage: approval.stage, ...(override ? { override: override.reason } : {}) });
+  if (deps.audit) {
+    try {
+      await deps.audit.append(decisionAuditRecord(recorded, entry, extras, now));
+    } catch (err) {
+      // Without its record the decision does not complete anything: this person tries again.
+      if (recorded.status === 'COMPLETING') await deps.store.undoDecision(approvalId, approver);
+      logger.error('could not write the audit record of a decision', { approvalId, approver, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+      throw err;
+    }
+  }
 
   if (recorded.status !== 'COMPLETING') return { outcome: 'recorded', approval: recorded, remaining: remainingApprovals(recorded) };
 

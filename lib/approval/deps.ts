@@ -10,6 +10,7 @@ import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
 import { EnvError, functionConfigJson, optionalEnv, requireEnv } from '../env';
+import { S3AuditLog } from '../audit/s3';
 import { S3ArtifactReader } from './artifacts';
 import type { ApprovalHttpDeps } from './http';
 import { SnsApprovalNotifier } from './notifier';
@@ -35,11 +36,13 @@ export const APPROVAL_ENV = {
   baseUrlParameter: FUNCTION_ENV.approvalBaseUrlParameter,
   /** The artifacts bucket; defaults to names.artifactsBucket(central account, central region). */
   artifactsBucket: FUNCTION_ENV.artifactsBucket,
+  /** The audit bucket every decision is appended to. */
+  auditBucket: FUNCTION_ENV.auditBucket,
 } as const;
 
 /** What {@link createAwsApprovalDeps} refuses to start without, and what it reads when set. */
 export const APPROVAL_ENV_READS: FunctionEnvReads = {
-  required: [APPROVAL_ENV.table, APPROVAL_ENV.topicArn, APPROVAL_ENV.keySecretArn],
+  required: [APPROVAL_ENV.table, APPROVAL_ENV.topicArn, APPROVAL_ENV.keySecretArn, APPROVAL_ENV.auditBucket],
   optional: [APPROVAL_ENV.config, APPROVAL_ENV.baseUrl, APPROVAL_ENV.baseUrlParameter, APPROVAL_ENV.artifactsBucket],
 };
 
@@ -119,6 +122,7 @@ export function createAwsApprovalDeps(env: Readonly<Record<string, string | unde
   const topicArn = requireEnv(APPROVAL_ENV.topicArn, env);
   const keySecret = requireEnv(APPROVAL_ENV.keySecretArn, env);
   const baseUrl = approvalBaseUrl(config, env, () => clients.ssm ?? new SSMClient({}));
+  const audit = new S3AuditLog(clients.s3 ?? new S3Client({}), requireEnv(APPROVAL_ENV.auditBucket, env));
   const bucket = optionalEnv(APPROVAL_ENV.artifactsBucket, names.artifactsBucket(config.central.account, config.central.region), env);
   const store = new ApprovalStore(DynamoDBDocumentClient.from(clients.dynamoDb ?? new DynamoDBClient({})), table);
   const keys = new SecretsManagerKeyProvider(clients.secretsManager ?? new SecretsManagerClient({}), keySecret);
@@ -137,6 +141,7 @@ export function createAwsApprovalDeps(env: Readonly<Record<string, string | unde
       store,
       keys,
       tasks: new SfnTaskTokenSender(clients.sfn ?? new SFNClient({})),
+      audit,
       ...(typeof baseUrl === 'string' ? { baseUrl } : {}),
       clock: systemClock,
       logger,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { formatPlanLine } from '../domain/plan-summary';
+import { capAddresses, formatPlanLine } from '../domain/plan-summary';
 import { artifactKeys, ModuleResultSchema, PlanSummarySchema, type PolicyFinding } from '../domain/runner-contract';
 import { mayChangeMark } from '../domain/replan';
 import { ApprovalRequestSchema, ReplanNotesSchema, type AccountItem, type ApprovalRequest, type ReplanNotes } from '../statemachine/contracts';
@@ -91,8 +91,7 @@ function pushInfo(request: ApprovalRequest): { push: PushInfo; pusher: string } 
 }
 
 function cap(addresses: readonly string[]): string[] {
-  if (addresses.length <= MAX_ADDRESSES) return [...addresses];
-  return [...addresses.slice(0, MAX_ADDRESSES), `... and ${addresses.length - MAX_ADDRESSES} more`];
+  return capAddresses(addresses, MAX_ADDRESSES);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
+import { register as registerAudit } from './commands/audit';
 import { register as registerDoctor } from './commands/doctor';
 import { register as registerFleet } from './commands/fleet';
 import { register as registerLocal } from './commands/local';
@@ -8,6 +9,7 @@ import { register as registerLogs } from './commands/logs';
 import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
+import { register as registerUi } from './commands/ui';
 import { register as registerValidate } from './commands/validate';
 
 /**
@@ -24,6 +26,7 @@ export function buildProgram(): Command {
     );
   // commands: one line each, keep sorted
   registerApprove(program);
+  registerAudit(program);
   registerDoctor(program);
   registerFleet(program);
   registerLocal(program);
@@ -31,6 +34,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerRuns(program);
   registerShow(program);
+  registerUi(program);
   registerValidate(program);
   return program;
 }

@@ -223,6 +223,14 @@ export const AccountSchema = z
     profile: z.string().min(1).optional(),
     /** Where this account's Terraform state lives; the plan and apply roles are granted exactly that. */
     state: StateSchema.optional(),
+    /**
+     * Whether this account's runner plans pull requests. Its policy then lets plan-only
+     * pull-request tasks plan any branch of the configured repositories, and never a host's pull
+     * request ref (`refs/pull/<n>/head`): a fork's commits are on no branch of the repository, so
+     * the runner cannot reach them. See docs/pull-requests.md.
+     * @default false - pull requests are never planned in this account
+     */
+    pullRequestPlans: z.boolean().optional(),
   })
   .strict();
 
@@ -362,6 +370,70 @@ export const NotificationsSchema = z
   })
   .strict();
 
+/** Audit records are locked this many days unless `audit.retentionDays` says otherwise. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
+
+/** Longest audit retention accepted: 100 years (Object Lock takes a whole number of days). */
+export const MAX_AUDIT_RETENTION_DAYS = 36500;
+
+/** The audit trail in the central account; see docs/security.md. */
+export const AuditSchema = z
+  .object({
+    /**
+     * Days each audit record stays locked (S3 Object Lock, compliance mode): nobody, the root
+     * user included, can delete or change it before then, and the retention cannot be shortened
+     * for records already written. @default 400 (more than a year of evidence)
+     */
+    retentionDays: z.number().int().min(1, 'at least 1 day').max(MAX_AUDIT_RETENTION_DAYS, `at most ${MAX_AUDIT_RETENTION_DAYS} days`).default(DEFAULT_AUDIT_RETENTION_DAYS),
+  })
+  .strict();
+
+/** A regular expression as a string, checked to compile. */
+const RegexSource = z
+  .string()
+  .min(1)
+  .max(500)
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source, 'i');
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(e as Error).message}` });
+    }
+  });
+
+/**
+ * What summaries, pages, notifications, run JSON and logs never show besides the values
+ * Terraform marks sensitive; see docs/security.md.
+ */
+export const RedactSchema = z
+  .object({
+    /** Attribute names (regular expressions, case-insensitive) whose values are hidden, added to the defaults. */
+    names: z.array(RegexSource).default([]),
+    /** Value shapes (regular expressions) hidden wherever they appear, added to the defaults. */
+    values: z.array(RegexSource).default([]),
+    /** Keep the built-in patterns (passwords, secrets, tokens, private keys, AWS secret keys). @default true */
+    defaults: z.boolean().default(true),
+  })
+  .strict();
+
+/** A GitHub login (`octocat`), a GitHub team (`@acme/platform`) or a GitLab username. */
+const PullRequestAuthor = z
+  .string()
+  .regex(/^(@[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}|[A-Za-z0-9][A-Za-z0-9._-]{0,254})$/, 'a login such as octocat or a team such as @acme/platform');
+
+/** Plans of pull requests (merge requests) before merge; see docs/pull-requests.md. */
+export const PullRequestsSchema = z
+  .object({
+    /**
+     * Only pull requests by these authors are planned: logins, or GitHub teams as `@org/team`.
+     * @default - every author of a same-repository pull request
+     */
+    authors: z.array(PullRequestAuthor).min(1, 'at least one author (or leave authors out)').optional(),
+    /** The GitHub check run's name. */
+    checkName: z.string().min(1).max(100).default('tfstep plan'),
+  })
+  .strict();
+
 /** A Secrets Manager secret name (not an ARN): the same name in every target account. */
 const SecretName = z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name such as tfstep/git-credentials (letters, digits and /_+=.@-)');
 
@@ -426,6 +498,12 @@ export const ConfigSchema = z
     notifications: NotificationsSchema.default({}),
     /** Credentials for private repositories; see docs/private-repositories.md. */
     git: GitCredentialsSchema.default({}),
+    /** The permanent audit trail of decisions, overrides, applies and replays. */
+    audit: AuditSchema.default({ retentionDays: DEFAULT_AUDIT_RETENTION_DAYS }),
+    /** Patterns of secrets kept out of everything tfstep shows, on top of Terraform's sensitive values. */
+    redact: RedactSchema.default({ names: [], values: [], defaults: true }),
+    /** Plans of pull requests before merge; absent: pull request events are ignored. */
+    pullRequests: PullRequestsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -689,3 +767,5 @@ export type StateConfig = z.output<typeof StateSchema>;
 export type FleetConfig = NonNullable<Config['fleet']>;
 export type NetworkConfig = z.output<typeof NetworkSchema>;
 export type DependsOnRule = z.output<typeof DependsOnRuleSchema>;
+export type RedactConfig = z.output<typeof RedactSchema>;
+export type PullRequestsConfig = z.output<typeof PullRequestsSchema>;

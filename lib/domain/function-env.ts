@@ -27,6 +27,8 @@ export const FUNCTION_ENV = {
   approvalBaseUrl: 'TFSTEP_APPROVAL_BASE_URL',
   /** SSM parameter holding the approval base URL. */
   approvalBaseUrlParameter: 'TFSTEP_APPROVAL_BASE_URL_PARAMETER',
+  /** The audit bucket (Object Lock, compliance mode): decisions and applies are appended there. */
+  auditBucket: 'TFSTEP_AUDIT_BUCKET',
   /** Pipeline function only: the repository reader's git credentials (`git.centralSecret`, else `notifications.githubStatusTokenSecret`). */
   gitTokenSecretArn: 'TFSTEP_GIT_TOKEN_SECRET_ARN',
 } as const;

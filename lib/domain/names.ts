@@ -19,9 +19,13 @@ export const names = {
   /** The central state machine's role and the state machine itself. */
   stateMachineRole: (centralRegion: string) => `tfstep-pipeline-${centralRegion}`,
   stateMachine: () => 'tfstep-pipeline',
+  /** The plan-only state machine (drift sweeps, pull-request plans): same role, same launcher roles. */
+  planOnlyStateMachine: () => 'tfstep-plan-only',
   /** The container name inside both runner task definitions. */
   runnerContainer: () => 'runner',
   artifactsBucket: (centralAccount: string, centralRegion: string) => `tfstep-artifacts-${centralAccount}-${centralRegion}`,
+  /** The audit trail: S3 Object Lock in compliance mode, one object per record. */
+  auditBucket: (centralAccount: string, centralRegion: string) => `tfstep-audit-${centralAccount}-${centralRegion}`,
   runTable: () => 'tfstep-runs',
   eventBus: () => 'tfstep',
   topic: () => 'tfstep-notifications',

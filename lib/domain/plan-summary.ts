@@ -29,6 +29,33 @@ const ShowJsonSchema = z.object({
     .optional(),
 });
 
+/**
+ * At most this many deleted and this many replaced addresses are listed per module, then one
+ * entry `... and N more`: a plan deleting thousands of resources still makes a summary small
+ * enough for a run-table item (400 KB) and a Step Functions state (256 KiB). The counts stay exact.
+ */
+export const MAX_LISTED_ADDRESSES = 100;
+
+const MORE = /^\.\.\. and (\d+) more$/;
+
+/**
+ * `addresses` with at most `max` addresses listed and the rest counted in a last entry
+ * `... and N more`; a list capped before keeps its count.
+ */
+export function capAddresses(addresses: readonly string[], max = MAX_LISTED_ADDRESSES): string[] {
+  const last = addresses.at(-1);
+  const counted = last === undefined ? undefined : MORE.exec(last);
+  const listed = counted ? addresses.slice(0, -1) : addresses;
+  const more = counted ? Number(counted[1]) : 0;
+  if (listed.length <= max) return [...addresses];
+  return [...listed.slice(0, max), `... and ${listed.length - max + more} more`];
+}
+
+/** `summary` with its address lists capped at `max` each (see {@link capAddresses}). */
+export function capSummary(summary: PlanSummary, max = MAX_LISTED_ADDRESSES): PlanSummary {
+  return { ...summary, deleted: capAddresses(summary.deleted, max), replaced: capAddresses(summary.replaced, max) };
+}
+
 /** Thrown when the JSON is not a plan representation this summary can count exactly. */
 export class PlanSummaryError extends Error {
   override name = 'PlanSummaryError';
@@ -88,7 +115,7 @@ export function summarizePlan(showJson: unknown): PlanSummary {
         break;
     }
   }
-  return summary;
+  return capSummary(summary);
 }
 
 /** The summary as Terraform prints it, for logs and notifications. */

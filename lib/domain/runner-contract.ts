@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { StagePoliciesSchema } from '../config/schema';
+import { MAX_CHANGES_PER_TARGET, ResourceChangeSchema, RunnerPlanOnlySchema } from './plan-only';
 import { CommitShaSchema } from './push-event';
 
 /** The runner's exit codes; the state machine retries only {@link EXIT.INFRA}. */
@@ -110,13 +111,19 @@ export const RunnerManifestSchema = z
     dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
     /** How many independent modules run at once (`runner.moduleConcurrency`); 1 when absent. */
     moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
+    /**
+     * Plan phase only: a plan-only task (lib/domain/plan-only.ts). It plans without a state lock,
+     * records no plan hash (nothing can apply its plans) and writes the resource changes.
+     */
+    planOnly: RunnerPlanOnlySchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.planOnly === undefined || m.phase === 'plan', { message: 'a plan-only manifest is for the plan phase', path: ['planOnly'] });
 export type RunnerManifest = z.infer<typeof RunnerManifestSchema>;
 
 /** The manifest's bytes as written: the SHA-256 in the overrides is of exactly these. */
 export function encodeManifest(manifest: RunnerManifest): string {
-  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency } = manifest;
+  const { account, execution, phase, modules, approvedPlans, dependencies, moduleConcurrency, planOnly } = manifest;
   return `${JSON.stringify({
     account,
     execution,
@@ -125,6 +132,7 @@ export function encodeManifest(manifest: RunnerManifest): string {
     ...(approvedPlans === undefined ? {} : { approvedPlans }),
     ...(dependencies === undefined ? {} : { dependencies }),
     ...(moduleConcurrency === undefined ? {} : { moduleConcurrency }),
+    ...(planOnly === undefined ? {} : { planOnly }),
   })}\n`;
 }
 
@@ -145,9 +153,14 @@ export const RunnerInputSchema = z
     /** module path -> its upstream modules in this task (see {@link RunnerManifestSchema}). */
     dependencies: z.record(ModulePathSchema, z.array(ModulePathSchema)).optional(),
     moduleConcurrency: z.number().int().min(1).max(MAX_MODULE_CONCURRENCY).optional(),
+    /** A plan-only task (see {@link RunnerManifestSchema}). */
+    planOnly: RunnerPlanOnlySchema.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
+    if (input.planOnly && input.phase !== 'plan') {
+      ctx.addIssue({ code: 'custom', path: ['planOnly'], message: 'a plan-only task runs the plan phase' });
+    }
     if (input.phase === 'apply') {
       const missing = input.modules.filter((m) => !input.approvedPlans?.[m]);
       if (missing.length > 0) {
@@ -169,6 +182,13 @@ export const RunnerPolicySchema = z
     repositories: z.array(z.string().min(1)).min(1),
     /** Branch refs whose commits may run (`refs/heads/main`). */
     refs: z.array(z.string().regex(/^refs\/heads\/.+$/)).min(1),
+    /**
+     * Whether plan-only pull-request tasks may plan any branch (`refs/heads/*`) of the allowed
+     * repositories, not only `refs`. Never a host's pull request ref (`refs/pull/<n>/head`):
+     * forks write those, while a fork's commits are on no branch of the repository, so the
+     * checkout (commit reachable from the fetched branch) refuses them here too. Absent: off.
+     */
+    pullRequestBranches: z.boolean().optional(),
     tool: z.enum(['terraform', 'tofu', 'terragrunt']),
     allowedSubcommands: z.array(z.string()).min(1),
     /** The phases this task definition may run (plan task: plan only). */
@@ -206,6 +226,18 @@ export const RunnerPolicySchema = z
      * after every plan. The account's own copy: the task's input cannot change or drop them.
      */
     planPolicies: StagePoliciesSchema.optional(),
+    /**
+     * The config's `redact` patterns: besides what Terraform marks sensitive, values under these
+     * attribute names or of these shapes never appear in the log or a result. @default - the built-in patterns
+     */
+    redact: z
+      .object({
+        names: z.array(z.string().max(500)).max(100).optional(),
+        values: z.array(z.string().max(500)).max(100).optional(),
+        defaults: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type RunnerPolicy = z.infer<typeof RunnerPolicySchema>;
@@ -306,6 +338,10 @@ export const ModuleResultSchema = z
      * and the new plan differs from the approved one, so it was not applied; `replan` describes it.
      */
     status: z.enum(['planned', 'applied', 'failed', 'refused', 'skipped', 'interrupted', 'awaiting-approval']),
+    /** Plan-only tasks: every resource the plan would change, destroys first (lib/domain/plan-only.ts). */
+    changes: z.array(ResourceChangeSchema).max(MAX_CHANGES_PER_TARGET).optional(),
+    /** Plan-only tasks: how many changes beyond `changes`. */
+    moreChanges: z.number().int().min(1).optional(),
     /** `skipped` because this upstream module failed (or was itself skipped, refused or interrupted). */
     skippedBecause: ModulePathSchema.optional(),
     /**

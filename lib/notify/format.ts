@@ -129,3 +129,57 @@ export function formatNotification(kind: NotificationKind, run: NotificationRun,
   }
   return { subject, text: `${lines.join('\n')}\n` };
 }
+
+/** One target in a drift notice (the shape of lib/domain/drift.ts `DriftEvent`). */
+export interface DriftNoticeEvent {
+  readonly kind: 'new' | 'resolved';
+  readonly entry: {
+    readonly repository: string;
+    readonly account: string;
+    readonly module: string;
+    readonly commit: string;
+    readonly changes?: readonly { readonly address: string; readonly action: string }[];
+    readonly moreChanges?: number;
+    readonly firstSeen?: string;
+    readonly checkedAt: string;
+  };
+}
+
+/** What a drift notice is made of (lib/domain/drift.ts). */
+export interface DriftNotice {
+  /** The sweep (its execution name). */
+  readonly sweep: string;
+  readonly at: string;
+  /** New and resolved drift, in the order to list them (destroys first, newest first). */
+  readonly events: readonly DriftNoticeEvent[];
+  /** How the fleet stands after the sweep. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+/**
+ * A drift notice: sent only after a sweep that found new drift or resolved drift. Lists at most
+ * {@link MAX_LISTED} targets, each with the resources a plan would change to restore the code.
+ */
+export function formatDriftNotice(notice: DriftNotice): Notification {
+  const created = notice.events.filter((e) => e.kind === 'new').length;
+  const resolved = notice.events.length - created;
+  const parts = [created ? `${created} target(s) drifted` : '', resolved ? `${resolved} resolved` : ''].filter(Boolean).join(', ');
+  const subject = safeSubject(`tfstep: drift: ${parts}`);
+  const lines: string[] = [`tfstep drift sweep ${notice.sweep} at ${notice.at}: ${parts}.`, ''];
+  for (const e of notice.events.slice(0, MAX_LISTED)) {
+    const t = e.entry;
+    if (e.kind === 'resolved') {
+      lines.push(`  - RESOLVED ${t.account} ${t.module} (${t.repository}): clean again at ${short(t.commit)}`);
+      continue;
+    }
+    lines.push(`  - DRIFTED ${t.account} ${t.module} (${t.repository}), first seen ${t.firstSeen ?? t.checkedAt}; a plan at ${short(t.commit)} would:`);
+    for (const c of t.changes ?? []) lines.push(`      ${c.action} ${c.address}`);
+    if (t.moreChanges) lines.push(`      ... and ${t.moreChanges} more`);
+  }
+  if (notice.events.length > MAX_LISTED) lines.push(`  ... and ${notice.events.length - MAX_LISTED} more target(s) (tfstep drift)`);
+  const counts = Object.entries(notice.counts)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  lines.push('', `fleet:      ${counts}`, 'report:     tfstep drift', 'fix:        push code that matches, or import or revert the change (docs/drift.md)');
+  return { subject, text: `${lines.join('\n')}\n` };
+}

@@ -15,6 +15,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { approverForCaller, parseCallerArn } from '../approval/identity';
+import { LocalAuditLog } from '../audit/local';
+import { S3AuditLog } from '../audit/s3';
+import { auditRecord, type AuditReader, type AuditWriter } from '../domain/audit';
 import { ApprovalStore } from '../approval/store';
 import { RecordOnlyTaskTokenSender, SfnTaskTokenSender } from '../approval/task-token';
 import type { ApprovalView, TaskTokenSender } from '../approval/types';
@@ -77,6 +80,11 @@ export interface Backend {
   refuseUnwaited(approval: ApprovalView): void;
   /** Who is deciding `approval`, as one of its approvers (needs {@link BackendOptions.decide}). */
   approverFor(approval: ApprovalView): Promise<string>;
+  /**
+   * The audit trail: the audit bucket in AWS (read with ListObjectsV2 and GetObject), the state
+   * directory's audit.jsonl locally. Decisions made through this backend are appended here.
+   */
+  readonly audit: AuditWriter & AuditReader;
   /** Reads the runner tasks' logs of an execution. */
   logReader(options?: LogReaderOptions): LogReader;
   /** Redrives or restarts a failed run (AWS only). */
@@ -163,20 +171,23 @@ function openAws(opts: BackendOptions): Backend {
   const store = RunStore.fromClient(clients.get(DynamoDBClient), names.runTable());
   const approvals = new ApprovalStore(store.doc, names.runTable());
   const records = runRecordsFromStores(store, approvals);
+  const audit = new S3AuditLog(clients.get(S3Client), names.auditBucket(config.central.account, config.central.region));
+  const callerArn = async (): Promise<string> => {
+    const who = await clients.get(STSClient).send(new GetCallerIdentityCommand({}));
+    if (!who.Arn) throw new OperatorError('STS GetCallerIdentity returned no ARN; cannot tell who is deciding');
+    return who.Arn;
+  };
   return {
     mode: 'aws',
+    audit,
     config,
     records,
     runs: new AwsRunsSource({ sfn: clients.get(SFNClient), records, config, stateMachineArn: settings.stateMachineArn, hintOptions: hintOptions(opts) }),
     approvals,
     tasks: new SfnTaskTokenSender(clients.get(SFNClient)),
     refuseUnwaited: () => undefined,
-    approverFor: async (approval) => {
-      const who = await clients.get(STSClient).send(new GetCallerIdentityCommand({}));
-      if (!who.Arn) throw new OperatorError('STS GetCallerIdentity returned no ARN; cannot tell who is deciding');
-      // Policy owners decide too (an override of a deny); decide() holds who may do what.
-      return approverForCaller(parseCallerArn(who.Arn), [...approval.approvers, ...(approval.policy?.owners ?? [])]);
-    },
+    // Policy owners decide too (an override of a deny); decide() holds who may do what.
+    approverFor: async (approval) => approverForCaller(parseCallerArn(await callerArn()), [...approval.approvers, ...(approval.policy?.owners ?? [])]),
     logReader: (options = {}) => {
       const profiles = parseProfileFor(options.profileFor ?? []);
       const profileOf = (task: RunnerTask): string | undefined => profiles.get(task.account) ?? profiles.get(task.accountId) ?? settings.profile;
@@ -195,8 +206,8 @@ function openAws(opts: BackendOptions): Backend {
         pollMs: options.pollMs,
       });
     },
-    replay: (execution, options = {}) =>
-      replayExecution(clients.get(SFNClient), {
+    replay: async (execution, options = {}) => {
+      const outcome = await replayExecution(clients.get(SFNClient), {
         execution,
         stateMachineArn: settings.stateMachineArn,
         dryRun: options.dryRun,
@@ -209,7 +220,10 @@ function openAws(opts: BackendOptions): Backend {
           const run = await store.getRunRecord(name);
           return [...new Set(Object.values(run?.accounts ?? {}).filter((o) => !o.ok).map((o) => o.account))];
         },
-      }),
+      });
+      if (!outcome.dryRun) await auditReplay(audit, store, outcome, await callerArn());
+      return outcome;
+    },
     doctor: () =>
       runDoctor({
         config,
@@ -232,6 +246,29 @@ function openAws(opts: BackendOptions): Backend {
     },
     close: () => Promise.resolve(clients.destroy()),
   };
+}
+
+/**
+ * Appends a replay to the audit trail. Written once Step Functions accepted it (a refused
+ * replay changed nothing); a failed write is reported with what did happen.
+ */
+async function auditReplay(audit: AuditWriter, store: RunStore, outcome: ReplayOutcome, who: string): Promise<void> {
+  const run = await store.getRunIdentity(outcome.execution);
+  try {
+    await audit.append(
+      auditRecord({
+        kind: 'redrive',
+        who,
+        channel: 'cli',
+        run: outcome.execution,
+        ...(run ? { repository: run.repository, branch: run.branch, commit: run.commit } : {}),
+        outcome: outcome.action,
+        detail: outcome.action === 'start' ? `started as ${outcome.newExecutionName ?? 'a new execution'}: ${outcome.reason}` : outcome.reason,
+      }),
+    );
+  } catch (e) {
+    throw new OperatorError(`the ${outcome.action === 'redrive' ? 'redrive' : 'new execution'} of ${outcome.execution} started, but its audit record could not be written: ${(e as Error).message}`);
+  }
 }
 
 /** The local run table as opened once: its stores and how to let go of it. */
@@ -324,6 +361,7 @@ async function openLocal(opts: BackendOptions): Promise<Backend> {
   const records = table.records;
   return {
     mode: 'local',
+    audit: new LocalAuditLog(stateDir),
     config,
     records,
     runs: new LocalRunsSource(records, config, undefined, hintOptions(opts)),

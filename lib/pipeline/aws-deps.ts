@@ -10,6 +10,7 @@
  * | `TFSTEP_STATE_MACHINE_ARN`     | the pipeline state machine (execution ARNs from names)   |
  * | `TFSTEP_GIT_TOKEN_SECRET_ARN`  | optional: Secrets Manager secret with git credentials (GitHub App or token) |
  */
+import { S3AuditLog } from '../audit/s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -35,11 +36,13 @@ export const PIPELINE_ENV = {
   stateMachineArn: FUNCTION_ENV.stateMachineArn,
   /** Set when `notifications.githubStatusTokenSecret` is: the GitHub token for commit statuses. */
   gitTokenSecretArn: FUNCTION_ENV.gitTokenSecretArn,
+  /** The audit bucket each account's apply is appended to. */
+  auditBucket: FUNCTION_ENV.auditBucket,
 } as const;
 
 /** What {@link createAwsPipelineDeps} refuses to start without, and what it reads when set. */
 export const PIPELINE_ENV_READS: FunctionEnvReads = {
-  required: [PIPELINE_ENV.table, PIPELINE_ENV.artifactsBucket, PIPELINE_ENV.topicArn, PIPELINE_ENV.stateMachineArn],
+  required: [PIPELINE_ENV.table, PIPELINE_ENV.artifactsBucket, PIPELINE_ENV.topicArn, PIPELINE_ENV.stateMachineArn, PIPELINE_ENV.auditBucket],
   optional: [PIPELINE_ENV.config, PIPELINE_ENV.gitTokenSecretArn],
 };
 
@@ -175,10 +178,13 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
   const secrets = clients.secrets ?? new SecretsManagerClient({});
   const token = (repository: string) => (tokenSecret ? secretToken(secrets, tokenSecret, repository) : undefined);
   const sfn = clients.sfn ?? new SFNClient({});
+  const s3 = clients.s3 ?? new S3Client({ maxAttempts: AWS_MAX_ATTEMPTS });
   return {
     config,
     store: RunStore.fromClient(clients.dynamodb ?? new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS }), table),
-    artifacts: s3Artifacts(clients.s3 ?? new S3Client({ maxAttempts: AWS_MAX_ATTEMPTS }), bucket),
+    artifacts: s3Artifacts(s3, bucket),
+    audit: new S3AuditLog(s3, requireEnv(PIPELINE_ENV.auditBucket, env)),
+    auditChannel: 'pipeline',
     repoReader: (push) => {
       if (push.provider === 'github') return new GitHubRepoReader({ fullName: push.repository.fullName, token: token(push.repository.fullName) });
       if (push.provider === 'gitlab') return new GitLabRepoReader({ fullName: push.repository.fullName, token: token(push.repository.fullName), apiBaseUrl: gitlabApiBase(push.repository.cloneUrls) });

@@ -4,6 +4,7 @@
  * of artifacts, the git CLI and its own execution tracking; tests pass in-memory ones.
  */
 import type { Config } from '../config/schema';
+import type { AuditChannel, AuditWriter } from '../domain/audit';
 import type { PushEvent } from '../domain/push-event';
 import type { OrganizationsReader } from '../fleet/walk';
 import type { RepoReader } from '../planning/repo-reader';
@@ -66,6 +67,13 @@ export interface PipelineDeps {
    * `fleet.organizations.roleArn`, or the local fleet file). @default - no fleet refresh
    */
   readonly organizations?: { readonly from: string; readonly reader: () => OrganizationsReader };
+  /**
+   * Where each account's apply is appended as an audit record (the audit bucket in AWS, the
+   * state directory's audit.jsonl locally). @default - no audit record (tests of other steps)
+   */
+  readonly audit?: AuditWriter;
+  /** The channel apply records name: `pipeline` in AWS, `local` in the local mode. @default 'pipeline' */
+  readonly auditChannel?: AuditChannel;
 }
 
 /** A logger that drops everything. */

@@ -4,7 +4,9 @@
  * backwards), and answers the compact outcome the stage gate reads.
  */
 import type { z } from 'zod';
+import { auditRecord } from '../domain/audit';
 import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
+import { capAddresses, capSummary } from '../domain/plan-summary';
 import { mapLimit } from '../domain/concurrency';
 import { heldBack } from '../domain/replan';
 import type { AccountOutcome, ModuleOutcome, RecordAccountRequestSchema } from '../statemachine/contracts';
@@ -138,9 +140,84 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
     modules.push(...appliedBefore);
     modules.sort((a, b) => a.path.localeCompare(b.path));
   }
-  const outcome: AccountOutcome = { account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}), ...(req.account.wave !== undefined ? { wave: req.account.wave } : {}) };
+  const outcome = fitOutcome({ account: req.account.name, ok, phase: req.phase, modules, ...(reason ? { reason } : {}), ...(req.fence !== undefined ? { fence: req.fence } : {}), ...(req.account.wave !== undefined ? { wave: req.account.wave } : {}) });
   await deps.store.setAccountOutcome(req.execution, req.account.stage, outcome);
+  if (req.phase !== 'plan') await auditApply(deps, req, run, reads, ok, reason);
   return outcome;
+}
+
+/**
+ * The most an account's outcome may take as JSON. It is one run-table item (DynamoDB's limit is
+ * 400 KB per item) and the output of a Map iteration (Step Functions' limit is 256 KiB per state
+ * payload: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), so it stays
+ * well under both; the module items and each module's `result.json` keep every detail.
+ */
+export const OUTCOME_MAX_BYTES = 96 * 1024;
+
+/** Fewer addresses and differences per module, in steps, until the outcome fits {@link OUTCOME_MAX_BYTES}. */
+export function fitOutcome(outcome: AccountOutcome, maxBytes = OUTCOME_MAX_BYTES): AccountOutcome {
+  const size = (o: AccountOutcome): number => Buffer.byteLength(JSON.stringify(o), 'utf8');
+  if (size(outcome) <= maxBytes) return outcome;
+  let fitted = outcome;
+  for (const max of [20, 5, 0]) {
+    fitted = {
+      ...outcome,
+      modules: outcome.modules.map((m) => ({
+        ...m,
+        ...(m.plan ? { plan: capSummary(m.plan, max) } : {}),
+        ...(m.replan
+          ? {
+              replan: {
+                ...m.replan,
+                plan: capSummary(m.replan.plan, max),
+                ...(m.replan.approvedPlan ? { approvedPlan: capSummary(m.replan.approvedPlan, max) } : {}),
+                ...(m.replan.differences ? { differences: capAddresses(m.replan.differences, max) } : {}),
+              },
+            }
+          : {}),
+      })),
+    };
+    if (size(fitted) <= maxBytes) return fitted;
+  }
+  // Still too big with counts only: too many modules in one account for one item.
+  throw new PipelineError(`the outcome of account ${outcome.account} takes ${size(fitted)} bytes with every address list left out, over the ${maxBytes} bytes one outcome may take; split its modules across more accounts or runner tasks`);
+}
+
+/**
+ * Appends the account's apply to the audit trail: which plans (by SHA-256) were applied at
+ * which commit, and what became of each module. Written before the outcome is answered, so a
+ * failed write fails the step (the state machine retries it) rather than losing the record.
+ */
+async function auditApply(
+  deps: PipelineDeps,
+  req: RecordAccountRequest,
+  run: { repository?: string; branch?: string },
+  reads: readonly Read[],
+  ok: boolean,
+  reason: string | undefined,
+): Promise<void> {
+  if (!deps.audit) return;
+  const ran = reads.filter((r) => r.result && r.result.status !== 'skipped');
+  if (ran.length === 0 && ok) return;
+  await deps.audit.append(
+    auditRecord(
+      {
+        kind: 'apply',
+        who: 'pipeline',
+        channel: deps.auditChannel ?? 'pipeline',
+        run: req.execution,
+        stage: req.account.stage,
+        ...(run.repository ? { repository: run.repository } : {}),
+        ...(run.branch ? { branch: run.branch } : {}),
+        commit: req.source.commit,
+        accounts: [req.account.name],
+        plans: ran.filter((r) => r.result?.planSha256).map((r) => ({ account: req.account.name, module: r.module, sha256: r.result!.planSha256!, status: r.result!.status })),
+        outcome: ok ? 'succeeded' : 'failed',
+        ...(reason ? { detail: reason.slice(0, 2000) } : {}),
+      },
+      deps.clock(),
+    ),
+  );
 }
 
 /** A readable cause: the ECS stopped reason or exit code rather than the whole task description. */

@@ -30,6 +30,11 @@ export const TEST_DOUBLE_ENV = {
    * upstream's applied state, so its plan changes once the upstream applies.
    */
   reads: 'TFSTEP_TEST_DOUBLE_READS',
+  /**
+   * Comma-separated `<module>` or `<module>:<address>=<body>`: the double's plan sees those
+   * resources changed outside Terraform (drift).
+   */
+  drift: 'TFSTEP_TEST_DOUBLE_DRIFT',
   /** A file the double appends `<module path> <subcommand> start` and `... end <code>` to. */
   timeline: 'TFSTEP_TEST_DOUBLE_TIMELINE',
 } as const;

@@ -8,14 +8,21 @@ export interface LineSink {
   write(chunk: string): unknown;
 }
 
+import { DEFAULT_REDACTION, redactText, REDACTED, type Redaction } from '../domain/redact';
+
 /** The text that replaces a secret in every line. */
 export const MASK = '***';
+
+/** The first and last line of a PEM private key, which tools print line by line. */
+const KEY_BEGIN = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z ]*PRIVATE KEY-----/;
 
 /** Masks secrets in lines before they leave the process. */
 export class Logger {
   private readonly secrets: Set<string>;
   private readonly kept: string[];
   private readonly prefix: string;
+  private readonly state: { redaction: Redaction; inKey: boolean };
 
   /**
    * @param out where log lines go (process.stdout in the container)
@@ -24,11 +31,17 @@ export class Logger {
   constructor(
     private readonly out: LineSink,
     private readonly err: LineSink,
-    shared?: { secrets: Set<string>; kept: string[]; prefix: string },
+    shared?: { secrets: Set<string>; kept: string[]; prefix: string; state: { redaction: Redaction; inKey: boolean } },
   ) {
     this.secrets = shared?.secrets ?? new Set<string>();
     this.kept = shared?.kept ?? [];
     this.prefix = shared?.prefix ?? '';
+    this.state = shared?.state ?? { redaction: DEFAULT_REDACTION, inKey: false };
+  }
+
+  /** Sets the name and value patterns every line is redacted with (the policy's `redact`). */
+  setRedaction(redaction: Redaction): void {
+    this.state.redaction = redaction;
   }
 
   /**
@@ -36,7 +49,7 @@ export class Logger {
    * several modules run at once. Secrets and kept lines are shared with this logger.
    */
   withPrefix(prefix: string): Logger {
-    return new Logger(this.out, this.err, { secrets: this.secrets, kept: this.kept, prefix: this.prefix + prefix });
+    return new Logger(this.out, this.err, { secrets: this.secrets, kept: this.kept, prefix: this.prefix + prefix, state: this.state });
   }
 
   /**
@@ -51,18 +64,34 @@ export class Logger {
     }
   }
 
-  /** The text with every registered secret replaced by {@link MASK}. */
+  /**
+   * The text with every registered secret replaced by {@link MASK}, then every value of a
+   * secret shape or under a secret name (see lib/domain/redact.ts) by {@link REDACTED}.
+   */
   mask(text: string): string {
     let out = text;
     // Longest first, so a secret containing another is masked whole.
     for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join(MASK);
-    return out;
+    return redactText(out, this.state.redaction);
+  }
+
+  /** One line as written: a line inside a private key printed line by line is hidden whole. */
+  private maskLine(line: string): string {
+    if (this.state.inKey) {
+      if (KEY_END.test(line)) this.state.inKey = false;
+      return REDACTED;
+    }
+    if (KEY_BEGIN.test(line) && !KEY_END.test(line)) {
+      this.state.inKey = true;
+      return this.mask(line.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----.*$/, REDACTED));
+    }
+    return this.mask(line);
   }
 
   /** Writes one or more lines to stdout, masked. */
   info(text: string): void {
     for (const line of text.replace(/\r?\n$/, '').split(/\r?\n/)) {
-      const masked = this.prefix + this.mask(line);
+      const masked = this.prefix + this.maskLine(line);
       this.kept.push(masked);
       this.out.write(`${masked}\n`);
     }

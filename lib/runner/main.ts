@@ -53,8 +53,10 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { GIT_ALLOW_PROTOCOL } from '../domain/git-args';
 import { comparePlans, normalizePlan, type PlanComparison } from '../domain/plan-compare';
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
+import { compileRedaction, sensitiveValues } from '../domain/redact';
 import { mayChangeMark } from '../domain/replan';
 import { destroyedAddresses, evaluateModulePlan, evaluateRunTotals, resultOf } from '../domain/plan-policy';
+import { DETAILED_EXITCODE_CHANGES, planOnlyOutcome, planOnlyPlanArgs, resourceAction, type ResourceChange } from '../domain/plan-only';
 import {
   artifactKeys,
   EXIT,
@@ -191,6 +193,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
     const source = parseArgs(argv);
     const task = parseRunnerEnv(env);
     const policy = await loadPolicy(source, deps.ssm);
+    logger.setRedaction(compileRedaction(policy.redact));
     let store: ArtifactStore;
     let records: PlanRecordStore;
     try {
@@ -374,6 +377,8 @@ interface Progress {
   mayChangeAfter?: string[];
   replan?: Replan;
   policy?: PolicyResult;
+  changes?: ResourceChange[];
+  moreChanges?: number;
 }
 
 /** The upstreams of `module` in this task (the manifest's dependencies). */
@@ -459,8 +464,22 @@ async function runModules(ctx: ModuleContext, dirs: Map<string, string>, approve
   return all.some((s) => s === 'failed' || s === 'refused') ? EXIT.TERRAFORM : EXIT.OK;
 }
 
+/**
+ * Registers every value a plan marks sensitive (or holds under a secret name) with the logger:
+ * from now on no log line, error or result of this task shows it, whatever prints it.
+ */
+function registerPlanSecrets(ctx: ModuleContext, showJson: unknown): void {
+  for (const value of sensitiveValues(showJson, compileRedaction(ctx.policy.redact))) ctx.logger.addSecret(value);
+}
+
 async function writeResult(ctx: ModuleContext, result: ModuleResult): Promise<void> {
-  const valid = ModuleResultSchema.parse(result);
+  // A result travels to the run table, pages and notifications: its free text is masked like a log line.
+  const masked: ModuleResult = {
+    ...result,
+    ...(result.error === undefined ? {} : { error: ctx.logger.mask(result.error) }),
+    ...(result.replan?.differences ? { replan: { ...result.replan, differences: result.replan.differences.map((d) => ctx.logger.mask(d)) } } : {}),
+  };
+  const valid = ModuleResultSchema.parse(masked);
   await putArtifact(ctx, artifactKeys.result(ctx.input.execution, ctx.input.account, result.module), `${JSON.stringify(valid, null, 2)}\n`);
 }
 
@@ -472,6 +491,52 @@ async function recordPlan(ctx: ModuleContext, module: string, sha256: string): P
     const hint = e instanceof PlanRecordAccessDeniedError ? ' (only the plan task definition may run the plan phase)' : '';
     throw new InfraError(`cannot record the plan of module ${quote(module)} in this account${hint}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * A plan-only task's plan (lib/domain/plan-only.ts): no state lock, `-detailed-exitcode` for
+ * drift, and never a plan record or a saved plan file, so nothing can apply it. It keeps the
+ * summary and the resource changes, addresses and actions only.
+ */
+async function planOnly(
+  ctx: ModuleContext,
+  module: string,
+  a: { run: (sub: string, args: string[], capture?: boolean, okCodes?: readonly number[]) => Promise<string>; planPath: string; planArg: string; progress: Progress },
+): Promise<ModuleResult['status']> {
+  const { input, logger } = ctx;
+  const kind = input.planOnly!.kind;
+  const okCodes = kind === 'drift' ? [0, DETAILED_EXITCODE_CHANGES] : [0];
+  await a.run('plan', ['-input=false', ...planOnlyPlanArgs(kind), `-out=${a.planArg}`], false, okCodes);
+  const showJson = await a.run('show', ['-json', a.planArg], true);
+  await rm(a.planPath, { force: true });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(showJson);
+  } catch (e) {
+    throw new ToolFailedError(`cannot read the plan: ${(e as Error).message}`);
+  }
+  const summary = summarizePlan(doc);
+  const outcome = planOnlyOutcome(resourceChangesOf(doc));
+  a.progress.plan = summary;
+  a.progress.changes = outcome.changes;
+  a.progress.moreChanges = outcome.moreChanges;
+  await putArtifact(ctx, artifactKeys.summary(input.execution, input.account, module), `${JSON.stringify(summary, null, 2)}\n`);
+  logger.info(`[${module}] ${kind} plan: ${formatPlanLine(summary)} ${outcome.status === 'clean' ? 'no changes' : `${(outcome.changes?.length ?? 0) + (outcome.moreChanges ?? 0)} resource change(s)`}`);
+  for (const c of outcome.changes ?? []) logger.info(`[${module}]   ${c.action} ${c.address}`);
+  return 'planned';
+}
+
+/** The changed resources of a `terraform show -json` plan document: address and action, never a value. */
+export function resourceChangesOf(doc: unknown): ResourceChange[] {
+  const list = (doc as { resource_changes?: unknown }).resource_changes;
+  if (!Array.isArray(list)) return [];
+  const out: ResourceChange[] = [];
+  for (const rc of list as { address?: unknown; change?: { actions?: unknown } }[]) {
+    const actions = Array.isArray(rc?.change?.actions) ? (rc.change.actions as string[]) : [];
+    const action = resourceAction(actions);
+    if (action && typeof rc.address === 'string') out.push({ address: rc.address, action });
+  }
+  return out;
 }
 
 async function putArtifact(ctx: ModuleContext, key: string, body: Uint8Array | string): Promise<void> {
@@ -496,7 +561,7 @@ async function runModule(
   const { env, dropped } = toolEnv({ from: ctx.env, searchPath: ctx.searchPath, home: ctx.home, tool, module, region: ctx.policy.region });
   env.TF_PLUGIN_CACHE_DIR = ctx.pluginCacheDir;
   if (dropped.length > 0) logger.info(`[${module}] not passed to ${tool.name}: ${dropped.join(', ')}`);
-  const run = async (sub: string, args: string[], capture = false) => {
+  const run = async (sub: string, args: string[], capture = false, okCodes: readonly number[] = [0]) => {
     // Checked again before every invocation, not only up front.
     assertSubcommandAllowed(ctx.policy, sub);
     ctx.interruption.throwIfRequested(`${tool.name} ${sub}`);
@@ -506,7 +571,7 @@ async function runModule(
     if (res.code !== 0 && ctx.interruption.requestedBy) {
       throw new InterruptedError(`${tool.name} ${sub} stopped on SIGINT after ${ctx.interruption.requestedBy} (exit code ${res.code})`);
     }
-    if (res.code !== 0) throw new ToolFailedError(`${tool.name} ${sub} exited with code ${res.code}`);
+    if (!okCodes.includes(res.code)) throw new ToolFailedError(`${tool.name} ${sub} exited with code ${res.code}`);
     return res.stdout;
   };
   // terragrunt runs terraform in its cache folder, so a relative plan path would land there.
@@ -550,6 +615,8 @@ async function runModule(
       try {
         approvedDoc = JSON.parse(approvedJson);
         newDoc = JSON.parse(newJson);
+        registerPlanSecrets(ctx, approvedDoc);
+        registerPlanSecrets(ctx, newDoc);
         comparison = newSha === expectedSha ? { identical: true, differences: [] } : comparePlans(approvedDoc, newDoc);
       } catch (e) {
         throw new ToolFailedError(`cannot compare the new plan with the approved one: ${(e as Error).message}`);
@@ -574,6 +641,8 @@ async function runModule(
       applyPath = replanPath;
       applyArg = replanArg;
     }
+  } else if (input.planOnly) {
+    return planOnly(ctx, module, { run, planPath, planArg, progress });
   } else {
     await run('plan', ['-input=false', `-out=${planArg}`]);
     const showJson = await run('show', ['-json', planArg], true);
@@ -581,7 +650,9 @@ async function runModule(
     expectedSha = sha256Hex(planBytes);
     let summary: PlanSummary;
     try {
-      summary = summarizePlan(JSON.parse(showJson));
+      const doc: unknown = JSON.parse(showJson);
+      registerPlanSecrets(ctx, doc);
+      summary = summarizePlan(doc);
     } catch (e) {
       throw new ToolFailedError(`cannot summarise the plan: ${(e as Error).message}`);
     }

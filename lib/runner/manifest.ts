@@ -92,6 +92,7 @@ export async function readManifest(store: ArtifactStore, env: RunnerEnvInput, ac
     ...(manifest.approvedPlans === undefined ? {} : { approvedPlans: manifest.approvedPlans }),
     ...(manifest.dependencies === undefined ? {} : { dependencies: manifest.dependencies }),
     ...(manifest.moduleConcurrency === undefined ? {} : { moduleConcurrency: manifest.moduleConcurrency }),
+    ...(manifest.planOnly === undefined ? {} : { planOnly: manifest.planOnly }),
   };
   const input = RunnerInputSchema.safeParse(raw);
   if (!input.success) throw new RefusedError(`refused manifest ${expectedKey}: ${describeIssue(input.error, raw, (f) => f)}`);

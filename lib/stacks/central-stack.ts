@@ -14,10 +14,12 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
+import { AUDIT_PREFIX } from '../domain/audit';
 import { FUNCTION_ENV } from '../domain/function-env';
 import { names } from '../domain/names';
 import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
 import { ArtifactsBucket } from '../constructs/artifacts-bucket';
+import { AuditBucket } from '../constructs/audit-bucket';
 import { ExecutionStatusRule } from '../constructs/execution-status-rule';
 import { FleetAccess } from '../constructs/fleet-access';
 import { FLEET_NAME_PREFIX } from '../fleet/resolve';
@@ -89,6 +91,8 @@ export class CentralStack extends Stack {
   readonly eventBus: events.EventBus;
   readonly table: dynamodb.Table;
   readonly artifacts: ArtifactsBucket;
+  /** The audit trail (Object Lock, compliance mode): the approval and pipeline functions append to it. */
+  readonly audit: AuditBucket;
   readonly topic: sns.Topic;
   readonly webhookSecret: secretsmanager.Secret;
   readonly approvalKey: secretsmanager.Secret;
@@ -140,6 +144,12 @@ export class CentralStack extends Stack {
         const roles = runnerRoleArns(this.partition, config, account);
         return { accountName: account.name, accountId: account.id, roleArns: [roles.plan, roles.apply] };
       }),
+    });
+
+    this.audit = new AuditBucket(this, 'Audit', {
+      bucketName: names.auditBucket(config.central.account, config.central.region),
+      retentionDays: config.audit.retentionDays,
+      accessLogs: this.artifacts.accessLogs,
     });
 
     const topicKey = new kms.Key(this, 'TopicKey', {
@@ -208,6 +218,7 @@ export class CentralStack extends Stack {
         [FUNCTION_ENV.artifactsBucket]: this.artifacts.bucket.bucketName,
         [FUNCTION_ENV.topicArn]: this.topic.topicArn,
         [FUNCTION_ENV.approvalKeySecretArn]: this.approvalKey.secretArn,
+        [FUNCTION_ENV.auditBucket]: this.audit.bucket.bucketName,
       },
       timeoutSeconds: 30,
       reservedConcurrency: publicConcurrency ? publicConcurrency.approval : undefined,
@@ -221,6 +232,7 @@ export class CentralStack extends Stack {
         // Built from the name rather than taken from the construct: the state machine depends on
         // the functions, so the reverse reference would be a cycle.
         [FUNCTION_ENV.stateMachineArn]: stateMachineArn,
+        [FUNCTION_ENV.auditBucket]: this.audit.bucket.bucketName,
         ...(githubToken === undefined ? {} : { [FUNCTION_ENV.gitTokenSecretArn]: githubToken }),
       },
       timeoutSeconds: 90,
@@ -230,6 +242,13 @@ export class CentralStack extends Stack {
     this.grantWebhook(this.webhookFunction.role);
     this.grantApproval(this.approvalFunction.role, stateMachineArn);
     this.grantPipelineSteps(this.pipelineFunction.role, config, stateMachineArn);
+    for (const role of [this.approvalFunction.role, this.pipelineFunction.role]) {
+      this.audit.grantAppend(role);
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.audit.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${AUDIT_PREFIX}*]`,
+        reason: 'Each audit record is a new object under records/ (its key is the time and a fresh id); the grant is s3:PutObject on those keys only, with no read or delete.',
+      });
+    }
 
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
@@ -288,6 +307,7 @@ export class CentralStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe approvers and operators here' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.artifacts.bucket.bucketName });
+    new CfnOutput(this, 'AuditBucketName', { value: this.audit.bucket.bucketName, description: 'The audit trail: tfstep audit reads it' });
   }
 
   /** Reads any object of the artifacts bucket: summaries, results and logs of every account. */

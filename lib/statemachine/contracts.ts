@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CommitShaSchema } from '../domain/push-event';
+import { RunnerPlanOnlySchema } from '../domain/plan-only';
 import { MAX_MODULE_CONCURRENCY, ModulePathSchema, PlanSummarySchema, PolicyResultSchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
 
 /** Where the runner fetches the code: the same for every account of a run. */
@@ -72,6 +73,8 @@ export const AccountItemSchema = z
   manifest: z.object({ key: z.string().min(1), sha256: Sha256Schema }).optional(),
   /** The account's rollout wave in its stage (0 first; lib/planning/waves.ts). @default 0 */
   wave: z.number().int().min(0).optional(),
+  /** A plan-only task (lib/domain/plan-only.ts): written into the runner's manifest. */
+  planOnly: RunnerPlanOnlySchema.optional(),
   })
   .superRefine((item, ctx) => {
     // Plan runs provider code: it must never run on the apply task definition's role.

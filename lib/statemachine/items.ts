@@ -46,6 +46,7 @@ export async function withManifest(artifacts: ItemsWriter, execution: string, it
     ...(phase === 'apply' ? { approvedPlans: item.approvedPlans } : {}),
     ...(item.dependencies && Object.keys(item.dependencies).length > 0 ? { dependencies: item.dependencies } : {}),
     ...(item.moduleConcurrency === undefined ? {} : { moduleConcurrency: item.moduleConcurrency }),
+    ...(item.planOnly === undefined ? {} : { planOnly: item.planOnly }),
   });
   const key = artifactKeys.manifest(execution, item.name, phase);
   await artifacts.put(key, body);

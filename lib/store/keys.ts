@@ -17,6 +17,9 @@
  * | `QUEUE#<repo>#<branch>`             | `ENTRY#<pushSequence>#<execution>` | lib/store/queue.ts       | a push waiting for (or holding) its branch  |
  * | `QUEUE#<repo>#<branch>`             | `LOCK`                             | lib/store/queue.ts       | the branch lease: holder, generation, high waters, last admitted pushes |
  * | `COMMIT#<repo>#<branch>#<sha>`      | `COMMIT`                           | lib/store/queue.ts       | which execution carries that push (dedup)   |
+ * | `PLANONLY#<id>`                     | `RESULT#<repo>#<account>#<module>` | lib/store/plan-only.ts   | one target's result in a plan-only run       |
+ * | `DRIFT#<repo>`                      | `<account>#<module>`               | lib/store/plan-only.ts   | the target's drift report line: status, changes, first and last seen |
+ * | `DRIFT`                             | `LAST`                             | lib/store/plan-only.ts   | the last drift sweep: when, counts, notice  |
  * | `FLEET`                             | `ACCOUNT#<accountId>`              | lib/store/fleet.ts       | one fleet account: stage, defaults, source, active or left |
  * | `FLEET`                             | `REFRESH`                          | lib/store/fleet.ts       | the last fleet refresh: when, from where, counts |
  *

@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Outcomes } from './outcomes';
 import { BranchQueue } from './queue';
+import { PlanOnlyStore } from './plan-only';
 import { FleetRegistry } from './fleet';
 import { Runs } from './runs';
 import { RunTable } from './table';
@@ -39,6 +40,8 @@ export class RunStore {
   readonly queue: BranchQueue;
   /** The fleet registry: accounts from AWS Organizations (./fleet.ts). */
   readonly fleet: FleetRegistry;
+  /** Plan-only results and the drift report (./plan-only.ts). */
+  readonly planOnly: PlanOnlyStore;
 
   constructor(
     readonly doc: DynamoDBDocumentClient,
@@ -50,6 +53,7 @@ export class RunStore {
     this.outcomes = new Outcomes(table);
     this.queue = new BranchQueue(table);
     this.fleet = new FleetRegistry(table);
+    this.planOnly = new PlanOnlyStore(table);
   }
 
   /** Wraps a plain DynamoDB client (undefined attributes are dropped on write). */

@@ -6,6 +6,7 @@ import { parseConfig } from '../config/parse';
 import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
 import type { Config } from '../config/schema';
 import { names } from '../domain/names';
+import type { PullRequestEvent } from '../domain/pull-request-event';
 import type { PushEvent } from '../domain/push-event';
 import { functionConfigJson, optionalEnv, positiveIntEnv, requireEnv } from '../env';
 import { DynamoDeliveryStore, MemoryDeliveryStore } from './deliveries';
@@ -13,7 +14,7 @@ import { DEFAULT_MAX_BODY_BYTES } from './handler';
 import { jsonLogger, silentLogger } from '../log';
 import { EventBridgePublisher, MemoryPublisher } from './publisher';
 import { SecretsManagerSecretProvider, StaticSecretProvider } from './secrets';
-import type { Clock, Logger, WebhookDeps } from './types';
+import type { Clock, Logger, TeamMembership, WebhookDeps } from './types';
 
 /** Environment variables the webhook function reads, by their names in {@link FUNCTION_ENV}. */
 export const WEBHOOK_ENV = {
@@ -81,6 +82,10 @@ export interface InMemoryDepsOptions {
   readonly maxBodyBytes?: number;
   /** Called with every published push, e.g. to start the local pipeline. */
   readonly onPublish?: (event: PushEvent) => void | Promise<void>;
+  /** Called with every published pull request event. */
+  readonly onPullRequest?: (event: PullRequestEvent) => void | Promise<void>;
+  /** Checks team entries of `pullRequests.authors`. */
+  readonly teams?: TeamMembership;
 }
 
 /** In-memory dependencies plus handles on the publisher and store to inspect them. */
@@ -95,10 +100,11 @@ export function createInMemoryDeps(options: InMemoryDepsOptions): InMemoryWebhoo
   return {
     config: options.config,
     secrets: new StaticSecretProvider(options.secret, options.previousSecret),
-    publisher: new MemoryPublisher(options.onPublish),
+    publisher: new MemoryPublisher(options.onPublish, options.onPullRequest),
     deliveries: new MemoryDeliveryStore({ clock }),
     clock,
     logger: options.logger ?? silentLogger,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.teams ? { teams: options.teams } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { verifyGithubSignature, verifyGitlabToken } from './auth';
 import { MalformedRequestError, MethodNotAllowedError, PayloadTooLargeError, UnsupportedMediaTypeError, WebhookError } from './errors';
 import { decidePush, readGithubPush, readGitlabPush } from './normalize';
+import { decidePullRequest, readGithubPullRequest, readGitlabMergeRequest } from './pull-request';
 import type { GitProvider, LogFields, SecretStage, WebhookDeps, WebhookRequest, WebhookResponse } from './types';
 
 /**
@@ -16,7 +17,7 @@ import type { GitProvider, LogFields, SecretStage, WebhookDeps, WebhookRequest, 
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 /** What a 2xx answer did, in its body next to the reason. */
-export type WebhookOutcome = 'published' | 'ignored' | 'duplicate' | 'pong';
+export type WebhookOutcome = 'published' | 'ignored' | 'duplicate' | 'pong' | 'refused';
 
 type Headers = ReadonlyMap<string, string>;
 
@@ -150,6 +151,10 @@ async function handle(request: WebhookRequest, deps: WebhookDeps, log: Record<st
 
   const payload = parseJson(rawBody);
 
+  if ((provider === 'github' && event === 'pull_request') || (provider === 'gitlab' && event === 'Merge Request Hook')) {
+    return handlePullRequest(provider === 'github' ? readGithubPullRequest(payload) : readGitlabMergeRequest(payload), headers, provider, deps, log);
+  }
+
   let read;
   if (provider === 'github' && event === 'ping') {
     deps.logger.info('ping answered', { ...log });
@@ -162,7 +167,7 @@ async function handle(request: WebhookRequest, deps: WebhookDeps, log: Record<st
   } else {
     deps.logger.info('event type ignored', { ...log });
     const what = event === '' ? 'a delivery without X-GitHub-Event' : `event type ${JSON.stringify(clip(event, 60))}`;
-    return respond(202, { outcome: 'ignored' satisfies WebhookOutcome, reason: `${what} is ignored; only pushes deploy` });
+    return respond(202, { outcome: 'ignored' satisfies WebhookOutcome, reason: `${what} is ignored; only pushes and pull requests are read` });
   }
   log.repository = read.fullName;
   log.ref = read.ref;
@@ -215,4 +220,74 @@ async function handle(request: WebhookRequest, deps: WebhookDeps, log: Record<st
     reason: `push of ${push.after.slice(0, 12)} to ${push.branch} published`,
     deliveryId,
   });
+}
+
+/** Claims the delivery, publishes, and releases the claim again when publishing fails (as for pushes). */
+async function publishOnce(
+  provider: GitProvider,
+  deliveryId: string,
+  publish: () => Promise<void>,
+  deps: WebhookDeps,
+  log: Record<string, unknown>,
+): Promise<'published' | 'duplicate' | 'failed'> {
+  if ((await deps.deliveries.claim(provider, deliveryId)) === 'duplicate') return 'duplicate';
+  try {
+    await publish();
+  } catch (err) {
+    try {
+      await deps.deliveries.release(provider, deliveryId);
+    } catch (releaseErr) {
+      deps.logger.error('releasing the delivery claim failed; a redelivery counts as a duplicate until the claim goes stale', { ...log, error: errorFields(releaseErr) });
+    }
+    deps.logger.error('publishing failed', { ...log, statusCode: 500, error: errorFields(err) });
+    return 'failed';
+  }
+  try {
+    await deps.deliveries.complete(provider, deliveryId);
+  } catch (err) {
+    deps.logger.warn('marking the delivery published failed', { ...log, error: errorFields(err) });
+  }
+  return 'published';
+}
+
+/**
+ * A pull request (merge request) delivery, already authenticated: forks and authors outside
+ * `pullRequests.authors` are refused here, in the central account, before anything is published.
+ */
+async function handlePullRequest(
+  read: ReturnType<typeof readGithubPullRequest>,
+  headers: Headers,
+  provider: GitProvider,
+  deps: WebhookDeps,
+  log: Record<string, unknown>,
+): Promise<WebhookResponse> {
+  log.repository = read.fullName;
+  log.pullRequest = read.number;
+  log.action = clip(read.hostAction, 40);
+  log.headSha = read.headSha;
+  const deliveryId = requireDeliveryId(headers, provider);
+  const decision = await decidePullRequest(read, {
+    config: deps.config,
+    deliveryId,
+    receivedAt: deps.clock.now(),
+    ...(deps.teams ? { teams: deps.teams } : {}),
+  });
+  if (decision.kind === 'ignored') {
+    deps.logger.info('pull request ignored', { ...log, reason: decision.reason });
+    return respond(200, { outcome: 'ignored' satisfies WebhookOutcome, reason: decision.reason });
+  }
+  if (decision.kind === 'refused') {
+    deps.logger.warn('pull request refused', { ...log, reason: decision.reason });
+    return respond(200, { outcome: 'refused' satisfies WebhookOutcome, reason: decision.reason });
+  }
+  const pr = decision.event;
+  const outcome = await publishOnce(provider, deliveryId, () => deps.publisher.publishPullRequest(pr), deps, log);
+  if (outcome === 'duplicate') {
+    deps.logger.info('duplicate delivery ignored', { ...log });
+    return respond(200, { outcome: 'duplicate' satisfies WebhookOutcome, reason: `delivery ${deliveryId} was already received` });
+  }
+  if (outcome === 'failed') return respond(500, { reason: 'publishing the pull request failed; redeliver the webhook' });
+  deps.logger.info('pull request published', { ...log, prAction: pr.action });
+  const what = pr.action === 'plan' ? `plan of ${pr.headSha.slice(0, 12)}` : 'cancel';
+  return respond(200, { outcome: 'published' satisfies WebhookOutcome, reason: `pull request #${pr.number}: ${what} published`, deliveryId });
 }

@@ -1,4 +1,5 @@
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { PULL_REQUEST_EVENT_DETAIL_TYPE, type PullRequestEvent } from '../domain/pull-request-event';
 import { PUSH_EVENT_DETAIL_TYPE, PUSH_EVENT_SOURCE, type PushEvent } from '../domain/push-event';
 import { PublishError } from './errors';
 import type { Publisher } from './types';
@@ -15,6 +16,15 @@ export class EventBridgePublisher implements Publisher {
    * throwing, so that is turned into a {@link PublishError} too.
    */
   async publish(event: PushEvent): Promise<void> {
+    await this.put(PUSH_EVENT_DETAIL_TYPE, event);
+  }
+
+  /** Publishes a pull request event under {@link PULL_REQUEST_EVENT_DETAIL_TYPE}. */
+  async publishPullRequest(event: PullRequestEvent): Promise<void> {
+    await this.put(PULL_REQUEST_EVENT_DETAIL_TYPE, event);
+  }
+
+  private async put(detailType: string, event: PushEvent | PullRequestEvent): Promise<void> {
     let out;
     try {
       out = await this.client.send(
@@ -23,7 +33,7 @@ export class EventBridgePublisher implements Publisher {
             {
               EventBusName: this.eventBusName,
               Source: PUSH_EVENT_SOURCE,
-              DetailType: PUSH_EVENT_DETAIL_TYPE,
+              DetailType: detailType,
               Detail: JSON.stringify(event),
               Time: new Date(event.receivedAt),
             },
@@ -45,9 +55,19 @@ export class EventBridgePublisher implements Publisher {
 /** Keeps published events in memory, for the local server, tests and the benchmark. */
 export class MemoryPublisher implements Publisher {
   readonly events: PushEvent[] = [];
+  readonly pullRequests: PullRequestEvent[] = [];
 
   /** Records the event; `onPublish` lets the local mode start its pipeline from here. */
-  constructor(private readonly onPublish?: (event: PushEvent) => void | Promise<void>) {}
+  constructor(
+    private readonly onPublish?: (event: PushEvent) => void | Promise<void>,
+    private readonly onPullRequest?: (event: PullRequestEvent) => void | Promise<void>,
+  ) {}
+
+  /** {@inheritDoc Publisher.publishPullRequest} */
+  async publishPullRequest(event: PullRequestEvent): Promise<void> {
+    this.pullRequests.push(event);
+    await this.onPullRequest?.(event);
+  }
 
   /** {@inheritDoc Publisher.publish} */
   async publish(event: PushEvent): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema';
+import type { PullRequestEvent } from '../domain/pull-request-event';
 import type { PushEvent } from '../domain/push-event';
 import type { LogFields, Logger } from '../log';
 
@@ -45,9 +46,16 @@ export interface SecretProvider {
   getSecret(stage: SecretStage, options?: { refresh?: boolean }): Promise<string | undefined>;
 }
 
-/** Publishes a canonical push. Throws (a PublishError) when the event was not accepted. */
+/** Publishes canonical events. Throws (a PublishError) when the event was not accepted. */
 export interface Publisher {
   publish(event: PushEvent): Promise<void>;
+  /** Publishes a pull request event under its own detail-type. */
+  publishPullRequest(event: PullRequestEvent): Promise<void>;
+}
+
+/** Answers whether a GitHub user is an active member of a team (for `pullRequests.authors`). */
+export interface TeamMembership {
+  isMember(org: string, teamSlug: string, login: string): Promise<boolean>;
 }
 
 /** What a claim found. */
@@ -78,4 +86,6 @@ export interface WebhookDeps {
   readonly logger: Logger;
   /** Largest accepted body in bytes (after base64 decoding). Default 5 MiB. */
   readonly maxBodyBytes?: number;
+  /** Checks `@org/team` entries of `pullRequests.authors`; without it such entries match nobody. */
+  readonly teams?: TeamMembership;
 }

@@ -338,6 +338,20 @@ describe('central stack', () => {
     expect(Object.keys(others)).toHaveLength(1);
   });
 
+  it('locks audit records for the retention the config sets', () => {
+    // GIVEN a config keeping records seven years
+    const file = writeExampleVariant((doc) => {
+      doc.audit = { retentionDays: 2557 };
+    });
+    // WHEN
+    const central = Template.fromStack(buildExampleApp({}, file).central);
+    // THEN
+    central.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: names.auditBucket(CENTRAL, REGION),
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2557 } } },
+    });
+  });
+
   it('bundles a config larger than the 4 KiB Lambda environment beside each handler', () => {
     // GIVEN a config with 21 accounts, about twice what the Lambda environment could hold
     const file = writeExampleVariant((doc) => {
@@ -439,7 +453,36 @@ describe('central function grants', () => {
     expect(grants['secretsmanager:GetSecretValue']).toEqual([`<${logicalIdOf(template, 'AWS::SecretsManager::Secret', { Name: 'tfstep/approval-link-key' })}>`]);
     expect(grants['sns:Publish']).toEqual([`<${logicalIdOf(template, 'AWS::SNS::Topic', { TopicName: names.topic() })}>`]);
     expect(grants['s3:GetObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*']);
-    expect(Object.keys(grants).some((a) => a.startsWith('s3:Put') || a.startsWith('s3:Delete'))).toBe(false);
+    // AND it appends audit records, and writes nothing else
+    expect(grants['s3:PutObject']).toEqual(['<AuditBucket7486E833.Arn>/records/*']);
+    expect(Object.keys(grants).some((a) => (a.startsWith('s3:Put') && a !== 's3:PutObject') || a.startsWith('s3:Delete'))).toBe(false);
+  });
+
+  it('keeps audit records in a bucket with Object Lock in compliance mode, the configured retention, and no way to delete them', () => {
+    // THEN the bucket locks every record for the default retention in compliance mode
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: names.auditBucket(CENTRAL, REGION),
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 400 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    // AND the bucket and its logical id are kept (stateful: a new logical id would be a new, empty trail)
+    template.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({ BucketName: names.auditBucket(CENTRAL, REGION) }), DeletionPolicy: 'Retain' });
+    expect(logicalIdOf(template, 'AWS::S3::Bucket', { BucketName: names.auditBucket(CENTRAL, REGION) })).toBe('AuditBucket7486E833');
+    // AND its policy denies deleting records or changing their lock to everyone
+    const policy = new Capture();
+    template.hasResourceProperties('AWS::S3::BucketPolicy', { Bucket: { Ref: 'AuditBucket7486E833' }, PolicyDocument: { Statement: policy } });
+    const deny = (policy.asArray() as { Sid?: string; Effect: string; Action: string[] }[]).find((s) => s.Sid === 'DenyDeletingAuditRecords');
+    expect(deny?.Effect).toBe('Deny');
+    expect(deny?.Action).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention']));
+    // AND no function may delete anything in it
+    for (const fn of ['tfstep approval', 'tfstep pipeline steps', 'tfstep webhook']) {
+      const grants = grantsOf(fn);
+      for (const [action, resources] of Object.entries(grants)) {
+        if (resources.some((r) => r.includes('AuditBucket'))) expect(action).toBe('s3:PutObject');
+      }
+    }
   });
 
   it('publishes the approval function URL in SSM and lets the approval function read it by name', () => {
@@ -463,7 +506,7 @@ describe('central function grants', () => {
     expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
     // targets and the plan gates write item lists under <execution>/_stages/, which no runner may write (no account is named "_stages")
     // AND each account task's manifest under that account's prefix, only as a manifest object
-    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/accounts/*/*.manifest.json']);
+    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/accounts/*/*.manifest.json', '<AuditBucket7486E833.Arn>/records/*']);
     // AND it answers task tokens of the pipeline only, to wake queued runs; it never fails or stops one
     expect(grants['states:SendTaskSuccess']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`]);
     expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|SendTaskFailure)|secretsmanager:)/.test(a))).toEqual([]);

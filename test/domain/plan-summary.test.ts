@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatPlanLine, PlanSummaryError, summarizePlan } from '../../lib/domain/plan-summary';
+import { capAddresses, formatPlanLine, MAX_LISTED_ADDRESSES, PlanSummaryError, summarizePlan } from '../../lib/domain/plan-summary';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'terraform-show-json', name), 'utf8'));
@@ -57,5 +57,28 @@ describe('summarizePlan', () => {
 
   it('GIVEN counts WHEN formatted THEN it reads like Terraform', () => {
     expect(formatPlanLine({ add: 1, change: 0, destroy: 2 })).toBe('Plan: 1 to add, 0 to change, 2 to destroy.');
+  });
+});
+
+describe('address lists', () => {
+  it('lists at most MAX_LISTED_ADDRESSES deleted addresses and counts the rest, with exact counts', () => {
+    // GIVEN a plan deleting 2,500 resources
+    const plan = { format_version: '1.2', resource_changes: Array.from({ length: 2500 }, (_, i) => ({ address: `aws_s3_object.o[${i}]`, mode: 'managed', change: { actions: ['delete'] } })) };
+    // WHEN it is summarised
+    const s = summarizePlan(plan);
+    // THEN the count is exact, the list holds the first addresses and one entry counting the rest
+    expect(s.destroy).toBe(2500);
+    expect(s.deleted).toHaveLength(MAX_LISTED_ADDRESSES + 1);
+    expect(s.deleted[0]).toBe('aws_s3_object.o[0]');
+    expect(s.deleted.at(-1)).toBe(`... and ${2500 - MAX_LISTED_ADDRESSES} more`);
+  });
+
+  it('keeps the count of a list capped before when capping it again', () => {
+    const once = capAddresses(['a', 'b', 'c', 'd', 'e'], 3);
+    expect(once).toEqual(['a', 'b', 'c', '... and 2 more']);
+    expect(capAddresses(once, 1)).toEqual(['a', '... and 4 more']);
+    expect(capAddresses(once, 3)).toEqual(once);
+    expect(capAddresses(once, 0)).toEqual(['... and 5 more']);
+    expect(capAddresses([], 0)).toEqual([]);
   });
 });

@@ -5,6 +5,8 @@ import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
 import { classifyFailure } from '../../lib/pipeline/classify-failure';
 import { EXIT } from '../../lib/domain/runner-contract';
 import { InvalidRequestError, LockLostError } from '../../lib/pipeline/errors';
+import { capAddresses } from '../../lib/domain/plan-summary';
+import { OUTCOME_MAX_BYTES } from '../../lib/pipeline/record-account';
 import { accountItem, stageItem } from '../../lib/pipeline/targets';
 import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
@@ -254,6 +256,32 @@ describe('record-account', () => {
     expect(out.ok).toBe(false);
     expect(out.modules.map((m) => m.status)).toEqual(['not-run', 'not-run']);
     expect(out.reason).toMatch(/dev\/us-east-1\/app not-run: no result was written/);
+  });
+
+  it('keeps the outcome of an account whose re-planned modules delete thousands of resources small enough for one item and one state', async () => {
+    // GIVEN two modules held back for a new approval, each re-plan listing the most differences
+    // allowed and long addresses (as a runner writes them: lists capped, differences at most 51)
+    await admitted();
+    const long = (i: number) => `module.fleet["${'k'.repeat(180)}-${i}"].aws_instance.this`;
+    const summary = () => ({ add: 0, change: 0, destroy: 5000, deleted: capAddresses(Array.from({ length: 5000 }, (_, i) => long(i))), replaced: [] });
+    for (const module of ['dev/us-east-1/app', 'dev/us-east-1/network']) {
+      h.artifacts.writeResult('e1', {
+        ...result(module, 'applied', 'apply'),
+        status: 'awaiting-approval',
+        replan: { planSha256: 'b'.repeat(64), plan: summary(), approvedSha256: 'a'.repeat(64), approvedPlan: summary(), differences: Array.from({ length: 51 }, (_, i) => `${long(i)}: ${'x'.repeat(1800)}`) },
+      });
+    }
+    // WHEN the apply is recorded
+    const out = (await h.handler({ action: 'record-account', phase: 'apply', ok: true, account: account(), source: source(), execution: 'e1' })) as AccountOutcome;
+    // THEN the outcome fits its budget, far under DynamoDB's 400 KB item and Step Functions' 256 KiB state
+    expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThanOrEqual(OUTCOME_MAX_BYTES);
+    // AND the counts stay exact while the lists say how many they leave out
+    const replan = out.modules[0]!.replan!;
+    expect(replan.plan.destroy).toBe(5000);
+    expect(replan.plan.deleted.at(-1)).toMatch(/^\.\.\. and \d+ more$/);
+    expect(Number(/(\d+) more/.exec(replan.plan.deleted.at(-1)!)![1]) + replan.plan.deleted.length - 1).toBe(5000);
+    // AND the stored outcome is the same one
+    expect((await store.getRunRecord('e1'))?.accounts.dev?.modules[0]?.replan?.plan.destroy).toBe(5000);
   });
 
   it('fails when the run is unknown', async () => {

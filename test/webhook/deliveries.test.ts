@@ -132,6 +132,7 @@ describe('DynamoDeliveryStore (dynalite)', () => {
         published.push(event.deliveryId);
         return Promise.resolve();
       },
+      publishPullRequest: () => Promise.reject(new Error('no pull requests in this test')),
     };
     const deps = { ...createInMemoryDeps({ config: testConfig(), secret: SECRET, clock }), publisher, deliveries: new DynamoDeliveryStore(doc, TABLE, { clock }) };
     const body = fixtureText('github-push.json');

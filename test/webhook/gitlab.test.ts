@@ -111,11 +111,11 @@ describe('GitLab webhook', () => {
   });
 
   it('ignores an unknown GitLab event with 202', async () => {
-    // GIVEN a merge request event
+    // GIVEN an issue event
     const deps = testDeps();
 
     // WHEN it is delivered
-    const response = await handleWebhook(gitlabRequest('{"object_kind":"merge_request"}', { event: 'Merge Request Hook' }), deps);
+    const response = await handleWebhook(gitlabRequest('{"object_kind":"issue"}', { event: 'Issue Hook' }), deps);
 
     // THEN it answers 202
     expect(response.statusCode).toBe(202);

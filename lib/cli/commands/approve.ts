@@ -57,7 +57,7 @@ export async function runDecision(decision: 'approve' | 'reject', target: string
     for (const line of policyLines(approval)) write(line);
     const approver = await backend.approverFor(approval);
     const override = opts.override ? { override: { reason: opts.reason ?? '' } } : {};
-    const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli', ...override }, { store: backend.approvals, tasks: backend.tasks });
+    const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli', ...override }, { store: backend.approvals, tasks: backend.tasks, audit: backend.audit });
     write(report(result, approver));
     return result;
   } finally {

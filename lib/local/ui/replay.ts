@@ -3,8 +3,11 @@
  * has no redrive, so this is always the "new execution" path of `tfstep replay`; the planner
  * skips targets the replayed run already applied for its commit.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, parseConfig } from '../../config/loader';
+import { LocalAuditLog } from '../../audit/local';
+import { auditRecord } from '../../domain/audit';
 import { executionNameOf } from '../../notify/links';
 import { REPLAY_FIELD } from '../../pipeline/push';
 import { RunStore } from '../../store/run-store';
@@ -13,6 +16,15 @@ import { repositoryRoot } from '../engine/git';
 import { runLocalPipeline, testDoubleNotice, type ApproveMode, type LocalIo, type LocalRunOutcome } from './run';
 import { abandonRun, liveOwner, recallExecution } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
+
+/** Who runs this process, as the audit trail names them in the local mode. */
+export function localUser(): string {
+  try {
+    return os.userInfo().username || 'local user';
+  } catch {
+    return 'local user';
+  }
+}
 
 /** Options of {@link localReplay}. */
 export interface LocalReplayOptions {
@@ -59,6 +71,20 @@ export async function localReplay(opts: LocalReplayOptions): Promise<LocalRunOut
     const repoDir = await repositoryRoot(remembered?.repoDir ?? detail?.repository?.cloneUrls?.[0] ?? '');
     const notice = testDoubleNotice(config, opts.env ?? process.env);
     if (notice) io.stderr.write(`${notice}\n`);
+    // Recorded before the new execution starts: who replayed which run, at which commit.
+    await new LocalAuditLog(stateDir).append(
+      auditRecord({
+        kind: 'redrive',
+        who: localUser(),
+        channel: 'local',
+        run: opts.execution,
+        repository: record.repository,
+        branch: record.branch,
+        commit: record.commit,
+        outcome: 'start',
+        detail: 'replayed as a new execution (the local mode has no redrive)',
+      }),
+    );
     return await runLocalPipeline(
       { config, stateDir, repoDir, store, env: opts.env },
       { approve: opts.approve, json: opts.json, io, stateDir: opts.stateDir, announce: `replaying ${opts.execution} (${record.repository} ${record.branch} ${record.commit.slice(0, 7)}) as a new execution` },
