@@ -110,6 +110,12 @@ export function isOverridden(approval: Pick<ApprovalView, 'decisions'>): boolean
   return Object.values(approval.decisions).some((d) => d.decision === 'approve' && d.override !== undefined);
 }
 
+/** The override and the plan policies' results a decision's audit record keeps. */
+export function policyExtras(approval: ApprovalView, entry: Decision): DecisionAuditExtras {
+  const results = approval.summaries.flatMap((a) => a.modules.filter((m) => m.policy).map((m) => ({ account: a.account, module: m.path, ...m.policy! })));
+  return { ...(entry.override ? { override: { reason: entry.override.reason } } : {}), ...(results.length > 0 ? { policy: results } : {}) };
+}
+
 /** Approvals counted so far, in the order they were made. */
 export function approvalsOf(approval: ApprovalView): Decision[] {
   return Object.values(approval.decisions)
@@ -235,7 +241,7 @@ export async function decide(input: DecideInput, deps: DecideDeps, extras: Decis
   logger.info('approval decision recorded', { approvalId, approver, decision, via, executionName: approval.executionName, stage: approval.stage, ...(override ? { override: override.reason } : {}) });
   if (deps.audit) {
     try {
-      await deps.audit.append(decisionAuditRecord(recorded, entry, extras, now));
+      await deps.audit.append(decisionAuditRecord(recorded, entry, { ...policyExtras(recorded, entry), ...extras }, now));
     } catch (err) {
       // Without its record the decision does not complete anything: this person tries again.
       if (recorded.status === 'COMPLETING') await deps.store.undoDecision(approvalId, approver);

@@ -114,6 +114,11 @@ describe('plan policies in the local mode', () => {
       expect(approval?.status).toBe('APPROVED');
       expect(approval?.policy).toMatchObject({ status: 'deny', owners: ['sec@example.com'] });
       expect(Object.values(approval!.decisions)).toEqual([expect.objectContaining({ approver: 'sec@example.com', decision: 'approve', override: { reason: 'instance retired, ticket OPS-12' } })]);
+      // The audit trail keeps the override as such, with its reason and the policy results
+      const records = await backend.audit.list({});
+      const override = records.find((r) => r.kind === 'override');
+      expect(override).toMatchObject({ who: 'sec@example.com', override: { reason: 'instance retired, ticket OPS-12' } });
+      expect(override!.policy).toEqual([expect.objectContaining({ account: 'prod', module: DB, status: 'deny' })]);
     } finally {
       await backend.close();
     }
