@@ -189,7 +189,8 @@ function openAws(opts: BackendOptions): Backend {
     approvals,
     tasks: new SfnTaskTokenSender(clients.get(SFNClient)),
     refuseUnwaited: () => undefined,
-    approverFor: async (approval) => approverForCaller(parseCallerArn(await callerArn()), approval.approvers),
+    // Policy owners decide too (an override of a deny); decide() holds who may do what.
+    approverFor: async (approval) => approverForCaller(parseCallerArn(await callerArn()), [...approval.approvers, ...(approval.policy?.owners ?? [])]),
     logReader: (options = {}) => {
       const profiles = parseProfileFor(options.profileFor ?? []);
       const profileOf = (task: RunnerTask): string | undefined => profiles.get(task.account) ?? profiles.get(task.accountId) ?? settings.profile;
