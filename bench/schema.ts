@@ -95,6 +95,10 @@ export const BenchResultsSchema = z.object({
   }),
   /** Rollout waves with a failure injected in the first wave (absent from results made before waves). */
   waves: WavesEntrySchema.optional(),
+  /** The dashboard's run page for a run of many accounts (absent from results made before it). */
+  dashboard: z
+    .object({ accounts: z.number().int(), renderMs: n, renderRunsMs: z.array(n), readMs: n, htmlBytes: z.number().int(), goalMs: n })
+    .optional(),
   /** A run queued behind another for days: it waits on a callback, not a poll. */
   queued: z.object({
     holderS: n,
