@@ -8,6 +8,7 @@ import type { AuditChannel, AuditWriter } from '../domain/audit';
 import type { PushEvent } from '../domain/push-event';
 import type { OrganizationsReader } from '../fleet/walk';
 import type { RepoReader } from '../planning/repo-reader';
+import type { PullRequestDeps } from './pull-request';
 import type { RunStore } from '../store/run-store';
 import type { LogFields, Logger } from '../log';
 
@@ -74,6 +75,8 @@ export interface PipelineDeps {
   readonly audit?: AuditWriter;
   /** The channel apply records name: `pipeline` in AWS, `local` in the local mode. @default 'pipeline' */
   readonly auditChannel?: AuditChannel;
+  /** Pull request plans: starting and stopping plan-only runs, and the host's feedback (./pull-request.ts). @default - pull request events are refused */
+  readonly pullRequests?: PullRequestDeps;
 }
 
 /** A logger that drops everything. */

@@ -31,6 +31,7 @@ import { InvalidRequestError } from './errors';
 import { executionEnded } from './execution-ended';
 import { finish } from './finish';
 import { isPlanOnlyAction, planOnlyAction } from './plan-only';
+import { isPullRequestEvent, pullRequestEvent } from './pull-request';
 import { FLEET_REFRESH_ACTION, refreshFleet } from './fleet';
 import { enqueue } from './queue';
 import { recordAccount } from './record-account';
@@ -63,6 +64,8 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
       if (!deps.organizations) throw new InvalidRequestError('a fleet refresh was asked for, but the config has no fleet.organizations to read');
       return refreshFleet({ config: deps.config, store: deps.store, reader: deps.organizations.reader(), from: deps.organizations.from, clock: deps.clock, logger: deps.logger });
     }
+    // Pull request events from the bus (opened, pushed to, closed): ./pull-request.ts.
+    if (isPullRequestEvent(payload)) return pullRequestEvent(payload, deps, deps.pullRequests);
     // Steps of the plan-only state machine (drift sweeps, pull-request plans): ./plan-only.ts.
     if (isPlanOnlyAction(payload)) return planOnlyAction(payload, deps);
     const parsed = PipelineRequestSchema.safeParse(payload);

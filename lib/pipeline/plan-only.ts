@@ -19,6 +19,7 @@ import { AccountItemSchema, type AccountItem } from '../statemachine/contracts';
 import { withManifest } from '../statemachine/items';
 import type { StoredPlanOnlyResult } from '../store/plan-only';
 import type { PipelineDeps } from './deps';
+import { finishPullRequestRun } from './pull-request';
 import { InvalidRequestError } from './errors';
 import { runConfig } from './fleet';
 import { accountItem } from './targets';
@@ -202,13 +203,13 @@ export interface DriftSweepSummary {
 /**
  * `plan-only-finish`: for a drift sweep, moves the report forward with each target's result,
  * drops the lines of targets no longer applied, and publishes one notice listing new and
- * resolved drift when there is any. A pull-request run's results stay where they are.
+ * resolved drift when there is any. A pull-request run completes its check run with the summary
+ * (./pull-request.ts).
  */
 export async function planOnlyFinish(payload: unknown, deps: PipelineDeps): Promise<DriftSweepSummary | { run: string; results: number }> {
   const { run, kind } = FinishSchema.parse(payload);
-  const results = await deps.store.planOnly.listResults(run);
-  if (kind !== 'drift') return { run, results: results.length };
-  return finishDriftSweep(run, results, deps);
+  if (kind === 'pull-request') return finishPullRequestRun(run, deps, deps.pullRequests);
+  return finishDriftSweep(run, await deps.store.planOnly.listResults(run), deps);
 }
 
 async function finishDriftSweep(run: string, results: readonly StoredPlanOnlyResult[], deps: PipelineDeps): Promise<DriftSweepSummary> {

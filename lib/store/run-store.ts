@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Outcomes } from './outcomes';
 import { BranchQueue } from './queue';
+import { PullRequestRunStore } from './pull-requests';
 import { PlanOnlyStore } from './plan-only';
 import { FleetRegistry } from './fleet';
 import { Runs } from './runs';
@@ -42,6 +43,8 @@ export class RunStore {
   readonly fleet: FleetRegistry;
   /** Plan-only results and the drift report (./plan-only.ts). */
   readonly planOnly: PlanOnlyStore;
+  /** Pull request runs (./pull-requests.ts). */
+  readonly pullRequests: PullRequestRunStore;
 
   constructor(
     readonly doc: DynamoDBDocumentClient,
@@ -54,6 +57,7 @@ export class RunStore {
     this.queue = new BranchQueue(table);
     this.fleet = new FleetRegistry(table);
     this.planOnly = new PlanOnlyStore(table);
+    this.pullRequests = new PullRequestRunStore(table);
   }
 
   /** Wraps a plain DynamoDB client (undefined attributes are dropped on write). */

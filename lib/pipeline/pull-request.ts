@@ -1,0 +1,223 @@
+/**
+ * Pull request plans in AWS. The rule on the `Git Pull Request` detail-type sends each canonical
+ * pull request event to the pipeline function, which calls {@link pullRequestEvent}:
+ * - `plan`: computes the targets the head touches (each target's changes since its last applied
+ *   commit), stops the pull request's older run, starts a plan-only execution of the head, records
+ *   the run in the run table and posts the check run (GitLab: the note) as queued;
+ * - `cancel` (closed or merged): stops the pull request's run and marks its check run cancelled.
+ * The plan-only run's `plan-only-finish` step then calls {@link finishPullRequestRun}, which
+ * renders the summary and completes the check run.
+ *
+ * Stopping an execution: StopExecution ("StopExecution", AWS Step Functions API reference) ends
+ * a Standard execution as ABORTED; the runner tasks it started with `ecs:runTask.sync` are
+ * stopped by Step Functions itself, through the launcher role's `ecs:StopTask` ("Run Amazon ECS
+ * or Fargate tasks with Step Functions" and its IAM page: only tasks Step Functions started).
+ * A plan-only run holds no branch, so nothing else needs releasing.
+ */
+import { z } from 'zod';
+import { mapLimit } from '../domain/concurrency';
+import type { PlanOnlyRequest } from '../domain/plan-only';
+import { PULL_REQUEST_EVENT_DETAIL_TYPE, pullRequestKey, PullRequestEventSchema, type PullRequestEvent } from '../domain/pull-request-event';
+import { renderPullRequestSummary, type PullRequestSummary } from '../domain/pull-request-summary';
+import { PUSH_EVENT_SOURCE } from '../domain/push-event';
+import { dependencyGraphs } from '../planning/dependencies';
+import { targetKey, type AppliedTarget } from '../planning/targets';
+import type { PullRequestReporter } from '../pull-requests/reporter';
+import { planRowsOf } from '../pull-requests/rows';
+import { pullRequestTargets, pushOfPullRequest, type NotAllowedTarget } from '../pull-requests/targets';
+import type { PullRequestRunRecord } from '../store/pull-requests';
+import type { PipelineDeps } from './deps';
+import { InvalidRequestError } from './errors';
+import { runConfig } from './fleet';
+
+/** Starts and stops plan-only executions (Step Functions in AWS, the local engine locally). */
+export interface PlanOnlyExecutions {
+  /** Starts an execution named `name`; answers its id (the ARN in AWS). */
+  start(name: string, input: PlanOnlyRequest): Promise<string>;
+  /** Stops an execution; one that has already ended is left as it is. */
+  stop(executionId: string, cause: string): Promise<void>;
+}
+
+/** What the pull request steps need beyond {@link PipelineDeps}. */
+export interface PullRequestDeps {
+  readonly planOnlyExecutions: PlanOnlyExecutions;
+  /** The reporter of the pull request's host (`pullRequestReporterFor`). */
+  readonly reporter: (pr: Pick<PullRequestEvent, 'provider' | 'repository'>) => Promise<PullRequestReporter>;
+  /** Where a run's page is, for the check run's details link. @default - no link */
+  readonly runUrl?: (name: string) => string;
+}
+
+/** Whether a payload is a `Git Pull Request` event from the bus. */
+export function isPullRequestEvent(payload: unknown): boolean {
+  if (!payload || typeof payload !== 'object') return false;
+  const p = payload as Record<string, unknown>;
+  return p.source === PUSH_EVENT_SOURCE && p['detail-type'] === PULL_REQUEST_EVENT_DETAIL_TYPE;
+}
+
+/** Step Functions execution names: 1 to 80 characters of letters, digits, `-` and `_` ("StartExecution", name). */
+export const EXECUTION_NAME_LIMIT = 80;
+
+/**
+ * The plan-only execution's name of a pull request head: `pr-<repository>-<number>-<sha>-<time>`,
+ * the repository cut so the whole fits 80 characters, anything but letters, digits, `-` and `_`
+ * turned into `-`. The time keeps a head planned twice (closed and reopened) from reusing a name,
+ * which Step Functions refuses for 90 days.
+ */
+export function pullRequestExecutionName(pr: Pick<PullRequestEvent, 'repository' | 'number' | 'headSha'>, at: Date): string {
+  const tail = `-${pr.number}-${pr.headSha.slice(0, 12)}-${at.getTime().toString(36)}`;
+  const repo = pr.repository.fullName.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, EXECUTION_NAME_LIMIT - 3 - tail.length);
+  return `pr-${repo}${tail}`;
+}
+
+const notAllowedKey = (run: string) => `${run}/_plan-only/not-allowed.json`;
+
+/** What {@link pullRequestEvent} answers. */
+export interface PullRequestEventResult {
+  readonly action: 'plan' | 'cancel';
+  /** The run started (plan), if any. */
+  readonly run?: string;
+  /** The older run stopped, if any. */
+  readonly stopped?: string;
+  readonly targets: number;
+  readonly notAllowed: number;
+}
+
+async function stopActive(pr: PullRequestEvent, reason: string, deps: PipelineDeps, prDeps: PullRequestDeps): Promise<string | undefined> {
+  const store = deps.store.pullRequests;
+  const name = await store.active(pullRequestKey(pr));
+  const older = name ? await store.get(name) : undefined;
+  if (!older || (older.status !== 'QUEUED' && older.status !== 'RUNNING')) return undefined;
+  await prDeps.planOnlyExecutions.stop(older.executionId, reason);
+  await store.update(older.name, { status: 'CANCELLED', reason, stoppedAt: deps.clock().toISOString() });
+  await report(deps, prDeps, recordEvent(older), (r) => r.cancelled(recordEvent(older), reason));
+  deps.logger.info('pull request run stopped', { run: older.name, pullRequest: older.pullRequest, reason });
+  return older.name;
+}
+
+/** Feedback never fails the run: a failure is logged. */
+async function report(deps: PipelineDeps, prDeps: PullRequestDeps, pr: PullRequestEvent, call: (r: PullRequestReporter) => Promise<void>): Promise<void> {
+  try {
+    await call(await prDeps.reporter(pr));
+  } catch (err) {
+    deps.logger.error('could not update the pull request', { repository: pr.repository.fullName, pullRequest: pr.number, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+  }
+}
+
+/** The event a stored run was made from, enough for the reporters. */
+function recordEvent(r: PullRequestRunRecord): PullRequestEvent {
+  return {
+    provider: r.provider,
+    deliveryId: r.name,
+    action: 'plan',
+    repository: { fullName: r.repository, cloneUrls: ['(stored)'] },
+    number: r.pullRequest,
+    headBranch: r.headBranch,
+    headSha: r.headSha,
+    baseBranch: r.baseBranch,
+    author: r.author,
+    title: r.title,
+    ...(r.url ? { url: r.url } : {}),
+    ...(r.projectId !== undefined ? { projectId: r.projectId } : {}),
+    receivedAt: r.startedAt,
+  };
+}
+
+/** Handles one `Git Pull Request` event; see the file comment. */
+export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prDeps: PullRequestDeps | undefined): Promise<PullRequestEventResult> {
+  if (!prDeps) throw new InvalidRequestError('a pull request event reached the pipeline function, but it was built without pull request plans (no plan-only state machine or reporter)');
+  const parsed = PullRequestEventSchema.safeParse((payload as { detail?: unknown }).detail);
+  if (!parsed.success) {
+    throw new InvalidRequestError(`a "${PULL_REQUEST_EVENT_DETAIL_TYPE}" event whose detail is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}; expected the shape in lib/domain/pull-request-event.ts`);
+  }
+  const pr = parsed.data;
+  if (pr.action === 'cancel') {
+    const stopped = await stopActive(pr, `pull request #${pr.number} was closed`, deps, prDeps);
+    return { action: 'cancel', ...(stopped ? { stopped } : {}), targets: 0, notAllowed: 0 };
+  }
+  const config = await runConfig(deps.config, deps.store);
+  const reader = deps.repoReader(pushOfPullRequest(pr));
+  const [modules, applied] = await Promise.all([reader.listModules(pr.headSha), deps.store.listApplied(pr.repository.fullName)]);
+  const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, ...(t.generation !== undefined ? { generation: t.generation } : {}) }]));
+  const bases = [...new Set(applied.map((t) => t.commit).filter((c) => c !== pr.headSha))];
+  const diffs = await mapLimit(bases, 4, (base) => reader.changedPaths(base, pr.headSha));
+  const changes = new Map(bases.map((b, i) => [b, diffs[i]]));
+  const graphs = await dependencyGraphs({ config, modules, ...(reader.readFile ? { readFile: (p: string) => reader.readFile!(pr.headSha, p) } : {}) });
+  const { targets, notAllowed } = pullRequestTargets({ config, pr, modules, lastApplied, changes, graphs });
+
+  const stopped = await stopActive(pr, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`, deps, prDeps);
+  const now = deps.clock();
+  const name = pullRequestExecutionName(pr, now);
+  const request: PlanOnlyRequest = {
+    kind: 'pull-request',
+    id: name,
+    repository: pr.repository.fullName,
+    targets: targets.map(({ account, module, commit, ref }) => ({ account, module, commit, ref })),
+    pullRequest: { number: pr.number, headCommit: pr.headSha, baseRef: `refs/heads/${pr.baseBranch}` },
+    requestedAt: pr.receivedAt,
+  };
+  await deps.artifacts.put(notAllowedKey(name), JSON.stringify(notAllowed));
+  const record: PullRequestRunRecord = {
+    name,
+    kind: 'pull-request',
+    executionId: name,
+    provider: pr.provider,
+    repository: pr.repository.fullName,
+    pullRequest: pr.number,
+    headSha: pr.headSha,
+    headBranch: pr.headBranch,
+    baseBranch: pr.baseBranch,
+    author: pr.author,
+    title: pr.title,
+    ...(pr.url ? { url: pr.url } : {}),
+    ...(pr.projectId !== undefined ? { projectId: pr.projectId } : {}),
+    status: 'QUEUED',
+    startedAt: now.toISOString(),
+    targets: targets.length,
+    notAllowed: notAllowed.length,
+  };
+  // Recorded before the start, so the finish step (which may come quickly) finds it.
+  await deps.store.pullRequests.put(record);
+  await deps.store.pullRequests.setActive(pullRequestKey(pr), name);
+  await report(deps, prDeps, pr, (r) => r.queued(pr, prDeps.runUrl?.(name)));
+  let executionId: string;
+  try {
+    executionId = await prDeps.planOnlyExecutions.start(name, request);
+  } catch (err) {
+    const reason = `the plan-only execution could not start: ${err instanceof Error ? err.message : String(err)}`;
+    await deps.store.pullRequests.update(name, { status: 'FAILED', reason, stoppedAt: deps.clock().toISOString() });
+    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }));
+    throw err;
+  }
+  await deps.store.pullRequests.update(name, { executionId, status: 'RUNNING' });
+  deps.logger.info('pull request run started', { run: name, pullRequest: pr.number, headSha: pr.headSha, targets: targets.length, notAllowed: notAllowed.length, ...(stopped ? { stopped } : {}) });
+  return { action: 'plan', run: name, ...(stopped ? { stopped } : {}), targets: targets.length, notAllowed: notAllowed.length };
+}
+
+const NotAllowedListSchema = z.array(z.object({ stage: z.string(), account: z.string(), module: z.string() }));
+
+/**
+ * The last step of a pull request's plan-only run: renders the summary from the run's results
+ * and completes the check run. A run stopped meanwhile (a newer push) posts nothing.
+ */
+export async function finishPullRequestRun(run: string, deps: PipelineDeps, prDeps: PullRequestDeps | undefined): Promise<{ run: string; results: number; conclusion?: string }> {
+  const results = await deps.store.planOnly.listResults(run);
+  const record = await deps.store.pullRequests.get(run);
+  if (!record || !prDeps) return { run, results: results.length };
+  if (record.status === 'CANCELLED') return { run, results: results.length };
+  const config = await runConfig(deps.config, deps.store);
+  const raw = await deps.artifacts.get(notAllowedKey(run));
+  const notAllowed: NotAllowedTarget[] = raw ? NotAllowedListSchema.parse(JSON.parse(raw.toString('utf8'))) : [];
+  const stageOf = (account: string) => config.accounts.find((a) => a.name === account)?.stage ?? '';
+  const summary: PullRequestSummary = renderPullRequestSummary({
+    number: record.pullRequest,
+    headSha: record.headSha,
+    stageOrder: config.stageOrder,
+    rows: planRowsOf(results, notAllowed, stageOf),
+    ...(prDeps.runUrl ? { runUrl: prDeps.runUrl(run) } : {}),
+  });
+  const pr = recordEvent(record);
+  await report(deps, prDeps, pr, (r) => r.completed(pr, summary));
+  await deps.store.pullRequests.update(run, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', conclusion: summary.conclusion, checkTitle: summary.title, stoppedAt: deps.clock().toISOString() });
+  deps.logger.info('pull request run finished', { run, pullRequest: record.pullRequest, conclusion: summary.conclusion, results: results.length });
+  return { run, results: results.length, conclusion: summary.conclusion };
+}

@@ -1,0 +1,90 @@
+/**
+ * Pull request runs in the run table, beside the runs of pushes:
+ * - `PRRUNS` / `RUN#<execution>`: one plan-only run of a pull request head: its pull request,
+ *   status, targets, counts and the conclusion of the check run it posted (expires with the runs);
+ * - `PRACTIVE#<pull request key>` / `ACTIVE`: the pull request's latest run, which a newer push or
+ *   closing the pull request stops.
+ * One partition holds every pull request run: pull requests are few next to plans, and
+ * `tfstep runs --pull-requests` reads them all at once.
+ */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { strip, type RunTable } from './table';
+
+/** Where a pull request run is. */
+export type PullRequestRunStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+/** One pull request run as the run table keeps it. */
+export interface PullRequestRunRecord {
+  /** The plan-only execution's name. */
+  readonly name: string;
+  readonly kind: 'pull-request';
+  /** The execution's ARN in AWS, the name in the local mode. */
+  readonly executionId: string;
+  readonly provider: 'github' | 'gitlab' | 'local';
+  readonly repository: string;
+  readonly pullRequest: number;
+  readonly headSha: string;
+  readonly headBranch: string;
+  readonly baseBranch: string;
+  readonly author: string;
+  readonly title: string;
+  readonly url?: string;
+  /** GitLab's project id, for the note. */
+  readonly projectId?: number;
+  readonly status: PullRequestRunStatus;
+  readonly startedAt: string;
+  readonly stoppedAt?: string;
+  /** Why it was cancelled or failed. */
+  readonly reason?: string;
+  /** Modules planned, and modules in accounts that do not plan pull requests. */
+  readonly targets: number;
+  readonly notAllowed: number;
+  /** The check run's (note's) conclusion once completed. */
+  readonly conclusion?: string;
+  /** The check run's title once completed. */
+  readonly checkTitle?: string;
+}
+
+const RUNS_PK = 'PRRUNS';
+const runSk = (name: string) => `RUN#${name}`;
+const activeKey = (prKey: string) => ({ pk: `PRACTIVE#${prKey}`, sk: 'ACTIVE' });
+
+/** Pull request runs and each pull request's latest run. */
+export class PullRequestRunStore {
+  constructor(private readonly table: RunTable) {}
+
+  /** Writes (or replaces) a run's record. */
+  async put(record: PullRequestRunRecord): Promise<void> {
+    await this.table.doc.send(new PutCommand({ TableName: this.table.tableName, Item: { pk: RUNS_PK, sk: runSk(record.name), type: 'pull-request-run', ...record, expiresAt: this.table.expiresAt() } }));
+  }
+
+  /** Changes fields of a run's record; a run that is not there stays absent. */
+  async update(name: string, patch: Partial<Omit<PullRequestRunRecord, 'name' | 'kind'>>): Promise<PullRequestRunRecord | undefined> {
+    const old = await this.get(name);
+    if (!old) return undefined;
+    const next = { ...old, ...patch };
+    await this.put(next);
+    return next;
+  }
+
+  async get(name: string): Promise<PullRequestRunRecord | undefined> {
+    return strip<PullRequestRunRecord>(await this.table.get({ pk: RUNS_PK, sk: runSk(name) }));
+  }
+
+  /** Every pull request run, newest first. */
+  async list(): Promise<PullRequestRunRecord[]> {
+    const runs = (await this.table.queryAll(RUNS_PK, 'RUN#')).map((i) => strip<PullRequestRunRecord>(i)!);
+    return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.name.localeCompare(a.name));
+  }
+
+  /** The pull request's latest run's name, if any. */
+  async active(prKey: string): Promise<string | undefined> {
+    const item = await this.table.get(activeKey(prKey));
+    return typeof item?.name === 'string' ? item.name : undefined;
+  }
+
+  /** Makes `name` the pull request's latest run. */
+  async setActive(prKey: string, name: string): Promise<void> {
+    await this.table.doc.send(new PutCommand({ TableName: this.table.tableName, Item: { ...activeKey(prKey), type: 'pull-request-active', name, expiresAt: this.table.expiresAt() } }));
+  }
+}
