@@ -15,6 +15,8 @@ export const FUNCTION_ENV = {
   topicArn: 'TFSTEP_TOPIC_ARN',
   /** The pipeline state machine. */
   stateMachineArn: 'TFSTEP_STATE_MACHINE_ARN',
+  /** Pipeline function only: the plan-only state machine, which pull request plans start. */
+  planOnlyStateMachineArn: 'TFSTEP_PLAN_ONLY_STATE_MACHINE_ARN',
   /** The event bus pushes are put on. */
   eventBus: 'TFSTEP_EVENT_BUS',
   /** Secrets Manager secret holding the webhook secret. */

@@ -14,7 +14,7 @@ import { S3AuditLog } from '../audit/s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
 import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
@@ -26,6 +26,9 @@ import { awsOrganizationsReader, organizationsClientFor } from '../fleet/organiz
 import { RunStore } from '../store/run-store';
 import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
 import { PipelineError } from './errors';
+import type { PlanOnlyExecutions, PullRequestDeps } from './pull-request';
+import type { Config } from '../config/schema';
+import { pullRequestReporterFor } from '../pull-requests/reporter';
 
 /** Environment variables the pipeline function reads, by their names in {@link FUNCTION_ENV}. */
 export const PIPELINE_ENV = {
@@ -38,12 +41,13 @@ export const PIPELINE_ENV = {
   gitTokenSecretArn: FUNCTION_ENV.gitTokenSecretArn,
   /** The audit bucket each account's apply is appended to. */
   auditBucket: FUNCTION_ENV.auditBucket,
+  planOnlyStateMachineArn: FUNCTION_ENV.planOnlyStateMachineArn,
 } as const;
 
 /** What {@link createAwsPipelineDeps} refuses to start without, and what it reads when set. */
 export const PIPELINE_ENV_READS: FunctionEnvReads = {
   required: [PIPELINE_ENV.table, PIPELINE_ENV.artifactsBucket, PIPELINE_ENV.topicArn, PIPELINE_ENV.stateMachineArn, PIPELINE_ENV.auditBucket],
-  optional: [PIPELINE_ENV.config, PIPELINE_ENV.gitTokenSecretArn],
+  optional: [PIPELINE_ENV.config, PIPELINE_ENV.gitTokenSecretArn, PIPELINE_ENV.planOnlyStateMachineArn],
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -97,6 +101,65 @@ export function sfnExecutions(sfn: SFNClient, stateMachineArn: string): Executio
         if (errorName(err) === 'ExecutionDoesNotExist') return false;
         throw err;
       }
+    },
+  };
+}
+
+/** Step Functions' limit on StopExecution's cause ("StopExecution", AWS Step Functions API reference: cause, at most 32,768 characters). */
+const STOP_CAUSE_LIMIT = 32768;
+
+/**
+ * Plan-only executions of pull requests: StartExecution with the run's name, StopExecution of
+ * the older run. StopExecution ends a Standard execution ABORTED; Step Functions then stops the
+ * runner tasks it started with `ecs:runTask.sync` ("StopExecution", AWS Step Functions API
+ * reference; "Run Amazon ECS or Fargate tasks with Step Functions"). An execution that no longer
+ * exists counts as stopped.
+ */
+export function sfnPlanOnlyExecutions(sfn: SFNClient, planOnlyStateMachineArn: string): PlanOnlyExecutions {
+  const arnOf = (id: string) => (id.startsWith('arn:') ? id : `${planOnlyStateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`);
+  return {
+    async start(name, input) {
+      const res = await sfn.send(new StartExecutionCommand({ stateMachineArn: planOnlyStateMachineArn, name, input: JSON.stringify(input) }));
+      return res.executionArn ?? arnOf(name);
+    },
+    async stop(id, cause) {
+      try {
+        await sfn.send(new StopExecutionCommand({ executionArn: arnOf(id), error: 'tfstep.Superseded', cause: cause.slice(0, STOP_CAUSE_LIMIT) }));
+      } catch (err) {
+        if (errorName(err) === 'ExecutionDoesNotExist') return;
+        throw err;
+      }
+    },
+  };
+}
+
+/** The host API of a repository: GitHub's (github.com or an Enterprise server's `/api/v3`) or GitLab's `/api/v4`. */
+export function pullRequestApiBase(provider: 'github' | 'gitlab', cloneUrls: readonly string[]): string {
+  if (provider === 'gitlab') return gitlabApiBase(cloneUrls);
+  const https = cloneUrls.find((u) => u.startsWith('https://'));
+  const host = https ? new URL(https).host : 'github.com';
+  return host === 'github.com' ? 'https://api.github.com' : `https://${host}/api/v3`;
+}
+
+/**
+ * Pull request plans in AWS: the plan-only state machine and the reporter the central git
+ * credentials allow (`pullRequestReporterFor`). Without a credentials secret the feedback calls
+ * fail and are logged; the plans still run.
+ */
+export function awsPullRequestDeps(config: Config, sfn: SFNClient, planOnlyStateMachineArn: string, credential: (() => Promise<GitCredential>) | undefined): PullRequestDeps {
+  return {
+    planOnlyExecutions: sfnPlanOnlyExecutions(sfn, planOnlyStateMachineArn),
+    async reporter(pr) {
+      if (pr.provider === 'local') throw new PipelineError(`pull request feedback goes to GitHub or GitLab; ${pr.repository.fullName} comes from ${pr.provider}`);
+      if (!credential) throw new PipelineError('pull request feedback needs git.centralSecret (a GitHub App, or a token) in the config');
+      const repo = config.repositories.find((r) => r.fullName.toLowerCase() === pr.repository.fullName.toLowerCase());
+      return pullRequestReporterFor({
+        provider: pr.provider,
+        credential: await credential(),
+        repository: pr.repository.fullName,
+        checkName: config.pullRequests?.checkName ?? 'tfstep plan',
+        apiBaseUrl: pullRequestApiBase(pr.provider, repo?.cloneUrls ?? pr.repository.cloneUrls),
+      });
     },
   };
 }
@@ -175,6 +238,7 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
   const topicArn = requireEnv(PIPELINE_ENV.topicArn, env);
   const stateMachineArn = requireEnv(PIPELINE_ENV.stateMachineArn, env);
   const tokenSecret = optionalEnv(PIPELINE_ENV.gitTokenSecretArn, '', env);
+  const planOnlyArn = optionalEnv(PIPELINE_ENV.planOnlyStateMachineArn, '', env);
   const secrets = clients.secrets ?? new SecretsManagerClient({});
   const token = (repository: string) => (tokenSecret ? secretToken(secrets, tokenSecret, repository) : undefined);
   const sfn = clients.sfn ?? new SFNClient({});
@@ -191,6 +255,7 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
       throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
     executions: sfnExecutions(sfn, stateMachineArn),
+    ...(planOnlyArn ? { pullRequests: awsPullRequestDeps(config, sfn, planOnlyArn, tokenSecret ? secretCredential(secrets, tokenSecret) : undefined) } : {}),
     tasks: sfnTaskTokens(sfn),
     // SNS always; GitHub commit statuses too when the config names a token secret.
     notifier: createNotifier(config, {
