@@ -1,0 +1,159 @@
+/**
+ * Pull request plans in AWS: the pipeline function's handling of `Git Pull Request` events and of
+ * a pull request run's finish step. Real run table (dynalite) and a real git repository; Step
+ * Functions is a test double (aws-sdk-client-mock), the git host is the recording reporter.
+ */
+import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { PlanOnlyRequest } from '../../lib/domain/plan-only';
+import type { PullRequestEvent } from '../../lib/domain/pull-request-event';
+import { sfnPlanOnlyExecutions } from '../../lib/pipeline/aws-deps';
+import { createPipelineHandler } from '../../lib/pipeline/handler';
+import { EXECUTION_NAME_LIMIT, pullRequestExecutionName, type PullRequestDeps } from '../../lib/pipeline/pull-request';
+import { RecordingReporter } from '../../lib/pull-requests/reporter';
+import type { RunStore } from '../../lib/store';
+import { testConfig } from '../fixtures/pipeline/config';
+import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
+import { baseFiles, makeHarness, TestRepo, type Harness } from '../fixtures/pipeline/harness';
+
+const PLAN_ONLY_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:tfstep-plan-only';
+const arnOf = (name: string) => `arn:aws:states:us-east-1:111111111111:execution:tfstep-plan-only:${name}`;
+const sfn = mockClient(SFNClient);
+
+let db: DynaliteTable;
+let store: RunStore;
+let repo: TestRepo;
+let c1: string;
+let c2: string;
+let h: Harness;
+let handler: (payload: unknown) => Promise<unknown>;
+let reporter: RecordingReporter;
+let clock: Date;
+
+// Only the dev account plans pull requests; staging and prod are listed as not allowed.
+const base = testConfig();
+const config = { ...base, accounts: base.accounts.map((a) => (a.name === 'dev' ? { ...a, pullRequestPlans: true } : a)) };
+
+beforeAll(async () => {
+  db = await startDynalite();
+  repo = new TestRepo();
+  repo.commit(baseFiles(), 'base');
+  c1 = repo.commit({ 'dev/us-east-1/app/main.tf': 'a1' }, 'first push to the pull request');
+  c2 = repo.commit({ 'dev/us-east-1/app/main.tf': 'a2' }, 'second push');
+});
+afterAll(async () => {
+  repo.remove();
+  await db.close();
+});
+beforeEach(async () => {
+  sfn.reset();
+  sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: arnOf(input.name), startDate: new Date() }));
+  sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+  store = await db.freshStore();
+  clock = new Date('2026-11-20T12:00:00.000Z');
+  h = makeHarness(config, store, repo.dir, () => clock);
+  reporter = new RecordingReporter('tfstep plan');
+  const pullRequests: PullRequestDeps = {
+    planOnlyExecutions: sfnPlanOnlyExecutions(sfn as unknown as SFNClient, PLAN_ONLY_ARN),
+    reporter: () => Promise.resolve(reporter),
+    runUrl: (name) => `https://runs.example.com/${name}`,
+  };
+  handler = createPipelineHandler({ ...h.deps, pullRequests });
+});
+
+const pr = (headSha: string, action: 'plan' | 'cancel' = 'plan'): PullRequestEvent => ({
+  provider: 'github',
+  deliveryId: `d-${headSha.slice(0, 8)}-${action}`,
+  action,
+  repository: { fullName: 'acme/live', cloneUrls: ['https://github.com/acme/live.git'] },
+  number: 7,
+  headBranch: 'feature/app',
+  headSha,
+  baseBranch: 'main',
+  author: 'alice',
+  title: 'Bigger app',
+  receivedAt: '2026-11-20T11:59:59.000Z',
+});
+const busEvent = (detail: PullRequestEvent) => ({ version: '0', id: `ev-${detail.deliveryId}`, source: 'tfstep.git', 'detail-type': 'Git Pull Request', detail });
+
+describe('a pull request event', () => {
+  it('starts a plan-only run of the accounts that plan pull requests, records it and posts the check run as queued', async () => {
+    // WHEN the pull request is opened
+    const res = (await handler(busEvent(pr(c1)))) as { run: string; targets: number; notAllowed: number };
+    // THEN one plan-only execution starts, of dev's modules only, with the pull request's head
+    const starts = sfn.commandCalls(StartExecutionCommand);
+    expect(starts).toHaveLength(1);
+    const start = starts[0]!.args[0].input;
+    expect(start.stateMachineArn).toBe(PLAN_ONLY_ARN);
+    expect(start.name).toBe(res.run);
+    const request = JSON.parse(start.input!) as PlanOnlyRequest;
+    expect(request).toMatchObject({ kind: 'pull-request', id: res.run, repository: 'acme/live', pullRequest: { number: 7, headCommit: c1, baseRef: 'refs/heads/main' } });
+    expect(request.targets!.map((t) => `${t.account}:${t.module}@${t.commit.slice(0, 7)}`).sort()).toEqual([`dev:dev/us-east-1/app@${c1.slice(0, 7)}`, `dev:dev/us-east-1/network@${c1.slice(0, 7)}`]);
+    expect(res).toMatchObject({ targets: 2, notAllowed: 4 });
+    // AND the run is in the run table, running
+    expect(await store.pullRequests.get(res.run)).toMatchObject({ status: 'RUNNING', executionId: arnOf(res.run), pullRequest: 7, headSha: c1, targets: 2, notAllowed: 4 });
+    // AND the check run was posted as queued with the run's link
+    expect(reporter.checkRunOf(pr(c1))).toMatchObject({ status: 'queued', details_url: `https://runs.example.com/${res.run}` });
+  });
+
+  it('stops the older run of the same pull request when a newer push comes, and marks its check run cancelled', async () => {
+    const first = (await handler(busEvent(pr(c1)))) as { run: string };
+    clock = new Date('2026-11-20T12:01:00.000Z');
+    // WHEN a second push arrives
+    const second = (await handler(busEvent(pr(c2)))) as { run: string; stopped?: string };
+    // THEN the first execution was stopped by ARN, and a second started
+    expect(second.stopped).toBe(first.run);
+    const stops = sfn.commandCalls(StopExecutionCommand);
+    expect(stops).toHaveLength(1);
+    expect(stops[0]!.args[0].input).toMatchObject({ executionArn: arnOf(first.run), error: 'tfstep.Superseded' });
+    expect(stops[0]!.args[0].input.cause).toContain('a newer push to #7');
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(2);
+    expect(await store.pullRequests.get(first.run)).toMatchObject({ status: 'CANCELLED' });
+    expect(reporter.checkRunOf(pr(c1))).toMatchObject({ status: 'completed', conclusion: 'cancelled' });
+    // AND both runs are listed, newest first
+    expect((await store.pullRequests.list()).map((r) => r.name)).toEqual([second.run, first.run]);
+  });
+
+  it('stops the run when the pull request is closed, and does nothing more when nothing runs', async () => {
+    const first = (await handler(busEvent(pr(c1)))) as { run: string };
+    const closed = (await handler(busEvent(pr(c1, 'cancel')))) as { stopped?: string };
+    expect(closed.stopped).toBe(first.run);
+    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(1);
+    expect((await store.pullRequests.get(first.run))?.reason).toBe('pull request #7 was closed');
+    // A second close finds no running run.
+    expect(await handler(busEvent(pr(c1, 'cancel')))).toEqual({ action: 'cancel', targets: 0, notAllowed: 0 });
+    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(1);
+  });
+
+  it('completes the check run with the summary at the run\'s finish step', async () => {
+    const { run } = (await handler(busEvent(pr(c1)))) as { run: string };
+    // GIVEN the plans' results as the record step writes them
+    await store.planOnly.putResults(run, [
+      { repository: 'acme/live', account: 'dev', module: 'dev/us-east-1/app', commit: c1, status: 'changes', changes: [{ address: 'aws_instance.app', action: 'delete' }], at: clock.toISOString() },
+      { repository: 'acme/live', account: 'dev', module: 'dev/us-east-1/network', commit: c1, status: 'clean', at: clock.toISOString() },
+    ]);
+    // WHEN the finish step runs
+    const res = (await handler({ action: 'plan-only-finish', run, kind: 'pull-request' })) as { conclusion: string };
+    // THEN the check run is completed with the summary, the destroy listed and staging/prod named as not planned
+    const check = reporter.checkRunOf(pr(c1))!;
+    expect(check.statuses).toEqual(['queued', 'completed']);
+    expect(check.conclusion).toBe(res.conclusion);
+    expect(check.output!.summary).toContain('dev/us-east-1/app');
+    expect(check.output!.summary).toContain('prod');
+    // AND the run table has the conclusion
+    expect(await store.pullRequests.get(run)).toMatchObject({ status: res.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', conclusion: res.conclusion, checkTitle: check.output!.title });
+  });
+
+  it('refuses an event whose detail is not a pull request, saying what was wrong', async () => {
+    await expect(handler({ source: 'tfstep.git', 'detail-type': 'Git Pull Request', detail: { ...pr(c1), number: -1 } })).rejects.toThrow(/number/);
+  });
+});
+
+describe('pullRequestExecutionName', () => {
+  it('fits Step Functions\' 80 characters of letters, digits, - and _ for any repository name', () => {
+    const name = pullRequestExecutionName({ repository: { fullName: `group/sub.group/${'very-long.name'.repeat(10)}` }, number: 123456, headSha: c1 }, new Date('2026-11-20T12:00:00Z'));
+    expect(name.length).toBeLessThanOrEqual(EXECUTION_NAME_LIMIT);
+    expect(name).toMatch(/^pr-[A-Za-z0-9_-]+$/);
+    expect(name).toContain(`-123456-${c1.slice(0, 12)}-`);
+  });
+});
