@@ -27,6 +27,7 @@ import { FLEET_REFRESH_ACTION } from '../fleet/registry';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
 import { PlanOnlyStateMachine } from '../constructs/plan-only-state-machine';
+import { PullRequestRule } from '../constructs/pull-request-rule';
 import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from '../domain/arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
@@ -104,6 +105,8 @@ export class CentralStack extends Stack {
   /** Plan-only runs: drift sweeps (scheduled per stage) and pull-request plans. */
   readonly planOnly: PlanOnlyStateMachine;
   readonly gitPushRule: GitPushRule;
+  /** Pull request events to the pipeline function, which starts their plan-only runs. */
+  readonly pullRequestRule: PullRequestRule;
   /** Hands executions that ended without their finish state to the pipeline function. */
   readonly executionStatusRule: ExecutionStatusRule;
   readonly webhookUrl: lambda.FunctionUrl;
@@ -204,6 +207,7 @@ export class CentralStack extends Stack {
     // The config travels in each function's bundle: Lambda's 4 KiB environment holds a dozen accounts at most.
     const bundledFiles = { [BUNDLED_CONFIG_FILE]: configJson };
     const stateMachineArn = centralStateMachineArn(this.partition, config);
+    const planOnlyStateMachineArn = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: names.planOnlyStateMachine(), arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const publicConcurrency = props.publicFunctionConcurrency ?? DEFAULT_PUBLIC_FUNCTION_CONCURRENCY;
     // The repository reader's credentials: `git.centralSecret`, else the commit-status token.
     const githubToken = config.git.centralSecret ?? config.notifications.githubStatusTokenSecret;
@@ -235,6 +239,8 @@ export class CentralStack extends Stack {
         // Built from the name rather than taken from the construct: the state machine depends on
         // the functions, so the reverse reference would be a cycle.
         [FUNCTION_ENV.stateMachineArn]: stateMachineArn,
+        // Pull request plans start plan-only executions (named ARN, for the same reason).
+        [FUNCTION_ENV.planOnlyStateMachineArn]: planOnlyStateMachineArn,
         [FUNCTION_ENV.auditBucket]: this.audit.bucket.bucketName,
         ...(githubToken === undefined ? {} : { [FUNCTION_ENV.gitTokenSecretArn]: githubToken }),
       },
@@ -244,7 +250,7 @@ export class CentralStack extends Stack {
 
     this.grantWebhook(this.webhookFunction.role);
     this.grantApproval(this.approvalFunction.role, stateMachineArn);
-    this.grantPipelineSteps(this.pipelineFunction.role, config, stateMachineArn);
+    this.grantPipelineSteps(this.pipelineFunction.role, config, stateMachineArn, planOnlyStateMachineArn);
     for (const role of [this.approvalFunction.role, this.pipelineFunction.role]) {
       this.audit.grantAppend(role);
       Validations.of(role).acknowledge({
@@ -308,6 +314,13 @@ export class CentralStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       maxEventAgeHours: 24,
       retryAttempts: 185,
+    });
+
+    this.pullRequestRule = new PullRequestRule(this, 'PullRequest', {
+      eventBus: this.eventBus,
+      target: this.pipelineFunction.function,
+      // A pull request event older than an hour has most likely been superseded by a newer push.
+      maxEventAgeHours: 1,
     });
 
     this.executionStatusRule = new ExecutionStatusRule(this, 'ExecutionEnded', {
@@ -413,7 +426,7 @@ export class CentralStack extends Stack {
     this.acknowledgeArtifactReads(role);
   }
 
-  private grantPipelineSteps(role: iam.Role, config: Config, stateMachineArn: string): void {
+  private grantPipelineSteps(role: iam.Role, config: Config, stateMachineArn: string, planOnlyStateMachineArn: string): void {
     this.table.grantReadWriteData(role);
     this.grantPublish(role);
     this.grantReadArtifacts(role);
@@ -437,6 +450,25 @@ export class CentralStack extends Stack {
         resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${names.stateMachine()}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
     );
+    // Plan-only runs write their item lists, and pull request runs the modules not planned, under `<run>/_plan-only/`.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'WritePlanOnlyItems', actions: ['s3:PutObject'], resources: [this.artifacts.bucket.arnForObjects('*/_plan-only/*')] }));
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.artifacts.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*/_plan-only/*]`,
+      reason: "Each plan-only run writes its item list under its own prefix (<execution>/_plan-only/); runners cannot write there.",
+    });
+    // Pull request plans: start the head's plan-only run, stop the pull request's older one.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'StartPullRequestPlans', actions: ['states:StartExecution'], resources: [planOnlyStateMachineArn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'StopPullRequestPlans',
+        actions: ['states:StopExecution'],
+        resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${names.planOnlyStateMachine()}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${this.region}:${this.account}:execution:${names.planOnlyStateMachine()}:*]`,
+      reason: "Pull request runs get a name per head commit; the grant stops executions of the plan-only state machine only.",
+    });
     // The run that releases a branch wakes the runs queued on it by answering their WaitForTurn task tokens.
     role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeQueuedRuns', actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
     const tokenSecrets = [

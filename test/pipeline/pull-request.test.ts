@@ -151,7 +151,7 @@ describe('a pull request event', () => {
 
 describe('pullRequestExecutionName', () => {
   it('fits Step Functions\' 80 characters of letters, digits, - and _ for any repository name', () => {
-    const name = pullRequestExecutionName({ repository: { fullName: `group/sub.group/${'very-long.name'.repeat(10)}` }, number: 123456, headSha: c1 }, new Date('2026-11-20T12:00:00Z'));
+    const name = pullRequestExecutionName({ repository: { fullName: `group/sub.group/${'very-long.name'.repeat(10)}`, cloneUrls: [] }, number: 123456, headSha: c1 }, new Date('2026-11-20T12:00:00Z'));
     expect(name.length).toBeLessThanOrEqual(EXECUTION_NAME_LIMIT);
     expect(name).toMatch(/^pr-[A-Za-z0-9_-]+$/);
     expect(name).toContain(`-123456-${c1.slice(0, 12)}-`);
