@@ -39,6 +39,7 @@ import { runDoctor, type DoctorReport } from './doctor';
 import { BadOptionError, OperatorError } from './errors';
 import { AwsLogReader, LocalLogReader, type LogReader, type RunnerTask } from './logs';
 import type { RunRecords } from './run-records';
+import { PullRequestRuns } from './pull-requests';
 import { AwsRunsSource, LocalRunsSource, type RunsSource } from './runs';
 import { runRecordsFromStores } from './store-adapter';
 
@@ -69,6 +70,8 @@ export interface Backend {
   readonly records: RunRecords;
   /** Runs and their details for `tfstep runs` and `tfstep show`. */
   readonly runs: RunsSource;
+  /** Pull request runs for `tfstep runs --pull-requests` and `tfstep show`. */
+  readonly pullRequests: PullRequestRuns;
   /** Approvals in the run table. */
   readonly approvals: ApprovalStore;
   /** Completes a decided approval's step: Step Functions in AWS; locally the waiting process does. */
@@ -185,6 +188,7 @@ function openAws(opts: BackendOptions): Backend {
     audit,
     config,
     records,
+    pullRequests: new PullRequestRuns(store, config),
     runs: new AwsRunsSource({ sfn: clients.get(SFNClient), records, config, stateMachineArn: settings.stateMachineArn, hintOptions: hintOptions(opts) }),
     approvals,
     tasks: new SfnTaskTokenSender(clients.get(SFNClient)),
@@ -369,6 +373,10 @@ async function openLocal(opts: BackendOptions): Promise<Backend> {
     config,
     records,
     runs: new LocalRunsSource(records, config, undefined, hintOptions(opts)),
+    // A getter: the local table may be reopened, with a new store.
+    get pullRequests() {
+      return new PullRequestRuns(table.store, config);
+    },
     get approvals() {
       return table.approvals;
     },
