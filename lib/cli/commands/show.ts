@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { mayChangeMark } from '../../domain/replan';
 import { openBackend } from '../../operator/backend';
 import type { CommonOptions } from '../../operator/context';
+import { PullRequestRunDetailSchema, type PullRequestRunDetail } from '../../operator/pull-requests';
 import { RunDetailSchema, type RunDetail } from '../../operator/views';
 import { addCommonOptions } from '../options';
 import { Output, formatDuration, shortSha } from '../output';
@@ -80,11 +81,33 @@ export function printRun(out: Output, run: RunDetail): void {
   }
 }
 
+/** Prints `tfstep show` of a pull request run: the run, the check run, then each module's plan. */
+export function printPullRequestRun(out: Output, run: PullRequestRunDetail): void {
+  const time = (t: string | null): string => (t ? t.replace('T', ' ').replace(/\.\d+Z$|Z$/, 'Z') : '-');
+  out.line(`${out.style('bold', run.run)}  ${out.status(run.status)}  pull request #${run.pullRequest}`);
+  out.line(`  repository  ${run.repository} @ ${run.headBranch}  ${shortSha(run.headSha)}  by ${run.author}`);
+  out.line(`  title       ${run.title}`);
+  out.line(`  started     ${time(run.startedAt)}${run.stoppedAt ? `   stopped ${time(run.stoppedAt)}` : ''}`);
+  out.line(`  check run   ${run.conclusion ?? 'not completed'}${run.checkTitle ? `: ${run.checkTitle}` : ''}`);
+  out.line(`  modules     ${run.targets} planned${run.notAllowed ? `, ${run.notAllowed} in accounts that do not plan pull requests` : ''}`);
+  if (run.modules.length > 0) {
+    out.line();
+    out.table(
+      ['STAGE', 'ACCOUNT', 'MODULE', 'PLAN', 'ADD', 'CHANGE', 'DESTROY'],
+      run.modules.map((m) => [m.stage, m.account, m.module, m.reason ? `${m.status}: ${m.reason}` : m.status, String(m.add), String(m.change), String(m.destroy)]),
+    );
+  }
+  if (run.reason) {
+    out.line();
+    out.line(`  reason  ${run.reason}`);
+  }
+}
+
 /** `tfstep show <execution>`: stages, accounts, modules, plans, approvals and the failure reason. */
 export function register(program: Command): void {
   const cmd = program
     .command('show')
-    .description('show one execution: stages, then accounts, then modules, with plans, approvals and the failure reason')
+    .description('show one execution: stages, then accounts, then modules, with plans, approvals and the failure reason; or one pull request run: each module\'s plan and the check run')
     .argument('<execution>', 'the execution name (or its ARN)')
     .option('--json', 'print stable JSON instead of text');
   addCommonOptions(cmd, { local: true });
@@ -93,6 +116,15 @@ export function register(program: Command): void {
     const out = new Output();
     const backend = await openBackend(opts);
     try {
+      // A pull request run is in the run table under its own name; anything else is a pipeline run.
+      const pullRequestRun = await backend.pullRequests.show(execution);
+      if (pullRequestRun) {
+        const prDetail = PullRequestRunDetailSchema.parse(pullRequestRun);
+        if (opts.json) out.json(prDetail);
+        else printPullRequestRun(out, prDetail);
+        process.exitCode = 0;
+        return;
+      }
       const detail = RunDetailSchema.parse(await backend.runs.showRun(execution));
       if (opts.json) out.json(detail);
       else printRun(out, detail);

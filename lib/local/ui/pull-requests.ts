@@ -18,6 +18,7 @@ import { targetKey, type AppliedTarget } from '../../planning/targets';
 import { RecordingReporter, type CheckRunRecord } from '../../pull-requests/reporter';
 import { planRowsOf } from '../../pull-requests/rows';
 import { pullRequestTargets } from '../../pull-requests/targets';
+import type { PullRequestRunRecord } from '../../store/pull-requests';
 import type { LocalExecution } from '../engine/engine';
 import type { LocalPipeline } from '../engine/session';
 
@@ -44,6 +45,7 @@ export interface PullRequestRunView {
 interface Active {
   readonly name: string;
   readonly pr: PullRequestEvent;
+  readonly pipeline: LocalPipeline;
   execution?: LocalExecution;
   cancelled: boolean;
 }
@@ -86,6 +88,41 @@ export class LocalPullRequestRuns {
     return this.reporter.checkRunOf({ repository: { fullName: r.repository, cloneUrls: [] }, headSha: r.headSha });
   }
 
+  /**
+   * Writes the run to the run table, as the pipeline function does in AWS, so `tfstep runs
+   * --pull-requests --local` and `tfstep show --local` see it after the server is gone.
+   */
+  private async persist(pipeline: LocalPipeline, pr: PullRequestEvent, view: PullRequestRunView): Promise<void> {
+    const check = this.checkRunOf(view);
+    const record: PullRequestRunRecord = {
+      name: view.name,
+      kind: 'pull-request',
+      executionId: view.name,
+      provider: pr.provider,
+      repository: pr.repository.fullName,
+      pullRequest: pr.number,
+      headSha: pr.headSha,
+      headBranch: pr.headBranch,
+      baseBranch: pr.baseBranch,
+      author: pr.author,
+      title: pr.title,
+      ...(pr.url ? { url: pr.url } : {}),
+      status: view.status,
+      startedAt: view.startedAt,
+      ...(view.stoppedAt ? { stoppedAt: view.stoppedAt } : {}),
+      ...(view.reason ? { reason: view.reason } : {}),
+      targets: view.targets ?? 0,
+      notAllowed: view.notAllowed ?? 0,
+      ...(check?.status === 'completed' && check.conclusion ? { conclusion: check.conclusion } : {}),
+      ...(check?.status === 'completed' && check.output ? { checkTitle: check.output.title } : {}),
+    };
+    try {
+      await pipeline.runStore.pullRequests.put(record);
+    } catch (e) {
+      this.props.out.write(`could not record ${view.name} in the run table: ${(e as Error).message}\n`);
+    }
+  }
+
   /** Cancels the pull request's running run, if any. */
   private async cancelActive(pr: PullRequestEvent, reason: string): Promise<void> {
     const older = this.active.get(pullRequestKey(pr));
@@ -96,6 +133,7 @@ export class LocalPullRequestRuns {
     const view = this.runs.get(older.name);
     if (view) Object.assign(view, { status: 'CANCELLED', reason, stoppedAt: new Date().toISOString() });
     await this.reporter.cancelled(older.pr, reason);
+    if (view) await this.persist(older.pipeline, older.pr, view);
     this.props.out.write(`cancelled ${older.name} (#${older.pr.number} at ${older.pr.headSha.slice(0, 7)}): ${reason}\n`);
   }
 
@@ -111,7 +149,7 @@ export class LocalPullRequestRuns {
     await this.cancelActive(pr, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`);
     this.counter += 1;
     const name = `pr-${pr.number}-${pr.headSha.slice(0, 7)}-${Date.now().toString(36)}${this.counter}`;
-    const active: Active = { name, pr, cancelled: false };
+    const active: Active = { name, pr, pipeline, cancelled: false };
     this.active.set(pullRequestKey(pr), active);
     const view: PullRequestRunView = {
       name,
@@ -125,6 +163,7 @@ export class LocalPullRequestRuns {
     };
     this.runs.set(name, view);
     await this.reporter.queued(pr, `${this.props.baseUrl()}/runs/${name}`);
+    await this.persist(pipeline, pr, view);
     this.props.out.write(`queued ${name} for pull request #${pr.number} at ${pr.headSha.slice(0, 7)}\n`);
     this.done.push(
       this.plan(active, view, pipeline).catch(async (e: unknown) => {
@@ -134,6 +173,7 @@ export class LocalPullRequestRuns {
           const failed: PullRequestSummary = { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 };
           await this.reporter.completed(pr, failed).catch(() => undefined);
         }
+        await this.persist(pipeline, pr, view);
         this.props.out.write(`FAILED ${name}: ${reason}\n`);
       }),
     );
@@ -159,6 +199,7 @@ export class LocalPullRequestRuns {
     if (targets.length > 0) {
       await this.reporter.started(pr);
       view.status = 'RUNNING';
+      await this.persist(pipeline, pr, view);
       this.props.out.write(`planning ${name}: ${targets.length} module(s) in ${new Set(targets.map((t) => t.account)).size} account(s)\n`);
       const execution = pipeline.startPlanOnly(
         {
@@ -190,6 +231,7 @@ export class LocalPullRequestRuns {
     await this.reporter.completed(pr, summary);
     this.active.delete(pullRequestKey(pr));
     Object.assign(view, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', stoppedAt: new Date().toISOString() });
+    await this.persist(pipeline, pr, view);
     this.props.out.write(`check run "${this.reporter.checkRunOf(pr)?.name ?? ''}" for #${pr.number} at ${pr.headSha.slice(0, 7)}: ${summary.conclusion}: ${summary.title}\n${summary.summary}\n`);
   }
 
