@@ -10,6 +10,9 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { localServe, type LocalServer } from '../../lib/local/ui/serve';
 import type { PullRequestRunView } from '../../lib/local/ui/pull-requests';
+import { openLocalStore } from '../../lib/local/engine/store';
+import { PullRequestRuns } from '../../lib/operator/pull-requests';
+import { RunStore } from '../../lib/store/run-store';
 import { commit, doubleLog, makeInfraRepo, moduleTf, runnerEnv, stateDirWithBundle, tempDir, toolPathWithoutTerraform, until } from './helpers';
 
 jest.setTimeout(60_000);
@@ -83,10 +86,11 @@ describe('pull request plans in tfstep local serve', () => {
     const out = new PassThrough();
     const lines: string[] = [];
     out.on('data', (c: Buffer) => lines.push(c.toString('utf8')));
+    const stateDir = await stateDirWithBundle();
     server = await localServe({
       configFile: configFor(repo),
       port: 0,
-      stateDir: await stateDirWithBundle(),
+      stateDir,
       // Plans take a moment, so the second push arrives while the first run plans.
       env: { ...runnerEnv(toolPathWithoutTerraform(), log, { TFSTEP_TEST_DOUBLE_SLEEP_MS: '1500' }), TFSTEP_WEBHOOK_SECRET: SECRET },
       out,
@@ -124,5 +128,18 @@ describe('pull request plans in tfstep local serve', () => {
     // AND GET /runs/<name> serves the pull request run
     const detail = (await (await fetch(`${server.url}/runs/${newer.name}`)).json()) as PullRequestRunView;
     expect(detail).toMatchObject({ kind: 'pull-request', pullRequest: 2, headBranch: 'raise-count' });
+    // AND both runs are in the run table, where `tfstep runs --pull-requests --local` reads them once the server is gone
+    await server.close();
+    server = undefined;
+    const local = await openLocalStore(stateDir);
+    try {
+      const stored = await new PullRequestRuns(new RunStore(local.docClient, local.tableName), undefined).list();
+      expect(stored.map((r) => [r.run, r.status, r.conclusion])).toEqual([
+        [newer.name, 'SUCCEEDED', 'success'],
+        [older.name, 'CANCELLED', 'cancelled'],
+      ]);
+    } finally {
+      await local.close();
+    }
   });
 });
