@@ -10,6 +10,8 @@ import { ENDED_WITHOUT_FINISH, EXECUTION_STATUS_CHANGE } from '../statemachine/c
 export interface ExecutionStatusRuleProps extends RuleDeliveryProps {
   /** The pipeline state machine's ARN: only its own executions are forwarded, not its Map children. */
   readonly stateMachineArn: string;
+  /** Further state machines whose executions are forwarded too (the plan-only one, for pull request runs). @default - none */
+  readonly moreStateMachineArns?: readonly string[];
   /** The function that releases the branch and records the outcome (the pipeline function). */
   readonly target: lambda.IFunction;
 }
@@ -24,6 +26,8 @@ export interface ExecutionStatusRuleProps extends RuleDeliveryProps {
  * event bus, on a best-effort basis ("Step Functions events", EventBridge events reference): a
  * lost event is covered by the queued runs' heartbeat timeout, which makes them look again.
  * An event the function could not handle after the retries lands in a dead-letter queue.
+ * Executions of the plan-only state machine come too: a pull request run that failed or timed out
+ * before its finish step completes its check run as failed.
  */
 export class ExecutionStatusRule extends Construct {
   readonly rule: events.Rule;
@@ -39,7 +43,7 @@ export class ExecutionStatusRule extends Construct {
       eventPattern: {
         source: [EXECUTION_STATUS_CHANGE.source],
         detailType: [EXECUTION_STATUS_CHANGE.detailType],
-        detail: { status: [...ENDED_WITHOUT_FINISH], stateMachineArn: [props.stateMachineArn] },
+        detail: { status: [...ENDED_WITHOUT_FINISH], stateMachineArn: [props.stateMachineArn, ...(props.moreStateMachineArns ?? [])] },
       },
     });
     this.rule.addTarget(

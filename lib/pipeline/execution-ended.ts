@@ -17,16 +17,17 @@ import type { ExecutionEndedResultSchema, ExecutionStatusChange } from '../state
 import type { RunRecordStatus } from '../store/run-store';
 import type { PipelineDeps } from './deps';
 import { pushOfRecord, runNotification } from './finish';
+import { pullRequestRunEnded } from './pull-request';
 import { wakeQueue } from './queue';
 
 export type ExecutionEndedResult = z.infer<typeof ExecutionEndedResultSchema>;
 
 const RECORDED_AS: Record<string, RunRecordStatus> = { FAILED: 'FAILED', TIMED_OUT: 'TIMED_OUT', ABORTED: 'ABORTED' };
 
-function reasonOf(detail: ExecutionStatusChange['detail']): string {
+function reasonOf(detail: ExecutionStatusChange['detail'], releases = true): string {
   const what = detail.status === 'ABORTED' ? 'the execution was stopped' : detail.status === 'TIMED_OUT' ? 'the execution timed out' : 'the execution failed';
   const why = [detail.error, detail.cause].filter((v): v is string => typeof v === 'string' && v.length > 0).join(': ');
-  return `${what} before it could record its end${why ? ` (${why.slice(0, 500)})` : ''}; its branch was released`;
+  return `${what} before it could record its end${why ? ` (${why.slice(0, 500)})` : ''}${releases ? '; its branch was released' : ''}`;
 }
 
 /** Handles one status change event; see the file comment. */
@@ -39,6 +40,8 @@ export async function executionEnded(event: ExecutionStatusChange, deps: Pipelin
     deps.logger.info('execution status change ignored: the execution has not ended', { execution, status: detail.status });
     return nothing;
   }
+  // A pull request's plan-only run that ended before its finish step: its check run fails.
+  if (await pullRequestRunEnded(execution, detail.status, reasonOf(detail, false), deps, deps.pullRequests)) return nothing;
   const run = await deps.store.getRunRecord(execution);
   // Names are unique per state machine; the ARN check keeps another machine's execution of the same name out.
   if (!run || (run.executionId.startsWith('arn:') && run.executionId !== detail.executionArn)) {

@@ -221,3 +221,22 @@ export async function finishPullRequestRun(run: string, deps: PipelineDeps, prDe
   deps.logger.info('pull request run finished', { run, pullRequest: record.pullRequest, conclusion: summary.conclusion, results: results.length });
   return { run, results: results.length, conclusion: summary.conclusion };
 }
+
+/**
+ * A plan-only execution that ended FAILED, TIMED_OUT or ABORTED (the execution status rule):
+ * when it is a pull request run still queued or running, the run is marked failed and its check
+ * run completed as failed with the reason. A run this function stopped (a newer push, a closed
+ * pull request) is already cancelled and left alone. Answers whether it was a pull request run.
+ */
+export async function pullRequestRunEnded(execution: string, status: string, reason: string, deps: PipelineDeps, prDeps: PullRequestDeps | undefined): Promise<boolean> {
+  const record = await deps.store.pullRequests.get(execution);
+  if (!record) return false;
+  if (record.status !== 'QUEUED' && record.status !== 'RUNNING') return true;
+  await deps.store.pullRequests.update(execution, { status: 'FAILED', reason, conclusion: 'failure', checkTitle: 'The plans could not run', stoppedAt: deps.clock().toISOString() });
+  if (prDeps) {
+    const pr = recordEvent(record);
+    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }));
+  }
+  deps.logger.warn('a pull request run ended before its finish step', { run: execution, status });
+  return true;
+}

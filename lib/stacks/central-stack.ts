@@ -325,6 +325,7 @@ export class CentralStack extends Stack {
 
     this.executionStatusRule = new ExecutionStatusRule(this, 'ExecutionEnded', {
       stateMachineArn: this.pipeline.stateMachine.stateMachineArn,
+      moreStateMachineArns: [this.planOnly.stateMachine.stateMachineArn],
       target: this.pipelineFunction.function,
     });
 

@@ -40,6 +40,13 @@ describe('pull request rule', () => {
     const bySid = new Map(states.map((s) => [s.Sid, { actions: [s.Action].flat(), resource: render(s.Resource) }]));
     expect(bySid.get('StartPullRequestPlans')).toEqual({ actions: ['states:StartExecution'], resource: expect.stringMatching(new RegExp(`:stateMachine:${names.planOnlyStateMachine()}$`)) });
     expect(bySid.get('StopPullRequestPlans')).toEqual({ actions: ['states:StopExecution'], resource: expect.stringMatching(new RegExp(`:execution:${names.planOnlyStateMachine()}:\\*$`)) });
+    // The execution status rule forwards plan-only executions too, so a run that fails before its finish step fails its check run.
+    const statusRules = Object.values(t.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } }));
+    expect(statusRules).toHaveLength(1);
+    const arns = render((statusRules[0]!.Properties as { EventPattern: { detail: { stateMachineArn: unknown[] } } }).EventPattern.detail.stateMachineArn) as unknown[];
+    const planOnlyId = Object.keys(t.findResources('AWS::StepFunctions::StateMachine', { Properties: { StateMachineName: names.planOnlyStateMachine() } }))[0];
+    expect(arns).toHaveLength(2);
+    expect(arns).toContainEqual(`<${planOnlyId}>`);
     // StartExecution and StopExecution appear nowhere else in the function's role.
     const elsewhere = states.filter((s) => !['StartPullRequestPlans', 'StopPullRequestPlans'].includes(s.Sid ?? '')).flatMap((s) => [s.Action].flat());
     expect(elsewhere).not.toContain('states:StartExecution');

@@ -14,7 +14,7 @@ import { RecordingReporter } from '../../lib/pull-requests/reporter';
 import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
-import { baseFiles, makeHarness, TestRepo, type Harness } from '../fixtures/pipeline/harness';
+import { baseFiles, makeHarness, statusChangeEvent, TestRepo, type Harness } from '../fixtures/pipeline/harness';
 
 const PLAN_ONLY_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:tfstep-plan-only';
 const arnOf = (name: string) => `arn:aws:states:us-east-1:111111111111:execution:tfstep-plan-only:${name}`;
@@ -142,6 +142,22 @@ describe('a pull request event', () => {
     expect(check.output!.summary).toContain('prod');
     // AND the run table has the conclusion
     expect(await store.pullRequests.get(run)).toMatchObject({ status: res.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', conclusion: res.conclusion, checkTitle: check.output!.title });
+  });
+
+  it('fails the check run of a run whose execution failed before its finish step, and leaves a stopped run cancelled', async () => {
+    const first = (await handler(busEvent(pr(c1)))) as { run: string };
+    clock = new Date('2026-11-20T12:01:00.000Z');
+    const second = (await handler(busEvent(pr(c2)))) as { run: string };
+    // WHEN the status rule reports the stopped first run ABORTED and the second FAILED with an uncaught error
+    await handler(statusChangeEvent(first.run, 'ABORTED', { executionArn: arnOf(first.run), stateMachineArn: PLAN_ONLY_ARN }));
+    await handler(statusChangeEvent(second.run, 'FAILED', { executionArn: arnOf(second.run), stateMachineArn: PLAN_ONLY_ARN, error: 'States.DataLimitExceeded', cause: 'too big' }));
+    // THEN the first stays cancelled, and the second failed with the reason on its check run
+    expect(await store.pullRequests.get(first.run)).toMatchObject({ status: 'CANCELLED' });
+    expect(reporter.checkRunOf(pr(c1))).toMatchObject({ conclusion: 'cancelled' });
+    const failed = await store.pullRequests.get(second.run);
+    expect(failed).toMatchObject({ status: 'FAILED', conclusion: 'failure' });
+    expect(failed!.reason).toContain('States.DataLimitExceeded');
+    expect(reporter.checkRunOf(pr(c2))).toMatchObject({ status: 'completed', conclusion: 'failure', output: { title: 'The plans could not run' } });
   });
 
   it('refuses an event whose detail is not a pull request, saying what was wrong', async () => {
