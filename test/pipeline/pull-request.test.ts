@@ -7,7 +7,7 @@ import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk
 import { mockClient } from 'aws-sdk-client-mock';
 import type { PlanOnlyRequest } from '../../lib/domain/plan-only';
 import type { PullRequestEvent } from '../../lib/domain/pull-request-event';
-import { sfnPlanOnlyExecutions } from '../../lib/pipeline/aws-deps';
+import { awsPullRequestDeps, pullRequestApiBase, sfnPlanOnlyExecutions } from '../../lib/pipeline/aws-deps';
 import { createPipelineHandler } from '../../lib/pipeline/handler';
 import { EXECUTION_NAME_LIMIT, pullRequestExecutionName, type PullRequestDeps } from '../../lib/pipeline/pull-request';
 import { RecordingReporter } from '../../lib/pull-requests/reporter';
@@ -171,5 +171,28 @@ describe('pullRequestExecutionName', () => {
     expect(name.length).toBeLessThanOrEqual(EXECUTION_NAME_LIMIT);
     expect(name).toMatch(/^pr-[A-Za-z0-9_-]+$/);
     expect(name).toContain(`-123456-${c1.slice(0, 12)}-`);
+  });
+});
+
+describe('Step Functions and the git host in AWS', () => {
+  it('counts an execution that no longer exists as stopped, and lets other errors through', async () => {
+    const executions = sfnPlanOnlyExecutions(sfn as unknown as SFNClient, PLAN_ONLY_ARN);
+    sfn.on(StopExecutionCommand).rejects(Object.assign(new Error('gone'), { name: 'ExecutionDoesNotExist' }));
+    await expect(executions.stop('pr-x', 'replaced')).resolves.toBeUndefined();
+    // a name becomes the execution ARN of the plan-only state machine
+    expect(sfn.commandCalls(StopExecutionCommand)[0]!.args[0].input.executionArn).toBe(arnOf('pr-x'));
+    sfn.on(StopExecutionCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(executions.stop(arnOf('pr-y'), 'replaced')).rejects.toThrow('denied');
+  });
+
+  it('talks to github.com\'s API, an Enterprise server\'s /api/v3, or GitLab\'s /api/v4', () => {
+    expect(pullRequestApiBase('github', ['https://github.com/acme/live.git'])).toBe('https://api.github.com');
+    expect(pullRequestApiBase('github', ['git@ghe.example.com:acme/live.git', 'https://ghe.example.com/acme/live.git'])).toBe('https://ghe.example.com/api/v3');
+    expect(pullRequestApiBase('gitlab', ['https://gitlab.example.com/acme/live.git'])).toBe('https://gitlab.example.com/api/v4');
+  });
+
+  it('refuses feedback without central git credentials, saying what to configure', async () => {
+    const deps = awsPullRequestDeps(config, sfn as unknown as SFNClient, PLAN_ONLY_ARN, undefined);
+    await expect(deps.reporter(pr(c1))).rejects.toThrow(/git.centralSecret/);
   });
 });
