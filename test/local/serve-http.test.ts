@@ -65,7 +65,7 @@ describe('local serve HTTP hygiene', () => {
     // AND the next request on the same client is answered, not reset
     const next = await send(agent, `${server!.url}/runs`, 'GET', {});
     expect(next.status).toBe(200);
-    expect(JSON.parse(next.body)).toEqual({ runs: [] });
+    expect(JSON.parse(next.body)).toEqual({ runs: [], pullRequests: [] });
   });
 
   it('fails a 2 MiB POST to an approval link with 413, not 403', async () => {
@@ -101,7 +101,7 @@ describe('local serve HTTP hygiene', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ outcome: 'ignored' });
     await new Promise((r) => setTimeout(r, 300));
     expect(server!.runs).toHaveLength(0);
-    expect(JSON.parse((await send(agent, `${server!.url}/runs`, 'GET', {})).body)).toEqual({ runs: [] });
+    expect(JSON.parse((await send(agent, `${server!.url}/runs`, 'GET', {})).body)).toEqual({ runs: [], pullRequests: [] });
     expect(lines.join('')).not.toMatch(/started|FAILED/);
   });
 });

@@ -109,6 +109,8 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     planRecords: pathToFileURL(localPlanRecordsDir(stateDir, account)).href,
     region: account.region,
     localStateDir: localTerraformStateDir(stateDir, account),
+    // As the account stack writes it: pull request plans only where the account opted in.
+    ...(account.pullRequestPlans === true ? { pullRequestBranches: true } : {}),
     ...(gitCredentialsFile === undefined ? {} : { gitCredentialsSecret: `file:${path.resolve(gitCredentialsFile)}` }),
     ...planPoliciesOf(config, account),
   });

@@ -299,11 +299,19 @@ export class LocalPipeline {
    * functions and runner as the pipeline, never a branch queue. Answers the finish step's output.
    */
   async runPlanOnly(request: PlanOnlyRequest, name = `${request.kind}-${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`): Promise<{ execution: LocalExecutionResult; name: string; output: unknown; events: HistoryEvent[] }> {
-    const execution = this.planOnlyEngine.start(request, name);
+    const execution = this.startPlanOnly(request, name);
     const result = await execution.done;
     const out = result.output;
     const output = isObject(out) && isObject(out.finish) ? out.finish.value : undefined;
     return { execution: result, name, output, events: execution.events };
+  }
+
+  /**
+   * Starts a plan-only execution and hands it back at once, so its caller can stop it (a newer
+   * push to a pull request stops the older run: StopExecution in AWS, its runners stopped).
+   */
+  startPlanOnly(request: PlanOnlyRequest, name: string): LocalExecution {
+    return this.planOnlyEngine.start(request, name);
   }
 
   /** Feeds the run's tracker from what the pipeline function answered. */

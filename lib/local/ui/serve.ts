@@ -28,6 +28,8 @@ import { RunStore } from '../../store/run-store';
 import { handleWebhook } from '../../webhook/handler';
 import { DynamoDeliveryStore } from '../../webhook/deliveries';
 import { MemoryPublisher } from '../../webhook/publisher';
+import { pullRequestKey, type PullRequestEvent } from '../../domain/pull-request-event';
+import { LocalPullRequestRuns } from './pull-requests';
 import { StaticSecretProvider } from '../../webhook/secrets';
 import type { Logger } from '../../webhook/types';
 import { gitOrThrow } from '../engine/git';
@@ -69,6 +71,8 @@ export interface LocalServer {
   server: Server;
   /** Results of the executions started so far, in start order. */
   runs: Promise<LocalRunResult>[];
+  /** Pull request plans and the check runs they would have posted. */
+  pullRequests: LocalPullRequestRuns;
   close(): Promise<void>;
 }
 
@@ -226,11 +230,27 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     runs.push(done);
   };
 
-  const publisher = new MemoryPublisher(async (push) => {
-    // The webhook answers once the event is "on the bus"; the run goes on in the background.
-    startRun(push).catch((e: unknown) => logger.error('could not start the local execution', { error: (e as Error).message }));
-    await Promise.resolve();
-  });
+  const pullRequests = new LocalPullRequestRuns({ config, stateDir, out, baseUrl: () => baseUrl });
+  const startPullRequest = async (pr: PullRequestEvent) => {
+    const repo = config.repositories.find((r) => r.fullName.toLowerCase() === pr.repository.fullName.toLowerCase());
+    if (!repo) return;
+    // The same mirror as pushes: the pull request's branch is fetched with every other branch.
+    const mirror = await serialised(repo.fullName, () => refreshMirror(stateDir, repo));
+    await pullRequests.handle({ ...pr, repository: { ...pr.repository, cloneUrls: [...repo.cloneUrls] } }, await pipelineFor(repo, mirror));
+  };
+  // Pull request events of one pull request are handled in arrival order, so a newer push always cancels the older run.
+  const prSerial = serialiser();
+  const publisher = new MemoryPublisher(
+    async (push) => {
+      // The webhook answers once the event is "on the bus"; the run goes on in the background.
+      startRun(push).catch((e: unknown) => logger.error('could not start the local execution', { error: (e as Error).message }));
+      await Promise.resolve();
+    },
+    async (pr) => {
+      prSerial(pullRequestKey(pr), () => startPullRequest(pr)).catch((e: unknown) => logger.error('could not start the pull request plans', { error: (e as Error).message }));
+      await Promise.resolve();
+    },
+  );
   const webhookDeps = {
     config,
     secrets: new StaticSecretProvider(secret),
@@ -294,10 +314,12 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
       if (req.method !== 'GET') return json(res, 405, { reason: 'only GET is served here' });
       if (url.pathname === '/runs' || url.pathname === '/runs/') {
         const limit = Number(url.searchParams.get('limit') ?? '50');
-        return json(res, 200, { runs: await runStore.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 50 }) });
+        return json(res, 200, { runs: await runStore.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 50 }), pullRequests: pullRequests.list() });
       }
       const m = /^\/runs\/([A-Za-z0-9_-]{1,80})\/?$/.exec(url.pathname);
       if (m) {
+        const pr = pullRequests.get(m[1]!);
+        if (pr) return json(res, 200, pr);
         const detail = await runStore.getRun(m[1]!);
         return detail ? json(res, 200, detail) : json(res, 404, { reason: `no run named ${m[1]}` });
       }
@@ -321,9 +343,10 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     url: baseUrl,
     server,
     runs,
+    pullRequests,
     close: async () => {
       for (const p of pipelines.values()) (await p).stopAll();
-      await Promise.allSettled(runs);
+      await Promise.allSettled([...runs, ...pullRequests.done]);
       await pages?.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -1,0 +1,210 @@
+/**
+ * Pull request plans in `tfstep local serve`: each pull request event the webhook publishes
+ * becomes a plan-only run through the same definition, pipeline function and runner as AWS;
+ * the check run GitHub would have got is kept (shown by `GET /runs`) and the summary printed.
+ * A newer push to the same pull request, or closing it, stops the older run and its runners.
+ */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Config } from '../../config/schema';
+import { mapLimit } from '../../domain/concurrency';
+import { pullRequestKey, type PullRequestEvent } from '../../domain/pull-request-event';
+import { renderPullRequestSummary, type PullRequestSummary } from '../../domain/pull-request-summary';
+import { artifactKeys } from '../../domain/runner-contract';
+import { dependencyGraphs } from '../../planning/dependencies';
+import { GitRepoReader } from '../../planning/repo-reader';
+import { targetKey, type AppliedTarget } from '../../planning/targets';
+import { RecordingReporter, type CheckRunRecord } from '../../pull-requests/reporter';
+import { planRowsOf } from '../../pull-requests/rows';
+import { pullRequestTargets } from '../../pull-requests/targets';
+import type { LocalExecution } from '../engine/engine';
+import type { LocalPipeline } from '../engine/session';
+
+/** What `GET /runs` shows of one pull request run. */
+export interface PullRequestRunView {
+  readonly name: string;
+  readonly kind: 'pull-request';
+  readonly repository: string;
+  readonly pullRequest: number;
+  readonly headSha: string;
+  readonly headBranch: string;
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  readonly startedAt: string;
+  stoppedAt?: string;
+  /** Why it was cancelled or failed. */
+  reason?: string;
+  /** The check run that would have been posted to GitHub. */
+  checkRun?: CheckRunRecord;
+  /** Modules planned, and modules in accounts that do not plan pull requests. */
+  targets?: number;
+  notAllowed?: number;
+}
+
+interface Active {
+  readonly name: string;
+  readonly pr: PullRequestEvent;
+  execution?: LocalExecution;
+  cancelled: boolean;
+}
+
+/** Options of {@link LocalPullRequestRuns}. */
+export interface LocalPullRequestRunsProps {
+  readonly config: Config;
+  readonly stateDir: string;
+  /** Where log lines go (the rendered summary too). */
+  readonly out: { write(text: string): unknown };
+  /** The server's base URL, for the run links. */
+  readonly baseUrl: () => string;
+}
+
+/** Runs and remembers the pull request plans of one local server. */
+export class LocalPullRequestRuns {
+  readonly reporter: RecordingReporter;
+  private readonly runs = new Map<string, PullRequestRunView>();
+  private readonly active = new Map<string, Active>();
+  /** Every run's completion, for tests and for closing the server. */
+  readonly done: Promise<void>[] = [];
+  private counter = 0;
+
+  constructor(private readonly props: LocalPullRequestRunsProps) {
+    this.reporter = new RecordingReporter(props.config.pullRequests?.checkName ?? 'tfstep plan');
+  }
+
+  /** Every pull request run, newest first. */
+  list(): PullRequestRunView[] {
+    return [...this.runs.values()].reverse().map((r) => ({ ...r, ...(this.checkRunOf(r) ? { checkRun: this.checkRunOf(r) } : {}) }));
+  }
+
+  /** One pull request run by name. */
+  get(name: string): PullRequestRunView | undefined {
+    const r = this.runs.get(name);
+    return r ? { ...r, ...(this.checkRunOf(r) ? { checkRun: this.checkRunOf(r) } : {}) } : undefined;
+  }
+
+  private checkRunOf(r: PullRequestRunView): CheckRunRecord | undefined {
+    return this.reporter.checkRunOf({ repository: { fullName: r.repository, cloneUrls: [] }, headSha: r.headSha });
+  }
+
+  /** Cancels the pull request's running run, if any. */
+  private async cancelActive(pr: PullRequestEvent, reason: string): Promise<void> {
+    const older = this.active.get(pullRequestKey(pr));
+    if (!older) return;
+    this.active.delete(pullRequestKey(pr));
+    older.cancelled = true;
+    older.execution?.stop();
+    const view = this.runs.get(older.name);
+    if (view) Object.assign(view, { status: 'CANCELLED', reason, stoppedAt: new Date().toISOString() });
+    await this.reporter.cancelled(older.pr, reason);
+    this.props.out.write(`cancelled ${older.name} (#${older.pr.number} at ${older.pr.headSha.slice(0, 7)}): ${reason}\n`);
+  }
+
+  /**
+   * Handles one published pull request event: a cancel stops the running run; a plan stops the
+   * older run of the same pull request and starts a new one. Resolves once the run is started.
+   */
+  async handle(pr: PullRequestEvent, pipeline: LocalPipeline): Promise<void> {
+    if (pr.action === 'cancel') {
+      await this.cancelActive(pr, `pull request #${pr.number} was closed`);
+      return;
+    }
+    await this.cancelActive(pr, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`);
+    this.counter += 1;
+    const name = `pr-${pr.number}-${pr.headSha.slice(0, 7)}-${Date.now().toString(36)}${this.counter}`;
+    const active: Active = { name, pr, cancelled: false };
+    this.active.set(pullRequestKey(pr), active);
+    const view: PullRequestRunView = {
+      name,
+      kind: 'pull-request',
+      repository: pr.repository.fullName,
+      pullRequest: pr.number,
+      headSha: pr.headSha,
+      headBranch: pr.headBranch,
+      status: 'QUEUED',
+      startedAt: new Date().toISOString(),
+    };
+    this.runs.set(name, view);
+    await this.reporter.queued(pr, `${this.props.baseUrl()}/runs/${name}`);
+    this.props.out.write(`queued ${name} for pull request #${pr.number} at ${pr.headSha.slice(0, 7)}\n`);
+    this.done.push(
+      this.plan(active, view, pipeline).catch(async (e: unknown) => {
+        const reason = (e as Error).message;
+        Object.assign(view, { status: 'FAILED', reason, stoppedAt: new Date().toISOString() });
+        if (!active.cancelled) {
+          const failed: PullRequestSummary = { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 };
+          await this.reporter.completed(pr, failed).catch(() => undefined);
+        }
+        this.props.out.write(`FAILED ${name}: ${reason}\n`);
+      }),
+    );
+  }
+
+  private async plan(active: Active, view: PullRequestRunView, pipeline: LocalPipeline): Promise<void> {
+    const { pr, name } = active;
+    const { config } = this.props;
+    const reader = new GitRepoReader(path.resolve(pipeline.opts.repoDir));
+    const [modules, applied] = await Promise.all([reader.listModules(pr.headSha), pipeline.runStore.listApplied(pr.repository.fullName)]);
+    const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, ...(t.generation !== undefined ? { generation: t.generation } : {}) }]));
+    const bases = [...new Set(applied.map((t) => t.commit).filter((c) => c !== pr.headSha))];
+    const diffs = await mapLimit(bases, 4, (base) => reader.changedPaths(base, pr.headSha));
+    const changes = new Map(bases.map((b, i) => [b, diffs[i]]));
+    const graphs = await dependencyGraphs({ config, modules, readFile: reader.readFile ? (p) => reader.readFile(pr.headSha, p) : undefined });
+    const { targets, notAllowed } = pullRequestTargets({ config, pr, modules, lastApplied, changes, graphs });
+    Object.assign(view, { targets: targets.length, notAllowed: notAllowed.length });
+    if (active.cancelled) return;
+
+    const stageOf = (account: string) => config.accounts.find((a) => a.name === account)?.stage ?? '';
+    let results: Awaited<ReturnType<typeof pipeline.runStore.planOnly.listResults>> = [];
+    const logs = new Map<string, string>();
+    if (targets.length > 0) {
+      await this.reporter.started(pr);
+      view.status = 'RUNNING';
+      this.props.out.write(`planning ${name}: ${targets.length} module(s) in ${new Set(targets.map((t) => t.account)).size} account(s)\n`);
+      const execution = pipeline.startPlanOnly(
+        {
+          kind: 'pull-request',
+          id: name,
+          repository: pr.repository.fullName,
+          targets: targets.map(({ account, module, commit, ref }) => ({ account, module, commit, ref })),
+          pullRequest: { number: pr.number, headCommit: pr.headSha, baseRef: `refs/heads/${pr.baseBranch}` },
+          requestedAt: pr.receivedAt,
+        },
+        name,
+      );
+      active.execution = execution;
+      if (active.cancelled) execution.stop();
+      const result = await execution.done;
+      if (active.cancelled) return;
+      if (result.status !== 'SUCCEEDED') throw new Error(`the plan-only execution ended ${result.status}${result.error ? `: ${result.error}` : ''}${result.cause ? ` (${result.cause})` : ''}`);
+      results = await pipeline.runStore.planOnly.listResults(name);
+      for (const [account, file] of await this.logFiles(name)) logs.set(account, file);
+    }
+    if (active.cancelled) return;
+    const summary = renderPullRequestSummary({
+      number: pr.number,
+      headSha: pr.headSha,
+      stageOrder: config.stageOrder,
+      rows: planRowsOf(results, notAllowed, stageOf, (account) => logs.get(account)),
+      runUrl: `${this.props.baseUrl()}/runs/${name}`,
+    });
+    await this.reporter.completed(pr, summary);
+    this.active.delete(pullRequestKey(pr));
+    Object.assign(view, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', stoppedAt: new Date().toISOString() });
+    this.props.out.write(`check run "${this.reporter.checkRunOf(pr)?.name ?? ''}" for #${pr.number} at ${pr.headSha.slice(0, 7)}: ${summary.conclusion}: ${summary.title}\n${summary.summary}\n`);
+  }
+
+  /** Each account's plan log of a run, as file URLs (the runner writes one per task). */
+  private async logFiles(run: string): Promise<Map<string, string>> {
+    const dir = path.join(this.props.stateDir, 'artifacts');
+    const out = new Map<string, string>();
+    try {
+      const items = JSON.parse(await readFile(path.join(dir, run, '_plan-only', 'items.json'), 'utf8')) as { task?: string; account?: { name?: string } }[];
+      for (const item of items) {
+        if (typeof item.task === 'string' && typeof item.account?.name === 'string') out.set(item.account.name, pathToFileURL(path.join(dir, artifactKeys.log(item.task, item.account.name, 'plan'))).href);
+      }
+    } catch {
+      // No items (nothing planned) or an unreadable file: the summary goes without log links.
+    }
+    return out;
+  }
+}
