@@ -119,7 +119,7 @@ function statusCell(row: PlanRow): string {
 function rowLine(row: PlanRow): string {
   // encodeURIComponent leaves parentheses alone, and they would end the link early.
   const log = row.logUrl ? `[log](${row.logUrl.replace(/[()\s]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)})` : '';
-  const notes = row.status === 'changes' ? addressesCell(row) : cell(row.reason ?? '');
+  const notes = row.status === 'changes' ? [addressesCell(row), cell(row.reason ?? '')].filter((t) => t !== '').join('<br>') : cell(row.reason ?? '');
   return `| ${cell(row.stage)} | ${cell(row.account)} | ${code(row.module)} | ${statusCell(row)} | ${row.add} | ${row.change} | ${row.destroy} | ${notes} | ${log} |`;
 }
 

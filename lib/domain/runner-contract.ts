@@ -181,6 +181,13 @@ export const RunnerPolicySchema = z
     repositories: z.array(z.string().min(1)).min(1),
     /** Branch refs whose commits may run (`refs/heads/main`). */
     refs: z.array(z.string().regex(/^refs\/heads\/.+$/)).min(1),
+    /**
+     * Whether plan-only pull-request tasks may plan any branch (`refs/heads/*`) of the allowed
+     * repositories, not only `refs`. Never a host's pull request ref (`refs/pull/<n>/head`):
+     * forks write those, while a fork's commits are on no branch of the repository, so the
+     * checkout (commit reachable from the fetched branch) refuses them here too. Absent: off.
+     */
+    pullRequestBranches: z.boolean().optional(),
     tool: z.enum(['terraform', 'tofu', 'terragrunt']),
     allowedSubcommands: z.array(z.string()).min(1),
     /** The phases this task definition may run (plan task: plan only). */

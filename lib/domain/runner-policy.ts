@@ -21,6 +21,8 @@ export function runnerPolicyInput(config: Config, account: AccountConfig): unkno
     planRecords: `dynamodb://${names.planRecordsTable(config.central.region)}`,
     requireRemoteBackend: true,
     requireLockFile: true,
+    // Off unless the account opts in: a pull request's plan runs provider and `external` code from an unmerged branch.
+    ...(account.pullRequestPlans === true ? { pullRequestBranches: true } : {}),
     redact: config.redact,
     // The account's own secret (the account stack creates it); never a value from the central account.
     ...(config.git.accountSecretName === undefined ? {} : { gitCredentialsSecret: config.git.accountSecretName }),
