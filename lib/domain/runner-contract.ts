@@ -3,6 +3,7 @@
  * Pure data: no AWS imports, shared by the ASL checks, CDK, the runner and the local mode.
  */
 import { z } from 'zod';
+import { StagePoliciesSchema } from '../config/schema';
 import { MAX_CHANGES_PER_TARGET, ResourceChangeSchema, RunnerPlanOnlySchema } from './plan-only';
 import { CommitShaSchema } from './push-event';
 
@@ -220,6 +221,11 @@ export const RunnerPolicySchema = z
      * backends keep the state.
      */
     localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+    /**
+     * The plan policies of the account's stage (`stages.<stage>.policies`), checked by the runner
+     * after every plan. The account's own copy: the task's input cannot change or drop them.
+     */
+    planPolicies: StagePoliciesSchema.optional(),
     /**
      * The config's `redact` patterns: besides what Terraform marks sensitive, values under these
      * attribute names or of these shapes never appear in the log or a result. @default - the built-in patterns

@@ -368,8 +368,11 @@ export class LocalPipeline {
    * Decides an approval as `via: local` (the prompt, `--approve auto|reject`); the `auto`
    * approver is accepted here and nowhere in AWS.
    */
-  decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = ''): Promise<DecideResult> {
-    return decide({ approvalId, approver, decision, comment, via: 'local' }, { store: this.approvals, tasks: this.tokens, allowAutoApprover: true, audit: this.audit });
+  decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = '', override?: { readonly reason: string }): Promise<DecideResult> {
+    return decide(
+      { approvalId, approver, decision, comment, via: 'local', ...(override ? { override: { reason: override.reason } } : {}) },
+      { store: this.approvals, tasks: this.tokens, allowAutoApprover: true, audit: this.audit },
+    );
   }
 
   /** Reads the fleet file into the fleet registry (what the schedule does in AWS). */
