@@ -3,7 +3,8 @@
  * while the run waits; `tfstep audit --local --json` then shows the decision and the apply with
  * who, channel, commit and plan hashes. The runner uses the terraform test double.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runDecision } from '../../lib/cli/commands/approve';
 import { readAudit } from '../../lib/cli/commands/audit';
@@ -36,16 +37,25 @@ describe('tfstep audit --local', () => {
     const log = path.join(tempDir('log'), 'double.log');
     const io = memoryIo();
     const running = localRun({ configFile, repoDir: repo, approve: 'prompt', stateDir, env: runnerEnv(toolPathWithoutTerraform(), log), io: io.io });
-    await until(() => io.stdout().includes('Decide as approver'), 60_000, 'the approval prompt');
-    const execution = /(local-[A-Za-z0-9_-]+)/.exec(io.stdout() + io.stderr())?.[1];
-    expect(execution).toBeDefined();
+    let execution = '';
+    try {
+      await until(() => io.stdout().includes('Decide as approver'), 60_000, 'the approval prompt');
+      // The waiting run's name, as the state directory remembers it.
+      execution = readdirSync(path.join(stateDir, 'executions')).map((f) => f.replace(/\.json$/, ''))[0] ?? '';
+      expect(execution).toMatch(/^local-/);
 
-    // WHEN alice approves from the command line as the local mode allows
-    const lines: string[] = [];
-    const decided = await runDecision('approve', execution!, { local: true, stateDir, as: 'alice@example.com', comment: 'checked the plan' }, (l) => lines.push(l));
-    expect(decided.outcome).toBe('approved');
+      // WHEN alice approves from the command line as the local mode allows
+      const decided = await runDecision('approve', execution, { local: true, stateDir, as: 'alice@example.com', comment: 'checked the plan' }, () => undefined);
+      expect(decided.outcome).toBe('approved');
+    } catch (e) {
+      // The run must end whatever failed: reject at its prompt.
+      io.stdin.write('1\nreject\n\n');
+      await running;
+      throw e;
+    } finally {
+      io.stdin.end();
+    }
     const outcome = await running;
-    io.stdin.end();
 
     // THEN the run applied prod
     expect(outcome.exitCode).toBe(0);
@@ -57,9 +67,9 @@ describe('tfstep audit --local', () => {
       ['apply', 'pipeline', 'local'],
     ]);
     const [decision, apply] = records as [AuditRecord, AuditRecord];
-    const commitSha = outcome.result.report.commit;
+    const commitSha = execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
     expect(decision).toMatchObject({ run: execution, stage: 'prod', decision: 'approve', comment: 'checked the plan', commit: commitSha, accounts: ['prod'] });
-    expect(decision.plans).toEqual([{ account: 'prod', module: 'prod/us-east-1/app', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string }]);
+    expect(decision.plans).toEqual([{ account: 'prod', module: 'prod/us-east-1/app', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     // AND the apply applied exactly the approved plan
     expect(apply).toMatchObject({ run: execution, stage: 'prod', commit: commitSha, outcome: 'succeeded', accounts: ['prod'] });
     expect(apply.plans).toEqual([{ account: 'prod', module: 'prod/us-east-1/app', sha256: decision.plans[0]!.sha256, status: 'applied' }]);
