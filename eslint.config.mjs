@@ -12,10 +12,11 @@ export const LIB_FLOORS = [
   ['config'],
   ['domain', 'env', 'log', 'git-auth'],
   ['planning', 'statemachine', 'runner', 'webhook', 'fleet', 'audit', 'notify'],
-  ['store', 'approval', 'constructs'],
+  ['store', 'approval', 'constructs', 'pull-requests'],
   ['pipeline', 'stacks'],
   ['app', 'local', 'replay'],
   ['operator'],
+  ['dashboard'],
   ['cli'],
 ];
 

@@ -7,7 +7,7 @@
  *   npm run bench -- --only fanout,waves --sizes 1000,10000
  *                                         only those rows; the other sections of --out are kept
  *   options: --sizes 1,10  --makespan-accounts 100  --queued-days 30  --fanout-time-limit-s 60
- *            --waves-accounts 1000  --webhook-iterations 2000  --webhook-cold-runs 7  --out <file>  --seed <n>
+ *            --waves-accounts 1000  --dashboard-accounts 10000  --webhook-iterations 2000  --webhook-cold-runs 7  --out <file>  --seed <n>
  *
  * Each fan-out size runs in a fresh child process, so its peak RSS is its own. The makespan and
  * queue scenarios run in simulated time in this process; the webhook figures come from
@@ -28,10 +28,12 @@ import { measureQueued } from './queued';
 import { BenchResultsSchema, type BenchResults } from './schema';
 import { benchWebhook } from './webhook';
 import { measureWaves, type WavesResult } from './waves';
+import { measureDashboard } from './dashboard';
+import { measureDriftSweep } from './drift';
 import { readFileSync } from 'node:fs';
 
 /** The benchmark's rows, as `--only` names them. */
-export const BENCH_ROWS = ['fanout', 'waves', 'makespan', 'queued', 'webhook'] as const;
+export const BENCH_ROWS = ['fanout', 'waves', 'makespan', 'queued', 'webhook', 'dashboard', 'drift'] as const;
 export type BenchRow = (typeof BENCH_ROWS)[number];
 
 const run = promisify(execFile);
@@ -50,6 +52,8 @@ export interface BenchOptions {
   webhookColdRuns: number;
   /** Accounts of the waves row. */
   wavesAccounts: number;
+  /** Accounts of the run the dashboard row renders. */
+  dashboardAccounts: number;
   /** The rows to run. @default every row */
   only: BenchRow[];
   /** Where results.json goes; undefined to write nothing. */
@@ -64,6 +68,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   // The 10,000-account row takes minutes; the limit stops a run that got stuck.
   fanoutTimeLimitS: 1200,
   wavesAccounts: 1000,
+  dashboardAccounts: 10000,
   only: [...BENCH_ROWS],
   makespanAccounts: 100,
   queuedDays: 30,
@@ -90,7 +95,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         opts.fanoutTimeLimitS = undefined;
         break;
       case '--quick':
-        Object.assign(opts, { sizes: [1, 10], makespanAccounts: 20, webhookIterations: 200, webhookColdRuns: 2, wavesAccounts: 100 });
+        Object.assign(opts, { sizes: [1, 10], makespanAccounts: 20, webhookIterations: 200, webhookColdRuns: 2, wavesAccounts: 100, dashboardAccounts: 100 });
         break;
       case '--sizes': {
         const raw = next();
@@ -109,6 +114,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--waves-accounts':
         opts.wavesAccounts = positiveInt(flag, next());
+        break;
+      case '--dashboard-accounts':
+        opts.dashboardAccounts = positiveInt(flag, next());
         break;
       case '--only': {
         const raw = (next() ?? '').split(',').map((s) => s.trim());
@@ -137,7 +145,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       }
       default:
         throw new BenchInputError(
-          `unknown option ${flag}; expected --full, --quick, --only, --sizes, --fanout-time-limit-s, --makespan-accounts, --waves-accounts, --queued-days, --seed, --webhook-iterations, --webhook-cold-runs or --out`,
+          `unknown option ${flag}; expected --full, --quick, --only, --sizes, --fanout-time-limit-s, --makespan-accounts, --waves-accounts, --dashboard-accounts, --queued-days, --seed, --webhook-iterations, --webhook-cold-runs or --out`,
         );
     }
   }
@@ -234,6 +242,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     log('webhook: handler latency, bundle, cold load ...');
     webhook = await benchWebhook({ iterations: opts.webhookIterations, coldRuns: opts.webhookColdRuns });
   }
+  let drift = previous?.drift;
+  if (runs('drift')) {
+    log('drift: a push applies 1000 accounts, then one drift sweep plans them all ...');
+    drift = await measureDriftSweep(1000);
+  }
+  let dashboard = previous?.dashboard;
+  if (runs('dashboard')) {
+    log(`dashboard: a ${opts.dashboardAccounts}-account run rendered in headless Chromium ...`);
+    dashboard = await measureDashboard(opts.dashboardAccounts, 5, log);
+  }
   const results = BenchResultsSchema.parse({
     fanout: allFanout,
     limits: worstLimits(allFanout),
@@ -241,6 +259,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     webhook,
     queued,
     ...(waves ? { waves } : {}),
+    ...(dashboard ? { dashboard } : {}),
+    ...(drift ? { drift } : {}),
     meta: {
       date: new Date().toISOString(),
       commit: gitCommit(),
@@ -324,6 +344,20 @@ export function formatResults(r: BenchResults): string {
     out.push(`  stop: ${w.waves.reason.length > 200 ? `${w.waves.reason.slice(0, 197)}...` : w.waves.reason}`);
   }
   out.push('');
+  if (r.drift) {
+    const d = r.drift;
+    out.push(`Drift sweep: ${d.accounts} accounts (${d.targets} targets) planned at their last applied commit, plan-only state machine; next to the push that applied them`);
+    out.push(
+      ...table(
+        ['', 'wall', 'transitions', 'history events', 'child executions', 'cost'],
+        [
+          ['drift sweep', fmtMs(d.wallMs), String(d.transitions), String(d.historyEvents), String(d.childExecutions), `$${d.costUsd.toFixed(4)}`],
+          ['push (plan and apply)', '', String(d.push.transitions), String(d.push.historyEvents), '', `$${d.push.costUsd.toFixed(4)}`],
+        ],
+      ),
+    );
+    out.push('');
+  }
   const s = r.makespan;
   out.push(
     `Makespan: ${s.accounts} accounts, concurrency ${s.concurrency}, simulated tasks of ${s.model.startMinS}-${s.model.startMaxS} s start + lognormal apply (median ${s.model.applyMedianS} s, sigma ${s.model.applySigma}), seed ${s.seed}`,
@@ -349,6 +383,13 @@ export function formatResults(r: BenchResults): string {
   out.push(
     `Webhook: handler p50 ${fmtMs(w.p50Ms)}, p99 ${fmtMs(w.p99Ms)} (${fmtKb(w.payloadBytes)} signed push, ${w.iterations} deliveries); bundle ${fmtKb(w.bundleBytes)}, cold load ${fmtMs(w.coldInitMs)} (with the SDK bundled: ${fmtKb(w.bundleBytesWithSdk)}, ${fmtMs(w.coldInitMsWithSdk)})`,
   );
+  if (r.dashboard) {
+    const d = r.dashboard;
+    out.push('');
+    out.push(
+      `Dashboard: the run page of a ${d.accounts}-account run in headless Chromium, request to rendered grid: median ${fmtMs(d.renderMs)} of ${d.renderRunsMs.length} (goal < ${fmtMs(d.goalMs)}: ${d.renderMs < d.goalMs ? 'met' : 'MISSED'}); of which reading the run table ${fmtMs(d.readMs)}; page ${fmtKb(d.htmlBytes)}`,
+    );
+  }
   out.push('');
   out.push(`Total ${m.durationS} s.`);
   return out.join('\n');

@@ -2,7 +2,17 @@ import { z } from 'zod';
 import type { AuditWriter } from '../domain/audit';
 import type { ApprovalOutput } from '../statemachine/contracts';
 import { decisionAuditRecord, type DecisionAuditExtras } from './audit';
-import { ApprovalGoneError, ApprovalNotFoundError, AlreadyDecidedError, BadApprovalRequestError, NotAnApproverError, SelfApprovalError, TaskGoneError } from './errors';
+import {
+  ApprovalGoneError,
+  ApprovalNotFoundError,
+  AlreadyDecidedError,
+  BadApprovalRequestError,
+  NotAnApproverError,
+  NotAPolicyOwnerError,
+  PolicyDeniedError,
+  SelfApprovalError,
+  TaskGoneError,
+} from './errors';
 import { normalizeApprover } from './signing';
 import { closedError, type ApprovalStore } from './store';
 import { DecisionViaSchema, silentLogger, systemClock, type ApprovalView, type Clock, type Decision, type Logger, type TaskTokenSender } from './types';
@@ -45,6 +55,10 @@ export const DecideInputSchema = z.object({
   decision: z.enum(['approve', 'reject']),
   comment: z.string().max(MAX_COMMENT_LENGTH, `a comment of at most ${MAX_COMMENT_LENGTH} characters`).default(''),
   via: DecisionViaSchema,
+  /** A policy owner's override of a plan policy's deny: approves despite it, for the reason given. */
+  override: z
+    .object({ reason: z.string().trim().min(1, 'a reason for the override').max(MAX_COMMENT_LENGTH, `a reason of at most ${MAX_COMMENT_LENGTH} characters`) })
+    .optional(),
 });
 export type DecideInput = z.input<typeof DecideInputSchema>;
 
@@ -78,6 +92,28 @@ export function isPusher(approver: string, pusher: string): boolean {
 export function findApprover(approval: Pick<ApprovalView, 'approvers'>, approver: string): string | undefined {
   const key = normalizeApprover(approver);
   return approval.approvers.find((a) => normalizeApprover(a) === key);
+}
+
+/** The configured spelling of a policy owner of the approval's stage, or undefined when not one. */
+export function findPolicyOwner(approval: Pick<ApprovalView, 'policy'>, person: string): string | undefined {
+  const key = normalizeApprover(person);
+  return approval.policy?.owners.find((o) => normalizeApprover(o) === key);
+}
+
+/** Whether the approval's plans are denied by a plan policy (only a policy owner's override lets them apply). */
+export function isDenied(approval: Pick<ApprovalView, 'policy'>): boolean {
+  return approval.policy?.status === 'deny';
+}
+
+/** Whether a policy owner has overridden the deny already (other approvers' approvals then count). */
+export function isOverridden(approval: Pick<ApprovalView, 'decisions'>): boolean {
+  return Object.values(approval.decisions).some((d) => d.decision === 'approve' && d.override !== undefined);
+}
+
+/** The override and the plan policies' results a decision's audit record keeps. */
+export function policyExtras(approval: ApprovalView, entry: Decision): DecisionAuditExtras {
+  const results = approval.summaries.flatMap((a) => a.modules.filter((m) => m.policy).map((m) => ({ account: a.account, module: m.path, ...m.policy! })));
+  return { ...(entry.override ? { override: { reason: entry.override.reason } } : {}), ...(results.length > 0 ? { policy: results } : {}) };
 }
 
 /** Approvals counted so far, in the order they were made. */
@@ -146,7 +182,7 @@ export async function decide(input: DecideInput, deps: DecideDeps, extras: Decis
     const issue = parsed.error.issues[0];
     throw new BadApprovalRequestError(`invalid decision: ${issue ? `${issue.path.join('.') || 'input'}: ${issue.message}` : 'invalid input'}`);
   }
-  const { approvalId, decision, comment, via } = parsed.data;
+  const { approvalId, decision, comment, via, override } = parsed.data;
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
   const now = clock.now();
@@ -162,21 +198,38 @@ export async function decide(input: DecideInput, deps: DecideDeps, extras: Decis
     if (!deps.allowAutoApprover) throw new NotAnApproverError(AUTO_APPROVER, approval.approvers);
     approver = AUTO_APPROVER;
   } else {
-    const listed = findApprover(approval, parsed.data.approver);
+    // A policy owner may decide a denied approval (override or reject) without being an approver.
+    const owner = findPolicyOwner(approval, parsed.data.approver);
+    const listed = findApprover(approval, parsed.data.approver) ?? (isDenied(approval) ? owner : undefined);
     if (!listed) throw new NotAnApproverError(parsed.data.approver, approval.approvers);
     approver = listed;
     if (decision === 'approve' && !approval.allowSelfApproval && isPusher(approver, approval.pusher)) {
       throw new SelfApprovalError(approver, approval.pusher);
     }
+    if (override) {
+      if (decision !== 'approve') throw new BadApprovalRequestError('an override approves despite a deny; it cannot reject (reject without --override)');
+      if (!owner) throw new NotAPolicyOwnerError(approver, approval.policy?.owners ?? []);
+      if (!isDenied(approval)) throw new BadApprovalRequestError('there is no deny to override: no plan policy denied these plans; approve without an override');
+    } else if (decision === 'approve' && isDenied(approval) && !isOverridden(approval)) {
+      throw new PolicyDeniedError(
+        `a plan policy denied these plans; approving is not enough: a policy owner (${approval.policy?.owners.join(', ') || 'none configured'}) must override the deny, with a reason${owner ? ' (you are one: override with a reason)' : ''}`,
+      );
+    }
+  }
+  if (auto && isDenied(approval)) {
+    // `--approve auto` never overrides a deny: a person who owns the policy must.
+    if (decision === 'approve') throw new PolicyDeniedError('a plan policy denied these plans; automatic approval never overrides a deny: a policy owner must, with a reason');
   }
 
   // Whether this decision completes the approval is judged against the record as read, and
   // the write holds only if nobody else decided since; otherwise judge again on the new record.
   // A decision that comes after the one that completed it is refused (409) and never recorded.
-  const entry: Decision = { approver, decision, comment, at: now.toISOString(), via };
+  const entry: Decision = { approver, decision, comment, at: now.toISOString(), via, ...(override ? { override: { reason: override.reason } } : {}) };
   let recorded: ApprovalView | undefined;
   for (let attempt = 1; recorded === undefined; attempt++) {
-    const completes = decision === 'reject' || auto || approvalsOf(approval).length + 1 >= approval.requiredApprovals;
+    // A denied approval completes with an approval only once a policy owner has overridden the deny.
+    const released = !isDenied(approval) || isOverridden(approval) || entry.override !== undefined;
+    const completes = decision === 'reject' || (released && (auto || approvalsOf(approval).length + 1 >= approval.requiredApprovals));
     const write = await deps.store.recordDecision(approvalId, entry, nowEpoch, { revision: approval.revision, completes });
     if ('recorded' in write) {
       recorded = write.recorded;
@@ -185,10 +238,10 @@ export async function decide(input: DecideInput, deps: DecideDeps, extras: Decis
       approval = write.changed;
     }
   }
-  logger.info('approval decision recorded', { approvalId, approver, decision, via, executionName: approval.executionName, stage: approval.stage });
+  logger.info('approval decision recorded', { approvalId, approver, decision, via, executionName: approval.executionName, stage: approval.stage, ...(override ? { override: override.reason } : {}) });
   if (deps.audit) {
     try {
-      await deps.audit.append(decisionAuditRecord(recorded, entry, extras, now));
+      await deps.audit.append(decisionAuditRecord(recorded, entry, { ...policyExtras(recorded, entry), ...extras }, now));
     } catch (err) {
       // Without its record the decision does not complete anything: this person tries again.
       if (recorded.status === 'COMPLETING') await deps.store.undoDecision(approvalId, approver);

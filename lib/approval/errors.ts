@@ -8,6 +8,8 @@ const ANSWERS = {
   CsrfError: { statusCode: 403, title: 'Form not accepted' },
   NotAnApproverError: { statusCode: 403, title: 'Not an approver' },
   SelfApprovalError: { statusCode: 403, title: 'You cannot approve your own push' },
+  NotAPolicyOwnerError: { statusCode: 403, title: 'Not a policy owner' },
+  PolicyDeniedError: { statusCode: 409, title: 'Denied by a plan policy' },
   ApprovalNotFoundError: { statusCode: 404, title: 'Approval not found' },
   AlreadyDecidedError: { statusCode: 409, title: 'Already decided' },
   ApprovalGoneError: { statusCode: 410, title: 'This approval is closed' },
@@ -64,6 +66,24 @@ export class NotAnApproverError extends ApprovalError {
   ) {
     super(`${approver} is not an approver of this stage; the approvers are ${allowed.join(', ')}`, options);
   }
+}
+
+/** 403: someone who is not a policy owner tried to override a plan policy's deny. */
+export class NotAPolicyOwnerError extends ApprovalError {
+  override name: Refusal = 'NotAPolicyOwnerError';
+
+  constructor(
+    readonly approver: string,
+    readonly owners: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`${approver} is not a policy owner; only a policy owner (${owners.join(', ') || 'none configured'}) can override a plan policy's deny`, options);
+  }
+}
+
+/** 409: the plans are denied by a plan policy, and this approval is no override by a policy owner. */
+export class PolicyDeniedError extends ApprovalError {
+  override name: Refusal = 'PolicyDeniedError';
 }
 
 /** 403: the pusher tried to approve their own push and the stage does not allow it. */

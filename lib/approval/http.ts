@@ -143,7 +143,9 @@ export async function handleApprovalHttp(request: ApprovalHttpRequest, deps: App
     checkForm(headers, form, link, key, deps.baseUrl);
     const decision = form.get('decision');
     if (decision !== 'approve' && decision !== 'reject') throw new BadApprovalRequestError('choose Approve or Reject');
-    const result = await decide({ approvalId, approver: link.approver, decision, comment: form.get('comment') ?? '', via: 'link' }, deps);
+    // The override form also offers Reject: a rejection is never an override.
+    const override = decision === 'approve' && form.get('override') === 'yes' ? { reason: form.get('reason') ?? '' } : undefined;
+    const result = await decide({ approvalId, approver: link.approver, decision, comment: form.get('comment') ?? '', via: 'link', ...(override ? { override } : {}) }, deps);
     switch (result.outcome) {
       case 'approved':
         return page(200, renderMessagePage('Approved', `Thank you. ${result.approval.stage} is approved by ${approvalsOf(result.approval).map((d) => d.approver).join(', ')}; the apply starts now.`, 'ok'));

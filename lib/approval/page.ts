@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { approvalsOf, findApprover, isPusher, remainingApprovals } from './decide';
+import { approvalsOf, findApprover, findPolicyOwner, isDenied, isOverridden, isPusher, remainingApprovals } from './decide';
 import { mayChangeMark } from '../domain/replan';
 import type { PlanSummary } from '../domain/runner-contract';
 import { previousReason, replanHeadline } from './request';
@@ -47,6 +47,12 @@ button:focus-visible,textarea:focus-visible{outline:3px solid var(--blue);outlin
 .mark{display:block;font-size:.85rem;color:var(--blue)}
 .again{margin:.25rem 0 .75rem;padding:.5rem .75rem;border-left:4px solid var(--blue);background:var(--bg);border-radius:4px}
 .again ul{margin:.25rem 0 0;padding-left:1.25rem}
+.policy{margin:0 0 1rem;padding:.75rem 1rem;border-radius:8px;border:1px solid var(--line);background:#fff}
+.policy.deny{border-color:var(--red);background:var(--red-bg);color:var(--red)}
+.policy.warn{border-color:#9a6700;background:#fff8c5}
+.policy ul{margin:.25rem 0 0;padding-left:1.25rem}
+button.override{background:var(--red);color:#fff}
+input[type=text]{width:100%;padding:.5rem;font:inherit;border:1px solid var(--line);border-radius:6px}
 `;
 
 const CSS_HASH = createHash('sha256').update(PAGE_CSS).digest('base64');
@@ -165,6 +171,40 @@ ${again}
     .join('\n');
 }
 
+/** The plan policies' verdict and every finding, shown before anything else. */
+function policySection(approval: ApprovalView): string {
+  const policy = approval.policy;
+  if (!policy) return '';
+  const items = approval.summaries.flatMap((account) =>
+    account.modules.flatMap((m) =>
+      (m.policy?.findings ?? []).map((f) => {
+        const addresses = f.addresses.map((a) => `<li><code>${escapeHtml(a)}</code></li>`).join('');
+        return `<li><strong>${f.effect.toUpperCase()}</strong> <code>${escapeHtml(f.rule)}</code> in ${escapeHtml(account.account)}/<code>${escapeHtml(m.path)}</code>: ${escapeHtml(f.message)}${addresses ? `<ul>${addresses}</ul>` : ''}</li>`;
+      }),
+    ),
+  );
+  const escalated = policy.escalated ? `<p>Approval asked by a plan policy: ${escapeHtml(policy.escalated)}.</p>` : '';
+  let head: string;
+  if (policy.status === 'deny') {
+    head = isOverridden(approval)
+      ? `<strong>Denied by a plan policy, and overridden</strong> by ${escapeHtml(
+          Object.values(approval.decisions)
+            .filter((d) => d.override)
+            .map((d) => `${d.approver} (“${d.override!.reason}”)`)
+            .join(', '),
+        )}.`
+      : `<strong>Denied by a plan policy.</strong> Nothing applies unless a policy owner (${escapeHtml(policy.owners.join(', ') || 'none configured')}) overrides the deny, with a reason.`;
+  } else if (policy.status === 'warn') {
+    head = '<strong>Warnings from the plan policies.</strong> Read them before you approve.';
+  } else {
+    head = policy.escalated ? '' : 'Plan policies: every plan passed.';
+  }
+  return `<section class="policy ${policy.status}" role="${policy.status === 'pass' ? 'note' : 'alert'}" aria-label="Plan policies">
+${escalated}${head ? `<p>${head}</p>` : ''}
+${items.length > 0 ? `<ul>${items.join('\n')}</ul>` : ''}
+</section>`;
+}
+
 /** What the approval page needs besides the approval. */
 export interface ApprovalPageContext {
   /** The approver this link belongs to. */
@@ -180,7 +220,9 @@ export function renderApprovalPage(approval: ApprovalView, ctx: ApprovalPageCont
   const approvals = approvalsOf(approval);
   const remaining = remainingApprovals(approval);
   const mine = Object.values(approval.decisions).find((d) => d.approver.toLowerCase() === ctx.approver.toLowerCase());
-  const listed = findApprover(approval, ctx.approver) !== undefined;
+  const owner = findPolicyOwner(approval, ctx.approver) !== undefined;
+  const denied = isDenied(approval) && !isOverridden(approval);
+  const listed = findApprover(approval, ctx.approver) !== undefined || (isDenied(approval) && owner);
   const selfBlocked = !approval.allowSelfApproval && isPusher(ctx.approver, approval.pusher);
   const open = approval.status === 'PENDING' && approval.deadline > ctx.nowEpochSeconds;
   const destroys = approval.totals.destroy;
@@ -214,11 +256,25 @@ ${selfNote}
 <input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}">
 <label for="comment">Comment <span class="small">(optional; shown to the other approvers and kept with the run)</span></label>
 <textarea id="comment" name="comment" maxlength="2000"></textarea>
-<div class="actions">
-<button type="submit" class="approve" name="decision" value="approve"${selfBlocked ? ' disabled aria-describedby="self-note"' : ''}>Approve</button>
-<button type="submit" class="reject" name="decision" value="reject">Reject</button>
+${
+  denied && owner && !selfBlocked
+    ? `<input type="hidden" name="override" value="yes">
+<label for="reason">Reason for the override <span class="small">(required; recorded with your name)</span></label>
+<input type="text" id="reason" name="reason" maxlength="2000" required>
+`
+    : ''
+}<div class="actions">
+${
+  denied
+    ? owner && !selfBlocked
+      ? '<button type="submit" class="override" name="decision" value="approve">Override the deny and approve</button>'
+      : ''
+    : `<button type="submit" class="approve" name="decision" value="approve"${selfBlocked ? ' disabled aria-describedby="self-note"' : ''}>Approve</button>`
+}
+<button type="submit" class="reject" name="decision" value="reject" formnovalidate>Reject</button>
 </div>
 </form>
+${denied && !owner ? '<p class="small" id="deny-note">A plan policy denied these plans: only a policy owner can override it. You can reject.</p>' : ''}
 <p class="small">Deciding as <strong>${escapeHtml(ctx.approver)}</strong>. Each approver decides once.</p>
 </section>`;
   }
@@ -226,6 +282,7 @@ ${selfNote}
   const body = `<h1>Apply to ${escapeHtml(approval.stage)}?</h1>
 <p class="sub">${escapeHtml(approval.push.repository)} · ${escapeHtml(approval.push.branch)} · ${accounts} account${accounts === 1 ? '' : 's'}${destroys > 0 ? ` · <span class="danger">${destroys} to destroy</span>` : ''}</p>
 ${banner}
+${policySection(approval)}
 ${askedAgain}
 <section class="card" aria-label="Push">
 <dl>

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { capAddresses, formatPlanLine } from '../domain/plan-summary';
-import { artifactKeys, ModuleResultSchema, PlanSummarySchema } from '../domain/runner-contract';
+import { artifactKeys, ModuleResultSchema, PlanSummarySchema, type PolicyFinding } from '../domain/runner-contract';
 import { mayChangeMark } from '../domain/replan';
 import { ApprovalRequestSchema, ReplanNotesSchema, type AccountItem, type ApprovalRequest, type ReplanNotes } from '../statemachine/contracts';
 import { mapLimit } from '../domain/concurrency';
@@ -94,19 +94,23 @@ function cap(addresses: readonly string[]): string[] {
   return capAddresses(addresses, MAX_ADDRESSES);
 }
 
-/** The upstreams whose changes may change `module`'s plan, from the plan task's result (none when unreadable). */
-async function mayChangeAfterOf(deps: ApprovalRequestDeps, executionName: string, account: string, module: string): Promise<string[] | undefined> {
+/**
+ * What the plan task's result says about `module` beyond its summary: the upstreams whose changes
+ * may change its plan, and the plan policies' verdict (each absent when unreadable or not there).
+ */
+async function planResultOf(deps: ApprovalRequestDeps, executionName: string, account: string, module: string): Promise<Pick<ModuleSummary, 'mayChangeAfter' | 'policy'>> {
   const text = await deps.artifacts.get(artifactKeys.result(executionName, account, module)).catch(() => undefined);
-  if (text === undefined) return undefined;
+  if (text === undefined) return {};
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    return undefined;
+    return {};
   }
   const parsed = ModuleResultSchema.safeParse(json);
-  if (!parsed.success || parsed.data.phase !== 'plan' || !parsed.data.mayChangeAfter?.length) return undefined;
-  return parsed.data.mayChangeAfter;
+  if (!parsed.success || parsed.data.phase !== 'plan') return {};
+  const { mayChangeAfter, policy } = parsed.data;
+  return { ...(mayChangeAfter?.length ? { mayChangeAfter } : {}), ...(policy ? { policy } : {}) };
 }
 
 /** The notes of a re-plan round, checked against their SHA-256. */
@@ -145,12 +149,12 @@ async function summarize(
   const work = items.flatMap((item) => item.modules.map((module) => ({ item, module })));
   const modules = await mapLimit(work, 8, async ({ item, module }): Promise<ModuleSummary> => {
     const planSha256 = item.approvedPlans?.[module];
-    const mayChangeAfter = await mayChangeAfterOf(deps, executionName, item.name, module);
+    const fromResult = await planResultOf(deps, executionName, item.name, module);
     const before = previous.get(`${item.name}\0${module}`);
     const base: ModuleSummary = {
       path: module,
       ...(planSha256 ? { planSha256 } : {}),
-      ...(mayChangeAfter ? { mayChangeAfter } : {}),
+      ...fromResult,
       ...(before ? { previous: before } : {}),
     };
     const key = artifactKeys.summary(executionName, item.name, module);
@@ -173,9 +177,33 @@ async function summarize(
   }));
 }
 
-/** Needs a closer look: deletes or replaces something, or its plan could not be read. */
+/** Needs a closer look: a plan policy warns or denies, it deletes or replaces something, or its plan could not be read. */
 function risky(account: AccountSummary): boolean {
-  return account.modules.some((m) => !m.plan || m.plan.destroy > 0 || m.plan.deleted.length > 0 || m.plan.replaced.length > 0);
+  return account.modules.some((m) => (m.policy && m.policy.status !== 'pass') || !m.plan || m.plan.destroy > 0 || m.plan.deleted.length > 0 || m.plan.replaced.length > 0);
+}
+
+/** The plan policies' verdict over every account of the approval (before any summary is left out). */
+export function policyOf(all: readonly AccountSummary[], stage: ApprovalRequest['stage']): ApprovalView['policy'] {
+  const owners = stage.approval.policyOwners ?? [];
+  const results = all.flatMap((a) => a.modules.flatMap((m) => (m.policy ? [m.policy] : [])));
+  if (owners.length === 0 && results.length === 0 && !stage.approval.escalated) return undefined;
+  const findings = results.flatMap((r) => r.findings);
+  return {
+    status: findings.some((f) => f.effect === 'deny') ? 'deny' : findings.length > 0 ? 'warn' : 'pass',
+    owners: [...owners],
+    findings: findings.length,
+    ...(stage.approval.escalated ? { escalated: stage.approval.escalated } : {}),
+  };
+}
+
+/**
+ * Who approves, and how many: the stage's approvers, or, in a stage without approval that a plan
+ * policy made ask for one, its policy owners (one of them approves). Undefined when nobody can.
+ */
+export function approversOf(rule: ApprovalRequest['stage']['approval']): { approvers: string[]; minApprovals: number; allowSelfApproval: boolean } | undefined {
+  if (rule.required && rule.approvers.length > 0) return { approvers: rule.approvers, minApprovals: rule.minApprovals, allowSelfApproval: rule.allowSelfApproval };
+  if (!rule.required && (rule.policyOwners?.length ?? 0) > 0) return { approvers: [...rule.policyOwners!], minApprovals: 1, allowSelfApproval: false };
+  return undefined;
 }
 
 /**
@@ -206,6 +234,11 @@ export function bounded(all: readonly AccountSummary[]): Pick<ApprovalView, 'sum
   return { summaries, omittedAccounts: all.length - summaries.length, totals };
 }
 
+function withPolicy(all: readonly AccountSummary[], stage: ApprovalRequest['stage']): Pick<ApprovalView, 'summaries' | 'omittedAccounts' | 'totals' | 'policy'> {
+  const policy = policyOf(all, stage);
+  return { ...bounded(all), ...(policy ? { policy } : {}) };
+}
+
 /** The apply items the request points to, checked against their SHA-256. */
 async function applyItemsOf(request: ApprovalRequest, deps: ApprovalRequestDeps): Promise<AccountItem[]> {
   try {
@@ -217,15 +250,49 @@ async function applyItemsOf(request: ApprovalRequest, deps: ApprovalRequestDeps)
 
 /** The first words of an approval asked again. */
 export function replanHeadline(replan: NonNullable<ApprovalView['replan']>): string {
+  if (!replan.previousApprovalId && replan.round === 1) {
+    return 'Held back: this stage applies without approval, but its plan policies asked for one. The modules below were not applied; they were planned again and wait for this decision.';
+  }
   const before = replan.previousApprovalId ? ` (approval ${replan.previousApprovalId})` : '';
   return `Asked again: the plans approved before${before} changed once their upstream modules applied, so the modules below were not applied. Only they are here, each with the plan approved before and the new plan.`;
 }
 
 /** Why a module is asked again, in words. */
 export function previousReason(previous: NonNullable<ModuleSummary['previous']>): string {
+  if (previous.reason === 'policy') return 'not applied: the plan policies answered warn or deny on its plan';
   return previous.reason === 'changed'
     ? 'planned again after its upstreams applied: its changes differ from the approved plan'
     : `not run: its upstream ${previous.upstream ?? ''} needed a new approval first`.replace('  ', ' ');
+}
+
+/** One plan policy finding as text: `DENY keep-databases: message` and the addresses below it. */
+export function findingLines(f: PolicyFinding): string[] {
+  return [`${f.effect.toUpperCase()} ${f.rule}: ${f.message}`, ...f.addresses.map((a) => `  ${a}`)];
+}
+
+/**
+ * The plan policies' verdict and every finding, for the top of a notice, the terminal and the CLI:
+ * shown before the plans. Empty when the stage has no policies.
+ */
+export function policyLines(approval: Pick<ApprovalView, 'policy' | 'summaries' | 'omittedAccounts'>): string[] {
+  const policy = approval.policy;
+  if (!policy) return [];
+  const lines: string[] = [];
+  if (policy.escalated) lines.push(`Approval asked by a plan policy: ${policy.escalated}.`);
+  if (policy.status === 'deny') {
+    lines.push(`DENIED by a plan policy: nothing applies unless a policy owner overrides the deny, with a reason. Policy owners: ${policy.owners.join(', ') || 'none configured'}.`);
+  } else if (policy.status === 'warn') {
+    lines.push(`WARNINGS from the plan policies: read them before you approve (${policy.findings} finding(s)).`);
+  } else if (!policy.escalated) {
+    lines.push('Plan policies: every plan passed.');
+  }
+  for (const account of approval.summaries) {
+    for (const m of account.modules) {
+      for (const f of m.policy?.findings ?? []) lines.push(...findingLines(f).map((l, i) => `  ${i === 0 ? `${account.account}/${m.path}: ` : '  '}${l}`));
+    }
+  }
+  if (approval.omittedAccounts > 0 && policy.findings > 0) lines.push(`  (${approval.omittedAccounts} account(s) not listed; the accounts with findings are listed first)`);
+  return lines;
 }
 
 /**
@@ -237,7 +304,10 @@ export function moduleLines(m: ModuleSummary): string[] {
   const lines = [`${m.path}: ${m.plan ? formatPlanLine(m.plan) : (m.note ?? 'no summary')}${mark ? ` (${mark})` : ''}`];
   for (const a of m.plan?.deleted ?? []) lines.push(`  DESTROY  ${a}`);
   for (const a of m.plan?.replaced ?? []) lines.push(`  REPLACE  ${a}`);
-  if (m.previous) {
+  if (m.policy && m.policy.status !== 'pass') lines.push(`  policy: ${m.policy.status.toUpperCase()} (${m.policy.findings.map((f) => f.rule).join(', ')})`);
+  if (m.previous?.reason === 'policy') {
+    lines.push(`  held back: ${previousReason(m.previous)}`);
+  } else if (m.previous) {
     lines.push(`  asked again: ${previousReason(m.previous)}`);
     lines.push(`  approved before: ${m.previous.plan ? formatPlanLine(m.previous.plan) : 'summary not available'}${m.previous.planSha256 ? ` (plan ${m.previous.planSha256.slice(0, 12)})` : ''}`);
     lines.push(`  new plan:        ${m.plan ? formatPlanLine(m.plan) : 'summary not available'}${m.planSha256 ? ` (plan ${m.planSha256.slice(0, 12)})` : ''}`);
@@ -248,9 +318,11 @@ export function moduleLines(m: ModuleSummary): string[] {
 
 /** The plain-text part of an approval notice, shared by SNS email and the local terminal. */
 export function noticeText(approval: ApprovalView, link: string): string {
+  const policy = policyLines(approval);
   const lines = [
     `Approval needed to apply ${approval.push.repository} to ${approval.stage}.`,
     '',
+    ...(policy.length > 0 ? [...policy, ''] : []),
     `Repository: ${approval.push.repository}`,
     `Branch:     ${approval.push.branch}`,
     `Commit:     ${approval.push.commit}`,
@@ -274,7 +346,8 @@ export function noticeText(approval: ApprovalView, link: string): string {
 
 /** The notice subject: one line, at most 100 characters (the SNS limit). */
 export function noticeSubject(approval: ApprovalView): string {
-  const subject = `Approve ${approval.replan ? 'again ' : ''}${approval.push.repository}@${approval.push.commit.slice(0, 7)} to ${approval.stage}`.replace(/[\r\n]+/g, ' ');
+  const flag = approval.policy?.status === 'deny' ? '[DENIED by policy] ' : approval.policy?.status === 'warn' ? '[policy warnings] ' : '';
+  const subject = `${flag}Approve ${approval.replan?.previousApprovalId ? 'again ' : ''}${approval.push.repository}@${approval.push.commit.slice(0, 7)} to ${approval.stage}`.replace(/[\r\n]+/g, ' ');
   return subject.length > 100 ? `${subject.slice(0, 97)}...` : subject;
 }
 
@@ -296,9 +369,9 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
       throw new ApprovalRequestError(`invalid approval request: ${problems}`);
     }
     const request = parsed.data;
-    const rule = request.stage.approval;
-    if (!rule.required || rule.approvers.length === 0) {
-      throw new ApprovalRequestError(`stage ${request.stage.name} has no approvers configured; approval needs approval.required: true and at least one approver`);
+    const rule = { ...request.stage.approval, ...approversOf(request.stage.approval) };
+    if (approversOf(request.stage.approval) === undefined) {
+      throw new ApprovalRequestError(`stage ${request.stage.name} has no approvers configured; approval needs approval.required: true and at least one approver (or, for plan policies, policyOwners)`);
     }
     const hash = tokenHash(request.taskToken);
     const pointer = await deps.store.getPointer(request.executionName, request.stage.name);
@@ -327,7 +400,7 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
         createdAt: now.toISOString(),
         deadline: Math.floor(now.getTime() / 1000) + rule.timeoutSeconds,
         items: request.applyItems,
-        ...bounded(await summarize(await applyItemsOf(request, deps), request.executionName, deps, logger, notes)),
+        ...withPolicy(await summarize(await applyItemsOf(request, deps), request.executionName, deps, logger, notes), request.stage),
         ...(notes ? { replan: { round: notes.round, ...(notes.previousApprovalId ? { previousApprovalId: notes.previousApprovalId } : {}) } } : {}),
         decisions: {},
         taskToken: request.taskToken,
@@ -351,7 +424,12 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
     const key = await deps.keys.getKey();
     const baseUrl = typeof deps.baseUrl === 'string' ? deps.baseUrl : await deps.baseUrl();
     const current = approval;
-    await mapLimit(current.approvers, 4, async (approver) => {
+    // On a deny, the policy owners get their own links too: only they can override it.
+    const recipients = [...current.approvers];
+    if (current.policy?.status === 'deny') {
+      for (const owner of current.policy.owners) if (!recipients.some((r) => r.toLowerCase() === owner.toLowerCase())) recipients.push(owner);
+    }
+    await mapLimit(recipients, 4, async (approver) => {
       const link = buildLink(baseUrl, key, current.approvalId, approver, current.deadline);
       await deps.notifier.notify({ approvalId: current.approvalId, approver, subject: noticeSubject(current), text: noticeText(current, link) });
     });
@@ -361,8 +439,9 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDeps): (event:
       stage: current.stage,
       approvers: current.approvers.length,
       requiredApprovals: current.requiredApprovals,
+      policy: current.policy?.status,
       reused,
     });
-    return { approvalId: current.approvalId, notified: current.approvers.length, reused };
+    return { approvalId: current.approvalId, notified: recipients.length, reused };
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ItemsLocationSchema, ReplanReasonSchema, type ApprovalOutput } from '../statemachine/contracts';
-import { PlanSummarySchema } from '../domain/runner-contract';
+import { PlanSummarySchema, PolicyResultSchema } from '../domain/runner-contract';
 
 /** Where approval code writes its log lines: tfstep's one structured logger. */
 export { silentLogger, type Logger } from '../log';
@@ -25,6 +25,8 @@ export const DecisionSchema = z.object({
   /** ISO 8601 time of the decision. */
   at: z.string(),
   via: DecisionViaSchema,
+  /** A policy owner's override of a plan policy's deny, with the reason they gave. */
+  override: z.object({ reason: z.string() }).optional(),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
@@ -46,6 +48,8 @@ export const ModuleSummarySchema = z.object({
   note: z.string().optional(),
   /** Upstream modules with changes: this plan may change after they apply (it is then planned again). */
   mayChangeAfter: z.array(z.string()).optional(),
+  /** The plan policies' verdict on this plan, made in the account. */
+  policy: PolicyResultSchema.optional(),
   /**
    * On an approval asked again: the plan approved before, and why this module needs a new
    * approval (its plan changed after its upstreams applied, or an upstream's did).
@@ -140,6 +144,20 @@ export const ApprovalViewSchema = z.object({
    * because their plans changed after their upstreams applied. Only those modules are here.
    */
   replan: z.object({ round: z.number().int().min(1), previousApprovalId: z.string().optional() }).optional(),
+  /**
+   * The plan policies of the stage: their verdict over every plan of the approval (`deny`: only a
+   * policy owner's override, with a reason, lets the plans apply), the policy owners, and why a
+   * stage without approval asks for one. Absent where the stage has no policies.
+   */
+  policy: z
+    .object({
+      status: z.enum(['pass', 'warn', 'deny']),
+      owners: z.array(z.string()),
+      /** How many findings there are over every account (the kept summaries may not list all). */
+      findings: z.number().int().min(0),
+      escalated: z.string().optional(),
+    })
+    .optional(),
   /** Lower-cased approver -> decision. */
   decisions: z.record(z.string(), DecisionSchema),
   /**

@@ -3,12 +3,14 @@ import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
 import { register as registerAudit } from './commands/audit';
 import { register as registerDoctor } from './commands/doctor';
+import { register as registerDrift } from './commands/drift';
 import { register as registerFleet } from './commands/fleet';
 import { register as registerLocal } from './commands/local';
 import { register as registerLogs } from './commands/logs';
 import { register as registerReplay } from './commands/replay';
 import { register as registerRuns } from './commands/runs';
 import { register as registerShow } from './commands/show';
+import { register as registerUi } from './commands/ui';
 import { register as registerValidate } from './commands/validate';
 
 /**
@@ -27,12 +29,14 @@ export function buildProgram(): Command {
   registerApprove(program);
   registerAudit(program);
   registerDoctor(program);
+  registerDrift(program);
   registerFleet(program);
   registerLocal(program);
   registerLogs(program);
   registerReplay(program);
   registerRuns(program);
   registerShow(program);
+  registerUi(program);
   registerValidate(program);
   return program;
 }

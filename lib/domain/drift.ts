@@ -109,3 +109,49 @@ export function countByStatus(entries: readonly DriftEntry[]): Record<DriftStatu
   for (const e of entries) counts[e.status]++;
   return counts;
 }
+
+/** The report `tfstep drift` shows. */
+export interface DriftReport {
+  /** The last sweep, if any ran. */
+  readonly lastSweep?: { readonly sweep: string; readonly at: string };
+  readonly counts: Record<DriftStatus, number>;
+  /** Drifted first, then errors, skipped and clean; by account and module within each. */
+  readonly targets: DriftEntry[];
+}
+
+const REPORT_ORDER: Record<DriftStatus, number> = { drifted: 0, error: 1, skipped: 2, clean: 3 };
+
+/** The report of `entries`, of one account when `account` is given. */
+export function driftReportOf(entries: readonly DriftEntry[], lastSweep: DriftReport['lastSweep'], account?: string): DriftReport {
+  const shown = entries
+    .filter((t) => account === undefined || t.account === account)
+    .sort((a, b) => REPORT_ORDER[a.status] - REPORT_ORDER[b.status] || a.account.localeCompare(b.account) || a.module.localeCompare(b.module));
+  return { ...(lastSweep ? { lastSweep } : {}), counts: countByStatus(shown), targets: shown };
+}
+
+/** The report for people: one block per target that is not clean, then the counts. */
+export function formatDriftReport(report: DriftReport): string[] {
+  if (!report.lastSweep && report.targets.length === 0) return ['no drift sweep has run yet (turn one on with stages.<stage>.drift.schedule, or run tfstep local drift)'];
+  const lines: string[] = [];
+  if (report.lastSweep) lines.push(`last sweep ${report.lastSweep.sweep} at ${report.lastSweep.at}`);
+  const c = report.counts;
+  lines.push(`${c.drifted} drifted, ${c.error} error, ${c.skipped} skipped, ${c.clean} clean`);
+  for (const t of report.targets) {
+    if (t.status === 'clean') continue;
+    const head = `${t.status.toUpperCase()} ${t.account} ${t.module} (${t.repository}) at ${t.commit.slice(0, 7)}`;
+    if (t.status === 'drifted') {
+      lines.push('', `${head}: first seen ${t.firstSeen}, last seen ${t.lastSeen}`);
+      for (const ch of t.changes ?? []) lines.push(`    ${ch.action} ${ch.address}`);
+      if (t.moreChanges) lines.push(`    ... and ${t.moreChanges} more`);
+      continue;
+    }
+    lines.push('', `${head}: ${t.status === 'error' ? (t.error ?? 'the plan failed') : (t.skippedBecause ?? 'not planned')}`);
+    if (t.firstSeen) lines.push(`    drifted before (first seen ${t.firstSeen}, last seen ${t.lastSeen}):`, ...(t.changes ?? []).map((ch) => `    ${ch.action} ${ch.address}`));
+  }
+  return lines;
+}
+
+/** The exit code of `tfstep drift` and `tfstep local drift`: 1 when something drifted or could not be planned, else 0. */
+export function driftExitCode(counts: Record<DriftStatus, number>): number {
+  return counts.drifted > 0 || counts.error > 0 ? 1 : 0;
+}

@@ -19,6 +19,8 @@ export const names = {
   /** The central state machine's role and the state machine itself. */
   stateMachineRole: (centralRegion: string) => `tfstep-pipeline-${centralRegion}`,
   stateMachine: () => 'tfstep-pipeline',
+  /** The plan-only state machine (drift sweeps, pull-request plans): same role, same launcher roles. */
+  planOnlyStateMachine: () => 'tfstep-plan-only',
   /** The container name inside both runner task definitions. */
   runnerContainer: () => 'runner',
   artifactsBucket: (centralAccount: string, centralRegion: string) => `tfstep-artifacts-${centralAccount}-${centralRegion}`,

@@ -17,9 +17,6 @@
 /** What GitHub accepts in a check run's `output.summary`. */
 export const CHECK_RUN_SUMMARY_LIMIT = 65_535;
 
-/** The marker that finds tfstep's own note on a GitLab merge request, to update it in place. */
-export const SUMMARY_MARKER = '<!-- tfstep:pull-request-plan -->';
-
 /** How one module's plan ended. */
 export type PlanRowStatus = 'changes' | 'clean' | 'failed' | 'skipped' | 'not-allowed';
 
@@ -122,7 +119,7 @@ function statusCell(row: PlanRow): string {
 function rowLine(row: PlanRow): string {
   // encodeURIComponent leaves parentheses alone, and they would end the link early.
   const log = row.logUrl ? `[log](${row.logUrl.replace(/[()\s]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)})` : '';
-  const notes = row.status === 'changes' ? addressesCell(row) : cell(row.reason ?? '');
+  const notes = row.status === 'changes' ? [addressesCell(row), cell(row.reason ?? '')].filter((t) => t !== '').join('<br>') : cell(row.reason ?? '');
   return `| ${cell(row.stage)} | ${cell(row.account)} | ${code(row.module)} | ${statusCell(row)} | ${row.add} | ${row.change} | ${row.destroy} | ${notes} | ${log} |`;
 }
 
@@ -172,7 +169,6 @@ export function renderPullRequestSummary(input: PullRequestSummaryInput): PullRe
         : `${counts} in ${plural(new Set(changed.map((r) => r.account)).size, 'account')}`;
 
   const head = [
-    SUMMARY_MARKER,
     `**Plan of #${input.number} at \`${input.headSha.slice(0, 12)}\`**: ${counts}, in ${plural(changed.length, 'module')} with changes across ${plural(accounts.size, 'account')}.`,
     ...(failed.length > 0 ? [`:x: ${plural(failed.length, 'plan')} failed.`] : []),
     ...warnings.slice(0, 20).map((w) => `:warning: ${cell(w).slice(0, 300)}`),

@@ -3,6 +3,7 @@
  * Pure data: no AWS imports, shared by the ASL checks, CDK, the runner and the local mode.
  */
 import { z } from 'zod';
+import { StagePoliciesSchema } from '../config/schema';
 import { MAX_CHANGES_PER_TARGET, ResourceChangeSchema, RunnerPlanOnlySchema } from './plan-only';
 import { CommitShaSchema } from './push-event';
 
@@ -181,6 +182,13 @@ export const RunnerPolicySchema = z
     repositories: z.array(z.string().min(1)).min(1),
     /** Branch refs whose commits may run (`refs/heads/main`). */
     refs: z.array(z.string().regex(/^refs\/heads\/.+$/)).min(1),
+    /**
+     * Whether plan-only pull-request tasks may plan any branch (`refs/heads/*`) of the allowed
+     * repositories, not only `refs`. Never a host's pull request ref (`refs/pull/<n>/head`):
+     * forks write those, while a fork's commits are on no branch of the repository, so the
+     * checkout (commit reachable from the fetched branch) refuses them here too. Absent: off.
+     */
+    pullRequestBranches: z.boolean().optional(),
     tool: z.enum(['terraform', 'tofu', 'terragrunt']),
     allowedSubcommands: z.array(z.string()).min(1),
     /** The phases this task definition may run (plan task: plan only). */
@@ -213,6 +221,11 @@ export const RunnerPolicySchema = z
      * backends keep the state.
      */
     localStateDir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+    /**
+     * The plan policies of the account's stage (`stages.<stage>.policies`), checked by the runner
+     * after every plan. The account's own copy: the task's input cannot change or drop them.
+     */
+    planPolicies: StagePoliciesSchema.optional(),
     /**
      * The config's `redact` patterns: besides what Terraform marks sensitive, values under these
      * attribute names or of these shapes never appear in the log or a result. @default - the built-in patterns

@@ -2,7 +2,6 @@
  * The text of run notifications (SNS email, the terminal in the local mode). Plain text, so it
  * reads the same in a mail client and a terminal; links are written out in full.
  */
-import type { DriftEvent } from '../domain/drift';
 
 /** What a notification can say. */
 export type NotificationKind = 'started' | 'awaiting-approval' | 'failed' | 'succeeded' | 'rejected' | 'expired';
@@ -131,13 +130,28 @@ export function formatNotification(kind: NotificationKind, run: NotificationRun,
   return { subject, text: `${lines.join('\n')}\n` };
 }
 
+/** One target in a drift notice (the shape of lib/domain/drift.ts `DriftEvent`). */
+export interface DriftNoticeEvent {
+  readonly kind: 'new' | 'resolved';
+  readonly entry: {
+    readonly repository: string;
+    readonly account: string;
+    readonly module: string;
+    readonly commit: string;
+    readonly changes?: readonly { readonly address: string; readonly action: string }[];
+    readonly moreChanges?: number;
+    readonly firstSeen?: string;
+    readonly checkedAt: string;
+  };
+}
+
 /** What a drift notice is made of (lib/domain/drift.ts). */
 export interface DriftNotice {
   /** The sweep (its execution name). */
   readonly sweep: string;
   readonly at: string;
   /** New and resolved drift, in the order to list them (destroys first, newest first). */
-  readonly events: readonly DriftEvent[];
+  readonly events: readonly DriftNoticeEvent[];
   /** How the fleet stands after the sweep. */
   readonly counts: Readonly<Record<string, number>>;
 }

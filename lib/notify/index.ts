@@ -4,3 +4,4 @@ export * from './format';
 export * from './github-status';
 export * from './links';
 export * from './notifier';
+export * from './pull-request-feedback';

@@ -13,7 +13,7 @@ export interface StoredModule {
   readonly module: string;
   readonly phase?: string;
   readonly status: string;
-  readonly plan?: { readonly add: number; readonly change: number; readonly destroy: number };
+  readonly plan?: { readonly add: number; readonly change: number; readonly destroy: number; readonly deleted?: readonly string[]; readonly replaced?: readonly string[] };
   readonly planSha256?: string;
   /** `skipped`: the upstream module that failed (or was interrupted), so this one never ran. */
   readonly skippedBecause?: string;
@@ -52,6 +52,8 @@ export interface StoredRun {
   readonly repository?: string;
   readonly branch?: string;
   readonly commit?: string;
+  /** Who pushed the commit. */
+  readonly pusher?: string;
   readonly status?: string;
   /** The stage the run is in or stopped in. */
   readonly stage?: string;
@@ -60,6 +62,8 @@ export interface StoredRun {
   readonly reason?: string;
   readonly modules: readonly StoredModule[];
   readonly approvals: readonly StoredApproval[];
+  /** Why an account's task failed, by account, from its latest outcome. */
+  readonly accountReasons?: Readonly<Record<string, string>>;
 }
 
 /** What the operator commands need from the run table. */
@@ -163,13 +167,17 @@ export function buildStages(run: StoredRun, stageOrder: readonly string[], stage
                 : null,
               error: m.error ?? null,
               durationSeconds: secondsBetween(m.startedAt, m.finishedAt),
+              ...(m.plan?.deleted?.length ? { deleted: [...m.plan.deleted] } : {}),
+              ...(m.plan?.replaced?.length ? { replaced: [...m.plan.replaced] } : {}),
             }),
           );
           // A module's latest phase decides: planned then applied is applied.
           const latest = new Map<string, string>();
           for (const v of moduleViews) latest.set(v.path, v.status);
           const wave = modules.find((m) => m.wave !== undefined)?.wave;
-          return { name: account, status: aggregate([...latest.values()]), durationSeconds: span(modules), modules: moduleViews, wave: wave === undefined ? null : wave + 1 };
+          const status = aggregate([...latest.values()]);
+          const reason = status === 'FAILED' ? run.accountReasons?.[account] : undefined;
+          return { name: account, status, durationSeconds: span(modules), modules: moduleViews, wave: wave === undefined ? null : wave + 1, ...(reason ? { reason } : {}) };
         });
       const stored = run.approvals.filter((a) => a.stage === name).pop();
       const approval: ApprovalView | null = stored

@@ -54,6 +54,7 @@ function summaryOf(run: StoredRun, base: Partial<RunSummary>, now: Date): RunSum
     repository: run.repository ?? base.repository ?? null,
     branch: run.branch ?? base.branch ?? null,
     commit: run.commit ?? base.commit ?? null,
+    ...((run.pusher ?? base.pusher) ? { pusher: run.pusher ?? base.pusher } : {}),
     status: statusOf(base.status, run.status),
     stage: run.stage ?? null,
     startedAt,
@@ -123,8 +124,9 @@ export interface AwsRunsDeps {
 function pushOf(input: string | undefined): Partial<RunSummary> {
   if (!input) return {};
   try {
-    const detail = (JSON.parse(input) as { detail?: { repository?: { fullName?: unknown }; branch?: unknown; after?: unknown } }).detail;
+    const detail = (JSON.parse(input) as { detail?: { repository?: { fullName?: unknown }; branch?: unknown; after?: unknown; pusher?: unknown } }).detail;
     return {
+      ...(typeof detail?.pusher === 'string' ? { pusher: detail.pusher } : {}),
       repository: typeof detail?.repository?.fullName === 'string' ? detail.repository.fullName : null,
       branch: typeof detail?.branch === 'string' ? detail.branch : null,
       commit: typeof detail?.after === 'string' ? detail.after : null,

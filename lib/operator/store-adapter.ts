@@ -53,6 +53,7 @@ export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: 
     repository: run.repository,
     branch: run.branch,
     commit: run.commit,
+    ...(run.pusher ? { pusher: run.pusher } : {}),
     status: run.status,
     stage: run.currentStage,
     startedAt: run.startedAt,
@@ -60,6 +61,11 @@ export function toStoredRun(run: RunRecord, detail?: StoreRunDetail, approvals: 
     reason: run.reason,
     modules,
     approvals,
+    accountReasons: Object.fromEntries(
+      Object.values(run.accounts ?? {})
+        .filter((o) => !o.ok && o.reason)
+        .map((o) => [o.account, o.reason!]),
+    ),
   };
 }
 

@@ -11,6 +11,7 @@ import { deploymentProblems, type Config } from '../config/schema';
 import { names } from '../domain/names';
 import { RunnerPolicySchema } from '../domain/runner-contract';
 import { runnerPolicyInput } from '../domain/runner-policy';
+import { AWS_LIMITS, RUNNER_POLICY_PARAMETER_TIER } from '../domain/aws-limits';
 import { checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
 import { allStates, PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
 import { formatPath } from '../config/loader';
@@ -66,6 +67,13 @@ export function checkAllowlists(config: Config): string[] {
     const result = RunnerPolicySchema.safeParse(runnerPolicyInput(config, account));
     if (!result.success) {
       for (const issue of result.error.issues) problems.push(`runner policy of account ${account.name}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`);
+      continue;
+    }
+    // The account stack stores the policy as a Standard SSM parameter; plan policies make it grow.
+    const bytes = Buffer.byteLength(JSON.stringify(result.data));
+    const max = AWS_LIMITS.ssmParameterBytes[RUNNER_POLICY_PARAMETER_TIER];
+    if (bytes > max) {
+      problems.push(`runner policy of account ${account.name}: ${bytes} bytes, over the ${max} bytes of an SSM parameter (${RUNNER_POLICY_PARAMETER_TIER} tier); shorten the plan policies of stage ${account.stage} (messages, expressions)`);
     }
   }
   return problems;

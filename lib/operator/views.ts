@@ -16,6 +16,8 @@ export const RunSummarySchema = z
     repository: z.string().nullable(),
     branch: z.string().nullable(),
     commit: z.string().nullable(),
+    /** Who pushed the commit, where the run table recorded it. */
+    pusher: z.string().optional(),
     status: ViewStatusSchema,
     /** The last stage the run reached (running or finished), if known. */
     stage: z.string().nullable(),
@@ -59,6 +61,10 @@ export const ModuleViewSchema = z
       .nullable(),
     error: z.string().nullable(),
     durationSeconds: z.number().nullable(),
+    /** Addresses the plan destroys (at most 100, then `... and N more`); present when it destroys any. */
+    deleted: z.array(z.string()).optional(),
+    /** Addresses the plan replaces (destroy, then create), listed the same way; present when it replaces any. */
+    replaced: z.array(z.string()).optional(),
   })
   .strict();
 export type ModuleView = z.infer<typeof ModuleViewSchema>;
@@ -71,6 +77,8 @@ export const AccountViewSchema = z
     modules: z.array(ModuleViewSchema),
     /** The account's rollout wave in its stage (1 first), where known. */
     wave: z.number().int().min(1).nullable(),
+    /** Why the account's task failed, as its outcome recorded it; present for a failed account. */
+    reason: z.string().optional(),
   })
   .strict();
 export type AccountView = z.infer<typeof AccountViewSchema>;

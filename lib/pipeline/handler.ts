@@ -30,6 +30,7 @@ import type { PipelineDeps } from './deps';
 import { InvalidRequestError } from './errors';
 import { executionEnded } from './execution-ended';
 import { finish } from './finish';
+import { isPlanOnlyAction, planOnlyAction } from './plan-only';
 import { FLEET_REFRESH_ACTION, refreshFleet } from './fleet';
 import { enqueue } from './queue';
 import { recordAccount } from './record-account';
@@ -62,6 +63,8 @@ export function createPipelineHandler(deps: PipelineDeps): PipelineHandler {
       if (!deps.organizations) throw new InvalidRequestError('a fleet refresh was asked for, but the config has no fleet.organizations to read');
       return refreshFleet({ config: deps.config, store: deps.store, reader: deps.organizations.reader(), from: deps.organizations.from, clock: deps.clock, logger: deps.logger });
     }
+    // Steps of the plan-only state machine (drift sweeps, pull-request plans): ./plan-only.ts.
+    if (isPlanOnlyAction(payload)) return planOnlyAction(payload, deps);
     const parsed = PipelineRequestSchema.safeParse(payload);
     if (!parsed.success) {
       const action = payload && typeof payload === 'object' && 'action' in payload ? JSON.stringify(payload.action) : '(none)';

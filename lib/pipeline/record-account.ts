@@ -75,6 +75,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       ...(r?.skippedBecause ? { skippedBecause: r.skippedBecause } : {}),
       ...(r?.mayChangeAfter?.length ? { mayChangeAfter: r.mayChangeAfter } : {}),
       ...(r?.replan ? { replan: r.replan } : {}),
+      ...(r?.policy ? { policy: r.policy } : {}),
       error: r?.error ?? read.problem,
       startedAt: r?.startedAt,
       finishedAt: r?.finishedAt ?? now,
@@ -92,8 +93,20 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       if (!moved) deps.logger.info('target already at this or a newer push; record left as it is', { account: req.account.name, module: read.module });
     }
   });
-  // Held back for a new approval (apply only): not a failure, the stage plans them again.
-  const held = req.phase === 'apply' ? heldBack(reads.map((r) => ({ path: r.module, status: r.result?.status ?? 'not-run', skippedBecause: r.result?.skippedBecause }))) : new Map();
+  // Held back for a (new) approval: not a failure, the stage plans them again. In an apply, their
+  // plans changed after their upstreams applied; in a plan-and-apply, the plan policies asked for it.
+  const held =
+    req.phase === 'plan'
+      ? new Map()
+      : heldBack(
+          reads.map((r) => ({
+            path: r.module,
+            status: r.result?.status ?? 'not-run',
+            skippedBecause: r.result?.skippedBecause,
+            policyStatus: r.result?.policy?.status,
+            replanned: r.result?.replan !== undefined,
+          })),
+        );
   for (const read of reads) {
     const r = read.result;
     const status = r?.status ?? 'not-run';
@@ -105,6 +118,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       ...(r?.skippedBecause ? { skippedBecause: r.skippedBecause } : {}),
       ...(r?.mayChangeAfter?.length ? { mayChangeAfter: r.mayChangeAfter } : {}),
       ...(r?.replan ? { replan: r.replan } : {}),
+      ...(r?.policy ? { policy: r.policy } : {}),
     });
     if (status !== success && !held.has(read.module)) problems.push(`${read.module} ${status}${read.result?.error ? `: ${read.result.error}` : read.problem ? `: ${read.problem}` : ''}`);
   }
@@ -117,7 +131,8 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
   }
   // A re-plan round's task runs only the modules held back; the modules applied earlier in this
   // run stay applied, so the account's outcome (read by finish and show) keeps them. Rounds exist
-  // only in stages with approval (plan, then apply), so a plan-and-apply stage needs no read.
+  // only after a first phase (plan, or a plan-and-apply that held modules back), so a plan-and-apply
+  // task, always the first of its stage, needs no read.
   const previous = req.phase === 'plan-and-apply' ? undefined : await deps.store.getAccountOutcome(req.execution, req.account.stage, req.account.name);
   const inTask = new Set(req.account.modules);
   const appliedBefore = (previous?.modules ?? []).filter((m) => m.status === 'applied' && !inTask.has(m.path));

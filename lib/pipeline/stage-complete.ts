@@ -115,7 +115,7 @@ export async function stageComplete(req: StageCompleteRequest, deps: PipelineDep
   }
 
   const done = `stage ${req.stage.name} ${req.phase} ${waveText}succeeded in ${items.length - failedAccounts.length} of ${items.length} account(s)${toleratedText}`;
-  if (req.phase === 'apply') {
+  if (req.phase === 'apply' || req.phase === 'plan-and-apply') {
     // After the phase's last wave: the modules held back in any of its waves are planned and
     // approved again together (earlier waves' apply outcomes are still the accounts' latest).
     const applied = wave && waveCount > 1 ? await readItems(deps.artifacts, wave.all) : items;
@@ -181,7 +181,7 @@ async function planHeldBackAgain(
   round: number,
 ): Promise<{ reason: string; next: NonNullable<StageCompleteResult['replan']> } | undefined> {
   const held = items
-    .map((item) => ({ item, outcome: byAccount.get(item.name)!, held: heldBack(byAccount.get(item.name)!.modules) }))
+    .map((item) => ({ item, outcome: byAccount.get(item.name)!, held: heldBack(byAccount.get(item.name)!.modules.map(heldInput)) }))
     .filter((a) => a.held.size > 0);
   if (held.length === 0) return undefined;
   const next = round + 1;
@@ -210,9 +210,20 @@ async function planHeldBackAgain(
   const key = artifactKeys.stageReplanNotes(req.execution, req.stage.index, next);
   await deps.artifacts.put(key, body);
   const changed = modules.filter((m) => m.reason === 'changed').length;
-  const reason = `stage ${req.stage.name} apply held back ${modules.length} module(s) in ${held.length} account(s) for a new approval: ${changed} planned again after their upstreams applied and changed, ${modules.length - changed} below them`;
+  const byPolicy = modules.filter((m) => m.reason === 'policy').length;
+  const why = [
+    changed > 0 ? `${changed} planned again after their upstreams applied and changed` : '',
+    byPolicy > 0 ? `${byPolicy} stopped by the plan policies (warn or deny)` : '',
+    `${modules.length - changed - byPolicy} below them`,
+  ].filter(Boolean);
+  const reason = `stage ${req.stage.name} ${req.phase} held back ${modules.length} module(s) in ${held.length} account(s) for ${byPolicy > 0 && changed === 0 ? 'approval' : 'a new approval'}: ${why.join(', ')}`;
   deps.logger.info('modules held back for a new approval', { execution: req.execution, stage: req.stage.name, round: next, modules: modules.length });
   return { reason, next: { items: location, round: next, notes: { key, sha256: createHash('sha256').update(body).digest('hex') } } };
+}
+
+/** What {@link heldBack} reads of a module's outcome. */
+function heldInput(m: AccountOutcome['modules'][number]): Parameters<typeof heldBack>[0][number] {
+  return { path: m.path, status: m.status, skippedBecause: m.skippedBecause, policyStatus: m.policy?.status, replanned: m.replan !== undefined };
 }
 
 async function readSummary(deps: PipelineDeps, key: string): Promise<PlanSummary | undefined> {

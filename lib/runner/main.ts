@@ -55,6 +55,7 @@ import { comparePlans, normalizePlan, type PlanComparison } from '../domain/plan
 import { formatPlanLine, summarizePlan } from '../domain/plan-summary';
 import { compileRedaction, sensitiveValues } from '../domain/redact';
 import { mayChangeMark } from '../domain/replan';
+import { destroyedAddresses, evaluateModulePlan, evaluateRunTotals, resultOf } from '../domain/plan-policy';
 import { DETAILED_EXITCODE_CHANGES, planOnlyOutcome, planOnlyPlanArgs, resourceAction, type ResourceChange } from '../domain/plan-only';
 import {
   artifactKeys,
@@ -62,6 +63,7 @@ import {
   ModuleResultSchema,
   type ModuleResult,
   type PlanSummary,
+  type PolicyResult,
   type Replan,
   type RunnerInput,
   type RunnerPolicy,
@@ -267,6 +269,7 @@ export async function runRunner(argv: readonly string[], env: NodeJS.ProcessEnv,
       now: deps.now ?? (() => new Date()),
       initLock: new Mutex(),
       done: new Map(),
+      destroyed: new Map(),
     };
     return await runModules(ctx, dirs, approved, facts);
   } catch (e) {
@@ -351,6 +354,8 @@ interface ModuleContext {
   done: Map<string, DoneModule>;
   /** Serializes `init` across the modules running at once (see runModule). */
   initLock: Mutex;
+  /** The addresses each module planned so far in this task destroys (for `maxDestroys.perRun`). */
+  destroyed: Map<string, string[]>;
 }
 
 /** A module that ran in this task, as its dependents see it. */
@@ -371,6 +376,7 @@ interface Progress {
   planSha256?: string;
   mayChangeAfter?: string[];
   replan?: Replan;
+  policy?: PolicyResult;
   changes?: ResourceChange[];
   moreChanges?: number;
 }
@@ -652,6 +658,8 @@ async function runModule(
     }
     progress.plan = summary;
     progress.planSha256 = expectedSha;
+    const policy = checkPlanPolicies(ctx, module, showJson);
+    if (policy) progress.policy = policy;
     if (input.phase === 'plan') {
       // A module reading an upstream that changes may plan differently once that upstream applies.
       const mayChangeAfter = upstreamsOf(input, module).filter((u) => ctx.done.get(u)?.mayChange);
@@ -675,6 +683,11 @@ async function runModule(
     await putArtifact(ctx, keys.summary, `${JSON.stringify(summary, null, 2)}\n`);
     logger.info(`[${module}] ${formatPlanLine(summary)} plan sha256 ${expectedSha}`);
     if (input.phase === 'plan') return 'planned';
+    if (policy && policy.status !== 'pass') {
+      // The account's own policies stop the apply here; the stage plans the module again and asks for approval.
+      logger.info(`[${module}] not applied: the plan policies answered ${policy.status}; it needs ${policy.status === 'deny' ? "a policy owner's override" : 'an approval'} first`);
+      return 'awaiting-approval';
+    }
   }
   // The file on disk is hashed once more right before apply: exactly the approved bytes run.
   const onDisk = sha256Hex(await readFile(applyPath));
@@ -684,4 +697,29 @@ async function runModule(
   await run('apply', ['-input=false', applyArg]);
   logger.info(`[${module}] applied plan ${expectedSha}`);
   return 'applied';
+}
+
+/**
+ * Checks the plan against the account's own plan policies (its runner policy, never the task's
+ * input) and logs every finding. Undefined when the account has none.
+ */
+function checkPlanPolicies(ctx: ModuleContext, module: string, showJson: string): PolicyResult | undefined {
+  const policies = ctx.policy.planPolicies;
+  if (!policies) return undefined;
+  let plan: unknown;
+  try {
+    plan = JSON.parse(showJson);
+  } catch (e) {
+    throw new ToolFailedError(`cannot check the plan policies: the plan JSON is unreadable: ${(e as Error).message}`);
+  }
+  const destroyed = destroyedAddresses(plan);
+  ctx.destroyed.set(module, destroyed);
+  // perRun counts what the task planned so far; a module that destroys nothing adds nothing to it.
+  const run = destroyed.length > 0 ? evaluateRunTotals(policies, ctx.destroyed) : [];
+  const result = resultOf([...evaluateModulePlan(policies, plan, module), ...run]);
+  for (const f of result.findings) {
+    ctx.logger.info(`[${module}] policy ${f.effect.toUpperCase()} ${f.rule}: ${f.message}${f.addresses.length ? ` (${f.addresses.join(', ')})` : ''}`);
+  }
+  ctx.logger.info(`[${module}] plan policies: ${result.status}`);
+  return result;
 }

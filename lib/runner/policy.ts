@@ -69,6 +69,15 @@ export function assertSubcommandAllowed(policy: RunnerPolicy, subcommand: string
 }
 
 /**
+ * Whether the input's ref may run: one of the policy's refs, or, for a plan-only pull-request
+ * task in an account that opted in, any branch of the allowed repositories (plan phase only).
+ */
+export function refAllowed(input: Pick<RunnerInput, 'ref' | 'phase' | 'planOnly'>, policy: Pick<RunnerPolicy, 'refs' | 'pullRequestBranches'>): boolean {
+  if (policy.refs.includes(input.ref)) return true;
+  return input.planOnly?.kind === 'pull-request' && input.phase === 'plan' && policy.pullRequestBranches === true && /^refs\/heads\/[A-Za-z0-9._/-]+$/.test(input.ref);
+}
+
+/**
  * Every check that needs neither git nor the artifacts: account, repository, ref, phase,
  * subcommands, approved plans. Returns the clone URL to use, as the policy spells it, so the
  * string git receives is never the task's own.
@@ -82,8 +91,13 @@ export function checkInputAgainstPolicy(input: RunnerInput, policy: RunnerPolicy
   if (cloneUrl === undefined) {
     throw new RefusedError(`refused repository ${quote(input.repository)}: not one of the policy's repositories`);
   }
-  if (!policy.refs.includes(input.ref)) {
-    throw new RefusedError(`refused ref ${quote(input.ref)}: not one of the policy's refs (${policy.refs.join(', ')})`);
+  if (!refAllowed(input, policy)) {
+    const pr = input.planOnly?.kind === 'pull-request';
+    throw new RefusedError(
+      pr && policy.pullRequestBranches !== true
+        ? `refused ref ${quote(input.ref)}: this account does not plan pull requests (pullRequestPlans is off in its policy)`
+        : `refused ref ${quote(input.ref)}: not one of the policy's refs (${policy.refs.join(', ')})`,
+    );
   }
   if (!policy.phases.includes(input.phase)) {
     throw new RefusedError(`refused phase ${quote(input.phase)}: this runner may only run ${policy.phases.join(', ')}`);

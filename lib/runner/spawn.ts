@@ -47,6 +47,7 @@ export function runnerTask(input: RunnerInput): { env: Record<string, string>; m
     ...(input.approvedPlans === undefined ? {} : { approvedPlans: input.approvedPlans }),
     ...(input.dependencies === undefined ? {} : { dependencies: input.dependencies }),
     ...(input.moduleConcurrency === undefined ? {} : { moduleConcurrency: input.moduleConcurrency }),
+    ...(input.planOnly === undefined ? {} : { planOnly: input.planOnly }),
   });
   const env: Record<string, string> = {
     [RUNNER_ENV.repository]: input.repository,

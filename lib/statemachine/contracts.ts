@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { CommitShaSchema } from '../domain/push-event';
 import { RunnerPlanOnlySchema } from '../domain/plan-only';
-import { MAX_MODULE_CONCURRENCY, ModulePathSchema, PlanSummarySchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
+import { MAX_MODULE_CONCURRENCY, ModulePathSchema, PlanSummarySchema, PolicyResultSchema, ReplanSchema, Sha256Schema } from '../domain/runner-contract';
 
 /** Where the runner fetches the code: the same for every account of a run. */
 export const SourceSchema = z.object({
@@ -155,6 +155,13 @@ export const StageItemSchema = z.object({
     allowSelfApproval: z.boolean(),
     /** The approval task's `TimeoutSecondsPath`: past it the run ends as expired. */
     timeoutSeconds: z.number().int().positive(),
+    /**
+     * The stage has plan policies: these may override a deny (with a reason) and, in a stage
+     * without approval, approve what a policy holds back.
+     */
+    policyOwners: z.array(z.string()).optional(),
+    /** Why a stage without approval asks for one from the start (its `maxAccounts`). */
+    escalated: z.string().optional(),
   }),
   /** The stage's account items ({@link AccountItemSchema}), in the configured order. */
   accounts: ItemsLocationSchema,
@@ -247,6 +254,8 @@ export const ModuleOutcomeSchema = z.object({
   mayChangeAfter: z.array(ModulePathSchema).optional(),
   /** `awaiting-approval`: the plan made after its upstreams applied, which differs from the approved one. */
   replan: ReplanSchema.optional(),
+  /** The plan policies' verdict on this module's plan, made in the account (see ModuleResultSchema). */
+  policy: PolicyResultSchema.optional(),
 });
 export type ModuleOutcome = z.infer<typeof ModuleOutcomeSchema>;
 
@@ -356,7 +365,7 @@ export const StageCompleteResultSchema = z.object({
 });
 
 /** Why a module is planned again and approved again. */
-export const ReplanReasonSchema = z.enum(['changed', 'upstream-held']);
+export const ReplanReasonSchema = z.enum(['changed', 'policy', 'upstream-held']);
 
 /**
  * What the gate writes about a re-plan round (at {@link artifactKeys.stageReplanNotes}): for each

@@ -4,6 +4,17 @@ import { join } from 'node:path';
 /** The pipeline definition file, shipped as is and rendered by CDK and the local mode alike. */
 export const PIPELINE_ASL_PATH = join(__dirname, '..', '..', 'statemachines', 'pipeline.asl.json');
 
+/**
+ * The plan-only definition (drift sweeps, pull-request plans): its placeholders are the
+ * pipeline's, without the approval function.
+ */
+export const PLAN_ONLY_ASL_PATH = join(__dirname, '..', '..', 'statemachines', 'plan-only.asl.json');
+
+/** Reads the raw plan-only definition text. */
+export function readPlanOnlyDefinition(path = PLAN_ONLY_ASL_PATH): string {
+  return readFileSync(path, 'utf8');
+}
+
 /** Every `${Name}` placeholder the pipeline definition uses, with what fills it. */
 export interface PipelineSubstitutions {
   /** The AWS partition (`aws`, `aws-us-gov`, `aws-cn`). */

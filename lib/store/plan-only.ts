@@ -10,7 +10,7 @@
  */
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/concurrency';
-import type { DriftEntry, DriftStatus } from '../domain/drift';
+import { driftReportOf, type DriftEntry, type DriftReport, type DriftStatus } from '../domain/drift';
 import type { PlanOnlyTargetResult } from '../domain/plan-only';
 import { strip, type RunTable } from './table';
 
@@ -76,6 +76,13 @@ export class PlanOnlyStore {
     await mapLimit(entries, WRITE_CONCURRENCY, (e) =>
       this.table.doc.send(new DeleteCommand({ TableName: this.table.tableName, Key: { pk: driftPk(e.repository), sk: `${e.account}#${e.module}` } })),
     );
+  }
+
+  /** The drift report of these repositories, of one account when `account` is given. */
+  async report(repositories: readonly string[], account?: string): Promise<DriftReport> {
+    const entries: DriftEntry[] = [];
+    for (const repo of repositories) entries.push(...(await this.listDrift(repo)));
+    return driftReportOf(entries, await this.getLastSweep(), account);
   }
 
   async getLastSweep(): Promise<DriftSweepRecord | undefined> {

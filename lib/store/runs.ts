@@ -4,7 +4,7 @@
  * gathers them.
  */
 import { BatchWriteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import type { PlanSummary, Replan } from '../domain/runner-contract';
+import type { PlanSummary, PolicyResult, Replan } from '../domain/runner-contract';
 import type { AccountOutcome } from '../statemachine/contracts';
 import { moduleKey, PLANNED_PREFIX, plannedKey, runKey } from './keys';
 import { outcomesByAccount } from './outcomes';
@@ -88,6 +88,8 @@ export interface ModuleRecord {
   readonly mayChangeAfter?: readonly string[];
   /** `awaiting-approval`: the plan made after the upstreams applied, which differs from the approved one. */
   readonly replan?: Replan;
+  /** The plan policies' verdict on the plan, made in the account. */
+  readonly policy?: PolicyResult;
   readonly error?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;

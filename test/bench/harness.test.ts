@@ -126,7 +126,8 @@ describe('bench harness on tiny sizes', () => {
       webhookIterations: 20,
       webhookColdRuns: 1,
       wavesAccounts: 30,
-      only: ['fanout', 'waves', 'makespan', 'queued', 'webhook'],
+      dashboardAccounts: 10,
+      only: ['fanout', 'waves', 'makespan', 'queued', 'webhook', 'dashboard'],
       out,
       log: (l) => lines.push(l),
     });
@@ -138,7 +139,9 @@ describe('bench harness on tiny sizes', () => {
     expect(written.queued.queuedHistoryEvents).toBeLessThanOrEqual(written.queued.historyBudget);
     expect(written.limits.historyEvents.max).toBe(Math.max(...written.fanout.map((f) => f.limits.historyEvents.max)));
     const text = formatResults(written);
-    for (const heading of ['Fan-out:', 'Waves:', 'Makespan:', 'Queue:', 'Webhook:']) expect(text).toContain(heading);
+    for (const heading of ['Fan-out:', 'Waves:', 'Makespan:', 'Queue:', 'Webhook:', 'Dashboard:']) expect(text).toContain(heading);
+    expect(written.dashboard?.accounts).toBe(10);
+    expect(written.dashboard?.renderRunsMs).toHaveLength(5);
     expect(lines.some((l) => l.startsWith('fan-out: 2 account(s)'))).toBe(true);
   });
 });

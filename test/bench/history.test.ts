@@ -174,7 +174,7 @@ describe('bench input', () => {
     expect(parseBenchArgs(['--full']).fanoutTimeLimitS).toBeUndefined();
     expect(parseBenchArgs([]).sizes).toEqual([1, 10, 100, 1000, 10000]);
     expect(parseBenchArgs(['--only', 'fanout,waves']).only).toEqual(['fanout', 'waves']);
-    expect(() => parseBenchArgs(['--only', 'fanout,speed'])).toThrow(/--only fanout,speed is not usable; expected rows from fanout, waves, makespan, queued, webhook/);
+    expect(() => parseBenchArgs(['--only', 'fanout,speed'])).toThrow(/--only fanout,speed is not usable; expected rows from fanout, waves, makespan, queued, webhook, dashboard/);
     expect(parseBenchArgs(['--quick', '--sizes', '2,3']).sizes).toEqual([2, 3]);
   });
 });

@@ -1,4 +1,4 @@
-import { CHECK_RUN_SUMMARY_LIMIT, renderPullRequestSummary, SUMMARY_MARKER, type PlanRow } from '../../lib/domain/pull-request-summary';
+import { CHECK_RUN_SUMMARY_LIMIT, renderPullRequestSummary, type PlanRow } from '../../lib/domain/pull-request-summary';
 
 const SHA = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821';
 
@@ -31,7 +31,7 @@ describe('pull request summary', () => {
     expect(lines[1]).toContain('[log](https://logs.example.com/prod/db)');
     expect(lines[0]).toContain('replace `aws_instance.web["a"]`');
     expect(out.summary).toContain('<details><summary>1 module without changes in 1 account</summary>');
-    expect(out.summary.startsWith(SUMMARY_MARKER)).toBe(true);
+    expect(out.summary.startsWith('**Plan of #7 at `ec26c3e57ca3`**: 4 to add, 0 to change, 2 to destroy, in 3 modules with changes across 2 accounts.')).toBe(true);
     expect(out.title).toBe('4 to add, 0 to change, 2 to destroy in 2 accounts');
     expect(out.conclusion).toBe('success');
   });

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { approvalsOf, decide, findApprovalForExecution, type DecideResult } from '../../approval/decide';
 import { ApprovalNotFoundError } from '../../approval/errors';
+import { policyLines } from '../../approval/request';
+import { BadOptionError } from '../../operator/errors';
 import type { ApprovalStore } from '../../approval/store';
 import type { ApprovalView } from '../../approval/types';
 import { openBackend } from '../../operator/backend';
@@ -10,6 +12,9 @@ import { addCommonOptions } from '../options';
 interface DecisionOptions extends CommonOptions {
   readonly comment?: string;
   readonly as?: string;
+  /** Approve despite a plan policy's deny (policy owners only), for `reason`. */
+  readonly override?: boolean;
+  readonly reason?: string;
 }
 
 async function resolveApproval(store: ApprovalStore, target: string): Promise<ApprovalView> {
@@ -25,7 +30,9 @@ function report(result: DecideResult, approver: string): string {
   const what = `approval ${a.approvalId} (${a.executionName}, stage ${a.stage})`;
   switch (result.outcome) {
     case 'approved':
-      return `approved: ${what} by ${approvalsOf(a).map((d) => d.approver).join(', ')}; the apply starts`;
+      return `approved: ${what} by ${approvalsOf(a)
+        .map((d) => (d.override ? `${d.approver} (override: ${d.override.reason})` : d.approver))
+        .join(', ')}; the apply starts`;
     case 'rejected':
       return `rejected: ${what} by ${approver}; nothing is applied`;
     case 'recorded':
@@ -40,12 +47,17 @@ function report(result: DecideResult, approver: string): string {
  * the local mode and tests.
  */
 export async function runDecision(decision: 'approve' | 'reject', target: string, opts: DecisionOptions, write: (line: string) => void = console.log): Promise<DecideResult> {
+  if (opts.reason !== undefined && !opts.override) throw new BadOptionError('--reason', opts.reason, "--override beside it (the reason is for overriding a plan policy's deny); for a note, use --comment");
+  if (opts.override && (opts.reason ?? '').trim() === '') throw new BadOptionError('--reason', opts.reason ?? '', 'why the deny is overridden, with --override (recorded with your name)');
   const backend = await openBackend({ ...opts, decide: { as: opts.as } });
   try {
     const approval = await resolveApproval(backend.approvals, target);
     backend.refuseUnwaited(approval);
+    // The plan policies' findings come first: a warning is read before anything is decided.
+    for (const line of policyLines(approval)) write(line);
     const approver = await backend.approverFor(approval);
-    const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli' }, { store: backend.approvals, tasks: backend.tasks, audit: backend.audit });
+    const override = opts.override ? { override: { reason: opts.reason ?? '' } } : {};
+    const result = await decide({ approvalId: approval.approvalId, approver, decision, comment: opts.comment ?? '', via: 'cli', ...override }, { store: backend.approvals, tasks: backend.tasks, audit: backend.audit });
     write(report(result, approver));
     return result;
   } finally {
@@ -60,6 +72,11 @@ function decisionCommand(program: Command, decision: 'approve' | 'reject', descr
     .argument('<execution-or-approval-id>', 'the execution name (or ARN) waiting for approval, or the approval id from the email link')
     .option('--comment <text>', decision === 'reject' ? 'why (shown to the others and kept with the run)' : 'a comment kept with the approval')
     .option('--as <email>', 'with --local: the approver you decide as');
+  if (decision === 'approve') {
+    cmd
+      .option('--override', "approve despite a plan policy's deny (policy owners only; needs --reason)")
+      .option('--reason <text>', 'with --override: why the deny is overridden (recorded with your name)');
+  }
   addCommonOptions(cmd, { local: true });
   cmd.action(async (target: string, opts: DecisionOptions) => {
     await runDecision(decision, target, opts);

@@ -1,5 +1,8 @@
+import { localDrift } from '../../local/ui/drift';
 import type { Command } from 'commander';
-import { localDemo } from '../../local/ui/demo';
+import * as path from 'node:path';
+import { localDashboardPages, serveLocalDashboard } from '../../dashboard/local';
+import { EXAMPLE_CONFIG, localDemo } from '../../local/ui/demo';
 import { localReplay } from '../../local/ui/replay';
 import { localRun, parseApproveMode } from '../../local/ui/run';
 import { localServe, serveUntilStopped } from '../../local/ui/serve';
@@ -63,14 +66,37 @@ export function register(program: Command): void {
     });
 
   local
+    .command('drift')
+    .description('Run one drift sweep: plan every applied target at its last applied commit (no lock, nothing applied), then show the drift report')
+    .requiredOption('--config <file>', 'the tfstep YAML config')
+    .requiredOption('--repo <dir>', 'the local git repository (the infrastructure repository)')
+    .option('--account <name...>', 'sweep only these accounts')
+    .option('--state-dir <dir>', 'where runs, queues, artifacts and logs are kept', DEFAULT_STATE_DIR)
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExit codes: 0 nothing drifted, 1 a target drifted or could not be planned, 2 bad input (config, repository, account).\n')
+    .action(async (opts: { config: string; repo: string; account?: string[]; stateDir: string; json?: boolean }) => {
+      const outcome = await localDrift({ configFile: opts.config, repoDir: opts.repo, accounts: opts.account, stateDir: opts.stateDir, json: opts.json });
+      process.exitCode = outcome.exitCode;
+    });
+
+  local
     .command('demo')
     .description('Create the example infrastructure repository and push it through the pipeline (npm start)')
     .option('--yes', 'approve prod automatically instead of asking')
     .option('--state-dir <dir>', 'where the demo repository, runs and logs are kept', DEFAULT_STATE_DIR)
     .option('--json', 'print one final JSON document on stdout')
-    .action(async (opts: { yes?: boolean; stateDir: string; json?: boolean }) => {
-      const outcome = await localDemo({ yes: opts.yes, stateDir: opts.stateDir, json: opts.json });
-      process.exitCode = outcome.exitCode;
+    .option('--ui-port <n>', 'the port of the dashboard on 127.0.0.1 while the demo runs (taken: any free port)', '8790')
+    .option('--no-ui', 'serve no dashboard while the demo runs')
+    .action(async (opts: { yes?: boolean; stateDir: string; json?: boolean; uiPort: string; ui: boolean }) => {
+      const stateDir = path.resolve(opts.stateDir);
+      // The dashboard shares the demo's run table; with --json stdout carries the JSON only.
+      const dashboard = opts.ui && !opts.json ? await serveLocalDashboard({ stateDir, configFile: EXAMPLE_CONFIG, port: port(opts.uiPort) }) : undefined;
+      try {
+        const outcome = await localDemo({ yes: opts.yes, stateDir: opts.stateDir, json: opts.json, dashboardUrl: dashboard ? `${dashboard.url}/` : undefined });
+        process.exitCode = outcome.exitCode;
+      } finally {
+        await dashboard?.close();
+      }
     });
 
   local
@@ -88,12 +114,12 @@ export function register(program: Command): void {
 
   local
     .command('serve')
-    .description('Serve the webhook, the approval pages and the runs on 127.0.0.1; pushes start local executions')
+    .description('Serve the webhook, the approval pages, the runs and the dashboard (at /) on 127.0.0.1; pushes start local executions')
     .requiredOption('--config <file>', 'the tfstep YAML config')
     .option('--port <n>', 'the port on 127.0.0.1 (0: any free port)', '8787')
     .option('--state-dir <dir>', 'the state directory', DEFAULT_STATE_DIR)
     .addHelpText('after', '\nThe webhook secret comes from the environment variable TFSTEP_WEBHOOK_SECRET.\n')
     .action(async (opts: { config: string; port: string; stateDir: string }) => {
-      await serveUntilStopped(await localServe({ configFile: opts.config, port: port(opts.port), stateDir: opts.stateDir }));
+      await serveUntilStopped(await localServe({ configFile: opts.config, port: port(opts.port), stateDir: opts.stateDir, pages: localDashboardPages }));
     });
 }

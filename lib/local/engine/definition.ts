@@ -20,7 +20,7 @@
  *   written to S3) is left out, and the benchmark's estimator counts it separately.
  */
 import { names } from '../../domain/names';
-import { allStates, readPipelineDefinition, renderDefinition, type PipelineSubstitutions } from '../../statemachine/definition';
+import { allStates, readPipelineDefinition, readPlanOnlyDefinition, renderDefinition, type PipelineSubstitutions } from '../../statemachine/definition';
 import { LOCAL_ITEMS_FIELD } from '../../statemachine/history';
 import { LocalEngineError } from './errors';
 
@@ -44,6 +44,12 @@ export type JsonObject = Record<string, unknown>;
 export function renderLocalDefinition(subs: PipelineSubstitutions, text = readPipelineDefinition()): JsonObject {
   const rendered = renderDefinition(text, { ...subs });
   return JSON.parse(rendered) as JsonObject;
+}
+
+/** Renders the plan-only definition with the same local values (it has no approval function). */
+export function renderLocalPlanOnlyDefinition(subs: PipelineSubstitutions, text = readPlanOnlyDefinition()): JsonObject {
+  const { ApprovalFunctionArn: _approval, ...rest } = subs;
+  return JSON.parse(renderDefinition(text, { ...rest })) as JsonObject;
 }
 
 /** One Task state, wherever it sits (top level or inside a Map's ItemProcessor). */

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { AccountConfig, Config } from '../../config/schema';
 import { RUNNER_ENV, RunnerPolicySchema, type Phase, type RunnerPolicy } from '../../domain/runner-contract';
+import { planPoliciesOf } from '../../domain/runner-policy';
 import { runnerCommand } from '../../runner/spawn';
 import { forgetRunner, recordRunner } from './orphans';
 import { TEST_DOUBLE_ENV } from '../../runner/inputs';
@@ -109,6 +110,7 @@ export function localRunnerPolicy(config: Config, account: AccountConfig, stateD
     region: account.region,
     localStateDir: localTerraformStateDir(stateDir, account),
     ...(gitCredentialsFile === undefined ? {} : { gitCredentialsSecret: `file:${path.resolve(gitCredentialsFile)}` }),
+    ...planPoliciesOf(config, account),
   });
 }
 

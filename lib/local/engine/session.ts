@@ -29,7 +29,9 @@ import { RemoteGitRepoReader, type LocalGitCredentials } from './git-credentials
 import { LocalModeError } from './errors';
 import { RunStore, type RunRecord } from '../../store/run-store';
 import { folderArtifacts } from './artifacts';
-import { localSubstitutions, renderLocalDefinition } from './definition';
+import { localSubstitutions, renderLocalDefinition, renderLocalPlanOnlyDefinition } from './definition';
+import type { PlanOnlyRequest } from '../../domain/plan-only';
+import { names } from '../../domain/names';
 import { LocalEngine, type HistoryEvent, type LocalExecution, type LocalExecutionResult, type LocalTaskRunner } from './engine';
 import { RunTracker, type RunReport } from './tracker';
 import { ChildProcessTaskRunner, ensureRunnerBundle, type RunnerEvent } from './runner-launcher';
@@ -81,6 +83,8 @@ export interface LocalPipelineOptions {
   taskRunner?: LocalTaskRunner;
   /** The pipeline function's logger. @default silent */
   logger?: PipelineLogger;
+  /** Each notification the pipeline publishes (SNS in AWS): run notices and drift notices. */
+  onNotification?: (subject: string, text: string, attributes: Record<string, string>) => void;
   /**
    * The fleet file standing in for AWS Organizations (`fleet.file` resolved against the config's
    * folder, or `--fleet-file`): read into the fleet registry before each run plans its targets.
@@ -160,6 +164,8 @@ export class LocalPipeline {
   /** The limit meters of the executions running now, by execution name. */
   private readonly meters = new Map<string, LimitMeter>();
   private engine!: LocalEngine;
+  /** The plan-only definition (drift sweeps, pull-request plans) over the same functions and runner. */
+  private planOnlyEngine!: LocalEngine;
   /** The pipeline function, also the target of the execution status change rule. */
   private pipelineFn!: (payload: unknown) => Promise<unknown>;
 
@@ -214,6 +220,7 @@ export class LocalPipeline {
         publish: (_subject, text, attributes = {}) => {
           try {
             this.checkAll('snsMessageBytes', snsPublishBytes(text, attributes), 'the run notification', attributes.execution);
+            opts.onNotification?.(_subject, text, attributes);
             return Promise.resolve();
           } catch (e) {
             return Promise.reject(e instanceof Error ? e : new Error(String(e)));
@@ -253,28 +260,50 @@ export class LocalPipeline {
         opts.onRunner?.(event);
       },
     });
-    return new LocalEngine({
-      definition: renderLocalDefinition(subs),
-      functions: {
-        [subs.PipelineFunctionArn]: async (payload) => {
+    const functions = {
+        [subs.PipelineFunctionArn]: async (payload: unknown) => {
           // The local stand-in for the fleet schedule: the fleet file is read before each run plans.
           if (opts.fleetFile && isObject(payload) && payload.action === 'targets') await this.refreshFleet();
           const result = await pipelineFn(payload);
           await this.observe(payload, result, timeouts, artifacts);
           return result;
         },
-        [subs.ApprovalFunctionArn]: async (payload) => {
+        [subs.ApprovalFunctionArn]: async (payload: unknown) => {
           const result = (await approvalFn(payload)) as { approvalId: string };
           this.approvalRequested(payload, result.approvalId);
           return result;
         },
-      },
+    };
+    this.planOnlyEngine = new LocalEngine({
+      definition: renderLocalPlanOnlyDefinition(subs),
+      functions: { [subs.PipelineFunctionArn]: functions[subs.PipelineFunctionArn]! },
+      tokens: this.tokens,
+      runner,
+      objects: folder.objects,
+      waitMs: opts.waitMs,
+      stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:${names.planOnlyStateMachine()}`,
+    });
+    return new LocalEngine({
+      definition: renderLocalDefinition(subs),
+      functions,
       tokens: this.tokens,
       runner,
       objects: folder.objects,
       waitMs: opts.waitMs,
       stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-pipeline`,
     });
+  }
+
+  /**
+   * Runs a plan-only execution (a drift sweep, a pull request's plans) to its end: the same
+   * functions and runner as the pipeline, never a branch queue. Answers the finish step's output.
+   */
+  async runPlanOnly(request: PlanOnlyRequest, name = `${request.kind}-${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`): Promise<{ execution: LocalExecutionResult; name: string; output: unknown; events: HistoryEvent[] }> {
+    const execution = this.planOnlyEngine.start(request, name);
+    const result = await execution.done;
+    const out = result.output;
+    const output = isObject(out) && isObject(out.finish) ? out.finish.value : undefined;
+    return { execution: result, name, output, events: execution.events };
   }
 
   /** Feeds the run's tracker from what the pipeline function answered. */
@@ -339,8 +368,11 @@ export class LocalPipeline {
    * Decides an approval as `via: local` (the prompt, `--approve auto|reject`); the `auto`
    * approver is accepted here and nowhere in AWS.
    */
-  decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = ''): Promise<DecideResult> {
-    return decide({ approvalId, approver, decision, comment, via: 'local' }, { store: this.approvals, tasks: this.tokens, allowAutoApprover: true, audit: this.audit });
+  decide(approvalId: string, approver: string, decision: 'approve' | 'reject', comment = '', override?: { readonly reason: string }): Promise<DecideResult> {
+    return decide(
+      { approvalId, approver, decision, comment, via: 'local', ...(override ? { override: { reason: override.reason } } : {}) },
+      { store: this.approvals, tasks: this.tokens, allowAutoApprover: true, audit: this.audit },
+    );
   }
 
   /** Reads the fleet file into the fleet registry (what the schedule does in AWS). */
@@ -414,6 +446,7 @@ export class LocalPipeline {
   /** Stops every running execution. */
   stopAll(): void {
     this.engine.stopAll();
+    this.planOnlyEngine.stopAll();
     for (const f of this.followers.values()) f.abort();
     this.followers.clear();
   }

@@ -48,6 +48,8 @@ export interface LocalDemoOptions {
   json?: boolean;
   env?: NodeJS.ProcessEnv;
   io?: Partial<LocalIo>;
+  /** The address of the dashboard served while the demo runs, when one is. */
+  dashboardUrl?: string;
 }
 
 /** Runs the demo; see the file comment. */
@@ -62,6 +64,7 @@ export async function localDemo(opts: LocalDemoOptions = {}): Promise<LocalRunOu
         `  config:     ${path.relative(process.cwd(), EXAMPLE_CONFIG) || EXAMPLE_CONFIG}`,
         `  repository: ${shortPath(dir)} (${created ? 'created now' : 'reused'})`,
         `  state:      ${shortPath(stateDir)}`,
+        ...(opts.dashboardUrl ? [`  dashboard:  ${opts.dashboardUrl}  (live while the demo runs; later: node bin/tfstep.cjs ui --local${stateDirFlag(stateDir)})`] : []),
         opts.yes ? '  prod is approved automatically (--yes).' : '  prod waits for your approval at the prompt (npm start -- --yes approves automatically).',
         '',
       ].join('\n'),
@@ -76,6 +79,11 @@ export async function localDemo(opts: LocalDemoOptions = {}): Promise<LocalRunOu
     );
   }
   return outcome;
+}
+
+/** ` --state-dir DIR` unless `stateDir` is the default. */
+function stateDirFlag(stateDir: string): string {
+  return path.resolve(stateDir) === path.resolve(DEFAULT_STATE_DIR) ? '' : ` --state-dir ${shortPath(stateDir)}`;
 }
 
 /** A path relative to the working directory when it lies below it, else as given. */

@@ -9,7 +9,7 @@ import { localFleetFile } from '../../fleet/fleet-file';
 import { createInterface } from 'node:readline';
 import { formatPlanLine } from '../../domain/plan-summary';
 import { totalsLine } from '../../approval/types';
-import { moduleLines, replanHeadline } from '../../approval/request';
+import { moduleLines, policyLines, replanHeadline } from '../../approval/request';
 import { loadConfig } from '../../config/loader';
 import type { Config } from '../../config/schema';
 import { RunStore } from '../../store/run-store';
@@ -87,6 +87,8 @@ export function approvalSummary(request: LocalApprovalRequest): string[] {
   const a = request.approval;
   const lines = [
     `Approval needed: stage ${a.stage} of ${a.push.repository} at ${a.push.commit.slice(0, 12)} (${a.push.message.split('\n')[0] ?? ''})`,
+    // The plan policies' findings first: every warning is read before the plans.
+    ...policyLines(a).map((l) => `  ${l}`),
     ...(a.replan ? [`  ${replanHeadline(a.replan)}`] : []),
     `  plan: ${totalsLine(a.totals)}`,
   ];
@@ -113,6 +115,11 @@ export function approvalResponder(
     queue = queue.then(async () => {
       const p = pipeline();
       try {
+        if (mode === 'auto' && request.approval.policy?.status === 'deny') {
+          // Automatic approval never overrides a plan policy's deny: only a policy owner can.
+          await p.decide(request.approvalId, 'auto', 'reject', 'rejected automatically: a plan policy denied the plans, and --approve auto never overrides a deny');
+          return;
+        }
         if (mode === 'auto') {
           await p.decide(request.approvalId, 'auto', 'approve', 'approved automatically (tfstep local --approve auto)');
           return;
@@ -135,7 +142,10 @@ export function approvalResponder(
 async function promptDecision(request: LocalApprovalRequest, pipeline: LocalPipeline, io: LocalIo): Promise<void> {
   const out = io.stdout;
   out.write(`\n${approvalSummary(request).join('\n')}\n`);
-  const approvers = request.approval.approvers;
+  // On a deny the policy owners decide too: only they can override it.
+  const denied = request.approval.policy?.status === 'deny';
+  const owners = request.approval.policy?.owners ?? [];
+  const approvers = denied ? [...request.approval.approvers, ...owners.filter((o) => !request.approval.approvers.some((a) => a.toLowerCase() === o.toLowerCase()))] : request.approval.approvers;
   const pusher = request.approval.pusher.toLowerCase();
   const fallback = Math.max(0, approvers.findIndex((a) => a.toLowerCase() !== pusher && a.toLowerCase().split('@')[0] !== pusher));
   const rl = createInterface({ input: io.stdin, output: out, terminal: Boolean(io.stdin.isTTY && out.isTTY) });
@@ -157,15 +167,18 @@ async function promptDecision(request: LocalApprovalRequest, pipeline: LocalPipe
         out.write(`  expected a number from 1 to ${approvers.length}\n`);
         continue;
       }
-      const answer = (await ask('Approve or reject? [approve/reject]: ')).trim().toLowerCase();
-      const decision = answer === 'approve' || answer === 'a' || answer === 'yes' || answer === 'y' ? 'approve' : answer === 'reject' || answer === 'r' || answer === 'no' || answer === 'n' ? 'reject' : undefined;
+      const answer = (await ask(denied ? 'Override the deny, approve or reject? [override/approve/reject]: ' : 'Approve or reject? [approve/reject]: ')).trim().toLowerCase();
+      const overriding = denied && (answer === 'override' || answer === 'o');
+      const decision =
+        overriding || answer === 'approve' || answer === 'a' || answer === 'yes' || answer === 'y' ? 'approve' : answer === 'reject' || answer === 'r' || answer === 'no' || answer === 'n' ? 'reject' : undefined;
       if (!decision) {
-        out.write('  expected approve or reject\n');
+        out.write(`  expected ${denied ? 'override, ' : ''}approve or reject\n`);
         continue;
       }
+      const reason = overriding ? (await ask('Reason for the override (required): ')).trim() : undefined;
       const comment = (await ask('Comment (optional): ')).trim();
       try {
-        const result = await pipeline.decide(request.approvalId, approver, decision, comment);
+        const result = await pipeline.decide(request.approvalId, approver, decision, comment, reason === undefined ? undefined : { reason });
         out.write(`  ${result.outcome === 'recorded' ? `recorded; ${result.remaining} more approval(s) needed` : result.outcome}\n\n`);
         if (result.outcome !== 'recorded') return;
       } catch (e) {

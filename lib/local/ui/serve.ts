@@ -5,7 +5,7 @@
  * repository (fetched from its clone URL, which may be a local path).
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { localFleetFile } from '../../fleet/fleet-file';
 import { MAX_FORM_BYTES, handleApprovalHttp } from '../../approval/http';
@@ -50,6 +50,17 @@ export interface LocalServeOptions {
   out?: NodeJS.WritableStream;
   /** Wait states' local pause in ms. */
   waitMs?: number;
+  /**
+   * Pages served besides the webhook, the approvals and `GET /runs` (the dashboard, at `/`),
+   * made once the state directory is open.
+   */
+  pages?: (where: { stateDir: string; configFile: string }) => Promise<LocalPages>;
+}
+
+/** Extra pages of the local server: `handle` answers a request of theirs, or returns false. */
+export interface LocalPages {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 /** A running local server. */
@@ -245,6 +256,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
       throw new TaskGoneError('the approval step no longer waits for this decision; nothing was applied');
     },
   };
+  const pages = opts.pages ? await opts.pages({ stateDir, configFile: opts.configFile }) : undefined;
   const keys = new StaticKeyProvider(signingKey(stateDir));
   const approvalStore = new ApprovalStore(store.docClient, store.tableName);
 
@@ -278,6 +290,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
         res.end(answer.body);
         return;
       }
+      if (pages && (await pages.handle(req, res))) return;
       if (req.method !== 'GET') return json(res, 405, { reason: 'only GET is served here' });
       if (url.pathname === '/runs' || url.pathname === '/runs/') {
         const limit = Number(url.searchParams.get('limit') ?? '50');
@@ -288,7 +301,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
         const detail = await runStore.getRun(m[1]!);
         return detail ? json(res, 200, detail) : json(res, 404, { reason: `no run named ${m[1]}` });
       }
-      return json(res, 404, { reason: 'not found; served: POST /webhook, /approvals/..., GET /runs, GET /runs/<execution>' });
+      return json(res, 404, { reason: `not found; served: POST /webhook, /approvals/..., GET /runs, GET /runs/<execution>${pages ? ', the dashboard at /' : ''}` });
     };
     handle().catch((e: unknown) => {
       logger.error('request failed', { path: url.pathname, error: (e as Error).message });
@@ -302,7 +315,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
   });
   const address = server.address();
   baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : opts.port}`;
-  out.write(`tfstep local serve on ${baseUrl}: POST /webhook, /approvals/..., GET /runs (state ${stateDir})\n`);
+  out.write(`tfstep local serve on ${baseUrl}: POST /webhook, /approvals/..., GET /runs${pages ? `, the dashboard at ${baseUrl}/` : ''} (state ${stateDir})\n`);
 
   return {
     url: baseUrl,
@@ -311,6 +324,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     close: async () => {
       for (const p of pipelines.values()) (await p).stopAll();
       await Promise.allSettled(runs);
+      await pages?.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await store.close();

@@ -1,0 +1,78 @@
+/**
+ * The dashboard row: a run of many accounts (10,000 by default) written into a local run table,
+ * the dashboard served over it as `tfstep ui --local` serves it, and its page opened in headless
+ * Chromium. It measures the time to a rendered page (from the request until the grid is laid out
+ * and the script ran: reading the run, making the HTML, sending, parsing and laying it out) and,
+ * apart, the time to read the run from the table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { serveDashboard, sourceFromBackend } from '../lib/dashboard/server';
+import { openLocalStore } from '../lib/local/engine/store';
+import { openBackend } from '../lib/operator/backend';
+import { RunStore } from '../lib/store/run-store';
+import { launchChromium } from '../test/approval/browser';
+import { seedDashboardRun } from './dashboard-run';
+
+/** What the dashboard row reports. */
+export interface DashboardResult {
+  accounts: number;
+  /** Median milliseconds from the request of the run page to its rendered grid. */
+  renderMs: number;
+  /** Each measured render, in order. */
+  renderRunsMs: number[];
+  /** Median milliseconds to read the run from the run table (part of renderMs). */
+  readMs: number;
+  htmlBytes: number;
+  /** The goal for renderMs. */
+  goalMs: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Seeds the run, serves it and opens it `tries` times (after one warm-up). */
+export async function measureDashboard(accounts: number, tries = 5, log: (line: string) => void = () => undefined): Promise<DashboardResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'tfstep-bench-dashboard-'));
+  const local = await openLocalStore(dir);
+  try {
+    const t0 = performance.now();
+    await seedDashboardRun(new RunStore(local.docClient, local.tableName), { execution: 'bench-dashboard', accounts });
+    log(`  ${accounts} accounts written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const backend = await openBackend({ local: true, stateDir: dir, config: join(__dirname, '..', 'examples', 'tfstep.yaml') });
+    // A poll interval of 0 would read on every request anyway; the page is read afresh each time.
+    const served = await serveDashboard(sourceFromBackend(backend, 'bench'), { port: 0, pollMs: 1 });
+    const browser = await launchChromium();
+    try {
+      const reads: number[] = [];
+      for (let i = 0; i < tries; i++) {
+        const s = performance.now();
+        await backend.runs.showRun('bench-dashboard');
+        reads.push(performance.now() - s);
+      }
+      const renders: number[] = [];
+      let htmlBytes = 0;
+      for (let i = 0; i <= tries; i++) {
+        const page = await browser.context.newPage();
+        const response = await page.goto(`${served.url}/run/bench-dashboard`);
+        htmlBytes = (await response?.body())?.length ?? 0;
+        await page.waitForSelector('body[data-ready]');
+        const cells = await page.locator('.grid .c').count();
+        if (cells !== accounts) throw new Error(`the page shows ${cells} cells for ${accounts} accounts`);
+        // performance.now() in the page counts from the start of the navigation.
+        const ms = Number(await page.locator('body').getAttribute('data-ready'));
+        if (i > 0) renders.push(ms);
+        await page.close();
+      }
+      return { accounts, renderMs: median(renders), renderRunsMs: renders, readMs: Math.round(median(reads)), htmlBytes, goalMs: 1000 };
+    } finally {
+      await browser.close();
+      await served.close();
+      await backend.close();
+    }
+  } finally {
+    await local.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
