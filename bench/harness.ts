@@ -19,7 +19,7 @@ import type { Config } from '../lib/config/schema';
 import type { PipelineInput } from '../lib/domain/push-event';
 import { artifactKeys, ModuleResultSchema, RUNNER_ENV, RunnerEnvInputSchema, RunnerInputSchema, RunnerManifestSchema, type ModuleResult } from '../lib/domain/runner-contract';
 import { folderArtifacts } from '../lib/local/engine/artifacts';
-import { localSubstitutions, renderLocalDefinition, type JsonObject } from '../lib/local/engine/definition';
+import { localSubstitutions, renderLocalDefinition, renderLocalPlanOnlyDefinition, type JsonObject } from '../lib/local/engine/definition';
 import { LimitMeter, snsPublishBytes, type LimitName } from '../lib/domain/aws-limits';
 import { checkBeforeStart, checkItemSizes, measureStoredItems } from '../lib/local/engine/aws-checks';
 import { LocalEngine, type LocalExecution, type LocalTaskContext, type LocalTaskRunner } from '../lib/local/engine/engine';
@@ -264,9 +264,25 @@ export class BenchPipeline {
       stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-pipeline`,
     });
     const pipeline = new BenchPipeline(engine, runner, definition, store, runStore, opts, served);
+    // Plan-only runs (drift sweeps) over the same function, runner and artifacts.
+    pipeline.planOnlyDefinition = renderLocalPlanOnlyDefinition(subs);
+    pipeline.planOnlyEngine = new LocalEngine({
+      definition: pipeline.planOnlyDefinition,
+      functions: { [subs.PipelineFunctionArn]: served },
+      tokens,
+      runner,
+      objects: artifacts.objects,
+      waitMs: clock ? 0 : undefined,
+      retryMs: clock ? 0 : undefined,
+      stateMachineArn: `arn:aws:states:${config.central.region}:${config.central.account}:stateMachine:tfstep-plan-only`,
+    });
     ref.pipeline = pipeline;
     return pipeline;
   }
+
+  /** The plan-only definition as rendered, and its engine (set by {@link BenchPipeline.open}). */
+  planOnlyDefinition!: JsonObject;
+  planOnlyEngine!: LocalEngine;
 
   /** Starts an execution; it counts as running (for admit) until it ends. */
   start(input: PipelineInput, name: string): LocalExecution {
@@ -295,6 +311,7 @@ export class BenchPipeline {
   /** Stops what still runs, lets function calls in progress end, and closes the run table. */
   async close(): Promise<void> {
     this.engine.stopAll();
+    this.planOnlyEngine.stopAll();
     await Promise.allSettled([...this.calls]);
     await this.store.close();
   }

@@ -29,10 +29,11 @@ import { BenchResultsSchema, type BenchResults } from './schema';
 import { benchWebhook } from './webhook';
 import { measureWaves, type WavesResult } from './waves';
 import { measureDashboard } from './dashboard';
+import { measureDriftSweep } from './drift';
 import { readFileSync } from 'node:fs';
 
 /** The benchmark's rows, as `--only` names them. */
-export const BENCH_ROWS = ['fanout', 'waves', 'makespan', 'queued', 'webhook', 'dashboard'] as const;
+export const BENCH_ROWS = ['fanout', 'waves', 'makespan', 'queued', 'webhook', 'dashboard', 'drift'] as const;
 export type BenchRow = (typeof BENCH_ROWS)[number];
 
 const run = promisify(execFile);
@@ -241,6 +242,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     log('webhook: handler latency, bundle, cold load ...');
     webhook = await benchWebhook({ iterations: opts.webhookIterations, coldRuns: opts.webhookColdRuns });
   }
+  let drift = previous?.drift;
+  if (runs('drift')) {
+    log('drift: a push applies 1000 accounts, then one drift sweep plans them all ...');
+    drift = await measureDriftSweep(1000);
+  }
   let dashboard = previous?.dashboard;
   if (runs('dashboard')) {
     log(`dashboard: a ${opts.dashboardAccounts}-account run rendered in headless Chromium ...`);
@@ -254,6 +260,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     queued,
     ...(waves ? { waves } : {}),
     ...(dashboard ? { dashboard } : {}),
+    ...(drift ? { drift } : {}),
     meta: {
       date: new Date().toISOString(),
       commit: gitCommit(),
@@ -337,6 +344,20 @@ export function formatResults(r: BenchResults): string {
     out.push(`  stop: ${w.waves.reason.length > 200 ? `${w.waves.reason.slice(0, 197)}...` : w.waves.reason}`);
   }
   out.push('');
+  if (r.drift) {
+    const d = r.drift;
+    out.push(`Drift sweep: ${d.accounts} accounts (${d.targets} targets) planned at their last applied commit, plan-only state machine; next to the push that applied them`);
+    out.push(
+      ...table(
+        ['', 'wall', 'transitions', 'history events', 'child executions', 'cost'],
+        [
+          ['drift sweep', fmtMs(d.wallMs), String(d.transitions), String(d.historyEvents), String(d.childExecutions), `$${d.costUsd.toFixed(4)}`],
+          ['push (plan and apply)', '', String(d.push.transitions), String(d.push.historyEvents), '', `$${d.push.costUsd.toFixed(4)}`],
+        ],
+      ),
+    );
+    out.push('');
+  }
   const s = r.makespan;
   out.push(
     `Makespan: ${s.accounts} accounts, concurrency ${s.concurrency}, simulated tasks of ${s.model.startMinS}-${s.model.startMaxS} s start + lognormal apply (median ${s.model.applyMedianS} s, sigma ${s.model.applySigma}), seed ${s.seed}`,

@@ -64,8 +64,23 @@ export const WavesEntrySchema = z.object({
   startedRatio: n,
 });
 
+/** The drift row (bench/drift.ts). */
+export const DriftEntrySchema = z.object({
+  accounts: z.number().int(),
+  targets: z.number().int(),
+  clean: z.number().int(),
+  wallMs: n,
+  transitions: z.number().int(),
+  historyEvents: z.number().int(),
+  childExecutions: z.number().int(),
+  costUsd: n,
+  push: z.object({ transitions: z.number().int(), historyEvents: z.number().int(), costUsd: n }),
+});
+
 /** The results file. */
 export const BenchResultsSchema = z.object({
+  /** A drift sweep over 1,000 accounts, next to the push that applied them. */
+  drift: DriftEntrySchema.optional(),
   fanout: z.array(FanoutEntrySchema),
   /** The largest value of each AWS limit over every fan-out size. */
   limits: LimitsSchema,

@@ -3,6 +3,7 @@ import { TfstepError } from '../config/errors';
 import { register as registerApprove } from './commands/approve';
 import { register as registerAudit } from './commands/audit';
 import { register as registerDoctor } from './commands/doctor';
+import { register as registerDrift } from './commands/drift';
 import { register as registerFleet } from './commands/fleet';
 import { register as registerLocal } from './commands/local';
 import { register as registerLogs } from './commands/logs';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerApprove(program);
   registerAudit(program);
   registerDoctor(program);
+  registerDrift(program);
   registerFleet(program);
   registerLocal(program);
   registerLogs(program);

@@ -50,6 +50,20 @@ export const FailureBudgetSchema = z.union([
   z.object({ percent: z.number().min(0).max(100, 'at most 100 (percent)') }).strict(),
 ]);
 
+/**
+ * An EventBridge Scheduler expression of a recurring schedule: `rate(<n> minutes|hours|days)` or
+ * `cron(<minutes> <hours> <day of month> <month> <day of week> <year>)` ("Schedule types in
+ * EventBridge Scheduler", EventBridge Scheduler user guide). A one-time `at(...)` is refused: a
+ * sweep recurs.
+ */
+export const DriftScheduleSchema = z
+  .string()
+  .regex(
+    /^(rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$/,
+    'a recurring EventBridge Scheduler expression such as "rate(1 day)", "rate(12 hours)" or "cron(0 6 * * ? *)"',
+  )
+  .refine((v) => !/^rate\(1 (minutes|hours|days)\)$/.test(v) && !/^rate\(([2-9]|\d{2,}) (minute|hour|day)\)$/.test(v), 'a rate in the singular for 1 ("rate(1 day)") and the plural otherwise ("rate(2 days)")');
+
 /** What a plan policy rule does when it matches: `deny` stops the apply, `warn` asks for approval. */
 export const PolicyEffectSchema = z.enum(['deny', 'warn']);
 
@@ -152,6 +166,12 @@ export const StageSchema = z
     toleratedFailures: FailureBudgetSchema.optional(),
     /** Accounts of the stage that go first (they make up at least the first wave), in this order. */
     canaries: z.array(Name).min(1, 'at least one canary (or leave canaries out)').optional(),
+    /**
+     * Drift detection: a schedule plans every target of the stage at its last applied commit and
+     * reports what changed outside the pipeline (docs/drift.md).
+     * @default - no drift sweeps
+     */
+    drift: z.object({ schedule: DriftScheduleSchema }).strict().optional(),
     /** Plan policies checked in each account after every plan; see docs/policies.md. */
     policies: StagePoliciesSchema.optional(),
   })

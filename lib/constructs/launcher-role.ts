@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { names } from '../domain/names';
 import { InvalidPropsError } from './errors';
 
 /** Props of {@link LauncherRole}. */
@@ -29,7 +30,10 @@ export interface LauncherRoleProps {
  * form `<arn>/<Map label>` that a Distributed Map child execution may send instead.
  */
 export function launcherExternalIds(stateMachineArn: string): string[] {
-  return [stateMachineArn, `${stateMachineArn}/*`];
+  // The plan-only state machine (drift sweeps, pull-request plans) runs on the same role and
+  // starts the read-only plan task definition only; its name sits beside the pipeline's.
+  const planOnly = stateMachineArn.replace(new RegExp(`:${names.stateMachine()}$`), `:${names.planOnlyStateMachine()}`);
+  return planOnly === stateMachineArn ? [stateMachineArn, `${stateMachineArn}/*`] : [stateMachineArn, `${stateMachineArn}/*`, planOnly, `${planOnly}/*`];
 }
 
 /**

@@ -151,8 +151,7 @@ export function formatDriftReport(report: DriftReport): string[] {
   return lines;
 }
 
-/** The exit code of `tfstep drift` and `tfstep local drift`: 2 when something drifted, 1 when a plan failed, else 0. */
+/** The exit code of `tfstep drift` and `tfstep local drift`: 1 when something drifted or could not be planned, else 0. */
 export function driftExitCode(counts: Record<DriftStatus, number>): number {
-  if (counts.drifted > 0) return 2;
-  return counts.error > 0 ? 1 : 0;
+  return counts.drifted > 0 || counts.error > 0 ? 1 : 0;
 }

@@ -22,6 +22,7 @@ import { ApprovalStore } from '../approval/store';
 import { RecordOnlyTaskTokenSender, SfnTaskTokenSender } from '../approval/task-token';
 import type { ApprovalView, TaskTokenSender } from '../approval/types';
 import type { Config } from '../config/schema';
+import type { DriftReport } from '../domain/drift';
 import { names } from '../domain/names';
 import { StateDirLockedError } from '../local/engine/errors';
 import { liveOwner } from '../local/engine/session';
@@ -93,6 +94,8 @@ export interface Backend {
   doctor(): Promise<DoctorReport>;
   /** `tfstep fleet`: the accounts runs deploy, where each came from, what was applied there. */
   fleet(): Promise<FleetOutput>;
+  /** `tfstep drift`: the drift report the last sweep left, of one account when given. */
+  drift(account?: string): Promise<DriftReport>;
   /** `tfstep fleet refresh`: reads Organizations (or, locally, the fleet file) into the registry now. */
   refreshFleet(options?: { readonly fleetFile?: string }): Promise<FleetRefreshRecord>;
   /** Lets go of every client and the local store. */
@@ -237,6 +240,7 @@ function openAws(opts: BackendOptions): Backend {
         ecsWith: (credentials, region) => new ECSClient({ region, credentials }),
       }),
     fleet: () => fleetListing(config, store),
+    drift: (account) => store.planOnly.report(config.repositories.map((r) => r.fullName), account),
     refreshFleet: async () => {
       const org = config.fleet?.organizations;
       if (!org) throw new OperatorError('the config has no fleet.organizations: there is no organization to read (docs/fleet.md)');
@@ -384,6 +388,7 @@ async function openLocal(opts: BackendOptions): Promise<Backend> {
     replay: () => awsOnly('tfstep replay (use tfstep local replay)'),
     doctor: () => awsOnly('tfstep doctor'),
     fleet: () => fleetListing(needConfig(config, 'tfstep fleet'), table.store),
+    drift: (account) => table.store.planOnly.report(needConfig(config, 'tfstep drift').repositories.map((r) => r.fullName), account),
     refreshFleet: (options = {}) => {
       const cfg = needConfig(config, 'tfstep fleet refresh');
       const file = localFleetFile(resolveConfigFile(opts.config), cfg, options.fleetFile);

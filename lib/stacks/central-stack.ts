@@ -26,6 +26,7 @@ import { FLEET_NAME_PREFIX } from '../fleet/resolve';
 import { FLEET_REFRESH_ACTION } from '../fleet/registry';
 import { GitPushRule } from '../constructs/git-push-rule';
 import { PipelineStateMachine } from '../constructs/pipeline-state-machine';
+import { PlanOnlyStateMachine } from '../constructs/plan-only-state-machine';
 import { TfstepFunction, type TfstepFunctionProps } from '../constructs/tfstep-function';
 import { centralStateMachineArn, launcherRoleArn, runnerRoleArns } from '../domain/arns';
 import { BUNDLED_CONFIG_FILE } from '../env';
@@ -100,6 +101,8 @@ export class CentralStack extends Stack {
   readonly approvalFunction: TfstepFunction;
   readonly pipelineFunction: TfstepFunction;
   readonly pipeline: PipelineStateMachine;
+  /** Plan-only runs: drift sweeps (scheduled per stage) and pull-request plans. */
+  readonly planOnly: PlanOnlyStateMachine;
   readonly gitPushRule: GitPushRule;
   /** Hands executions that ended without their finish state to the pipeline function. */
   readonly executionStatusRule: ExecutionStatusRule;
@@ -267,6 +270,19 @@ export class CentralStack extends Stack {
       runnerContainerName: names.runnerContainer(),
       launcherRoleArns: config.accounts.map((account) => launcherRoleArn(this.partition, config, account)),
       artifactsBucket: this.artifacts.bucket,
+    });
+
+    // Plan-only runs (drift sweeps, pull-request plans) on the pipeline's role and launcher roles.
+    this.planOnly = new PlanOnlyStateMachine(this, 'PlanOnly', {
+      stateMachineName: names.planOnlyStateMachine(),
+      role: this.pipeline.role,
+      pipelineFunction: this.pipelineFunction.function,
+      runnerContainerName: names.runnerContainer(),
+      artifactsBucket: this.artifacts.bucket,
+      driftSchedules: config.stageOrder.flatMap((stage) => {
+        const expression = config.stages[stage]?.drift?.schedule;
+        return expression ? [{ stage, expression }] : [];
+      }),
     });
 
     // Accounts from AWS Organizations: trusted within the organization, refreshed on a schedule.

@@ -54,9 +54,10 @@ describe('account stack', () => {
     expect([...built.accounts.values()].map((s) => s.account).sort()).toEqual(['111111111111', '222222222222', '333333333333']);
   });
 
-  it('trusts only the central state machine role, with the state machine ARN, plain or labelled by a Map, as external id', () => {
+  it('trusts only the central state machine role, with the pipeline or plan-only state machine ARN, plain or labelled by a Map, as external id', () => {
     // WHEN
     const launcher = template.findResources('AWS::IAM::Role', { Properties: { RoleName: names.launcherRole(REGION) } });
+    const PLAN_ONLY = STATE_MACHINE.replace(names.stateMachine(), names.planOnlyStateMachine());
     const [role] = Object.values(launcher);
     const trust = statementsOf(role!.Properties.AssumeRolePolicyDocument);
     // THEN
@@ -66,12 +67,13 @@ describe('account stack', () => {
         Action: ['sts:AssumeRole'],
         Resource: [],
         Principal: { AWS: STATE_MACHINE_ROLE },
-        Condition: { StringLike: { 'sts:ExternalId': [STATE_MACHINE, `${STATE_MACHINE}/*`] } },
+        Condition: { StringLike: { 'sts:ExternalId': [STATE_MACHINE, `${STATE_MACHINE}/*`, PLAN_ONLY, `${PLAN_ONLY}/*`] } },
       },
     ]);
     // AND the pattern admits the Distributed Map child's labelled ARN and nothing else
     const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
-    const accepts = (value: string) => [STATE_MACHINE, `${STATE_MACHINE}/*`].some((p) => like(p, value));
+    const accepts = (value: string) => [STATE_MACHINE, `${STATE_MACHINE}/*`, PLAN_ONLY, `${PLAN_ONLY}/*`].some((p) => like(p, value));
+    expect(accepts(`${PLAN_ONLY}/PlanOnly`)).toBe(true);
     expect(accepts(STATE_MACHINE)).toBe(true);
     expect(accepts(`${STATE_MACHINE}/Accounts`)).toBe(true);
     expect(accepts(`${STATE_MACHINE}-other`)).toBe(false);

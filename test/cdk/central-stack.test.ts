@@ -139,15 +139,17 @@ describe('central stack', () => {
     }
     // AND runs the Distributed Maps: starts children of itself only, follows and redrives them
     const sm = names.stateMachine();
-    expect(byAction('states:StartExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${sm}`]);
-    expect(byAction('states:DescribeExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`]);
-    expect(byAction('states:StopExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`]);
+    // (and those of the plan-only state machine, which runs on the same role)
+    const po = names.planOnlyStateMachine();
+    expect(byAction('states:StartExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${sm}`, `arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${po}`]);
+    expect(byAction('states:DescribeExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`, `arn:aws:states:${REGION}:${CENTRAL}:execution:${po}/*`]);
+    expect(byAction('states:StopExecution').flatMap((s) => s.Resource)).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/*`, `arn:aws:states:${REGION}:${CENTRAL}:execution:${po}/*`]);
     expect(byAction('states:RedriveExecution').flatMap((s) => s.Resource).sort()).toEqual(
       ['Accounts'].map((label) => `arn:aws:states:${REGION}:${CENTRAL}:execution:${sm}/${label}:*`),
     );
-    // AND reads the stages' item lists and writes the Map results beside them, nowhere else in the bucket
+    // AND reads the stages' (and plan-only runs') item lists and writes the Map results beside them, nowhere else in the bucket
     for (const action of ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']) {
-      expect(byAction(action).flatMap((s) => s.Resource)).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*']);
+      expect(byAction(action).flatMap((s) => s.Resource)).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/*/_plan-only/*']);
     }
     // AND only Step Functions acting for this account may assume it
     template.hasResourceProperties('AWS::IAM::Role', {
@@ -168,7 +170,7 @@ describe('central stack', () => {
       EventPattern: { source: [PUSH_EVENT_SOURCE], 'detail-type': [PUSH_EVENT_DETAIL_TYPE] },
       Targets: [
         Match.objectLike({
-          Arn: { Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine') },
+          Arn: { Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine', { StateMachineName: names.stateMachine() }) },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
           RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
         }),
@@ -186,7 +188,7 @@ describe('central stack', () => {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine') }] },
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine', { StateMachineName: names.stateMachine() }) }] },
       },
       Targets: [
         Match.objectLike({

@@ -51,7 +51,7 @@ describe('drift sweeps in the local mode', () => {
     const driftEnv = { ...env, TFSTEP_TEST_DOUBLE_DRIFT: DRIFT_APP_B };
     const second = await localDrift({ configFile, repoDir: repo, stateDir, json: true, env: driftEnv, io: memoryIo().io });
     // THEN exactly that target is reported, with its address and action, and one notice names it
-    expect(second.exitCode).toBe(2);
+    expect(second.exitCode).toBe(1);
     const drifted = second.report.targets.filter((t) => t.status === 'drifted');
     expect(drifted.map((t) => [t.account, t.module, t.changes])).toEqual([['dev-b', APP_B, [{ address: 'terraform_data.app', action: 'update' }]]]);
     expect(drifted[0]?.firstSeen).toBeDefined();

@@ -1,3 +1,4 @@
+import { localDrift } from '../../local/ui/drift';
 import type { Command } from 'commander';
 import * as path from 'node:path';
 import { localDashboardPages, serveLocalDashboard } from '../../dashboard/local';
@@ -61,6 +62,20 @@ export function register(program: Command): void {
         json: opts.json,
         fromRemote: opts.fromRemote,
       });
+      process.exitCode = outcome.exitCode;
+    });
+
+  local
+    .command('drift')
+    .description('Run one drift sweep: plan every applied target at its last applied commit (no lock, nothing applied), then show the drift report')
+    .requiredOption('--config <file>', 'the tfstep YAML config')
+    .requiredOption('--repo <dir>', 'the local git repository (the infrastructure repository)')
+    .option('--account <name...>', 'sweep only these accounts')
+    .option('--state-dir <dir>', 'where runs, queues, artifacts and logs are kept', DEFAULT_STATE_DIR)
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExit codes: 0 nothing drifted, 1 a target drifted or could not be planned, 2 bad input (config, repository, account).\n')
+    .action(async (opts: { config: string; repo: string; account?: string[]; stateDir: string; json?: boolean }) => {
+      const outcome = await localDrift({ configFile: opts.config, repoDir: opts.repo, accounts: opts.account, stateDir: opts.stateDir, json: opts.json });
       process.exitCode = outcome.exitCode;
     });
 

@@ -10,6 +10,7 @@ import { RunStore } from '../../store/run-store';
 import { LocalPipeline } from '../engine/session';
 import { DEFAULT_STATE_DIR, openLocalStore } from '../engine/store';
 import { LocalModeError } from '../engine/errors';
+import { resolveLocalSource } from '../engine/push';
 import { testDoubleNotice, type LocalIo } from './run';
 
 /** Options of {@link localDrift}. */
@@ -40,6 +41,8 @@ export async function localDrift(opts: LocalDriftOptions): Promise<LocalDriftOut
   for (const a of opts.accounts ?? []) {
     if (!config.accounts.some((x) => x.name === a)) throw new LocalModeError(`--account ${JSON.stringify(a)} is not an account of the config; expected one of ${config.accounts.map((x) => x.name).join(', ')}`);
   }
+  // A folder that is no git repository is refused before the state directory is touched.
+  const source = await resolveLocalSource({ config, repoDir: opts.repoDir });
   const env = opts.env ?? process.env;
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const store = await openLocalStore(stateDir);
@@ -50,7 +53,7 @@ export async function localDrift(opts: LocalDriftOptions): Promise<LocalDriftOut
     const pipeline = await LocalPipeline.create({
       config,
       stateDir,
-      repoDir: opts.repoDir,
+      repoDir: source.root,
       store,
       env,
       onNotification: (subject, text, attributes) => {
