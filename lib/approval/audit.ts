@@ -51,3 +51,38 @@ export function decisionAuditRecord(approval: ApprovalView, entry: Decision, ext
     now,
   );
 }
+
+/**
+ * The audit record of a decision tfstep refused from an identified person (see `refused` in
+ * lib/domain/audit.ts): what they tried, on which plans, and why it was refused.
+ */
+export function refusalAuditRecord(
+  approval: ApprovalView,
+  attempt: { readonly approver: string; readonly decision: 'approve' | 'reject'; readonly via: Decision['via']; readonly override?: { readonly reason: string } },
+  why: string,
+  extras: Pick<DecisionAuditExtras, 'policy'> = {},
+  now = new Date(),
+): AuditRecord {
+  return auditRecord(
+    {
+      kind: 'refused',
+      at: now.toISOString(),
+      who: attempt.approver,
+      channel: attempt.via,
+      run: approval.executionName,
+      stage: approval.stage,
+      repository: approval.push.repository,
+      branch: approval.push.branch,
+      commit: approval.push.commit,
+      accounts: approval.summaries.map((a) => a.account),
+      plans: approvalPlans(approval),
+      itemsSha256: approval.items.sha256,
+      approvalId: approval.approvalId,
+      decision: attempt.decision,
+      ...(attempt.override ? { override: { reason: attempt.override.reason } } : {}),
+      ...(extras.policy ? { policy: [...extras.policy] } : {}),
+      detail: why.slice(0, 2000),
+    },
+    now,
+  );
+}

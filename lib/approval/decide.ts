@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuditWriter } from '../domain/audit';
 import type { ApprovalOutput } from '../statemachine/contracts';
-import { decisionAuditRecord, type DecisionAuditExtras } from './audit';
+import { decisionAuditRecord, refusalAuditRecord, type DecisionAuditExtras } from './audit';
 import {
   ApprovalGoneError,
   ApprovalNotFoundError,
@@ -110,6 +110,11 @@ export function isOverridden(approval: Pick<ApprovalView, 'decisions'>): boolean
   return Object.values(approval.decisions).some((d) => d.decision === 'approve' && d.override !== undefined);
 }
 
+/** A decision refused because of who decided or what the policies say (not a malformed or late one). */
+function isRefusal(err: unknown): err is Error {
+  return err instanceof NotAnApproverError || err instanceof SelfApprovalError || err instanceof NotAPolicyOwnerError || err instanceof PolicyDeniedError;
+}
+
 /** The override and the plan policies' results a decision's audit record keeps. */
 export function policyExtras(approval: ApprovalView, entry: Decision): DecisionAuditExtras {
   const results = approval.summaries.flatMap((a) => a.modules.filter((m) => m.policy).map((m) => ({ account: a.account, module: m.path, ...m.policy! })));
@@ -193,32 +198,44 @@ export async function decide(input: DecideInput, deps: DecideDeps, extras: Decis
   if (closed) throw closed;
 
   const auto = normalizeApprover(parsed.data.approver) === AUTO_APPROVER;
-  let approver: string;
-  if (auto) {
-    if (!deps.allowAutoApprover) throw new NotAnApproverError(AUTO_APPROVER, approval.approvers);
-    approver = AUTO_APPROVER;
-  } else {
-    // A policy owner may decide a denied approval (override or reject) without being an approver.
-    const owner = findPolicyOwner(approval, parsed.data.approver);
-    const listed = findApprover(approval, parsed.data.approver) ?? (isDenied(approval) ? owner : undefined);
-    if (!listed) throw new NotAnApproverError(parsed.data.approver, approval.approvers);
-    approver = listed;
-    if (decision === 'approve' && !approval.allowSelfApproval && isPusher(approver, approval.pusher)) {
-      throw new SelfApprovalError(approver, approval.pusher);
+  let approver!: string;
+  try {
+    if (auto) {
+      if (!deps.allowAutoApprover) throw new NotAnApproverError(AUTO_APPROVER, approval.approvers);
+      approver = AUTO_APPROVER;
+    } else {
+      // A policy owner may decide a denied approval (override or reject) without being an approver.
+      const owner = findPolicyOwner(approval, parsed.data.approver);
+      const listed = findApprover(approval, parsed.data.approver) ?? (isDenied(approval) ? owner : undefined);
+      if (!listed) throw new NotAnApproverError(parsed.data.approver, approval.approvers);
+      approver = listed;
+      if (decision === 'approve' && !approval.allowSelfApproval && isPusher(approver, approval.pusher)) {
+        throw new SelfApprovalError(approver, approval.pusher);
+      }
+      if (override) {
+        if (decision !== 'approve') throw new BadApprovalRequestError('an override approves despite a deny; it cannot reject (reject without --override)');
+        if (!owner) throw new NotAPolicyOwnerError(approver, approval.policy?.owners ?? []);
+        if (!isDenied(approval)) throw new BadApprovalRequestError('there is no deny to override: no plan policy denied these plans; approve without an override');
+      } else if (decision === 'approve' && isDenied(approval) && !isOverridden(approval)) {
+        throw new PolicyDeniedError(
+          `a plan policy denied these plans; approving is not enough: a policy owner (${approval.policy?.owners.join(', ') || 'none configured'}) must override the deny, with a reason${owner ? ' (you are one: override with a reason)' : ''}`,
+        );
+      }
     }
-    if (override) {
-      if (decision !== 'approve') throw new BadApprovalRequestError('an override approves despite a deny; it cannot reject (reject without --override)');
-      if (!owner) throw new NotAPolicyOwnerError(approver, approval.policy?.owners ?? []);
-      if (!isDenied(approval)) throw new BadApprovalRequestError('there is no deny to override: no plan policy denied these plans; approve without an override');
-    } else if (decision === 'approve' && isDenied(approval) && !isOverridden(approval)) {
-      throw new PolicyDeniedError(
-        `a plan policy denied these plans; approving is not enough: a policy owner (${approval.policy?.owners.join(', ') || 'none configured'}) must override the deny, with a reason${owner ? ' (you are one: override with a reason)' : ''}`,
-      );
+    if (auto && isDenied(approval)) {
+      // `--approve auto` never overrides a deny: a person who owns the policy must.
+      if (decision === 'approve') throw new PolicyDeniedError('a plan policy denied these plans; automatic approval never overrides a deny: a policy owner must, with a reason');
     }
-  }
-  if (auto && isDenied(approval)) {
-    // `--approve auto` never overrides a deny: a person who owns the policy must.
-    if (decision === 'approve') throw new PolicyDeniedError('a plan policy denied these plans; automatic approval never overrides a deny: a policy owner must, with a reason');
+  } catch (err) {
+    // Who was refused, and why, is evidence too: kept beside the decisions that were accepted.
+    if (deps.audit && !auto && isRefusal(err)) {
+      const attempt = { approver: parsed.data.approver, decision, via, ...(override ? { override: { reason: override.reason } } : {}) };
+      const { policy } = policyExtras(approval, { approver: attempt.approver, decision, comment, at: now.toISOString(), via });
+      await deps.audit.append(refusalAuditRecord(approval, attempt, err.message, policy ? { policy } : {}, now)).catch((e: unknown) => {
+        logger.error('could not write the audit record of a refused decision', { approvalId, approver: attempt.approver, error: e instanceof Error ? { name: e.name, message: e.message } : String(e) });
+      });
+    }
+    throw err;
   }
 
   // Whether this decision completes the approval is judged against the record as read, and

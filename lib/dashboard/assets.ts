@@ -42,6 +42,7 @@ h3.wave{font-size:.9rem;color:var(--muted)}
 .c{display:block;width:18px;height:18px;line-height:16px;font-size:11px;text-align:center;text-decoration:none;border:1px solid currentColor;border-radius:3px;background:#fff;font-weight:700}
 .c.t-ok{background:#dafbe1}.c.t-bad{background:var(--red);color:#fff;border-color:var(--red)}.c.t-run{background:#ddf4ff}.c.t-wait{background:#fff8c5}.c.t-planned{background:#e3fafc}
 .c:hover{outline:2px solid var(--fg)}.c[hidden]{display:none}
+.stage{content-visibility:auto;contain-intrinsic-size:auto 40rem}
 .filter{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0 1rem}
 input,select,button{font:inherit;padding:.25rem .5rem;border:1px solid var(--line);border-radius:6px;background:#fff}
 button{cursor:pointer;font-weight:600}
@@ -58,18 +59,26 @@ details summary{cursor:pointer;font-size:.85rem;color:var(--red)}details ul{marg
 export const DASHBOARD_SCRIPT = `(function(){
 var d=document,b=d.body,main=d.getElementById('main'),live=d.getElementById('live'),panel=d.getElementById('detail'),form=d.getElementById('filter');
 function setLive(t,c){if(live){live.textContent=t;live.className='live '+c;}}
+function lab(c){return c.getAttribute('aria-label')||'';}
+function nm(c){var l=lab(c);return l.slice(0,l.lastIndexOf(': '));}
+function st(c){var l=lab(c);return l.slice(l.lastIndexOf(': ')+2);}
+function tn(c){return c.className.slice(4);}
 function filter(){
   if(!form)return;
   var q=form.elements.q.value.trim().toLowerCase(),t=form.elements.tone.value,cells=d.querySelectorAll('.c'),n=0;
-  for(var i=0;i<cells.length;i++){var c=cells[i],ok=(!q||c.getAttribute('data-n').toLowerCase().indexOf(q)>=0)&&(!t||c.getAttribute('data-t')===t);if(c.hidden===ok)c.hidden=!ok;if(ok)n++;}
+  for(var i=0;i<cells.length;i++){var c=cells[i],ok=(!q||nm(c).toLowerCase().indexOf(q)>=0)&&(!t||tn(c)===t);if(c.hidden===ok)c.hidden=!ok;if(ok)n++;}
   var s=d.getElementById('shown');if(s)s.textContent=(q||t)?'showing '+n+' of '+cells.length+' accounts':'';
 }
 function query(){var p=[];if(form){var q=form.elements.q.value.trim(),t=form.elements.tone.value;if(q)p.push('q='+encodeURIComponent(q));if(t)p.push('tone='+encodeURIComponent(t));}return p.length?'?'+p.join('&'):'';}
 if(form){
   form.addEventListener('input',function(){filter();history.replaceState(null,'',location.pathname+query());});
   form.addEventListener('submit',function(e){e.preventDefault();filter();history.replaceState(null,'',location.pathname+query());});
-  filter();
+  // The server already hid what the address filters out; only the count is missing.
+  if(location.search)filter();
 }
+var info=d.getElementById('cell');
+function tell(e){var c=e.target;if(info&&c.classList&&c.classList.contains('c'))info.textContent=lab(c);}
+if(main){main.addEventListener('mouseover',tell);main.addEventListener('focusin',tell);}
 var open=panel&&!panel.hidden?decodeURIComponent((location.pathname.split('/account/')[1]||'')):'';
 function show(href,name,focus){
   var x=new XMLHttpRequest();x.open('GET',href+'?fragment=1');
@@ -80,7 +89,7 @@ if(panel&&main){
   main.addEventListener('click',function(e){
     var a=e.target.closest?e.target.closest('a'):null;if(!a||e.ctrlKey||e.metaKey||e.shiftKey)return;
     if(a.getAttribute('data-close')){e.preventDefault();panel.hidden=true;panel.innerHTML='';open='';history.pushState(null,'',a.getAttribute('href')+query());return;}
-    var name=a.classList.contains('c')?a.getAttribute('data-n'):a.getAttribute('data-account');if(!name)return;
+    var name=a.classList.contains('c')?nm(a):a.getAttribute('data-account');if(!name)return;
     e.preventDefault();history.pushState(null,'',a.getAttribute('href')+query());show(a.getAttribute('href'),name,true);
   });
   window.addEventListener('popstate',function(){var name=decodeURIComponent(location.pathname.split('/account/')[1]||'');if(name)show(location.pathname,name,false);else{panel.hidden=true;open='';}});
@@ -90,11 +99,11 @@ function apply(m){
   var id,el,changed=false;
   for(id in m.fragments){el=d.getElementById(id);if(el&&el.innerHTML!==m.fragments[id])el.innerHTML=m.fragments[id];}
   for(id in m.cells){
-    el=d.getElementById(id);var v=m.cells[id];if(!el||el.getAttribute('data-s')===v[2])continue;
-    var n=el.getAttribute('data-n');el.className='c t-'+v[0];el.setAttribute('data-t',v[0]);el.setAttribute('data-s',v[2]);el.textContent=v[1];el.title=n+': '+v[2];el.setAttribute('aria-label',n+': '+v[2]);
+    el=d.getElementById(id);var v=m.cells[id];if(!el||(st(el)===v[2]&&tn(el)===v[0]))continue;
+    var n=nm(el);el.className='c t-'+v[0];el.textContent=v[1];el.setAttribute('aria-label',n+': '+v[2]);
     if(n===open)changed=true;
   }
-  filter();
+  if(form&&(form.elements.q.value||form.elements.tone.value))filter();
   if(changed&&panel&&!panel.hidden)show(location.pathname,open,false);
 }
 var src=b.getAttribute('data-events');

@@ -7,8 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 
-/** What happened. */
-export const AuditKindSchema = z.enum(['decision', 'override', 'apply', 'redrive']);
+/**
+ * What happened. `refused`: a decision tfstep did not accept from an identified person (not an
+ * approver, approving their own push, approving or overriding a deny without being a policy
+ * owner); `detail` says why, `decision` and `override` what was tried.
+ */
+export const AuditKindSchema = z.enum(['decision', 'override', 'refused', 'apply', 'redrive']);
 export type AuditKind = z.infer<typeof AuditKindSchema>;
 
 /**
@@ -158,9 +162,11 @@ export function formatAuditLine(r: AuditRecord): string {
       ? `${r.decision === 'reject' ? 'rejected' : 'approved'}`
       : r.kind === 'override'
         ? `overrode${r.override ? ` ("${r.override.reason}")` : ''}`
-        : r.kind === 'apply'
-          ? `applied (${r.outcome ?? 'unknown'})`
-          : `redrove (${r.outcome ?? 'redrive'})`;
+        : r.kind === 'refused'
+          ? `was refused ${r.override ? 'an override' : r.decision === 'reject' ? 'a rejection' : 'an approval'} (${r.detail ?? 'refused'})`
+          : r.kind === 'apply'
+            ? `applied (${r.outcome ?? 'unknown'})`
+            : `redrove (${r.outcome ?? 'redrive'})`;
   const where = [r.run, r.stage ? `stage ${r.stage}` : undefined, r.commit ? `commit ${short(r.commit)}` : undefined].filter(Boolean).join(', ');
   const plans = r.plans.length > 0 ? `; plans ${r.plans.map((p) => `${p.account}/${p.module}@${short(p.sha256)}`).join(' ')}` : '';
   const comment = r.comment ? ` "${r.comment}"` : '';

@@ -84,6 +84,21 @@ describe('audit records of decisions', () => {
     expect(audit.records[0]).toMatchObject({ kind: 'override', override: { reason: 'planned database migration, ticket OPS-42' }, policy: [{ result: 'deny' }] });
   });
 
+  test('a refused decision from a person who is not an approver is recorded as refused, with why, and changes nothing', async () => {
+    // GIVEN an approval
+    const { approvalId } = await requestApproval(h, oneApproval);
+    const audit = new MemoryAudit();
+    // WHEN someone not listed approves through the CLI
+    const run = decide({ approvalId, approver: 'mallory@example.com', decision: 'approve', via: 'cli' }, { store: h.store, tasks: h.httpDeps.tasks, clock: h.clock, audit });
+    // THEN it is refused, the refusal is kept with who, channel and why, and nothing was decided
+    await expect(run).rejects.toThrow(/mallory@example.com/);
+    expect(audit.records).toHaveLength(1);
+    expect(audit.records[0]).toMatchObject({ kind: 'refused', who: 'mallory@example.com', channel: 'cli', decision: 'approve', approvalId });
+    expect(audit.records[0]!.detail).toContain('mallory@example.com');
+    expect(Object.keys((await h.store.get(approvalId))?.decisions ?? {})).toEqual([]);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
   test('a decision that would complete the approval is undone when its record cannot be written: nothing is applied', async () => {
     // GIVEN an approval needing one approval and an audit store that fails
     const { approvalId } = await requestApproval(h, oneApproval);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -14,6 +15,8 @@ import { clearTable, harness, requestApproval, requestFixture, startDynalite, ty
 
 const stsMock = mockClient(STSClient);
 const sfnMock = mockClient(SFNClient);
+/** The audit bucket: each decision is put there as a new record. */
+const s3Mock = mockClient(S3Client);
 const CONFIG = join(__dirname, '..', '..', 'examples', 'tfstep.yaml');
 let db: Dynalite;
 let h: Harness;
@@ -39,6 +42,8 @@ beforeEach(async () => {
   sfnMock.reset();
   sfnMock.on(SendTaskSuccessCommand).resolves({});
   sfnMock.on(SendTaskFailureCommand).resolves({});
+  s3Mock.reset();
+  s3Mock.on(PutObjectCommand).resolves({});
   h = harness(db);
   // The command uses the system clock, so the approvals are made now.
   h.clock.set(new Date());
@@ -77,6 +82,10 @@ describe('tfstep approve / reject', () => {
     expect(output.comments).toEqual([{ approver: 'carol@example.com', comment: 'checked the NAT change' }]);
     const stored = await h.store.get(approvalId);
     expect(stored?.decisions['carol@example.com']).toMatchObject({ decision: 'approve', via: 'cli' });
+    // AND the audit bucket got the decision, naming carol and the CLI
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(put).toMatchObject({ Bucket: 'tfstep-audit-999999999999-us-east-1', IfNoneMatch: '*' });
+    expect(JSON.parse(put.Body as string)).toMatchObject({ kind: 'decision', who: 'carol@example.com', channel: 'cli', decision: 'approve', comment: 'checked the NAT change' });
   });
 
   test('reject by approval id sends SendTaskFailure Rejected with the reason', async () => {

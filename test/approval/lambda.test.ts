@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -31,6 +31,7 @@ function env(): Record<string, string> {
     TFSTEP_TOPIC_ARN: TOPIC,
     TFSTEP_APPROVAL_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:999999999999:secret:tfstep-approval-key',
     TFSTEP_APPROVAL_BASE_URL: BASE,
+    TFSTEP_AUDIT_BUCKET: 'tfstep-audit-999999999999-us-east-1',
   };
 }
 
@@ -52,6 +53,7 @@ beforeEach(async () => {
   secretsMock.on(GetSecretValueCommand).resolves({ SecretString: SIGNING_KEY });
   snsMock.on(PublishCommand).resolves({ MessageId: 'm' });
   sfnMock.on(SendTaskSuccessCommand).resolves({});
+  s3Mock.on(PutObjectCommand).resolves({});
   s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
     const body = ITEM_LISTS[input.Key] ?? (input.Key.includes('/network/') ? fixture('summary-network.json') : undefined);
     if (body === undefined) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
@@ -97,6 +99,11 @@ describe('the approval function', () => {
     expect(post.statusCode).toBe(200);
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    // AND the decision went to the audit bucket as a new record, before the step was told
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toMatchObject({ Bucket: 'tfstep-audit-999999999999-us-east-1', Key: expect.stringMatching(/^records\//) as unknown, IfNoneMatch: '*' });
+    expect(JSON.parse(puts[0]!.Body as string)).toMatchObject({ kind: 'decision', channel: 'link', decision: 'approve', run: request.executionName });
   });
 
   test('fails when a variable is missing, naming it', () => {

@@ -127,7 +127,8 @@ describe('bench harness on tiny sizes', () => {
       webhookColdRuns: 1,
       wavesAccounts: 30,
       dashboardAccounts: 10,
-      only: ['fanout', 'waves', 'makespan', 'queued', 'webhook', 'dashboard'],
+      driftAccounts: 3,
+      only: ['fanout', 'waves', 'makespan', 'queued', 'webhook', 'dashboard', 'drift'],
       out,
       log: (l) => lines.push(l),
     });
@@ -139,7 +140,10 @@ describe('bench harness on tiny sizes', () => {
     expect(written.queued.queuedHistoryEvents).toBeLessThanOrEqual(written.queued.historyBudget);
     expect(written.limits.historyEvents.max).toBe(Math.max(...written.fanout.map((f) => f.limits.historyEvents.max)));
     const text = formatResults(written);
-    for (const heading of ['Fan-out:', 'Waves:', 'Makespan:', 'Queue:', 'Webhook:', 'Dashboard:']) expect(text).toContain(heading);
+    for (const heading of ['Fan-out:', 'Waves:', 'Makespan:', 'Queue:', 'Webhook:', 'Dashboard:', 'Drift sweep:']) expect(text).toContain(heading);
+    // AND the drift sweep planned every account it applied, all clean, for fewer transitions than the push
+    expect(written.drift).toMatchObject({ accounts: 3, targets: 3, clean: 3, childExecutions: 3 });
+    expect(written.drift!.transitions).toBeLessThan(written.drift!.push.transitions);
     expect(written.dashboard?.accounts).toBe(10);
     expect(written.dashboard?.renderRunsMs).toHaveLength(5);
     expect(lines.some((l) => l.startsWith('fan-out: 2 account(s)'))).toBe(true);

@@ -53,6 +53,7 @@ describe('tfstep runs and show --local', () => {
         repository: REPO,
         branch: 'main',
         commit: SHA_FAILED,
+        pusher: 'dave',
         status: 'FAILED',
         stage: 'stage',
         startedAt: '2026-11-21T09:00:00.000Z',
@@ -99,7 +100,7 @@ describe('tfstep runs and show --local', () => {
     expect(prod.status).toBe('AWAITING_APPROVAL');
     expect(prod.approval).toEqual({ status: 'PENDING', approvers: ['alice@example.com', 'bob@example.com'], decisions: [] });
     const app = prod.accounts[0]!.modules.find((m) => m.path === 'prod/us-east-1/app')!;
-    expect(app).toEqual({ path: 'prod/us-east-1/app', phase: 'plan', status: 'PLANNED', plan: { add: 2, change: 1, destroy: 1 }, planSha256: 'd'.repeat(64), skippedBecause: null, mayChangeAfter: null, replan: null, error: null, durationSeconds: 60 });
+    expect(app).toEqual({ path: 'prod/us-east-1/app', phase: 'plan', status: 'PLANNED', plan: { add: 2, change: 1, destroy: 1 }, planSha256: 'd'.repeat(64), skippedBecause: null, mayChangeAfter: null, replan: null, error: null, durationSeconds: 60, deleted: ['aws_s3_bucket.old'] });
     // every hint carries the options this command was given, so it runs as printed
     expect(detail.hints).toEqual([
       `tfstep approve run-waiting --local --state-dir ${stateDir} --config ${CONFIG} --as EMAIL --comment "..."`,

@@ -90,8 +90,8 @@ describe('the dashboard in headless Chromium', () => {
 
       // WHEN a running account finishes in the run table
       await page.getByLabel('Status', { exact: true }).selectOption('');
-      const runningCell = page.locator(`.c[data-n="${seeded.running}"]`);
-      expect(await runningCell.getAttribute('data-s')).toBe('running');
+      const runningCell = page.locator(`.c[href$="/account/${seeded.running}"]`);
+      expect(await runningCell.getAttribute('aria-label')).toBe(`${seeded.running}: running`);
       // A reload would drop this mark: the update must come without one.
       await page.evaluate(() => (globalThis as unknown as { document: { body: { setAttribute(k: string, v: string): void } } }).document.body.setAttribute('data-mark', 'kept'));
       await store.putModuleResult({
@@ -106,7 +106,7 @@ describe('the dashboard in headless Chromium', () => {
       });
 
       // THEN its cell turns applied without a reload
-      await page.waitForSelector(`.c[data-n="${seeded.running}"][data-s="applied"]`, { timeout: 10_000 });
+      await page.waitForSelector(`.c[aria-label="${seeded.running}: applied"]`, { timeout: 10_000 });
       expect(await runningCell.textContent()).toBe('✓');
       expect(await page.locator('body').getAttribute('data-mark')).toBe('kept');
     } finally {

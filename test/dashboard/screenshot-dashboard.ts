@@ -4,7 +4,7 @@
  * writes dashboard-run.png (a 300-account run, its failed account open) and dashboard-runs.png.
  * The same setup as the browser test: a local run table, the dashboard over `tfstep ui --local`'s backend.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { seedDashboardRun } from '../../bench/dashboard-run';
@@ -16,12 +16,17 @@ import { launchChromium } from '../approval/browser';
 import { seedRuns } from '../operator/seed';
 
 async function screenshots(outDir: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tfstep-dashboard-shots-'));
+  // In a folder of its own with the default state directory and config file, so the commands the
+  // pages print read as a user's would, without this machine's paths.
+  const home = mkdtempSync(join(tmpdir(), 'tfstep-dashboard-shots-'));
+  copyFileSync(join(__dirname, '..', '..', 'examples', 'tfstep.yaml'), join(home, 'tfstep.yaml'));
+  process.chdir(home);
+  const dir = join(home, '.tfstep');
   const local = await openLocalStore(dir);
   const store = new RunStore(local.docClient, local.tableName);
   await seedRuns(store);
   const run = await seedDashboardRun(store, { execution: 'tfstep-4f1c2e9-20261130T090000Z', accounts: 300 });
-  const backend = await openBackend({ local: true, stateDir: dir, config: join(__dirname, '..', '..', 'examples', 'tfstep.yaml') });
+  const backend = await openBackend({ local: true });
   const served = await serveDashboard(sourceFromBackend(backend, 'local state .tfstep'), { port: 0, pollMs: 1000 });
   const browser = await launchChromium();
   try {
@@ -38,7 +43,7 @@ async function screenshots(outDir: string): Promise<void> {
     await served.close();
     await backend.close();
     await local.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
   }
 }
 

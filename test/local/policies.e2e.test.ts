@@ -119,6 +119,16 @@ describe('plan policies in the local mode', () => {
       const override = records.find((r) => r.kind === 'override');
       expect(override).toMatchObject({ who: 'sec@example.com', override: { reason: 'instance retired, ticket OPS-12' } });
       expect(override!.policy).toEqual([expect.objectContaining({ account: 'prod', module: DB, status: 'deny' })]);
+      // AND the two refused attempts before it, who tried what and why it was refused, then the apply
+      expect(records.map((r) => [r.kind, r.who, r.decision ?? null, r.override ? 'override' : null])).toEqual([
+        ['refused', 'alice@example.com', 'approve', null],
+        ['refused', 'alice@example.com', 'approve', 'override'],
+        ['override', 'sec@example.com', 'approve', 'override'],
+        ['apply', 'pipeline', null, null],
+      ]);
+      expect(records[0]!.detail).toContain('a plan policy denied these plans');
+      expect(records[1]!.detail).toContain('is not a policy owner');
+      expect(records[1]!.override).toEqual({ reason: 'I say so' });
     } finally {
       await backend.close();
     }

@@ -126,6 +126,7 @@ describe('createAwsPipelineDeps', () => {
     [PIPELINE_ENV.artifactsBucket]: 'bucket',
     [PIPELINE_ENV.topicArn]: 'arn:aws:sns:us-east-1:111111111111:t',
     [PIPELINE_ENV.stateMachineArn]: SM,
+    [PIPELINE_ENV.auditBucket]: 'audit-bucket',
   };
 
   it('builds the dependencies from the environment', () => {
