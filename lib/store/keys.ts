@@ -20,6 +20,8 @@
  * | `PLANONLY#<id>`                     | `RESULT#<repo>#<account>#<module>` | lib/store/plan-only.ts   | one target's result in a plan-only run       |
  * | `DRIFT#<repo>`                      | `<account>#<module>`               | lib/store/plan-only.ts   | the target's drift report line: status, changes, first and last seen |
  * | `DRIFT`                             | `LAST`                             | lib/store/plan-only.ts   | the last drift sweep: when, counts, notice  |
+ * | `PRRUNS`                            | `RUN#<execution>`                  | lib/store/pull-requests.ts | one pull request run: its pull request, status, counts, check run conclusion |
+ * | `PRACTIVE#<pull request key>`       | `ACTIVE`                           | lib/store/pull-requests.ts | the pull request's latest run, which a newer push stops |
  * | `FLEET`                             | `ACCOUNT#<accountId>`              | lib/store/fleet.ts       | one fleet account: stage, defaults, source, active or left |
  * | `FLEET`                             | `REFRESH`                          | lib/store/fleet.ts       | the last fleet refresh: when, from where, counts |
  *
