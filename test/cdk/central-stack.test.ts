@@ -188,7 +188,14 @@ describe('central stack', () => {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine', { StateMachineName: names.stateMachine() }) }] },
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          // the pipeline's executions, and the plan-only ones (a pull request run that fails before its finish step fails its check run)
+          stateMachineArn: [
+            { Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine', { StateMachineName: names.stateMachine() }) },
+            { Ref: logicalIdOf(template, 'AWS::StepFunctions::StateMachine', { StateMachineName: names.planOnlyStateMachine() }) },
+          ],
+        },
       },
       Targets: [
         Match.objectLike({
@@ -508,9 +515,13 @@ describe('central function grants', () => {
     expect(grants['s3:ListBucket']).toEqual(['<ArtifactsBucket88671897.Arn>']);
     // targets and the plan gates write item lists under <execution>/_stages/, which no runner may write (no account is named "_stages")
     // AND each account task's manifest under that account's prefix, only as a manifest object
-    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/accounts/*/*.manifest.json', '<AuditBucket7486E833.Arn>/records/*']);
-    // AND it answers task tokens of the pipeline only, to wake queued runs; it never fails or stops one
+    // AND plan-only runs' item lists under <execution>/_plan-only/
+    expect(grants['s3:PutObject']).toEqual(['<ArtifactsBucket88671897.Arn>/*/_plan-only/*', '<ArtifactsBucket88671897.Arn>/*/_stages/*', '<ArtifactsBucket88671897.Arn>/accounts/*/*.manifest.json', '<AuditBucket7486E833.Arn>/records/*']);
+    // AND it answers task tokens of the pipeline only, to wake queued runs; it never fails or stops a pipeline run
     expect(grants['states:SendTaskSuccess']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.stateMachine()}`]);
-    expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:(Start|Stop|SendTaskFailure)|secretsmanager:)/.test(a))).toEqual([]);
+    // AND it starts and stops pull request plans on the plan-only state machine only
+    expect(grants['states:StartExecution']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:stateMachine:${names.planOnlyStateMachine()}`]);
+    expect(grants['states:StopExecution']).toEqual([`arn:aws:states:${REGION}:${CENTRAL}:execution:${names.planOnlyStateMachine()}:*`]);
+    expect(Object.keys(grants).filter((a) => /^(s3:Delete|states:SendTaskFailure|secretsmanager:)/.test(a))).toEqual([]);
   });
 });
