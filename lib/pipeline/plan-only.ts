@@ -19,7 +19,7 @@ import { AccountItemSchema, type AccountItem } from '../statemachine/contracts';
 import { withManifest } from '../statemachine/items';
 import type { StoredPlanOnlyResult } from '../store/plan-only';
 import type { PipelineDeps } from './deps';
-import { finishPullRequestRun } from './pull-request';
+import { finishPullRequestRun, pullRequestRunStarted } from './pull-request';
 import { InvalidRequestError } from './errors';
 import { runConfig } from './fleet';
 import { accountItem } from './targets';
@@ -148,6 +148,7 @@ export async function planOnlyStart(payload: unknown, deps: PipelineDeps): Promi
   });
   const key = `${run}/_plan-only/items.json`;
   await deps.artifacts.put(key, JSON.stringify(items));
+  if (request.kind === 'pull-request') await pullRequestRunStarted(run, deps, deps.pullRequests);
   deps.logger.info('plan-only run started', { run, kind: request.kind, targets: targets.length, skipped: skipped.length, tasks: items.length });
   return {
     kind: request.kind,

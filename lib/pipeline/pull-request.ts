@@ -240,3 +240,14 @@ export async function pullRequestRunEnded(execution: string, status: string, rea
   deps.logger.warn('a pull request run ended before its finish step', { run: execution, status });
   return true;
 }
+
+/**
+ * The plan-only run's start step of a pull request run: the check run goes to in progress. A run
+ * stopped meanwhile (a newer push) is left as it is.
+ */
+export async function pullRequestRunStarted(run: string, deps: PipelineDeps, prDeps: PullRequestDeps | undefined): Promise<void> {
+  const record = await deps.store.pullRequests.get(run);
+  if (!record || !prDeps || (record.status !== 'QUEUED' && record.status !== 'RUNNING')) return;
+  const pr = recordEvent(record);
+  await report(deps, prDeps, pr, (r) => r.started(pr));
+}

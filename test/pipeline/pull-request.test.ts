@@ -132,11 +132,14 @@ describe('a pull request event', () => {
       { repository: 'acme/live', account: 'dev', module: 'dev/us-east-1/app', commit: c1, status: 'changes', changes: [{ address: 'aws_instance.app', action: 'delete' }], at: clock.toISOString() },
       { repository: 'acme/live', account: 'dev', module: 'dev/us-east-1/network', commit: c1, status: 'clean', at: clock.toISOString() },
     ]);
-    // WHEN the finish step runs
+    // WHEN the start step runs (the check run goes in progress), then the finish step
+    const request = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as PlanOnlyRequest;
+    await handler({ action: 'plan-only-start', run, request });
+    expect(reporter.checkRunOf(pr(c1))?.status).toBe('in_progress');
     const res = (await handler({ action: 'plan-only-finish', run, kind: 'pull-request' })) as { conclusion: string };
     // THEN the check run is completed with the summary, the destroy listed and staging/prod named as not planned
     const check = reporter.checkRunOf(pr(c1))!;
-    expect(check.statuses).toEqual(['queued', 'completed']);
+    expect(check.statuses).toEqual(['queued', 'in_progress', 'completed']);
     expect(check.conclusion).toBe(res.conclusion);
     expect(check.output!.summary).toContain('dev/us-east-1/app');
     expect(check.output!.summary).toContain('prod');
