@@ -89,15 +89,30 @@ async function stopActive(pr: PullRequestEvent, reason: string, deps: PipelineDe
   if (!older || (older.status !== 'QUEUED' && older.status !== 'RUNNING')) return undefined;
   await prDeps.planOnlyExecutions.stop(older.executionId, reason);
   await store.update(older.name, { status: 'CANCELLED', reason, stoppedAt: deps.clock().toISOString() });
-  await report(deps, prDeps, recordEvent(older), (r) => r.cancelled(recordEvent(older), reason));
+  await report(deps, prDeps, recordEvent(older), (r) => r.cancelled(recordEvent(older), reason), older.name);
   deps.logger.info('pull request run stopped', { run: older.name, pullRequest: older.pullRequest, reason });
   return older.name;
 }
 
-/** Feedback never fails the run: a failure is logged. */
-async function report(deps: PipelineDeps, prDeps: PullRequestDeps, pr: PullRequestEvent, call: (r: PullRequestReporter) => Promise<void>): Promise<void> {
+/** A reporter that can carry a GitHub check run's id from one invocation to the next. */
+interface CheckRunIds {
+  idOf(pr: PullRequestEvent): number | undefined;
+  remember(pr: PullRequestEvent, id: number): void;
+}
+const hasIds = (r: PullRequestReporter): r is PullRequestReporter & CheckRunIds => typeof (r as Partial<CheckRunIds>).idOf === 'function' && typeof (r as Partial<CheckRunIds>).remember === 'function';
+
+/**
+ * Feedback never fails the run: a failure is logged. Each invocation makes its own reporter, so
+ * the check run's id travels in the run's record: each step updates the one check run.
+ */
+async function report(deps: PipelineDeps, prDeps: PullRequestDeps, pr: PullRequestEvent, call: (r: PullRequestReporter) => Promise<void>, run?: string): Promise<void> {
   try {
-    await call(await prDeps.reporter(pr));
+    const reporter = await prDeps.reporter(pr);
+    const record = run && hasIds(reporter) ? await deps.store.pullRequests.get(run) : undefined;
+    if (record?.checkRunId !== undefined && hasIds(reporter)) reporter.remember(pr, record.checkRunId);
+    await call(reporter);
+    const id = hasIds(reporter) ? reporter.idOf(pr) : undefined;
+    if (run && id !== undefined && id !== record?.checkRunId) await deps.store.pullRequests.update(run, { checkRunId: id });
   } catch (err) {
     deps.logger.error('could not update the pull request', { repository: pr.repository.fullName, pullRequest: pr.number, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
   }
@@ -178,14 +193,14 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
   // Recorded before the start, so the finish step (which may come quickly) finds it.
   await deps.store.pullRequests.put(record);
   await deps.store.pullRequests.setActive(pullRequestKey(pr), name);
-  await report(deps, prDeps, pr, (r) => r.queued(pr, prDeps.runUrl?.(name)));
+  await report(deps, prDeps, pr, (r) => r.queued(pr, prDeps.runUrl?.(name)), name);
   let executionId: string;
   try {
     executionId = await prDeps.planOnlyExecutions.start(name, request);
   } catch (err) {
     const reason = `the plan-only execution could not start: ${err instanceof Error ? err.message : String(err)}`;
     await deps.store.pullRequests.update(name, { status: 'FAILED', reason, stoppedAt: deps.clock().toISOString() });
-    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }));
+    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }), name);
     throw err;
   }
   await deps.store.pullRequests.update(name, { executionId, status: 'RUNNING' });
@@ -216,7 +231,7 @@ export async function finishPullRequestRun(run: string, deps: PipelineDeps, prDe
     ...(prDeps.runUrl ? { runUrl: prDeps.runUrl(run) } : {}),
   });
   const pr = recordEvent(record);
-  await report(deps, prDeps, pr, (r) => r.completed(pr, summary));
+  await report(deps, prDeps, pr, (r) => r.completed(pr, summary), run);
   await deps.store.pullRequests.update(run, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', conclusion: summary.conclusion, checkTitle: summary.title, stoppedAt: deps.clock().toISOString() });
   deps.logger.info('pull request run finished', { run, pullRequest: record.pullRequest, conclusion: summary.conclusion, results: results.length });
   return { run, results: results.length, conclusion: summary.conclusion };
@@ -235,7 +250,7 @@ export async function pullRequestRunEnded(execution: string, status: string, rea
   await deps.store.pullRequests.update(execution, { status: 'FAILED', reason, conclusion: 'failure', checkTitle: 'The plans could not run', stoppedAt: deps.clock().toISOString() });
   if (prDeps) {
     const pr = recordEvent(record);
-    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }));
+    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }), execution);
   }
   deps.logger.warn('a pull request run ended before its finish step', { run: execution, status });
   return true;
@@ -249,5 +264,5 @@ export async function pullRequestRunStarted(run: string, deps: PipelineDeps, prD
   const record = await deps.store.pullRequests.get(run);
   if (!record || !prDeps || (record.status !== 'QUEUED' && record.status !== 'RUNNING')) return;
   const pr = recordEvent(record);
-  await report(deps, prDeps, pr, (r) => r.started(pr));
+  await report(deps, prDeps, pr, (r) => r.started(pr), run);
 }

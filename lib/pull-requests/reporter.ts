@@ -43,6 +43,16 @@ export class GitHubCheckRunReporter implements PullRequestReporter {
     private readonly name: string,
   ) {}
 
+  /** The check run's id of a pull request head, once created here or {@link remember}ed. */
+  idOf(pr: PullRequestEvent): number | undefined {
+    return this.ids.get(key(pr));
+  }
+
+  /** Takes the id of a check run another process created, so the next step updates that one. */
+  remember(pr: PullRequestEvent, id: number): void {
+    this.ids.set(key(pr), id);
+  }
+
   async queued(pr: PullRequestEvent, detailsUrl?: string): Promise<void> {
     if (detailsUrl) this.details.set(key(pr), detailsUrl);
     const id = await this.client.create(pr.repository.fullName, pr.headSha, this.name, {

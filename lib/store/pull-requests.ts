@@ -41,6 +41,8 @@ export interface PullRequestRunRecord {
   readonly notAllowed: number;
   /** The check run's (note's) conclusion once completed. */
   readonly conclusion?: string;
+  /** The GitHub check run's id, so each step updates the one check run. */
+  readonly checkRunId?: number;
   /** The check run's title once completed. */
   readonly checkTitle?: string;
 }

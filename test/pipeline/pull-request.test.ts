@@ -10,7 +10,8 @@ import type { PullRequestEvent } from '../../lib/domain/pull-request-event';
 import { awsPullRequestDeps, pullRequestApiBase, sfnPlanOnlyExecutions } from '../../lib/pipeline/aws-deps';
 import { createPipelineHandler } from '../../lib/pipeline/handler';
 import { EXECUTION_NAME_LIMIT, pullRequestExecutionName, type PullRequestDeps } from '../../lib/pipeline/pull-request';
-import { RecordingReporter } from '../../lib/pull-requests/reporter';
+import { GitHubCheckRunReporter, RecordingReporter } from '../../lib/pull-requests/reporter';
+import type { GitHubCheckRunClient } from '../../lib/notify/pull-request-feedback';
 import type { RunStore } from '../../lib/store';
 import { testConfig } from '../fixtures/pipeline/config';
 import { startDynalite, type DynaliteTable } from '../fixtures/pipeline/dynalite';
@@ -165,6 +166,38 @@ describe('a pull request event', () => {
 
   it('refuses an event whose detail is not a pull request, saying what was wrong', async () => {
     await expect(handler({ source: 'tfstep.git', 'detail-type': 'Git Pull Request', detail: { ...pr(c1), number: -1 } })).rejects.toThrow(/number/);
+  });
+});
+
+describe('one GitHub check run per head', () => {
+  it('updates the check run created when queued, though each step makes its own reporter', async () => {
+    // GIVEN a GitHub API double that numbers the check runs it creates
+    const calls: string[] = [];
+    let next = 41;
+    const client = {
+      create: (_repo: string, _sha: string, _name: string, body: { status: string }) => {
+        next += 1;
+        calls.push(`create ${next} ${body.status}`);
+        return Promise.resolve(next);
+      },
+      update: (_repo: string, id: number, body: { status: string; conclusion?: string }) => {
+        calls.push(`update ${id} ${body.status}${body.conclusion ? ` ${body.conclusion}` : ''}`);
+        return Promise.resolve();
+      },
+    } as unknown as GitHubCheckRunClient;
+    const pullRequests: PullRequestDeps = {
+      planOnlyExecutions: sfnPlanOnlyExecutions(sfn as unknown as SFNClient, PLAN_ONLY_ARN),
+      reporter: () => Promise.resolve(new GitHubCheckRunReporter(client, 'tfstep plan')),
+    };
+    const github = createPipelineHandler({ ...h.deps, pullRequests });
+    // WHEN the run is queued, started and finished, each step with a fresh reporter
+    const { run } = (await github(busEvent(pr(c1)))) as { run: string };
+    const request = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as PlanOnlyRequest;
+    await github({ action: 'plan-only-start', run, request });
+    await github({ action: 'plan-only-finish', run, kind: 'pull-request' });
+    // THEN one check run was created, and then updated
+    expect(calls).toEqual(['create 42 queued', 'update 42 in_progress', expect.stringMatching(/^update 42 completed /)]);
+    expect((await store.pullRequests.get(run))?.checkRunId).toBe(42);
   });
 });
 
