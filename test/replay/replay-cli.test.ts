@@ -9,6 +9,8 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runCli } from '../cli/run-cli';
 
@@ -19,10 +21,19 @@ const EX = 'arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:run-
 describe('tfstep replay', () => {
   const sfn = mockClient(SFNClient);
   const dynamodb = mockClient(DynamoDBDocumentClient);
+  // The audit bucket and the caller's identity (AWS itself cannot run here).
+  const s3 = mockClient(S3Client);
+  const sts = mockClient(STSClient);
+  const OPERATOR = 'arn:aws:sts::999999999999:assumed-role/Operators/dana@example.com';
+  const audited = () => s3.commandCalls(PutObjectCommand).map((c) => JSON.parse(c.args[0].input.Body as string) as { kind: string; who: string; run: string; outcome: string });
 
   beforeEach(() => {
     sfn.reset();
     dynamodb.reset();
+    s3.reset();
+    sts.reset();
+    s3.on(PutObjectCommand).resolves({});
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: OPERATOR, Account: '999999999999', UserId: 'AROA:dana' });
     sfn.on(DescribeStateMachineForExecutionCommand).resolves({ stateMachineArn: SM, definition: '{}', name: 'tfstep-pipeline', roleArn: 'r', updateDate: new Date() });
     sfn.on(DescribeStateMachineCommand).resolves({ stateMachineArn: SM, definition: '{}', name: 'tfstep-pipeline', roleArn: 'r', type: 'STANDARD', creationDate: new Date() });
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${EX}-replay-1`, startDate: new Date() });
@@ -53,6 +64,8 @@ describe('tfstep replay', () => {
     const out = JSON.parse(res.stdout);
     expect(out).toMatchObject({ action: 'start', newExecutionName: 'run-7-replay-1', startedExecutionArn: `${EX}-replay-1`, dryRun: false });
     expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!)).toEqual({ source: 'tfstep.git', tfstep: { replayOf: 'run-7' } });
+    // AND the replay is in the audit trail, with who started it
+    expect(audited()).toEqual([expect.objectContaining({ kind: 'redrive', who: OPERATOR, run: 'run-7', outcome: 'start' })]);
   });
 
   it('redrives an aborted run that still holds its branch; --dry-run changes nothing', async () => {
@@ -66,6 +79,8 @@ describe('tfstep replay', () => {
     const real = await runCli(['replay', 'run-7', '--config', CONFIG]);
     expect(real.stdout).toContain(`redriven: ${EX}`);
     expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(1);
+    // AND only the real redrive is in the audit trail
+    expect(audited()).toEqual([expect.objectContaining({ kind: 'redrive', who: OPERATOR, run: 'run-7', outcome: 'redrive' })]);
   });
 
   it('starts an aborted run again when an account failure was caught and recorded: a redrive would not rerun it', async () => {
