@@ -63,7 +63,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
   const problems: string[] = [];
   await mapLimit(reads, READ_CONCURRENCY, async (read) => {
     const r = read.result;
-    await deps.store.putModuleResult({
+    await deps.store.putModuleResult(fitModule({
       execution: req.execution,
       account: req.account.name,
       module: read.module,
@@ -79,7 +79,7 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
       error: r?.error ?? read.problem,
       startedAt: r?.startedAt,
       finishedAt: r?.finishedAt ?? now,
-    });
+    }));
     if (r?.status === 'applied') {
       const moved = await deps.store.recordApplied({
         repository: run.repository,
@@ -147,40 +147,57 @@ export async function recordAccount(req: RecordAccountRequest, deps: PipelineDep
 }
 
 /**
- * The most an account's outcome may take as JSON. It is one run-table item (DynamoDB's limit is
- * 400 KB per item) and the output of a Map iteration (Step Functions' limit is 256 KiB per state
- * payload: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), so it stays
- * well under both; the module items and each module's `result.json` keep every detail.
+ * The most an account's outcome, or one module's record, may take as JSON. The outcome is one
+ * run-table item (DynamoDB's limit is 400 KB per item) and the output of a Map iteration (Step
+ * Functions' limit is 256 KiB per state payload:
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); a module's record is
+ * one item. Both stay well under; each module's `result.json` in the artifacts keeps every detail.
  */
 export const OUTCOME_MAX_BYTES = 96 * 1024;
 
-/** Fewer addresses and differences per module, in steps, until the outcome fits {@link OUTCOME_MAX_BYTES}. */
-export function fitOutcome(outcome: AccountOutcome, maxBytes = OUTCOME_MAX_BYTES): AccountOutcome {
-  const size = (o: AccountOutcome): number => Buffer.byteLength(JSON.stringify(o), 'utf8');
-  if (size(outcome) <= maxBytes) return outcome;
-  let fitted = outcome;
+/** The parts of a module's outcome or record that grow with the plan. */
+type Details = Pick<ModuleOutcome, 'plan' | 'policy' | 'replan'>;
+
+/** `m` with at most `max` addresses per list and per policy finding, and `max` differences; counts stay exact. */
+function trimDetails<T extends Details>(m: T, max: number): T {
+  return {
+    ...m,
+    ...(m.plan ? { plan: capSummary(m.plan, max) } : {}),
+    // The verdict stays whole; each finding names fewer addresses (and says how many more).
+    ...(m.policy ? { policy: { ...m.policy, findings: m.policy.findings.map((f) => ({ ...f, addresses: capAddresses(f.addresses, max), message: max === 0 ? f.message.slice(0, 200) : f.message })) } } : {}),
+    ...(m.replan
+      ? {
+          replan: {
+            ...m.replan,
+            plan: capSummary(m.replan.plan, max),
+            ...(m.replan.approvedPlan ? { approvedPlan: capSummary(m.replan.approvedPlan, max) } : {}),
+            ...(m.replan.differences ? { differences: capAddresses(m.replan.differences, max) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** `value` as it is when it fits `maxBytes` as JSON, else trimmed in steps (20, 5, then 0 per list) until it does. */
+function fit<T>(value: T, trim: (max: number) => T, maxBytes: number, what: string): T {
+  const size = (v: T): number => Buffer.byteLength(JSON.stringify(v), 'utf8');
+  if (size(value) <= maxBytes) return value;
+  let fitted = value;
   for (const max of [20, 5, 0]) {
-    fitted = {
-      ...outcome,
-      modules: outcome.modules.map((m) => ({
-        ...m,
-        ...(m.plan ? { plan: capSummary(m.plan, max) } : {}),
-        ...(m.replan
-          ? {
-              replan: {
-                ...m.replan,
-                plan: capSummary(m.replan.plan, max),
-                ...(m.replan.approvedPlan ? { approvedPlan: capSummary(m.replan.approvedPlan, max) } : {}),
-                ...(m.replan.differences ? { differences: capAddresses(m.replan.differences, max) } : {}),
-              },
-            }
-          : {}),
-      })),
-    };
+    fitted = trim(max);
     if (size(fitted) <= maxBytes) return fitted;
   }
-  // Still too big with counts only: too many modules in one account for one item.
-  throw new PipelineError(`the outcome of account ${outcome.account} takes ${size(fitted)} bytes with every address list left out, over the ${maxBytes} bytes one outcome may take; split its modules across more accounts or runner tasks`);
+  throw new PipelineError(`${what} takes ${size(fitted)} bytes with every address list left out, over the ${maxBytes} bytes it may take; split its modules across more accounts or runner tasks`);
+}
+
+/** The outcome, trimmed to fit {@link OUTCOME_MAX_BYTES}. */
+export function fitOutcome(outcome: AccountOutcome, maxBytes = OUTCOME_MAX_BYTES): AccountOutcome {
+  return fit(outcome, (max) => ({ ...outcome, modules: outcome.modules.map((m) => trimDetails(m, max)) }), maxBytes, `the outcome of account ${outcome.account}`);
+}
+
+/** A module's record, trimmed to fit {@link OUTCOME_MAX_BYTES}. */
+function fitModule<T extends Details & { account: string; module: string }>(record: T): T {
+  return fit(record, (max) => trimDetails(record, max), OUTCOME_MAX_BYTES, `the record of module ${record.module} in account ${record.account}`);
 }
 
 /**

@@ -6,6 +6,7 @@ import { classifyFailure } from '../../lib/pipeline/classify-failure';
 import { EXIT } from '../../lib/domain/runner-contract';
 import { InvalidRequestError, LockLostError } from '../../lib/pipeline/errors';
 import { capAddresses } from '../../lib/domain/plan-summary';
+import { MAX_POLICY_ADDRESSES, MAX_POLICY_FINDINGS } from '../../lib/domain/runner-contract';
 import { OUTCOME_MAX_BYTES } from '../../lib/pipeline/record-account';
 import { accountItem, stageItem } from '../../lib/pipeline/targets';
 import type { RunStore } from '../../lib/store';
@@ -269,6 +270,11 @@ describe('record-account', () => {
         ...result(module, 'applied', 'apply'),
         status: 'awaiting-approval',
         replan: { planSha256: 'b'.repeat(64), plan: summary(), approvedSha256: 'a'.repeat(64), approvedPlan: summary(), differences: Array.from({ length: 51 }, (_, i) => `${long(i)}: ${'x'.repeat(1800)}`) },
+        // and a deny from every one of the most findings a module keeps, each naming the most addresses
+        policy: {
+          status: 'deny',
+          findings: Array.from({ length: MAX_POLICY_FINDINGS }, (_, f) => ({ rule: `rule-${f}`, kind: 'protect', effect: 'deny', message: 'm'.repeat(1000), addresses: [...Array.from({ length: MAX_POLICY_ADDRESSES }, (_, i) => long(i)), '... and 4950 more'] })),
+        },
       });
     }
     // WHEN the apply is recorded
@@ -280,8 +286,20 @@ describe('record-account', () => {
     expect(replan.plan.destroy).toBe(5000);
     expect(replan.plan.deleted.at(-1)).toMatch(/^\.\.\. and \d+ more$/);
     expect(Number(/(\d+) more/.exec(replan.plan.deleted.at(-1)!)![1]) + replan.plan.deleted.length - 1).toBe(5000);
+    // AND the policy verdict and its findings stay, each naming fewer addresses and counting the rest
+    const policy = out.modules[0]!.policy!;
+    expect(policy.status).toBe('deny');
+    expect(policy.findings).toHaveLength(MAX_POLICY_FINDINGS);
+    const first = policy.findings[0]!.addresses;
+    expect(Number(/(\d+) more/.exec(first.at(-1)!)![1]) + first.length - 1).toBe(MAX_POLICY_ADDRESSES + 4950);
     // AND the stored outcome is the same one
     expect((await store.getRunRecord('e1'))?.accounts.dev?.modules[0]?.replan?.plan.destroy).toBe(5000);
+    // AND each module's record fits one item too (dynalite refuses items over 400 KB, as DynamoDB does)
+    const stored = (await store.getRun('e1'))!.modules;
+    expect(stored.map((m) => [m.module, m.status, m.replan?.plan.destroy, m.policy?.status])).toEqual([
+      ['dev/us-east-1/app', 'awaiting-approval', 5000, 'deny'],
+      ['dev/us-east-1/network', 'awaiting-approval', 5000, 'deny'],
+    ]);
   });
 
   it('fails when the run is unknown', async () => {
