@@ -8,7 +8,9 @@ import type { AuditChannel, AuditWriter } from '../domain/audit';
 import type { PushEvent } from '../domain/push-event';
 import type { OrganizationsReader } from '../fleet/walk';
 import type { RepoReader } from '../planning/repo-reader';
-import type { PullRequestDeps } from './pull-request';
+import type { PlanOnlyRequest } from '../domain/plan-only';
+import type { PullRequestEvent } from '../domain/pull-request-event';
+import type { PullRequestReporter } from '../pull-requests/reporter';
 import type { RunStore } from '../store/run-store';
 import type { LogFields, Logger } from '../log';
 
@@ -48,6 +50,23 @@ export interface TaskTokenCallback {
 /** Sends the run's end to people (SNS in AWS, the terminal locally). */
 export interface Notifier {
   publish(subject: string, text: string, attributes?: Record<string, string>): Promise<void>;
+}
+
+/** Starts and stops plan-only executions (Step Functions in AWS, the local engine locally). */
+export interface PlanOnlyExecutions {
+  /** Starts an execution named `name`; answers its id (the ARN in AWS). */
+  start(name: string, input: PlanOnlyRequest): Promise<string>;
+  /** Stops an execution; one that has already ended is left as it is. */
+  stop(executionId: string, cause: string): Promise<void>;
+}
+
+/** What the pull request steps need beyond {@link PipelineDeps}. */
+export interface PullRequestDeps {
+  readonly planOnlyExecutions: PlanOnlyExecutions;
+  /** The reporter of the pull request's host (`pullRequestReporterFor`). */
+  readonly reporter: (pr: Pick<PullRequestEvent, 'provider' | 'repository'>) => Promise<PullRequestReporter>;
+  /** Where a run's page is, for the check run's details link. @default - no link */
+  readonly runUrl?: (name: string) => string;
 }
 
 /** Everything {@link createPipelineHandler} needs. */

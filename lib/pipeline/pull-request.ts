@@ -26,26 +26,11 @@ import type { PullRequestReporter } from '../pull-requests/reporter';
 import { planRowsOf } from '../pull-requests/rows';
 import { pullRequestTargets, pushOfPullRequest, type NotAllowedTarget } from '../pull-requests/targets';
 import type { PullRequestRunRecord } from '../store/pull-requests';
-import type { PipelineDeps } from './deps';
+import type { PipelineDeps, PullRequestDeps } from './deps';
 import { InvalidRequestError } from './errors';
 import { runConfig } from './fleet';
 
-/** Starts and stops plan-only executions (Step Functions in AWS, the local engine locally). */
-export interface PlanOnlyExecutions {
-  /** Starts an execution named `name`; answers its id (the ARN in AWS). */
-  start(name: string, input: PlanOnlyRequest): Promise<string>;
-  /** Stops an execution; one that has already ended is left as it is. */
-  stop(executionId: string, cause: string): Promise<void>;
-}
-
-/** What the pull request steps need beyond {@link PipelineDeps}. */
-export interface PullRequestDeps {
-  readonly planOnlyExecutions: PlanOnlyExecutions;
-  /** The reporter of the pull request's host (`pullRequestReporterFor`). */
-  readonly reporter: (pr: Pick<PullRequestEvent, 'provider' | 'repository'>) => Promise<PullRequestReporter>;
-  /** Where a run's page is, for the check run's details link. @default - no link */
-  readonly runUrl?: (name: string) => string;
-}
+export type { PlanOnlyExecutions, PullRequestDeps } from './deps';
 
 /** Whether a payload is a `Git Pull Request` event from the bus. */
 export function isPullRequestEvent(payload: unknown): boolean {
