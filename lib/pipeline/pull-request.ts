@@ -25,7 +25,7 @@ import { targetKey, type AppliedTarget } from '../planning/targets';
 import type { PullRequestReporter } from '../pull-requests/reporter';
 import { planRowsOf } from '../pull-requests/rows';
 import { pullRequestTargets, pushOfPullRequest, type NotAllowedTarget } from '../pull-requests/targets';
-import type { PullRequestRunRecord } from '../store/pull-requests';
+import { pullRequestFields, type PullRequestRunRecord } from '../store/pull-requests';
 import type { PipelineDeps, PullRequestDeps } from './deps';
 import { InvalidRequestError } from './errors';
 import { runConfig } from './fleet';
@@ -158,18 +158,8 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
   await deps.artifacts.put(notAllowedKey(name), JSON.stringify(notAllowed));
   const record: PullRequestRunRecord = {
     name,
-    kind: 'pull-request',
     executionId: name,
-    provider: pr.provider,
-    repository: pr.repository.fullName,
-    pullRequest: pr.number,
-    headSha: pr.headSha,
-    headBranch: pr.headBranch,
-    baseBranch: pr.baseBranch,
-    author: pr.author,
-    title: pr.title,
-    ...(pr.url ? { url: pr.url } : {}),
-    ...(pr.projectId !== undefined ? { projectId: pr.projectId } : {}),
+    ...pullRequestFields(pr),
     status: 'QUEUED',
     startedAt: now.toISOString(),
     targets: targets.length,

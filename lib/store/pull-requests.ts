@@ -8,6 +8,7 @@
  * `tfstep runs --pull-requests` reads them all at once.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { PullRequestEvent } from '../domain/pull-request-event';
 import { strip, type RunTable } from './table';
 
 /** Where a pull request run is. */
@@ -45,6 +46,23 @@ export interface PullRequestRunRecord {
   readonly checkRunId?: number;
   /** The check run's title once completed. */
   readonly checkTitle?: string;
+}
+
+/** The fields of a run's record that come from its pull request event, the same in AWS and locally. */
+export function pullRequestFields(pr: PullRequestEvent): Pick<PullRequestRunRecord, 'kind' | 'provider' | 'repository' | 'pullRequest' | 'headSha' | 'headBranch' | 'baseBranch' | 'author' | 'title' | 'url' | 'projectId'> {
+  return {
+    kind: 'pull-request',
+    provider: pr.provider,
+    repository: pr.repository.fullName,
+    pullRequest: pr.number,
+    headSha: pr.headSha,
+    headBranch: pr.headBranch,
+    baseBranch: pr.baseBranch,
+    author: pr.author,
+    title: pr.title,
+    ...(pr.url ? { url: pr.url } : {}),
+    ...(pr.projectId !== undefined ? { projectId: pr.projectId } : {}),
+  };
 }
 
 const RUNS_PK = 'PRRUNS';

@@ -18,7 +18,7 @@ import { targetKey, type AppliedTarget } from '../../planning/targets';
 import { RecordingReporter, type CheckRunRecord } from '../../pull-requests/reporter';
 import { planRowsOf } from '../../pull-requests/rows';
 import { pullRequestTargets } from '../../pull-requests/targets';
-import type { PullRequestRunRecord } from '../../store/pull-requests';
+import { pullRequestFields, type PullRequestRunRecord } from '../../store/pull-requests';
 import type { LocalExecution } from '../engine/engine';
 import type { LocalPipeline } from '../engine/session';
 
@@ -96,17 +96,8 @@ export class LocalPullRequestRuns {
     const check = this.checkRunOf(view);
     const record: PullRequestRunRecord = {
       name: view.name,
-      kind: 'pull-request',
       executionId: view.name,
-      provider: pr.provider,
-      repository: pr.repository.fullName,
-      pullRequest: pr.number,
-      headSha: pr.headSha,
-      headBranch: pr.headBranch,
-      baseBranch: pr.baseBranch,
-      author: pr.author,
-      title: pr.title,
-      ...(pr.url ? { url: pr.url } : {}),
+      ...pullRequestFields(pr),
       status: view.status,
       startedAt: view.startedAt,
       ...(view.stoppedAt ? { stoppedAt: view.stoppedAt } : {}),
