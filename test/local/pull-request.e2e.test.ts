@@ -106,7 +106,8 @@ describe('pull request plans in tfstep local serve', () => {
     let runs: PullRequestRunView[] = [];
     for (let i = 0; i < 300; i++) {
       runs = await pullRequestRuns(server);
-      if (runs.length === 2 && runs.every((r) => r.checkRun?.status === 'completed')) break;
+      // The check runs complete before the server prints the summary, so wait for both.
+      if (runs.length === 2 && runs.every((r) => r.checkRun?.status === 'completed') && lines.join('').includes(`for #2 at ${second.slice(0, 7)}: `)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
 

@@ -220,10 +220,10 @@ export class LocalPullRequestRuns {
       runUrl: `${this.props.baseUrl()}/runs/${name}`,
     });
     await this.reporter.completed(pr, summary);
+    this.props.out.write(`check run "${this.reporter.checkRunOf(pr)?.name ?? ''}" for #${pr.number} at ${pr.headSha.slice(0, 7)}: ${summary.conclusion}: ${summary.title}\n${summary.summary}\n`);
     this.active.delete(pullRequestKey(pr));
     Object.assign(view, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', stoppedAt: new Date().toISOString() });
     await this.persist(pipeline, pr, view);
-    this.props.out.write(`check run "${this.reporter.checkRunOf(pr)?.name ?? ''}" for #${pr.number} at ${pr.headSha.slice(0, 7)}: ${summary.conclusion}: ${summary.title}\n${summary.summary}\n`);
   }
 
   /** Each account's plan log of a run, as file URLs (the runner writes one per task). */
