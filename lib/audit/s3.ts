@@ -9,6 +9,10 @@
  * `If-None-Match: *`, which S3 refuses with 412 when the key exists ("How to prevent object
  * overwrites with conditional writes",
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+ *
+ * Records whose id and time come from what they record (an account's apply: see
+ * lib/pipeline/record-account.ts) have the same key when a step is retried: a 412 whose existing
+ * object is the same record is that retry, and counts as appended, so the trail has it once.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from '../domain/concurrency';
@@ -42,7 +46,19 @@ export class S3AuditLog implements AuditWriter, AuditReader {
         }),
       );
     } catch (e) {
+      if ((e as Error).name === 'PreconditionFailed' && (await this.holds(key, valid))) return;
       throw new AuditWriteError(`cannot append audit record ${key} to bucket ${this.bucket}: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Whether the object at `key` is `record` already (a retried append). */
+  private async holds(key: string, record: AuditRecord): Promise<boolean> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const text = await out.Body?.transformToString('utf8');
+      return text !== undefined && text.trim() === JSON.stringify(record);
+    } catch {
+      return false;
     }
   }
 

@@ -3,6 +3,7 @@
  * runner wrote per module, records each module's result, moves applied targets forward (never
  * backwards), and answers the compact outcome the stage gate reads.
  */
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { auditRecord } from '../domain/audit';
 import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
@@ -204,6 +205,10 @@ function fitModule<T extends Details & { account: string; module: string }>(reco
  * Appends the account's apply to the audit trail: which plans (by SHA-256) were applied at
  * which commit, and what became of each module. Written before the outcome is answered, so a
  * failed write fails the step (the state machine retries it) rather than losing the record.
+ * Exactly once: the record's time is the last module's finish and its id a hash of the run, the
+ * account and each module's result (finish time included), so a retried step writes the same key
+ * and the trail keeps the first (lib/audit/s3.ts); a redriven apply finishes at other times, so
+ * it is a record of its own.
  */
 async function auditApply(
   deps: PipelineDeps,
@@ -216,9 +221,15 @@ async function auditApply(
   if (!deps.audit) return;
   const ran = reads.filter((r) => r.result && r.result.status !== 'skipped');
   if (ran.length === 0 && ok) return;
+  const finished = ran.map((r) => r.result!.finishedAt).filter((t) => !Number.isNaN(Date.parse(t))).sort();
+  const identity = createHash('sha256')
+    .update(JSON.stringify([req.execution, req.account.name, req.phase, req.source.commit, ok, reason ?? '', ran.map((r) => [r.module, r.result!.status, r.result!.planSha256 ?? '', r.result!.finishedAt])]))
+    .digest('hex');
   await deps.audit.append(
     auditRecord(
       {
+        // Without a module's finish time (no module ran), the step's clock: a retry may then add a second record.
+        ...(finished.length > 0 ? { id: `apply-${identity.slice(0, 32)}`, at: new Date(finished.at(-1)!).toISOString() } : {}),
         kind: 'apply',
         who: 'pipeline',
         channel: deps.auditChannel ?? 'pipeline',

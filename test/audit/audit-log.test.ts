@@ -118,6 +118,19 @@ describe('S3AuditLog', () => {
     await expect(new S3AuditLog(new S3Client({ region: 'us-east-1' }), 'b').append(decision('2026-12-01T10:00:00.000Z'))).rejects.toBeInstanceOf(AuditWriteError);
   });
 
+  it('counts a refused put as appended when the object there is the same record (a retried step), and not otherwise', async () => {
+    // GIVEN S3 answers 412: the key exists
+    const record = decision('2026-12-01T10:00:00.000Z');
+    s3Mock.on(PutObjectCommand).rejects(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed' }));
+    const log = new S3AuditLog(new S3Client({ region: 'us-east-1' }), 'b');
+    // WHEN the object there is the same record, THEN the append is done
+    s3Mock.on(GetObjectCommand, { Key: auditKey(record) }).resolves({ Body: body(`${JSON.stringify(record)}\n`) });
+    await expect(log.append(record)).resolves.toBeUndefined();
+    // WHEN it is another record under that key, THEN the append fails
+    s3Mock.on(GetObjectCommand, { Key: auditKey(record) }).resolves({ Body: body(JSON.stringify({ ...record, comment: 'another' })) });
+    await expect(log.append(record)).rejects.toBeInstanceOf(AuditWriteError);
+  });
+
   it('lists every page from --since on and reads each record', async () => {
     // GIVEN two pages of keys
     const records = [decision('2026-12-01T10:00:00.000Z', 'prod'), decision('2026-12-01T11:00:00.000Z', 'dev'), decision('2026-12-01T12:00:00.000Z', 'prod')];

@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalAuditLog } from '../../lib/audit/local';
+import { createPipelineHandler } from '../../lib/pipeline/handler';
 import type { AccountItem, AccountOutcome, AdmitResult, StageItem, TargetsResult } from '../../lib/statemachine/contracts';
 import { readItems, writeItems } from '../../lib/statemachine/items';
 import type { StageCompleteResult } from '../../lib/pipeline/stage-complete';
@@ -194,6 +199,38 @@ describe('record-account', () => {
     const detail = await store.getRun('e1');
     expect(detail?.modules.map((m) => `${m.module}:${m.status}`)).toEqual(['dev/us-east-1/app:applied', 'dev/us-east-1/network:applied']);
     expect(detail?.run.accounts.dev?.ok).toBe(true);
+  });
+
+  it('appends the account\'s apply to the audit trail once, though the step is retried, and a redriven apply again', async () => {
+    // GIVEN an audit trail in a real file, and the account's results
+    const dir = mkdtempSync(join(tmpdir(), 'tfstep-audit-'));
+    try {
+      const audit = new LocalAuditLog(dir);
+      let now = new Date('2026-11-20T12:00:00.000Z');
+      const handler = createPipelineHandler({ ...h.deps, audit, clock: () => now });
+      await admitted();
+      h.artifacts.writeResult('e1', result('dev/us-east-1/app', 'applied'));
+      h.artifacts.writeResult('e1', result('dev/us-east-1/network', 'failed'));
+      const request = { action: 'record-account', phase: 'plan-and-apply', ok: false, account: account(), source: source(), execution: 'e1', task: { taskArn: 't' } };
+      // WHEN the record step runs, and runs again a minute later (Step Functions retried it)
+      await handler(request);
+      now = new Date('2026-11-20T12:01:00.000Z');
+      await handler(request);
+      // THEN the trail has the apply once, at the time the last module finished
+      const once = (await audit.list({})).filter((r) => r.kind === 'apply');
+      expect(once.map((r) => [r.at, r.outcome, r.accounts])).toEqual([['2026-11-20T10:02:00.000Z', 'failed', ['dev']]]);
+      // WHEN the account is applied again (a redrive), its modules finishing later
+      h.artifacts.writeResult('e1', { ...result('dev/us-east-1/network', 'applied'), finishedAt: '2026-11-20T13:05:00.000Z' });
+      h.artifacts.writeResult('e1', { ...result('dev/us-east-1/app', 'applied'), finishedAt: '2026-11-20T13:04:00.000Z' });
+      await handler({ ...request, ok: true });
+      // THEN that apply is a record of its own
+      expect((await audit.list({})).filter((r) => r.kind === 'apply').map((r) => [r.at, r.outcome])).toEqual([
+        ['2026-11-20T10:02:00.000Z', 'failed'],
+        ['2026-11-20T13:05:00.000Z', 'succeeded'],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the modules applied earlier in the run when a re-plan round records the account again', async () => {
