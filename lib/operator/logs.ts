@@ -58,6 +58,11 @@ export interface RunnerTask {
   readonly clusterArn?: string;
   readonly account: string;
   readonly phase: string;
+  /**
+   * The name the task writes its artifacts under (`TFSTEP_EXECUTION`): the execution's own name
+   * in a deploy, the task's name in a plan-only run (one per account). @default - the execution's name
+   */
+  readonly execution?: string;
   readonly modules: readonly string[];
   /** The account id and region, from the task ARN. */
   readonly accountId: string;
@@ -159,6 +164,7 @@ export function runnerTasksFromHistory(events: readonly HistoryEvent[]): RunnerT
         clusterArn: typeof clusterArn === 'string' ? clusterArn : undefined,
         account: env.TFSTEP_ACCOUNT ?? accountId,
         phase: env.TFSTEP_PHASE ?? 'unknown',
+        ...(env.TFSTEP_EXECUTION ? { execution: env.TFSTEP_EXECUTION } : {}),
         modules,
         accountId,
         region,
@@ -194,6 +200,11 @@ export interface AwsLogsDeps {
   readonly s3: S3Client;
   readonly config: Config;
   readonly stateMachineArn: string;
+  /**
+   * The plan-only state machine (pull request plans, drift sweeps): a name the pipeline state
+   * machine does not know is looked up there. @default - names are the pipeline's only
+   */
+  readonly planOnlyStateMachineArn?: string;
   /** CloudWatch Logs in the task's account and region. */
   logsFor(task: RunnerTask): CloudWatchLogsClient;
   /** ECS in the task's account and region. */
@@ -223,8 +234,21 @@ export class AwsLogReader implements LogReader {
     this.pollMs = deps.pollMs ?? 3000;
   }
 
-  private executionArn(execution: string): string {
-    return execution.startsWith('arn:') ? execution : executionArnOf(this.deps.stateMachineArn, execution);
+  /** The ARN of an execution's name: the pipeline's execution, or else the plan-only state machine's one of that name. */
+  private async executionArn(execution: string): Promise<string> {
+    if (execution.startsWith('arn:')) return execution;
+    const pipeline = executionArnOf(this.deps.stateMachineArn, execution);
+    const planOnly = this.deps.planOnlyStateMachineArn;
+    if (!planOnly) return pipeline;
+    for (const arn of [pipeline, executionArnOf(planOnly, execution)]) {
+      try {
+        await this.deps.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+        return arn;
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'ExecutionDoesNotExist') throw explainAwsError(err, 'states:DescribeExecution');
+      }
+    }
+    throw new ExecutionNotFoundError(execution, `${this.deps.stateMachineArn} or ${planOnly}`);
   }
 
   /** Every event of the execution history, oldest first. */
@@ -314,7 +338,7 @@ export class AwsLogReader implements LogReader {
 
   /** Prints the logs; with `follow`, keeps printing until the execution and its tasks stop. */
   async run(req: LogsRequest, writer: LogWriter): Promise<void> {
-    const executionArn = this.executionArn(req.execution);
+    const executionArn = await this.executionArn(req.execution);
     const execution = executionArn.split(':').pop() ?? req.execution;
     let tasks = selectTasks(await this.runnerTasks(executionArn), req);
     if (tasks.length === 0 && !req.follow) {
@@ -377,7 +401,7 @@ export class AwsLogReader implements LogReader {
   private async fromArtifacts(execution: string, task: RunnerTask, sink: (line: string) => void): Promise<boolean> {
     const bucket = names.artifactsBucket(this.deps.config.central.account, this.deps.config.central.region);
     try {
-      const out = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: artifactKeys.log(execution, task.account, task.phase) }));
+      const out = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: artifactKeys.log(task.execution ?? execution, task.account, task.phase) }));
       const text = (await out.Body?.transformToString('utf8')) ?? '';
       for (const line of text.replace(/\n$/, '').split('\n')) if (text !== '') sink(line);
       return true;
