@@ -234,21 +234,29 @@ export class AwsLogReader implements LogReader {
     this.pollMs = deps.pollMs ?? 3000;
   }
 
-  /** The ARN of an execution's name: the pipeline's execution, or else the plan-only state machine's one of that name. */
-  private async executionArn(execution: string): Promise<string> {
-    if (execution.startsWith('arn:')) return execution;
-    const pipeline = executionArnOf(this.deps.stateMachineArn, execution);
+  private executionArn(execution: string): string {
+    return execution.startsWith('arn:') ? execution : executionArnOf(this.deps.stateMachineArn, execution);
+  }
+
+  /**
+   * The execution's ARN and its runner tasks: a name is the pipeline's execution, or else the
+   * plan-only state machine's one of that name (a pull request run, a drift sweep).
+   */
+  private async findTasks(execution: string): Promise<{ executionArn: string; tasks: RunnerTask[] }> {
+    const executionArn = this.executionArn(execution);
     const planOnly = this.deps.planOnlyStateMachineArn;
-    if (!planOnly) return pipeline;
-    for (const arn of [pipeline, executionArnOf(planOnly, execution)]) {
-      try {
-        await this.deps.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-        return arn;
-      } catch (err) {
-        if ((err as { name?: string }).name !== 'ExecutionDoesNotExist') throw explainAwsError(err, 'states:DescribeExecution');
-      }
+    try {
+      return { executionArn, tasks: await this.runnerTasks(executionArn) };
+    } catch (err) {
+      if (!(err instanceof ExecutionNotFoundError) || execution.startsWith('arn:') || !planOnly) throw err;
     }
-    throw new ExecutionNotFoundError(execution, `${this.deps.stateMachineArn} or ${planOnly}`);
+    const planOnlyArn = executionArnOf(planOnly, execution);
+    try {
+      return { executionArn: planOnlyArn, tasks: await this.runnerTasks(planOnlyArn) };
+    } catch (err) {
+      if (err instanceof ExecutionNotFoundError) throw new ExecutionNotFoundError(execution, `${this.deps.stateMachineArn} or ${planOnly}`, { cause: err });
+      throw err;
+    }
   }
 
   /** Every event of the execution history, oldest first. */
@@ -338,9 +346,10 @@ export class AwsLogReader implements LogReader {
 
   /** Prints the logs; with `follow`, keeps printing until the execution and its tasks stop. */
   async run(req: LogsRequest, writer: LogWriter): Promise<void> {
-    const executionArn = await this.executionArn(req.execution);
+    const found = await this.findTasks(req.execution);
+    const executionArn = found.executionArn;
     const execution = executionArn.split(':').pop() ?? req.execution;
-    let tasks = selectTasks(await this.runnerTasks(executionArn), req);
+    let tasks = selectTasks(found.tasks, req);
     if (tasks.length === 0 && !req.follow) {
       writer.note(`no runner task${req.account ? ` for account ${req.account}` : ''}${req.module ? ` running ${req.module}` : ''} in ${execution} yet`);
       return;

@@ -170,8 +170,7 @@ describe('tfstep logs against AWS', () => {
     const PLAN_ONLY_ARN = `arn:aws:states:us-east-1:999999999999:execution:tfstep-plan-only:${RUN}`;
     const MAP_RUN = 'arn:aws:states:us-east-1:999999999999:mapRun:tfstep-plan-only/Plans:1';
     const CHILD = 'arn:aws:states:us-east-1:999999999999:execution:tfstep-plan-only/Plans:dev-1';
-    sfn.on(DescribeExecutionCommand, { executionArn: PIPELINE_ARN }).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
-    sfn.on(DescribeExecutionCommand, { executionArn: PLAN_ONLY_ARN }).resolves({ executionArn: PLAN_ONLY_ARN, status: 'SUCCEEDED' });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: PIPELINE_ARN }).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
     sfn.on(GetExecutionHistoryCommand, { executionArn: PLAN_ONLY_ARN }).resolves({ events: [{ id: 1, type: 'ExecutionStarted', timestamp: new Date('2026-11-26T10:00:00Z') }] });
     sfn.on(ListMapRunsCommand, { executionArn: PLAN_ONLY_ARN }).resolves({ mapRuns: [{ mapRunArn: MAP_RUN, executionArn: PLAN_ONLY_ARN, stateMachineArn: 'x', startDate: new Date('2026-11-26T10:00:00Z') }] });
     sfn.on(ListExecutionsCommand, { mapRunArn: MAP_RUN }).resolves({ executions: [{ executionArn: CHILD, stateMachineArn: 'x', name: 'dev-1', status: 'SUCCEEDED', startDate: new Date('2026-11-26T10:00:02Z') }] });
@@ -187,7 +186,7 @@ describe('tfstep logs against AWS', () => {
   });
 
   it('says in which state machines it looked when no execution has the name', async () => {
-    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
+    sfn.on(GetExecutionHistoryCommand).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
     const res = await runCli(['logs', 'pr-nothing', '--config', CONFIG]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/no execution named "pr-nothing" in arn:aws:states:.*:stateMachine:tfstep-pipeline or arn:aws:states:.*:stateMachine:tfstep-plan-only/);
