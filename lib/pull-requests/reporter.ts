@@ -203,7 +203,11 @@ export class GitHubCommitStatusReporter implements PullRequestReporter {
     private readonly name: string,
   ) {}
 
-  /** Each commit status replaces the last of its context, so each carries the link again. */
+  /**
+   * A commit status is a new status each time, shown as the latest of its context, and its
+   * `target_url` is its own ("Commit statuses", https://docs.github.com/rest/commits/statuses:
+   * "Create a commit status", `target_url`): so each one carries the link again.
+   */
   linkRun(pr: PullRequestEvent, detailsUrl: string): void {
     this.details.set(key(pr), detailsUrl);
   }
