@@ -50,6 +50,8 @@ export interface PullRequestSummaryInput {
   readonly policyWarnings?: readonly string[];
   /** The run's page (local `GET /runs/<id>`, the console), linked at the end. */
   readonly runUrl?: string;
+  /** The command that prints the plan logs (`tfstep logs <run>`), shown at the end for readers without console access. */
+  readonly logsCommand?: string;
   /** Byte budget; tests lower it. @default CHECK_RUN_SUMMARY_LIMIT */
   readonly limitBytes?: number;
 }
@@ -180,7 +182,12 @@ export function renderPullRequestSummary(input: PullRequestSummaryInput): PullRe
   const folded =
     clean.length > 0 ? `\n\n<details><summary>${plural(clean.length, 'module')} without changes in ${plural(new Set(clean.map((r) => r.account)).size, 'account')}</summary>\n\n` : '';
   const foldedEnd = clean.length > 0 ? '\n\n</details>' : '';
-  const tail = input.runUrl ? `\n\n[Full run](${input.runUrl})` : '';
+  // The links and the command are part of the budget: the reserve below counts the tail, and each
+  // row's line its log link.
+  const tail = [
+    ...(input.runUrl ? [`\n\n[Full run](${input.runUrl})`] : []),
+    ...(input.logsCommand ? [`\n\nThe plan logs from a terminal: ${code(input.logsCommand)} (\`--account\` and \`--module\` narrow it).`] : []),
+  ].join('');
 
   // The line that counts what did not fit, at its longest, is reserved before rows are added.
   const moreLine = (n: number, c: { add: number; change: number; destroy: number }) =>

@@ -392,6 +392,11 @@ export const artifactKeys = {
   result: (execution: string, account: string, module: string) => `accounts/${account}/${execution}/${module}/result.json`,
   log: (execution: string, account: string, phase: string) => `accounts/${account}/${execution}/${phase}.log`,
   /**
+   * A plan-only run's item list, written by its start step: one item per runner task, with the
+   * task's name (`task`, its `execution` in the keys above) and its account item (name, modules).
+   */
+  planOnlyItems: (run: string) => `${run}/_plan-only/items.json`,
+  /**
    * The manifest of one account's task in one phase ({@link RunnerManifestSchema}): written by
    * the central pipeline, read by the runner, bound by the SHA-256 the task's overrides carry.
    */

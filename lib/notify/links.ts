@@ -13,6 +13,23 @@ export function executionConsoleUrl(executionArn: string): string {
   return `https://${consoleHost(partition, region)}/states/home?region=${region}#/v2/executions/details/${executionArn}`;
 }
 
+/**
+ * The S3 console page of one object (its overview, with Download and Open), in the console of the
+ * ARN's partition and region: `https://<console host>/s3/object/<bucket>?region=<region>&bucketType=general&prefix=<key>`,
+ * the form the S3 console puts in its own address bar for an object of a general purpose bucket.
+ * The key is URL-encoded whole (its `/` too), as the console does.
+ */
+export function s3ObjectConsoleUrl(partition: string, region: string, bucket: string, key: string): string {
+  return `https://${consoleHost(partition, region)}/s3/object/${encodeURIComponent(bucket)}?region=${region}&bucketType=general&prefix=${encodeURIComponent(key)}`;
+}
+
+/** The partition and region of an ARN (`arn:<partition>:<service>:<region>:...`). */
+export function arnPartitionRegion(arn: string): { partition: string; region: string } {
+  const [prefix, partition, , region] = arn.split(':');
+  if (prefix !== 'arn' || !partition || !region) throw new TypeError(`${JSON.stringify(arn)} is not a regional ARN; expected arn:<partition>:<service>:<region>:<account>:<resource>`);
+  return { partition, region };
+}
+
 /** The execution ARN of a state machine's execution. */
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;

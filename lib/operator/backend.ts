@@ -205,6 +205,8 @@ function openAws(opts: BackendOptions): Backend {
         s3: clients.get(S3Client),
         config,
         stateMachineArn: settings.stateMachineArn,
+        // Pull request plans run in the plan-only state machine, beside the pipeline's.
+        planOnlyStateMachineArn: settings.stateMachineArn.replace(/:stateMachine:[^:]+$/, `:stateMachine:${names.planOnlyStateMachine()}`),
         logsFor: (task) => clients.get(CloudWatchLogsClient, inAccount(task)),
         ecsFor: (task) => clients.get(ECSClient, inAccount(task)),
         credentialsHint: (task) =>

@@ -58,6 +58,11 @@ export interface RunnerTask {
   readonly clusterArn?: string;
   readonly account: string;
   readonly phase: string;
+  /**
+   * The name the task writes its artifacts under (`TFSTEP_EXECUTION`): the execution's own name
+   * in a deploy, the task's name in a plan-only run (one per account). @default - the execution's name
+   */
+  readonly execution?: string;
   readonly modules: readonly string[];
   /** The account id and region, from the task ARN. */
   readonly accountId: string;
@@ -159,6 +164,7 @@ export function runnerTasksFromHistory(events: readonly HistoryEvent[]): RunnerT
         clusterArn: typeof clusterArn === 'string' ? clusterArn : undefined,
         account: env.TFSTEP_ACCOUNT ?? accountId,
         phase: env.TFSTEP_PHASE ?? 'unknown',
+        ...(env.TFSTEP_EXECUTION ? { execution: env.TFSTEP_EXECUTION } : {}),
         modules,
         accountId,
         region,
@@ -194,6 +200,11 @@ export interface AwsLogsDeps {
   readonly s3: S3Client;
   readonly config: Config;
   readonly stateMachineArn: string;
+  /**
+   * The plan-only state machine (pull request plans, drift sweeps): a name the pipeline state
+   * machine does not know is looked up there. @default - names are the pipeline's only
+   */
+  readonly planOnlyStateMachineArn?: string;
   /** CloudWatch Logs in the task's account and region. */
   logsFor(task: RunnerTask): CloudWatchLogsClient;
   /** ECS in the task's account and region. */
@@ -225,6 +236,27 @@ export class AwsLogReader implements LogReader {
 
   private executionArn(execution: string): string {
     return execution.startsWith('arn:') ? execution : executionArnOf(this.deps.stateMachineArn, execution);
+  }
+
+  /**
+   * The execution's ARN and its runner tasks: a name is the pipeline's execution, or else the
+   * plan-only state machine's one of that name (a pull request run, a drift sweep).
+   */
+  private async findTasks(execution: string): Promise<{ executionArn: string; tasks: RunnerTask[] }> {
+    const executionArn = this.executionArn(execution);
+    const planOnly = this.deps.planOnlyStateMachineArn;
+    try {
+      return { executionArn, tasks: await this.runnerTasks(executionArn) };
+    } catch (err) {
+      if (!(err instanceof ExecutionNotFoundError) || execution.startsWith('arn:') || !planOnly) throw err;
+    }
+    const planOnlyArn = executionArnOf(planOnly, execution);
+    try {
+      return { executionArn: planOnlyArn, tasks: await this.runnerTasks(planOnlyArn) };
+    } catch (err) {
+      if (err instanceof ExecutionNotFoundError) throw new ExecutionNotFoundError(execution, `${this.deps.stateMachineArn} or ${planOnly}`, { cause: err });
+      throw err;
+    }
   }
 
   /** Every event of the execution history, oldest first. */
@@ -314,9 +346,10 @@ export class AwsLogReader implements LogReader {
 
   /** Prints the logs; with `follow`, keeps printing until the execution and its tasks stop. */
   async run(req: LogsRequest, writer: LogWriter): Promise<void> {
-    const executionArn = this.executionArn(req.execution);
+    const found = await this.findTasks(req.execution);
+    const executionArn = found.executionArn;
     const execution = executionArn.split(':').pop() ?? req.execution;
-    let tasks = selectTasks(await this.runnerTasks(executionArn), req);
+    let tasks = selectTasks(found.tasks, req);
     if (tasks.length === 0 && !req.follow) {
       writer.note(`no runner task${req.account ? ` for account ${req.account}` : ''}${req.module ? ` running ${req.module}` : ''} in ${execution} yet`);
       return;
@@ -377,7 +410,7 @@ export class AwsLogReader implements LogReader {
   private async fromArtifacts(execution: string, task: RunnerTask, sink: (line: string) => void): Promise<boolean> {
     const bucket = names.artifactsBucket(this.deps.config.central.account, this.deps.config.central.region);
     try {
-      const out = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: artifactKeys.log(execution, task.account, task.phase) }));
+      const out = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: artifactKeys.log(task.execution ?? execution, task.account, task.phase) }));
       const text = (await out.Body?.transformToString('utf8')) ?? '';
       for (const line of text.replace(/\n$/, '').split('\n')) if (text !== '') sink(line);
       return true;

@@ -18,6 +18,7 @@ import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient, StartExecu
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parseConfig } from '../config/parse';
 import { FUNCTION_ENV, type FunctionEnvReads } from '../domain/function-env';
+import { arnPartitionRegion, executionArnOf, executionConsoleUrl, s3ObjectConsoleUrl } from '../notify/links';
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { httpCredentialFor, parseGitCredential, type GitCredential } from '../git-auth';
@@ -145,10 +146,26 @@ export function pullRequestApiBase(provider: 'github' | 'gitlab', cloneUrls: rea
  * Pull request plans in AWS: the plan-only state machine and the reporter the central git
  * credentials allow (`pullRequestReporterFor`). Without a credentials secret the feedback calls
  * fail and are logged; the plans still run.
+ *
+ * Links, in the console of the state machine's partition and region: the run's page is the
+ * plan-only execution's Step Functions page (the check run's details link); each module's row
+ * links the S3 console page of its account's plan log in the artifacts bucket, which lives in the
+ * central account and region as the state machine does; the summary ends with the `tfstep logs`
+ * line that prints the same logs.
  */
-export function awsPullRequestDeps(config: Config, sfn: SFNClient, planOnlyStateMachineArn: string, credential: (() => Promise<GitCredential>) | undefined): PullRequestDeps {
+export function awsPullRequestDeps(
+  config: Config,
+  sfn: SFNClient,
+  planOnlyStateMachineArn: string,
+  credential: (() => Promise<GitCredential>) | undefined,
+  artifactsBucket?: string,
+): PullRequestDeps {
+  const { partition, region } = arnPartitionRegion(planOnlyStateMachineArn);
   return {
     planOnlyExecutions: sfnPlanOnlyExecutions(sfn, planOnlyStateMachineArn),
+    runUrl: (name) => executionConsoleUrl(executionArnOf(planOnlyStateMachineArn, name)),
+    ...(artifactsBucket ? { logUrl: (key: string) => s3ObjectConsoleUrl(partition, region, artifactsBucket, key) } : {}),
+    logsCommand: (name) => `tfstep logs ${name}`,
     async reporter(pr) {
       if (pr.provider === 'local') throw new PipelineError(`pull request feedback goes to GitHub or GitLab; ${pr.repository.fullName} comes from ${pr.provider}`);
       if (!credential) throw new PipelineError('pull request feedback needs git.centralSecret (a GitHub App, or a token) in the config');
@@ -255,7 +272,7 @@ export function createAwsPipelineDeps(env: Env, logger: PipelineLogger, clients:
       throw new PipelineError(`the pipeline function reads repositories through the GitHub or GitLab API; ${push.repository.fullName} comes from ${push.provider}`);
     },
     executions: sfnExecutions(sfn, stateMachineArn),
-    ...(planOnlyArn ? { pullRequests: awsPullRequestDeps(config, sfn, planOnlyArn, tokenSecret ? secretCredential(secrets, tokenSecret) : undefined) } : {}),
+    ...(planOnlyArn ? { pullRequests: awsPullRequestDeps(config, sfn, planOnlyArn, tokenSecret ? secretCredential(secrets, tokenSecret) : undefined, bucket) } : {}),
     tasks: sfnTaskTokens(sfn),
     // SNS always; GitHub commit statuses too when the config names a token secret.
     notifier: createNotifier(config, {

@@ -67,6 +67,10 @@ export interface PullRequestDeps {
   readonly reporter: (pr: Pick<PullRequestEvent, 'provider' | 'repository'>) => Promise<PullRequestReporter>;
   /** Where a run's page is, for the check run's details link. @default - no link */
   readonly runUrl?: (name: string) => string;
+  /** Where a plan log is, by its key in the artifacts bucket (`artifactKeys.log`), for the summary's rows. @default - no links */
+  readonly logUrl?: (key: string) => string;
+  /** The command that prints a run's plan logs, for the summary's last line. @default - no line */
+  readonly logsCommand?: (name: string) => string;
 }
 
 /** Everything {@link createPipelineHandler} needs. */

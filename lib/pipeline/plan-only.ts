@@ -146,7 +146,7 @@ export async function planOnlyStart(payload: unknown, deps: PipelineDeps): Promi
     const item = await withManifest(deps.artifacts, task, { ...accountItem(config, account, group.map((t) => t.module), 'plan'), planOnly: { kind: request.kind } });
     return { account: item, source: { repository: repo.cloneUrls[0]!, commit: first.commit, ref: first.ref }, task, repository: first.repository };
   });
-  const key = `${run}/_plan-only/items.json`;
+  const key = artifactKeys.planOnlyItems(run);
   await deps.artifacts.put(key, JSON.stringify(items));
   if (request.kind === 'pull-request') await pullRequestRunStarted(run, deps, deps.pullRequests);
   deps.logger.info('plan-only run started', { run, kind: request.kind, targets: targets.length, skipped: skipped.length, tasks: items.length });

@@ -35,6 +35,7 @@ import { pullRequestFields, type PullRequestRunRecord } from '../store/pull-requ
 import type { PipelineDeps, PullRequestDeps } from './deps';
 import { InvalidRequestError } from './errors';
 import { runConfig } from './fleet';
+import { pullRequestLinks } from './pull-request-links';
 
 export type { PlanOnlyExecutions, PullRequestDeps } from './deps';
 
@@ -105,6 +106,9 @@ const hasIds = (r: PullRequestReporter): r is PullRequestReporter & CheckRunIds 
 async function report(deps: PipelineDeps, prDeps: PullRequestDeps, pr: PullRequestEvent, call: (r: PullRequestReporter) => Promise<void>, run?: string): Promise<void> {
   try {
     const reporter = await prDeps.reporter(pr);
+    // Every step's reporter links the run's page, not only the one that queued it.
+    const detailsUrl = run ? prDeps.runUrl?.(run) : undefined;
+    if (detailsUrl) reporter.linkRun?.(pr, detailsUrl);
     const record = run && hasIds(reporter) ? await deps.store.pullRequests.get(run) : undefined;
     if (record?.checkRunId !== undefined && hasIds(reporter)) reporter.remember(pr, record.checkRunId);
     await call(reporter);
@@ -230,12 +234,13 @@ export async function finishPullRequestRun(run: string, deps: PipelineDeps, prDe
   const raw = await deps.artifacts.get(notAllowedKey(run));
   const notAllowed: NotAllowedTarget[] = raw ? NotAllowedListSchema.parse(JSON.parse(raw.toString('utf8'))) : [];
   const stageOf = (account: string) => config.accounts.find((a) => a.name === account)?.stage ?? '';
+  const links = await pullRequestLinks(run, deps.artifacts, prDeps);
   const summary: PullRequestSummary = renderPullRequestSummary({
     number: record.pullRequest,
     headSha: record.headSha,
     stageOrder: config.stageOrder,
-    rows: planRowsOf(results, notAllowed, stageOf),
-    ...(prDeps.runUrl ? { runUrl: prDeps.runUrl(run) } : {}),
+    rows: planRowsOf(results, notAllowed, stageOf, links.logUrl),
+    ...links.summary,
   });
   const pr = recordEvent(record);
   // Conditional, so a run cancelled while this step rendered posts nothing over its cancelled check run.

@@ -29,6 +29,11 @@ export interface PullRequestReporter {
   completed(pr: PullRequestEvent, result: PullRequestSummary): Promise<void>;
   /** A newer push (or closing the pull request) stopped this run. */
   cancelled(pr: PullRequestEvent, reason: string): Promise<void>;
+  /**
+   * The run's page, for what this reporter writes next about the pull request head: in AWS each
+   * step makes its own reporter, so the one that queued the run is not the one that completes it.
+   */
+  linkRun?(pr: PullRequestEvent, detailsUrl: string): void;
 }
 
 const key = (pr: PullRequestEvent) => `${pr.repository.fullName}@${pr.headSha}`;
@@ -51,6 +56,15 @@ export class GitHubCheckRunReporter implements PullRequestReporter {
   /** Takes the id of a check run another process created, so the next step updates that one. */
   remember(pr: PullRequestEvent, id: number): void {
     this.ids.set(key(pr), id);
+  }
+
+  /**
+   * Each update sends `details_url` again ("Update a check run", https://docs.github.com/rest/checks/runs#update-a-check-run:
+   * `details_url`, "The URL of the integrator's site that has the full details of the check"), so
+   * a check run created by another step without it still gets the link.
+   */
+  linkRun(pr: PullRequestEvent, detailsUrl: string): void {
+    this.details.set(key(pr), detailsUrl);
   }
 
   async queued(pr: PullRequestEvent, detailsUrl?: string): Promise<void> {
@@ -88,7 +102,18 @@ export class GitHubCheckRunReporter implements PullRequestReporter {
 
 /** GitLab: one note on the merge request, updated in place at each step. */
 export class GitLabNoteReporter implements PullRequestReporter {
+  private readonly details = new Map<string, string>();
+
   constructor(private readonly client: GitLabNoteClient) {}
+
+  linkRun(pr: PullRequestEvent, detailsUrl: string): void {
+    this.details.set(key(pr), detailsUrl);
+  }
+
+  private runLink(pr: PullRequestEvent): string {
+    const url = this.details.get(key(pr));
+    return url ? ` ([run](${url}))` : '';
+  }
 
   private async write(pr: PullRequestEvent, body: string): Promise<void> {
     if (pr.projectId === undefined) throw new TypeError(`merge request !${pr.number} has no GitLab project id`);
@@ -96,11 +121,12 @@ export class GitLabNoteReporter implements PullRequestReporter {
   }
 
   queued(pr: PullRequestEvent, detailsUrl?: string): Promise<void> {
-    return this.write(pr, `**tfstep plan**: queued for \`${pr.headSha.slice(0, 12)}\`${detailsUrl ? ` ([run](${detailsUrl}))` : ''}.`);
+    if (detailsUrl) this.details.set(key(pr), detailsUrl);
+    return this.write(pr, `**tfstep plan**: queued for \`${pr.headSha.slice(0, 12)}\`${this.runLink(pr)}.`);
   }
 
   started(pr: PullRequestEvent): Promise<void> {
-    return this.write(pr, `**tfstep plan**: planning \`${pr.headSha.slice(0, 12)}\` in every account it touches.`);
+    return this.write(pr, `**tfstep plan**: planning \`${pr.headSha.slice(0, 12)}\` in every account it touches${this.runLink(pr)}.`);
   }
 
   completed(pr: PullRequestEvent, result: PullRequestSummary): Promise<void> {
@@ -109,7 +135,7 @@ export class GitLabNoteReporter implements PullRequestReporter {
   }
 
   cancelled(pr: PullRequestEvent, reason: string): Promise<void> {
-    return this.write(pr, `**tfstep plan** of \`${pr.headSha.slice(0, 12)}\`: cancelled. ${reason}`);
+    return this.write(pr, `**tfstep plan** of \`${pr.headSha.slice(0, 12)}\`${this.runLink(pr)}: cancelled. ${reason}`);
   }
 }
 
@@ -117,15 +143,23 @@ export class GitLabNoteReporter implements PullRequestReporter {
 export class RecordingReporter implements PullRequestReporter {
   readonly checkRuns = new Map<string, CheckRunRecord>();
 
+  private readonly details = new Map<string, string>();
+
   constructor(private readonly name = 'tfstep plan') {}
+
+  linkRun(pr: PullRequestEvent, detailsUrl: string): void {
+    this.details.set(key(pr), detailsUrl);
+  }
 
   private set(pr: PullRequestEvent, patch: Partial<CheckRunRecord> & { status: CheckStatus }): void {
     const old = this.checkRuns.get(key(pr));
+    const detailsUrl = this.details.get(key(pr));
     this.checkRuns.set(key(pr), {
       name: this.name,
       repository: pr.repository.fullName,
       head_sha: pr.headSha,
       ...old,
+      ...(detailsUrl ? { details_url: detailsUrl } : {}),
       ...patch,
       statuses: [...(old?.statuses ?? []), patch.status],
     });
@@ -168,6 +202,15 @@ export class GitHubCommitStatusReporter implements PullRequestReporter {
     private readonly client: GitHubStatusClient,
     private readonly name: string,
   ) {}
+
+  /**
+   * A commit status is a new status each time, shown as the latest of its context, and its
+   * `target_url` is its own ("Commit statuses", https://docs.github.com/rest/commits/statuses:
+   * "Create a commit status", `target_url`): so each one carries the link again.
+   */
+  linkRun(pr: PullRequestEvent, detailsUrl: string): void {
+    this.details.set(key(pr), detailsUrl);
+  }
 
   private async set(pr: PullRequestEvent, state: CommitState, description: string): Promise<void> {
     const targetUrl = this.details.get(key(pr));

@@ -4,6 +4,7 @@
  * addresses of destroyed and replaced resources, and the accounts that do not plan pull requests.
  */
 import type { PlanRow } from '../domain/pull-request-summary';
+import { artifactKeys } from '../domain/runner-contract';
 import type { NotAllowedTarget } from './targets';
 
 /** What a plan-only run reports per target (lib/domain/plan-only.ts), as far as the summary reads it. */
@@ -63,4 +64,21 @@ export function planRowsOf(
     rows.push({ stage: n.stage, account: n.account, module: n.module, status: 'not-allowed', add: 0, change: 0, destroy: 0, reason: 'this account does not plan pull requests (pullRequestPlans)' });
   }
   return rows;
+}
+
+/**
+ * Where each module's plan log is, from a plan-only run's item list (`artifactKeys.planOnlyItems`):
+ * each item is one runner task, which writes one log for its account's modules at
+ * `artifactKeys.log(task, account, 'plan')`. Answers the key of an account's module, or undefined
+ * for one no item names (not planned, skipped) and when the list is not of that shape.
+ */
+export function planLogKeysOf(items: unknown): (account: string, module: string) => string | undefined {
+  const keys = new Map<string, string>();
+  for (const item of Array.isArray(items) ? (items as unknown[]) : []) {
+    const { task, account } = (item ?? {}) as { task?: unknown; account?: { name?: unknown; modules?: unknown } };
+    if (typeof task !== 'string' || typeof account?.name !== 'string') continue;
+    const key = artifactKeys.log(task, account.name, 'plan');
+    for (const module of Array.isArray(account.modules) ? account.modules : []) if (typeof module === 'string') keys.set(`${account.name}\n${module}`, key);
+  }
+  return (account, module) => keys.get(`${account}\n${module}`);
 }

@@ -21,12 +21,12 @@ const DEV_TASK = 'arn:aws:ecs:us-east-1:111111111111:task/tfstep-us-east-1/0a1b2
 const PROD_TASK = 'arn:aws:ecs:us-east-1:333333333333:task/tfstep-us-east-1/9f8e7d6c5b4a';
 
 /** The ECS `.sync` events Step Functions writes for one runner task (PascalCase, as it returns them). */
-function taskEvents(firstId: number, taskArn: string, account: string, phase: string, modules: string[], ended: 'succeeded' | 'failed' | 'running'): HistoryEvent[] {
+function taskEvents(firstId: number, taskArn: string, account: string, phase: string, modules: string[], ended: 'succeeded' | 'failed' | 'running', execution = EXEC): HistoryEvent[] {
   const env = [
     { Name: 'TFSTEP_ACCOUNT', Value: account },
     { Name: 'TFSTEP_PHASE', Value: phase },
     { Name: 'TFSTEP_MODULES', Value: JSON.stringify(modules) },
-    { Name: 'TFSTEP_EXECUTION', Value: EXEC },
+    { Name: 'TFSTEP_EXECUTION', Value: execution },
   ];
   const task = { TaskArn: taskArn, ClusterArn: 'arn:aws:ecs:us-east-1:111111111111:cluster/tfstep-us-east-1', LastStatus: 'PROVISIONING', Overrides: { ContainerOverrides: [{ Name: 'runner', Environment: env }] } };
   const t = new Date('2026-11-26T10:00:00Z');
@@ -160,6 +160,36 @@ describe('tfstep logs against AWS', () => {
       [MAP_RUN('dev'), 'page-2'],
       [MAP_RUN('prod'), undefined],
     ]);
+  });
+
+  it('finds a pull request run by its name in the plan-only state machine, and reads its task\'s log under the task\'s own name', async () => {
+    // GIVEN a plan-only execution (a pull request run) whose dev task, named after the run, ran in a Map child
+    const RUN = 'pr-acme-live-7-0123456789ab-mhx1';
+    const TASK = `${RUN}-0`;
+    const PIPELINE_ARN = `arn:aws:states:us-east-1:999999999999:execution:tfstep-pipeline:${RUN}`;
+    const PLAN_ONLY_ARN = `arn:aws:states:us-east-1:999999999999:execution:tfstep-plan-only:${RUN}`;
+    const MAP_RUN = 'arn:aws:states:us-east-1:999999999999:mapRun:tfstep-plan-only/Plans:1';
+    const CHILD = 'arn:aws:states:us-east-1:999999999999:execution:tfstep-plan-only/Plans:dev-1';
+    sfn.on(GetExecutionHistoryCommand, { executionArn: PIPELINE_ARN }).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
+    sfn.on(GetExecutionHistoryCommand, { executionArn: PLAN_ONLY_ARN }).resolves({ events: [{ id: 1, type: 'ExecutionStarted', timestamp: new Date('2026-11-26T10:00:00Z') }] });
+    sfn.on(ListMapRunsCommand, { executionArn: PLAN_ONLY_ARN }).resolves({ mapRuns: [{ mapRunArn: MAP_RUN, executionArn: PLAN_ONLY_ARN, stateMachineArn: 'x', startDate: new Date('2026-11-26T10:00:00Z') }] });
+    sfn.on(ListExecutionsCommand, { mapRunArn: MAP_RUN }).resolves({ executions: [{ executionArn: CHILD, stateMachineArn: 'x', name: 'dev-1', status: 'SUCCEEDED', startDate: new Date('2026-11-26T10:00:02Z') }] });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: CHILD }).resolves({ events: taskEvents(3, DEV_TASK, 'dev', 'plan', ['dev/us-east-1/network'], 'succeeded', TASK) });
+    s3.on(GetObjectCommand, { Bucket: 'tfstep-artifacts-999999999999-us-east-1', Key: `accounts/dev/${TASK}/plan.log` }).resolves({ Body: body('[dev/us-east-1/network] terraform plan\n') });
+    // WHEN logs is asked for the run's name
+    const res = await runCli(['logs', RUN, '--config', CONFIG]);
+    // THEN the plan-only execution's task is printed from the artifacts bucket, without CloudWatch
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('==> dev plan (task 0a1b2c3d4e5f, stopped)\n[dev/us-east-1/network] terraform plan\n');
+    expect(logs.commandCalls(GetLogEventsCommand)).toHaveLength(0);
+  });
+
+  it('says in which state machines it looked when no execution has the name', async () => {
+    sfn.on(GetExecutionHistoryCommand).rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
+    const res = await runCli(['logs', 'pr-nothing', '--config', CONFIG]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/no execution named "pr-nothing" in arn:aws:states:.*:stateMachine:tfstep-pipeline or arn:aws:states:.*:stateMachine:tfstep-plan-only/);
   });
 
   it('fails with the permission to add when ListMapRuns is refused', async () => {

@@ -1,4 +1,6 @@
 import { CHECK_RUN_SUMMARY_LIMIT, renderPullRequestSummary, type PlanRow } from '../../lib/domain/pull-request-summary';
+import { artifactKeys } from '../../lib/domain/runner-contract';
+import { executionArnOf, executionConsoleUrl, s3ObjectConsoleUrl } from '../../lib/notify/links';
 
 const SHA = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821';
 
@@ -9,6 +11,33 @@ function row(over: Partial<PlanRow> & Pick<PlanRow, 'account' | 'module'>): Plan
 /** The table rows of a summary, in order. */
 function tableRows(summary: string): string[] {
   return summary.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| Stage') && !l.startsWith('| ---'));
+}
+
+/**
+ * 1,000 accounts with 3 modules each: every tenth destroys (with four addresses), the rest add,
+ * and one module of each is clean. `logUrl` links each module's log.
+ */
+function thousandAccounts(logUrl: (account: string, module: string) => string): PlanRow[] {
+  const rows: PlanRow[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const account = `acct-${String(i).padStart(4, '0')}`;
+    const stage = i < 100 ? 'dev' : i < 500 ? 'stage' : 'prod';
+    const destroys = i % 10 === 0;
+    rows.push(
+      row({
+        stage,
+        account,
+        module: `${account}/us-east-1/network`,
+        add: 2,
+        destroy: destroys ? 1 + (i % 7) : 0,
+        ...(destroys ? { destroyed: [`aws_subnet.private["${i}"]`, 'aws_route_table.private', 'aws_nat_gateway.main', 'aws_eip.nat'] } : {}),
+        logUrl: logUrl(account, `${account}/us-east-1/network`),
+      }),
+      row({ stage, account, module: `${account}/us-east-1/app`, add: 1 + (i % 5), change: i % 3, logUrl: logUrl(account, `${account}/us-east-1/app`) }),
+      row({ stage, account, module: `${account}/us-east-1/dns`, status: 'clean' }),
+    );
+  }
+  return rows;
 }
 
 describe('pull request summary', () => {
@@ -56,25 +85,7 @@ describe('pull request summary', () => {
 
   it('keeps a 1,000-account summary under 65,535 characters, destroys first, with the rest counted', () => {
     // GIVEN 1,000 accounts with 3 modules each: every tenth destroys, the rest add, and one module of each is clean
-    const rows: PlanRow[] = [];
-    for (let i = 0; i < 1000; i++) {
-      const account = `acct-${String(i).padStart(4, '0')}`;
-      const stage = i < 100 ? 'dev' : i < 500 ? 'stage' : 'prod';
-      const destroys = i % 10 === 0;
-      rows.push(
-        row({
-          stage,
-          account,
-          module: `${account}/us-east-1/network`,
-          add: 2,
-          destroy: destroys ? 1 + (i % 7) : 0,
-          ...(destroys ? { destroyed: [`aws_subnet.private["${i}"]`, 'aws_route_table.private', 'aws_nat_gateway.main', 'aws_eip.nat'] } : {}),
-          logUrl: `https://logs.example.com/runs/pr-7/${account}/network`,
-        }),
-        row({ stage, account, module: `${account}/us-east-1/app`, add: 1 + (i % 5), change: i % 3, logUrl: `https://logs.example.com/runs/pr-7/${account}/app` }),
-        row({ stage, account, module: `${account}/us-east-1/dns`, status: 'clean' }),
-      );
-    }
+    const rows = thousandAccounts((account, module) => `https://logs.example.com/runs/pr-7/${account}/${module.split('/').pop()!}`);
 
     // WHEN rendered
     const out = renderPullRequestSummary({ number: 7, headSha: SHA, stageOrder: ['dev', 'stage', 'prod'], rows, runUrl: 'https://console.example.com/runs/pr-7' });
@@ -96,6 +107,42 @@ describe('pull request summary', () => {
     expect(out.summary).toContain(`…and ${unlisted} more modules not listed (`);
     expect(out.summary).toContain('1000 modules without changes in 1000 accounts');
     expect(out.summary.endsWith('[Full run](https://console.example.com/runs/pr-7)')).toBe(true);
+  });
+
+  it('keeps a 1,000-account summary with AWS console links and the logs command under 65,535 bytes, each listed row with its link', () => {
+    // GIVEN the 1,000 accounts, each module's row linking its task's plan log in the S3 console (a
+    // run name of Step Functions' 80 characters, a task name of 70 and a suffix), the run's
+    // console page and the logs command
+    const run = `pr-${'acme-infrastructure-live'.padEnd(50, 'x')}-7-ec26c3e57ca3-mhx1abcd`.slice(0, 80);
+    const logUrl = (account: string) => s3ObjectConsoleUrl('aws-us-gov', 'us-gov-west-1', 'tfstep-artifacts-111111111111-us-gov-west-1', artifactKeys.log(`${run.slice(0, 70)}-999`, account, 'plan'));
+    const rows = thousandAccounts(logUrl);
+    const runUrl = executionConsoleUrl(executionArnOf('arn:aws-us-gov:states:us-gov-west-1:111111111111:stateMachine:tfstep-plan-only', run));
+    const short = renderPullRequestSummary({ number: 7, headSha: SHA, stageOrder: ['dev', 'stage', 'prod'], rows: thousandAccounts(() => 'https://l.example/x') });
+
+    // WHEN rendered
+    const out = renderPullRequestSummary({ number: 7, headSha: SHA, stageOrder: ['dev', 'stage', 'prod'], rows, runUrl, logsCommand: `tfstep logs ${run}` });
+
+    // THEN it fits GitHub's limit in bytes
+    expect(Buffer.byteLength(out.summary)).toBeLessThanOrEqual(CHECK_RUN_SUMMARY_LIMIT);
+    // AND every listed row has its whole link, and the longer links list fewer rows than short ones
+    const lines = tableRows(out.summary);
+    expect(lines.length).toBe(out.listed);
+    expect(lines.every((l) => l.endsWith(`| [log](${logUrl(l.split(' | ')[1]!)}) |`))).toBe(true);
+    expect(out.listed).toBeLessThan(short.listed);
+    expect(out.listed + out.counted).toBe(2000);
+    // AND it ends with the run's page and the command
+    expect(out.summary.endsWith(`[Full run](${runUrl})\n\nThe plan logs from a terminal: \`tfstep logs ${run}\` (\`--account\` and \`--module\` narrow it).`)).toBe(true);
+  });
+
+  it('keeps the run\'s page and the logs command when the budget is small', () => {
+    // GIVEN rows with long log links and a 3,000-byte budget
+    const rows = Array.from({ length: 40 }, (_, i) => row({ account: `a${i}`, module: `m${i}`, add: 40 - i, logUrl: `https://console.example.com/s3/object/bucket?prefix=${'k'.repeat(200)}${i}` }));
+    const out = renderPullRequestSummary({ number: 1, headSha: SHA, stageOrder: ['dev'], rows, limitBytes: 3000, runUrl: `https://console.example.com/${'r'.repeat(150)}`, logsCommand: `tfstep logs pr-${'x'.repeat(77)}` });
+    // THEN it fits, counts what did not, and still ends with the run's page and the command
+    expect(Buffer.byteLength(out.summary)).toBeLessThanOrEqual(3000);
+    expect(out.counted).toBeGreaterThan(0);
+    expect(out.summary).toContain(`[Full run](https://console.example.com/${'r'.repeat(150)})`);
+    expect(out.summary).toMatch(/`tfstep logs pr-x{77}` \(`--account` and `--module` narrow it\)\.$/);
   });
 
   it('counts the rest under a small budget whatever the width of the characters', () => {

@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { localServe, type LocalServer } from '../../lib/local/ui/serve';
 import type { PullRequestRunView } from '../../lib/local/ui/pull-requests';
 import { openLocalStore } from '../../lib/local/engine/store';
@@ -122,6 +123,10 @@ describe('pull request plans in tfstep local serve', () => {
     const summary = newer.checkRun!.output!.summary;
     expect(summary).toMatch(/\| dev \| dev-a \| `dev-a\/us-east-1\/app` \|/);
     expect(summary).toMatch(/\| prod \| prod \| `prod\/us-east-1\/app` \|/);
+    // AND each row links its account's plan log, a file the runner wrote
+    const links = [...summary.matchAll(/\[log\]\((file:[^)]+)\)/g)].map((m) => m[1]!);
+    expect(links).toHaveLength(2);
+    for (const link of links) expect(readFileSync(fileURLToPath(link), 'utf8')).toContain('tfstep runner: plan of');
     // AND nothing was applied anywhere, and the summary went to the server's log
     expect(doubleLog(log).filter((l) => l.endsWith(' apply'))).toEqual([]);
     expect(lines.join('')).toContain(`check run "tfstep plan" for #2 at ${second.slice(0, 7)}: success`);

@@ -138,6 +138,17 @@ describe('createAwsPipelineDeps', () => {
     expect(() => deps.repoReader({ ...testPush(), provider: 'local' })).toThrow(/GitHub or GitLab API/);
   });
 
+  it('links pull request runs to the plan-only execution and to plan logs in the artifacts bucket the stack names', () => {
+    // GIVEN the environment the central stack sets, with the plan-only state machine
+    const deps = createAwsPipelineDeps({ ...env, [PIPELINE_ENV.planOnlyStateMachineArn]: 'arn:aws-cn:states:cn-north-1:111111111111:stateMachine:tfstep-plan-only' }, silentPipelineLogger);
+    // THEN the pull request dependencies link the China console, the bucket of TFSTEP_ARTIFACTS_BUCKET and the command
+    expect(deps.pullRequests?.runUrl?.('pr-1')).toBe('https://console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/arn:aws-cn:states:cn-north-1:111111111111:execution:tfstep-plan-only:pr-1');
+    expect(deps.pullRequests?.logUrl?.('accounts/dev/pr-1-0/plan.log')).toBe('https://console.amazonaws.cn/s3/object/bucket?region=cn-north-1&bucketType=general&prefix=accounts%2Fdev%2Fpr-1-0%2Fplan.log');
+    expect(deps.pullRequests?.logsCommand?.('pr-1')).toBe('tfstep logs pr-1');
+    // AND without the plan-only state machine there are no pull request dependencies at all
+    expect(createAwsPipelineDeps(env, silentPipelineLogger).pullRequests).toBeUndefined();
+  });
+
   it('retries throttled DynamoDB calls more than the SDK default: a large stage records its accounts at once', async () => {
     const deps = createAwsPipelineDeps(env, silentPipelineLogger);
     expect(await deps.store.doc.config.maxAttempts()).toBe(AWS_MAX_ATTEMPTS);

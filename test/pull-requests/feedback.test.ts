@@ -162,6 +162,28 @@ describe('GitHub with a token', () => {
   });
 });
 
+describe('the run\'s page on every step', () => {
+  it('links it from each commit status though each step makes its own reporter, as in AWS', async () => {
+    // GIVEN a statuses API, and a fresh reporter per step told the run's page
+    const api = await startApi(() => ({ status: 201, body: { id: 1 } }));
+    try {
+      const fresh = () => {
+        const reporter = pullRequestReporterFor({ provider: 'github', credential: { token: 'ghp_test' }, repository: 'acme/infrastructure-live', checkName: 'tfstep plan', apiBaseUrl: api.baseUrl });
+        reporter.linkRun?.(pr(), 'https://console.example.com/pr-2');
+        return reporter;
+      };
+      // WHEN the run is queued, started and completed
+      await fresh().queued(pr(), 'https://console.example.com/pr-2');
+      await fresh().started(pr());
+      await fresh().completed(pr(), result);
+      // THEN every status carries the link, since each one replaces the last of its context
+      expect(api.seen.map((s) => (s.body as { target_url?: string }).target_url)).toEqual(Array(3).fill('https://console.example.com/pr-2'));
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('GitHub API errors and team membership', () => {
   it('fails with the status and a hint when GitHub refuses a check run', async () => {
     // GIVEN GitHub's answer to a personal access token

@@ -1,6 +1,6 @@
 import { parseConfig } from '../../lib/config/loader';
 import type { PullRequestEvent } from '../../lib/domain/pull-request-event';
-import { planRowsOf } from '../../lib/pull-requests/rows';
+import { planLogKeysOf, planRowsOf } from '../../lib/pull-requests/rows';
 import { pullRequestTargets } from '../../lib/pull-requests/targets';
 import { targetKey } from '../../lib/planning/targets';
 
@@ -96,5 +96,27 @@ describe('summary rows of plan-only results', () => {
     expect(rows[1]).toMatchObject({ status: 'failed', reason: 'Error: Invalid reference' });
     expect(rows[2]).toMatchObject({ status: 'clean' });
     expect(rows[3]).toMatchObject({ account: 'legacy', status: 'not-allowed' });
+  });
+});
+
+describe('planLogKeysOf', () => {
+  it('finds the plan log of each account\'s module in a run\'s item list, one log per task', () => {
+    // GIVEN two tasks of dev (two commits) and one of prod, and items of other shapes
+    const items = [
+      { task: 'pr-x-0', account: { name: 'dev', modules: ['dev/app', 'dev/db'] } },
+      { task: 'pr-x-1', account: { name: 'dev', modules: ['dev/dns'] } },
+      { task: 'pr-x-2', account: { name: 'prod', modules: ['prod/app'] } },
+      { account: { name: 'stage', modules: ['stage/app'] } },
+      null,
+    ];
+    const keyOf = planLogKeysOf(items);
+    // THEN each module has its task's log, and what no task planned has none
+    expect(keyOf('dev', 'dev/db')).toBe('accounts/dev/pr-x-0/plan.log');
+    expect(keyOf('dev', 'dev/dns')).toBe('accounts/dev/pr-x-1/plan.log');
+    expect(keyOf('prod', 'prod/app')).toBe('accounts/prod/pr-x-2/plan.log');
+    expect(keyOf('stage', 'stage/app')).toBeUndefined();
+    expect(keyOf('prod', 'dev/app')).toBeUndefined();
+    // AND a list that is not one links nothing
+    expect(planLogKeysOf({ task: 'pr-x-0' })('dev', 'dev/app')).toBeUndefined();
   });
 });

@@ -16,7 +16,7 @@ import { dependencyGraphs } from '../../planning/dependencies';
 import { GitRepoReader } from '../../planning/repo-reader';
 import { targetKey, type AppliedTarget } from '../../planning/targets';
 import { RecordingReporter, type CheckRunRecord } from '../../pull-requests/reporter';
-import { planRowsOf } from '../../pull-requests/rows';
+import { planLogKeysOf, planRowsOf } from '../../pull-requests/rows';
 import { pullRequestTargets } from '../../pull-requests/targets';
 import { pullRequestFields, type PullRequestRunRecord } from '../../store/pull-requests';
 import type { LocalExecution } from '../engine/engine';
@@ -209,7 +209,7 @@ export class LocalPullRequestRuns {
 
     const stageOf = (account: string) => config.accounts.find((a) => a.name === account)?.stage ?? '';
     let results: Awaited<ReturnType<typeof pipeline.runStore.planOnly.listResults>> = [];
-    const logs = new Map<string, string>();
+    let logs: (account: string, module: string) => string | undefined = () => undefined;
     if (targets.length > 0) {
       await this.reporter.started(pr);
       view.status = 'RUNNING';
@@ -232,14 +232,14 @@ export class LocalPullRequestRuns {
       if (active.cancelled) return;
       if (result.status !== 'SUCCEEDED') throw new Error(`the plan-only execution ended ${result.status}${result.error ? `: ${result.error}` : ''}${result.cause ? ` (${result.cause})` : ''}`);
       results = await pipeline.runStore.planOnly.listResults(name);
-      for (const [account, file] of await this.logFiles(name)) logs.set(account, file);
+      logs = await this.logFiles(name);
     }
     if (active.cancelled) return;
     const summary = renderPullRequestSummary({
       number: pr.number,
       headSha: pr.headSha,
       stageOrder: config.stageOrder,
-      rows: planRowsOf(results, notAllowed, stageOf, (account) => logs.get(account)),
+      rows: planRowsOf(results, notAllowed, stageOf, logs),
       runUrl: `${this.props.baseUrl()}/runs/${name}`,
     });
     await this.reporter.completed(pr, summary);
@@ -249,18 +249,19 @@ export class LocalPullRequestRuns {
     await this.persist(pipeline, pr, view);
   }
 
-  /** Each account's plan log of a run, as file URLs (the runner writes one per task). */
-  private async logFiles(run: string): Promise<Map<string, string>> {
+  /** Each module's plan log of a run, as a file URL (the runner writes one per task: its account's modules). */
+  private async logFiles(run: string): Promise<(account: string, module: string) => string | undefined> {
     const dir = path.join(this.props.stateDir, 'artifacts');
-    const out = new Map<string, string>();
+    let items: unknown = [];
     try {
-      const items = JSON.parse(await readFile(path.join(dir, run, '_plan-only', 'items.json'), 'utf8')) as { task?: string; account?: { name?: string } }[];
-      for (const item of items) {
-        if (typeof item.task === 'string' && typeof item.account?.name === 'string') out.set(item.account.name, pathToFileURL(path.join(dir, artifactKeys.log(item.task, item.account.name, 'plan'))).href);
-      }
+      items = JSON.parse(await readFile(path.join(dir, artifactKeys.planOnlyItems(run)), 'utf8'));
     } catch {
       // No items (nothing planned) or an unreadable file: the summary goes without log links.
     }
-    return out;
+    const keyOf = planLogKeysOf(items);
+    return (account, module) => {
+      const key = keyOf(account, module);
+      return key === undefined ? undefined : pathToFileURL(path.join(dir, key)).href;
+    };
   }
 }
