@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { AUDIT_PREFIX } from '../domain/audit';
+import { APPLY_RECORD_ID_PREFIX, AUDIT_PREFIX } from '../domain/audit';
 import { InvalidPropsError } from './errors';
 
 /** Props of {@link AuditBucket}. */
@@ -63,6 +63,19 @@ export class AuditBucket extends Construct {
   /** The ARN pattern of the records, as granted to writers. */
   recordsArn(): string {
     return this.bucket.arnForObjects(`${AUDIT_PREFIX}*`);
+  }
+
+  /** The ARN pattern of the account applies' records, whose keys come from what they record. */
+  applyRecordsArn(): string {
+    return this.bucket.arnForObjects(`${AUDIT_PREFIX}*_${APPLY_RECORD_ID_PREFIX}*`);
+  }
+
+  /**
+   * Lets `role` read back the account applies' records: a retried record step finds its key
+   * taken (412) and compares what is there with what it would write (lib/audit/s3.ts).
+   */
+  grantConfirmApplies(role: iam.IGrantable): void {
+    role.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ConfirmAuditApplyRecords', actions: ['s3:GetObject'], resources: [this.applyRecordsArn()] }));
   }
 
   /** Lets `role` append records: s3:PutObject on the records only, no read, no delete. */

@@ -99,6 +99,9 @@ export interface AuditReader {
 /** The prefix every record's key starts with in the audit bucket. */
 export const AUDIT_PREFIX = 'records/';
 
+/** The id prefix of an account apply's record, whose id is a hash of what it records (lib/pipeline/record-account.ts). */
+export const APPLY_RECORD_ID_PREFIX = 'apply-';
+
 /**
  * A complete record: version, a fresh id and the time filled in.
  * @throws ZodError when a field has the wrong shape

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { auditRecord } from '../domain/audit';
+import { APPLY_RECORD_ID_PREFIX, auditRecord } from '../domain/audit';
 import { artifactKeys, ModuleResultSchema, type ModuleResult } from '../domain/runner-contract';
 import { capAddresses, capSummary } from '../domain/plan-summary';
 import { mapLimit } from '../domain/concurrency';
@@ -229,7 +229,7 @@ async function auditApply(
     auditRecord(
       {
         // Without a module's finish time (no module ran), the step's clock: a retry may then add a second record.
-        ...(finished.length > 0 ? { id: `apply-${identity.slice(0, 32)}`, at: new Date(finished.at(-1)!).toISOString() } : {}),
+        ...(finished.length > 0 ? { id: `${APPLY_RECORD_ID_PREFIX}${identity.slice(0, 32)}`, at: new Date(finished.at(-1)!).toISOString() } : {}),
         kind: 'apply',
         who: 'pipeline',
         channel: deps.auditChannel ?? 'pipeline',

@@ -14,7 +14,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema';
-import { AUDIT_PREFIX } from '../domain/audit';
+import { APPLY_RECORD_ID_PREFIX, AUDIT_PREFIX } from '../domain/audit';
 import { FUNCTION_ENV } from '../domain/function-env';
 import { names } from '../domain/names';
 import { artifactKeys, MANIFEST_SUFFIX } from '../domain/runner-contract';
@@ -258,6 +258,11 @@ export class CentralStack extends Stack {
         reason: 'Each audit record is a new object under records/ (its key is the time and a fresh id); the grant is s3:PutObject on those keys only, with no read or delete.',
       });
     }
+    this.audit.grantConfirmApplies(this.pipelineFunction.role);
+    Validations.of(this.pipelineFunction.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.audit.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${AUDIT_PREFIX}*_${APPLY_RECORD_ID_PREFIX}*]`,
+      reason: 'A retried record step reads back the account apply record it may already have written (its key comes from the apply), to count it as written; read only, of apply records only.',
+    });
 
     // auth NONE: the git host's HMAC signature and the signed approval link are the authentication.
     this.webhookUrl = this.webhookFunction.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
