@@ -13,6 +13,12 @@
  * stopped by Step Functions itself, through the launcher role's `ecs:StopTask` ("Run Amazon ECS
  * or Fargate tasks with Step Functions" and its IAM page: only tasks Step Functions started).
  * A plan-only run holds no branch, so nothing else needs releasing.
+ *
+ * Order: the rule's target is an unordered subscriber, which delivers events in parallel ("Ordering
+ * and deduplicating events on a Custom Event Bus", Amazon EventBridge User Guide), so two pushes
+ * within a second can be handled at once or the older last. Each event claims the pull request in
+ * the run table by the webhook's receive time (`PullRequestRunStore.claim`), and every status
+ * change is conditional, so only the newest head's run is left running.
  */
 import { z } from 'zod';
 import { mapLimit } from '../domain/concurrency';
@@ -66,20 +72,26 @@ export interface PullRequestEventResult {
   readonly refused?: string;
   /** The older run stopped, if any. */
   readonly stopped?: string;
+  /** The run was not started, or stopped as it started: a later event of the pull request replaced it. */
+  readonly superseded?: boolean;
   readonly targets: number;
   readonly notAllowed: number;
 }
 
-async function stopActive(pr: PullRequestEvent, reason: string, deps: PipelineDeps, prDeps: PullRequestDeps): Promise<string | undefined> {
-  const store = deps.store.pullRequests;
-  const name = await store.active(pullRequestKey(pr));
-  const older = name ? await store.get(name) : undefined;
-  if (!older || (older.status !== 'QUEUED' && older.status !== 'RUNNING')) return undefined;
-  await prDeps.planOnlyExecutions.stop(older.executionId, reason);
-  await store.update(older.name, { status: 'CANCELLED', reason, stoppedAt: deps.clock().toISOString() });
-  await report(deps, prDeps, recordEvent(older), (r) => r.cancelled(recordEvent(older), reason), older.name);
-  deps.logger.info('pull request run stopped', { run: older.name, pullRequest: older.pullRequest, reason });
-  return older.name;
+/**
+ * Cancels a run that is queued or running: one conditional update, so a run that finished or was
+ * cancelled meanwhile is left as it is (answers false). The execution is stopped by name, which
+ * also covers a run whose own event is starting it right now: StopExecution of an execution not
+ * yet there fails with ExecutionDoesNotExist (counted as stopped), and that event then finds its
+ * run cancelled and stops the execution it started (see {@link pullRequestEvent}).
+ */
+async function cancelRun(name: string, reason: string, deps: PipelineDeps, prDeps: PullRequestDeps): Promise<boolean> {
+  const cancelled = await deps.store.pullRequests.update(name, { status: 'CANCELLED', reason, stoppedAt: deps.clock().toISOString() }, ['QUEUED', 'RUNNING']);
+  if (!cancelled) return false;
+  await prDeps.planOnlyExecutions.stop(cancelled.executionId, reason);
+  await report(deps, prDeps, recordEvent(cancelled), (r) => r.cancelled(recordEvent(cancelled), reason), name);
+  deps.logger.info('pull request run stopped', { run: name, pullRequest: cancelled.pullRequest, reason });
+  return true;
 }
 
 /** A reporter that can carry a GitHub check run's id from one invocation to the next. */
@@ -133,8 +145,11 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
     throw new InvalidRequestError(`a "${PULL_REQUEST_EVENT_DETAIL_TYPE}" event whose detail is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}; expected the shape in lib/domain/pull-request-event.ts`);
   }
   const pr = parsed.data;
+  const key = pullRequestKey(pr);
   if (pr.action === 'cancel') {
-    const stopped = await stopActive(pr, `pull request #${pr.number} was closed`, deps, prDeps);
+    const claim = await deps.store.pullRequests.claim(key, undefined, pr.receivedAt);
+    if (!claim.claimed) return { action: 'cancel', targets: 0, notAllowed: 0 };
+    const stopped = claim.replaced && (await cancelRun(claim.replaced, `pull request #${pr.number} was closed`, deps, prDeps)) ? claim.replaced : undefined;
     return { action: 'cancel', ...(stopped ? { stopped } : {}), targets: 0, notAllowed: 0 };
   }
   // Before anything is read or started: a refused pull request gets no run and no check run.
@@ -150,7 +165,6 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
   const graphs = await dependencyGraphs({ config, modules, ...(reader.readFile ? { readFile: (p: string) => reader.readFile!(pr.headSha, p) } : {}) });
   const { targets, notAllowed } = pullRequestTargets({ config, pr, modules, lastApplied, changes, graphs });
 
-  const stopped = await stopActive(pr, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`, deps, prDeps);
   const now = deps.clock();
   const name = pullRequestExecutionName(pr, now);
   const request: PlanOnlyRequest = {
@@ -171,20 +185,38 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
     targets: targets.length,
     notAllowed: notAllowed.length,
   };
-  // Recorded before the start, so the finish step (which may come quickly) finds it.
+  // Recorded before the claim, so an event that replaces this one finds the run to cancel, and
+  // before the start, so the finish step (which may come quickly) finds it.
   await deps.store.pullRequests.put(record);
-  await deps.store.pullRequests.setActive(pullRequestKey(pr), name);
+  const claim = await deps.store.pullRequests.claim(key, name, pr.receivedAt);
+  if (!claim.claimed) {
+    // A later event of the pull request was handled first: this head is already out of date.
+    const reason = `a later event of #${pr.number}${claim.holder ? ` (${claim.holder})` : ''} was handled first`;
+    await deps.store.pullRequests.update(name, { status: 'CANCELLED', reason, stoppedAt: deps.clock().toISOString() });
+    deps.logger.info('pull request run not started', { run: name, pullRequest: pr.number, headSha: pr.headSha, reason });
+    return { action: 'plan', run: name, superseded: true, targets: targets.length, notAllowed: notAllowed.length };
+  }
+  const stopped = claim.replaced && (await cancelRun(claim.replaced, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`, deps, prDeps)) ? claim.replaced : undefined;
   await report(deps, prDeps, pr, (r) => r.queued(pr, prDeps.runUrl?.(name)), name);
   let executionId: string;
   try {
     executionId = await prDeps.planOnlyExecutions.start(name, request);
   } catch (err) {
     const reason = `the plan-only execution could not start: ${err instanceof Error ? err.message : String(err)}`;
-    await deps.store.pullRequests.update(name, { status: 'FAILED', reason, stoppedAt: deps.clock().toISOString() });
-    await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }), name);
+    if (await deps.store.pullRequests.update(name, { status: 'FAILED', reason, stoppedAt: deps.clock().toISOString() }, ['QUEUED'])) {
+      await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }), name);
+    }
     throw err;
   }
-  await deps.store.pullRequests.update(name, { executionId, status: 'RUNNING' });
+  if (!(await deps.store.pullRequests.update(name, { executionId, status: 'RUNNING' }, ['QUEUED']))) {
+    // A newer event cancelled this run while it started: stop what just started, and make sure
+    // the check run ends cancelled (its queued post may have come after the cancel).
+    const reason = (await deps.store.pullRequests.get(name))?.reason ?? `a newer push to #${pr.number} replaced this run`;
+    await prDeps.planOnlyExecutions.stop(executionId, reason);
+    await report(deps, prDeps, pr, (r) => r.cancelled(pr, reason), name);
+    deps.logger.info('pull request run stopped as it started', { run: name, pullRequest: pr.number, reason });
+    return { action: 'plan', run: name, superseded: true, ...(stopped ? { stopped } : {}), targets: targets.length, notAllowed: notAllowed.length };
+  }
   deps.logger.info('pull request run started', { run: name, pullRequest: pr.number, headSha: pr.headSha, targets: targets.length, notAllowed: notAllowed.length, ...(stopped ? { stopped } : {}) });
   return { action: 'plan', run: name, ...(stopped ? { stopped } : {}), targets: targets.length, notAllowed: notAllowed.length };
 }
@@ -212,8 +244,10 @@ export async function finishPullRequestRun(run: string, deps: PipelineDeps, prDe
     ...(prDeps.runUrl ? { runUrl: prDeps.runUrl(run) } : {}),
   });
   const pr = recordEvent(record);
+  // Conditional, so a run cancelled while this step rendered posts nothing over its cancelled check run.
+  const finished = await deps.store.pullRequests.update(run, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', conclusion: summary.conclusion, checkTitle: summary.title, stoppedAt: deps.clock().toISOString() }, ['QUEUED', 'RUNNING']);
+  if (!finished) return { run, results: results.length };
   await report(deps, prDeps, pr, (r) => r.completed(pr, summary), run);
-  await deps.store.pullRequests.update(run, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', conclusion: summary.conclusion, checkTitle: summary.title, stoppedAt: deps.clock().toISOString() });
   deps.logger.info('pull request run finished', { run, pullRequest: record.pullRequest, conclusion: summary.conclusion, results: results.length });
   return { run, results: results.length, conclusion: summary.conclusion };
 }
@@ -228,8 +262,8 @@ export async function pullRequestRunEnded(execution: string, status: string, rea
   const record = await deps.store.pullRequests.get(execution);
   if (!record) return false;
   if (record.status !== 'QUEUED' && record.status !== 'RUNNING') return true;
-  await deps.store.pullRequests.update(execution, { status: 'FAILED', reason, conclusion: 'failure', checkTitle: 'The plans could not run', stoppedAt: deps.clock().toISOString() });
-  if (prDeps) {
+  const failed = await deps.store.pullRequests.update(execution, { status: 'FAILED', reason, conclusion: 'failure', checkTitle: 'The plans could not run', stoppedAt: deps.clock().toISOString() }, ['QUEUED', 'RUNNING']);
+  if (failed && prDeps) {
     const pr = recordEvent(record);
     await report(deps, prDeps, pr, (r) => r.completed(pr, { title: 'The plans could not run', summary: reason, conclusion: 'failure', listed: 0, counted: 0 }), execution);
   }

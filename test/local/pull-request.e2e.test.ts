@@ -143,4 +143,32 @@ describe('pull request plans in tfstep local serve', () => {
       await local.close();
     }
   });
+  it('of two pushes delivered at the same moment, finishes one and cancels the other', async () => {
+    // GIVEN a pull request with two commits, and a server for its repository
+    const repo = makeInfraRepo();
+    execFileSync('git', ['-C', repo, 'checkout', '-q', '-b', 'raise-count']);
+    const first = commit(repo, { 'dev-a/us-east-1/app/main.tf': moduleTf('app', 'v2') }, 'raise the count');
+    const second = commit(repo, { 'dev-a/us-east-1/app/main.tf': moduleTf('app', 'v3') }, 'and a bit more');
+    execFileSync('git', ['-C', repo, 'checkout', '-q', 'main']);
+    const log = path.join(tempDir('log'), 'double.log');
+    server = await localServe({
+      configFile: configFor(repo),
+      port: 0,
+      stateDir: await stateDirWithBundle(),
+      env: { ...runnerEnv(toolPathWithoutTerraform(), log), TFSTEP_WEBHOOK_SECRET: SECRET },
+      out: new PassThrough(),
+    });
+    // WHEN both pushes' events arrive at once
+    const [a, b] = await Promise.all([deliver(server, pullRequestBody('synchronize', first), 'pr-a'), deliver(server, pullRequestBody('synchronize', second, first), 'pr-b')]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    let runs: PullRequestRunView[] = [];
+    for (let i = 0; i < 300; i++) {
+      runs = await pullRequestRuns(server);
+      if (runs.length === 2 && runs.every((r) => r.status !== 'QUEUED' && r.status !== 'RUNNING')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // THEN exactly one run went on to finish, the other was cancelled, and no check run is left open
+    expect(runs.map((r) => r.status).sort()).toEqual(['CANCELLED', 'SUCCEEDED']);
+    for (const r of runs) expect(r.checkRun?.status ?? 'completed').toBe('completed');
+  });
 });

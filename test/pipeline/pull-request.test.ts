@@ -6,7 +6,7 @@
 import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { PlanOnlyRequest } from '../../lib/domain/plan-only';
-import type { PullRequestEvent } from '../../lib/domain/pull-request-event';
+import { pullRequestKey, type PullRequestEvent } from '../../lib/domain/pull-request-event';
 import { awsPullRequestDeps, pullRequestApiBase, sfnPlanOnlyExecutions } from '../../lib/pipeline/aws-deps';
 import { createPipelineHandler } from '../../lib/pipeline/handler';
 import { EXECUTION_NAME_LIMIT, pullRequestExecutionName, type PullRequestDeps } from '../../lib/pipeline/pull-request';
@@ -62,7 +62,7 @@ beforeEach(async () => {
   handler = createPipelineHandler({ ...h.deps, pullRequests });
 });
 
-const pr = (headSha: string, action: 'plan' | 'cancel' = 'plan'): PullRequestEvent => ({
+const pr = (headSha: string, action: 'plan' | 'cancel' = 'plan', receivedAt = '2026-11-20T11:59:59.000Z'): PullRequestEvent => ({
   provider: 'github',
   deliveryId: `d-${headSha.slice(0, 8)}-${action}`,
   action,
@@ -73,7 +73,7 @@ const pr = (headSha: string, action: 'plan' | 'cancel' = 'plan'): PullRequestEve
   baseBranch: 'main',
   author: 'alice',
   title: 'Bigger app',
-  receivedAt: '2026-11-20T11:59:59.000Z',
+  receivedAt,
 });
 const busEvent = (detail: PullRequestEvent) => ({ version: '0', id: `ev-${detail.deliveryId}`, source: 'tfstep.git', 'detail-type': 'Git Pull Request', detail });
 
@@ -166,6 +166,95 @@ describe('a pull request event', () => {
 
   it('refuses an event whose detail is not a pull request, saying what was wrong', async () => {
     await expect(handler({ source: 'tfstep.git', 'detail-type': 'Git Pull Request', detail: { ...pr(c1), number: -1 } })).rejects.toThrow(/number/);
+  });
+});
+
+describe('two events of one pull request at the same moment', () => {
+  const early = '2026-11-20T11:59:58.000Z';
+  const late = '2026-11-20T11:59:59.000Z';
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!ok()) throw new Error(`timed out waiting for ${what}`);
+  };
+  const startedNames = () => sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name!);
+  const stoppedArns = () => sfn.commandCalls(StopExecutionCommand).map((c) => c.args[0].input.executionArn!);
+
+  it('cancels the older head\'s run that a newer event replaced while it was starting, and the older run stops itself', async () => {
+    // GIVEN StartExecution of the older head's run held until the newer event has been handled
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => {
+      if (input.name.includes(c1.slice(0, 12))) await gate;
+      return { executionArn: arnOf(input.name), startDate: new Date() };
+    });
+    // WHEN the older event is being handled, and the newer one is handled in full meanwhile
+    const older = handler(busEvent(pr(c1, 'plan', early))) as Promise<{ run: string; superseded?: boolean }>;
+    await until('the older run to call StartExecution', () => startedNames().length === 1);
+    const newer = (await handler(busEvent(pr(c2, 'plan', late)))) as { run: string; stopped?: string };
+    release();
+    const first = await older;
+    // THEN the newer event cancelled the older run, which stopped the execution it had just started
+    expect(newer.stopped).toBe(first.run);
+    expect(first.superseded).toBe(true);
+    expect(await store.pullRequests.get(first.run)).toMatchObject({ status: 'CANCELLED' });
+    expect(stoppedArns().filter((a) => a === arnOf(first.run)).length).toBeGreaterThanOrEqual(1);
+    expect(sfn.commandCalls(StopExecutionCommand).at(-1)!.args[0].input.executionArn).toBe(arnOf(first.run));
+    // AND its check run ended cancelled, though its queued post may have come after the cancel
+    expect(reporter.checkRunOf(pr(c1))).toMatchObject({ status: 'completed', conclusion: 'cancelled' });
+    // AND the newer head's run is the one running
+    expect(await store.pullRequests.get(newer.run)).toMatchObject({ status: 'RUNNING', headSha: c2 });
+    expect(await store.pullRequests.active(pullRequestKey(pr(c2)))).toBe(newer.run);
+  });
+
+  it('never starts an older event that arrives after a newer one', async () => {
+    const newer = (await handler(busEvent(pr(c2, 'plan', late)))) as { run: string };
+    // WHEN the older push's event is handled last
+    const older = (await handler(busEvent(pr(c1, 'plan', early)))) as { run: string; superseded?: boolean };
+    // THEN it started nothing, posted nothing, and its record says why
+    expect(older.superseded).toBe(true);
+    expect(startedNames()).toEqual([newer.run]);
+    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+    expect(reporter.checkRunOf(pr(c1))).toBeUndefined();
+    const record = await store.pullRequests.get(older.run);
+    expect(record).toMatchObject({ status: 'CANCELLED' });
+    expect(record!.reason).toContain(`a later event of #7 (${newer.run})`);
+    expect(await store.pullRequests.get(newer.run)).toMatchObject({ status: 'RUNNING' });
+    // AND a close received before that push does not stop its run either
+    expect(await handler(busEvent(pr(c2, 'cancel', early)))).toEqual({ action: 'cancel', targets: 0, notAllowed: 0 });
+    expect(await store.pullRequests.get(newer.run)).toMatchObject({ status: 'RUNNING' });
+  });
+
+  it('leaves exactly the newest head running, whatever the interleaving', async () => {
+    for (const [d1, d2] of [[0, 0], [0, 30], [30, 0], [5, 25], [25, 5]] as const) {
+      // GIVEN a fresh table and StartExecution calls that take a different time for each head
+      sfn.reset();
+      sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => {
+        await new Promise((r) => setTimeout(r, input.name.includes(c1.slice(0, 12)) ? d1 : d2));
+        return { executionArn: arnOf(input.name), startDate: new Date() };
+      });
+      sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+      store = await db.freshStore();
+      h = makeHarness(config, store, repo.dir, () => clock);
+      reporter = new RecordingReporter('tfstep plan');
+      const pullRequests: PullRequestDeps = { planOnlyExecutions: sfnPlanOnlyExecutions(sfn as unknown as SFNClient, PLAN_ONLY_ARN), reporter: () => Promise.resolve(reporter) };
+      const both = createPipelineHandler({ ...h.deps, pullRequests });
+      // WHEN both pushes' events are handled at the same moment
+      const [a, b] = (await Promise.all([both(busEvent(pr(c1, 'plan', early))), both(busEvent(pr(c2, 'plan', late)))])) as { run: string }[];
+      // THEN only the newer head's run is running, and every other execution started was stopped after its start
+      const runs = await store.pullRequests.list();
+      expect(runs.filter((r) => r.status === 'RUNNING').map((r) => r.headSha)).toEqual([c2]);
+      expect((await store.pullRequests.get(a!.run))?.status).toBe('CANCELLED');
+      expect(await store.pullRequests.active(pullRequestKey(pr(c2)))).toBe(b!.run);
+      const calls = sfn.calls().map((c) => c.args[0]);
+      for (const name of startedNames().filter((n) => n !== b!.run)) {
+        const started = calls.findIndex((c) => c instanceof StartExecutionCommand && c.input.name === name);
+        const stoppedAfter = calls.findIndex((c, i) => i > started && c instanceof StopExecutionCommand && c.input.executionArn === arnOf(name));
+        expect({ delays: [d1, d2], name, stoppedAfter: stoppedAfter > started }).toEqual({ delays: [d1, d2], name, stoppedAfter: true });
+      }
+      // AND no check run of the older head is left open
+      const check = reporter.checkRunOf(pr(c1));
+      if (check) expect(check).toMatchObject({ status: 'completed', conclusion: 'cancelled' });
+    }
   });
 });
 

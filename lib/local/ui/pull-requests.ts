@@ -72,6 +72,8 @@ export class LocalPullRequestRuns {
   readonly reporter: RecordingReporter;
   private readonly runs = new Map<string, PullRequestRunView>();
   private readonly active = new Map<string, Active>();
+  /** Each pull request's latest event's time. */
+  private readonly latest = new Map<string, string>();
   /** Every run's completion, for tests and for closing the server. */
   readonly done: Promise<void>[] = [];
   private counter = 0;
@@ -121,11 +123,8 @@ export class LocalPullRequestRuns {
     }
   }
 
-  /** Cancels the pull request's running run, if any. */
-  private async cancelActive(pr: PullRequestEvent, reason: string): Promise<void> {
-    const older = this.active.get(pullRequestKey(pr));
-    if (!older) return;
-    this.active.delete(pullRequestKey(pr));
+  /** Cancels a pull request's running run. */
+  private async cancel(older: Active, reason: string): Promise<void> {
     older.cancelled = true;
     older.execution?.stop();
     const view = this.runs.get(older.name);
@@ -136,12 +135,30 @@ export class LocalPullRequestRuns {
   }
 
   /**
+   * Claims the pull request for an event, as the run table's conditional write does in AWS: an
+   * event received before the one that holds the pull request claims nothing. Synchronous, so two
+   * events handled at the same moment each replace exactly the one before. Answers whether it
+   * claimed, and the run it replaced.
+   */
+  private claim(pr: PullRequestEvent, next: Active | undefined): { claimed: boolean; replaced?: Active } {
+    const key = pullRequestKey(pr);
+    const latest = this.latest.get(key);
+    if (latest !== undefined && pr.receivedAt < latest) return { claimed: false };
+    this.latest.set(key, pr.receivedAt);
+    const replaced = this.active.get(key);
+    if (next) this.active.set(key, next);
+    else this.active.delete(key);
+    return replaced ? { claimed: true, replaced } : { claimed: true };
+  }
+
+  /**
    * Handles one published pull request event: a cancel stops the running run; a plan stops the
    * older run of the same pull request and starts a new one. Resolves once the run is started.
    */
   async handle(pr: PullRequestEvent, pipeline: LocalPipeline): Promise<void> {
     if (pr.action === 'cancel') {
-      await this.cancelActive(pr, `pull request #${pr.number} was closed`);
+      const { replaced } = this.claim(pr, undefined);
+      if (replaced) await this.cancel(replaced, `pull request #${pr.number} was closed`);
       return;
     }
     // As the pipeline function in AWS: before anything runs, and a failed request to GitHub throws.
@@ -151,11 +168,10 @@ export class LocalPullRequestRuns {
       this.props.out.write(`refused pull request #${pr.number} at ${pr.headSha.slice(0, 7)}: ${verdict.reason}\n`);
       return;
     }
-    await this.cancelActive(pr, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`);
     this.counter += 1;
     const name = `pr-${pr.number}-${pr.headSha.slice(0, 7)}-${Date.now().toString(36)}${this.counter}`;
     const active: Active = { name, pr, pipeline, cancelled: false };
-    this.active.set(pullRequestKey(pr), active);
+    const claim = this.claim(pr, active);
     const view: PullRequestRunView = {
       name,
       kind: 'pull-request',
@@ -167,6 +183,13 @@ export class LocalPullRequestRuns {
       startedAt: new Date().toISOString(),
     };
     this.runs.set(name, view);
+    if (!claim.claimed) {
+      Object.assign(view, { status: 'CANCELLED', reason: `a later event of #${pr.number} was handled first`, stoppedAt: new Date().toISOString() });
+      await this.persist(pipeline, pr, view);
+      this.props.out.write(`not planning #${pr.number} at ${pr.headSha.slice(0, 7)}: ${view.reason}\n`);
+      return;
+    }
+    if (claim.replaced) await this.cancel(claim.replaced, `a newer push to #${pr.number} (${pr.headSha.slice(0, 7)}) replaced this run`);
     await this.reporter.queued(pr, `${this.props.baseUrl()}/runs/${name}`);
     await this.persist(pipeline, pr, view);
     this.props.out.write(`queued ${name} for pull request #${pr.number} at ${pr.headSha.slice(0, 7)}\n`);
@@ -235,7 +258,7 @@ export class LocalPullRequestRuns {
     });
     await this.reporter.completed(pr, summary);
     this.props.out.write(`check run "${this.reporter.checkRunOf(pr)?.name ?? ''}" for #${pr.number} at ${pr.headSha.slice(0, 7)}: ${summary.conclusion}: ${summary.title}\n${summary.summary}\n`);
-    this.active.delete(pullRequestKey(pr));
+    if (this.active.get(pullRequestKey(pr)) === active) this.active.delete(pullRequestKey(pr));
     Object.assign(view, { status: summary.conclusion === 'failure' ? 'FAILED' : 'SUCCEEDED', stoppedAt: new Date().toISOString() });
     await this.persist(pipeline, pr, view);
   }
