@@ -15,6 +15,7 @@
  */
 import { isListedLogin, teamEntriesOf } from '../domain/pull-request-authors';
 import type { PullRequestEvent } from '../domain/pull-request-event';
+import { InstallationTokenError } from '../git-auth/errors';
 import { GitHubAppTokens, type InstallationPermissions } from '../git-auth/github-app';
 import { repositoryNameOf, type GitCredential } from '../git-auth/credentials';
 
@@ -90,7 +91,9 @@ export class GitHubTeamMembership implements TeamMembership {
         signal: AbortSignal.timeout(10_000),
       });
     } catch (err) {
-      throw new TeamMembershipError(`${what} failed: ${(err as Error).message}`, undefined, { cause: err });
+      // A GitHub App whose installation lacks "Members: read" is refused its token (422).
+      const hint = err instanceof InstallationTokenError ? '; a GitHub App needs the organization permission "Members: read" for team entries of pullRequests.authors' : '';
+      throw new TeamMembershipError(`${what} failed: ${(err as Error).message}${hint}`, undefined, { cause: err });
     }
     if (res.status === 404) return false;
     const text = await res.text().catch(() => '');

@@ -228,6 +228,25 @@ describe('the author check before a pull request is planned', () => {
     await expectNothingPlanned(reporter);
   });
 
+  it('fails the event when GitHub refuses the App its token, saying which permission team entries need', async () => {
+    // GIVEN a GitHub App whose installation GitHub refuses a token for (422)
+    const github = await startFakeGitHub({ visible: [] });
+    try {
+      const app = { githubApp: { appId: github.appId, installationId: github.installationId, privateKey: github.privateKey, apiBaseUrl: github.apiBaseUrl } };
+      const deps = awsPullRequestDeps(configWith(['@acme/platform']), sfn as unknown as SFNClient, PLAN_ONLY_ARN, () => Promise.resolve(app));
+      const { handle, reporter } = pipeline(['@acme/platform'], teamsOf(deps));
+
+      // WHEN alice opens a pull request
+      const attempt = handle(pr('alice'));
+
+      // THEN the event fails with GitHub's refusal and the permission to check; nothing was planned
+      await expect(attempt).rejects.toThrow(/checking whether alice is a member of @acme\/platform failed: GitHub refused an installation token .*HTTP 422.*"Members: read"/);
+      await expectNothingPlanned(reporter);
+    } finally {
+      await github.close();
+    }
+  });
+
   it('asks with a GitHub App installation token scoped to the repository and members: read', async () => {
     // GIVEN the central credential is a GitHub App, whose API is the stand-in
     const asked: Seen[] = [];
