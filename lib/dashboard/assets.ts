@@ -38,7 +38,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .fail{border-left:4px solid var(--red);background:var(--red-bg);padding:.5rem .75rem;margin:.5rem 0;border-radius:4px}
 .err{color:var(--red);font-size:.85rem}
 h3.wave{font-size:.9rem;color:var(--muted)}
-.grid{display:flex;flex-wrap:wrap;gap:2px;margin:.25rem 0 .5rem}
+.grid{margin:.25rem 0 .5rem}.blk{display:flex;flex-wrap:wrap;gap:2px;margin:0 0 6px;content-visibility:auto;contain-intrinsic-size:auto 40px}
 .c{display:block;width:18px;height:18px;line-height:16px;font-size:11px;text-align:center;text-decoration:none;border:1px solid currentColor;border-radius:3px;background:#fff;font-weight:700}
 .c.t-ok{background:#dafbe1}.c.t-bad{background:var(--red);color:#fff;border-color:var(--red)}.c.t-run{background:#ddf4ff}.c.t-wait{background:#fff8c5}.c.t-planned{background:#e3fafc}
 .c:hover{outline:2px solid var(--fg)}.c[hidden]{display:none}

