@@ -9,6 +9,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { serveDashboard, sourceFromBackend } from '../lib/dashboard/server';
 import { openLocalStore } from '../lib/local/engine/store';
@@ -29,6 +31,11 @@ export interface DashboardResult {
   htmlBytes: number;
   /** The goal for renderMs. */
   goalMs: number;
+  /**
+   * The same page against one flat grid (no blocks), in the same run: each served without CSP
+   * from a plain loopback server, loaded in turn; median milliseconds of each and their ratio.
+   */
+  blocks?: { blocksMs: number; flatMs: number; ratio: number };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -68,7 +75,8 @@ export async function measureDashboard(accounts: number, tries = 5, log: (line: 
         if (i > 0) renders.push(ms);
         await page.close();
       }
-      return { accounts, renderMs: median(renders), renderRunsMs: renders, readMs: Math.round(median(reads)), htmlBytes, goalMs: 1000 };
+      const blocks = await blocksAgainstFlat(browser, await (await fetch(`${served.url}/run/bench-dashboard`)).text(), tries, accounts);
+      return { accounts, renderMs: median(renders), renderRunsMs: renders, readMs: Math.round(median(reads)), htmlBytes, goalMs: 1000, blocks };
     } finally {
       await browser.close();
       await served.close();
@@ -78,4 +86,42 @@ export async function measureDashboard(accounts: number, tries = 5, log: (line: 
     await local.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The page as it would be with one flat grid: the blocks' wrappers gone, the grid a flex box again. */
+export function flatGrid(html: string): string {
+  const flat = html.replace(/<\/a><\/div>(?=<div class="blk">|<\/div>)/g, '</a>').replace(/<div class="blk">/g, '');
+  return flat.replace(/\.grid\{margin:[^}]*\}\.blk\{[^}]*\}/, '.grid{display:flex;flex-wrap:wrap;gap:2px;margin:.25rem 0 .5rem}');
+}
+
+/** Loads the page with blocks and the flat one in turn, `tries` times each after a warm-up. */
+async function blocksAgainstFlat(browser: Awaited<ReturnType<typeof launchChromium>>, html: string, tries: number, accounts: number): Promise<{ blocksMs: number; flatMs: number; ratio: number }> {
+  const pages: Record<string, string> = { blocks: html, flat: flatGrid(html) };
+  if (pages.flat === html || pages.flat!.includes('class="blk"')) throw new Error('the flat page still has blocks: the dashboard\'s grid markup changed, and flatGrid with it must');
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(pages[(req.url ?? '/').slice(1)] ?? '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const times: Record<string, number[]> = { blocks: [], flat: [] };
+  try {
+    for (let i = 0; i <= tries; i++) {
+      for (const name of Object.keys(pages)) {
+        const page = await browser.context.newPage();
+        page.setDefaultTimeout(120_000);
+        await page.goto(`${url}/${name}`);
+        await page.waitForSelector('body[data-ready]');
+        const cells = await page.locator('.grid .c').count();
+        if (cells !== accounts) throw new Error(`the ${name} page shows ${cells} cells for ${accounts} accounts`);
+        if (i > 0) times[name]!.push(Number(await page.locator('body').getAttribute('data-ready')));
+        await page.close();
+      }
+    }
+  } finally {
+    server.close();
+  }
+  const blocksMs = median(times.blocks!);
+  const flatMs = median(times.flat!);
+  return { blocksMs, flatMs, ratio: Math.round((blocksMs / flatMs) * 100) / 100 };
 }

@@ -390,7 +390,7 @@ export function formatResults(r: BenchResults): string {
     const d = r.dashboard;
     out.push('');
     out.push(
-      `Dashboard: the run page of a ${d.accounts}-account run in headless Chromium, request to rendered grid (the run already read): median ${fmtMs(d.renderMs)} of ${d.renderRunsMs.length} (goal < ${fmtMs(d.goalMs)}: ${d.renderMs < d.goalMs ? "met" : "MISSED"}); page ${fmtKb(d.htmlBytes)}; reading the run from the local table (dynalite) takes ${fmtMs(d.readMs)} more`,
+      `Dashboard: the run page of a ${d.accounts}-account run in headless Chromium, request to rendered grid (the run already read): median ${fmtMs(d.renderMs)} of ${d.renderRunsMs.length} (goal < ${fmtMs(d.goalMs)}: ${d.renderMs < d.goalMs ? "met" : "MISSED"}); page ${fmtKb(d.htmlBytes)}; reading the run from the local table (dynalite) takes ${fmtMs(d.readMs)} more${d.blocks ? `; blocks of 100 against one flat grid, same run: ${fmtMs(d.blocks.blocksMs)} vs ${fmtMs(d.blocks.flatMs)} (ratio ${d.blocks.ratio})` : ''}`,
     );
   }
   out.push('');

@@ -112,7 +112,7 @@ export const BenchResultsSchema = z.object({
   waves: WavesEntrySchema.optional(),
   /** The dashboard's run page for a run of many accounts (absent from results made before it). */
   dashboard: z
-    .object({ accounts: z.number().int(), renderMs: n, renderRunsMs: z.array(n), readMs: n, htmlBytes: z.number().int(), goalMs: n })
+    .object({ accounts: z.number().int(), renderMs: n, renderRunsMs: z.array(n), readMs: n, htmlBytes: z.number().int(), goalMs: n, blocks: z.object({ blocksMs: n, flatMs: n, ratio: n }).optional() })
     .optional(),
   /** A run queued behind another for days: it waits on a callback, not a poll. */
   queued: z.object({

@@ -3,6 +3,7 @@ import { DASHBOARD_CSS, DASHBOARD_SCRIPT } from '../../lib/dashboard/assets';
 import { diffLive, sseEvent } from '../../lib/dashboard/live';
 import { addressCount, DASHBOARD_HEADERS, fleetOrder, renderAccountPanel, renderFleetPage, renderRunPage, renderRunsPage, riskyFirst, runLive, toneOf } from '../../lib/dashboard/render';
 import { loopbackHost } from '../../lib/dashboard/server';
+import { flatGrid } from '../../bench/dashboard';
 import type { FleetRow } from '../../lib/operator/fleet';
 import type { ModuleView, RunDetail } from '../../lib/operator/views';
 
@@ -129,5 +130,21 @@ describe('dashboard rendering', () => {
   test('only loopback host names are answered', () => {
     expect(['127.0.0.1:8790', 'localhost:8790', '[::1]:8790', 'LOCALHOST'].map(loopbackHost)).toEqual([true, true, true, true]);
     expect(['evil.example:8790', '127.0.0.1.evil.example', undefined, ''].map(loopbackHost)).toEqual([false, false, false, false]);
+  });
+
+  test('puts the grid\'s squares in blocks of 100, in order, which the benchmark can flatten again', () => {
+    // GIVEN a run of 250 accounts
+    const html = renderRunPage(run(Array.from({ length: 250 }, (_, i) => ({ name: `acct-${i}`, status: 'APPLIED' }))), { source: 'x' });
+    // THEN the squares are in three blocks of 100, 100 and 50, in the accounts' order
+    const blocks = [...html.matchAll(/<div class="blk">(.*?)<\/div>/g)].map((m) => [...m[1]!.matchAll(/aria-label="(acct-\d+):/g)].map((x) => x[1]));
+    expect(blocks.map((b) => b.length)).toEqual([100, 100, 50]);
+    expect(blocks.flat()).toEqual(Array.from({ length: 250 }, (_, i) => `acct-${i}`));
+    // AND the benchmark's flat page has the same 250 squares in one flex grid
+    const flat = flatGrid(html);
+    expect(flat).not.toContain('class="blk"');
+    expect([...flat.matchAll(/class="c t-/g)]).toHaveLength(250);
+    expect(flat).toContain('.grid{display:flex;flex-wrap:wrap;');
+    expect(flat.match(/<div/g)!.length).toBe(html.match(/<div/g)!.length - 3);
+    expect(flat.match(/<\/div>/g)!.length).toBe(html.match(/<\/div>/g)!.length - 3);
   });
 });

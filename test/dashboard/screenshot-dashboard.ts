@@ -35,7 +35,7 @@ async function screenshots(outDir: string): Promise<void> {
     await page.waitForSelector('body[data-live="1"]');
     // The grid's blocks are laid out only when on screen (content-visibility), so the window is made
     // as tall as the page, as a reader scrolling down would see each block.
-    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    const height = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollHeight: number } } }).document.documentElement.scrollHeight);
     await page.setViewportSize({ width: 1100, height });
     await page.waitForTimeout(200);
     await page.screenshot({ path: join(outDir, 'dashboard-run.png'), fullPage: true });
