@@ -197,6 +197,17 @@ describe('the author check before a pull request is planned', () => {
     expect(reporter.checkRuns.size).toBe(1);
   });
 
+  it('asks GitHub once per login and team within an event, whatever the case of the login', async () => {
+    const { handle } = pipeline(['@acme/platform']);
+
+    // WHEN alice opens a pull request that "Alice" pushed to (GitHub logins are not case-sensitive)
+    const res = await handle(pr('alice', 'Alice'));
+
+    // THEN one question answered both, and the pull request is planned
+    expect(api.seen.map((s) => s.url)).toEqual(['/orgs/acme/teams/platform/memberships/alice']);
+    expect(res.run).toBeDefined();
+  });
+
   it('refuses someone not listed by login when the list has no teams, or the event is from GitLab', async () => {
     const logins = pipeline(['bob']);
     const teams = pipeline(['bob', '@acme/platform']);
