@@ -445,8 +445,9 @@ const PullRequestAuthor = z
 export const PullRequestsSchema = z
   .object({
     /**
-     * Only pull requests by these authors are planned: logins, or GitHub teams as `@org/team`.
-     * @default - every author of a same-repository pull request
+     * Only pull requests by these authors are planned: logins, or GitHub teams as `@org/team`
+     * (asked of GitHub with `git.centralSecret`: a GitHub App needs "Members: read"; see
+     * docs/pull-requests.md). @default - every author of a same-repository pull request
      */
     authors: z.array(PullRequestAuthor).min(1, 'at least one author (or leave authors out)').optional(),
     /** The GitHub check run's name. */

@@ -43,6 +43,11 @@ export const PullRequestEventSchema = z
     baseBranch: BranchSchema,
     /** The pull request's author (GitHub login, GitLab username). */
     author: z.string().min(1).max(320),
+    /**
+     * Who caused this event (pushed the new commits, reopened it), when the host says. The
+     * pipeline function checks it against `pullRequests.authors` as well as the author.
+     */
+    sender: z.string().min(1).max(320).optional(),
     /** The title, cut to the commit message budget. */
     title: z.string().refine((t) => jsonBytes(t) <= PUSH_BUDGET.messageJsonBytes, `a title of at most ${PUSH_BUDGET.messageJsonBytes} bytes as JSON`),
     /** The pull request's page. */

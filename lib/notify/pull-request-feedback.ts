@@ -138,18 +138,6 @@ export class GitHubCheckRunClient {
     const res = await this.send('PATCH', `/repos/${repository}/check-runs/${id}`, what, GitHubCheckRunClient.body(update, now));
     if (res.status === 404) throw await failure(res, what);
   }
-
-  /**
-   * Whether `login` is an active member of `org`'s team `teamSlug` ("Get team membership for a
-   * user", `GET /orgs/{org}/teams/{team_slug}/memberships/{username}`: 404 when not a member).
-   */
-  async isMember(org: string, teamSlug: string, login: string): Promise<boolean> {
-    const enc = encodeURIComponent;
-    const res = await this.send('GET', `/orgs/${enc(org)}/teams/${enc(teamSlug)}/memberships/${enc(login)}`, `checking @${org}/${teamSlug} membership of ${login}`);
-    if (res.status === 404) return false;
-    const doc = (await res.json()) as { state?: unknown };
-    return doc.state === 'active';
-  }
 }
 
 /** One GitLab merge request note, created once and then updated in place. */

@@ -22,7 +22,7 @@ import { arnPartitionRegion, executionArnOf, executionConsoleUrl, s3ObjectConsol
 import { createNotifier } from '../notify/notifier';
 import { functionConfigJson, optionalEnv, requireEnv } from '../env';
 import { httpCredentialFor, parseGitCredential, type GitCredential } from '../git-auth';
-import { GitHubRepoReader, GitLabRepoReader, gitlabApiBase } from '../planning/repo-reader';
+import { GitHubRepoReader, GitLabRepoReader, githubApiBase, gitlabApiBase } from '../planning/repo-reader';
 import { awsOrganizationsReader, organizationsClientFor } from '../fleet/organizations';
 import { RunStore } from '../store/run-store';
 import type { ArtifactStore, ExecutionTracker, PipelineDeps, PipelineLogger, TaskTokenCallback } from './deps';
@@ -30,6 +30,8 @@ import { PipelineError } from './errors';
 import type { PlanOnlyExecutions, PullRequestDeps } from './pull-request';
 import type { Config } from '../config/schema';
 import { pullRequestReporterFor } from '../pull-requests/reporter';
+import { githubTeamCheck } from '../pull-requests/authors';
+import type { PullRequestEvent } from '../domain/pull-request-event';
 
 /** Environment variables the pipeline function reads, by their names in {@link FUNCTION_ENV}. */
 export const PIPELINE_ENV = {
@@ -136,10 +138,7 @@ export function sfnPlanOnlyExecutions(sfn: SFNClient, planOnlyStateMachineArn: s
 
 /** The host API of a repository: GitHub's (github.com or an Enterprise server's `/api/v3`) or GitLab's `/api/v4`. */
 export function pullRequestApiBase(provider: 'github' | 'gitlab', cloneUrls: readonly string[]): string {
-  if (provider === 'gitlab') return gitlabApiBase(cloneUrls);
-  const https = cloneUrls.find((u) => u.startsWith('https://'));
-  const host = https ? new URL(https).host : 'github.com';
-  return host === 'github.com' ? 'https://api.github.com' : `https://${host}/api/v3`;
+  return provider === 'gitlab' ? gitlabApiBase(cloneUrls) : githubApiBase(cloneUrls);
 }
 
 /**
@@ -161,11 +160,25 @@ export function awsPullRequestDeps(
   artifactsBucket?: string,
 ): PullRequestDeps {
   const { partition, region } = arnPartitionRegion(planOnlyStateMachineArn);
+  const apiBaseOf = (pr: Pick<PullRequestEvent, 'provider' | 'repository'>) => {
+    const repo = config.repositories.find((r) => r.fullName.toLowerCase() === pr.repository.fullName.toLowerCase());
+    return pullRequestApiBase(pr.provider === 'gitlab' ? 'gitlab' : 'github', repo?.cloneUrls ?? pr.repository.cloneUrls);
+  };
   return {
     planOnlyExecutions: sfnPlanOnlyExecutions(sfn, planOnlyStateMachineArn),
     runUrl: (name) => executionConsoleUrl(executionArnOf(planOnlyStateMachineArn, name)),
     ...(artifactsBucket ? { logUrl: (key: string) => s3ObjectConsoleUrl(partition, region, artifactsBucket, key) } : {}),
     logsCommand: (name) => `tfstep logs ${name}`,
+    // `@org/team` entries of pullRequests.authors, asked with the central credentials; a new
+    // checker per event, so membership answers live for that event only.
+    async teams(pr) {
+      return githubTeamCheck({
+        credential: credential ? await credential() : undefined,
+        credentialName: 'git.centralSecret',
+        repository: pr.repository.fullName,
+        apiBaseUrl: apiBaseOf(pr),
+      });
+    },
     async reporter(pr) {
       if (pr.provider === 'local') throw new PipelineError(`pull request feedback goes to GitHub or GitLab; ${pr.repository.fullName} comes from ${pr.provider}`);
       if (!credential) throw new PipelineError('pull request feedback needs git.centralSecret (a GitHub App, or a token) in the config');

@@ -10,6 +10,7 @@ import type { OrganizationsReader } from '../fleet/walk';
 import type { RepoReader } from '../planning/repo-reader';
 import type { PlanOnlyRequest } from '../domain/plan-only';
 import type { PullRequestEvent } from '../domain/pull-request-event';
+import type { TeamCheck } from '../pull-requests/authors';
 import type { PullRequestReporter } from '../pull-requests/reporter';
 import type { RunStore } from '../store/run-store';
 import type { LogFields, Logger } from '../log';
@@ -71,6 +72,12 @@ export interface PullRequestDeps {
   readonly logUrl?: (key: string) => string;
   /** The command that prints a run's plan logs, for the summary's last line. @default - no line */
   readonly logsCommand?: (name: string) => string;
+  /**
+   * How `@org/team` entries of `pullRequests.authors` are checked for one event (`githubTeamCheck`);
+   * called once per event, so membership answers are kept for that event only.
+   * @default - they cannot be checked: team entries match nobody
+   */
+  readonly teams?: (pr: PullRequestEvent) => TeamCheck | Promise<TeamCheck>;
 }
 
 /** Everything {@link createPipelineHandler} needs. */

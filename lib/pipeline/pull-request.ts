@@ -34,6 +34,7 @@ import { pullRequestTargets, pushOfPullRequest, type NotAllowedTarget } from '..
 import { pullRequestFields, type PullRequestRunRecord } from '../store/pull-requests';
 import type { PipelineDeps, PullRequestDeps } from './deps';
 import { InvalidRequestError } from './errors';
+import { authorRefusal } from './pull-request-authors';
 import { runConfig } from './fleet';
 import { pullRequestLinks } from './pull-request-links';
 
@@ -68,6 +69,8 @@ export interface PullRequestEventResult {
   readonly action: 'plan' | 'cancel';
   /** The run started (plan), if any. */
   readonly run?: string;
+  /** Why the pull request was not planned (its author or sender is not allowed); no run was started. */
+  readonly refused?: string;
   /** The older run stopped, if any. */
   readonly stopped?: string;
   /** The run was not started, or stopped as it started: a later event of the pull request replaced it. */
@@ -153,6 +156,9 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
     const stopped = claim.replaced && (await cancelRun(claim.replaced, `pull request #${pr.number} was closed`, deps, prDeps)) ? claim.replaced : undefined;
     return { action: 'cancel', ...(stopped ? { stopped } : {}), targets: 0, notAllowed: 0 };
   }
+  // Before anything is read or started: a refused pull request gets no run and no check run.
+  const refused = await authorRefusal(pr, deps, prDeps);
+  if (refused !== undefined) return { action: 'plan', refused, targets: 0, notAllowed: 0 };
   const config = await runConfig(deps.config, deps.store);
   const reader = deps.repoReader(pushOfPullRequest(pr));
   const [modules, applied] = await Promise.all([reader.listModules(pr.headSha), deps.store.listApplied(pr.repository.fullName)]);

@@ -306,6 +306,16 @@ const GitLabCompareSchema = z.object({
 });
 
 /**
+ * The GitHub API base of a repository from its clone URLs: `https://api.github.com` for
+ * github.com, `https://HOST/api/v3` for a GitHub Enterprise Server (from the first HTTPS URL).
+ */
+export function githubApiBase(cloneUrls: readonly string[]): string {
+  const https = cloneUrls.find((u) => u.startsWith('https://'));
+  const host = https ? new URL(https).host : 'github.com';
+  return host === 'github.com' ? 'https://api.github.com' : `https://${host}/api/v3`;
+}
+
+/**
  * The GitLab API base of a project from its clone URLs: `https://host/...` or `git@host:...`
  * give `https://host/api/v4`.
  */

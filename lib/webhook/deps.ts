@@ -14,7 +14,7 @@ import { DEFAULT_MAX_BODY_BYTES } from './handler';
 import { jsonLogger, silentLogger } from '../log';
 import { EventBridgePublisher, MemoryPublisher } from './publisher';
 import { SecretsManagerSecretProvider, StaticSecretProvider } from './secrets';
-import type { Clock, Logger, TeamMembership, WebhookDeps } from './types';
+import type { Clock, Logger, WebhookDeps } from './types';
 
 /** Environment variables the webhook function reads, by their names in {@link FUNCTION_ENV}. */
 export const WEBHOOK_ENV = {
@@ -84,8 +84,6 @@ export interface InMemoryDepsOptions {
   readonly onPublish?: (event: PushEvent) => void | Promise<void>;
   /** Called with every published pull request event. */
   readonly onPullRequest?: (event: PullRequestEvent) => void | Promise<void>;
-  /** Checks team entries of `pullRequests.authors`. */
-  readonly teams?: TeamMembership;
 }
 
 /** In-memory dependencies plus handles on the publisher and store to inspect them. */
@@ -105,6 +103,5 @@ export function createInMemoryDeps(options: InMemoryDepsOptions): InMemoryWebhoo
     clock,
     logger: options.logger ?? silentLogger,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-    ...(options.teams ? { teams: options.teams } : {}),
   };
 }

@@ -266,12 +266,7 @@ async function handlePullRequest(
   log.action = clip(read.hostAction, 40);
   log.headSha = read.headSha;
   const deliveryId = requireDeliveryId(headers, provider);
-  const decision = await decidePullRequest(read, {
-    config: deps.config,
-    deliveryId,
-    receivedAt: deps.clock.now(),
-    ...(deps.teams ? { teams: deps.teams } : {}),
-  });
+  const decision = decidePullRequest(read, { config: deps.config, deliveryId, receivedAt: deps.clock.now() });
   if (decision.kind === 'ignored') {
     deps.logger.info('pull request ignored', { ...log, reason: decision.reason });
     return respond(200, { outcome: 'ignored' satisfies WebhookOutcome, reason: decision.reason });
@@ -287,7 +282,7 @@ async function handlePullRequest(
     return respond(200, { outcome: 'duplicate' satisfies WebhookOutcome, reason: `delivery ${deliveryId} was already received` });
   }
   if (outcome === 'failed') return respond(500, { reason: 'publishing the pull request failed; redeliver the webhook' });
-  deps.logger.info('pull request published', { ...log, prAction: pr.action });
+  deps.logger.info('pull request published', { ...log, prAction: pr.action, ...(decision.teamCheck ? { teamCheck: decision.teamCheck } : {}) });
   const what = pr.action === 'plan' ? `plan of ${pr.headSha.slice(0, 12)}` : 'cancel';
   return respond(200, { outcome: 'published' satisfies WebhookOutcome, reason: `pull request #${pr.number}: ${what} published`, deliveryId });
 }

@@ -6,10 +6,11 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema';
 import { formatPath } from '../config/parse';
+import { isListedLogin, teamEntriesOf } from '../domain/pull-request-authors';
 import { boundTitle, PullRequestEventSchema, type PullRequestAction, type PullRequestEvent } from '../domain/pull-request-event';
 import { MalformedRequestError, UnknownRepositoryError } from './errors';
 import { findRepository } from './normalize';
-import type { GitProvider, TeamMembership } from './types';
+import type { GitProvider } from './types';
 
 /** The provider-neutral facts of a pull request delivery. */
 export interface RawPullRequest {
@@ -152,27 +153,21 @@ export function readGitlabMergeRequest(payload: unknown): RawPullRequest {
 
 /** What the webhook does with a pull request delivery. */
 export type PullRequestDecision =
-  | { readonly kind: 'publish'; readonly event: PullRequestEvent }
+  /** `teamCheck`: who is not listed by login and is left to the pipeline function's team check. */
+  | { readonly kind: 'publish'; readonly event: PullRequestEvent; readonly teamCheck?: readonly string[] }
   | { readonly kind: 'ignored'; readonly reason: string }
   /** Never planned: a fork or an author outside the list. Answered 200 so the host does not retry. */
   | { readonly kind: 'refused'; readonly reason: string };
 
 /**
- * Whether `login` matches one of `authors` (logins compared case-insensitively, `@org/team`
- * entries through `teams`). A team entry with no way to check membership matches nobody.
+ * What the webhook can tell of `login` against `authors`: listed by login (compared
+ * case-insensitively), or undecided when only a GitHub team entry could let it through. The
+ * webhook holds no GitHub credentials, so team membership is checked by the pipeline function
+ * before anything is planned (see lib/pull-requests/authors.ts). GitLab has no team entries.
  */
-export async function authorAllowed(login: string, authors: readonly string[], provider: GitProvider, teams: TeamMembership | undefined): Promise<boolean> {
-  const wanted = login.toLowerCase();
-  for (const entry of authors) {
-    if (!entry.startsWith('@') && entry.toLowerCase() === wanted) return true;
-  }
-  if (provider !== 'github' || teams === undefined) return false;
-  for (const entry of authors) {
-    if (!entry.startsWith('@')) continue;
-    const [org, team] = entry.slice(1).split('/') as [string, string];
-    if (await teams.isMember(org, team, login)) return true;
-  }
-  return false;
+export function authorStanding(login: string, authors: readonly string[], provider: GitProvider): 'listed' | 'team check' | 'not listed' {
+  if (isListedLogin(login, authors)) return 'listed';
+  return provider === 'github' && teamEntriesOf(authors).length > 0 ? 'team check' : 'not listed';
 }
 
 /**
@@ -180,10 +175,7 @@ export async function authorAllowed(login: string, authors: readonly string[], p
  * beyond the repository: a fork is refused whatever it asks, since planning runs provider and
  * `external` code from the head commit in every account.
  */
-export async function decidePullRequest(
-  pr: RawPullRequest,
-  context: { config: Config; deliveryId: string; receivedAt: Date; teams?: TeamMembership },
-): Promise<PullRequestDecision> {
+export function decidePullRequest(pr: RawPullRequest, context: { config: Config; deliveryId: string; receivedAt: Date }): PullRequestDecision {
   const repo = findRepository(context.config, pr.provider, pr.fullName);
   if (!repo) throw new UnknownRepositoryError(pr.provider, pr.fullName);
   const settings = context.config.pullRequests;
@@ -197,12 +189,14 @@ export async function decidePullRequest(
   if (!pr.sameRepository && pr.action === 'plan') {
     return { kind: 'refused', reason: `pull request #${pr.number} comes from a fork (${pr.headRepository ?? 'a deleted repository'}); forks are never planned` };
   }
+  const teamCheck: string[] = [];
   if (settings.authors !== undefined && pr.action === 'plan') {
-    // The sender pushed the commits that would run: both must be allowed.
+    // The sender pushed the commits that would run: both must be allowed. Someone who may only
+    // be let in by a team is forwarded; the pipeline function asks GitHub before planning.
     for (const who of new Set(defined([pr.author, pr.sender]))) {
-      if (!(await authorAllowed(who, settings.authors, pr.provider, context.teams))) {
-        return { kind: 'refused', reason: `pull request #${pr.number}: ${who} is not one of pullRequests.authors; not planned` };
-      }
+      const standing = authorStanding(who, settings.authors, pr.provider);
+      if (standing === 'not listed') return { kind: 'refused', reason: `pull request #${pr.number}: ${who} is not one of pullRequests.authors; not planned` };
+      if (standing === 'team check') teamCheck.push(who);
     }
   }
   const candidate: PullRequestEvent = {
@@ -215,6 +209,7 @@ export async function decidePullRequest(
     headSha: pr.headSha,
     baseBranch: pr.baseBranch,
     author: pr.author.slice(0, 320),
+    ...(pr.sender ? { sender: pr.sender.slice(0, 320) } : {}),
     title: boundTitle(pr.title),
     ...(pr.url ? { url: pr.url } : {}),
     ...(pr.installationId ? { installationId: pr.installationId } : {}),
@@ -226,5 +221,5 @@ export async function decidePullRequest(
     const issue = result.error.issues[0];
     throw new MalformedRequestError(`pull request cannot be normalised: ${issue ? formatPath(issue.path) || '(top level)' : '(top level)'}: ${issue?.message ?? 'invalid'}`, { cause: result.error });
   }
-  return { kind: 'publish', event: result.data };
+  return { kind: 'publish', event: result.data, ...(teamCheck.length > 0 ? { teamCheck } : {}) };
 }

@@ -53,11 +53,6 @@ export interface Publisher {
   publishPullRequest(event: PullRequestEvent): Promise<void>;
 }
 
-/** Answers whether a GitHub user is an active member of a team (for `pullRequests.authors`). */
-export interface TeamMembership {
-  isMember(org: string, teamSlug: string, login: string): Promise<boolean>;
-}
-
 /** What a claim found. */
 export type ClaimResult = 'claimed' | 'duplicate';
 
@@ -86,6 +81,4 @@ export interface WebhookDeps {
   readonly logger: Logger;
   /** Largest accepted body in bytes (after base64 decoding). Default 5 MiB. */
   readonly maxBodyBytes?: number;
-  /** Checks `@org/team` entries of `pullRequests.authors`; without it such entries match nobody. */
-  readonly teams?: TeamMembership;
 }

@@ -48,7 +48,17 @@ function checkJwt(header: string | undefined, appId: string, key: KeyObject): st
   return undefined;
 }
 
-export async function startFakeGitHub(opts: { visible?: string[] } = {}): Promise<FakeGitHub> {
+/** A request to another route than the token endpoint, for `opts.route` to answer. */
+export interface OtherRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly authorization: string | undefined;
+}
+
+/**
+ * `opts.route` answers other routes of the API (team memberships, say); without it they get 404.
+ */
+export async function startFakeGitHub(opts: { visible?: string[]; route?: (req: OtherRequest) => { status: number; body: unknown } } = {}): Promise<FakeGitHub> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const appId = '424242';
   const installationId = '9001';
@@ -63,7 +73,10 @@ export async function startFakeGitHub(opts: { visible?: string[] } = {}): Promis
     req.on('end', () => {
       const m = /^\/app\/installations\/([^/]+)\/access_tokens$/.exec(req.url ?? '');
       const send = (status: number, doc: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
-      if (req.method !== 'POST' || !m) return send(404, { message: 'Not Found' });
+      if (req.method !== 'POST' || !m) {
+        const answer = opts.route?.({ method: req.method ?? 'GET', url: req.url ?? '/', authorization: req.headers.authorization }) ?? { status: 404, body: { message: 'Not Found' } };
+        return send(answer.status, answer.body);
+      }
       const problem = checkJwt(req.headers.authorization, appId, key);
       if (problem) return send(401, { message: `A JSON web token could not be decoded (${problem})` });
       if (m[1] !== installationId) return send(404, { message: 'Not Found' });

@@ -184,7 +184,7 @@ describe('the run\'s page on every step', () => {
   });
 });
 
-describe('GitHub API errors and team membership', () => {
+describe('GitHub API errors', () => {
   it('fails with the status and a hint when GitHub refuses a check run', async () => {
     // GIVEN GitHub's answer to a personal access token
     const api = await startApi(() => ({ status: 403, body: { message: 'You must authenticate via a GitHub App.' } }));
@@ -197,28 +197,6 @@ describe('GitHub API errors and team membership', () => {
       // THEN the error names the request, GitHub's message and what to do
       await expect(attempt).rejects.toThrow(PullRequestFeedbackError);
       await expect(attempt).rejects.toThrow(/creating check run "tfstep plan" on acme\/infrastructure-live@ec26c3e57ca3 failed with HTTP 403: You must authenticate via a GitHub App\.; .*GitHub App with "Checks: write"/);
-    } finally {
-      await api.close();
-    }
-  });
-
-  it('answers team membership from GitHub: active members only', async () => {
-    // GIVEN a team with one active and one pending member
-    const api = await startApi((req) =>
-      req.url === '/orgs/acme/teams/platform/memberships/octocat'
-        ? { status: 200, body: { state: 'active', role: 'member' } }
-        : req.url === '/orgs/acme/teams/platform/memberships/newbie'
-          ? { status: 200, body: { state: 'pending', role: 'member' } }
-          : { status: 404, body: { message: 'Not Found' } },
-    );
-    try {
-      const client = new GitHubCheckRunClient({ baseUrl: api.baseUrl, token: () => Promise.resolve('t') });
-
-      // WHEN three users are checked
-      const answers = [await client.isMember('acme', 'platform', 'octocat'), await client.isMember('acme', 'platform', 'newbie'), await client.isMember('acme', 'platform', 'mallory')];
-
-      // THEN only the active member counts
-      expect(answers).toEqual([true, false, false]);
     } finally {
       await api.close();
     }

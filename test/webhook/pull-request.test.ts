@@ -8,7 +8,6 @@ import { PullRequestEventSchema } from '../../lib/domain/pull-request-event';
 import { createInMemoryDeps } from '../../lib/webhook/deps';
 import { handleWebhook } from '../../lib/webhook/handler';
 import { memoryLogger } from '../../lib/log';
-import type { TeamMembership } from '../../lib/webhook/types';
 import { bodyOf, fixedClock, fixture, fixtureText, githubRequest, gitlabRequest, NOW, SECRET, testConfig } from './helpers';
 
 /** The test config with pull request plans on, optionally limited to `authors`. */
@@ -17,9 +16,9 @@ function prConfig(authors?: string[]): Config {
   return parseConfig({ ...JSON.parse(JSON.stringify(base)) as Record<string, unknown>, pullRequests: authors ? { authors } : {} });
 }
 
-function depsFor(config: Config, teams?: TeamMembership) {
+function depsFor(config: Config) {
   const logger = memoryLogger();
-  return { ...createInMemoryDeps({ config, secret: SECRET, clock: fixedClock, logger, ...(teams ? { teams } : {}) }), logger };
+  return { ...createInMemoryDeps({ config, secret: SECRET, clock: fixedClock, logger }), logger };
 }
 
 describe('pull request webhook (GitHub pull_request)', () => {
@@ -48,6 +47,7 @@ describe('pull request webhook (GitHub pull_request)', () => {
       headSha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821',
       baseBranch: 'main',
       author: 'Codertocat',
+      sender: 'Codertocat',
       title: 'Update the README with new information.',
       url: 'https://github.com/acme/infrastructure-live/pull/2',
       receivedAt: NOW.toISOString(),
@@ -161,43 +161,54 @@ describe('pull request webhook (GitHub pull_request)', () => {
     expect(deps.publisher.pullRequests).toHaveLength(0);
   });
 
-  it('refuses authors outside pullRequests.authors, and accepts listed logins and team members', async () => {
-    // GIVEN authors limited to a login and a team, whose membership a loopback-free stand-in answers
-    const asked: string[] = [];
-    const teams: TeamMembership = {
-      isMember: (org, team, login) => {
-        asked.push(`${org}/${team}:${login}`);
-        return Promise.resolve(org === 'acme' && team === 'platform' && login === 'Codertocat');
-      },
-    };
+  it('refuses authors outside pullRequests.authors and accepts listed logins, case-insensitively', async () => {
+    // GIVEN authors limited to logins only
     const onlyAlice = depsFor(prConfig(['alice']));
-    const viaTeam = depsFor(prConfig(['alice', '@acme/platform']), teams);
     const byLogin = depsFor(prConfig(['codertocat']));
     const body = fixtureText('github-pull-request-opened.json');
 
     // WHEN the same pull request by Codertocat reaches each
     const refused = await handleWebhook(githubRequest(body, { event: 'pull_request' }), onlyAlice);
-    const team = await handleWebhook(githubRequest(body, { event: 'pull_request' }), viaTeam);
     const login = await handleWebhook(githubRequest(body, { event: 'pull_request' }), byLogin);
 
-    // THEN only the list without Codertocat refuses; logins compare case-insensitively
+    // THEN the list without Codertocat refuses and publishes nothing; the other publishes
     expect(bodyOf(refused)).toEqual({ outcome: 'refused', reason: 'pull request #2: Codertocat is not one of pullRequests.authors; not planned' });
-    expect(bodyOf(team).outcome).toBe('published');
+    expect(onlyAlice.publisher.pullRequests).toHaveLength(0);
     expect(bodyOf(login).outcome).toBe('published');
-    expect(asked).toEqual(['acme/platform:Codertocat']);
+    expect(byLogin.publisher.pullRequests).toHaveLength(1);
   });
 
-  it('refuses a team entry when team membership cannot be checked', async () => {
-    // GIVEN a team-only list and no way to ask GitHub
-    const deps = depsFor(prConfig(['@acme/platform']));
+  it('forwards an author it cannot rule out when the list has GitHub teams, for the pipeline function to check', async () => {
+    // GIVEN a list of a login and a team; the webhook holds no GitHub credentials to ask about the team
+    const deps = depsFor(prConfig(['alice', '@acme/platform']));
 
-    // WHEN a pull request arrives
+    // WHEN a pull request by Codertocat (not listed by login) arrives
     const response = await handleWebhook(githubRequest(fixtureText('github-pull-request-opened.json'), { event: 'pull_request' }), deps);
 
-    // THEN it is refused rather than let through
-    expect(bodyOf(response).outcome).toBe('refused');
+    // THEN it is published with its author and sender, and the log says who is left to the team check
+    expect(bodyOf(response).outcome).toBe('published');
+    expect(deps.publisher.pullRequests).toHaveLength(1);
+    expect(deps.publisher.pullRequests[0]).toMatchObject({ author: 'Codertocat', sender: 'Codertocat' });
+    expect(deps.logger.entries.find((l) => l.message === 'pull request published')?.fields).toMatchObject({ teamCheck: ['Codertocat'] });
   });
 
+  it('forwards a team-only list too, and refuses a sender outside the list even when the author is listed', async () => {
+    // GIVEN a pull request by a listed author, pushed to by someone else
+    const pushedByOther = fixture('github-pull-request-opened.json') as { sender: { login: string } };
+    pushedByOther.sender.login = 'mallory';
+    const teamOnly = depsFor(prConfig(['@acme/platform']));
+    const loginsOnly = depsFor(prConfig(['codertocat']));
+
+    // WHEN it reaches a team-only list and a logins-only list
+    const forwarded = await handleWebhook(githubRequest(JSON.stringify(pushedByOther), { event: 'pull_request' }), teamOnly);
+    const refused = await handleWebhook(githubRequest(JSON.stringify(pushedByOther), { event: 'pull_request' }), loginsOnly);
+
+    // THEN the team-only list forwards both names; the logins-only list refuses the sender
+    expect(bodyOf(forwarded).outcome).toBe('published');
+    expect(teamOnly.publisher.pullRequests[0]).toMatchObject({ author: 'Codertocat', sender: 'mallory' });
+    expect(bodyOf(refused)).toEqual({ outcome: 'refused', reason: 'pull request #2: mallory is not one of pullRequests.authors; not planned' });
+    expect(loginsOnly.publisher.pullRequests).toHaveLength(0);
+  });
   it('fails with 400 naming the field when a pull_request payload is malformed', async () => {
     // GIVEN a payload without pull_request.head
     const deps = depsFor(prConfig());
@@ -236,6 +247,18 @@ describe('merge request webhook (GitLab Merge Request Hook)', () => {
         repository: { fullName: 'acme/platform/infrastructure-live', cloneUrls: ['https://gitlab.example.com/acme/platform/infrastructure-live.git', 'git@gitlab.example.com:acme/platform/infrastructure-live.git'] },
       }),
     ]);
+  });
+
+  it('refuses a user outside pullRequests.authors even when the list has teams: GitLab has no GitHub teams', async () => {
+    // GIVEN a list of a GitHub team and a login that is not the acting user (root)
+    const deps = depsFor(prConfig(['@acme/platform', 'alice']));
+
+    // WHEN a merge request update by root arrives
+    const response = await handleWebhook(gitlabRequest(fixtureText('gitlab-merge-request-update.json'), { event: 'Merge Request Hook' }), deps);
+
+    // THEN it is refused by the webhook, not forwarded
+    expect(bodyOf(response)).toEqual({ outcome: 'refused', reason: 'pull request #1: root is not one of pullRequests.authors; not planned' });
+    expect(deps.publisher.pullRequests).toHaveLength(0);
   });
 
   it('ignores an update without new commits, and cancels on merge', async () => {

@@ -3,6 +3,7 @@
  * becomes a plan-only run through the same definition, pipeline function and runner as AWS;
  * the check run GitHub would have got is kept (shown by `GET /runs`) and the summary printed.
  * A newer push to the same pull request, or closing it, stops the older run and its runners.
+ * Authors are checked first, as the pipeline function does (lib/pipeline/pull-request-authors.ts).
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -15,6 +16,7 @@ import { artifactKeys } from '../../domain/runner-contract';
 import { dependencyGraphs } from '../../planning/dependencies';
 import { GitRepoReader } from '../../planning/repo-reader';
 import { targetKey, type AppliedTarget } from '../../planning/targets';
+import { checkAuthors, type TeamCheck } from '../../pull-requests/authors';
 import { RecordingReporter, type CheckRunRecord } from '../../pull-requests/reporter';
 import { planLogKeysOf, planRowsOf } from '../../pull-requests/rows';
 import { pullRequestTargets } from '../../pull-requests/targets';
@@ -58,6 +60,11 @@ export interface LocalPullRequestRunsProps {
   readonly out: { write(text: string): unknown };
   /** The server's base URL, for the run links. */
   readonly baseUrl: () => string;
+  /**
+   * How `@org/team` entries of `pullRequests.authors` are checked for one event, as the pipeline
+   * function does in AWS (`githubTeamCheck`). @default - they cannot be: team entries match nobody
+   */
+  readonly teams?: (pr: PullRequestEvent) => TeamCheck | Promise<TeamCheck>;
 }
 
 /** Runs and remembers the pull request plans of one local server. */
@@ -152,6 +159,13 @@ export class LocalPullRequestRuns {
     if (pr.action === 'cancel') {
       const { replaced } = this.claim(pr, undefined);
       if (replaced) await this.cancel(replaced, `pull request #${pr.number} was closed`);
+      return;
+    }
+    // As the pipeline function in AWS: before anything runs, and a failed request to GitHub throws.
+    const teams = this.props.teams;
+    const verdict = await checkAuthors(pr, this.props.config.pullRequests?.authors, () => (teams ? teams(pr) : { unavailable: 'this server has no way to ask GitHub about teams' }));
+    if (!verdict.allowed) {
+      this.props.out.write(`refused pull request #${pr.number} at ${pr.headSha.slice(0, 7)}: ${verdict.reason}\n`);
       return;
     }
     this.counter += 1;

@@ -30,6 +30,9 @@ import { DynamoDeliveryStore } from '../../webhook/deliveries';
 import { MemoryPublisher } from '../../webhook/publisher';
 import { pullRequestKey, type PullRequestEvent } from '../../domain/pull-request-event';
 import { LocalPullRequestRuns } from './pull-requests';
+import { githubTeamCheck, type TeamCheck } from '../../pull-requests/authors';
+import { githubApiBase } from '../../planning/repo-reader';
+import { LOCAL_GIT_CREDENTIALS_ENV, loadLocalGitCredentials } from '../engine/git-credentials';
 import { StaticSecretProvider } from '../../webhook/secrets';
 import type { Logger } from '../../webhook/types';
 import { gitOrThrow } from '../engine/git';
@@ -164,6 +167,22 @@ async function recordUnstartedPush(runStore: RunStore, config: Config, push: Pus
   return execution;
 }
 
+/**
+ * Team entries of `pullRequests.authors` are asked of GitHub with the local mode's git
+ * credentials (`TFSTEP_GIT_CREDENTIALS` or `TFSTEP_GIT_CREDENTIALS_FILE`, the stand-in for the
+ * central `git.centralSecret`), read for each event that needs them. Without them team entries
+ * match nobody, and the refusal names the variables.
+ */
+function localTeamCheck(config: Config, env: NodeJS.ProcessEnv, stateDir: string, pr: PullRequestEvent): TeamCheck {
+  const repo = config.repositories.find((r) => r.fullName.toLowerCase() === pr.repository.fullName.toLowerCase());
+  return githubTeamCheck({
+    credential: loadLocalGitCredentials(env, stateDir)?.credential,
+    credentialName: `${LOCAL_GIT_CREDENTIALS_ENV.value} or ${LOCAL_GIT_CREDENTIALS_ENV.file}`,
+    repository: pr.repository.fullName,
+    apiBaseUrl: githubApiBase(repo?.cloneUrls ?? pr.repository.cloneUrls),
+  });
+}
+
 /** Starts the server; resolves once it listens. */
 export async function localServe(opts: LocalServeOptions): Promise<LocalServer> {
   const env = opts.env ?? process.env;
@@ -230,7 +249,7 @@ export async function localServe(opts: LocalServeOptions): Promise<LocalServer> 
     runs.push(done);
   };
 
-  const pullRequests = new LocalPullRequestRuns({ config, stateDir, out, baseUrl: () => baseUrl });
+  const pullRequests = new LocalPullRequestRuns({ config, stateDir, out, baseUrl: () => baseUrl, teams: (pr) => localTeamCheck(config, env, stateDir, pr) });
   const startPullRequest = async (pr: PullRequestEvent) => {
     const repo = config.repositories.find((r) => r.fullName.toLowerCase() === pr.repository.fullName.toLowerCase());
     if (!repo) return;
