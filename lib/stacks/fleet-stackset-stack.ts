@@ -28,6 +28,12 @@ export interface FleetStackSetStackProps extends StackProps {
  * stage's rules together, so such an account is held to the strictest rules rather than the
  * weakest. Accounts listed under `accounts:` keep their own stacks.
  *
+ * Parameter overrides reach only the accounts in the OUs when the instances are created or
+ * updated: "Accounts added to the target OUs and their child OUs in the future will use the
+ * StackSet default values and not the overridden values" ("Enable or disable automatic
+ * deployments for StackSets in AWS Organizations"). The StackSet sets no values of its own, so a
+ * later account gets the template's defaults: `ALL` for the stage, the strictest again.
+ *
  * Service-managed permissions need trusted access between StackSets and Organizations, and a
  * delegated administrator's calls need `CallAs: DELEGATED_ADMIN`
  * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html).
