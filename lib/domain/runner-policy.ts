@@ -37,7 +37,7 @@ export function runnerPolicyInput(config: Config, account: AccountConfig): unkno
  * The plan policies of the account's stage as its runner policy carries them (none when the stage
  * has no rule the runner checks). `maxAccounts` stays central: one account cannot count the others.
  */
-export function planPoliciesOf(config: Config, account: Pick<AccountConfig, 'stage'>): { planPolicies?: { protect: unknown[]; maxDestroys: unknown[]; custom: unknown[] } } {
+export function planPoliciesOf(config: Config, account: Pick<AccountConfig, 'stage'>): { planPolicies?: RunnerPlanPolicies } {
   const policies = config.stages[account.stage]?.policies;
   if (!hasRules(policies)) return {};
   const { protect, maxDestroys, custom } = policies;
@@ -51,8 +51,8 @@ export function planPoliciesOf(config: Config, account: Pick<AccountConfig, 'sta
  */
 export const FLEET_ALL_STAGES = 'ALL';
 
-/** The plan policies one runner checks, as the runner policy carries them. */
-export type RunnerPlanPolicies = NonNullable<ReturnType<typeof planPoliciesOf>['planPolicies']>;
+/** The plan policies one runner checks, as the runner policy carries them (`maxAccounts` stays central). */
+export type RunnerPlanPolicies = Pick<StagePolicies, 'protect' | 'maxDestroys' | 'custom'>;
 
 /** A rule id made unique across stages: `<stage>-<id>`, shortened with a hash past the 63 characters an id may have. */
 function stageRuleId(stage: string, id: string): string {
@@ -73,11 +73,10 @@ export function fleetPlanPoliciesOf(config: Config, stage: string): { planPolici
   for (const name of config.stageOrder) {
     const policies: StagePolicies | undefined = config.stages[name]?.policies;
     if (!hasRules(policies)) continue;
-    for (const kind of ['protect', 'maxDestroys', 'custom'] as const) {
-      for (const rule of policies[kind]) {
-        all[kind].push({ ...rule, id: stageRuleId(name, rule.id), message: rule.message ?? `stage ${name}'s rule ${rule.id}` });
-      }
-    }
+    const renamed = <R extends { id: string; message?: string }>(rule: R): R => ({ ...rule, id: stageRuleId(name, rule.id), message: rule.message ?? `stage ${name}'s rule ${rule.id}` });
+    all.protect.push(...policies.protect.map(renamed));
+    all.maxDestroys.push(...policies.maxDestroys.map(renamed));
+    all.custom.push(...policies.custom.map(renamed));
   }
   return all.protect.length + all.maxDestroys.length + all.custom.length > 0 ? { planPolicies: all } : {};
 }
