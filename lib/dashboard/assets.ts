@@ -76,6 +76,24 @@ if(form){
   // The server already hid what the address filters out; only the count is missing.
   if(location.search)filter();
 }
+// The grid is one Tab stop: the first time focus enters a grid, its other squares leave the Tab
+// order (tabindex -1), and the arrow keys, Home and End move between the squares shown.
+function shown(g){var all=g.querySelectorAll('.c'),out=[];for(var i=0;i<all.length;i++)if(!all[i].hidden)out.push(all[i]);return out;}
+function rove(g,c){if(!g.hasAttribute('data-rove')){var all=g.querySelectorAll('.c');for(var i=0;i<all.length;i++)all[i].tabIndex=-1;g.setAttribute('data-rove','1');}c.tabIndex=0;}
+if(main){
+  main.addEventListener('focusin',function(e){var c=e.target;if(c.classList&&c.classList.contains('c'))rove(c.closest('.grid'),c);});
+  main.addEventListener('keydown',function(e){
+    var c=e.target;if(!c.classList||!c.classList.contains('c'))return;
+    var g=c.closest('.grid'),cells=shown(g),i=cells.indexOf(c),j=-1;if(i<0)return;
+    if(e.key==='ArrowRight')j=i+1;else if(e.key==='ArrowLeft')j=i-1;else if(e.key==='Home')j=0;else if(e.key==='End')j=cells.length-1;
+    else if(e.key==='ArrowDown'||e.key==='ArrowUp'){
+      var step=e.key==='ArrowDown'?1:-1,x=c.getBoundingClientRect().left,y=c.getBoundingClientRect().top;
+      for(var k=i+step;k>=0&&k<cells.length;k+=step){var r=cells[k].getBoundingClientRect();if(r.top!==y&&Math.abs(r.left-x)<2){j=k;break;}if(step*(r.top-y)>30){j=k;break;}}
+    }else return;
+    e.preventDefault();if(j<0||j>=cells.length)return;
+    c.tabIndex=-1;cells[j].tabIndex=0;cells[j].focus();
+  });
+}
 var info=d.getElementById('cell');
 function tell(e){var c=e.target;if(info&&c.classList&&c.classList.contains('c'))info.textContent=lab(c);}
 if(main){main.addEventListener('mouseover',tell);main.addEventListener('focusin',tell);}

@@ -68,6 +68,36 @@ describe('the dashboard in headless Chromium', () => {
       await page.screenshot({ path: shot, fullPage: true });
       expect(statSync(shot).size).toBeGreaterThan(10_000);
 
+      // WHEN the keyboard enters the first grid and moves along it
+      const firstGrid = page.locator('.grid').first();
+      const gridCells = firstGrid.locator('.c');
+      const focusedLabel = () => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(k: string): string | null } | null } }).document.activeElement?.getAttribute('aria-label') ?? null);
+      await gridCells.nth(0).focus();
+      await page.keyboard.press('ArrowRight');
+      // THEN the arrow moved to the next square, which is now the grid's one Tab stop
+      expect(await focusedLabel()).toBe(await gridCells.nth(1).getAttribute('aria-label'));
+      expect(await firstGrid.locator('.c[tabindex="0"]').count()).toBe(1);
+      await page.keyboard.press('End');
+      expect(await focusedLabel()).toBe(await gridCells.last().getAttribute('aria-label'));
+      await page.keyboard.press('Home');
+      expect(await focusedLabel()).toBe(await gridCells.nth(0).getAttribute('aria-label'));
+      // AND ArrowDown goes to the square below, in the same column
+      const lastGrid = page.locator('.grid').last().locator('.c');
+      await lastGrid.nth(0).focus();
+      await page.keyboard.press('ArrowDown');
+      const below = page.locator('.grid .c:focus');
+      const [from, to] = [await lastGrid.nth(0).boundingBox(), await below.boundingBox()];
+      expect(to!.y).toBeGreaterThan(from!.y);
+      expect(Math.abs(to!.x - from!.x)).toBeLessThan(2);
+      await gridCells.nth(0).focus();
+      // AND Tab leaves the grid rather than walking through every square
+      await page.keyboard.press('Tab');
+      const leftGrid = await page.evaluate(() => {
+        const active = (globalThis as unknown as { document: { activeElement: { closest(s: string): unknown } | null } }).document.activeElement;
+        return active ? active.closest('.grid') === (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('.grid') : false;
+      });
+      expect(leftGrid).toBe(false);
+
       // WHEN the grid is filtered to failed accounts
       await page.getByLabel('Status', { exact: true }).selectOption('bad');
 
