@@ -244,18 +244,21 @@ export class AccountStack extends Stack {
  * rules), so it comes from a `Mappings` entry per stage, picked with `Fn::FindInMap` by the stage
  * parameter and put in through the variable map of `Fn::Sub`: the string of `Fn::Sub` must be a
  * literal, while its variable values may be `Fn::FindInMap` or `Ref` ("Fn::Sub", Supported
- * functions, AWS CloudFormation Template Reference). `Fn::Sub` inserts a variable's value as it
- * is, so a `${` in a rule needs no escaping there. Mapping values must be literal strings
+ * functions, AWS CloudFormation Template Reference). Mapping values must be literal strings
  * ("CloudFormation template Mappings syntax"), never empty here; a mapping holds at most 200
- * attributes ("Understand CloudFormation quotas"), far above any number of stages. The second-level
+ * attributes ("Understand CloudFormation quotas"), refused beyond that. The second-level
  * key is alphanumeric, as CloudFormation and CDK require; the stage names are the top-level keys.
  */
 function templatedPolicy(scope: Stack, config: Config, placeholderRegion: string, regionParameter: CfnParameter, stageParameter: CfnParameter): string {
   const problems = fleetRunnerPolicyProblems(config);
   if (problems.length > 0) throw new UndeployableConfigError(problems.join('\n'));
+  const stages = fleetPolicyStages(config);
+  if (stages.length > MAPPING_ATTRIBUTES_MAX) {
+    throw new UndeployableConfigError(`the fleet's StackSet template maps each of ${stages.length} stages (with ${FLEET_ALL_STAGES}) to its plan policies; a CloudFormation mapping holds at most ${MAPPING_ATTRIBUTES_MAX}`);
+  }
   const tails: Record<string, Record<string, string>> = {};
   let head: string | undefined;
-  for (const stage of fleetPolicyStages(config)) {
+  for (const stage of stages) {
     const { planPolicies, ...base } = RunnerPolicySchema.parse(fleetRunnerPolicyInput(config, stage, placeholderRegion));
     const json = JSON.stringify(base);
     head ??= json.slice(0, -1);
@@ -269,6 +272,8 @@ function templatedPolicy(scope: Stack, config: Config, placeholderRegion: string
   return Fn.sub(`${withRegion}\${${POLICY_TAIL_VARIABLE}}`, { [POLICY_TAIL_VARIABLE]: mapping.findInMap(stageParameter.valueAsString, POLICY_TAIL_KEY) });
 }
 
+/** "Mapping attributes: maximum number of mapping attributes for each mapping" (Understand CloudFormation quotas). */
+const MAPPING_ATTRIBUTES_MAX = 200;
 /** The second-level key of each stage's entry in the mapping. */
 const POLICY_TAIL_KEY = 'PolicyEnd';
 /** The `Fn::Sub` variable that receives it. */
