@@ -126,6 +126,30 @@ describe('fleet StackSet', () => {
     expect([...built.accounts.keys()].sort()).toEqual(['dev', 'prod', 'stage']);
   });
 
+  it('groups the OUs by region and stage: one group per pair, each with both overrides', () => {
+    // GIVEN two prod OUs and a dev OU, all in eu-west-1, and no extra OUs
+    const OTHER_PROD_OU = 'ou-ab12-33333333';
+    const file = fleetVariant((fleet) => {
+      fleet.ous = [
+        { id: PROD_OU, stage: 'prod', region: 'eu-west-1', network: NETWORK },
+        { id: DEV_OU, stage: 'dev', region: 'eu-west-1', network: NETWORK },
+        { id: OTHER_PROD_OU, stage: 'prod', region: 'eu-west-1', network: NETWORK },
+      ];
+      fleet.stackSet.extraOrganizationalUnitIds = [];
+    });
+    // WHEN built
+    const groups = Template.fromStack(buildExampleApp({}, file).fleet!.stackSet).findResources('AWS::CloudFormation::StackSet').AccountStacks!.Properties.StackInstancesGroup as unknown[];
+    // THEN the prod OUs share one group and dev has its own, with no group for extra OUs
+    const overrides = (stage: string) => [
+      { ParameterKey: 'TerraformRegion', ParameterValue: 'eu-west-1' },
+      { ParameterKey: 'TfstepStage', ParameterValue: stage },
+    ];
+    expect(groups).toEqual([
+      { DeploymentTargets: { OrganizationalUnitIds: [PROD_OU, OTHER_PROD_OU] }, Regions: ['us-east-1'], ParameterOverrides: overrides('prod') },
+      { DeploymentTargets: { OrganizationalUnitIds: [DEV_OU] }, Regions: ['us-east-1'], ParameterOverrides: overrides('dev') },
+    ]);
+  });
+
   it("carries the account stack as its body, naming each instance's account and region from the template", () => {
     const built = buildExampleApp({}, fleetVariant());
     const body = templateBodyOf(built);
