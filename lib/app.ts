@@ -93,6 +93,7 @@ export function buildApp(configFile?: string, outdir?: string, options: BuildApp
  */
 function fleetStackSet(app: App, config: Config, newApp: (dir: string) => App, validate: boolean): { stackSet: FleetStackSetStack; template: AccountStack } {
   const templateApp = newApp(join(app.outdir, 'fleet-stackset-template'));
+  // Its stage only fills the field: each instance's plan policies follow the TfstepStage parameter.
   const account = { name: 'fleet', id: '000000000000', region: config.central.region, stage: config.stageOrder[0]! };
   const template = new AccountStack(templateApp, names.fleetStackSet(), { config, account, stackSetTemplate: true });
   if (validate) Validations.of(templateApp).addPlugins(new AwsSolutionsChecks(templateApp));

@@ -10,7 +10,7 @@ import { loadConfig } from '../config/loader';
 import { deploymentProblems, type Config } from '../config/schema';
 import { names } from '../domain/names';
 import { RunnerPolicySchema } from '../domain/runner-contract';
-import { runnerPolicyInput } from '../domain/runner-policy';
+import { fleetPolicyStages, fleetRunnerPolicyProblems, runnerPolicyInput } from '../domain/runner-policy';
 import { AWS_LIMITS, RUNNER_POLICY_PARAMETER_TIER } from '../domain/aws-limits';
 import { checkPipelineDefinition, checkPipelineText } from '../statemachine/checks';
 import { allStates, PIPELINE_ASL_PATH, PIPELINE_PLACEHOLDERS, placeholdersIn, readPipelineDefinition, renderDefinition } from '../statemachine/definition';
@@ -76,6 +76,8 @@ export function checkAllowlists(config: Config): string[] {
       problems.push(`runner policy of account ${account.name}: ${bytes} bytes, over the ${max} bytes of an SSM parameter (${RUNNER_POLICY_PARAMETER_TIER} tier); shorten the plan policies of stage ${account.stage} (messages, expressions)`);
     }
   }
+  // The fleet's StackSet template writes one runner policy per stage (and one with every stage's rules).
+  problems.push(...fleetRunnerPolicyProblems(config));
   return problems;
 }
 
@@ -171,7 +173,8 @@ export function validateAll(file: string, partition = 'aws'): ValidationReport {
   if (config) {
     const problems = checkAllowlists(config);
     const urls = config.repositories.reduce((n, r) => n + r.cloneUrls.length, 0);
-    sections.push({ name: 'allowlists', ok: problems.length === 0, summary: `${urls} clone URLs, runner policies of ${config.accounts.map((a) => a.name).join(', ')}`, problems });
+    const fleetPolicies = config.fleet?.stackSet ? `, the fleet StackSet's for stages ${fleetPolicyStages(config).join(', ')}` : '';
+    sections.push({ name: 'allowlists', ok: problems.length === 0, summary: `${urls} clone URLs, runner policies of ${config.accounts.map((a) => a.name).join(', ')}${fleetPolicies}`, problems });
   } else {
     sections.push({ name: 'allowlists', ok: false, summary: 'not checked', problems: ['not checked: the config must be valid first'] });
   }

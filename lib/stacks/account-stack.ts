@@ -1,4 +1,4 @@
-import { Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Aws, BootstraplessSynthesizer, CfnMapping, CfnOutput, CfnParameter, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,8 +7,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { AccountConfig, Config } from '../config/schema';
 import { names } from '../domain/names';
-import { RUNNER_POLICY_PARAMETER } from '../domain/runner-contract';
-import { runnerPolicyFor } from '../domain/runner-policy';
+import { RUNNER_POLICY_PARAMETER, RunnerPolicySchema } from '../domain/runner-contract';
+import { FLEET_ALL_STAGES, fleetPolicyStages, fleetRunnerPolicyInput, fleetRunnerPolicyProblems, runnerPolicyFor } from '../domain/runner-policy';
+import { UndeployableConfigError } from '../constructs/errors';
 import { FLEET_NAME_PREFIX } from '../fleet/resolve';
 import { guardRunner } from '../constructs/runner-guard';
 import { LauncherRole } from '../constructs/launcher-role';
@@ -33,8 +34,8 @@ export interface AccountStackProps extends StackProps {
   /**
    * Render the template of the fleet's service-managed StackSet instead of one account's stack:
    * the account id is `AWS::AccountId`, the account name `acct-<id>` (the fleet's naming), and
-   * Terraform's region the `TerraformRegion` parameter (set per OU by the StackSet). `account`
-   * then only gives the parameter's default. No bootstrap parameter: a StackSet instance has none.
+   * Terraform's region the `TerraformRegion` parameter (set per OU by the StackSet), and the plan
+   * policies those of the `TfstepStage` parameter. `account` then only gives the region's default. No bootstrap parameter: a StackSet instance has none.
    * @default false
    */
   readonly stackSetTemplate?: boolean;
@@ -42,6 +43,12 @@ export interface AccountStackProps extends StackProps {
 
 /** The parameter of the StackSet template that carries an OU's region. */
 export const TERRAFORM_REGION_PARAMETER = 'TerraformRegion';
+
+/** The parameter of the StackSet template that carries an OU's stage (whose plan policies the runner enforces). */
+export const FLEET_STAGE_PARAMETER = 'TfstepStage';
+
+/** The template's mapping of each stage to the end of its runner policy (its plan policies). */
+export const FLEET_STAGE_POLICIES_MAPPING = 'TfstepStagePolicies';
 
 /** Placeholders replaced in the runner policy of the StackSet template (through Fn::Sub). */
 const PLACEHOLDER_ID = '000000000000';
@@ -94,6 +101,15 @@ export class AccountStack extends Stack {
           default: account.region,
           allowedPattern: '^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d$',
           description: "Terraform's default region in this account (the fleet rule's region)",
+        })
+      : undefined;
+    const stageParameter = templated
+      ? new CfnParameter(this, FLEET_STAGE_PARAMETER, {
+          type: 'String',
+          // Without an override an account gets every stage's rules: the strictest, never the weakest.
+          default: FLEET_ALL_STAGES,
+          allowedValues: fleetPolicyStages(config),
+          description: `The stage whose plan policies this account's runner enforces (the OU rule's stage; ${FLEET_ALL_STAGES}: every stage's rules)`,
         })
       : undefined;
     // The account's name and id as the template writes them, and as cdk-nag renders them.
@@ -153,7 +169,7 @@ export class AccountStack extends Stack {
     this.policyParameter = new ssm.StringParameter(this, 'RunnerPolicy', {
       parameterName: RUNNER_POLICY_PARAMETER,
       description: 'tfstep runner policy: what the runner in this account may run (never taken from the task input)',
-      stringValue: templated ? templatedPolicy(JSON.stringify(runnerPolicyFor(config, account)), account.region, regionParameter!.logicalId) : JSON.stringify(runnerPolicyFor(config, account)),
+      stringValue: templated ? templatedPolicy(this, config, account.region, regionParameter!, stageParameter!) : JSON.stringify(runnerPolicyFor(config, account)),
       tier: ssm.ParameterTier.STANDARD,
     });
     this.policyParameter.grantRead(this.roles.planRole);
@@ -220,11 +236,45 @@ export class AccountStack extends Stack {
 }
 
 /**
- * The runner policy of the StackSet template: validated with placeholder values, then written
- * with `Fn::Sub` so each instance names its own account and the region its OU gives.
+ * The runner policy of the StackSet template: validated with placeholder values for every stage
+ * the `TfstepStage` parameter allows, then written with `Fn::Sub` so each instance names its own
+ * account, the region its OU gives, and its stage's plan policies.
+ *
+ * The policy's end differs by stage (`,"planPolicies":{...}}`, or just `}` for a stage without
+ * rules), so it comes from a `Mappings` entry per stage, picked with `Fn::FindInMap` by the stage
+ * parameter and put in through the variable map of `Fn::Sub`: the string of `Fn::Sub` must be a
+ * literal, while its variable values may be `Fn::FindInMap` or `Ref` ("Fn::Sub", Supported
+ * functions, AWS CloudFormation Template Reference). Mapping values must be literal strings
+ * ("CloudFormation template Mappings syntax"), never empty here; a mapping holds at most 200
+ * attributes ("Understand CloudFormation quotas"), refused beyond that. The second-level
+ * key is alphanumeric, as CloudFormation and CDK require; the stage names are the top-level keys.
  */
-function templatedPolicy(json: string, placeholderRegion: string, regionParameter: string): string {
-  const escaped = json.replaceAll('${', '${!');
+function templatedPolicy(scope: Stack, config: Config, placeholderRegion: string, regionParameter: CfnParameter, stageParameter: CfnParameter): string {
+  const problems = fleetRunnerPolicyProblems(config);
+  if (problems.length > 0) throw new UndeployableConfigError(problems.join('\n'));
+  const stages = fleetPolicyStages(config);
+  if (stages.length > MAPPING_ATTRIBUTES_MAX) {
+    throw new UndeployableConfigError(`the fleet's StackSet template maps each of ${stages.length} stages (with ${FLEET_ALL_STAGES}) to its plan policies; a CloudFormation mapping holds at most ${MAPPING_ATTRIBUTES_MAX}`);
+  }
+  const tails: Record<string, Record<string, string>> = {};
+  let head: string | undefined;
+  for (const stage of stages) {
+    const { planPolicies, ...base } = RunnerPolicySchema.parse(fleetRunnerPolicyInput(config, stage, placeholderRegion));
+    const json = JSON.stringify(base);
+    head ??= json.slice(0, -1);
+    if (json.slice(0, -1) !== head) throw new Error(`the runner policy of stage ${stage} differs from the others beyond its plan policies`);
+    tails[stage] = { [POLICY_TAIL_KEY]: planPolicies === undefined ? '}' : `,"planPolicies":${JSON.stringify(planPolicies)}}` };
+  }
+  const mapping = new CfnMapping(scope, FLEET_STAGE_POLICIES_MAPPING, { mapping: tails });
+  const escaped = head!.replaceAll('${', '${!');
   const withId = escaped.replaceAll(`${FLEET_NAME_PREFIX}${PLACEHOLDER_ID}`, `${FLEET_NAME_PREFIX}\${AWS::AccountId}`);
-  return Fn.sub(withId.replaceAll(`"region":"${placeholderRegion}"`, `"region":"\${${regionParameter}}"`));
+  const withRegion = withId.replaceAll(`"region":"${placeholderRegion}"`, `"region":"\${${regionParameter.logicalId}}"`);
+  return Fn.sub(`${withRegion}\${${POLICY_TAIL_VARIABLE}}`, { [POLICY_TAIL_VARIABLE]: mapping.findInMap(stageParameter.valueAsString, POLICY_TAIL_KEY) });
 }
+
+/** "Mapping attributes: maximum number of mapping attributes for each mapping" (Understand CloudFormation quotas). */
+const MAPPING_ATTRIBUTES_MAX = 200;
+/** The second-level key of each stage's entry in the mapping. */
+const POLICY_TAIL_KEY = 'PolicyEnd';
+/** The `Fn::Sub` variable that receives it. */
+const POLICY_TAIL_VARIABLE = 'StagePolicyEnd';

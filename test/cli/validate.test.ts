@@ -59,6 +59,30 @@ describe('tfstep validate', () => {
     expect(res.stdout).toContain('  - repositories[1].cloneUrls[0]: got "https://GitHub.com/acme/infrastructure-live"; expected a clone URL of one repository');
   });
 
+  it("measures the fleet StackSet's runner policy of each stage, and fails the one with every stage's rules past 4 KB", async () => {
+    // GIVEN two stages whose rules fit the 4 KB of a Standard SSM parameter alone but not together, and a fleet StackSet
+    const file = writeConfig((cfg) => {
+      const rules = (prefix: string) => ({ protect: [0, 1, 2, 3, 4].map((i) => ({ id: `${prefix}-${i}`, types: ['aws_db_instance'], message: 'x'.repeat(480) })) });
+      cfg.stages.prod.policies = rules('a');
+      cfg.stages.stage.policies = rules('b');
+      cfg.policyOwners = ['dana@example.com'];
+      cfg.fleet = {
+        organizations: { id: 'o-a1b2c3d4e5', roleArn: 'arn:aws:iam::555555555555:role/tfstep-organizations-read' },
+        ous: [{ id: 'ou-ab12-22222222', stage: 'prod', region: 'eu-west-1', network: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] } }],
+        stackSet: { account: '555555555555' },
+      };
+    });
+    // WHEN validated
+    const res = await runCli(['validate', '--config', file, '--json']);
+    // THEN the allowlists name each stage the StackSet template may be given, and fail the ALL policy only
+    expect(res.code).toBe(1);
+    const allowlists = ValidationReportSchema.parse(JSON.parse(res.stdout)).sections.find((s) => s.name === 'allowlists')!;
+    expect(allowlists.summary).toContain("the fleet StackSet's for stages dev, stage, prod, ALL");
+    expect(allowlists.problems).toEqual([
+      expect.stringMatching(/^runner policy of the fleet's StackSet accounts of stage ALL \(every stage's rules\): \d+ bytes, over the 4096 bytes of an SSM parameter \(Standard tier\); shorten the plan policies of the stages/),
+    ]);
+  });
+
   it('fails an account without a network, and state settings the roles cannot serve', async () => {
     // GIVEN dev without network; stage with state but no lock, and a key in another region;
     // prod with a state role of its own account
