@@ -21,16 +21,13 @@
  * change is conditional, so only the newest head's run is left running.
  */
 import { z } from 'zod';
-import { mapLimit } from '../domain/concurrency';
 import type { PlanOnlyRequest } from '../domain/plan-only';
 import { PULL_REQUEST_EVENT_DETAIL_TYPE, pullRequestKey, PullRequestEventSchema, type PullRequestEvent } from '../domain/pull-request-event';
 import { renderPullRequestSummary, type PullRequestSummary } from '../domain/pull-request-summary';
 import { PUSH_EVENT_SOURCE } from '../domain/push-event';
-import { dependencyGraphs } from '../planning/dependencies';
-import { targetKey, type AppliedTarget } from '../planning/targets';
 import type { PullRequestReporter } from '../pull-requests/reporter';
 import { planRowsOf } from '../pull-requests/rows';
-import { pullRequestTargets, pushOfPullRequest, type NotAllowedTarget } from '../pull-requests/targets';
+import { pushOfPullRequest, readPullRequestTargets, type NotAllowedTarget } from '../pull-requests/targets';
 import { pullRequestFields, type PullRequestRunRecord } from '../store/pull-requests';
 import type { PipelineDeps, PullRequestDeps } from './deps';
 import { InvalidRequestError } from './errors';
@@ -160,14 +157,7 @@ export async function pullRequestEvent(payload: unknown, deps: PipelineDeps, prD
   const refused = await authorRefusal(pr, deps, prDeps);
   if (refused !== undefined) return { action: 'plan', refused, targets: 0, notAllowed: 0 };
   const config = await runConfig(deps.config, deps.store);
-  const reader = deps.repoReader(pushOfPullRequest(pr));
-  const [modules, applied] = await Promise.all([reader.listModules(pr.headSha), deps.store.listApplied(pr.repository.fullName)]);
-  const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, ...(t.generation !== undefined ? { generation: t.generation } : {}) }]));
-  const bases = [...new Set(applied.map((t) => t.commit).filter((c) => c !== pr.headSha))];
-  const diffs = await mapLimit(bases, 4, (base) => reader.changedPaths(base, pr.headSha));
-  const changes = new Map(bases.map((b, i) => [b, diffs[i]]));
-  const graphs = await dependencyGraphs({ config, modules, ...(reader.readFile ? { readFile: (p: string) => reader.readFile!(pr.headSha, p) } : {}) });
-  const { targets, notAllowed } = pullRequestTargets({ config, pr, modules, lastApplied, changes, graphs });
+  const { targets, notAllowed } = await readPullRequestTargets({ config, pr, reader: deps.repoReader(pushOfPullRequest(pr)), listApplied: () => deps.store.listApplied(pr.repository.fullName) });
 
   const now = deps.clock();
   const name = pullRequestExecutionName(pr, now);

@@ -5,10 +5,13 @@
  * not allow pull request plans (`accounts[].pullRequestPlans`) are reported, never planned.
  */
 import type { Config } from '../config/schema';
+import { mapLimit } from '../domain/concurrency';
 import type { PullRequestEvent } from '../domain/pull-request-event';
 import type { PushEvent } from '../domain/push-event';
+import { dependencyGraphs } from '../planning/dependencies';
 import type { AccountGraph } from '../planning/module-graph';
-import { planTargets, type AppliedTarget } from '../planning/targets';
+import type { RepoReader } from '../planning/repo-reader';
+import { planTargets, targetKey, type AppliedTarget } from '../planning/targets';
 
 /** One module to plan at the pull request's head. */
 export interface PullRequestTarget {
@@ -77,4 +80,35 @@ export function pullRequestTargets(input: {
     }
   }
   return { targets, notAllowed };
+}
+
+/** A target's last apply as the run table lists it. */
+export interface LastApplied extends AppliedTarget {
+  readonly account: string;
+  readonly module: string;
+}
+
+/** Diffs read at once, from each last applied commit to the head. */
+const DIFF_CONCURRENCY = 4;
+
+/**
+ * Reads what {@link pullRequestTargets} needs and answers the targets: the modules at the head,
+ * the diff from each target's last applied commit to the head, and the dependency graphs at the
+ * head. The pipeline function and `tfstep local serve` both call it, so the local mode plans the
+ * same targets as AWS.
+ */
+export async function readPullRequestTargets(input: {
+  readonly config: Config;
+  readonly pr: PullRequestEvent;
+  readonly reader: RepoReader;
+  readonly listApplied: () => Promise<readonly LastApplied[]>;
+}): Promise<PullRequestTargets> {
+  const { config, pr, reader } = input;
+  const [modules, applied] = await Promise.all([reader.listModules(pr.headSha), input.listApplied()]);
+  const lastApplied = new Map<string, AppliedTarget>(applied.map((t) => [targetKey(t.account, t.module), { commit: t.commit, sequence: t.sequence, ...(t.generation !== undefined ? { generation: t.generation } : {}) }]));
+  const bases = [...new Set(applied.map((t) => t.commit).filter((c) => c !== pr.headSha))];
+  const diffs = await mapLimit(bases, DIFF_CONCURRENCY, (base) => reader.changedPaths(base, pr.headSha));
+  const changes = new Map(bases.map((b, i) => [b, diffs[i]]));
+  const graphs = await dependencyGraphs({ config, modules, ...(reader.readFile ? { readFile: (p: string) => reader.readFile!(pr.headSha, p) } : {}) });
+  return pullRequestTargets({ config, pr, modules, lastApplied, changes, graphs });
 }
