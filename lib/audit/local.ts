@@ -1,12 +1,12 @@
 /**
  * The local mode's audit trail: one JSON line per record in `audit.jsonl` of the state
  * directory. Lines are only ever appended (the file is opened with O_APPEND, so two processes
- * appending at once each add whole lines of at most a few kilobytes). A line already in the
- * file is not appended again.
+ * appending at once each add whole lines of at most a few kilobytes). An account apply's record
+ * already in the file is not appended again.
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { AuditRecordSchema, filterAudit, type AuditQuery, type AuditReader, type AuditRecord, type AuditWriter } from '../domain/audit';
+import { APPLY_RECORD_ID_PREFIX, AuditRecordSchema, filterAudit, type AuditQuery, type AuditReader, type AuditRecord, type AuditWriter } from '../domain/audit';
 import { AuditReadError, AuditWriteError } from './errors';
 
 /** The audit file's name in a state directory. */
@@ -30,9 +30,10 @@ export class LocalAuditLog implements AuditWriter, AuditReader {
     const line = `${JSON.stringify(AuditRecordSchema.parse(record))}\n`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
-      // A record already there (a retried step whose record's id and time come from what it
-      // records) is not appended twice, as in S3 (./s3.ts).
-      if ((await readFile(this.file, 'utf8').catch(() => '')).includes(line)) return;
+      // Only a record whose id and time come from what it records (an account's apply) can be
+      // appended again, by a retried step: that one is not appended twice, as in S3 (./s3.ts).
+      // Every other record has a fresh id, so the file is not read for it.
+      if (record.id.startsWith(APPLY_RECORD_ID_PREFIX) && (await readFile(this.file, 'utf8').catch(() => '')).includes(line)) return;
       await appendFile(this.file, line, { encoding: 'utf8', flag: 'a', mode: 0o600 });
     } catch (e) {
       throw new AuditWriteError(`cannot append to the audit file ${this.file}: ${(e as Error).message}`, { cause: e });
